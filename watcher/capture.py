@@ -1,0 +1,72 @@
+"""What the crawl hands to the pipeline: one ``Capture`` per fetch attempt of a ``FetchTarget``.
+
+These are plain data, serialised as JSON lines between the crawl subprocess and the parent, so the
+spider never touches the database and the pipeline never touches the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchTarget:
+    source_id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str) -> FetchTarget:
+        return cls(**json.loads(line))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capture:
+    """The result of fetching one target.
+
+    ``error_kind`` is set when no usable response arrived: ``timeout``, ``dns``, ``connection``,
+    ``refused_address`` (private/loopback guard), ``robots`` (disallowed by robots.txt),
+    ``too_large`` (over WATCHER_MAX_BODY_BYTES), ``too_many_redirects``, ``tls``, ``other``.
+    An HTTP error status is not an error_kind: it arrives as a response with its status and body.
+    """
+
+    source_id: int
+    requested_url: str
+    final_url: str
+    fetched_at: datetime
+    duration_ms: int
+    status: int | None = None
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+    truncated: bool = False
+    redirects: list[str] = field(default_factory=list)
+    error_kind: str | None = None
+    error: str | None = None
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, values in self.headers.items():
+            if key.lower() == wanted and values:
+                return values[-1]
+        return None
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = asdict(self)
+        data["fetched_at"] = self.fetched_at.isoformat()
+        data["body"] = base64.b64encode(self.body).decode("ascii")
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> Capture:
+        data = json.loads(line)
+        data["fetched_at"] = datetime.fromisoformat(data["fetched_at"])
+        data["body"] = base64.b64decode(data["body"])
+        return cls(**data)
