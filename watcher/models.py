@@ -177,3 +177,52 @@ class Change(Base):
     ops: Mapped[list[Any]] = mapped_column()
     diff_seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClaimProfileRecord(Base):
+    """The claim analyser's profile of one text version, for one analyser version."""
+
+    __tablename__ = "claim_profiles"
+    __table_args__ = (UniqueConstraint("text_version_id", "analyser_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text_version_id: Mapped[int] = mapped_column(ForeignKey("text_versions.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    analyser_version: Mapped[str] = mapped_column(String(40))
+    profile: Mapped[dict[str, Any]] = mapped_column()
+    # Denormalised {indication id: strength} so that timelines need not parse whole profiles.
+    indications: Mapped[dict[str, Any]] = mapped_column()
+    reference_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """A finding worth telling someone. One row per distinct transition per source (see alerts.py)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("source_id", "dedupe_key"),
+        Index("ix_alerts_detected", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[str] = mapped_column(String(8))
+    indication: Mapped[str | None] = mapped_column(String(80), index=True)
+    reference: Mapped[str | None] = mapped_column(Text)
+    strength_before: Mapped[int | None] = mapped_column(Integer)
+    strength_after: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    old_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
+    new_snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
+    old_fetched_at: Mapped[datetime | None] = mapped_column()
+    new_fetched_at: Mapped[datetime] = mapped_column()
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dedupe_key: Mapped[str] = mapped_column(String(400))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    last_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
+    last_detected_at: Mapped[datetime | None] = mapped_column()
+    details: Mapped[dict[str, Any]] = mapped_column()

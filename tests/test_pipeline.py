@@ -1,0 +1,106 @@
+"""record_capture on both databases, fed Capture objects directly (the spider has its own tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from watcher.capture import Capture
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.models import Change, Check, Snapshot, TextVersion
+from watcher.pipeline import raw_bytes, record_capture
+from watcher.sources import SourceSpec, add_sources
+
+PAGE = """<html><head><title>{title}</title></head><body>
+<nav><ul><li><a href="/">ホーム</a></li><li><a href="/menu">診療案内</a></li></ul></nav>
+<main><article><h1>{title}</h1>
+<p>{body}</p>
+<ul><li>うつ病</li><li>不安障害</li></ul>
+<form><input type="hidden" name="csrf" value="{token}"></form>
+</article></main>
+<footer>訪問者数 {counter} ・ 生成 {stamp}</footer></body></html>"""
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def page(body: str, *, token: str = "t1", counter: int = 1, title: str = "エクソソーム治療について") -> bytes:
+    return PAGE.format(title=title, body=body, token=token, counter=counter, stamp=counter * 7).encode("utf-8")
+
+
+def capture(source_id: int, body: bytes, *, minutes: int, status: int = 200, **extra: object) -> Capture:
+    headers = {"Content-Type": ["text/html; charset=utf-8"], "ETag": [f'"e{minutes}"']}
+    return Capture(source_id=source_id, requested_url="https://clinic.example/p", final_url="https://clinic.example/p",
+                   fetched_at=T0 + timedelta(minutes=minutes), duration_ms=12, status=status, headers=headers,
+                   body=body, **extra)  # type: ignore[arg-type]
+
+
+def counts(store: Store) -> tuple[int, int, int, int]:
+    with store.session() as s:
+        return tuple(s.scalar(select(func.count()).select_from(m)) or 0  # type: ignore[return-value]
+                     for m in (Check, Snapshot, TextVersion, Change))
+
+
+def test_snapshots_only_when_text_changes(store: Store, settings: Settings) -> None:
+    with store.session() as s:
+        source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
+    text_a = "エクソソームはうつ病の症状を改善する可能性があります。十分な説明を行い、ご本人の同意を得て実施しています。"
+    text_b = "エクソソームはうつ病の症状を改善することが証明されています。十分な説明を行い、ご本人の同意を得て実施しています。"
+    outcomes = []
+    steps = [
+        capture(source_id, page(text_a), minutes=0),
+        capture(source_id, page(text_a, token="t2", counter=2), minutes=1),   # noise only
+        capture(source_id, page(text_a, token="t2", counter=2), minutes=2),   # byte-identical
+        capture(source_id, b"", minutes=3, status=304),
+        capture(source_id, page(text_b, token="t3", counter=3), minutes=4),   # real change
+        capture(source_id, b"<html><body>Internal error</body></html>", minutes=5, status=500),
+        capture(source_id, b"", minutes=6, status=None, error_kind="timeout", error="timed out"),  # type: ignore[arg-type]
+        capture(source_id, page(text_b, token="t4", counter=4), minutes=7),   # back after errors: unchanged
+    ]
+    for step in steps:
+        with store.session() as s:
+            outcomes.append(record_capture(s, step, settings=settings))
+    assert [r.outcome for r in outcomes] == ["changed", "unchanged", "unchanged", "not_modified", "changed",
+                                              "error", "error", "unchanged"]
+    assert outcomes[0].snapshot_id is not None and outcomes[1].snapshot_id is None
+    assert outcomes[4].change_id is not None
+    assert outcomes[5].http_status == 500
+    assert counts(store) == (8, 2, 2, 1)
+    with store.session() as s:
+        change = s.get(Change, outcomes[4].change_id)
+        assert change is not None and change.inserted_chars > 0 and change.deleted_chars > 0
+        inserted = "".join(text for op, text in change.ops if op == 1)
+        assert "証明されています" in inserted
+        snapshot = s.get(Snapshot, outcomes[4].snapshot_id)
+        assert snapshot is not None and raw_bytes(snapshot) == steps[4].body
+        assert snapshot.size == len(steps[4].body) and len(snapshot.raw) < snapshot.size
+        errors = s.scalars(select(Check).where(Check.outcome == "error").order_by(Check.id)).all()
+        assert [e.error_kind for e in errors] == ["http_500", "timeout"]
+
+
+def test_reprocessing_the_same_capture_adds_no_snapshot(store: Store, settings: Settings) -> None:
+    with store.session() as s:
+        source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
+    first = capture(source_id, page("NMNの点滴は疲労感の改善が期待されています。詳しくは医師にご相談ください。"), minutes=0)
+    for _ in range(3):
+        with store.session() as s:
+            record_capture(s, first, settings=settings)
+    assert counts(store) == (3, 1, 1, 0)
+
+
+def test_failed_page_never_becomes_previous_version(store: Store, settings: Settings) -> None:
+    with store.session() as s:
+        source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
+    good = page("TMS治療はうつ病に有効です。保険適用の条件についてはお問い合わせください。")
+    challenge = (b"<html><head><title>Just a moment...</title></head><body>"
+                 b"<div id='cf-chl-widget'>Checking your browser before accessing the site.</div></body></html>")
+    with store.session() as s:
+        record_capture(s, capture(source_id, good, minutes=0), settings=settings)
+    with store.session() as s:
+        blocked = record_capture(s, capture(source_id, challenge, minutes=1, status=403), settings=settings)
+    with store.session() as s:
+        empty = record_capture(s, capture(source_id, b"<html><body></body></html>", minutes=2), settings=settings)
+    with store.session() as s:
+        back = record_capture(s, capture(source_id, good, minutes=3), settings=settings)
+    assert (blocked.outcome, empty.outcome, back.outcome) == ("blocked", "error", "unchanged")
+    assert counts(store)[1:] == (1, 1, 0)

@@ -1,0 +1,117 @@
+"""Alerts: findings recorded against a source, once per distinct transition.
+
+Identity and the flip-flop rule. An alert's identity within a source is
+``kind | subject | strength_before > strength_after`` where the subject is the indication id or the
+reference's stable key. Re-processing the same pair of snapshots never adds anything. When a page
+flip-flops (A → B → A → B), the second A → B transition has the same identity as the first: instead of
+a new alert, the existing one gets ``occurrences += 1`` and ``last_snapshot_id``/``last_detected_at``
+point at the latest recurrence. Researchers are told once; journalists still see that the claim came
+back and when (the occurrences and the snapshots). A transition with different strengths (say 1 → 3
+after an earlier 1 → 4) is a different alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watcher.claims import Finding
+from watcher.models import Alert, Source, TextVersion, utcnow
+
+
+STRENGTH_WORDS = {0: "none", 1: "possible", 2: "expected", 3: "asserted", 4: "proven"}
+
+
+def describe_alert(alert: dict[str, Any]) -> str:
+    subject = alert["indication"] or alert["reference"] or ""
+    before, after = alert["strength_before"], alert["strength_after"]
+    strengths = ""
+    if isinstance(before, int) or isinstance(after, int):
+        b = STRENGTH_WORDS.get(before, "-") if isinstance(before, int) else "-"
+        a = STRENGTH_WORDS.get(after, "-") if isinstance(after, int) else "-"
+        strengths = f" ({b} → {a})"
+    return f"[{alert['severity']}] {alert['kind']}: {subject}{strengths}"
+
+
+def dedupe_key(finding: Finding) -> str:
+    key = f"{finding.key()}|{finding.strength_before}>{finding.strength_after}"
+    if len(key) > 200:
+        key = key[:120] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return key
+
+
+def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion | None,
+                  new: TextVersion) -> list[Alert]:
+    """Store findings as alerts; returns the alerts that are new (not recurrences or repeats)."""
+    source = session.get(Source, new.source_id)
+    if source is None:
+        raise LookupError(f"no source {new.source_id}")
+    created: list[Alert] = []
+    for finding in findings:
+        key = dedupe_key(finding)
+        existing = session.scalar(select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key == key))
+        if existing is not None:
+            if new.snapshot_id not in (existing.new_snapshot_id, existing.last_snapshot_id):
+                existing.occurrences += 1
+                existing.last_snapshot_id = new.snapshot_id
+                existing.last_detected_at = utcnow()
+            continue
+        alert = Alert(
+            source_id=source.id, clinic_id=source.clinic_id, kind=finding.kind, severity=finding.severity,
+            indication=finding.indication, reference=finding.reference,
+            strength_before=finding.strength_before, strength_after=finding.strength_after,
+            before=finding.before, after=finding.after,
+            old_snapshot_id=old.snapshot_id if old else None, new_snapshot_id=new.snapshot_id,
+            old_fetched_at=old.snapshot.fetched_at if old else None, new_fetched_at=new.snapshot.fetched_at,
+            dedupe_key=key, details=finding.to_dict(),
+        )
+        session.add(alert)
+        session.flush()
+        created.append(alert)
+    return created
+
+
+def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "indication": alert.indication,
+        "reference": alert.reference,
+        "strength_before": alert.strength_before,
+        "strength_after": alert.strength_after,
+        "before": alert.before,
+        "after": alert.after,
+        "source_id": source.id,
+        "source_url": source.url,
+        "clinic": source.clinic.name if source.clinic else None,
+        "detected_at": alert.detected_at.isoformat(),
+        "old_snapshot_id": alert.old_snapshot_id,
+        "new_snapshot_id": alert.new_snapshot_id,
+        "old_fetched_at": alert.old_fetched_at.isoformat() if alert.old_fetched_at else None,
+        "new_fetched_at": alert.new_fetched_at.isoformat(),
+        "occurrences": alert.occurrences,
+        "last_snapshot_id": alert.last_snapshot_id,
+    }
+
+
+def list_alerts(session: Session, *, source_id: int | None = None, kind: str | None = None,
+                indication: str | None = None, since: datetime | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
+    query = select(Alert, Source).join(Source, Alert.source_id == Source.id)
+    if source_id is not None:
+        query = query.where(Alert.source_id == source_id)
+    if kind:
+        query = query.where(Alert.kind == kind)
+    if indication:
+        query = query.where(Alert.indication == indication)
+    if since is not None:
+        query = query.where(Alert.new_fetched_at >= since)
+    query = query.order_by(Alert.new_fetched_at, Alert.id)
+    if limit:
+        query = query.limit(limit)
+    return [alert_dict(alert, source) for alert, source in session.execute(query).all()]

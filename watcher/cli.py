@@ -1,0 +1,404 @@
+"""The ``watcher`` command line. Every listing command takes ``--json`` (JSON on stdout, logs on stderr).
+
+``main`` is the one place that turns errors into a one-line message and an exit status:
+0 success, 1 a command ran but found a problem worth a non-zero status, 2 bad input/config/store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import update_wrapper
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from watcher import __version__
+from watcher.config import Settings, load_settings
+from watcher.db import Store
+from watcher.errors import InputError, WatcherError
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("watcher")
+
+
+class AppContext:
+    """Lazily loaded settings and store, shared by the subcommands of one invocation."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.database_url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def pass_app(function: F) -> F:
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        return ctx.invoke(function, ctx.ensure_object(AppContext), *args, **kwargs)
+
+    return update_wrapper(wrapper, function)  # type: ignore[return-value]
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "scrapy", "twisted"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="watcher")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """watcher: claim-aware change tracking for clinic web pages."""
+    app = ctx.ensure_object(AppContext)
+    _setup_logging(app.settings.log_level)
+    ctx.call_on_close(app.close)
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+@cli.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target Alembic revision.")
+@pass_app
+def db_upgrade(app: AppContext, revision: str) -> None:
+    """Apply migrations (they also run automatically on first use)."""
+    from watcher.db import current_revision, make_engine, upgrade
+
+    engine = make_engine(app.settings.database_url)
+    try:
+        upgrade(engine, revision)
+        click.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@db.command("current")
+@pass_app
+def db_current(app: AppContext) -> None:
+    """Print the database's migration revision and the code's head revision."""
+    from watcher.db import current_revision, head_revision, make_engine
+
+    engine = make_engine(app.settings.database_url)
+    try:
+        click.echo(f"current: {current_revision(engine) or '(empty)'}  head: {head_revision()}")
+    finally:
+        engine.dispose()
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+@cli.group()
+def sources() -> None:
+    """Watched pages and sites."""
+
+
+@sources.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--clinic", help="Name of the clinic behind the URL(s).")
+@click.option("--interval", default="1d", show_default=True, help="Check interval: 30m, 6h, 1d, 1w.")
+@click.option("--site", is_flag=True, help="The URL is a site entry point (sitemap or blog index).")
+@click.option("--language", type=click.Choice(["ja", "en", "mixed"]), help="The page language, if known.")
+@click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
+@pass_app
+def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, interval: str, site: bool,
+                language: str | None, as_json: bool) -> None:
+    """Watch one or more URLs."""
+    from watcher.sources import SourceSpec, add_sources, parse_interval, source_dict
+
+    seconds = parse_interval(interval)
+    specs = [SourceSpec(url=url, clinic=clinic, kind="site" if site else "page", interval_seconds=seconds,
+                        language=language) for url in urls]
+    with app.store.session() as session:
+        added = add_sources(session, specs)
+        rows = [source_dict(s) for s in added]
+    if as_json:
+        emit_json(rows[0] if len(rows) == 1 else rows)
+    else:
+        for row in rows:
+            click.echo(f"added source {row['id']}: {row['url']}")
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def sources_list(app: AppContext, as_json: bool) -> None:
+    """List watched sources."""
+    from watcher.sources import list_sources, source_dict
+
+    with app.store.session() as session:
+        rows = [source_dict(s) for s in list_sources(session)]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no sources yet: add one with `watcher sources add URL`", err=True)
+    for row in rows:
+        click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  {row['clinic'] or '-':<28}  {row['url']}")
+
+
+@sources.command("import")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the added sources as JSON.")
+@pass_app
+def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
+    """Add the sources of a YAML file (e.g. seeds/sources.yaml); already watched URLs are skipped."""
+    from watcher.sources import import_sources, load_seed_file, source_dict
+
+    specs = load_seed_file(path)
+    with app.store.session() as session:
+        added, skipped = import_sources(session, specs)
+        rows = [source_dict(s) for s in added]
+    if as_json:
+        emit_json({"added": rows, "skipped": skipped})
+    else:
+        click.echo(f"imported {len(rows)} source(s), {len(skipped)} already watched")
+
+
+# --- check / history / diff ---------------------------------------------------------------------
+
+@cli.command("check")
+@click.argument("refs", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source checked.")
+@pass_app
+def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
+    """Fetch the named sources now (all sources when none is named), whatever their due time."""
+    from watcher.pipeline import check_sources
+    from watcher.processing import analyse_new_version
+    from watcher.sources import list_sources, resolve_source
+
+    with app.store.session() as session:
+        chosen = [resolve_source(session, ref) for ref in refs] if refs else list_sources(session)
+        ids = list(dict.fromkeys(s.id for s in chosen))
+    if not ids:
+        raise InputError("no sources to check: add one with `watcher sources add URL`")
+    results = []
+    stream = check_sources(app.store, ids, settings=app.settings, on_new_version=analyse_new_version)
+    show_bar = not as_json and sys.stderr.isatty()
+    if show_bar:
+        with click.progressbar(stream, length=len(ids), label="checking", file=sys.stderr) as bar:
+            results = list(bar)
+    else:
+        results = list(stream)
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        snap = f"snapshot {r.snapshot_id}" if r.snapshot_id else ""
+        detail = r.error or snap
+        click.echo(f"{r.outcome:<12} {r.http_status or '-':>4}  {r.url}  {detail}".rstrip())
+    counts = Counter(r.outcome for r in results)
+    click.echo("checked {}: {}".format(len(results), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+
+
+@cli.command("history")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: source, checks, snapshots.")
+@pass_app
+def history_cmd(app: AppContext, ref: str, as_json: bool) -> None:
+    """Checks and snapshots of one source (by id or URL)."""
+    from watcher.history import history
+    from watcher.sources import resolve_source
+
+    with app.store.session() as session:
+        data = history(session, resolve_source(session, ref))
+    if as_json:
+        emit_json(data)
+        return
+    src = data["source"]
+    click.echo(f"source {src['id']}: {src['url']}  ({src['clinic'] or 'no clinic'}, every {src['interval']})")
+    click.echo(f"snapshots ({len(data['snapshots'])}):")
+    for s in data["snapshots"]:
+        click.echo(f"  #{s['id']:<5} {s['fetched_at'][:19]}  sha256 {s['sha256'][:16]}…  {s['size']:>8} B  "
+                   f"{s['title'] or ''}")
+    click.echo(f"checks ({len(data['checks'])}):")
+    for c in data["checks"]:
+        extra = f"snapshot #{c['snapshot_id']}" if c["snapshot_id"] else (c["error"] or "")
+        click.echo(f"  #{c['id']:<5} {c['checked_at'][:19]}  {c['outcome']:<12} {c['http_status'] or '-':>4}  {extra}")
+
+
+@cli.command("diff")
+@click.argument("ref")
+@click.option("--from", "from_id", type=int, help="Snapshot id of the old version.")
+@click.option("--to", "to_id", type=int, help="Snapshot id of the new version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff-match-patch ops as JSON.")
+@pass_app
+def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, as_json: bool) -> None:
+    """Diff two versions of a source (default: the last two snapshots)."""
+    from watcher.changes import render_unified
+    from watcher.history import diff_versions
+    from watcher.sources import resolve_source
+
+    with app.store.session() as session:
+        result = diff_versions(session, resolve_source(session, ref), from_id=from_id, to_id=to_id,
+                               timeout=app.settings.diff_timeout)
+        data = result.to_dict()
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"--- snapshot {data['from']['snapshot_id']}  {data['from']['fetched_at'][:19]}")
+    click.echo(f"+++ snapshot {data['to']['snapshot_id']}  {data['to']['fetched_at'][:19]}")
+    if not result.diff.changed:
+        click.echo("(no difference in the extracted text)")
+        return
+    click.echo(render_unified(result.diff.ops, color=sys.stdout.isatty()))
+    click.echo(f"({data['inserted_chars']} characters inserted, {data['deleted_chars']} deleted)")
+
+
+# --- claims: compare / alerts / reanalyze --------------------------------------------------------
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"invalid date {text!r}: use YYYY-MM-DD or an ISO 8601 timestamp") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _read_document(path: Path) -> str:
+    from watcher.extract import extract_document
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+    return extract_document(data, content_type=None).text
+
+
+def _print_finding(item: dict[str, Any]) -> None:
+    from watcher.alerts import describe_alert
+
+    click.echo(describe_alert(item))
+    if item.get("before"):
+        click.echo(f"    before: {item['before']}")
+    if item.get("after"):
+        click.echo(f"    after:  {item['after']}")
+
+
+@cli.command("compare")
+@click.argument("old_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def compare_cmd(old_file: Path, new_file: Path, as_json: bool) -> None:
+    """Claim findings between two files (HTML or plain text), without touching the database."""
+    from watcher.claims import compare_texts
+
+    findings = [f.to_dict() for f in compare_texts(_read_document(old_file), _read_document(new_file))]
+    if as_json:
+        emit_json(findings)
+        return
+    if not findings:
+        click.echo("no claim findings")
+    for item in findings:
+        _print_finding(item)
+
+
+@cli.command("alerts")
+@click.option("--source", "source_ref", help="Only alerts of this source (id or URL).")
+@click.option("--kind", help="Only this kind, e.g. new_indication, claim_strengthened, reference_removed.")
+@click.option("--indication", help="Only this indication id, e.g. schizophrenia.")
+@click.option("--since", help="Only alerts whose new capture is on or after this date (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indication: str | None,
+               since: str | None, as_json: bool) -> None:
+    """List alerts, oldest first."""
+    from watcher.alerts import list_alerts
+    from watcher.sources import resolve_source
+
+    since_at = _parse_since(since)
+    with app.store.session() as session:
+        source_id = resolve_source(session, source_ref).id if source_ref else None
+        rows = list_alerts(session, source_id=source_id, kind=kind, indication=indication, since=since_at)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no alerts", err=True)
+    for row in rows:
+        click.echo(f"#{row['id']} {row['new_fetched_at'][:10]} {row['clinic'] or '-'}  {row['source_url']}")
+        _print_finding(row)
+
+
+@cli.command("reanalyze")
+@pass_app
+def reanalyze_cmd(app: AppContext) -> None:
+    """Rebuild text versions and claim profiles from stored snapshots (after rule or vocabulary
+    changes). Raises no alerts."""
+    from watcher.processing import reanalyze
+
+    with app.store.session() as session:
+        report = reanalyze(session)
+    click.echo(f"re-extracted {report.text_versions_created} text version(s), "
+               f"rebuilt {report.profiles_rebuilt} claim profile(s)")
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+@cli.command("demo")
+@click.option("--rounds", type=click.IntRange(1, 20), default=None, help="Rounds to run (default: all).")
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
+              help="Keep the demo database in this directory (default: a temporary one).")
+def demo_cmd(rounds: int | None, keep: Path | None) -> None:
+    """Run the whole pipeline against the bundled demo site on a fresh embedded database."""
+    from watcher.demo import run_demo
+
+    run_demo(rounds=rounds, keep=keep, echo=click.echo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        status = cli.main(args=argv, prog_name="watcher", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        click.echo(f"error: {error.format_message()}", err=True)
+        return error.exit_code
+    except WatcherError as error:
+        click.echo(f"error: {error}", err=True)
+        return 2
+    except SQLAlchemyError as error:
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        click.echo(f"error: database: {first}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

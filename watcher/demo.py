@@ -1,0 +1,115 @@
+"""``watcher demo``: the whole pipeline against the bundled demo site, on a fresh embedded database.
+
+The demo site (seeds/demo_site/) holds fictional clinic pages in dated versions; each round the local
+server serves the next versions, and watcher checks every page, as a scheduler would over weeks.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from watcher.alerts import describe_alert, list_alerts
+from watcher.config import Settings, load_settings
+from watcher.db import Store
+from watcher.devserver import VersionedSite
+from watcher.models import Alert, Change, Check, Snapshot, Source
+from watcher.pipeline import check_sources
+from watcher.processing import analyse_new_version
+from watcher.sources import SourceSpec, import_sources
+
+DEMO_SITE = Path(__file__).resolve().parent.parent / "seeds" / "demo_site"
+
+Echo = Callable[[str], None]
+
+
+def demo_pages(root: Path) -> list[tuple[str, str, int]]:
+    """(URL path, clinic slug, first round) of each versioned page of the demo site."""
+    pages = []
+    for page_dir in sorted({version.parent for version in root.glob("*/*/[0-9]*.html")}):
+        path = "/" + page_dir.relative_to(root).as_posix() + "/"
+        first = min(int(p.stem) for p in page_dir.glob("[0-9]*.html"))
+        pages.append((path, page_dir.parent.name, first))
+    return pages
+
+
+def rounds_in(root: Path) -> int:
+    return max(int(p.stem) for p in root.glob("*/*/[0-9]*.html"))
+
+
+def clinic_name(slug: str) -> str:
+    return " ".join(part.capitalize() for part in slug.split("-")) + " Clinic (demo)"
+
+
+def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
+    workdir = keep or Path(tempfile.mkdtemp(prefix="watcher-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    database = workdir / "watcher.db"
+    if database.exists():
+        database.unlink()
+    settings: Settings = replace(load_settings(), data_dir=workdir, database_url=f"sqlite:///{database}",
+                                 allow_private_addresses=True, download_delay=0.0, autothrottle=False,
+                                 retry_backoff=0.2)
+    store = Store(settings.database_url)
+    total_rounds = min(rounds or rounds_in(DEMO_SITE), rounds_in(DEMO_SITE))
+    echo(f"watcher demo: {len(demo_pages(DEMO_SITE))} pages of 3 fictional clinics, {total_rounds} rounds")
+    echo(f"database: {database}")
+    try:
+        with VersionedSite(root=DEMO_SITE) as site:
+            echo(f"demo site: {site.url('/')}")
+            for round_number in range(1, total_rounds + 1):
+                site.round = round_number
+                _add_new_pages(store, site, round_number)
+                echo(f"\n== round {round_number}: the site serves version {round_number} of each page ==")
+                _run_round(store, settings, echo)
+                if round_number == 1:
+                    echo("\n== round 1 again: footers rotate a CSRF token, a visitor counter and a "
+                         "timestamp; no new snapshot expected ==")
+                    _run_round(store, settings, echo)
+        _summary(store, echo)
+    finally:
+        store.dispose()
+    echo(f"\nexplore: WATCHER_DATABASE_URL=sqlite:///{database} watcher history 1")
+
+
+def _add_new_pages(store: Store, site: VersionedSite, round_number: int) -> None:
+    specs = [SourceSpec(url=site.url(path), clinic=clinic_name(slug), interval_seconds=86400)
+             for path, slug, first in demo_pages(DEMO_SITE) if first <= round_number]
+    with store.session() as session:
+        import_sources(session, specs)
+
+
+def _run_round(store: Store, settings: Settings, echo: Echo) -> None:
+    with store.session() as session:
+        before_id = session.scalar(select(func.max(Alert.id))) or 0
+        ids = list(session.scalars(select(Source.id).order_by(Source.id)))
+    results = list(check_sources(store, ids, settings=settings, on_new_version=analyse_new_version))
+    counts = Counter(r.outcome for r in results)
+    echo("checks: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for result in results:
+        if result.outcome != "unchanged":
+            echo(f"  {result.outcome:<12} {result.http_status or '-':>4}  {result.url}")
+    with store.session() as session:
+        alerts = [a for a in list_alerts(session) if int(a["id"]) > before_id]
+    for alert in alerts:
+        echo(f"  ALERT {describe_alert(alert)}  — {alert['clinic']}, {alert['source_url']}")
+        if alert["before"]:
+            echo(f"        before: {alert['before']}")
+        if alert["after"]:
+            echo(f"        after:  {alert['after']}")
+
+
+def _summary(store: Store, echo: Echo) -> None:
+    with store.session() as session:
+        counts = {name: session.scalar(select(func.count()).select_from(model)) or 0
+                  for name, model in (("checks", Check), ("snapshots", Snapshot), ("changes", Change),
+                                      ("alerts", Alert))}
+        kinds = Counter(a["kind"] for a in list_alerts(session))
+    echo("\n== summary ==")
+    echo(", ".join(f"{v} {k}" for k, v in counts.items()))
+    echo("alerts by kind: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"))
