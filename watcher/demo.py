@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
 from sqlalchemy import func, select
 
 from watcher.alerts import describe_alert, list_alerts
@@ -28,22 +29,33 @@ DEMO_SITE = Path(__file__).resolve().parent.parent / "seeds" / "demo_site"
 Echo = Callable[[str], None]
 
 
+def _version_numbers(page_dir: Path) -> list[int]:
+    return [int(p.name.split(".")[0]) for p in page_dir.glob("[0-9]*.html") if p.name.split(".")[0].isdigit()]
+
+
 def demo_pages(root: Path) -> list[tuple[str, str, int]]:
-    """(URL path, clinic slug, first round) of each versioned page of the demo site."""
+    """(URL path, clinic slug, first round) of each versioned page of the demo site.
+
+    Blog listings (folders named ``blog``) are site entry points, watched once discovery exists;
+    the demo watches the article pages themselves.
+    """
     pages = []
     for page_dir in sorted({version.parent for version in root.glob("*/*/[0-9]*.html")}):
+        if page_dir.name == "blog":
+            continue
         path = "/" + page_dir.relative_to(root).as_posix() + "/"
-        first = min(int(p.stem) for p in page_dir.glob("[0-9]*.html"))
-        pages.append((path, page_dir.parent.name, first))
+        pages.append((path, page_dir.parent.name, min(_version_numbers(page_dir))))
     return pages
 
 
 def rounds_in(root: Path) -> int:
-    return max(int(p.stem) for p in root.glob("*/*/[0-9]*.html"))
+    return max(n for page_dir in {v.parent for v in root.glob("*/*/[0-9]*.html")}
+               for n in _version_numbers(page_dir))
 
 
 def clinic_name(slug: str) -> str:
-    return " ".join(part.capitalize() for part in slug.split("-")) + " Clinic (demo)"
+    names = yaml.safe_load((DEMO_SITE / "clinics.yaml").read_text(encoding="utf-8")) or {}
+    return str(names.get(slug) or slug)
 
 
 def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
