@@ -1,0 +1,56 @@
+"""``python -m spiders``: read FetchTarget lines on stdin, crawl, write Capture lines on stdout.
+
+Run by ``watcher.crawl`` in a subprocess; settings arrive as WATCHER_* environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from watcher.capture import FetchTarget
+from watcher.config import Settings, load_settings
+from watcher.errors import ConfigError
+
+
+def main() -> int:
+    capture_fd = _reserve_stdout()
+    try:
+        settings = load_settings()
+        targets = read_targets(sys.stdin)
+    except (ConfigError, ValueError, TypeError) as error:
+        print(f"ERROR spiders: {error}", file=sys.stderr)
+        return 2
+    if targets:
+        run(targets, settings=settings, capture_fd=capture_fd)
+    return 0
+
+
+def read_targets(stream: TextIO) -> list[FetchTarget]:
+    return [FetchTarget.from_json(line) for line in stream if line.strip()]
+
+
+def run(targets: list[FetchTarget], *, settings: Settings, capture_fd: int) -> None:
+    # Imported here: Scrapy picks and installs the reactor when the process starts, not at import.
+    from scrapy.crawler import CrawlerProcess
+
+    from spiders.clinic_pages import ClinicPagesSpider
+    from spiders.settings import scrapy_settings
+
+    process = CrawlerProcess(scrapy_settings(settings, capture_fd=capture_fd))
+    process.crawl(ClinicPagesSpider, targets=targets)
+    process.start()
+
+
+def _reserve_stdout() -> int:
+    """Keep the real stdout for captures only and point fd 1 (and sys.stdout) at stderr, so a stray
+    print() or a library writing to stdout cannot corrupt the protocol."""
+    sys.stdout.flush()
+    capture_fd = os.dup(1)
+    os.dup2(2, 1)
+    return capture_fd
+
+
+if __name__ == "__main__":
+    sys.exit(main())

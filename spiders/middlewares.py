@@ -1,0 +1,176 @@
+"""Downloader middlewares: backoff for retries, the address guard, robots.txt, and the retry policy.
+
+Order (lower runs first on the way out): RetryDelay 5 → AddressGuard 10 → Robots 100 → … →
+BackoffRetry 550 → Redirect 600 → … → download. Redirected and retried requests
+re-enter the whole chain, so a redirect target and a robots.txt fetch are guarded like a start URL,
+and a retry waits out its backoff before anything else (even a DNS lookup that failed) is redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.response import response_status_message
+from twisted.internet.error import DNSLookupError
+
+from watcher.errors import RefusedAddressError
+from watcher.netguard import check_address, check_scheme_and_host, parse_ip
+
+if TYPE_CHECKING:
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+log = logging.getLogger(__name__)
+
+BACKOFF_META = "watcher_backoff"
+
+
+class RefusedRequest(IgnoreRequest):
+    """The address guard refused the request (becomes error_kind "refused_address")."""
+
+
+class RobotsDisallowed(IgnoreRequest):
+    """robots.txt disallows the request (becomes error_kind "robots")."""
+
+
+class AddressGuardMiddleware:
+    """Refuse non-http(s) URLs and hosts that are or resolve to non-public addresses.
+
+    The host is resolved through the reactor's caching resolver, the one the HTTP/1.1 handler
+    connects through: the checked address is the cached address the connection then uses, which
+    closes the DNS-rebinding gap a separate ``getaddrinfo`` check would leave open. (Through an
+    HTTP proxy from ``http_proxy``, the proxy resolves again: that gap is the proxy's to close.)
+    """
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
+        return cls(allow_private=crawler.settings.getbool("WATCHER_ALLOW_PRIVATE_ADDRESSES"))
+
+    async def process_request(self, request: Request) -> None:
+        try:
+            host = check_scheme_and_host(request.url)
+            if self.allow_private:
+                return
+            address = parse_ip(host)
+            if address is None:
+                address = parse_ip(await _resolve(host))
+            if address is None:  # the resolver answers with a dotted quad; stay strict anyway
+                raise RefusedAddressError(f"refused {host}: the resolver returned no usable address")
+            check_address(host, address, allow_private=False)
+        except RefusedAddressError as error:
+            raise RefusedRequest(str(error)) from error
+
+
+async def _resolve(host: str) -> str:
+    from twisted.internet import reactor
+
+    try:
+        return str(await maybe_deferred_to_future(reactor.resolver.getHostByName(host)))
+    except DNSLookupError as error:
+        # The same error the download handler raises, so it is reported and retried alike.
+        raise CannotResolveHostError(str(error)) from error
+
+
+class RobotsMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, raising a recognisable ``RobotsDisallowed``.
+
+    (``spider`` stays in the overriding signatures only to match the base classes; Scrapy does not
+    pass it to methods that do not require it.)
+    """
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        try:
+            await super().process_request(request)
+        except RobotsDisallowed:
+            raise
+        except IgnoreRequest as error:
+            # The only IgnoreRequest this middleware raises is "Forbidden by robots.txt".
+            raise RobotsDisallowed(str(error)) from error
+
+
+class RetryDelayMiddleware:
+    """Await the backoff a retry carries (``BACKOFF_META``) before it is processed any further.
+
+    An await, not a sleep: the reactor, and other sites' downloads, keep running meanwhile, and the
+    request only takes its place in the site's download slot once the wait is over.
+    """
+
+    async def process_request(self, request: Request) -> None:
+        delay = float(request.meta.pop(BACKOFF_META, 0.0))
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries (transient statuses and network errors), spaced by exponential backoff.
+
+    A retry is not re-sent at once: it carries its delay for ``RetryDelayMiddleware`` to await.
+    Retry-After is honoured up to ``WATCHER_RETRY_AFTER_CAP``; a server asking for a longer wait
+    gets its answer recorded rather than a premature retry. 404, 403 and refused addresses are
+    never retried: only ``RETRY_HTTP_CODES`` and Scrapy's transient network errors are.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        self.backoff = settings.getfloat("WATCHER_RETRY_BACKOFF")
+        self.retry_after_cap = settings.getfloat("WATCHER_RETRY_AFTER_CAP")
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is not None and retry_after > self.retry_after_cap:
+            log.info("Not retrying %s: Retry-After %.0f s exceeds the %.0f s cap",
+                     request, retry_after, self.retry_after_cap)
+            return response
+        retry = self._retry_later(request, response_status_message(response.status), retry_after)
+        return retry or response
+
+    def process_exception(self, request: Request, exception: Exception,
+                          spider: Spider | None = None) -> Request | Response | None:
+        if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
+            return None
+        return self._retry_later(request, exception, None)
+
+    def _retry_later(self, request: Request, reason: str | Exception,
+                     retry_after: float | None) -> Request | None:
+        assert self.crawler.spider is not None
+        retry: Request | None = get_retry_request(
+            request, spider=self.crawler.spider, reason=reason,
+            max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
+            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust))
+        if retry is not None:
+            attempt = int(retry.meta.get("retry_times", 1))
+            retry.meta[BACKOFF_META] = max(self.backoff * 2 ** (attempt - 1), retry_after or 0.0)
+        return retry
+
+
+def retry_after_seconds(value: bytes | str | None) -> float | None:
+    """A Retry-After header (delta-seconds or HTTP-date) as seconds from now; None if absent or bad."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

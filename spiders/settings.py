@@ -1,0 +1,92 @@
+"""Scrapy settings, flat and polite, derived from watcher's one ``Settings`` object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watcher.config import Settings
+from watcher.crawl import HEARTBEAT_SECONDS
+
+# Never a delay of exactly 0: Scrapy 2.19's downloader marks a request as transferring in a task
+# that runs one event-loop turn after it leaves the site's queue, so with no delay two requests
+# queued in the same turn (typically those waiting on robots.txt) both start, breaking the
+# one-request-per-site rule. With any delay the queue releases one request per call.
+MIN_DOWNLOAD_DELAY = 0.001
+# With no download delay configured AutoThrottle still needs a start delay; a small one keeps a fast
+# local crawl fast, and AutoThrottle raises it as soon as a site answers slowly.
+MIN_AUTOTHROTTLE_START_DELAY = 0.25
+# Longest Retry-After we wait for; a server asking for more gets its answer recorded, not retried.
+RETRY_AFTER_CAP_SECONDS = 120.0
+RETRY_HTTP_CODES = [408, 429, 500, 502, 503, 504]
+REDIRECT_MAX_TIMES = 10
+
+
+def robots_token(user_agent: str) -> str:
+    """The product token robots.txt groups are matched against ("watcher" for "watcher/0.1 (...)")."""
+    return user_agent.split("/", 1)[0].split(None, 1)[0] if user_agent.strip() else "watcher"
+
+
+def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
+    """The complete Scrapy configuration for one crawl; ``capture_fd`` receives the Capture lines."""
+    return {
+        "BOT_NAME": "watcher",
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        # The address guard resolves through this (caching, IPv4) resolver, so the address it checks
+        # is the one the connection uses; do not swap it without revisiting AddressGuardMiddleware.
+        "TWISTED_DNS_RESOLVER": "scrapy.resolver.CachingThreadedResolver",
+        # Twisted's HTTP/1.1 client connects through the resolver above (httpx/aiohttp would not).
+        "DOWNLOAD_HANDLERS": {"http": "spiders.handlers.TimedHTTP11DownloadHandler",
+                              "https": "spiders.handlers.TimedHTTP11DownloadHandler"},
+        # Politeness
+        "USER_AGENT": settings.effective_user_agent,
+        "ROBOTSTXT_OBEY": settings.obey_robots,
+        "ROBOTSTXT_USER_AGENT": robots_token(settings.effective_user_agent),
+        "CONCURRENT_REQUESTS": settings.concurrent_requests,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "DOWNLOAD_DELAY": max(settings.download_delay, MIN_DOWNLOAD_DELAY),
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50 % (replaces RANDOMIZE_DOWNLOAD_DELAY in Scrapy 2.19)
+        "AUTOTHROTTLE_ENABLED": settings.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(settings.download_delay, MIN_AUTOTHROTTLE_START_DELAY),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        # Limits
+        "DOWNLOAD_TIMEOUT": settings.download_timeout,
+        "DOWNLOAD_MAXSIZE": settings.max_body_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "URLLENGTH_LIMIT": 0,  # a registered source is fetched whatever its length
+        # Redirects: followed and recorded; a meta refresh is page content, not a redirect to follow
+        # (a self-refreshing page would otherwise loop until REDIRECT_MAX_TIMES).
+        "REDIRECT_ENABLED": True,
+        "REDIRECT_MAX_TIMES": REDIRECT_MAX_TIMES,
+        "METAREFRESH_ENABLED": False,
+        # Error statuses are captures (with status and body), not exceptions.
+        "HTTPERROR_ALLOW_ALL": True,
+        # Retries: transient failures only, with exponential backoff (BackoffRetryMiddleware).
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": settings.retry_times,
+        "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",  # the capture records the outcome; no ERROR line needed
+        "WATCHER_RETRY_BACKOFF": settings.retry_backoff,
+        "WATCHER_RETRY_AFTER_CAP": RETRY_AFTER_CAP_SECONDS,
+        "WATCHER_ALLOW_PRIVATE_ADDRESSES": settings.allow_private_addresses,
+        # Every fetch is fresh and stateless: no cache, no cookie jar.
+        "HTTPCACHE_ENABLED": False,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,  # Scrapy >= 2.19 would open a code-execution HTTP port
+        "DOWNLOADER_MIDDLEWARES": {
+            "spiders.middlewares.RetryDelayMiddleware": 5,
+            "spiders.middlewares.AddressGuardMiddleware": 10,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "spiders.middlewares.RobotsMiddleware": 100,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "spiders.middlewares.BackoffRetryMiddleware": 550,
+        },
+        "ITEM_PIPELINES": {"spiders.pipelines.CaptureWriterPipeline": 100},
+        "EXTENSIONS": {"spiders.extensions.Heartbeat": 100},
+        "WATCHER_CAPTURE_FD": capture_fd,
+        "WATCHER_HEARTBEAT_SECONDS": HEARTBEAT_SECONDS,
+        # Logging goes to stderr in a fixed format that watcher.crawl parses for the level.
+        "LOG_LEVEL": settings.log_level,
+        "LOG_FORMAT": "%(levelname)s %(name)s: %(message)s",
+        "LOG_STDOUT": False,
+    }

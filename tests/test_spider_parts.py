@@ -1,0 +1,243 @@
+"""The spider's parts in-process: settings, error classification, retry policy, guard, captures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from OpenSSL import SSL
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from scrapy.http import HtmlResponse, Response
+from scrapy.utils.test import get_crawler
+from twisted.internet import error as tx_error
+from twisted.python.failure import Failure
+from twisted.web.client import ResponseFailed
+
+from spiders.clinic_pages import ClinicPagesSpider
+from spiders.handlers import STARTED_META
+from spiders.items import TARGET_META, capture_from_failure, capture_from_response, classify
+from spiders.middlewares import (
+    BACKOFF_META,
+    AddressGuardMiddleware,
+    BackoffRetryMiddleware,
+    RefusedRequest,
+    RobotsDisallowed,
+    retry_after_seconds,
+)
+from spiders.settings import MIN_AUTOTHROTTLE_START_DELAY, robots_token, scrapy_settings
+from watcher.capture import FetchTarget
+from watcher.config import Settings
+
+TARGET = FetchTarget(source_id=7, url="https://clinic.example/page")
+
+
+# -- settings ---------------------------------------------------------------------------------------
+
+def test_settings_are_polite_and_follow_watcher_settings() -> None:
+    settings = Settings(download_delay=3.0, download_timeout=12.0, max_body_bytes=1234, retry_times=4,
+                        obey_robots=True, autothrottle=True, log_level="WARNING", contact="a@b.example")
+    flat = scrapy_settings(settings, capture_fd=9)
+    assert flat["CONCURRENT_REQUESTS_PER_DOMAIN"] == 1
+    assert flat["DOWNLOAD_DELAY"] == 3.0 and flat["AUTOTHROTTLE_START_DELAY"] == 3.0
+    assert flat["DOWNLOAD_TIMEOUT"] == 12.0 and flat["DOWNLOAD_MAXSIZE"] == 1234
+    assert flat["RETRY_TIMES"] == 4 and 404 not in flat["RETRY_HTTP_CODES"]
+    assert flat["ROBOTSTXT_OBEY"] is True and flat["HTTPERROR_ALLOW_ALL"] is True
+    assert flat["USER_AGENT"] == settings.effective_user_agent and "a@b.example" in flat["USER_AGENT"]
+    assert flat["ROBOTSTXT_USER_AGENT"] == "watcher"
+    assert flat["LOG_LEVEL"] == "WARNING" and flat["WATCHER_CAPTURE_FD"] == 9
+    assert flat["COOKIES_ENABLED"] is False and flat["HTTPCACHE_ENABLED"] is False
+    assert flat["TELNETCONSOLE_ENABLED"] is False and flat["REMOTE_CONTROL_ENABLED"] is False
+    assert flat["REDIRECT_MAX_TIMES"] == 10 and flat["METAREFRESH_ENABLED"] is False
+
+
+def test_no_delay_means_a_tiny_one_and_a_small_autothrottle_start() -> None:
+    flat = scrapy_settings(Settings(download_delay=0.0, autothrottle=True), capture_fd=1)
+    assert 0 < flat["DOWNLOAD_DELAY"] <= 0.01
+    assert flat["AUTOTHROTTLE_START_DELAY"] == MIN_AUTOTHROTTLE_START_DELAY <= 0.5
+
+
+@pytest.mark.parametrize("agent, token", [("watcher/0.1.0 (medical-claim change monitor)", "watcher"),
+                                          ("MyBot/2.0", "MyBot"), ("plain agent", "plain"), ("", "watcher")])
+def test_robots_token(agent: str, token: str) -> None:
+    assert robots_token(agent) == token
+
+
+# -- error classification ---------------------------------------------------------------------------
+
+def _wrapped(outer: BaseException, inner: BaseException) -> BaseException:
+    outer.__cause__ = inner
+    return outer
+
+
+@pytest.mark.parametrize("error, kind", [
+    (DownloadTimeoutError("Getting x took longer than 1.0 seconds."), "timeout"),
+    (tx_error.TimeoutError(), "timeout"),
+    (CannotResolveHostError("DNS lookup failed"), "dns"),
+    (_wrapped(CannotResolveHostError("x"), tx_error.DNSLookupError("x")), "dns"),
+    (DownloadConnectionRefusedError("refused"), "connection"),
+    (tx_error.ConnectionLost(), "connection"),
+    (RefusedRequest("refused 127.0.0.1: loopback address"), "refused_address"),
+    (RobotsDisallowed("Forbidden by robots.txt"), "robots"),
+    (DownloadCancelledError("Expected to receive 2000 bytes which is larger than download max size"),
+     "too_large"),
+    (DownloadCancelledError(), "too_large"),
+    (IgnoreRequest("Ignored response because its body exceeded DOWNLOAD_MAXSIZE (10 B) during "
+                   "decompression."), "too_large"),
+    (IgnoreRequest("max redirections reached"), "too_many_redirects"),
+    (ResponseFailed([Failure(SSL.Error([("SSL routines", "", "wrong version number")]))]), "tls"),
+    (_wrapped(DownloadFailedError("boom"),
+              ResponseFailed([Failure(SSL.Error([("SSL routines", "", "handshake failure")]))])), "tls"),
+    (ResponseFailed([Failure(SSL.Error([("SSL routines", "", "bad certificate")])),
+                     Failure(tx_error.ConnectionLost())]), "tls"),
+    (ValueError("something\nelse"), "other"),
+])
+def test_classify(error: BaseException, kind: str) -> None:
+    got, message = classify(error)
+    assert got == kind and "\n" not in message and message
+
+
+def test_other_errors_name_their_type() -> None:
+    assert classify(ValueError("bad"))[1] == "ValueError: bad"
+
+
+def test_exhausted_redirects_are_recognised_without_the_message() -> None:
+    request = Request("https://a.example/", meta={"redirect_times": 10, "redirect_ttl": 0})
+    assert classify(IgnoreRequest("whatever"), request=request)[0] == "too_many_redirects"
+    assert classify(IgnoreRequest("whatever"), request=Request("https://a.example/"))[0] == "other"
+
+
+# -- retry policy -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def crawler() -> Crawler:
+    crawler = get_crawler(ClinicPagesSpider, {"RETRY_TIMES": 2, "WATCHER_RETRY_BACKOFF": 0.5,
+                                              "WATCHER_RETRY_AFTER_CAP": 60,
+                                              "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504]})
+    crawler.spider = crawler._create_spider()
+    return crawler
+
+
+def _response(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(request.url, status=status, headers=headers or {}, request=request)
+
+
+def test_retries_back_off_exponentially(crawler: Crawler) -> None:
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    request = Request("https://a.example/")
+    first = middleware.process_response(request, _response(request, 503))
+    assert isinstance(first, Request) and first.meta[BACKOFF_META] == 0.5
+    second = middleware.process_response(first, _response(first, 500))
+    assert isinstance(second, Request) and second.meta[BACKOFF_META] == 1.0
+    given_up = middleware.process_response(second, _response(second, 500))
+    assert isinstance(given_up, Response) and given_up.status == 500
+
+
+@pytest.mark.parametrize("status", [404, 403, 410, 401, 200, 304])
+def test_no_retry_for_final_answers(crawler: Crawler, status: int) -> None:
+    request = Request("https://a.example/")
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    result = middleware.process_response(request, _response(request, status))
+    assert isinstance(result, Response) and result.status == status
+
+
+def test_retry_after_within_the_cap_is_waited_for(crawler: Crawler) -> None:
+    request = Request("https://a.example/")
+    retry = BackoffRetryMiddleware.from_crawler(crawler).process_response(
+        request, _response(request, 429, {"Retry-After": "7"}))
+    assert isinstance(retry, Request) and retry.meta[BACKOFF_META] == 7.0
+
+
+def test_retry_after_beyond_the_cap_is_not_retried(crawler: Crawler) -> None:
+    request = Request("https://a.example/")
+    result = BackoffRetryMiddleware.from_crawler(crawler).process_response(
+        request, _response(request, 503, {"Retry-After": "3600"}))
+    assert isinstance(result, Response) and result.status == 503
+
+
+def test_network_errors_are_retried_but_refusals_are_not(crawler: Crawler) -> None:
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    request = Request("https://a.example/")
+    retry = middleware.process_exception(request, DownloadTimeoutError("slow"))
+    assert isinstance(retry, Request) and retry.meta[BACKOFF_META] == 0.5
+    assert middleware.process_exception(request, RefusedRequest("no")) is None
+    assert middleware.process_exception(request, RobotsDisallowed("no")) is None
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after_seconds(b"120") == 120.0
+    assert retry_after_seconds(" 5 ") == 5.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after_seconds(later) or 0) <= 31
+    past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
+    assert retry_after_seconds(past) == 0.0
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+
+
+# -- the address guard (literal addresses: no resolver, no reactor needed) ------------------------
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://[::1]:8080/", "http://10.0.0.8/",
+                                 "http://169.254.169.254/latest/meta-data/", "http://[::ffff:7f00:1]/"])
+def test_guard_refuses_private_literals(url: str) -> None:
+    guard = AddressGuardMiddleware(allow_private=False)
+    with pytest.raises(RefusedRequest, match="refused"):
+        asyncio.run(guard.process_request(Request(url)))
+
+
+def test_guard_passes_public_literals_and_private_when_allowed() -> None:
+    asyncio.run(AddressGuardMiddleware(allow_private=False).process_request(Request("http://8.8.8.8/")))
+    asyncio.run(AddressGuardMiddleware(allow_private=True).process_request(Request("http://127.0.0.1/")))
+
+
+def test_guard_refuses_other_schemes_even_when_private_is_allowed() -> None:
+    with pytest.raises(RefusedRequest, match="scheme"):
+        asyncio.run(AddressGuardMiddleware(allow_private=True).process_request(Request("file:///etc/passwd")))
+
+
+# -- captures ---------------------------------------------------------------------------------------
+
+def test_request_carries_conditional_headers() -> None:
+    spider = ClinicPagesSpider(targets=[])
+    request = spider.request_for(FetchTarget(source_id=1, url="https://a.example/", etag='"abc"',
+                                             last_modified="Tue, 02 Jan 2024 00:00:00 GMT"))
+    assert request.headers[b"If-None-Match"] == b'"abc"'
+    assert request.headers[b"If-Modified-Since"] == b"Tue, 02 Jan 2024 00:00:00 GMT"
+    assert request.dont_filter and request.meta[TARGET_META].source_id == 1
+    plain = spider.request_for(TARGET)
+    assert b"If-None-Match" not in plain.headers and b"If-Modified-Since" not in plain.headers
+
+
+def test_capture_from_response_keeps_raw_bytes_and_all_headers() -> None:
+    body = "<p>うつ病</p>".encode("shift_jis")
+    request = Request("https://clinic.example/final",
+                      meta={TARGET_META: TARGET, STARTED_META: time.monotonic() - 0.25,
+                            "redirect_urls": ["https://clinic.example/page"]})
+    response = HtmlResponse("https://clinic.example/final", status=200, body=body, request=request,
+                            headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
+                                     ("Content-Type", "text/html; charset=shift_jis"),
+                                     ("X-Odd", b"caf\xe9")])
+    capture = capture_from_response(response)
+    assert capture.body == body and capture.status == 200
+    assert capture.requested_url == TARGET.url and capture.final_url == "https://clinic.example/final"
+    assert capture.redirects == ["https://clinic.example/page"]
+    assert capture.headers["Set-Cookie"] == ["a=1", "b=2"] and capture.header("x-odd") == "café"
+    assert 240 <= capture.duration_ms < 5000 and capture.fetched_at.tzinfo is UTC
+    assert capture.source_id == 7 and capture.error_kind is None
+
+
+def test_capture_from_failure() -> None:
+    request = Request("https://clinic.example/page", meta={TARGET_META: TARGET})
+    capture = capture_from_failure(DownloadCancelledError(), request, max_body_bytes=100)
+    assert capture.error_kind == "too_large" and capture.error == "response body larger than 100 bytes"
+    assert capture.status is None and capture.body == b"" and capture.duration_ms == 0

@@ -1,0 +1,230 @@
+"""Run the Scrapy crawl in a child process and yield one ``Capture`` per target as it arrives.
+
+Why a subprocess: Twisted's reactor cannot be restarted in-process, and a scheduler that runs for
+months must survive a crawl that crashes, hangs or leaks. The protocol is plain text:
+
+    parent ──stdin──> ``python -m spiders``   one FetchTarget JSON per line, then EOF
+    parent <─stdout──                          one Capture JSON per line, flushed as each is made
+    parent <─stderr──                          Scrapy's log ("LEVEL logger: message") and heartbeats
+    environment                                the Settings as WATCHER_* variables
+
+Every target yields exactly one Capture. Targets the child never answered (it crashed, was killed,
+or went silent for ``STALL_SECONDS``) yield a Capture with error_kind "crawl_failed".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from watcher.capture import Capture, FetchTarget
+from watcher.config import Settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_LINE = "watcher-crawl: alive"
+HEARTBEAT_SECONDS = 10.0
+# Silence (no capture, no log line, no heartbeat) for this long means the child's reactor is wedged.
+STALL_SECONDS = 120.0
+TERMINATE_GRACE_SECONDS = 5.0
+_LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+): (.*)$")
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
+           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+_MAX_MESSAGE_CHARS = 300
+
+
+def crawl_command() -> list[str]:
+    """The child's command line (a function so tests can substitute a misbehaving child)."""
+    return [sys.executable, "-m", "spiders"]
+
+
+def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Capture]:
+    """Fetch ``targets`` in a crawl subprocess, yielding each Capture as soon as it is made.
+
+    Closing the iterator early stops the child. No process is started for no targets.
+    """
+    if not targets:
+        return
+    pending = _Pending(targets)
+    child = _Child(crawl_command(), env={**os.environ, **settings.as_env()})
+    try:
+        child.send(target.to_json() for target in targets)
+        for line in child.lines(stall_seconds=STALL_SECONDS):
+            capture = _parse_capture(line)
+            if capture is not None and pending.take(capture):
+                yield capture
+        reason = child.failure_reason()
+    finally:
+        child.close()
+    for target in pending.remaining():
+        yield crawl_failed(target, reason)
+
+
+def crawl_failed(target: FetchTarget, reason: str) -> Capture:
+    return Capture(source_id=target.source_id, requested_url=target.url, final_url=target.url,
+                   fetched_at=datetime.now(UTC), duration_ms=0, error_kind="crawl_failed",
+                   error=_one_line(reason))
+
+
+class _Pending:
+    """Targets still waiting for their capture, matched by (source_id, requested URL)."""
+
+    def __init__(self, targets: Sequence[FetchTarget]) -> None:
+        self._waiting: dict[tuple[int, str], deque[FetchTarget]] = defaultdict(deque)
+        for target in targets:
+            self._waiting[(target.source_id, target.url)].append(target)
+
+    def take(self, capture: Capture) -> bool:
+        waiting = self._waiting.get((capture.source_id, capture.requested_url))
+        if not waiting:
+            log.warning("crawl returned an unexpected capture for source %s (%s); ignored",
+                        capture.source_id, capture.requested_url)
+            return False
+        waiting.popleft()
+        return True
+
+    def remaining(self) -> list[FetchTarget]:
+        return [target for waiting in self._waiting.values() for target in waiting]
+
+
+def _parse_capture(line: str) -> Capture | None:
+    if not line.strip():
+        return None
+    try:
+        return Capture.from_json(line)
+    except (ValueError, TypeError, KeyError) as error:
+        log.warning("crawl wrote a line that is not a capture (%s): %.120s", error, line)
+        return None
+
+
+class _Child:
+    """The crawl process and the threads that feed its stdin and drain its stdout and stderr."""
+
+    def __init__(self, command: list[str], *, env: dict[str, str]) -> None:
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, encoding="utf-8", errors="replace", bufsize=1)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._last_activity = time.monotonic()
+        self._last_error = ""
+        self._stalled: float | None = None  # the silence, in seconds, after which it was killed
+        self._threads = [
+            threading.Thread(target=self._read_stdout, name="crawl-stdout", daemon=True),
+            threading.Thread(target=self._read_stderr, name="crawl-stderr", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def send(self, lines: Iterator[str]) -> None:
+        # A thread, so that a child which never reads its input cannot block the parent.
+        payload = "".join(line + "\n" for line in lines)
+        writer = threading.Thread(target=self._write_stdin, args=(payload,), name="crawl-stdin",
+                                  daemon=True)
+        writer.start()
+        self._threads.append(writer)
+
+    def lines(self, *, stall_seconds: float) -> Iterator[str]:
+        """Capture lines until the child closes stdout; kills the child if it goes silent."""
+        while True:
+            try:
+                line = self._lines.get(timeout=min(1.0, stall_seconds))
+            except queue.Empty:
+                if time.monotonic() - self._last_activity > stall_seconds and self._stalled is None:
+                    log.error("crawl made no progress for %.0f s; killing it", stall_seconds)
+                    self._stalled = stall_seconds
+                    self._process.kill()
+                continue
+            if line is None:
+                return
+            yield line
+
+    def failure_reason(self) -> str:
+        """Why targets may lack a capture, once stdout is closed."""
+        try:
+            code = self._process.wait(timeout=TERMINATE_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            code = self._process.wait()
+        if self._stalled is not None:
+            return f"crawl stalled (no progress for {self._stalled:.0f} s) and was killed"
+        if code < 0:
+            return f"crawl process was killed by signal {-code}" + self._error_suffix()
+        if code != 0:
+            return f"crawl process exited with status {code}" + self._error_suffix()
+        return "crawl finished without a capture for this target" + self._error_suffix()
+
+    def close(self) -> None:
+        process = self._process
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=TERMINATE_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for thread in self._threads:
+            thread.join(timeout=TERMINATE_GRACE_SECONDS)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def _error_suffix(self) -> str:
+        return f": {self._last_error}" if self._last_error else ""
+
+    def _write_stdin(self, payload: str) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(payload)
+            stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass  # the child died before reading its targets; failure_reason() will tell
+
+    def _read_stdout(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            for line in stdout:
+                self._last_activity = time.monotonic()
+                self._lines.put(line)
+        except (ValueError, OSError):
+            pass
+        finally:
+            self._lines.put(None)
+
+    def _read_stderr(self) -> None:
+        stderr = self._process.stderr
+        assert stderr is not None
+        level = logging.WARNING  # lines before the first log record are start-up trouble
+        try:
+            for raw in stderr:
+                self._last_activity = time.monotonic()
+                line = raw.rstrip("\n")
+                if line == HEARTBEAT_LINE or not line.strip():
+                    continue
+                match = _LOG_LINE.match(line)
+                if match:
+                    level = _LEVELS[match.group(1)]
+                    line = f"{match.group(2)}: {match.group(3)}"
+                if level >= logging.ERROR or (not match and level >= logging.WARNING):
+                    self._last_error = _one_line(line)
+                # The child's chatter is debug detail for the parent; its warnings stay warnings.
+                log.log(level if level >= logging.WARNING else logging.DEBUG, "%s", line)
+        except (ValueError, OSError):
+            pass
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _MAX_MESSAGE_CHARS else flat[: _MAX_MESSAGE_CHARS - 1] + "…"
