@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import Engine, create_engine
 
+from alembic import context
 from watcher.models import Base
 
 target_metadata = Base.metadata

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from watcher.claims import Finding
 from watcher.models import Alert, Source, TextVersion, utcnow
 
-
 STRENGTH_WORDS = {0: "none", 1: "possible", 2: "expected", 3: "asserted", 4: "proven"}
 
 
