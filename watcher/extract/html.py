@@ -1,0 +1,763 @@
+"""Main text of an HTML page, one block per line, in the format the claim analyser reads.
+
+Output format (keep it exact; ``watcher.claims`` parses it):
+
+* one block per line; ``<br>`` starts a new line;
+* headings ``# `` .. ``###### `` + text (h1 .. h6);
+* list items ``- `` + text, nested lists flattened, one item per line;
+* table rows: cells joined by `` | ``;
+* inline markup joined as a browser lays it out (no space added inside Japanese, one space
+  between English words); ruby keeps its base text; images add nothing (their alt text is
+  mostly "logo" or "banner"); link text kept, URLs dropped, except DOI/PubMed/PMC links whose
+  text does not already carry the identifier: `` (https://doi.org/...)`` is appended so that a
+  reference stays identifiable;
+* NFKC-normalised, lines stripped, empty lines and consecutive duplicate lines dropped.
+
+How the main content is found (each stage is a rule we can test on fixture pages):
+
+1. drop by tag: scripts, styles, forms, media, ``nav``; site ``header``/``footer``; ``aside``
+   outside an article; hidden elements;
+2. choose the root: ``<main>``/``[role=main]``, else ``<article>``, else a known content container
+   (``.entry-content``, ``#content``, ...), else ``<body>`` — a candidate must hold a fair share
+   of the page's prose, so an empty ``<main>`` around a hero image does not win;
+3. inside the root, drop by class/id/role words (nav, breadcrumb, sidebar, share, cookie, ...);
+   words that also name content on clinic pages (menu, side, comment, recommend, ...) count only
+   for blocks shaped like boilerplate; nothing holding half the prose is dropped;
+4. drop link lists: blocks under a boilerplate heading (「最近の投稿」, "Related posts", ...) and
+   blocks that are mostly links, unless they sit inside prose (a list of linked conditions in
+   the article is content) or carry references.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from lxml import etree
+
+from watcher.extract.language import detect_language
+from watcher.extract.normalize import collapse_whitespace, normalize_text
+
+# Bump on any change that alters extracted text: versions made by an older extractor are
+# re-derived from the stored snapshots instead of being diffed against newer ones.
+EXTRACTOR_VERSION = "lxml-main/1"
+
+
+@dataclass(frozen=True)
+class Extracted:
+    title: str | None
+    text: str
+    language: str | None  # 'ja', 'en', 'mixed', or None when there is no text
+
+
+EMPTY = Extracted(title=None, text="", language=None)
+
+Element = Any  # lxml ships no type information; the package is typed at its boundary instead
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# --- stage 1: tags -------------------------------------------------------------------------------
+
+_ALWAYS_DROPPED = _word_set(
+    """script style noscript template svg math iframe frame frameset object embed applet canvas
+    audio video source track param picture img map area button input select textarea option
+    optgroup datalist label output progress meter nav dialog link meta base rt rp title head
+    noembed noframes"""
+)
+_HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+# Words in a header's class/id that mark it as the header of the article rather than of the site.
+_CONTENT_WORDS = _word_set(
+    "entry post article page content contents title single blog main section card heading"
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_HIDDEN_CLASSES = _word_set(
+    """hidden d-none sr-only screen-reader-text visually-hidden visuallyhidden invisible hide is-hidden
+    u-hidden display-none"""
+)
+
+# --- stage 3: class / id / role words ------------------------------------------------------------
+
+# Class and id values are split on -, _ and camelCase into words. Three kinds of words:
+# * strong: only ever name boilerplate (nav, breadcrumb, share, cookie, ...);
+# * weak: also name content on clinic pages — "menu" (施術メニュー), "side" (side-effects),
+#   "comment" (ドクターコメント), "recommend" (こんな方におすすめ), "social" (social-anxiety) —
+#   so they count only for a block shaped like boilerplate: mostly links, or almost no prose;
+# * site: header/footer words are strong unless the root is <main>/<article> (which leave the
+#   site's header and footer out) and weak inside those, where "box-header" wraps a section title;
+#   with a content word ("content-header", "entry-header") they never count.
+# Not here on purpose: "widget" (page builders such as Elementor wrap all content in widgets),
+# "category"/"tag" (WordPress adds category-<slug> to the post itself), "sticky" (sticky posts).
+_STRONG_WORDS = _word_set(
+    """nav navi navigation navbar gnav gnavi globalnav megamenu drawer hamburger breadcrumb breadcrumbs
+    pankuzu topicpath crumbs bread sidebar sidebars sidenav sidemenu share sharing sharer sns cookie
+    cookies consent gdpr adsense adsbygoogle advert advertisement sponsor sponsored pagination pager
+    toc skip copyright subscribe newsletter postmeta byline searchform signup login popup modal"""
+)
+_WEAK_WORDS = _word_set(
+    """menu menus side social related recent popular ranking recommend latest comment comments respond
+    banner banners ad ads cta meta metas date author search floating"""
+)
+_SITE_WORDS = _word_set("header head masthead footer foot")
+_STRONG_VALUES = _word_set(
+    """secondary widget widgets widget-area widgetarea widgettitle widget-title tagcloud tag-cloud
+    wp-block-tag-cloud cat-links tags-links tag-links post-tags post-categories entry-tags
+    entry-categories categories tags archives archive-list category-list entry-footer article-footer
+    post-footer comments comments-area comment-list commentlist comment-respond respond comments-title"""
+)
+_BOILERPLATE_SHAPE_PROSE = 16  # a weak-word block with less prose than a sentence: a date, a byline
+_BOILERPLATE_SHAPE_LINKS = 0.4  # ... and so is one whose text is this much link text
+_STATE_PREFIXES = ("has-", "no-", "is-", "with-", "without-")
+_BOILERPLATE_ROLES = _word_set(
+    "navigation banner contentinfo complementary search menu menubar dialog alertdialog toolbar"
+)
+_WORD_SPLIT = re.compile(r"[-_\s:.]+|(?<=[a-z0-9])(?=[A-Z])")
+
+# --- stage 4: link lists -------------------------------------------------------------------------
+
+_BOILERPLATE_HEADINGS = _word_set(
+    """最近の投稿 最新の投稿 最新記事 新着記事 新着情報一覧 人気記事 人気の記事 人気投稿 よく読まれている記事
+    関連記事 関連する記事 関連投稿 おすすめ記事 あわせて読みたい カテゴリー カテゴリ カテゴリー一覧 アーカイブ
+    月別アーカイブ タグ タグクラウド 最近のコメント シェアする この記事をシェアする 記事一覧 ブログ記事一覧
+    share follow recentposts latestposts popularposts relatedposts relatedarticles categories
+    archives tags recentcomments youmayalsolike sharethis sharethispost followus"""
+)
+_DENSITY_TAGS = _word_set("div section ul ol dl table p")
+_CONTAINER_TAGS = _word_set(
+    "div section article ul ol dl table form main header footer nav aside figure"
+)
+_LINK_DENSE = 0.6
+_PROSE_CHARS = 40
+
+_REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov",
+                    "europepmc.org")
+_DOI_OR_PMID = re.compile(r"\b10\.\d{4,9}/\S+|\bPMID\s*:?\s*\d{5,9}|\bPMC\d{5,9}", re.IGNORECASE)
+
+# --- stage 2: root candidates --------------------------------------------------------------------
+
+_CONTAINER_VALUES = _word_set(
+    """content contents main main-content maincontent main-contents main_contents primary article
+    post entry entry-content post-content post_content article-body article-content entry-body
+    post-body single-content the-content blog-content blog-body page-content l-maincontent
+    cps-post-main"""
+)
+_ROOT_SHARE = 0.25  # a candidate root must hold this share of the page's non-link text
+
+# --- rendering -----------------------------------------------------------------------------------
+
+_BLOCK_TAGS = _word_set(
+    """address article aside blockquote body center dd details dialog dir div dl dt fieldset
+    figcaption figure footer form header hgroup hr html legend li main menu nav ol p pre section
+    summary table tbody thead tfoot tr td th caption ul"""
+) | frozenset(_HEADING_LEVELS)
+_HEADING_BREAKERS = _word_set("p ul ol dl li table blockquote pre h1 h2 h3 h4 h5 h6")
+_LAYOUT_CELL_CONTENT = _word_set("table ul ol dl h1 h2 h3 h4 h5 h6 blockquote")
+_LAYOUT_CELL_CHARS = 200
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+_UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_SPACE = re.compile(r"\S")
+
+
+def extract_main_text(html: str, *, url: str | None = None) -> Extracted:
+    """The title and main text of a page; never raises on malformed input (returns empty text)."""
+    if isinstance(html, bytes | bytearray):  # defensive: callers should decode first
+        from watcher.extract.decode import decode_body
+
+        html = decode_body(bytes(html)).text
+    try:
+        root = _parse(html)
+        if root is None:
+            return EMPTY
+        return _extract(root, url=url)
+    except (ValueError, TypeError, etree.LxmlError, RecursionError):
+        return EMPTY
+
+
+def _parse(html: str) -> Element | None:
+    html = _UNPARSABLE.sub("", _XML_DECLARATION.sub("", html, count=1))
+    if not _NOT_SPACE.search(html):
+        return None
+    # huge_tree lifts libxml2's nesting limit from 256 to 2048: unclosed <div>s in a broken
+    # template would otherwise cut the page off after the 256th one. The plain etree parser
+    # rather than lxml.html's, whose element-class lookup costs a third of the run time on
+    # large pages for helpers we do not use.
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, no_network=True)
+    return etree.fromstring(html, parser=parser)
+
+
+def _extract(document: Element, *, url: str | None) -> Extracted:
+    head_title = _head_title(document)
+    body = document.find("body")
+    if body is None:
+        body = document
+    _drop_all(_tag_boilerplate(body))
+
+    stats = _collect_stats(body)
+    root = _choose_root(body, stats)
+    boilerplate = _class_boilerplate(root, stats)
+    _forget(stats, boilerplate)  # before dropping: the ancestors are found through the tree
+    _drop_all(boilerplate)
+    _drop_all(_link_lists(root, stats))
+
+    lines = _Renderer(url=url).render(root)
+    title: str | None = None
+    h1 = next(root.iter("h1"), None)
+    if h1 is not None:
+        title = _inline_text(h1, url=url) or None
+    else:
+        outside = _title_outside(body, root)
+        if outside:
+            title = outside
+            lines.insert(0, "# " + outside)
+    if title is None:
+        title = head_title
+    text = _finish(lines)
+    if title is not None:
+        title = normalize_text(title).replace("\n", " ") or None
+    return Extracted(title=title, text=text, language=detect_language(text))
+
+
+def _finish(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in normalize_text("\n".join(lines)).split("\n"):
+        if line and (not out or out[-1] != line):
+            out.append(line)
+    return "\n".join(out)
+
+
+def _drop_all(elements: list[Element]) -> None:
+    for element in elements:
+        parent = element.getparent()
+        if parent is None:
+            continue
+        tail = element.tail
+        if tail:  # the text after a dropped element belongs to its parent: keep it
+            previous = element.getprevious()
+            if previous is not None:
+                previous.tail = (previous.tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+        parent.remove(element)
+
+
+# --- stage 1 -------------------------------------------------------------------------------------
+
+
+def _tag_boilerplate(body: Element) -> list[Element]:
+    doomed: list[Element] = []
+    walker = etree.iterwalk(body, events=("start",))
+    for _event, element in walker:
+        tag = element.tag
+        if element is body:
+            continue
+        if not isinstance(tag, str) or tag in _ALWAYS_DROPPED or _is_hidden(element) or (
+            tag == "form" and not _form_holds_page(element, body)
+        ) or (tag == "header" and not _is_article_header(element)) or (
+            tag == "footer" and not _is_kept_footer(element)
+        ) or (tag == "aside" and not _has_ancestor(element, ("article",))):
+            doomed.append(element)
+            walker.skip_subtree()
+    return doomed
+
+
+def _is_hidden(element: Element) -> bool:
+    if element.get("hidden") is not None or element.get("aria-hidden", "").strip().lower() == "true":
+        return True
+    if _HIDDEN_STYLE.search(element.get("style", "")):
+        return True
+    return any(value.lower() in _HIDDEN_CLASSES for value in element.get("class", "").split())
+
+
+def _form_holds_page(form: Element, body: Element) -> bool:
+    # ASP.NET and some CMSs wrap the whole page in one <form>: that form is the page, not a widget.
+    if any(form.find(path) is not None for path in (".//h1", ".//main", ".//article")):
+        return True
+    return _chars(_text_of(form)) * 2 > _chars(_text_of(body))
+
+
+def _is_article_header(header: Element) -> bool:
+    if _has_ancestor(header, ("article", "main")) or header.xpath("ancestor::*[@role='main']"):
+        return True
+    words = {word for value in _attribute_values(header) for word in _words(value)}
+    return bool(words & _CONTENT_WORDS)
+
+
+def _is_kept_footer(footer: Element) -> bool:
+    return _has_ancestor(footer, ("blockquote", "figure")) or _has_references(footer)
+
+
+def _has_ancestor(element: Element, tags: tuple[str, ...]) -> bool:
+    return any(ancestor.tag in tags for ancestor in element.iterancestors())
+
+
+# --- per-element counts --------------------------------------------------------------------------
+
+
+class _Stats:
+    __slots__ = ("chars", "link_chars", "links", "references")
+
+    def __init__(self) -> None:
+        self.chars = 0  # non-space characters in the subtree
+        self.link_chars = 0  # of which inside <a href>
+        self.links = 0
+        self.references = False  # a DOI/PubMed/PMC link or identifier somewhere inside
+
+
+_NO_STATS = _Stats()
+_StatsMap = dict[Element, _Stats]
+
+
+def _collect_stats(root: Element) -> _StatsMap:
+    """Per-element counts in one bottom-up pass, so that no stage re-reads a subtree (a 5 MB
+    page with thousands of nested blocks would otherwise cost quadratic time)."""
+    stats: _StatsMap = {}
+    mentions = _DOI_OR_PMID.search
+    for _event, element in etree.iterwalk(root, events=("end",)):
+        own = _Stats()
+        text = element.text
+        if text:
+            own.chars = _chars(text)
+            own.references = mentions(text) is not None
+        for child in element:
+            counts = stats.get(child, _NO_STATS)
+            tail = child.tail
+            own.chars += counts.chars
+            own.link_chars += counts.link_chars
+            own.links += counts.links
+            own.references = own.references or counts.references
+            if tail:
+                own.chars += _chars(tail)
+                own.references = own.references or mentions(tail) is not None
+        if element.tag == "a":
+            href = element.get("href")
+            if href:
+                own.link_chars = own.chars
+                own.links += 1
+                own.references = own.references or _reference_identifier(href) is not None
+        stats[element] = own
+    return stats
+
+
+def _forget(stats: _StatsMap, dropped: list[Element]) -> None:
+    """Take dropped subtrees out of their ancestors' counts (cheaper than counting again)."""
+    for element in dropped:
+        counts = stats.get(element)
+        if counts is None:
+            continue
+        for ancestor in element.iterancestors():
+            above = stats.get(ancestor)
+            if above is None:
+                break
+            above.chars -= counts.chars
+            above.link_chars -= counts.link_chars
+            above.links -= counts.links
+
+
+# --- stage 2 -------------------------------------------------------------------------------------
+
+
+def _choose_root(body: Element, stats: _StatsMap) -> Element:
+    page_prose = _prose(stats, body)
+    if page_prose == 0:
+        return body
+    minimum = page_prose * _ROOT_SHARE
+
+    def best(candidates: list[Element]) -> Element | None:
+        scored = [(score, el) for el in candidates if (score := _prose(stats, el)) >= minimum]
+        return max(scored, key=lambda pair: pair[0])[1] if scored else None
+
+    semantic = best(body.xpath(".//main | .//*[@role='main']"))
+    if semantic is not None:
+        return semantic
+    article = best(body.xpath(".//article"))
+    if article is not None:
+        return article
+    containers = [
+        el for el in body.iter()
+        if el is not body and isinstance(el.tag, str)
+        and any(value.lower() in _CONTAINER_VALUES for value in _attribute_values(el))
+        and _prose(stats, el) >= minimum
+    ]
+    if not containers:
+        return body
+    # The most specific container that still holds the article title; without an <h1> in any of
+    # them, the most specific one.
+    with_title = [el for el in containers if el.find(".//h1") is not None]
+    pool = with_title or containers
+    return max(pool, key=lambda el: sum(1 for _ in el.iterancestors()))
+
+
+def _prose(stats: _StatsMap, element: Element) -> int:
+    """Characters outside links: what a menu or a sidebar lacks and an article has."""
+    own = stats.get(element)
+    return own.chars - own.link_chars if own else 0
+
+
+# --- stage 3 -------------------------------------------------------------------------------------
+
+
+def _class_boilerplate(root: Element, stats: _StatsMap) -> list[Element]:
+    root_prose = _prose(stats, root)
+    # A <main> or <article> leaves the site's header and footer out; a <div id="content"> or the
+    # body may hold them (a broken page can nest its footer inside the content div).
+    site_level = root.tag not in ("main", "article") and root.get("role") != "main"
+    doomed: list[Element] = []
+    walker = etree.iterwalk(root, events=("start",))
+    for _event, element in walker:
+        if element is root or not _is_boilerplate_by_attributes(element, stats=stats, site_level=site_level):
+            continue
+        # Layout wrappers sometimes carry modifier classes ("l-wrap side-right"); a block holding
+        # half the prose of the page is the page, whatever its class says.
+        if root_prose and _prose(stats, element) * 2 >= root_prose:
+            continue
+        doomed.append(element)
+        walker.skip_subtree()
+    return doomed
+
+
+def _attribute_values(element: Element) -> list[str]:
+    values: list[str] = str(element.get("class", "")).split()
+    element_id = str(element.get("id", "")).strip()
+    if element_id:
+        values.append(element_id)
+    return values
+
+
+def _words(value: str) -> list[str]:
+    return [word.lower() for word in _WORD_SPLIT.split(value) if word]
+
+
+def _is_boilerplate_by_attributes(element: Element, *, stats: _StatsMap | None, site_level: bool) -> bool:
+    """Whether role, class or id mark the element as boilerplate; weak words need ``stats``."""
+    role = str(element.get("role", "")).strip().lower()
+    if role in _BOILERPLATE_ROLES:
+        return True
+    weak = site = False
+    for value in _attribute_values(element):
+        lowered = value.lower()
+        if lowered in _STRONG_VALUES or lowered.startswith("widget_"):
+            return True
+        if lowered.startswith(_STATE_PREFIXES):
+            continue
+        words = set(_words(value))
+        if words & _STRONG_WORDS:
+            return True
+        if words & _SITE_WORDS and not words & _CONTENT_WORDS:
+            if site_level:
+                return True
+            site = True
+        weak = weak or bool(words & _WEAK_WORDS)
+    if stats is None or not (weak or site):
+        return False
+    counts = stats.get(element, _NO_STATS)
+    link_heavy = counts.links > 0 and counts.link_chars >= _BOILERPLATE_SHAPE_LINKS * counts.chars
+    if site:
+        # Inside an article, a "box-header" wraps a section title: only a link bar is chrome.
+        return link_heavy and not any(element.iter(*_HEADING_LEVELS))
+    return link_heavy or counts.chars - counts.link_chars < _BOILERPLATE_SHAPE_PROSE
+
+
+# --- stage 4 -------------------------------------------------------------------------------------
+
+
+def _link_lists(root: Element, stats: _StatsMap) -> list[Element]:
+    prose_around: dict[Element, bool] = {}
+    doomed: list[Element] = []
+    walker = etree.iterwalk(root, events=("start",))
+    for _event, element in walker:
+        if element is root:
+            continue
+        tag = element.tag
+        if tag in _HEADING_LEVELS and _is_boilerplate_heading(_inline_text(element, url=None)):
+            following = element.getnext()
+            if following is not None and _is_link_dense(stats, following, threshold=0.5):
+                doomed.extend((element, following))
+            continue
+        if tag not in _DENSITY_TAGS:
+            continue
+        if not _is_link_dense(stats, element, threshold=0.5) or stats[element].references:
+            continue
+        if _is_boilerplate_heading(_first_text(element)) or (
+            _is_link_dense(stats, element, threshold=_LINK_DENSE)
+            and not _inside_prose(stats, element, prose_around)
+        ):
+            doomed.append(element)
+            walker.skip_subtree()
+    return doomed
+
+
+def _is_link_dense(stats: _StatsMap, element: Element, *, threshold: float) -> bool:
+    own = stats.get(element)
+    if own is None or own.links < 2 or own.chars == 0:
+        return False
+    return own.link_chars >= threshold * own.chars
+
+
+def _inside_prose(stats: _StatsMap, element: Element, memo: dict[Element, bool]) -> bool:
+    """Whether the block sits among sentences (a list of linked conditions inside the article)
+    rather than among other blocks (a sidebar next to the content column)."""
+    if any(child.tag in _HEADING_LEVELS and _chars(_text_of(child)) for child in element):
+        return True  # a section with its own heading is a section, however many links it has
+    previous = element.getprevious()
+    if previous is not None and previous.tag in _HEADING_LEVELS:
+        # The list a heading introduces ("対象疾患" + linked conditions). Lists under
+        # 「最近の投稿」-like headings were dropped with their heading before we get here.
+        return True
+    parent = element.getparent()
+    if parent is None:
+        return False
+    if parent not in memo:
+        prose = _chars(parent.text)
+        for child in parent:
+            prose += _chars(child.tail)
+            if child.tag not in _CONTAINER_TAGS:
+                prose += _prose(stats, child)
+        memo[parent] = prose >= _PROSE_CHARS
+    return memo[parent]
+
+
+def _first_text(element: Element) -> str:
+    for node in itertools.islice(element.iter(), 50):
+        if node.tag == "a":
+            return ""  # the block opens with a link, not with a heading
+        if node.text and node.text.strip():
+            return str(node.text)
+    return ""
+
+
+def _is_boilerplate_heading(text: str) -> bool:
+    key = "".join(char for char in unicodedata.normalize("NFKC", text).lower() if char.isalnum())
+    return key in _BOILERPLATE_HEADINGS
+
+
+def _has_references(element: Element) -> bool:
+    return any(_reference_identifier(link.get("href", "")) is not None for link in element.iter("a"))
+
+
+def _reference_identifier(href: str) -> str | None:
+    """The DOI, PMID or PMC id a link points to, or None for other links."""
+    lowered = href.lower()
+    if "doi.org" not in lowered and "ncbi." not in lowered and "europepmc." not in lowered:
+        return None  # the common case, without parsing the URL
+    try:
+        parts = urlsplit(href.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if not host or not any(host == known or host.endswith("." + known) for known in _REFERENCE_HOSTS):
+        return None
+    path = unquote(parts.path).strip("/")
+    if host.endswith("doi.org"):
+        return path or None
+    tail = path.rsplit("/", 1)[-1]
+    return tail or parts.query or None
+
+
+# --- titles --------------------------------------------------------------------------------------
+
+
+def _head_title(document: Element) -> str | None:
+    for content in document.xpath("//meta[@property='og:title']/@content"):
+        text = collapse_whitespace(str(content))
+        if text:
+            return text
+    title = document.find(".//title")
+    if title is not None:
+        text = collapse_whitespace(_text_of(title))
+        if text:
+            return text
+    return None
+
+
+def _title_outside(body: Element, root: Element) -> str | None:
+    """The article's <h1> when the chosen root starts below it (title above .entry-content)."""
+    if root is body:
+        return None
+    for h1 in body.iter("h1"):
+        if any(_is_boilerplate_by_attributes(el, stats=None, site_level=True) for el in (h1, *h1.iterancestors())):
+            continue
+        links = list(h1.iter("a"))
+        if links and _chars(_text_of(h1)) == sum(_chars(_text_of(a)) for a in links):
+            continue  # a logo linking home, not a title
+        text = _inline_text(h1, url=None)
+        if text:
+            return text
+    return None
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def _text_of(element: Element) -> str:
+    return "".join(element.itertext())
+
+
+def _chars(text: str | None) -> int:
+    """Non-space characters: whitespace is layout, and Japanese has none between words."""
+    if not text:
+        return 0
+    return sum(map(len, text.split()))
+
+
+def _inline_text(element: Element, *, url: str | None) -> str:
+    """One line of text for a heading or a table cell; its inner line breaks follow the same
+    rule as source newlines (nothing between two Japanese characters, a space otherwise)."""
+    return collapse_whitespace("\n".join(_Renderer(url=url).render(element)))
+
+
+def _is_data_row(row: Element) -> bool:
+    """A row of a data table (one line, cells joined by " | ") rather than of a layout table,
+    whose cells hold headings, lists or paragraphs of prose and are rendered as blocks."""
+    cells = [cell for cell in row if cell.tag in ("td", "th")]
+    if not cells:
+        return False
+    for cell in cells:
+        if any(node.tag in _LAYOUT_CELL_CONTENT for node in cell.iterdescendants()):
+            return False
+        if _chars(_text_of(cell)) > _LAYOUT_CELL_CHARS:
+            return False
+    return True
+
+
+class _Renderer:
+    """Walks a cleaned tree once (iteratively: pages can nest 2,000 deep) and emits raw lines."""
+
+    def __init__(self, *, url: str | None) -> None:
+        self.url = url
+        self.lines: list[str] = []
+        self.buffer: list[str] = []
+        self.prefix = ""  # "- " waiting for the first line of a list item
+        self.heading = 0  # level of the heading being collected; blocks inside it stay inline
+        self.pre = 0
+        self.link_starts: list[int] = []
+
+    def render(self, root: Element) -> list[str]:
+        walker = etree.iterwalk(root, events=("start", "end"))
+        for event, element in walker:
+            tag = element.tag
+            if not isinstance(tag, str):
+                continue
+            if element is root:
+                # The root has no block semantics of its own: rendering a heading or a table cell
+                # as a root yields its inline text.
+                if event == "start":
+                    self.text(element.text)
+                continue
+            if event == "start":
+                if self.start(element, tag):
+                    walker.skip_subtree()
+                else:
+                    self.text(element.text)
+            else:
+                self.end(element, tag)
+                self.text(element.tail)
+        self.flush()
+        return list(self.lines)
+
+    def start(self, element: Element, tag: str) -> bool:
+        """Open an element; True when it was rendered whole and its subtree must be skipped."""
+        if self.heading:
+            if tag == "br":
+                self.buffer.append("\n")  # a line break, not a space, between two Japanese words
+                return False
+            if tag == "a":
+                self.link_starts.append(len(self.buffer))
+                return False
+            if tag not in _HEADING_BREAKERS:
+                return False
+            # An unclosed <h2> swallows the rest of the section in the parse tree (browsers do
+            # the same, but show the list as a list): end the heading where real blocks begin.
+            self.end_heading()
+        if tag in _HEADING_LEVELS:
+            self.flush()
+            self.heading = _HEADING_LEVELS[tag]
+        elif tag == "br":
+            self.flush()
+        elif tag == "a":
+            self.link_starts.append(len(self.buffer))
+        elif tag == "li":
+            self.flush()
+            self.prefix = "- "
+        elif tag == "tr" and _is_data_row(element):
+            self.flush()
+            cells = [_inline_text(cell, url=self.url) for cell in element if cell.tag in ("td", "th")]
+            row = " | ".join(cell for cell in cells if cell)
+            if row:
+                self.lines.append(row)
+            return True
+        elif tag == "pre":
+            self.flush()
+            self.pre += 1
+        elif tag in _BLOCK_TAGS:
+            self.flush()
+        return False
+
+    def end(self, element: Element, tag: str) -> None:
+        if tag == "a":
+            if self.link_starts:
+                self.reference_href(element, self.link_starts.pop())
+            return
+        if self.heading:
+            if tag in _HEADING_LEVELS:
+                self.end_heading()
+            return
+        if tag == "pre":
+            self.flush()
+            self.pre = max(0, self.pre - 1)
+        elif tag == "li":
+            self.flush()
+            self.prefix = ""
+        elif tag in _BLOCK_TAGS:
+            self.flush()
+
+    def end_heading(self) -> None:
+        text = collapse_whitespace("".join(self.buffer))
+        self.buffer.clear()
+        if text:
+            self.lines.append("#" * self.heading + " " + text)
+        self.heading = 0
+        self.prefix = ""
+
+    def text(self, text: str | None) -> None:
+        if not text:
+            return
+        if self.pre and not self.heading:
+            first, *rest = text.split("\n")
+            self.buffer.append(first)
+            for line in rest:
+                self.flush()
+                self.buffer.append(line)
+        else:
+            self.buffer.append(text)
+
+    def flush(self) -> None:
+        text = collapse_whitespace("".join(self.buffer))
+        self.buffer.clear()
+        # A link spanning a block boundary: its label is what remains after the boundary.
+        self.link_starts = [0] * len(self.link_starts)
+        if text:
+            self.lines.append(self.prefix + text)
+            self.prefix = ""
+
+    def reference_href(self, link: Element, start: int) -> None:
+        href = link.get("href", "").strip()
+        if not href:
+            return
+        if self.url:
+            href = urljoin(self.url, href)
+        elif href.startswith("//"):
+            href = "https:" + href
+        identifier = _reference_identifier(href)
+        if identifier is None:
+            return  # checked before joining the label: a paragraph of 10,000 links stays linear
+        label = "".join(self.buffer[start:]).lower()
+        bare = href.split("://", 1)[-1].lower()
+        if identifier.lower() in unquote(label) or bare in label:
+            return
+        self.buffer.append(f" ({href})")
