@@ -1,0 +1,217 @@
+"""Differences between two claim profiles: the findings that may become alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from watcher.claims.profile import (
+    RECRUITMENT,
+    SUPERLATIVE,
+    TESTIMONIAL,
+    ClaimProfile,
+    Marker,
+    analyze,
+)
+from watcher.claims.references import Reference
+
+NEW_INDICATION = "new_indication"
+CLAIM_STRENGTHENED = "claim_strengthened"
+REFERENCE_REMOVED = "reference_removed"
+CLAIM_WEAKENED = "claim_weakened"
+INDICATION_REMOVED = "indication_removed"
+REFERENCE_ADDED = "reference_added"
+CAVEAT_REMOVED = "caveat_removed"
+SAFETY_CLAIM_ADDED = "safety_claim_added"
+TESTIMONIAL_ADDED = "testimonial_added"
+SUPERLATIVE_ADDED = "superlative_added"
+TRIAL_OR_MONITOR_RECRUITMENT = "trial_or_monitor_recruitment"
+
+KINDS = (
+    NEW_INDICATION,
+    CLAIM_STRENGTHENED,
+    REFERENCE_REMOVED,
+    SAFETY_CLAIM_ADDED,
+    CAVEAT_REMOVED,
+    TESTIMONIAL_ADDED,
+    SUPERLATIVE_ADDED,
+    TRIAL_OR_MONITOR_RECRUITMENT,
+    CLAIM_WEAKENED,
+    INDICATION_REMOVED,
+    REFERENCE_ADDED,
+)
+SEVERITIES = ("high", "medium", "low")
+
+_MARKER_FINDINGS = {
+    TESTIMONIAL: TESTIMONIAL_ADDED,
+    SUPERLATIVE: SUPERLATIVE_ADDED,
+    RECRUITMENT: TRIAL_OR_MONITOR_RECRUITMENT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str
+    severity: str
+    indication: str | None = None  # canonical indication id
+    reference: str | None = None  # display text of the reference
+    reference_key: str | None = None
+    group: str | None = None  # caveat or marker group (individual_variation, no_side_effects, monitor, ...)
+    strength_before: int | None = None
+    strength_after: int | None = None
+    before: str | None = None  # evidence sentence in the old text
+    after: str | None = None  # evidence sentence in the new text
+    treatments: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        """A stable identity: the same change found twice gives the same key."""
+        subject = self.indication or self.reference_key or self.group or ""
+        after = "" if self.strength_after is None else str(self.strength_after)
+        return f"{self.kind}:{subject}:{after}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["treatments"] = list(self.treatments)
+        data["key"] = self.key()
+        return data
+
+
+def compare(old: ClaimProfile, new: ClaimProfile) -> list[Finding]:
+    """Findings from ``old`` to ``new``, most severe first, in a deterministic order."""
+    findings = [
+        *_indication_findings(old, new),
+        *_reference_findings(old, new),
+        *_caveat_findings(old, new),
+        *_safety_findings(old, new),
+        *_marker_findings(old, new),
+    ]
+    return sorted(findings, key=_order)
+
+
+def compare_texts(old_text: str, new_text: str, lang: str | None = None) -> list[Finding]:
+    return compare(analyze(old_text, lang), analyze(new_text, lang))
+
+
+def _order(finding: Finding) -> tuple[int, int, str, str, str, int]:
+    return (
+        SEVERITIES.index(finding.severity),
+        KINDS.index(finding.kind),
+        finding.indication or "",
+        finding.reference_key or "",
+        finding.group or "",
+        -1 if finding.strength_after is None else finding.strength_after,
+    )
+
+
+def _indication_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
+    for indication in sorted(set(old.indications) | set(new.indications)):
+        before = old.indications.get(indication)
+        after = new.indications.get(indication)
+        if after and not before:
+            # Reported once: a first claim is a new indication, never also a strengthening.
+            excluded_before = old.excluded.get(indication, ())
+            yield Finding(
+                NEW_INDICATION,
+                "high" if after.strength >= 2 else "medium",
+                indication=indication,
+                strength_before=0 if indication in old.excluded or indication in old.mentioned else None,
+                strength_after=after.strength,
+                before=excluded_before[0] if excluded_before else None,
+                after=after.evidence[0],
+                treatments=after.treatments,
+            )
+        elif before and not after:
+            # Still named (negated, excluded, only in a mechanism sentence): the claim fell to 0.
+            # Not named at all: the indication left the page.
+            excluded_after = new.excluded.get(indication, ())
+            still_named = indication in new.excluded or indication in new.mentioned
+            yield Finding(
+                CLAIM_WEAKENED if still_named else INDICATION_REMOVED,
+                "low",
+                indication=indication,
+                strength_before=before.strength,
+                strength_after=0,
+                before=before.evidence[0],
+                after=excluded_after[0] if excluded_after else None,
+                treatments=before.treatments,
+            )
+        elif before and after and after.strength != before.strength:
+            stronger = after.strength > before.strength
+            yield Finding(
+                CLAIM_STRENGTHENED if stronger else CLAIM_WEAKENED,
+                ("high" if after.strength >= 3 else "medium") if stronger else "low",
+                indication=indication,
+                strength_before=before.strength,
+                strength_after=after.strength,
+                before=before.evidence[0],
+                after=after.evidence[0],
+                treatments=after.treatments,
+            )
+
+
+def _reference_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
+    old_references = list(old.references.values())
+    new_references = list(new.references.values())
+    for reference in old_references:
+        if not _matched(reference, new_references):
+            yield Finding(
+                REFERENCE_REMOVED,
+                "high" if not new_references else "medium",
+                reference=reference.text,
+                reference_key=reference.key,
+                before=reference.text,
+            )
+    for reference in new_references:
+        if not _matched(reference, old_references):
+            yield Finding(
+                REFERENCE_ADDED, "low", reference=reference.text, reference_key=reference.key, after=reference.text
+            )
+
+
+def _matched(reference: Reference, others: list[Reference]) -> bool:
+    return any(reference.same_as(other) for other in others)
+
+
+def _caveat_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
+    remaining = {caveat.group for caveat in new.caveats}
+    reported: set[str] = set()
+    for caveat in old.caveats:
+        if caveat.group not in remaining and caveat.group not in reported:
+            reported.add(caveat.group)
+            yield Finding(CAVEAT_REMOVED, "medium", group=caveat.group, before=caveat.text)
+
+
+def _safety_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
+    """One finding when the page's strongest safety claim appears or becomes absolute."""
+    before = _strongest(old.safety_claims)
+    after = _strongest(new.safety_claims)
+    if after is None or (before is not None and (after.level or 0) <= (before.level or 0)):
+        return
+    yield Finding(
+        SAFETY_CLAIM_ADDED,
+        "high" if (after.level or 0) >= 2 else "medium",
+        group=after.group,
+        strength_before=before.level if before else None,
+        strength_after=after.level,
+        before=before.text if before else None,
+        after=after.text,
+    )
+
+
+def _strongest(markers: tuple[Marker, ...]) -> Marker | None:
+    strongest: Marker | None = None
+    for marker in markers:
+        if strongest is None or (marker.level or 0) > (strongest.level or 0):
+            strongest = marker
+    return strongest
+
+
+def _marker_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
+    """A testimonial, superlative or recruitment group that the old text did not have."""
+    for kind, finding_kind in _MARKER_FINDINGS.items():
+        known = {marker.group for marker in old.markers_of(kind)}
+        for marker in new.markers_of(kind):
+            if marker.group not in known:
+                known.add(marker.group)
+                yield Finding(finding_kind, "medium", group=marker.group, after=marker.text)

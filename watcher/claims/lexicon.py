@@ -1,0 +1,220 @@
+"""Aho-Corasick automata over the vocabulary's surface forms, built once at import.
+
+A sentence is scanned once: the automaton reports every occurrence of every form in the case-folded
+text; English forms must sit on word boundaries; exact forms (abbreviations such as ASD or MS) must
+match the original case; where matches overlap the longest wins, so 躁うつ病 is bipolar disorder and
+not depression, "side effects" is not "effects", and a stop form (うつ伏せ) hides the form inside it.
+
+Superlative, testimonial and recruitment markers and clause breaks form a second layer that overlaps
+the first freely: "最も効果的" is both a superlative and an effect, 「…ていませんが、」 both a negation and
+a clause break. Safety markers stay in the first layer, because
+「副作用がない」 must hide the disclaimer word 副作用 and the negation ない inside it.
+
+Two lexicons: ``SENTENCES`` (cues, markers, indications, treatments) for every sentence, and
+``HEADINGS`` (section-role words such as 適応症 or "Conditions we treat") for heading-like lines only,
+so that "we treat" in a heading does not compete with "treat" in a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import ahocorasick
+
+from watcher.claims.normalise import fold_case
+from watcher.claims.vocabulary import HEADING_KINDS, Entry, load_vocabulary, match_key
+
+# Structural punctuation the clause rules need; not vocabulary, so not in the data files.
+COMMA = "comma"
+BREAK = "clause_break"
+_PUNCTUATION_TERMS = {",": COMMA, "、": COMMA, ";": BREAK, ":": COMMA}
+
+# Kinds whose matches may overlap any other: markers that also read as claims ("最も効果的"), and clause
+# breaks that share characters with a negation (「…ていませんが、」).
+OVERLAPPING_KINDS = frozenset({"superlative", "testimonial", "recruitment", "clause_break"})
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_DIGITS = frozenset("0123456789")
+# What may follow a participle used as a verb: determiners, prepositions, conjunctions (and -ly adverbs).
+VERB_FOLLOWERS = frozenset({
+    "a", "an", "the", "this", "these", "that", "those", "its", "their", "his", "her", "our", "your", "in", "by",
+    "to", "from", "after", "with", "over", "among", "during", "for", "following", "at", "on", "within", "across",
+    "through", "via", "and", "or", "but", "than", "when", "while", "as", "compared", "since", "until", "both",
+})  # fmt: skip
+# Words before a participle that make it an adjective when a noun follows: "show increased activity".
+ADJECTIVE_CONTEXT = frozenset({
+    "", "a", "an", "the", "with", "of", "in", "to", "for", "by", "from", "and", "or", "more", "less", "show",
+    "shows", "showed", "shown", "have", "has", "had", "having", "their", "its", "is", "are", "was", "were",
+    "be", "been", "this", "these", "that", "our", "any", "no", "not", "cause", "causes", "caused", "reveal",
+    "revealed", "reveals", "find", "found", "finds", "see", "saw", "seen",
+})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """What one surface form means."""
+
+    kind: str
+    entry_id: str
+    level: int | None
+    group: str | None
+    english: bool  # ASCII-only forms: word boundaries apply, negation precedes them
+    length: int
+    exact: str | None  # the original-case form that must match, for abbreviations
+    left_boundary: bool
+    right_boundary: bool
+    after_number: bool
+    verb_only: bool  # an English participle that counts only when used as a verb
+    layer: int  # matches compete for the longest only within their layer
+
+
+class Hit(NamedTuple):
+    start: int
+    end: int
+    term: Term
+
+
+class Lexicon:
+    """One automaton and the matching rules around it."""
+
+    def __init__(self, entries: Iterable[Entry], *, punctuation: bool) -> None:
+        self._automaton = ahocorasick.Automaton()
+        for entry in entries:
+            for key, term in _terms(entry):
+                self._automaton.add_word(key, term)
+        if punctuation:
+            for mark, kind in _PUNCTUATION_TERMS.items():
+                self._automaton.add_word(
+                    mark, Term(kind, kind, None, None, False, 1, None, False, False, False, False, 0)
+                )
+        self._automaton.make_automaton()
+
+    def scan(self, text: str, folded: str | None = None) -> list[Hit]:
+        """Non-overlapping matches in ``text`` (already normalised), ordered by position."""
+        if folded is None:
+            folded = fold_case(text)
+        size = len(folded)
+        found: list[Hit] = []
+        for last, term in self._automaton.iter(folded):
+            start = last - term.length + 1
+            end = last + 1
+            if term.left_boundary and start > 0 and folded[start - 1] in _WORD_CHARS:
+                continue
+            if term.right_boundary and end < size and folded[end] in _WORD_CHARS:
+                continue
+            if term.exact is not None and text[start:end] != term.exact:
+                continue
+            if term.after_number and not _after_number(folded, start):
+                continue
+            if term.verb_only and not _used_as_verb(folded, start, end):
+                continue
+            found.append(Hit(start, end, term))
+        if len(found) < 2:
+            return found
+        return _longest_first(found)
+
+
+def _after_number(folded: str, start: int) -> bool:
+    """A digit right before the match, or before one space ("27 of 30", "90%")."""
+    if start > 0 and folded[start - 1] in _DIGITS:
+        return True
+    return start > 1 and folded[start - 1] == " " and folded[start - 2] in _DIGITS
+
+
+def _used_as_verb(folded: str, start: int, end: int) -> bool:
+    """Is the participle at ``start:end`` a verb ("sleep increased in", "the drug increased potency") rather
+    than an adjective before its noun ("show increased activity", "with increased risk")?"""
+    following = _word_after(folded, end)
+    if not following or following in VERB_FOLLOWERS or following.endswith("ly"):
+        return True
+    return _word_before(folded, start) not in ADJECTIVE_CONTEXT
+
+
+def _word_after(folded: str, end: int) -> str:
+    index = end
+    while index < len(folded) and folded[index] == " ":
+        index += 1
+    stop = index
+    while stop < len(folded) and folded[stop].isascii() and folded[stop].isalpha():
+        stop += 1
+    return folded[index:stop]
+
+
+def _word_before(folded: str, start: int) -> str:
+    index = start
+    while index > 0 and folded[index - 1] == " ":
+        index -= 1
+    begin = index
+    while begin > 0 and folded[begin - 1].isascii() and folded[begin - 1].isalpha():
+        begin -= 1
+    return folded[begin:index]
+
+
+def _terms(entry: Entry) -> list[tuple[str, Term]]:
+    pairs = [_term(entry, form, kind=entry.kind, exact=False, after_number=False) for form in entry.forms]
+    pairs += [_term(entry, form, kind=entry.kind, exact=True, after_number=False) for form in entry.exact_forms]
+    pairs += [_term(entry, form, kind=entry.kind, exact=False, after_number=True) for form in entry.after_number_forms]
+    pairs += [
+        _term(entry, form, kind=entry.kind, exact=False, after_number=False, verb_only=True)
+        for form in entry.verb_forms
+    ]
+    pairs += [_term(entry, form, kind="blocker", exact=False, after_number=False) for form in entry.stop_forms]
+    return pairs
+
+
+def _term(
+    entry: Entry, form: str, *, kind: str, exact: bool, after_number: bool, verb_only: bool = False
+) -> tuple[str, Term]:
+    key = match_key(form, exact=False)
+    layer = 1 if entry.kind in OVERLAPPING_KINDS else 0
+    return key, Term(
+        kind=kind,
+        entry_id=entry.id,
+        level=entry.level,
+        group=entry.group,
+        english=key.isascii(),
+        length=len(key),
+        exact=match_key(form, exact=True) if exact else None,
+        left_boundary=key[0] in _WORD_CHARS,
+        right_boundary=key[-1] in _WORD_CHARS,
+        after_number=after_number,
+        verb_only=verb_only,
+        layer=layer,
+    )
+
+
+def _longest_first(found: list[Hit]) -> list[Hit]:
+    found.sort(key=_by_start)
+    ends = [0, 0]
+    for hit in found:
+        layer = hit.term.layer
+        if hit.start < ends[layer]:
+            break
+        ends[layer] = hit.end
+    else:
+        return found  # nothing overlaps: the common case
+    found.sort(key=lambda hit: (hit.start - hit.end, hit.start))
+    kept: list[Hit] = []
+    for hit in found:
+        layer = hit.term.layer
+        if all(hit.end <= other.start or hit.start >= other.end or other.term.layer != layer for other in kept):
+            kept.append(hit)
+    kept.sort(key=_by_start)
+    return kept
+
+
+def _by_start(hit: Hit) -> tuple[int, int]:
+    return hit.start, -hit.end
+
+
+_VOCABULARY = load_vocabulary()
+# Question openers only matter as a sentence's first word(s), so they are a set, not automaton words.
+QUESTION_OPENERS = frozenset(
+    match_key(form, exact=False) for entry in _VOCABULARY.of_kind("question_opener") for form in entry.forms
+)
+SENTENCES = Lexicon(
+    (entry for entry in _VOCABULARY.entries if entry.kind not in HEADING_KINDS | {"question_opener"}),
+    punctuation=True,
+)
+HEADINGS = Lexicon(_VOCABULARY.of_kind(*HEADING_KINDS), punctuation=False)

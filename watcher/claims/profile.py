@@ -1,0 +1,279 @@
+"""What a text claims: the ``ClaimProfile`` of one text version, and ``analyze`` that builds it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from watcher.claims.language import detect_language
+from watcher.claims.normalise import normalise
+from watcher.claims.references import Reference, looks_like_citation, parse_reference
+from watcher.claims.sections import EXCLUSIONS, REFERENCES, Line, is_topic_heading, walk
+from watcher.claims.segment import ITEM, ROW, parse_blocks, split_sentences
+from watcher.claims.strength import SentenceAssessment, assess
+from watcher.claims.vocabulary import load_vocabulary
+
+# Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
+ANALYSER_VERSION = "1.0.0"
+
+MAX_EVIDENCE = 3
+MAX_PER_GROUP = 3
+SAFETY = "safety"
+TESTIMONIAL = "testimonial"
+SUPERLATIVE = "superlative"
+RECRUITMENT = "recruitment"
+
+_URL = re.compile(r"https?://\S+")
+_SENTENCE_END = ("。", ".", "!", "?")
+_IDENTITY_PRIORITY = ("doi:", "pmid:", "pmc:", "author:", "url:", "text:")
+_Item = TypeVar("_Item", "Caveat", "Marker")
+_SYMPTOMS = load_vocabulary().symptom_ids
+
+
+@dataclass(frozen=True, slots=True)
+class IndicationClaim:
+    indication: str
+    strength: int
+    treatments: tuple[str, ...]
+    evidence: tuple[str, ...]  # the sentences that claim it at ``strength``
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strength": self.strength, "treatments": list(self.treatments), "evidence": list(self.evidence)}
+
+    @classmethod
+    def from_dict(cls, indication: str, data: dict[str, Any]) -> IndicationClaim:
+        return cls(indication, int(data["strength"]), tuple(data["treatments"]), tuple(data["evidence"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Caveat:
+    group: str  # limited_evidence, further_research, experimental, not_proven, individual_variation, ...
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    kind: str  # safety | testimonial | superlative | recruitment
+    group: str
+    level: int | None  # safety: 1 relative, 2 absolute
+    text: str
+
+
+@dataclass(frozen=True)
+class ClaimProfile:
+    language: str
+    indications: dict[str, IndicationClaim] = field(default_factory=dict)
+    excluded: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    mentioned: tuple[str, ...] = ()  # named without a claim (mechanism sentences, questions)
+    treatments: tuple[str, ...] = ()  # the page's main treatments, most mentioned first
+    references: dict[str, Reference] = field(default_factory=dict)
+    caveats: tuple[Caveat, ...] = ()
+    markers: tuple[Marker, ...] = ()
+    analyser_version: str = ANALYSER_VERSION
+
+    def strength(self, indication: str) -> int:
+        claim = self.indications.get(indication)
+        return claim.strength if claim else 0
+
+    def indication_strengths(self) -> dict[str, int]:
+        """Claimed indication id → strength, for storing beside the profile and querying."""
+        return {indication: claim.strength for indication, claim in sorted(self.indications.items())}
+
+    def markers_of(self, kind: str) -> tuple[Marker, ...]:
+        return tuple(marker for marker in self.markers if marker.kind == kind)
+
+    @property
+    def safety_claims(self) -> tuple[Marker, ...]:
+        return self.markers_of(SAFETY)
+
+    @property
+    def testimonials(self) -> tuple[Marker, ...]:
+        return self.markers_of(TESTIMONIAL)
+
+    @property
+    def superlatives(self) -> tuple[Marker, ...]:
+        return self.markers_of(SUPERLATIVE)
+
+    @property
+    def recruitment(self) -> tuple[Marker, ...]:
+        return self.markers_of(RECRUITMENT)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "analyser_version": self.analyser_version,
+            "language": self.language,
+            "indications": {key: claim.to_dict() for key, claim in sorted(self.indications.items())},
+            "excluded": {key: list(texts) for key, texts in sorted(self.excluded.items())},
+            "mentioned": list(self.mentioned),
+            "treatments": list(self.treatments),
+            "references": {
+                key: {"text": ref.text, "identities": list(ref.identities)}
+                for key, ref in sorted(self.references.items())
+            },
+            "caveats": [{"group": caveat.group, "text": caveat.text} for caveat in self.caveats],
+            "markers": [
+                {"kind": marker.kind, "group": marker.group, "level": marker.level, "text": marker.text}
+                for marker in self.markers
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClaimProfile:
+        return cls(
+            analyser_version=str(data["analyser_version"]),
+            language=str(data["language"]),
+            indications={key: IndicationClaim.from_dict(key, value) for key, value in data["indications"].items()},
+            excluded={key: tuple(value) for key, value in data["excluded"].items()},
+            mentioned=tuple(data["mentioned"]),
+            treatments=tuple(data["treatments"]),
+            references={
+                key: Reference(key, value["text"], tuple(value["identities"]))
+                for key, value in data["references"].items()
+            },
+            caveats=tuple(Caveat(item["group"], item["text"]) for item in data["caveats"]),
+            markers=tuple(Marker(item["kind"], item["group"], item["level"], item["text"]) for item in data["markers"]),
+        )
+
+
+def analyze(text: str, lang: str | None = None) -> ClaimProfile:
+    """The claim profile of one text version (the extractor's line format, or plain text).
+
+    ``lang`` ('ja', 'en', 'mixed') is recorded as the profile's language instead of the detected one;
+    the rules need no hint, since each cue carries its own language.
+    """
+    normalised = normalise(text)
+    builder = _ProfileBuilder()
+    for line in walk(parse_blocks(normalised)):
+        builder.add_line(line)
+    return builder.build(lang or detect_language(normalised))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    strength: int
+    sentence: str
+    treatments: tuple[str, ...]
+
+
+class _ProfileBuilder:
+    def __init__(self) -> None:
+        self.claims: dict[str, list[_Claim]] = defaultdict(list)
+        self.excluded: dict[str, list[str]] = defaultdict(list)
+        self.mentioned: set[str] = set()
+        self.treatment_counts: Counter[str] = Counter()
+        self.references: list[Reference] = []
+        self.caveats: list[Caveat] = []
+        self.markers: list[Marker] = []
+        self._heading_treatments: dict[str, tuple[str, ...]] = {}
+
+    def add_line(self, line: Line) -> None:
+        text = line.block.text
+        in_references = line.role == REFERENCES
+        reference = parse_reference(text, in_references_section=in_references)
+        if reference is not None:
+            self._add_reference(reference)
+            if in_references or looks_like_citation(text) or not text.rstrip().endswith(_SENTENCE_END):
+                return  # a citation's title ("Effects of exosomes on stroke") is not the page's claim
+        sentences = [text] if line.block.kind in (ITEM, ROW) else split_sentences(text)
+        topic = line.is_heading and is_topic_heading(text)
+        for sentence in sentences:
+            assessment = assess(_URL.sub(" ", sentence), implicit_level=line.implicit_level, normalised=True)
+            self._add_sentence(sentence, assessment, line, may_claim=not topic)
+
+    def _add_sentence(self, sentence: str, assessment: SentenceAssessment, line: Line, *, may_claim: bool) -> None:
+        treatments = tuple(sorted({mention.entry_id for mention in assessment.treatments}))
+        self.treatment_counts.update(mention.entry_id for mention in assessment.treatments)
+        for mention in assessment.markers:
+            self.markers.append(Marker(mention.kind, mention.group or mention.entry_id, mention.level, sentence))
+        for group in assessment.caveats:
+            self.caveats.append(Caveat(group, sentence))
+        claimed: dict[str, int] = {}
+        for mention in assessment.indications:
+            clause = assessment.clauses[mention.clause]
+            if line.role == EXCLUSIONS or clause.excluded:
+                self.excluded[mention.entry_id].append(sentence)
+            elif may_claim and assessment.claim_level(mention.clause) >= 1 and clause.therapeutic:
+                claimed[mention.entry_id] = max(claimed.get(mention.entry_id, 0), clause.level)
+            else:
+                self.mentioned.add(mention.entry_id)
+        if any(indication not in _SYMPTOMS for indication in claimed):
+            # "eases the exhaustion that follows long COVID": the symptom belongs to the disease's claim.
+            for symptom in _SYMPTOMS.intersection(claimed):
+                del claimed[symptom]
+                self.mentioned.add(symptom)
+        linked = (treatments or self._treatments_of_headings(line.headings)) if claimed else ()
+        for indication, level in claimed.items():
+            self.claims[indication].append(_Claim(level, sentence, linked))
+
+    def _treatments_of_headings(self, headings: tuple[str, ...]) -> tuple[str, ...]:
+        for heading in reversed(headings):
+            if heading not in self._heading_treatments:
+                found = assess(heading).treatments
+                self._heading_treatments[heading] = tuple(sorted({mention.entry_id for mention in found}))
+            if self._heading_treatments[heading]:
+                return self._heading_treatments[heading]
+        return ()
+
+    def _add_reference(self, reference: Reference) -> None:
+        for index, known in enumerate(self.references):
+            if known.same_as(reference):
+                identities = tuple(dict.fromkeys((*known.identities, *reference.identities)))
+                self.references[index] = Reference(_best_identity(identities), known.text, identities)
+                return
+        self.references.append(reference)
+
+    def build(self, language: str) -> ClaimProfile:
+        page_treatments = self._page_treatments()
+        indications: dict[str, IndicationClaim] = {}
+        for indication, claims in sorted(self.claims.items()):
+            strongest = max(claim.strength for claim in claims)
+            best = [claim for claim in claims if claim.strength == strongest]
+            evidence = tuple(dict.fromkeys(claim.sentence for claim in best))[:MAX_EVIDENCE]
+            linked = sorted({treatment for claim in best for treatment in claim.treatments})
+            indications[indication] = IndicationClaim(indication, strongest, tuple(linked) or page_treatments, evidence)
+        excluded = {
+            indication: tuple(dict.fromkeys(texts))[:MAX_EVIDENCE]
+            for indication, texts in sorted(self.excluded.items())
+        }
+        mentioned = tuple(sorted(self.mentioned - set(indications) - set(excluded)))
+        return ClaimProfile(
+            language=language,
+            indications=indications,
+            excluded=excluded,
+            mentioned=mentioned,
+            treatments=page_treatments,
+            references={reference.key: reference for reference in self.references},
+            caveats=_first_per_group(self.caveats, lambda caveat: caveat.group),
+            markers=_first_per_group(self.markers, lambda marker: (marker.kind, marker.group)),
+        )
+
+    def _page_treatments(self) -> tuple[str, ...]:
+        """Treatments mentioned at least half as often as the most mentioned one."""
+        if not self.treatment_counts:
+            return ()
+        top = max(self.treatment_counts.values())
+        ranked = sorted(self.treatment_counts.items(), key=lambda item: (-item[1], item[0]))
+        return tuple(treatment for treatment, count in ranked if count * 2 >= top)
+
+
+def _best_identity(identities: tuple[str, ...]) -> str:
+    for prefix in _IDENTITY_PRIORITY:
+        for identity in identities:
+            if identity.startswith(prefix):
+                return identity
+    return identities[0]
+
+
+def _first_per_group(items: list[_Item], group_of: Callable[[_Item], Hashable]) -> tuple[_Item, ...]:
+    """Distinct items, at most ``MAX_PER_GROUP`` of each group, in document order."""
+    kept: list[_Item] = []
+    counts: Counter[Hashable] = Counter()
+    for item in dict.fromkeys(items):
+        group = group_of(item)
+        if counts[group] < MAX_PER_GROUP:
+            counts[group] += 1
+            kept.append(item)
+    return tuple(kept)

@@ -1,0 +1,114 @@
+"""Cut extracted text into blocks (one per line) and paragraphs into sentences.
+
+Input format (the project's extractor, or a plain text capture): one block per line; ``#``..``######``
+plus a space starts a heading (the level is the count of ``#``); ``- `` (or another bullet, or ``1.``)
+starts a list item; table cells are joined by `` | ``; anything else is a paragraph; blank lines are
+kept because in plain captures they end a list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HEADING = "heading"
+ITEM = "item"
+ROW = "row"
+PARAGRAPH = "paragraph"
+BLANK = "blank"
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
+# "- item", "* item", "• item", "・item", "1. item", "1) item", "(1) item"; a "※" note is a paragraph.
+_BULLET = re.compile(r"^(?:[-*+]\s+|[•・●○■□◆◇▶►▸✓✔]\s*|\(?\d{1,3}[.)]\s+|\(\d{1,3}\)\s*)")
+_TABLE_SEPARATOR = " | "
+
+_OPENERS = "「『(（[【"
+_CLOSERS = "」』)）]】"
+_TRAILING = "」』)）]】\"'"
+_SENTENCE_END = "。!?"
+_ABBREVIATIONS = frozenset({
+    "dr", "mr", "mrs", "ms", "prof", "e.g", "i.e", "etc", "vs", "fig", "no", "al", "approx", "st", "inc", "ltd",
+    "jr", "sr", "dept", "univ", "vol", "pp", "ca", "cf", "ref", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "sept", "oct", "nov", "dec",
+})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    kind: str
+    text: str
+    level: int  # heading level 1-6, else 0
+    line: int  # 0-based line number in the input
+
+
+def parse_blocks(text: str) -> list[Block]:
+    """One block per line; ``text`` should already be normalised."""
+    blocks: list[Block] = []
+    for number, raw in enumerate(text.splitlines()):
+        line = raw.strip()
+        if not line:
+            blocks.append(Block(BLANK, "", 0, number))
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            blocks.append(Block(HEADING, heading.group(2).strip(), len(heading.group(1)), number))
+            continue
+        bullet = _BULLET.match(line)
+        if bullet and len(line) > bullet.end():
+            blocks.append(Block(ITEM, line[bullet.end() :].strip(), 0, number))
+            continue
+        if _TABLE_SEPARATOR in line:
+            blocks.append(Block(ROW, line, 0, number))
+            continue
+        blocks.append(Block(PARAGRAPH, line, 0, number))
+    return blocks
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph after 。!? and after English full stops, never inside brackets or quotes."""
+    sentences: list[str] = []
+    depth = 0
+    start = 0
+    size = len(text)
+    index = 0
+    while index < size:
+        char = text[index]
+        if char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif depth == 0 and (char in _SENTENCE_END or (char == "." and _english_stop(text, index))):
+            end = index + 1
+            while end < size and (text[end] in _TRAILING or text[end] in _SENTENCE_END):
+                end += 1
+            piece = text[start:end].strip()
+            if piece:
+                sentences.append(piece)
+            start = end
+            index = end
+            continue
+        index += 1
+    rest = text[start:].strip()
+    if rest:
+        sentences.append(rest)
+    return sentences
+
+
+def _english_stop(text: str, index: int) -> bool:
+    """A full stop ends a sentence when a space and a capital (or digit, quote, Japanese) follow, and the
+    word before it is not an abbreviation or an initial."""
+    following = index + 1
+    if following >= len(text):
+        return True
+    if not text[following].isspace():
+        return False
+    rest = text[following:].lstrip()
+    if not rest or not (rest[0].isupper() or rest[0].isdigit() or rest[0] in "\"'(「" or ord(rest[0]) > 0x3000):
+        return False
+    word_start = index
+    while word_start > 0 and (text[word_start - 1].isalpha() or text[word_start - 1] == "."):
+        word_start -= 1
+    word = text[word_start:index].lower()
+    if word in _ABBREVIATIONS:
+        return False
+    return not (len(word) == 1 and text[word_start].isupper())
