@@ -26,14 +26,17 @@ STRENGTH_WORDS = {0: "none", 1: "possible", 2: "expected", 3: "asserted", 4: "pr
 
 
 def describe_alert(alert: dict[str, Any]) -> str:
-    subject = alert["indication"] or alert["reference"] or ""
-    before, after = alert["strength_before"], alert["strength_after"]
-    strengths = ""
-    if isinstance(before, int) or isinstance(after, int):
-        b = STRENGTH_WORDS.get(before, "-") if isinstance(before, int) else "-"
-        a = STRENGTH_WORDS.get(after, "-") if isinstance(after, int) else "-"
-        strengths = f" ({b} → {a})"
-    return f"[{alert['severity']}] {alert['kind']}: {subject}{strengths}"
+    """One line for a finding or alert: severity, kind, subject and, for claims, the strength step."""
+    subject = alert.get("indication") or alert.get("reference") or ""
+    line = f"[{alert['severity']}] {alert['kind']}"
+    if subject:
+        line += f": {subject}"
+    before, after = alert.get("strength_before"), alert.get("strength_after")
+    if alert.get("indication") and (isinstance(before, int) or isinstance(after, int)):
+        b = STRENGTH_WORDS.get(before, "?") if isinstance(before, int) else "not claimed"
+        a = STRENGTH_WORDS.get(after, "?") if isinstance(after, int) else "not claimed"
+        line += f" ({b} → {a})"
+    return line
 
 
 def dedupe_key(finding: Finding) -> str:

@@ -79,7 +79,7 @@ def _safe_extract(capture: Capture) -> Extracted | None:
     try:
         return extract_document(capture.body, content_type=capture.header("Content-Type"),
                                 url=capture.final_url)
-    except Exception:  # noqa: BLE001 — a page must never crash the run; the gate records it as empty
+    except Exception:
         log.exception("extraction failed for %s", capture.final_url)
         return None
 
@@ -159,7 +159,7 @@ def extracted_encoding(capture: Capture) -> str | None:
 
     try:
         return decode_body(capture.body, content_type=capture.header("Content-Type")).encoding
-    except Exception:  # noqa: BLE001 — the encoding is metadata; its absence is not fatal
+    except Exception:
         return None
 
 
