@@ -79,6 +79,13 @@ def database_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
+def forget_validators(db_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{db_path}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE sources SET etag = NULL, last_modified = NULL")
+    engine.dispose()
+
+
 def run_round(env: dict[str, str]) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -100,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--changed", type=float, default=0.10)
+    parser.add_argument("--unconditional", action="store_true",
+                        help="forget ETag/Last-Modified before each round, so every page is downloaded and "
+                             "compared on its extracted text (a server that ignores conditional requests)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmp:
         root = Path(tmp) / "site"
@@ -117,8 +127,12 @@ def main() -> None:
             first = run_round(env)
             size1 = database_bytes(db_path)
             site.round = 2
+            if args.unconditional:
+                forget_validators(db_path)
             second = run_round(env)
             size2 = database_bytes(db_path)
+            if args.unconditional:
+                forget_validators(db_path)
             third = run_round(env)  # nothing changed since round 2: every check is a row and nothing else
             size3 = database_bytes(db_path)
         engine = create_engine(f"sqlite:///{db_path}")
@@ -128,7 +142,7 @@ def main() -> None:
     per_unchanged = (size3 - size2) / args.pages
     changed2 = second.get("n_changed", 0)
     per_changed = ((size2 - size1) - (args.pages - changed2) * per_unchanged) / max(changed2, 1)
-    report = {"pages": args.pages, "round1": first, "round2": second, "round3_nothing_changed": third,
+    report = {"pages": args.pages, "unconditional": args.unconditional, "round1": first, "round2": second, "round3_nothing_changed": third,
               "checks_total": checks, "db_bytes": {"after_sources": size0, "after_round1": size1,
                                                   "after_round2": size2, "after_round3": size3},
               "bytes_per_first_capture": round((size1 - size0) / args.pages),

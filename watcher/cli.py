@@ -1,67 +1,26 @@
 """The ``watcher`` command line. Every listing command takes ``--json`` (JSON on stdout, logs on stderr).
 
 ``main`` is the one place that turns errors into a one-line message and an exit status:
-0 success, 1 a command ran but found a problem worth a non-zero status, 2 bad input/config/store.
+0 success, 2 bad input, configuration or store, 130 interrupted.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
-from functools import update_wrapper
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import __version__
-from watcher.config import Settings, load_settings
-from watcher.db import Store
+from watcher.cliapp import AppContext, emit_json, parse_date, pass_app
+from watcher.commands import register_all
 from watcher.errors import InputError, WatcherError
 
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("watcher")
-
-
-class AppContext:
-    """Lazily loaded settings and store, shared by the subcommands of one invocation."""
-
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-        self._store: Store | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings()
-        return self._settings
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.settings.database_url)
-        return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.dispose()
-
-
-def pass_app(function: F) -> F:
-    @click.pass_context
-    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
-        return ctx.invoke(function, ctx.ensure_object(AppContext), *args, **kwargs)
-
-    return update_wrapper(wrapper, function)  # type: ignore[return-value]
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def _setup_logging(level: str) -> None:
@@ -277,16 +236,6 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
 
 # --- claims: compare / alerts / reanalyze --------------------------------------------------------
 
-def _parse_since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"invalid date {text!r}: use YYYY-MM-DD or an ISO 8601 timestamp") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _read_document(path: Path) -> str:
     from watcher.extract import extract_document
 
@@ -338,7 +287,7 @@ def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indica
     from watcher.alerts import list_alerts
     from watcher.sources import resolve_source
 
-    since_at = _parse_since(since)
+    since_at = parse_date(since)
     with app.store.session() as session:
         source_id = resolve_source(session, source_ref).id if source_ref else None
         rows = list_alerts(session, source_id=source_id, kind=kind, indication=indication, since=since_at)
@@ -376,6 +325,9 @@ def demo_cmd(rounds: int | None, keep: Path | None) -> None:
     from watcher.demo import run_demo
 
     run_demo(rounds=rounds, keep=keep, echo=click.echo)
+
+
+register_all(cli)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,6 +96,8 @@ class Source(Base):
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(64))
     next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Site sources: discovery options (max_depth, max_pages, include/exclude URL patterns).
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
 
@@ -226,3 +228,53 @@ class Alert(Base):
     last_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
     last_detected_at: Mapped[datetime | None] = mapped_column()
     details: Mapped[dict[str, Any]] = mapped_column()
+
+
+class Subscription(Base):
+    """Someone to tell about alerts: filters, and immediate or daily-digest delivery."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    mode: Mapped[str] = mapped_column(String(16), default="immediate")  # immediate | daily
+    # Filters; an empty list means "any".
+    clinic_ids: Mapped[list[Any]] = mapped_column(default=list)
+    source_ids: Mapped[list[Any]] = mapped_column(default=list)
+    kinds: Mapped[list[Any]] = mapped_column(default=list)
+    indications: Mapped[list[Any]] = mapped_column(default=list)
+    min_severity: Mapped[str] = mapped_column(String(8), default="low")
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One message in the outbox: an immediate alert mail or a digest, and its sending attempts."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # immediate | digest
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class DeliveryItem(Base):
+    """An alert inside a delivery; unique per subscription so that no alert is mailed twice."""
+
+    __tablename__ = "delivery_items"
+    __table_args__ = (UniqueConstraint("subscription_id", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)

@@ -167,10 +167,16 @@ def _store_change(session: Session, old: TextVersion, new: TextVersion, *, setti
     diff = diff_texts(old.text, new.text, timeout=settings.diff_timeout)
     change = Change(source_id=new.source_id, old_version_id=old.id, new_version_id=new.id,
                     inserted_chars=diff.inserted_chars, deleted_chars=diff.deleted_chars,
-                    ops=[list(op) for op in diff.ops], diff_seconds=diff.seconds)
+                    ops=compact_ops(diff.ops), diff_seconds=diff.seconds)
     session.add(change)
     session.flush()
     return change
+
+
+def compact_ops(ops: list[tuple[int, str]]) -> list[list[int | str]]:
+    """Stored diff ops: inserted and deleted text in full, equal runs as their length only — both
+    versions' texts are stored already, so repeating the unchanged text would double the cost."""
+    return [[op, len(text)] if op == 0 else [op, text] for op, text in ops]
 
 
 def raw_bytes(snapshot: Snapshot) -> bytes:
