@@ -6,6 +6,7 @@ from sqlalchemy import Engine, create_engine
 
 from alembic import context
 from watcher.models import Base
+from watcher.search_index import include_object_for
 
 target_metadata = Base.metadata
 
@@ -28,6 +29,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object_for(connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -25,6 +25,10 @@ REQUIRED = {
     ("exosome-therapy", "claim_strengthened", "stroke"),
     ("exosome-therapy", "claim_strengthened", "parkinsons_disease"),
     ("exosome-therapy", "reference_removed", None),
+    # Round 3: the blog listing (a --site source) links a new post; discovery finds it.
+    ("monitor-recruitment", "new_page", None),
+    ("monitor-recruitment", "trial_or_monitor_recruitment", None),
+    ("monitor-recruitment", "new_indication", "bipolar_disorder"),
 }
 SILENT_PAGES = ("/aoba-mental/tms/", "/aoba-mental/inflammation-column/")
 
@@ -55,3 +59,34 @@ def test_demo_tells_the_story(tmp_path: Path, monkeypatch) -> None:  # type: ign
     assert not noisy, f"pages whose changes are noise raised alerts: {noisy}"
     nmn = [a for a in alerts if a["source_url"].endswith("/sakura-skin/nmn-drip/") and a["kind"] != "price_changed"]
     assert not nmn, f"the NMN page only changes date, price, menu and hours: {nmn}"
+
+    # The new post: one new_page alert carrying its claims, and the clinic's first bipolar claim at
+    # clinic level; schizophrenia is excluded there and depression was claimed before, so neither.
+    assert not [a for a in alerts if a["source_url"].endswith("/aoba-mental/blog/")], "a listing is not a claim page"
+    post = [a for a in alerts if a["source_url"].endswith("/aoba-mental/monitor-recruitment/")]
+    assert {(a["kind"], a["indication"], a["scope"]) for a in post} == {
+        ("new_page", None, "page"), ("trial_or_monitor_recruitment", None, "page"),
+        ("new_indication", "bipolar_disorder", "clinic")}, post
+    new_page = next(a for a in post if a["kind"] == "new_page")
+    assert "bipolar_disorder" in new_page["after"] and "depression" in new_page["after"]
+    assert "discovered from the blog listing" in output and "clinic level, first seen on" in output
+    assert_demo_mail(output, alerts)
+
+
+def assert_demo_mail(output: str, alerts: list[dict]) -> None:  # type: ignore[type-arg]
+    """The demo's SMTP server received one mail per alert for the researcher and one digest of new
+    indications for the editor, and the demo printed one of each."""
+    import re
+
+    match = re.search(r"== e-mail: the SMTP server received (\d+) message\(s\) \((\d+) alert mails, (\d+) digest", output)
+    assert match, output
+    total, alert_mails, digests = (int(g) for g in match.groups())
+    assert (alert_mails, digests, total) == (len(alerts), 1, len(alerts) + 1)
+    mail_part = output[match.end():]
+    assert "-- one alert e-mail --" in mail_part and "-- the digest --" in mail_part
+    assert "To: researcher@example.org" in mail_part and "To: editor@example.org" in mail_part
+    assert re.search(r"Subject: \[watcher\] digest \d{4}-\d{2}-\d{2}: \d+ alerts from 3 clinics", mail_part)
+    assert re.search(r"Message-ID: <delivery-\d+\.[0-9a-f]{16}@example\.org>", mail_part)
+    assert "List-Unsubscribe: <http://127.0.0.1:8000/unsubscribe/" in mail_part
+    assert "== あおばこころのクリニック (demo):" in mail_part and "new_indication: schizophrenia" in mail_part
+    assert "sha256 " in mail_part and "[-" in mail_part and "{+" in mail_part

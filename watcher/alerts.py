@@ -47,14 +47,20 @@ def dedupe_key(finding: Finding) -> str:
 
 
 def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion | None,
-                  new: TextVersion) -> list[Alert]:
-    """Store findings as alerts; returns the alerts that are new (not recurrences or repeats)."""
+                  new: TextVersion, scope: str | None = None,
+                  details: dict[str, Any] | None = None) -> list[Alert]:
+    """Store findings as alerts; returns the alerts that are new (not recurrences or repeats).
+
+    ``details`` is merged into every alert's details. A ``scope`` (``"clinic"`` for the clinic-level
+    alerts of a new page, see watcher.discovery) is stored as ``details["scope"]`` and is part of the
+    identity, so a clinic-level alert never merges with a page-level one of the same source.
+    """
     source = session.get(Source, new.source_id)
     if source is None:
         raise LookupError(f"no source {new.source_id}")
     created: list[Alert] = []
     for finding in findings:
-        key = dedupe_key(finding)
+        key = dedupe_key(finding) if scope is None else f"{scope}|{dedupe_key(finding)}"
         existing = session.scalar(select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key == key))
         if existing is not None:
             if new.snapshot_id not in (existing.new_snapshot_id, existing.last_snapshot_id):
@@ -69,7 +75,7 @@ def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion
             before=finding.before, after=finding.after,
             old_snapshot_id=old.snapshot_id if old else None, new_snapshot_id=new.snapshot_id,
             old_fetched_at=old.snapshot.fetched_at if old else None, new_fetched_at=new.snapshot.fetched_at,
-            dedupe_key=key, details=finding.to_dict(),
+            dedupe_key=key, details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
         )
         session.add(alert)
         session.flush()
@@ -98,6 +104,7 @@ def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
         "new_fetched_at": alert.new_fetched_at.isoformat(),
         "occurrences": alert.occurrences,
         "last_snapshot_id": alert.last_snapshot_id,
+        "scope": (alert.details or {}).get("scope") or "page",
     }
 
 

@@ -88,16 +88,29 @@ def sources() -> None:
 @click.option("--interval", default="1d", show_default=True, help="Check interval: 30m, 6h, 1d, 1w.")
 @click.option("--site", is_flag=True, help="The URL is a site entry point (sitemap or blog index).")
 @click.option("--language", type=click.Choice(["ja", "en", "mixed"]), help="The page language, if known.")
+@click.option("--max-pages", type=int, help="With --site: most pages to discover in all (default 100).")
+@click.option("--max-depth", type=int, help="With --site: link hops from the entry point to follow (default 1).")
+@click.option("--include", multiple=True, metavar="REGEX",
+              help="With --site: discover only URLs this regular expression matches (repeatable).")
+@click.option("--exclude", multiple=True, metavar="REGEX",
+              help="With --site: never discover URLs this regular expression matches (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
 def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, interval: str, site: bool,
-                language: str | None, as_json: bool) -> None:
+                language: str | None, max_pages: int | None, max_depth: int | None, include: tuple[str, ...],
+                exclude: tuple[str, ...], as_json: bool) -> None:
     """Watch one or more URLs."""
+    from watcher.discovery import site_options
     from watcher.sources import SourceSpec, add_sources, parse_interval, source_dict
 
     seconds = parse_interval(interval)
+    discovery_given = max_pages is not None or max_depth is not None or include or exclude
+    if discovery_given and not site:
+        raise InputError("--max-pages, --max-depth, --include and --exclude need --site")
+    options = site_options(max_depth=max_depth, max_pages=max_pages, include=include,
+                           exclude=exclude).to_json() if site else None
     specs = [SourceSpec(url=url, clinic=clinic, kind="site" if site else "page", interval_seconds=seconds,
-                        language=language) for url in urls]
+                        language=language, options=options) for url in urls]
     with app.store.session() as session:
         added = add_sources(session, specs)
         rows = [source_dict(s) for s in added]
@@ -151,9 +164,9 @@ def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source checked.")
 @pass_app
 def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
-    """Fetch the named sources now (all sources when none is named), whatever their due time."""
-    from watcher.pipeline import check_sources
-    from watcher.processing import analyse_new_version
+    """Fetch the named sources now (all sources when none is named), whatever their due time. Site
+    sources discover new pages, which are checked too."""
+    from watcher.discovery import check_with_discovery
     from watcher.sources import list_sources, resolve_source
 
     with app.store.session() as session:
@@ -162,7 +175,7 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     if not ids:
         raise InputError("no sources to check: add one with `watcher sources add URL`")
     results = []
-    stream = check_sources(app.store, ids, settings=app.settings, on_new_version=analyse_new_version)
+    stream = check_with_discovery(app.store, ids, settings=app.settings)
     show_bar = not as_json and sys.stderr.isatty()
     if show_bar:
         with click.progressbar(stream, length=len(ids), label="checking", file=sys.stderr) as bar:
@@ -180,30 +193,7 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     click.echo("checked {}: {}".format(len(results), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
 
 
-@cli.command("history")
-@click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: source, checks, snapshots.")
-@pass_app
-def history_cmd(app: AppContext, ref: str, as_json: bool) -> None:
-    """Checks and snapshots of one source (by id or URL)."""
-    from watcher.history import history
-    from watcher.sources import resolve_source
-
-    with app.store.session() as session:
-        data = history(session, resolve_source(session, ref))
-    if as_json:
-        emit_json(data)
-        return
-    src = data["source"]
-    click.echo(f"source {src['id']}: {src['url']}  ({src['clinic'] or 'no clinic'}, every {src['interval']})")
-    click.echo(f"snapshots ({len(data['snapshots'])}):")
-    for s in data["snapshots"]:
-        click.echo(f"  #{s['id']:<5} {s['fetched_at'][:19]}  sha256 {s['sha256'][:16]}…  {s['size']:>8} B  "
-                   f"{s['title'] or ''}")
-    click.echo(f"checks ({len(data['checks'])}):")
-    for c in data["checks"]:
-        extra = f"snapshot #{c['snapshot_id']}" if c["snapshot_id"] else (c["error"] or "")
-        click.echo(f"  #{c['id']:<5} {c['checked_at'][:19]}  {c['outcome']:<12} {c['http_status'] or '-':>4}  {extra}")
+# `watcher history` lives in watcher/commands/history.py with the other history commands.
 
 
 @cli.command("diff")
@@ -284,13 +274,13 @@ def compare_cmd(old_file: Path, new_file: Path, as_json: bool) -> None:
 def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indication: str | None,
                since: str | None, as_json: bool) -> None:
     """List alerts, oldest first."""
-    from watcher.alerts import list_alerts
+    from watcher.queries.alerts import find_alerts
     from watcher.sources import resolve_source
 
     since_at = parse_date(since)
     with app.store.session() as session:
         source_id = resolve_source(session, source_ref).id if source_ref else None
-        rows = list_alerts(session, source_id=source_id, kind=kind, indication=indication, since=since_at)
+        rows = find_alerts(session, source_id=source_id, kind=kind, indication=indication, since=since_at)
     if as_json:
         emit_json(rows)
         return

@@ -54,6 +54,20 @@ def _parse_non_negative_int(raw: str) -> int:
     return value
 
 
+def _parse_tick(raw: str) -> float:
+    value = float(raw)
+    if not 0.1 <= value <= 86400:  # also rejects NaN
+        raise ValueError("expected a number of seconds between 0.1 and 86400")
+    return value
+
+
+def _parse_fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 0.5:  # also rejects NaN
+        raise ValueError("expected a fraction between 0 and 0.5 (0.1 = ±10 %)")
+    return value
+
+
 def _parse_log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -90,8 +104,31 @@ class Settings:
     concurrent_requests: int = 8
     obey_robots: bool = True
     allow_private_addresses: bool = False
+    # Scheduler (watcher run): how often it looks for due sources, the random spread of each
+    # source's interval, and how many due sources one crawl subprocess takes at most
+    scheduler_tick: float = 60.0
+    scheduler_jitter: float = 0.1
+    scheduler_batch_size: int = 50
+    scheduler_notify_interval: float = 60.0
+    scheduler_digest_interval: float = 900.0
     # Diffs
     diff_timeout: float = 2.0
+    # JSON API (watcher serve): bearer token for writes (empty = writes disabled); reads need it too when required
+    api_token: str = ""
+    api_read_token_required: bool = False
+    # E-mail alerts (empty smtp_host = e-mail disabled) and the public links in mails and feeds
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout: float = 30.0
+    smtp_max_attempts: int = 12
+    smtp_retry_backoff: float = 60.0
+    mail_from: str = "watcher@localhost"
+    public_url: str = "http://127.0.0.1:8000"
+    digest_hour: int = 8
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -106,15 +143,21 @@ class Settings:
         contact = f"; contact: {self.contact}" if self.contact else ""
         return f"watcher/{__version__} (medical-claim change monitor; polite, honours robots.txt{contact})"
 
-    def as_env(self) -> dict[str, str]:
-        """The settings as WATCHER_* variables, to hand to a subprocess (the crawl)."""
+    def as_env(self, *, include_secrets: bool = True) -> dict[str, str]:
+        """The settings as WATCHER_* variables, to hand to a subprocess. The crawl gets them without
+        secrets (``SECRET_SETTINGS``): it fetches pages and needs no password, token or database."""
         out: dict[str, str] = {}
         for item in fields(self):
+            if not include_secrets and item.name in SECRET_SETTINGS:
+                continue
             value: Any = getattr(self, item.name)
             if isinstance(value, bool):
                 value = "1" if value else "0"
             out[PREFIX + item.name.upper()] = str(value)
         return out
+
+
+SECRET_SETTINGS = frozenset({"database_url", "smtp_password", "api_token"})
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +180,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         obey_robots=_env("OBEY_ROBOTS", _parse_bool, True, env),
         allow_private_addresses=_env("ALLOW_PRIVATE_ADDRESSES", _parse_bool, False, env),
         diff_timeout=_env("DIFF_TIMEOUT", _parse_seconds, 2.0, env),
+        scheduler_tick=_env("SCHEDULER_TICK", _parse_tick, 60.0, env),
+        scheduler_jitter=_env("SCHEDULER_JITTER", _parse_fraction, 0.1, env),
+        scheduler_batch_size=_env("SCHEDULER_BATCH_SIZE", _parse_positive_int, 50, env),
+        scheduler_notify_interval=_env("SCHEDULER_NOTIFY_INTERVAL", _parse_tick, 60.0, env),
+        scheduler_digest_interval=_env("SCHEDULER_DIGEST_INTERVAL", _parse_tick, 900.0, env),
+        api_token=_env("API_TOKEN", str.strip, "", env),
+        api_read_token_required=_env("API_READ_TOKEN_REQUIRED", _parse_bool, False, env),
+        **_mail_settings(env),
     )
 
 
@@ -151,3 +202,74 @@ def _parse_database_url(raw: str) -> str:
     if url.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ValueError("only sqlite and postgresql databases are supported")
     return raw.strip()
+
+
+def _parse_port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("expected a TCP port between 1 and 65535")
+    return value
+
+
+def _parse_hour(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 23:
+        raise ValueError("expected an hour of the day (UTC) between 0 and 23")
+    return value
+
+
+def _parse_host(raw: str) -> str:
+    value = raw.strip()
+    if any(ch.isspace() or ch in "/@" for ch in value):
+        raise ValueError("expected a host name or IP address")
+    return value
+
+
+def _parse_mail_from(raw: str) -> str:
+    from email.utils import parseaddr
+
+    from watcher.errors import InputError
+    from watcher.notify.addresses import check_email
+
+    _name, address = parseaddr(raw.strip())
+    try:
+        check_email(address, single_label_domain=True)
+    except InputError as error:
+        raise ValueError(str(error)) from None
+    return raw.strip()
+
+
+def _parse_public_url(raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("expected an http(s) base URL such as https://watcher.example.org")
+    return value
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The e-mail settings, with the checks that involve more than one variable."""
+    values: dict[str, Any] = {
+        "smtp_host": _env("SMTP_HOST", _parse_host, "", env),
+        "smtp_port": _env("SMTP_PORT", _parse_port, 25, env),
+        "smtp_user": _env("SMTP_USER", str.strip, "", env),
+        "smtp_password": _env("SMTP_PASSWORD", str, "", env),
+        "smtp_starttls": _env("SMTP_STARTTLS", _parse_bool, False, env),
+        "smtp_ssl": _env("SMTP_SSL", _parse_bool, False, env),
+        "smtp_timeout": _env("SMTP_TIMEOUT", _parse_seconds, 30.0, env),
+        "smtp_max_attempts": _env("SMTP_MAX_ATTEMPTS", _parse_positive_int, 12, env),
+        "smtp_retry_backoff": _env("SMTP_RETRY_BACKOFF", _parse_seconds, 60.0, env),
+        "mail_from": _env("MAIL_FROM", _parse_mail_from, "watcher@localhost", env),
+        "public_url": _env("PUBLIC_URL", _parse_public_url, "http://127.0.0.1:8000", env),
+        "digest_hour": _env("DIGEST_HOUR", _parse_hour, 8, env),
+    }
+    if values["smtp_ssl"] and values["smtp_starttls"]:
+        raise ConfigError(f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
+                          "SSL connects with TLS from the start, STARTTLS upgrades a plain connection")
+    if values["smtp_password"] and not values["smtp_user"]:
+        raise ConfigError(f"{PREFIX}SMTP_PASSWORD is set but {PREFIX}SMTP_USER is empty")
+    if values["smtp_timeout"] == 0:
+        raise ConfigError(f"{PREFIX}SMTP_TIMEOUT=0 is invalid: expected a number of seconds > 0")
+    return values

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from watcher.capture import Capture, FetchTarget
-from watcher.config import Settings
+from watcher.config import PREFIX, SECRET_SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
     if not targets:
         return
     pending = _Pending(targets)
-    child = _Child(crawl_command(), env={**os.environ, **settings.as_env()})
+    inherited = {key: value for key, value in os.environ.items()
+                 if key.removeprefix(PREFIX).lower() not in SECRET_SETTINGS}
+    child = _Child(crawl_command(), env={**inherited, **settings.as_env(include_secrets=False)})
     try:
         child.send(target.to_json() for target in targets)
         for line in child.lines(stall_seconds=STALL_SECONDS):

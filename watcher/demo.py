@@ -19,9 +19,9 @@ from watcher.alerts import describe_alert, list_alerts
 from watcher.config import Settings, load_settings
 from watcher.db import Store
 from watcher.devserver import VersionedSite
+from watcher.discovery import check_with_discovery, site_options
 from watcher.models import Alert, Change, Check, Snapshot, Source
-from watcher.pipeline import check_sources
-from watcher.processing import analyse_new_version
+from watcher.notify.demo_mail import DemoMail
 from watcher.sources import SourceSpec, import_sources
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "seeds" / "demo_site"
@@ -33,19 +33,33 @@ def _version_numbers(page_dir: Path) -> list[int]:
     return [int(p.name.split(".")[0]) for p in page_dir.glob("[0-9]*.html") if p.name.split(".")[0].isdigit()]
 
 
-def demo_pages(root: Path) -> list[tuple[str, str, int]]:
-    """(URL path, clinic slug, first round) of each versioned page of the demo site.
+def _linked_from_index(root: Path) -> set[str]:
+    from watcher.discovery import html_links
 
-    Blog listings (folders named ``blog``) are site entry points, watched once discovery exists;
-    the demo watches the article pages themselves.
+    base = "http://demo.invalid/"
+    links = html_links((root / "index.html").read_bytes(), content_type="text/html; charset=utf-8", base_url=base)
+    return {link.removeprefix(base.rstrip("/")) for link in links if link.startswith(base)}
+
+
+def demo_pages(root: Path) -> list[tuple[str, str, int]]:
+    """(URL path, clinic slug, first round) of each versioned page the demo registers: those the
+    site's index.html links to. Blog listings (folders named ``blog``) are site sources instead (see
+    ``demo_sites``), and a post that only a blog listing links to is left for discovery to find.
     """
+    linked = _linked_from_index(root)
     pages = []
     for page_dir in sorted({version.parent for version in root.glob("*/*/[0-9]*.html")}):
-        if page_dir.name == "blog":
+        if page_dir.name == "blog" or "/" + page_dir.relative_to(root).as_posix() + "/" not in linked:
             continue
         path = "/" + page_dir.relative_to(root).as_posix() + "/"
         pages.append((path, page_dir.parent.name, min(_version_numbers(page_dir))))
     return pages
+
+
+def demo_sites(root: Path) -> list[tuple[str, str]]:
+    """(URL path, clinic slug) of each blog listing: a ``--site`` source from which new posts are found."""
+    return [("/" + page_dir.relative_to(root).as_posix() + "/", page_dir.parent.name)
+            for page_dir in sorted({version.parent for version in root.glob("*/blog/[0-9]*.html")})]
 
 
 def rounds_in(root: Path) -> int:
@@ -69,21 +83,24 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
                                  retry_backoff=0.2)
     store = Store(settings.database_url)
     total_rounds = min(rounds or rounds_in(DEMO_SITE), rounds_in(DEMO_SITE))
-    echo(f"watcher demo: {len(demo_pages(DEMO_SITE))} pages of 3 fictional clinics, {total_rounds} rounds")
+    echo(f"watcher demo: {len(demo_pages(DEMO_SITE))} pages and {len(demo_sites(DEMO_SITE))} blog listing(s) "
+         f"of 3 fictional clinics, {total_rounds} rounds")
     echo(f"database: {database}")
     try:
-        with VersionedSite(root=DEMO_SITE) as site:
+        with VersionedSite(root=DEMO_SITE) as site, DemoMail(store, settings, echo) as mail:
             echo(f"demo site: {site.url('/')}")
             for round_number in range(1, total_rounds + 1):
                 site.round = round_number
                 _add_new_pages(store, site, round_number)
                 echo(f"\n== round {round_number}: the site serves version {round_number} of each page ==")
                 _run_round(store, settings, echo)
+                mail.after_round()
                 if round_number == 1:
                     echo("\n== round 1 again, without conditional requests: the footers rotate a CSRF "
                          "token, a visitor counter and a timestamp; no new snapshot expected ==")
                     _forget_validators(store)
                     _run_round(store, settings, echo)
+            mail.finish()
         _summary(store, echo)
     finally:
         store.dispose()
@@ -93,6 +110,9 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
 def _add_new_pages(store: Store, site: VersionedSite, round_number: int) -> None:
     specs = [SourceSpec(url=site.url(path), clinic=clinic_name(slug), interval_seconds=86400)
              for path, slug, first in demo_pages(DEMO_SITE) if first <= round_number]
+    specs += [SourceSpec(url=site.url(path), clinic=clinic_name(slug), kind="site", interval_seconds=86400,
+                         options=site_options(max_depth=1, max_pages=20).to_json())
+              for path, slug in demo_sites(DEMO_SITE)]
     with store.session() as session:
         import_sources(session, specs)
 
@@ -108,16 +128,19 @@ def _run_round(store: Store, settings: Settings, echo: Echo) -> None:
     with store.session() as session:
         before_id = session.scalar(select(func.max(Alert.id))) or 0
         ids = list(session.scalars(select(Source.id).order_by(Source.id)))
-    results = list(check_sources(store, ids, settings=settings, on_new_version=analyse_new_version))
+    # Site sources discover new posts, which are checked in the same round.
+    results = list(check_with_discovery(store, ids, settings=settings))
     counts = Counter(r.outcome for r in results)
     echo("checks: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for result in results:
         if result.outcome != "unchanged":
-            echo(f"  {result.outcome:<12} {result.http_status or '-':>4}  {result.url}")
+            found = "  (new page, discovered from the blog listing)" if result.source_id not in ids else ""
+            echo(f"  {result.outcome:<12} {result.http_status or '-':>4}  {result.url}{found}")
     with store.session() as session:
         alerts = [a for a in list_alerts(session) if int(a["id"]) > before_id]
     for alert in alerts:
-        echo(f"  ALERT {describe_alert(alert)}  — {alert['clinic']}, {alert['source_url']}")
+        where = "clinic level, first seen on " if alert.get("scope") == "clinic" else ""
+        echo(f"  ALERT {describe_alert(alert)}  — {alert['clinic']}, {where}{alert['source_url']}")
         if alert["before"]:
             echo(f"        before: {alert['before']}")
         if alert["after"]:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Dialect,
     Float,
@@ -98,6 +99,9 @@ class Source(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(index=True)
     # Site sources: discovery options (max_depth, max_pages, include/exclude URL patterns).
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Site sources: when links were last discovered. NULL until the first discovery, which is the
+    # baseline: the pages it finds are watched without new_page alerts (see watcher.discovery).
+    discovered_at: Mapped[datetime | None] = mapped_column()
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
 
@@ -149,7 +153,13 @@ class TextVersion(Base):
     """The main text extracted from a snapshot by one extractor version."""
 
     __tablename__ = "text_versions"
-    __table_args__ = (UniqueConstraint("snapshot_id", "extractor_version"),)
+    __table_args__ = (
+        UniqueConstraint("snapshot_id", "extractor_version"),
+        # Full-text search (watcher.search): a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
+        # trigram table kept in sync by triggers (migration 0004), invisible to the metadata.
+        Index("ix_text_versions_text_trgm", "text", postgresql_using="gin",
+              postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
@@ -205,6 +215,7 @@ class Alert(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "dedupe_key"),
         Index("ix_alerts_detected", "detected_at"),
+        Index("ix_alerts_new_fetched", "new_fetched_at", "id"),  # listings are ordered by capture date
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -228,6 +239,9 @@ class Alert(Base):
     last_snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
     last_detected_at: Mapped[datetime | None] = mapped_column()
     details: Mapped[dict[str, Any]] = mapped_column()
+    # Triage (API/dashboard): who acknowledged the alert and when; NULL while open.
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Subscription(Base):
@@ -278,3 +292,23 @@ class DeliveryItem(Base):
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+
+
+class AlertTriage(Base):
+    """One triage action on an alert, from the dashboard: who did what, when, with an optional note.
+
+    Append-only: an alert's triage state is its latest action (``reopen`` makes it open again).
+    """
+
+    __tablename__ = "alert_triage"
+    __table_args__ = (
+        CheckConstraint("action IN ('acknowledge', 'false_positive', 'note', 'reopen')", name="action"),
+        Index("ix_alert_triage_alert_latest", "alert_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

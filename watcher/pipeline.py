@@ -105,8 +105,16 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
         if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
         else:
-            extracted = _safe_extract(capture)
-            verdict = assess(capture, extracted)
+            site_document = None
+            if source.kind == "site":  # a sitemap or feed compares as its list of URLs (watcher.discovery)
+                from watcher.discovery import assess_site_document
+
+                site_document = assess_site_document(capture, max_bytes=settings.max_body_bytes)
+            if site_document is not None:
+                extracted, verdict = site_document
+            else:
+                extracted = _safe_extract(capture)
+                verdict = assess(capture, extracted)
             if not verdict.ok or extracted is None:
                 check.outcome = verdict.outcome or ERROR
                 check.error_kind = verdict.kind or "empty"
@@ -191,15 +199,33 @@ def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
 
 
 def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
-                  on_new_version: VersionHook | None = None) -> Iterator[CheckResult]:
-    """Fetch the sources and record each capture in its own transaction, as it arrives."""
+                  on_new_version: VersionHook | None = None,
+                  on_recorded: Callable[[Session, CheckResult], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
+    """Fetch the sources and record each capture in its own transaction, as it arrives.
+
+    ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a
+    check and its schedule commit together). When ``should_stop()`` turns true the captures still to
+    come are not recorded and the crawl is stopped: what was recorded stays whole.
+    """
     from watcher.crawl import crawl
 
     with store.session() as session:
         sources = [s for s in (session.get(Source, i) for i in source_ids) if s is not None]
         targets = targets_for(sources)
-    for capture in crawl(targets, settings=settings):
-        with store.session() as session:
-            result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
-        log.info("%s %s %s", result.outcome, result.http_status or "-", result.url)
-        yield result
+    captures = crawl(targets, settings=settings)
+    try:
+        for capture in captures:
+            if should_stop is not None and should_stop():
+                log.info("stopping: the rest of this crawl is not recorded")
+                return
+            with store.session() as session:
+                result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
+                if on_recorded is not None:
+                    on_recorded(session, result)
+            log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
+            yield result
+    finally:
+        close = getattr(captures, "close", None)  # a generator: closing it stops the crawl subprocess
+        if close is not None:
+            close()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from watcher.alerts import record_alerts
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, analyze, compare
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import ClaimProfileRecord, Snapshot, TextVersion
+from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion
 from watcher.pipeline import raw_bytes, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,15 @@ def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
 
 def analyse_new_version(session: Session, version: TextVersion, previous: TextVersion | None) -> None:
     """The pipeline's hook for every new text version: profile it and alert on findings."""
+    source = session.get(Source, version.source_id)
+    if source is not None and source.kind == "site":
+        return  # an entry point lists posts: its titles are not the clinic's claims (watcher.discovery)
     profile = profile_of(session, version)
     if previous is None:
+        if source is not None and source.discovered_from_id is not None:
+            from watcher.discovery import alert_new_page
+
+            alert_new_page(session, source, version, profile)
         return
     findings = compare(profile_of(session, previous), profile)
     created = record_alerts(session, findings, old=previous, new=version)
@@ -72,7 +79,9 @@ def reanalyze(session: Session) -> ReanalysisReport:
     session.flush()
     session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.analyser_version != ANALYSER_VERSION))
     rebuilt = 0
-    versions = session.scalars(select(TextVersion).where(TextVersion.extractor_version == EXTRACTOR_VERSION)
+    # Site sources (sitemaps, blog listings) have no claim profile: see analyse_new_version.
+    versions = session.scalars(select(TextVersion).join(Source, Source.id == TextVersion.source_id)
+                               .where(TextVersion.extractor_version == EXTRACTOR_VERSION, Source.kind != "site")
                                .order_by(TextVersion.id)).all()
     for version in versions:
         session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == version.id))

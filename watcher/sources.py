@@ -71,6 +71,7 @@ class SourceSpec:
     kind: str = "page"
     interval_seconds: int = 86400
     language: str | None = None
+    options: dict[str, Any] | None = None  # site sources: discovery options (watcher.discovery.SiteOptions)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:
@@ -101,7 +102,7 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
             raise InputError(f"invalid language {spec.language!r}: use ja, en or mixed")
         clinic = get_or_create_clinic(session, spec.clinic) if spec.clinic else None
         source = Source(url=url, kind=spec.kind, clinic=clinic, interval_seconds=spec.interval_seconds,
-                        language=spec.language)
+                        language=spec.language, options=spec.options)
         session.add(source)
         added.append(source)
     session.flush()
@@ -139,6 +140,9 @@ def source_dict(source: Source) -> dict[str, Any]:
         "interval_seconds": source.interval_seconds,
         "active": source.active,
         "created_at": source.created_at.isoformat(),
+        "options": source.options,
+        "discovered_from_id": source.discovered_from_id,
+        "next_due_at": source.next_due_at.isoformat() if source.next_due_at else None,
     }
 
 
@@ -165,10 +169,29 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
                 kind=str(entry.get("kind", "page")),
                 interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
                 language=str(entry["language"]) if entry.get("language") else None,
+                options=_seed_site_options(entry),
             ))
         except InputError as error:
             raise InputError(f"{path}: entry {index}: {error}") from None
     return specs
+
+
+def _seed_site_options(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Discovery options of a ``kind: site`` seed entry (max_pages, max_depth, include, exclude)."""
+    from watcher.discovery import site_options
+
+    if str(entry.get("kind", "page")) != "site":
+        return None
+
+    def patterns(key: str) -> list[str]:
+        value = entry.get(key) or []
+        return [str(item) for item in (value if isinstance(value, list) else [value])]
+
+    try:
+        return site_options(max_depth=entry.get("max_depth"), max_pages=entry.get("max_pages"),
+                            include=patterns("include"), exclude=patterns("exclude")).to_json()
+    except (TypeError, ValueError) as error:
+        raise InputError(f"invalid discovery option: {error}") from None
 
 
 def import_sources(session: Session, specs: list[SourceSpec]) -> tuple[list[Source], list[str]]:

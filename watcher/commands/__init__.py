@@ -10,7 +10,7 @@ from importlib import import_module
 
 import click
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("notify", "service", "history")
 
 
 def register_all(cli: click.Group) -> None:

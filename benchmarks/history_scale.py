@@ -1,0 +1,595 @@
+"""Benchmark: history queries at scale — a page timeline, an alerts listing and full-text searches —
+over a synthetic history of N sources and M text versions, on SQLite and on PostgreSQL.
+
+The history is generated the way clinic pages drift: each source (60% Japanese, 40% English; ten
+pages per clinic) starts from templated clinic text (shared boilerplate paragraphs, a treatment
+claim at some strength, a list of indications, a date, a price, references) and each new version
+changes the claim's strength, adds or drops an indication, or only the date and price. Claim
+profiles are the real analyser's output (computed once per distinct claim state and reused);
+alerts follow the flip-flop rule (one row per distinct transition, ``occurrences`` counting
+recurrences). Every version has a Check, a Snapshot (zlib HTML), a TextVersion, a Change and a
+ClaimProfileRecord, plus one extra unchanged/not-modified/error check between versions.
+
+The schema is made by watcher's own migrations (so the FTS5 table and its triggers, the pg_trgm GIN
+index and the alert index are the real ones); rows are bulk-loaded (SQLite: executemany in large
+transactions with the FTS triggers live; PostgreSQL: COPY, the trigram index dropped during the load
+and rebuilt after, as one bulk-loads). Queries then go through the real functions
+(``watcher.queries.timeline.timeline``, ``watcher.queries.alerts.alerts_page``,
+``watcher.search.search``) in a fresh process state, timing each call.
+
+    .venv/bin/python benchmarks/history_scale.py --sources 10000 --versions 1000000
+    .venv/bin/python benchmarks/history_scale.py --sources 1000 --versions 100000 --backend sqlite
+
+PostgreSQL: a throw-away database is created with the admin URL (``--postgres-admin-url``, default
+``$WATCHER_TEST_POSTGRES_URL`` or postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the
+end unless ``--keep``. SQLite: a file under ``--workdir`` (removed at the end unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from watcher.claims import ANALYSER_VERSION, analyze
+from watcher.db import Store
+from watcher.extract import EXTRACTOR_VERSION, extract_document
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+SCHIZOPHRENIA = 2  # index in the indication lists
+
+JA_INDICATIONS = ["うつ病", "不安障害", "統合失調症", "自閉症", "不眠症", "パニック障害", "双極性障害", "認知症",
+                  "慢性疲労症候群", "PTSD"]
+EN_INDICATIONS = ["depression", "anxiety disorder", "schizophrenia", "autism", "insomnia", "panic disorder",
+                  "bipolar disorder", "dementia", "chronic fatigue syndrome", "PTSD"]
+JA_TREATMENTS = ["エクソソーム点滴", "幹細胞培養上清液点滴", "NMN点滴", "TMS治療", "高濃度ビタミンC点滴"]
+EN_TREATMENTS = ["Exosome therapy", "Stem cell secretome therapy", "NMN infusion", "TMS therapy",
+                 "High-dose vitamin C infusion"]
+JA_CLAIMS = {1: "{t}は、うつ病の症状を和らげる可能性があります。", 2: "{t}は、うつ病の改善が期待されています。",
+             3: "{t}で、うつ病の症状が改善します。", 4: "{t}で、うつ病が改善することが臨床試験で証明されています。"}
+EN_CLAIMS = {1: "{t} may help with depression.", 2: "{t} is expected to relieve depression.",
+             3: "{t} improves depression.", 4: "{t} is clinically proven to cure depression."}
+JA_FILLER = [
+    "当院は駅から徒歩3分の場所にあり、平日は夜8時まで診療しております。初めての方も安心してご相談ください。",
+    "ご予約はお電話またはWebフォームから承っております。当日のご予約も空きがあれば対応いたします。",
+    "院長は大学病院で長年にわたり診療に携わってきました。患者様一人ひとりに寄り添った診療を心がけています。",
+    "治療の前には丁寧なカウンセリングを行い、治療内容や費用について十分にご説明いたします。",
+    "点滴は個室のリクライニングチェアで行います。所要時間は約60分です。",
+    "お支払いには各種クレジットカードをご利用いただけます。領収書の発行も可能です。",
+    "駐車場は提携のコインパーキングをご利用ください。2時間分の駐車券をお渡しします。",
+    "治療後は普段通りの生活を送っていただけます。当日の激しい運動や飲酒はお控えください。",
+    "オンライン診療にも対応しております。遠方の方もお気軽にお問い合わせください。",
+    "スタッフ一同、皆様のご来院を心よりお待ちしております。",
+]
+EN_FILLER = [
+    "Our clinic is a three-minute walk from the station and open until 8 pm on weekdays.",
+    "Appointments can be booked by phone or through our online form; same-day visits are possible.",
+    "Our medical director trained at a university hospital and has many years of clinical experience.",
+    "Before any treatment we hold a consultation to explain the procedure and its costs in detail.",
+    "Infusions take place in a private room and take about sixty minutes.",
+    "We accept all major credit cards and issue receipts on request.",
+    "Parking is available at the partner garage next door; ask reception for a two-hour ticket.",
+    "You can return to your normal routine right after the treatment; avoid alcohol on the same day.",
+    "We also offer online consultations for patients who live far away.",
+    "Our whole team looks forward to welcoming you.",
+]
+REFERENCES = [
+    "Tanaka H, et al. Extracellular vesicles in mood disorders. J Neuroinflammation. 2021;18:112.",
+    "Miller AH, Raison CL. The role of inflammation in depression. Nat Rev Immunol. 2016;16(1):22-34.",
+    "Dowlati Y, et al. A meta-analysis of cytokines in major depression. Biol Psychiatry. 2010;67(5):446-457.",
+]
+HTML = ("<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
+        "<header><nav><a href=\"/\">Home</a></nav></header><main><article>{body}</article></main>"
+        "<footer><p>© {clinic}</p></footer></body></html>")
+
+
+@dataclass
+class PageState:
+    lang: str
+    treatment: int
+    strength: int
+    indications: list[int]
+    fillers: list[int]
+    references: int
+
+
+@dataclass
+class Tables:
+    checks: list[tuple[Any, ...]] = field(default_factory=list)
+    snapshots: list[tuple[Any, ...]] = field(default_factory=list)
+    versions: list[tuple[Any, ...]] = field(default_factory=list)
+    changes: list[tuple[Any, ...]] = field(default_factory=list)
+    profiles: list[tuple[Any, ...]] = field(default_factory=list)
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def size(self) -> int:
+        return len(self.versions)
+
+    def clear(self) -> None:
+        for rows in (self.checks, self.snapshots, self.versions, self.changes, self.profiles, self.alerts):
+            rows.clear()
+
+
+COLUMNS = {
+    "checks": ("id", "source_id", "checked_at", "duration_ms", "outcome", "http_status", "final_url", "error_kind",
+               "error", "body_sha256", "body_size", "snapshot_id"),
+    "snapshots": ("id", "source_id", "fetched_at", "requested_url", "final_url", "http_status", "headers",
+                  "content_type", "encoding", "sha256", "size", "compression", "raw"),
+    "text_versions": ("id", "snapshot_id", "source_id", "extractor_version", "title", "language", "text",
+                      "text_sha256", "created_at"),
+    "changes": ("id", "source_id", "old_version_id", "new_version_id", "inserted_chars", "deleted_chars", "ops",
+                "diff_seconds", "created_at"),
+    "claim_profiles": ("id", "text_version_id", "source_id", "analyser_version", "profile", "indications",
+                       "reference_count", "created_at"),
+    "alerts": ("id", "source_id", "clinic_id", "kind", "severity", "indication", "reference", "strength_before",
+               "strength_after", "before", "after", "old_snapshot_id", "new_snapshot_id", "old_fetched_at",
+               "new_fetched_at", "detected_at", "dedupe_key", "occurrences", "last_snapshot_id", "last_detected_at",
+               "details"),
+}
+TABLE_OF = {"checks": "checks", "snapshots": "snapshots", "versions": "text_versions", "changes": "changes",
+            "profiles": "claim_profiles", "alerts": "alerts"}
+JSON_COLUMNS = {"headers", "ops", "profile", "indications", "details"}
+# Parents before children: foreign keys are checked as rows arrive.
+LOAD_ORDER = ("snapshots", "versions", "changes", "profiles", "checks", "alerts")
+
+
+class Generator:
+    """Deterministic synthetic history, one source at a time."""
+
+    def __init__(self, *, sources: int, versions: int, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.sources = sources
+        self.per_source = max(1, versions // sources)
+        self.profiles: dict[tuple[Any, ...], tuple[str, dict[str, int], int]] = {}
+        self.next_check = 1
+        self.next_alert = 1
+        self.next_version = 1
+
+    def clinic_of(self, source: int) -> int:
+        return (source - 1) // 10 + 1
+
+    def initial_state(self, source: int) -> PageState:
+        rng = self.rng
+        lang = "ja" if rng.random() < 0.6 else "en"
+        pool = list(range(1, 10))
+        rng.shuffle(pool)
+        # Depression (0) always; schizophrenia (2) on a minority of pages, as on real clinic sites.
+        indications = [0] + [i for i in pool[: rng.randint(0, 3)] if i != SCHIZOPHRENIA or rng.random() < 0.4]
+        return PageState(lang=lang, treatment=rng.randrange(5), strength=rng.randint(1, 3),
+                         indications=sorted(indications), fillers=rng.sample(range(10), rng.randint(4, 8)),
+                         references=rng.randint(0, 3))
+
+    def evolve(self, state: PageState) -> None:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.3:
+            state.strength = min(4, max(1, state.strength + rng.choice((-1, 1, 1))))
+        elif roll < 0.6:
+            missing = [i for i in range(1, 10) if i not in state.indications]
+            if len(state.indications) > 1 and (not missing or rng.random() < 0.45):
+                state.indications.remove(rng.choice(state.indications[1:]))
+            elif missing:
+                added = rng.choice(missing)
+                if added == SCHIZOPHRENIA and rng.random() < 0.6:
+                    return  # clinics add it more reluctantly than the others
+                state.indications = sorted([*state.indications, added])
+        elif roll < 0.7:
+            state.references = max(0, min(3, state.references + rng.choice((-1, 1))))
+
+    def text_of(self, state: PageState, *, clinic: str, when: datetime, price: int) -> tuple[str, str, str]:
+        """The page's HTML and its extracted text (built directly in the extractor's line format;
+        ``check_extraction`` proves the two agree)."""
+        ja = state.lang == "ja"
+        treatment = (JA_TREATMENTS if ja else EN_TREATMENTS)[state.treatment]
+        claim = (JA_CLAIMS if ja else EN_CLAIMS)[state.strength].format(t=treatment)
+        fillers = [(JA_FILLER if ja else EN_FILLER)[i] for i in state.fillers]
+        names = [(JA_INDICATIONS if ja else EN_INDICATIONS)[i] for i in state.indications]
+        refs = REFERENCES[: state.references]
+        title = f"{treatment}による治療のご案内" if ja else f"{treatment} at {clinic}"
+        heading = "適応可能な症状" if ja else "Conditions we treat"
+        refs_heading = "参考文献" if ja else "References"
+        date = f"更新日 {when:%Y.%m.%d}" if ja else f"Updated {when:%B %d, %Y}"
+        fee = f"料金は1回{price:,}円(税込)です。" if ja else f"The fee is {price:,} yen per session."
+        body = (f"<h1>{title}</h1><p>{date}</p><p>{claim}</p>{''.join(f'<p>{f}</p>' for f in fillers)}"
+                f"<h2>{heading}</h2><ul>{''.join(f'<li>{n}</li>' for n in names)}</ul><p>{fee}</p>"
+                + (f"<h2>{refs_heading}</h2><ul>{''.join(f'<li>{r}</li>' for r in refs)}</ul>" if refs else ""))
+        html = HTML.format(lang=state.lang, title=title, body=body, clinic=clinic)
+        lines = [f"# {title}", date, claim, *fillers, f"## {heading}", *(f"- {n}" for n in names), fee]
+        if refs:
+            lines += [f"## {refs_heading}", *(f"- {r}" for r in refs)]
+        return html, "\n".join(lines), title
+
+    def profile(self, state: PageState, text: str) -> tuple[str, dict[str, int], int]:
+        key = (state.lang, state.treatment, state.strength, tuple(state.indications), state.references)
+        if key not in self.profiles:
+            result = analyze(text)
+            self.profiles[key] = (json.dumps(result.to_dict(), ensure_ascii=False), result.indication_strengths(),
+                                  len(result.references))
+        return self.profiles[key]
+
+    def source_rows(self, source: int, tables: Tables) -> None:
+        rng = self.rng
+        clinic_id = self.clinic_of(source)
+        clinic = f"Clinic {clinic_id}"
+        url = f"https://clinic{clinic_id}.example/page{source}"
+        state = self.initial_state(source)
+        when = T0 + timedelta(hours=rng.randint(0, 24 * 30))
+        previous: tuple[int, datetime, dict[str, int], str] | None = None
+        seen: dict[str, int] = {}
+        for n in range(self.per_source):
+            if n:
+                self.evolve(state)
+                gap = timedelta(days=rng.randint(2, 9), minutes=rng.randint(0, 600))
+                # One check in between that found nothing new (or failed).
+                between = when + gap / 2
+                outcome, status = rng.choice((("not_modified", 304), ("unchanged", 200), ("unchanged", 200),
+                                              ("error", 503)))
+                tables.checks.append((self.next_check, source, between, 120, outcome, status, url,
+                                      "http_503" if outcome == "error" else None,
+                                      "HTTP 503" if outcome == "error" else None, None, None, None))
+                self.next_check += 1
+                when += gap
+            vid = self.next_version
+            self.next_version += 1
+            html, text, title = self.text_of(state, clinic=clinic, when=when, price=rng.randrange(20, 60) * 1000)
+            raw = html.encode("utf-8")
+            if vid <= 50:
+                check_extraction(raw, text)
+            sha = hashlib.sha256(raw).hexdigest()
+            tables.snapshots.append((vid, source, when, url, url, 200,
+                                     {"Content-Type": ["text/html; charset=utf-8"]}, "text/html; charset=utf-8",
+                                     "utf-8", sha, len(raw), "zlib", zlib.compress(raw, 6)))
+            tables.versions.append((vid, vid, source, EXTRACTOR_VERSION, title, state.lang, text,
+                                    hashlib.sha256(text.encode("utf-8")).hexdigest(), when))
+            profile, indications, references = self.profile(state, text)
+            tables.profiles.append((vid, vid, source, ANALYSER_VERSION, profile, indications, references, when))
+            tables.checks.append((self.next_check, source, when, 150, "changed", 200, url, None, None, sha, len(raw),
+                                  vid))
+            self.next_check += 1
+            if previous is not None:
+                old_id, old_when, old_ind, old_text = previous
+                delta = abs(len(text) - len(old_text)) + 20
+                tables.changes.append((vid, source, old_id, vid, delta, 20, [[0, 40], [-1, "旧"], [1, "新"]], 0.001,
+                                       when))
+                self._alerts(tables, source, clinic_id, old_id, old_when, old_ind, vid, when, indications, seen)
+            previous = (vid, when, indications, text)
+
+    def _alerts(self, tables: Tables, source: int, clinic_id: int, old_id: int, old_when: datetime,
+                old: dict[str, int], new_id: int, when: datetime, new: dict[str, int], seen: dict[str, int]) -> None:
+        for name in sorted(set(old) | set(new)):
+            before, after = old.get(name), new.get(name)
+            if before == after:
+                continue
+            if before is None:
+                kind = "new_indication"
+            elif after is None:
+                kind = "indication_removed"
+            else:
+                kind = "claim_strengthened" if after > before else "claim_weakened"
+            key = f"{kind}|{name}|{before}>{after}"
+            if key in seen:
+                row = list(tables.alerts[seen[key]]) if seen[key] < len(tables.alerts) else None
+                if row is not None:
+                    row[17] += 1
+                    row[18], row[19] = new_id, when
+                    tables.alerts[seen[key]] = tuple(row)
+                continue
+            severity = "high" if kind in ("new_indication", "claim_strengthened") and (after or 0) >= 3 else \
+                ("medium" if kind in ("new_indication", "claim_strengthened") else "low")
+            seen[key] = len(tables.alerts)
+            tables.alerts.append((self.next_alert, source, clinic_id, kind, severity, name, None, before, after,
+                                  None, None, old_id, new_id, old_when, when, when, key, 1, None, None,
+                                  {"kind": kind, "indication": name}))
+            self.next_alert += 1
+
+
+def check_extraction(raw: bytes, text: str) -> None:
+    extracted = extract_document(raw, content_type="text/html; charset=utf-8").text
+    if extracted != text:
+        raise SystemExit(f"the generated text differs from watcher's extraction:\n{extracted!r}\n{text!r}")
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+def _sqlite_value(column: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if column in JSON_COLUMNS and not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+class SqliteLoader:
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("PRAGMA cache_size=-400000")
+
+    def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        columns = COLUMNS[table]
+        converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                            converted)
+
+    def execute(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> None:
+        if rows is None:
+            self.db.execute(sql)
+        else:
+            self.db.executemany(sql, rows)
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def finish(self) -> None:
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.execute("ANALYZE")
+        self.db.commit()
+        self.db.close()
+
+
+class PostgresLoader:
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.db = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+
+    def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        columns = COLUMNS[table]
+        json_positions = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
+        with self.db.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                if json_positions:
+                    row = tuple(json.dumps(v, ensure_ascii=False) if i in json_positions and not isinstance(v, str)
+                                else v for i, v in enumerate(row))
+                copy.write_row(row)
+
+    def execute(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> None:
+        with self.db.cursor() as cursor:
+            if rows is None:
+                cursor.execute(sql)  # type: ignore[call-overload]
+            else:
+                cursor.executemany(sql, rows)  # type: ignore[call-overload]
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def finish(self) -> None:
+        for table in ("clinics", "sources", "checks", "snapshots", "text_versions", "changes", "claim_profiles",
+                      "alerts"):
+            self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                         f"(SELECT coalesce(max(id), 1) FROM {table}))")
+        self.commit()
+        self.db.autocommit = True
+        self.execute("VACUUM ANALYZE")
+        self.db.close()
+
+
+def generate_and_load(loader: SqliteLoader | PostgresLoader, *, sources: int, versions: int, seed: int,
+                      placeholder: str, log: Callable[[str], None]) -> dict[str, int]:
+    gen = Generator(sources=sources, versions=versions, seed=seed)
+    clinics = (sources + 9) // 10
+    now = T0
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if placeholder == "?" else now
+    loader.execute(f"INSERT INTO clinics (id, name, created_at) VALUES ({placeholder}, {placeholder}, {placeholder})",
+                   [(c, f"Clinic {c}", stamp) for c in range(1, clinics + 1)])
+    loader.execute(
+        f"INSERT INTO sources (id, url, kind, clinic_id, language, interval_seconds, active, created_at) VALUES "
+        f"({', '.join([placeholder] * 8)})",
+        [(s, f"https://clinic{gen.clinic_of(s)}.example/page{s}", "page", gen.clinic_of(s), None, 86400, True, stamp)
+         for s in range(1, sources + 1)])
+    loader.commit()
+    tables = Tables()
+    counts = dict.fromkeys(LOAD_ORDER, 0)
+    started = time.perf_counter()
+    for source in range(1, sources + 1):
+        gen.source_rows(source, tables)
+        if tables.size() >= 20_000 or source == sources:
+            for name in LOAD_ORDER:
+                loader.load(TABLE_OF[name], getattr(tables, name))
+                counts[name] += len(getattr(tables, name))
+            loader.commit()
+            tables.clear()
+            rate = counts["versions"] / (time.perf_counter() - started)
+            log(f"  {source}/{sources} sources, {counts['versions']} versions ({rate:,.0f} versions/s)")
+    counts["distinct_profiles"] = len(gen.profiles)
+    return counts
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    samples, result = [], None
+    call()  # warm-up: plans, caches
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples, result
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1),
+            "max_ms": round(ordered[-1], 1)}
+
+
+def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any]:
+    from watcher.models import Source
+    from watcher.queries.alerts import alerts_page
+    from watcher.queries.timeline import timeline
+    from watcher.search import search
+
+    rng = random.Random(seed + 1)
+    store = Store(url, migrate=False)
+    out: dict[str, Any] = {}
+    try:
+        def one_timeline() -> Any:
+            with store.session() as session:
+                source = session.get(Source, rng.randint(1, sources))
+                assert source is not None
+                return timeline(session, source)
+
+        samples, data = timed(one_timeline, queries)
+        out["timeline"] = summary(samples) | {"checks": len(data["checks"]), "snapshots": len(data["snapshots"])}
+        clinics = (sources + 9) // 10
+        filters: list[Callable[[], dict[str, Any]]] = [
+            lambda: {},
+            lambda: {"clinic_id": rng.randint(1, clinics)},
+            lambda: {"source_id": rng.randint(1, sources)},
+            lambda: {"indication": rng.choice(["schizophrenia", "autism", "anxiety", "insomnia"])},
+            lambda: {"kind": rng.choice(["new_indication", "claim_strengthened"])},
+            lambda: {"indication": "schizophrenia", "kind": "new_indication"},
+            lambda: {"since": T0 + timedelta(days=rng.randint(0, 600))},
+        ]
+        alert_samples: list[float] = []
+        for index in range(queries):
+            chosen = filters[index % len(filters)]()
+
+            def listing(chosen: dict[str, Any] = chosen) -> Any:
+                with store.session() as session:
+                    return alerts_page(session, limit=50, offset=0, newest_first=True, **chosen)
+
+            alert_samples.extend(timed(listing, 1)[0])
+        out["alerts_listing"] = summary(alert_samples)
+        for term in ("統合失調症", "自閉症", "臨床試験で証明", "clinically proven", "うつ"):
+            def find(term: str = term) -> Any:
+                with store.session() as session:
+                    return search(session, term, limit=100)
+
+            samples, hits = timed(find, max(3, queries // 20))
+            with store.session() as session:
+                total = sum(hit["versions"] for hit in search(session, term, limit=500))
+            out[f"search {term}"] = summary(samples) | {"sources_returned": len(hits),
+                                                        "matching_versions_top500": total}
+    finally:
+        store.dispose()
+    return out
+
+
+# --- backends --------------------------------------------------------------------------------------
+
+def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    import sqlite3
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="watcher-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "history.db"
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    Store(url).dispose()  # migrations: FTS5 table, triggers, indexes
+    log(f"SQLite {sqlite3.sqlite_version}: {path}")
+    started = time.perf_counter()
+    loader = SqliteLoader(path)
+    counts = generate_and_load(loader, sources=args.sources, versions=args.versions, seed=args.seed,
+                               placeholder="?", log=log)
+    loader.finish()
+    load_seconds = time.perf_counter() - started
+    size = sum(p.stat().st_size for p in workdir.glob("history.db*"))
+    log(f"loaded in {load_seconds:.0f} s, {size / 1e9:.2f} GB")
+    result = {"backend": f"sqlite {sqlite3.sqlite_version}", "rows": counts, "load_seconds": round(load_seconds),
+              "size_bytes": size, "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed)}
+    if not args.keep:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            for leftover in workdir.glob("history.db*"):
+                leftover.unlink()
+    return result
+
+
+def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    import psycopg
+
+    admin_url = args.postgres_admin_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"watcher_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        version = admin.execute("SHOW server_version").fetchone()
+    url = f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    log(f"PostgreSQL {version[0] if version else '?'}: database {name}")
+    try:
+        Store(url).dispose()
+        started = time.perf_counter()
+        loader = PostgresLoader(url)
+        loader.execute("DROP INDEX ix_text_versions_text_trgm")
+        loader.commit()
+        counts = generate_and_load(loader, sources=args.sources, versions=args.versions, seed=args.seed,
+                                   placeholder="%s", log=log)
+        index_started = time.perf_counter()
+        loader.execute("SET maintenance_work_mem = '1GB'")
+        loader.execute("CREATE INDEX ix_text_versions_text_trgm ON text_versions USING gin (text gin_trgm_ops)")
+        loader.commit()
+        index_seconds = time.perf_counter() - index_started
+        loader.finish()
+        load_seconds = time.perf_counter() - started
+        with psycopg.connect(url) as db:
+            row = db.execute("SELECT pg_database_size(current_database()), "
+                             "pg_relation_size('ix_text_versions_text_trgm')").fetchone()
+        size, index_size = (row or (0, 0))
+        log(f"loaded in {load_seconds:.0f} s (trigram index {index_seconds:.0f} s), {size / 1e9:.2f} GB")
+        return {"backend": f"postgresql {version[0] if version else '?'}", "rows": counts,
+                "load_seconds": round(load_seconds), "trigram_index_seconds": round(index_seconds),
+                "size_bytes": size, "trigram_index_bytes": index_size,
+                "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed)}
+    finally:
+        if not args.keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=int, default=10_000)
+    parser.add_argument("--versions", type=int, default=1_000_000, help="text versions in all")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--queries", type=int, default=200, help="timed timelines and alert listings per backend")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", help="where the SQLite file goes (default: a temporary directory)")
+    parser.add_argument("--postgres-admin-url", default=os.environ.get(
+        "WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--json", dest="json_out", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    free = shutil.disk_usage(args.workdir or tempfile.gettempdir()).free
+    need = args.versions * 8_000  # generous: ~4 KB per version per backend (text, FTS/GIN, raw, profile)
+    if free < need:
+        log(f"only {free / 1e9:.1f} GB free where about {need / 1e9:.1f} GB may be needed: use fewer --versions")
+        return 2
+    results: dict[str, Any] = {"sources": args.sources, "versions": args.versions, "runs": []}
+    if args.backend in ("sqlite", "both"):
+        results["runs"].append(run_sqlite(args, log))
+    if args.backend in ("postgresql", "both"):
+        results["runs"].append(run_postgres(args, log))
+    text = json.dumps(results, ensure_ascii=False, indent=2)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,259 @@
+"""`watcher run`: the schedule in the database (claims, jitter, resume) on SQLite and PostgreSQL, and
+the real service in a subprocess against a real local site: repeated checks, a SIGKILL and a restart
+that resumes without re-fetching what is not due, and a clean SIGTERM in the middle of a crawl."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from watcher.config import load_settings
+from watcher.db import Store
+from watcher.devserver import RequestInfo, RouteResult, VersionedSite
+from watcher.errors import ConfigError
+from watcher.models import Check, Snapshot, Source, TextVersion, utcnow
+from watcher.scheduler import claim_due, jittered, load_notify, release, schedule_next
+from watcher.sources import SourceSpec, add_sources
+
+REPO = Path(__file__).resolve().parent.parent
+PAGE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>{title}</title></head><body><main>
+<h1>{title}</h1><p>当院のエクソソーム点滴は、うつ病の症状の改善が期待されています。ご予約はお電話でどうぞ。</p>
+</main><footer>{{{{served_at}}}}</footer></body></html>"""
+
+
+def _site_root(tmp_path: Path, *names: str) -> Path:
+    root = tmp_path / "site"
+    for name in names:
+        (root / name).mkdir(parents=True)
+        (root / name / "1.html").write_text(PAGE.format(title=name), encoding="utf-8")
+    return root
+
+
+# --- the schedule, in process, on both databases ------------------------------------------------
+
+
+def test_claims_order_lease_release_and_jitter(store: Store) -> None:
+    now = utcnow()
+    with store.session() as session:
+        added = add_sources(session, [SourceSpec(url=f"https://c.example/{n}", interval_seconds=interval)
+                                      for n, interval in (("new", 100), ("late", 100), ("later", 7200),
+                                                          ("future", 100), ("off", 100))])
+        ids = {s.url.rsplit("/", 1)[1]: s.id for s in added}
+        due = {"late": now - timedelta(seconds=10), "later": now - timedelta(seconds=100),
+               "future": now + timedelta(hours=1), "off": now - timedelta(hours=1)}
+        for name, when in due.items():
+            session.execute(update(Source).where(Source.id == ids[name]).values(next_due_at=when))
+        session.execute(update(Source).where(Source.id == ids["off"]).values(active=False))
+
+    rng = random.Random(7)
+    with store.session() as session:
+        claims = claim_due(session, now=now, limit=2, jitter=0.1, rng=rng)
+    # Never checked first, then the longest overdue; inactive and future sources are not due.
+    assert [c.source_id for c in claims] == [ids["new"], ids["later"]]
+    assert [c.previous_due for c in claims] == [None, due["later"]]
+    with store.session() as session:
+        leased = {s.id: s.next_due_at for s in session.scalars(select(Source))}
+        # The lease: the source's interval with jitter, at most CLAIM_LEASE_SECONDS (600 s).
+        assert timedelta(seconds=89) <= leased[ids["new"]] - now <= timedelta(seconds=111)
+        assert leased[ids["later"]] - now == timedelta(seconds=600)
+        # A claimed source is not due for the next tick (or another scheduler): no double run.
+        assert [c.source_id for c in claim_due(session, now=now, limit=10)] == [ids["late"]]
+        release(session, claims)
+    with store.session() as session:
+        restored = {s.id: s.next_due_at for s in session.scalars(select(Source))}
+        assert restored[ids["new"]] is None and restored[ids["later"]] == due["later"]
+        schedule_next(session, ids["future"], now=now, jitter=0.1, rng=rng)
+        nxt = session.get(Source, ids["future"])
+        assert nxt is not None and nxt.next_due_at is not None
+        assert timedelta(seconds=90) <= nxt.next_due_at - now <= timedelta(seconds=110)
+    spread = {jittered(1000, 0.2, rng).total_seconds() for _ in range(200)}
+    assert 800 <= min(spread) < 850 and 1150 < max(spread) <= 1200
+    assert jittered(0.2, 0.5, rng) == timedelta(seconds=1)
+
+
+def test_run_once_checks_what_is_due_and_respects_next_due(tmp_path: Path, run_cli, store: Store,  # type: ignore[no-untyped-def]
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="watcher.scheduler")
+    with VersionedSite(root=_site_root(tmp_path, "a", "b")) as site:
+        assert run_cli("sources", "add", site.url("/a/"), site.url("/b/"), "--interval", "1h").code == 0
+        first = run_cli("run", "--once", "--tick", "5")
+        assert first.code == 0, first.err
+        assert "run 1: 2 check(s)" in caplog.text and "(changed 2)" in caplog.text
+        assert (site.hits["/a/"], site.hits["/b/"]) == (1, 1)
+        caplog.clear()
+        again = run_cli("run", "--once")
+        assert again.code == 0 and "nothing due; 2 active source(s), next due in " in caplog.text
+        assert (site.hits["/a/"], site.hits["/b/"]) == (1, 1), "nothing was due: nothing fetched"
+        with store.session() as session:
+            due = session.scalars(select(Source.next_due_at).order_by(Source.id)).all()
+        assert all(timedelta(minutes=53) < when - utcnow() < timedelta(minutes=67) for when in due)
+
+
+def test_bad_scheduler_settings_are_one_line(run_cli) -> None:  # type: ignore[no-untyped-def]
+    bad = run_cli("run", "--tick", "0")
+    assert bad.code == 2 and bad.err.count("\n") == 1 and "--tick" in bad.err
+    for name, value, message in [("SCHEDULER_JITTER", "2", "between 0 and 0.5"),
+                                 ("SCHEDULER_TICK", "soon", "could not convert"),
+                                 ("SCHEDULER_BATCH_SIZE", "0", ">= 1")]:
+        with pytest.raises(ConfigError, match=message) as caught:
+            load_settings({f"WATCHER_{name}": value})
+        assert f"WATCHER_{name}=" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_missing_notifier_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    settings = load_settings({})
+    assert load_notify(settings, module="watcher.notify_not_built_yet") is None
+    assert "notifications are off: watcher.notify_not_built_yet is not installed" in caplog.text
+    assert load_notify(settings, module="watcher.models") is None
+    assert "has no send_due()" in caplog.text
+
+
+# --- the real service, in a subprocess ----------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc): the service's crawl subprocess."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'service.db'}"
+    env = {**os.environ, "WATCHER_DATABASE_URL": database_url, "WATCHER_DATA_DIR": str(tmp_path),
+           "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1", "WATCHER_DOWNLOAD_DELAY": "0", "WATCHER_AUTOTHROTTLE": "0",
+           "WATCHER_RETRY_TIMES": "0", "WATCHER_DOWNLOAD_TIMEOUT": "20", "WATCHER_LOG_LEVEL": "INFO",
+           "WATCHER_SCHEDULER_JITTER": "0"}
+    store = Store(database_url)
+    logs: list[Path] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        log = tmp_path / f"service-{len(logs) + 1}.log"
+        logs.append(log)
+        with log.open("wb") as stream:
+            # Its own session, so the kill below takes the crawl subprocess along, as a container stop does.
+            return subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "--tick", "0.3"], cwd=REPO,
+                                    env=env, stdout=subprocess.DEVNULL, stderr=stream, start_new_session=True)
+
+    def checks(source_id: int) -> int:
+        with store.session() as session:
+            return session.scalar(select(func.count()).select_from(Check).where(Check.source_id == source_id)) or 0
+
+    def failed_checks(source_id: int) -> int:
+        with store.session() as session:
+            return session.scalar(select(func.count()).select_from(Check).where(
+                Check.source_id == source_id, Check.error_kind == "crawl_failed")) or 0
+
+    def due_at(source_id: int):  # type: ignore[no-untyped-def]
+        with store.session() as session:
+            return session.scalars(select(Source.next_due_at).where(Source.id == source_id)).one()
+
+    entered, unblock = threading.Event(), threading.Event()
+
+    def stuck(info: RequestInfo) -> RouteResult:
+        entered.set()
+        unblock.wait(20)
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, PAGE.format(title="fast").encode()
+
+    service: subprocess.Popen[bytes] | None = None
+    try:
+        with VersionedSite(root=_site_root(tmp_path, "fast", "slow")) as site:
+            with store.session() as session:
+                fast, slow = (s.id for s in add_sources(session, [
+                    SourceSpec(url=site.url("/fast/"), interval_seconds=1),
+                    SourceSpec(url=site.url("/slow/"), interval_seconds=3600)]))
+
+            # 1. Repeated checks at each source's own interval.
+            service = start()
+            assert _wait_until(lambda: checks(fast) >= 2, timeout=25), logs[-1].read_text()
+            assert checks(slow) == 1 and site.hits["/slow/"] == 1
+
+            # 2. A crawl that crashes (its process killed mid-download) is a failed check, not a dead service.
+            site.route("/fast/", stuck)
+            assert entered.wait(15), logs[-1].read_text()
+            crawls = _children(service.pid)
+            assert len(crawls) == 1
+            os.kill(crawls[0], signal.SIGKILL)
+            assert _wait_until(lambda: failed_checks(fast) == 1, timeout=10), logs[-1].read_text()
+            unblock.set()
+            site.unroute("/fast/")
+            entered.clear()
+            unblock.clear()
+            fast_checks = checks(fast)
+            assert _wait_until(lambda: checks(fast) > fast_checks, timeout=15), "the service died with its crawl"
+            assert service.poll() is None
+            assert checks(fast) - failed_checks(fast) >= 3 and site.hits["/fast/"] >= 3, "repeated checks"
+            assert checks(slow) == 1 and site.hits["/slow/"] == 1, "the slow source is not due for an hour"
+
+            # 3. SIGKILL, restart: what is not due is not fetched again; the rest goes on.
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait(timeout=10)
+            assert due_at(slow) - utcnow() > timedelta(minutes=55)
+            fast_checks = checks(fast)
+            service = start()
+            assert _wait_until(lambda: checks(fast) > fast_checks, timeout=20), logs[-1].read_text()
+            assert checks(slow) == 1 and site.hits["/slow/"] == 1, "restart re-fetched a source that is not due"
+
+            # 4. SIGTERM while a crawl waits on a slow page: exit 0, promptly, nothing half-recorded.
+            site.route("/fast/", stuck)
+            assert entered.wait(15), logs[-1].read_text()
+            before = checks(fast)
+            started = time.monotonic()
+            service.send_signal(signal.SIGTERM)
+            code = service.wait(timeout=20)
+            elapsed = time.monotonic() - started
+            unblock.set()
+            assert code == 0, logs[-1].read_text()
+            assert elapsed < 10
+            assert checks(fast) == before, "the interrupted capture must not be recorded"
+            released = due_at(fast)
+            assert released is not None and released <= utcnow(), "an unchecked claim is given back"
+    finally:
+        unblock.set()
+        if service is not None and service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()
+    with store.session() as session:
+        outcomes = Counter(session.scalars(select(Check.outcome)))
+        assert set(outcomes) <= {"changed", "unchanged", "not_modified", "error"}
+        assert outcomes["error"] == 1, "only the crashed crawl is a failed check: nothing partial"
+        orphans = session.scalar(select(func.count()).select_from(Snapshot).where(
+            ~Snapshot.id.in_(select(TextVersion.snapshot_id)))) or 0
+        assert orphans == 0
+        assert session.scalar(select(func.count()).select_from(Check).where(
+            Check.outcome == "changed", Check.snapshot_id.is_(None))) == 0
+    store.dispose()
+    first, last = logs[0].read_text(), logs[-1].read_text()
+    assert "watcher run: 2 active source(s), 2 due now" in first and "run 1: 2 check(s)" in first
+    assert "received SIGTERM" in last and "stopped cleanly" in last
+    assert "error 1" in first, "the run with the crashed crawl reports its failed check"
+    assert "Traceback" not in first + last

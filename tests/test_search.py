@@ -1,0 +1,95 @@
+"""`watcher search`: full-text search over every stored version, Japanese without spaces included;
+first/last seen and version counts as a term appears, disappears and reappears. SQLite (FTS5
+trigram, LIKE for short terms) and PostgreSQL (pg_trgm)."""
+
+from __future__ import annotations
+
+from history_factory import AOBA, TERM_JA, URL_A, URL_B, URL_N, URL_S, build_history
+from sqlalchemy import text
+
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.search import excerpt, fts_phrase, like_pattern, search, search_method
+
+
+def by_url(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
+    return {row["source_url"]: row for row in rows}
+
+
+def test_japanese_term_appears_disappears_reappears(store: Store, settings: Settings, run_cli) -> None:  # type: ignore[no-untyped-def]
+    build_history(store, settings)
+    result = run_cli("search", TERM_JA, "--json")
+    assert result.code == 0, result.err
+    hits = by_url(result.json())
+    assert set(hits) == {URL_A, URL_S}
+    a = hits[URL_A]
+    assert set(a) >= {"source_url", "clinic", "first_seen", "last_seen", "versions", "excerpt", "source_id",
+                      "first_snapshot_id", "last_snapshot_id"}
+    assert a["clinic"] == AOBA
+    assert (a["first_seen"][:10], a["last_seen"][:10], a["versions"]) == ("2026-03-03", "2026-03-09", 2)
+    assert a["present_now"] is True and a["gone_at"] is None and TERM_JA in a["excerpt"]
+    assert a["first_snapshot_id"] < a["last_snapshot_id"]
+    # Until 6 March: seen once, and gone with the version of 6 March.
+    until = by_url(run_cli("search", TERM_JA, "--until", "2026-03-06", "--json").json())
+    assert set(until) == {URL_A}
+    assert (until[URL_A]["last_seen"][:10], until[URL_A]["versions"]) == ("2026-03-03", 1)
+    assert until[URL_A]["present_now"] is False and until[URL_A]["gone_at"][:10] == "2026-03-06"
+    since = by_url(run_cli("search", TERM_JA, "--since", "2026-03-07", "--json").json())
+    assert since[URL_A]["versions"] == 1 and since[URL_A]["first_seen"][:10] == "2026-03-09"
+    assert since[URL_S]["first_seen"][:10] == "2026-03-07"
+    text_out = run_cli("search", TERM_JA, "--clinic", AOBA.lower())
+    assert "first seen 2026-03-03 09:00:00" in text_out.out and "in 2 version(s); still there" in text_out.out
+    assert run_cli("search", TERM_JA, "--clinic", "Birch TMS Center", "--json").json() == []
+    unknown = run_cli("search", TERM_JA, "--clinic", "Nobody")
+    assert unknown.code == 2 and "no clinic named 'Nobody'" in unknown.err
+
+
+def test_english_phrase_short_terms_and_escaping(store: Store, settings: Settings, run_cli) -> None:  # type: ignore[no-untyped-def]
+    build_history(store, settings)
+    with store.session() as session:
+        expected = "pg_trgm" if session.connection().dialect.name == "postgresql" else "fts5"
+        assert search_method(session, "clinically proven") == expected
+        phrase = by_url(search(session, "Clinically PROVEN"))
+        assert set(phrase) == {URL_B} and phrase[URL_B]["versions"] == 1
+        assert phrase[URL_B]["first_seen"][:10] == "2026-03-05" and "clinically proven" in phrase[URL_B]["excerpt"]
+        # Words present but not as a phrase do not match.
+        assert search(session, "proven clinically") == []
+        # Short terms (no trigram) still work: うつ is in every version of the Aoba page.
+        short = by_url(search(session, "うつ"))
+        assert short[URL_A]["versions"] == 4 and short[URL_A]["first_seen"][:10] == "2026-03-01"
+        assert URL_B not in short
+        # LIKE wildcards and FTS5 syntax are literal text.
+        assert set(by_url(search(session, "%"))) == {URL_B, URL_N}
+        assert set(by_url(search(session, "a_b"))) == {URL_N}
+        assert search(session, "a%b") == [] and search(session, "_%_") == []
+        for syntax in ('"', 'depression" OR "TMS', "NEAR(TMS depression)", "TMS*", "-x", "^TMS"):
+            assert search(session, syntax) == [], syntax
+        assert set(by_url(search(session, "TMS therapy"))) == {URL_B}
+        if expected == "pg_trgm":  # the planner hint of a search does not outlive it
+            assert session.execute(text("SELECT current_setting('enable_seqscan')")).scalar_one() == "on"
+    empty = run_cli("search", "   ")
+    assert empty.code == 2 and "empty" in empty.err
+    nothing = run_cli("search", "存在しない語句")
+    assert nothing.code == 0 and nothing.out == "" and "no stored version contains" in nothing.err
+
+
+def test_index_follows_new_versions(store: Store, settings: Settings) -> None:
+    from history_factory import capture, page
+
+    ids = build_history(store, settings)
+    capture(store, settings, ids.b, URL_B, 10, page("<h1>TMS therapy</h1><p>TMS for 強迫性障害 may help some patients.</p>"))
+    with store.session() as session:
+        assert by_url(search(session, "強迫性障害"))[URL_B]["versions"] == 1
+        if session.connection().dialect.name == "sqlite":
+            # The FTS5 index and the table agree after inserts (and deletes, through the triggers).
+            session.execute(text("INSERT INTO text_versions_fts(text_versions_fts) VALUES ('integrity-check')"))
+            session.execute(text("DELETE FROM snapshots WHERE source_id = :s"), {"s": ids.b})
+            session.execute(text("INSERT INTO text_versions_fts(text_versions_fts) VALUES ('integrity-check')"))
+            assert search(session, "強迫性障害") == []
+
+
+def test_helpers() -> None:
+    assert like_pattern("100%_\\") == "%100\\%\\_\\\\%"
+    assert fts_phrase('say "hi"') == '"say ""hi"""'
+    assert excerpt("a" * 100 + "統合失調症" + "b" * 100, "統合失調症", width=5) == "…aaaaa統合失調症bbbbb…"
+    assert excerpt("line one\nTMS", "tms") == "line one / TMS"

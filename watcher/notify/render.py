@@ -1,0 +1,266 @@
+"""Alert e-mails: multipart text + HTML from the Jinja2 templates in ``templates/``.
+
+Alert sentences come from scraped pages, so the HTML templates are autoescaped (a ``<script>`` in a
+clinic's page arrives as text). The change inside a before/after pair is highlighted with
+diff-match-patch (``watcher.changes.diff_texts``): ``<del>``/``<ins>`` in HTML, ``[-…-]``/``{+…+}`` in
+text. The Message-ID is derived from the delivery alone, so a re-send after a crash carries the same
+one and the receiving side can discard the duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from watcher.alerts import STRENGTH_WORDS, alert_dict, describe_alert
+from watcher.changes import DELETE, EQUAL, INSERT, diff_texts
+from watcher.config import Settings
+from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
+
+NO_CLINIC = "(no clinic)"
+
+_environment = Environment(
+    loader=PackageLoader("watcher.notify", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertView:
+    """Everything a template shows about one alert."""
+
+    id: int
+    clinic: str
+    source_id: int
+    source_url: str
+    kind: str
+    severity: str
+    indication: str | None
+    reference: str | None
+    strength: str | None  # "1 possible → 4 proven"
+    description: str
+    before: str | None
+    after: str | None
+    before_ops: list[tuple[int, str]]  # the old sentence: equal and deleted pieces
+    after_ops: list[tuple[int, str]]  # the new sentence: equal and inserted pieces
+    old_fetched_at: str | None
+    new_fetched_at: str
+    detected_at: str
+    old_snapshot_id: int | None
+    new_snapshot_id: int
+    old_sha256: str | None
+    new_sha256: str | None
+    occurrences: int
+    source_link: str
+    diff_link: str | None
+    alert_link: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
+def _strength(before: int | None, after: int | None) -> str | None:
+    if before is None and after is None:
+        return None
+    b = f"{before} {STRENGTH_WORDS.get(before, '?')}" if before is not None else "not claimed"
+    a = f"{after} {STRENGTH_WORDS.get(after, '?')}" if after is not None else "not claimed"
+    return f"{b} → {a}"
+
+
+_WORD_TAIL = re.compile(r"[A-Za-z0-9]+$")
+_WORD_HEAD = re.compile(r"^[A-Za-z0-9]+")
+
+
+def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
+              ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted).
+
+    A character diff of "Early research" against "Exosome therapy" keeps the shared "E" as equal; for
+    Latin words that reads badly ("E[-arly…-]"), so changes are widened to whole words. Japanese has
+    no spaces and keeps the character-level diff.
+    """
+    if not before or not after:
+        return ([(EQUAL, before)] if before else []), ([(EQUAL, after)] if after else [])
+    # Segments: equal text, then the (deleted, inserted) text of the change that follows it.
+    equals: list[str] = []  # equals[i] comes before changes[i]; one more equal (maybe empty) at the end
+    changes: list[list[str]] = []
+    equal, change = "", None
+    for op, text in diff_texts(before, after, timeout=timeout).ops:
+        if op == EQUAL:
+            if change is not None:
+                equals.append(equal)
+                changes.append(change)
+                equal, change = "", None
+            equal += text
+        else:
+            change = change or ["", ""]
+            change[0 if op == DELETE else 1] += text
+    if change is not None:
+        equals.append(equal)
+        changes.append(change)
+        equal = ""
+    equals.append(equal)
+    for index, change in enumerate(changes):
+        edges = [text for text in change if text]
+        tail = _WORD_TAIL.search(equals[index])
+        if tail and any(_WORD_HEAD.match(text) for text in edges):
+            equals[index] = equals[index][:tail.start()]
+            change[0], change[1] = tail.group() + change[0], tail.group() + change[1]
+        head = _WORD_HEAD.match(equals[index + 1])
+        if head and any(_WORD_TAIL.search(text) for text in edges):
+            equals[index + 1] = equals[index + 1][head.end():]
+            change[0], change[1] = change[0] + head.group(), change[1] + head.group()
+    old_side: list[tuple[int, str]] = []
+    new_side: list[tuple[int, str]] = []
+    for index, equal in enumerate(equals):
+        if equal:
+            old_side.append((EQUAL, equal))
+            new_side.append((EQUAL, equal))
+        if index < len(changes):
+            deleted, inserted = changes[index]
+            if deleted:
+                old_side.append((DELETE, deleted))
+            if inserted:
+                new_side.append((INSERT, inserted))
+    return old_side, new_side
+
+
+def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) -> list[AlertView]:
+    """Views of the given alerts, oldest detection first."""
+    ids = list(alert_ids)
+    if not ids:
+        return []
+    old_snap, new_snap = aliased(Snapshot), aliased(Snapshot)
+    rows = session.execute(
+        select(Alert, Source, Clinic.name, old_snap.sha256, new_snap.sha256)
+        .join(Source, Alert.source_id == Source.id)
+        .outerjoin(Clinic, Clinic.id == Source.clinic_id)
+        .outerjoin(old_snap, old_snap.id == Alert.old_snapshot_id)
+        .outerjoin(new_snap, new_snap.id == Alert.new_snapshot_id)
+        .where(Alert.id.in_(ids))
+        .order_by(Alert.detected_at, Alert.id)
+    ).all()
+    base = settings.public_url
+    views = []
+    for alert, source, clinic, old_sha, new_sha in rows:
+        data = alert_dict(alert, source)
+        before_ops, after_ops = highlight(alert.before, alert.after, timeout=settings.diff_timeout)
+        diff_link = (f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
+                     if alert.old_snapshot_id else None)
+        views.append(AlertView(
+            id=alert.id, clinic=clinic or NO_CLINIC, source_id=source.id, source_url=source.url, kind=alert.kind,
+            severity=alert.severity, indication=alert.indication, reference=alert.reference,
+            strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
+            description=describe_alert(data), before=alert.before, after=alert.after,
+            before_ops=before_ops, after_ops=after_ops,
+            old_fetched_at=_when(alert.old_fetched_at), new_fetched_at=_when(alert.new_fetched_at) or "",
+            detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,
+            new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
+            occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
+            alert_link=f"{base}/api/alerts/{alert.id}", data=data,
+        ))
+    return views
+
+
+def group_by_clinic(views: list[AlertView]) -> list[tuple[str, list[AlertView]]]:
+    groups: dict[str, list[AlertView]] = {}
+    for view in views:
+        groups.setdefault(view.clinic, []).append(view)
+    return sorted(groups.items(), key=lambda item: (item[0] == NO_CLINIC, item[0].casefold()))
+
+
+def alert_html(view: AlertView) -> str:
+    """One alert as an HTML fragment (escaped), as in the e-mails: for feed entries."""
+    return _environment.get_template("entry.html").render(alert=view).strip()
+
+
+def message_id(delivery: Delivery, settings: Settings) -> str:
+    """Stable per delivery: the same on every (re-)send, different across deliveries and databases
+    that happen to reuse ids (the dedupe key and creation time are hashed in)."""
+    digest = hashlib.sha256(f"{delivery.dedupe_key}|{delivery.created_at.isoformat()}".encode()).hexdigest()[:16]
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "watcher"
+    return f"<delivery-{delivery.id}.{digest}@{domain}>"
+
+
+def unsubscribe_link(subscription: Subscription, settings: Settings) -> str:
+    return f"{settings.public_url}/unsubscribe/{subscription.unsubscribe_token}"
+
+
+def _filters(session: Session, subscription: Subscription) -> str:
+    parts = []
+    if subscription.clinic_ids:
+        names = session.scalars(select(Clinic.name).where(Clinic.id.in_(subscription.clinic_ids))).all()
+        parts.append("clinics " + ", ".join(sorted(names)))
+    if subscription.source_ids:
+        parts.append("sources " + ", ".join(f"#{i}" for i in subscription.source_ids))
+    if subscription.kinds:
+        parts.append("kinds " + ", ".join(subscription.kinds))
+    if subscription.indications:
+        parts.append("indications " + ", ".join(subscription.indications))
+    if subscription.min_severity != "low":
+        parts.append(f"severity {subscription.min_severity} and above")
+    return "; ".join(parts) or "all alerts"
+
+
+def subject_for(views: list[AlertView], *, digest: bool, day: str | None = None) -> str:
+    if not digest and len(views) == 1:
+        view = views[0]
+        # ASCII arrows: Python's header folder can double a space before an encoded word after "→".
+        return f"[watcher] {view.description.replace(' → ', ' -> ')} - {view.clinic}"
+    clinics = len({v.clinic for v in views})
+    high = sum(1 for v in views if v.severity == "high")
+    when = f" {day}" if day else ""
+    counts = f"{len(views)} alert{'s' if len(views) != 1 else ''} from {clinics} clinic{'s' if clinics != 1 else ''}"
+    return f"[watcher] digest{when}: {counts}" + (f" ({high} high)" if high else "")
+
+
+def build_message(session: Session, delivery: Delivery, subscription: Subscription, views: list[AlertView],
+                  settings: Settings, *, now: datetime) -> EmailMessage:
+    """The complete message for one delivery (an immediate alert mail or a digest)."""
+    digest = delivery.kind == "digest"
+    day = delivery.dedupe_key.rsplit(":", 1)[1] if digest else None  # digest:SUBSCRIPTION:DATE, fixed
+    context = {
+        "alerts": views,
+        "groups": group_by_clinic(views),
+        "digest": digest,
+        "day": day,
+        "email": subscription.email,
+        "mode": subscription.mode,
+        "filters": _filters(session, subscription),
+        "unsubscribe": unsubscribe_link(subscription, settings),
+        "dashboard": settings.public_url + "/",
+        "high": sum(1 for v in views if v.severity == "high"),
+    }
+    name = "digest" if digest else "alert"
+    text = _environment.get_template(f"{name}.txt").render(context)
+    html = _environment.get_template(f"{name}.html").render(context)
+    message = EmailMessage()
+    message["Subject"] = subject_for(views, digest=digest, day=day)
+    message["From"] = settings.mail_from
+    message["To"] = subscription.email
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = delivery.message_id or message_id(delivery, settings)
+    message["List-Unsubscribe"] = f"<{unsubscribe_link(subscription, settings)}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["List-Id"] = f"watcher alerts <alerts.{message['Message-ID'].rpartition('@')[2].rstrip('>')}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Watcher-Alerts"] = ", ".join(str(v.id) for v in views)
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    return message

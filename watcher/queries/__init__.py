@@ -1,0 +1,15 @@
+"""Read-only queries over the stored history, shared by the CLI, the JSON API and the dashboard.
+
+Each function takes a session first and returns plain, JSON-ready data (dicts, lists, ISO dates),
+so that every front end shows the same thing. One concern per module:
+
+- ``dates``     parsing the dates users type (``--since``, ``--until``, ``--at``, API parameters).
+- ``clinics``   clinics by name.
+- ``timeline``  a source's checks and snapshots with the claims and alerts of each version; the
+                text in force at a date.
+- ``snapshots`` one snapshot's metadata, text and raw bytes; paged checks and snapshots.
+- ``alerts``    filtered, paged alert listings; one alert; acknowledging one (the only write here).
+- ``claims``    claim timelines per clinic × indication, and who claims what now.
+
+Full-text search lives in ``watcher.search``; diffs in ``watcher.history.diff_versions``.
+"""

@@ -1,0 +1,80 @@
+"""Snapshots and checks one at a time or by page: metadata, extracted text and raw bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer
+
+from watcher.errors import NotFoundError
+from watcher.history import check_dict
+from watcher.models import Check, Snapshot, Source
+from watcher.pipeline import raw_bytes
+from watcher.queries.paging import check_page, page
+from watcher.queries.timeline import preferred_versions, snapshot_meta, snapshot_text
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFoundError(f"no source {source_id}")
+    return source
+
+
+def get_snapshot(session: Session, snapshot_id: int, *, with_raw: bool = False) -> Snapshot:
+    query = select(Snapshot).where(Snapshot.id == snapshot_id)
+    if not with_raw:
+        query = query.options(defer(Snapshot.raw))
+    snapshot = session.scalar(query)
+    if snapshot is None:
+        raise NotFoundError(f"no snapshot {snapshot_id}")
+    return snapshot
+
+
+def snapshot_info(session: Session, snapshot_id: int) -> dict[str, Any]:
+    snapshot = get_snapshot(session, snapshot_id)
+    version = preferred_versions(session, [snapshot.id]).get(snapshot.id)
+    data = snapshot_meta(snapshot, version)
+    source = get_source(session, snapshot.source_id)
+    data.update({"source_id": source.id, "source_url": source.url, "requested_url": snapshot.requested_url,
+                 "headers": snapshot.headers})
+    return data
+
+
+def snapshot_text_of(session: Session, snapshot_id: int) -> dict[str, Any]:
+    snapshot = get_snapshot(session, snapshot_id)
+    data = snapshot_text(session, snapshot)
+    data["source_id"] = snapshot.source_id
+    return data
+
+
+@dataclass(frozen=True)
+class RawCapture:
+    snapshot_id: int
+    body: bytes
+    content_type: str | None
+    sha256: str
+
+
+def snapshot_raw(session: Session, snapshot_id: int) -> RawCapture:
+    snapshot = get_snapshot(session, snapshot_id, with_raw=True)
+    return RawCapture(snapshot_id=snapshot.id, body=raw_bytes(snapshot), content_type=snapshot.content_type,
+                      sha256=snapshot.sha256)
+
+
+def checks_page(session: Session, source: Source, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    check_page(limit, offset)
+    rows = session.scalars(select(Check).where(Check.source_id == source.id)
+                           .order_by(Check.checked_at, Check.id).offset(offset).limit(limit + 1)).all()
+    return page([check_dict(c) for c in rows], limit=limit, offset=offset)
+
+
+def snapshots_page(session: Session, source: Source, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    check_page(limit, offset)
+    rows = list(session.scalars(select(Snapshot).options(defer(Snapshot.raw))
+                                .where(Snapshot.source_id == source.id)
+                                .order_by(Snapshot.fetched_at, Snapshot.id).offset(offset).limit(limit + 1)))
+    versions = preferred_versions(session, [s.id for s in rows])
+    return page([snapshot_meta(s, versions.get(s.id)) for s in rows], limit=limit, offset=offset)

@@ -1,0 +1,458 @@
+"""``watcher run``: the long-running service that checks every source at its own interval.
+
+One APScheduler ``BackgroundScheduler`` (in-memory job store: the schedule that matters lives in the
+database) with up to three jobs, each ``max_instances=1`` and coalesced (a run that comes due while
+the previous one is still going is skipped, never queued twice):
+
+``check-due-sources`` every ``WATCHER_SCHEDULER_TICK`` seconds
+    claims the due sources (``next_due_at`` NULL or past, oldest first), at most
+    ``WATCHER_SCHEDULER_BATCH_SIZE`` at a time, and checks each batch in ONE crawl subprocess
+    (politeness per domain is Scrapy's, inside it); site sources discover new pages, which are checked
+    in the same run. It takes the next batch at once while batches come full, and logs one line per run.
+``send-notifications`` every ``WATCHER_SCHEDULER_NOTIFY_INTERVAL`` seconds
+    ``watcher.notify.outbox.enqueue`` (when present) then ``send_due``;
+``enqueue-digests`` every ``WATCHER_SCHEDULER_DIGEST_INTERVAL`` seconds
+    ``watcher.notify.outbox.enqueue_digests`` (which decides which digests are due).
+    Without ``watcher.notify.outbox`` the service logs that notifications are off and only checks.
+
+Resume. ``sources.next_due_at`` is the schedule. Each check commits together with its source's next
+due time (``checked_at + interval × (1 ± WATCHER_SCHEDULER_JITTER)``), so a restart, even after
+SIGKILL, re-fetches nothing that is not due. The jitter spreads sources added together.
+
+No source twice at once. Before a batch is crawled its sources are *claimed*: ``next_due_at`` is
+moved to now + a lease (the source's interval, at most ``CLAIM_LEASE_SECONDS``) by a conditional
+UPDATE, so neither the next tick nor a second service on the same database takes them again. A crash
+mid-batch leaves the unrecorded sources due again once their lease ends; a clean stop gives their
+previous due time back at once.
+
+Isolation. Crawls run in a subprocess (``watcher.crawl``): a crash, hang or kill of a crawl becomes
+failed checks (``crawl_failed``), and a failing job is logged in one line; neither ends the service.
+
+Stop. SIGTERM or SIGINT: no new job starts; the running batch records nothing after the capture it is
+recording (each capture is one transaction, so nothing is left half-written), its crawl subprocess is
+stopped (killed if it does not answer within ``STOP_GRACE_SECONDS``), unrecorded claims are released,
+and the process exits with status 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.models import Alert, Source, utcnow
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE_SECONDS = 600.0
+STOP_GRACE_SECONDS = 3.0  # then the running crawl subprocess is killed
+STOP_WAIT_SECONDS = 60.0  # longest wait for the running batch to finish recording after that
+NOTIFY_MODULE = "watcher.notify.outbox"
+
+
+# --- the schedule in the database ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    source_id: int
+    previous_due: datetime | None
+
+
+def jittered(seconds: float, jitter: float, rng: random.Random) -> timedelta:
+    """``seconds`` × a random factor in [1 - jitter, 1 + jitter]; never under one second."""
+    factor = 1.0 + rng.uniform(-jitter, jitter) if jitter > 0 else 1.0
+    return timedelta(seconds=max(1.0, seconds * factor))
+
+
+def claim_due(session: Session, *, now: datetime, limit: int, jitter: float = 0.0,
+              rng: random.Random | None = None) -> list[Claim]:
+    """Claim up to ``limit`` due active sources, never-checked and longest-overdue first."""
+    chance = rng or random.Random()
+    rows = session.execute(
+        select(Source.id, Source.next_due_at, Source.interval_seconds)
+        .where(Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
+        .order_by(Source.next_due_at.asc().nulls_first(), Source.id)
+        .limit(limit)).all()
+    claims = []
+    for source_id, previous, interval in rows:
+        lease = min(jittered(interval, jitter, chance), timedelta(seconds=CLAIM_LEASE_SECONDS))
+        unchanged = Source.next_due_at.is_(None) if previous is None else Source.next_due_at == previous
+        result = session.execute(update(Source).where(Source.id == source_id, unchanged)
+                                 .values(next_due_at=now + lease).execution_options(synchronize_session=False))
+        if getattr(result, "rowcount", 0) == 1:  # else another scheduler claimed it first
+            claims.append(Claim(source_id, previous))
+    return claims
+
+
+def schedule_next(session: Session, source_id: int, *, now: datetime, jitter: float,
+                  rng: random.Random | None = None) -> None:
+    source = session.get(Source, source_id)
+    if source is not None:
+        source.next_due_at = now + jittered(source.interval_seconds, jitter, rng or random.Random())
+
+
+def release(session: Session, claims: list[Claim]) -> None:
+    """Give claimed but unchecked sources their previous due time back (on a clean stop)."""
+    for claim in claims:
+        session.execute(update(Source).where(Source.id == claim.source_id)
+                        .values(next_due_at=claim.previous_due).execution_options(synchronize_session=False))
+
+
+def next_due(session: Session) -> tuple[int, int, datetime | None]:
+    """(active sources, of which due now, the earliest future due time)."""
+    now = utcnow()
+    active = session.scalar(select(func.count()).select_from(Source).where(Source.active.is_(True))) or 0
+    due = session.scalar(select(func.count()).select_from(Source).where(
+        Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))) or 0
+    upcoming = session.scalar(select(func.min(Source.next_due_at)).where(
+        Source.active.is_(True), Source.next_due_at > now))
+    return active, due, upcoming
+
+
+def describe_wait(when: datetime | None, *, now: datetime | None = None) -> str:
+    if when is None:
+        return "none scheduled"
+    seconds = (when - (now or utcnow())).total_seconds()
+    if seconds <= 0:
+        return "now"
+    if seconds < 120:
+        return f"in {max(1, round(seconds))} s"
+    minutes = seconds / 60
+    if minutes < 120:
+        return f"in {minutes:.0f} min"
+    return f"in {minutes / 60:.1f} h"
+
+
+# --- notifications (watcher.notify, built alongside) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotifyHooks:
+    send: Callable[[Store, Settings], Any]
+    digests: Callable[[Store, Settings], Any] | None
+    enabled: bool
+
+
+def load_notify(settings: Settings, module: str = NOTIFY_MODULE) -> NotifyHooks | None:
+    """The outbox functions, or None (with one log line saying why) when they are not available."""
+    try:
+        outbox = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name and module.startswith(error.name):
+            log.warning("notifications are off: %s is not installed; only checks run", module)
+            return None
+        log.error("notifications are off: cannot import %s: %s", module, error)
+        return None
+    except Exception as error:  # a broken notifier must not stop the checks
+        log.error("notifications are off: cannot import %s: %s", module, " ".join(str(error).split()))
+        return None
+    send_due = getattr(outbox, "send_due", None)
+    if not callable(send_due):
+        log.warning("notifications are off: %s has no send_due()", module)
+        return None
+    enqueue = getattr(outbox, "enqueue", None)
+
+    def send(store: Store, settings: Settings) -> Any:
+        if callable(enqueue):
+            enqueue(store, settings)
+        return send_due(store, settings)
+
+    digests = getattr(outbox, "enqueue_digests", None)
+    enabled_check = getattr(outbox, "email_enabled", None)
+    enabled = bool(enabled_check(settings)) if callable(enabled_check) else True
+    return NotifyHooks(send=send, digests=digests if callable(digests) else None, enabled=enabled)
+
+
+# --- the service --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    number: int
+    outcomes: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    batches: int = 0
+    new_pages: int = 0
+    new_alerts: int = 0
+    stopped: bool = False
+    active: int = 0
+    due: int = 0
+    upcoming: datetime | None = None
+
+    def line(self) -> str:
+        total = sum(self.outcomes.values())
+        parts = [f"run {self.number}: {total} check(s) in {self.seconds:.1f} s"]
+        if self.outcomes:
+            parts[0] += " (" + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) + ")"
+        if self.new_pages:
+            parts.append(f"{self.new_pages} new page(s) discovered")
+        parts.append(f"{self.new_alerts} new alert(s)")
+        if self.stopped:
+            parts.append("interrupted by stop")
+        waiting = f"{self.due} due now" if self.due else f"next due {describe_wait(self.upcoming)}"
+        parts.append(f"{self.active} active source(s), {waiting}")
+        return "; ".join(parts)
+
+
+class Service:
+    """The scheduler service; ``serve()`` blocks until SIGTERM/SIGINT, ``once()`` runs one tick."""
+
+    def __init__(self, store: Store, settings: Settings, *, tick: float | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.tick = tick or settings.scheduler_tick
+        self.stop_requested = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._runs = 0
+        self._rng = rng or random.Random()
+        self._notify: NotifyHooks | None = None
+
+    # -- one run ---------------------------------------------------------------------------------
+
+    def run_due(self) -> RunReport | None:
+        """Check everything due now, in batches; None when nothing was due."""
+        from watcher.discovery import check_with_discovery
+
+        started = time.monotonic()
+        with self.store.session() as session:
+            alert_mark = session.scalar(select(func.max(Alert.id))) or 0
+            source_mark = session.scalar(select(func.max(Source.id))) or 0
+        report = RunReport(number=self._runs + 1)
+        recorded: set[int] = set()
+
+        def on_recorded(session: Session, result: Any) -> None:
+            schedule_next(session, result.source_id, now=utcnow(), jitter=self.settings.scheduler_jitter,
+                          rng=self._rng)
+            recorded.add(result.source_id)
+
+        batch_size = self.settings.scheduler_batch_size
+        while not self.stop_requested.is_set():
+            with self.store.session() as session:
+                claims = claim_due(session, now=utcnow(), limit=batch_size,
+                                   jitter=self.settings.scheduler_jitter, rng=self._rng)
+            if not claims:
+                break
+            report.batches += 1
+            try:
+                for result in check_with_discovery(self.store, [c.source_id for c in claims],
+                                                   settings=self.settings, on_recorded=on_recorded,
+                                                   should_stop=self.stop_requested.is_set):
+                    report.outcomes[result.outcome] += 1
+            finally:
+                unchecked = [c for c in claims if c.source_id not in recorded]
+                if unchecked and self.stop_requested.is_set():
+                    with self.store.session() as session:
+                        release(session, unchecked)
+            if len(claims) < batch_size:
+                break
+        if not report.batches:
+            return None
+        self._runs += 1
+        report.stopped = self.stop_requested.is_set()
+        report.seconds = time.monotonic() - started
+        with self.store.session() as session:
+            report.new_alerts = session.scalar(select(func.count()).select_from(Alert)
+                                               .where(Alert.id > alert_mark)) or 0
+            report.new_pages = session.scalar(select(func.count()).select_from(Source).where(
+                Source.id > source_mark, Source.discovered_from_id.is_not(None))) or 0
+            report.active, report.due, report.upcoming = next_due(session)
+        log.info("%s", report.line())
+        return report
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def _check_job(self) -> None:
+        if self.stop_requested.is_set():
+            return
+        self._idle.clear()
+        try:
+            if self.run_due() is None:
+                log.debug("nothing due")
+        except Exception as error:  # the next tick tries again; the service lives on
+            log.error("run failed: %s", _one_line(error))
+            log.debug("run failure", exc_info=True)
+        finally:
+            self._idle.set()
+
+    def _notify_job(self) -> None:
+        if self.stop_requested.is_set() or self._notify is None:
+            return
+        try:
+            report = self._notify.send(self.store, self.settings)
+        except Exception as error:
+            log.error("sending notifications failed: %s", _one_line(error))
+            log.debug("notification failure", exc_info=True)
+            return
+        counts = {name: getattr(report, name, 0) for name in ("sent", "retrying", "failed", "cancelled")}
+        if any(isinstance(v, int) and v for v in counts.values()):
+            log.info("notifications: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+
+    def _digest_job(self) -> None:
+        if self.stop_requested.is_set() or self._notify is None or self._notify.digests is None:
+            return
+        try:
+            added = self._notify.digests(self.store, self.settings)
+        except Exception as error:
+            log.error("collecting digests failed: %s", _one_line(error))
+            log.debug("digest failure", exc_info=True)
+            return
+        if isinstance(added, int) and added:
+            log.info("digests: %d alert(s) added to daily digests", added)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _announce(self) -> None:
+        with self.store.session() as session:
+            active, due, upcoming = next_due(session)
+        self._notify = load_notify(self.settings)
+        if self._notify is None:
+            notes = "notifications off"
+        elif not self._notify.enabled:
+            notes = "notifications scheduled but e-mail is disabled (WATCHER_SMTP_HOST is empty)"
+        else:
+            notes = (f"notifications every {self.settings.scheduler_notify_interval:g} s, digests collected every "
+                     f"{self.settings.scheduler_digest_interval:g} s")
+        resume = f"{due} due now" + (f", next {describe_wait(upcoming)}" if upcoming else "")
+        log.info("watcher run: %d active source(s), %s; tick %g s, jitter ±%g %%, batches of %d; %s",
+                 active, resume, self.tick, self.settings.scheduler_jitter * 100,
+                 self.settings.scheduler_batch_size, notes)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.stop_requested.is_set():
+            log.info("received %s: stopping after the capture being recorded", signal.Signals(signum).name)
+        self.stop_requested.set()
+
+    def _install_signals(self) -> dict[int, Any]:
+        return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def once(self) -> int:
+        """One run of everything due (and of the notifications), then exit."""
+        previous = self._install_signals()
+        try:
+            self._announce()
+            self._idle.clear()
+            try:
+                if self.run_due() is None:
+                    with self.store.session() as session:
+                        active, _due, upcoming = next_due(session)
+                    log.info("run: nothing due; %d active source(s), next due %s", active, describe_wait(upcoming))
+            finally:
+                self._idle.set()
+            self._notify_job()
+            self._digest_job()
+        finally:
+            _restore_signals(previous)
+        return 0
+
+    def serve(self) -> int:
+        """Run until SIGTERM or SIGINT; returns the exit status (0 after a clean stop)."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        previous = self._install_signals()
+        try:
+            self._announce()
+            scheduler = BackgroundScheduler(
+                timezone=UTC, logger=_apscheduler_logger(),
+                executors={"default": ThreadPoolExecutor(max_workers=3)},
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+            now = datetime.now(UTC)
+            scheduler.add_job(self._check_job, IntervalTrigger(seconds=self.tick, timezone=UTC),
+                              id="check-due-sources", name="check due sources", next_run_time=now)
+            if self._notify is not None:
+                scheduler.add_job(self._notify_job, IntervalTrigger(
+                    seconds=self.settings.scheduler_notify_interval, timezone=UTC),
+                    id="send-notifications", name="send notifications", next_run_time=now + timedelta(seconds=1))
+                if self._notify.digests is not None:
+                    scheduler.add_job(self._digest_job, IntervalTrigger(
+                        seconds=self.settings.scheduler_digest_interval, timezone=UTC),
+                        id="enqueue-digests", name="collect digests", next_run_time=now + timedelta(seconds=2))
+            scheduler.start()
+            try:
+                while not self.stop_requested.wait(0.5):
+                    pass
+            finally:
+                scheduler.shutdown(wait=False)  # no new jobs; the running ones finish below
+                self._wait_for_run()
+        finally:
+            _restore_signals(previous)
+        log.info("stopped cleanly after %d run(s)", self._runs)
+        return 0
+
+    def _wait_for_run(self) -> None:
+        if self._idle.wait(STOP_GRACE_SECONDS):
+            return
+        killed = interrupt_crawls()
+        if killed:
+            log.info("stopped the running crawl (%d process(es)); its unrecorded pages stay due", killed)
+        if not self._idle.wait(STOP_WAIT_SECONDS):
+            log.warning("the running batch did not finish within %g s; exiting anyway (each recorded "
+                        "check is complete: captures are recorded one transaction each)", STOP_WAIT_SECONDS)
+
+
+def interrupt_crawls() -> int:
+    """Kill this process's crawl subprocesses (its only child processes), so that a stop does not
+    wait for slow downloads; returns how many. Linux (/proc) only; elsewhere the stop waits for the
+    next capture instead. Nothing is lost: captures after a stop are not recorded anyway."""
+    me = os.getpid()
+    killed = 0
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                parent = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == me:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    killed += 1
+    return killed
+
+
+class _QuietSkips(logging.Filter):
+    """A tick that comes due while the previous run is still going is skipped by design
+    (max_instances=1, coalesced); APScheduler would warn about it every tick of a long run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def _apscheduler_logger() -> logging.Logger:
+    logger = logging.getLogger("watcher.scheduler.apscheduler")
+    if not any(isinstance(f, _QuietSkips) for f in logger.filters):
+        logger.addFilter(_QuietSkips())
+    return logger
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(getattr(error, "orig", None) or error).split()) or type(error).__name__
+    return text[:300]

@@ -1,0 +1,291 @@
+"""WARC 1.1 out and in: the stored captures as an archive file, and archives as history.
+
+Writing (``write_warc``): one ``warcinfo`` record, then per snapshot a ``response`` record (the HTTP
+status line and headers as recorded, and the raw bytes kept for the snapshot) and a ``request``
+record (``WARC-Concurrent-To`` the response). ``WARC-Date`` is the capture's fetch time,
+``WARC-Target-URI`` its final URL; ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` are SHA-256 in
+base32 (``sha256:…``), the usual WARC form, which warcio verifies; the payload digest is the
+snapshot's own SHA-256. Bodies are stored decoded, so ``Content-Encoding``/``Transfer-Encoding``
+are dropped and ``Content-Length`` is the body's length. Extension fields ``Watcher-Requested-URI``,
+``Watcher-Source-Id`` and ``Watcher-Snapshot-Id`` tie records back to watcher. Gzip per record when
+asked (``.warc.gz``).
+
+Reading (``import_warc``): ``response`` records of pages (HTML, XHTML, plain text or no content
+type) become ``Capture`` objects and go through ``watcher.pipeline.record_capture`` with the claim
+analysis, exactly like live captures, oldest first; sources are created for unknown URLs. A record
+already imported (same source, capture time and body hash) is skipped, so importing a file twice
+adds nothing. Captures older than a source's newest stored snapshot are skipped and counted:
+the pipeline diffs each capture against the latest version, so inserting one in the middle of a
+history would compare the wrong neighbours.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from io import BytesIO
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import iso_date_to_datetime
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from watcher import __version__
+from watcher.capture import Capture
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.errors import InputError
+from watcher.models import Check, Snapshot, Source
+from watcher.pipeline import raw_bytes, record_capture, sha256_hex
+from watcher.sources import SourceSpec, add_sources, normalize_url
+
+log = logging.getLogger(__name__)
+
+WARC_VERSION = "1.1"
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
+# The stored body is the decoded entity: these would describe a different byte stream.
+_DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+
+
+class _Sha256WARCWriter(WARCWriter):  # type: ignore[misc]
+    """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
+
+    @staticmethod
+    def _create_digester() -> Any:
+        return Digester("sha256")
+
+
+def warc_date(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def sha256_base32(hex_digest: str) -> str:
+    return "sha256:" + base64.b32encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+def _header_items(headers: dict[str, Any] | None) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for name, values in (headers or {}).items():
+        for value in values if isinstance(values, list) else [values]:
+            items.append((str(name), str(value)))
+    return items
+
+
+def _status_line(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"{status} {phrase}"
+
+
+def write_warc(out: BinaryIO, snapshots: Iterable[Snapshot], *, gzip: bool, filename: str | None = None) -> int:
+    """Write the snapshots (with their raw bytes loaded) as WARC 1.1; returns how many."""
+    writer = _Sha256WARCWriter(out, gzip=gzip, warc_version=WARC_VERSION)
+    info = writer.create_warcinfo_record(filename or "", {
+        "software": f"watcher/{__version__}",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "description": "Captures of clinic web pages recorded by watcher (medical-claim change monitor)",
+    })
+    writer.write_record(info)
+    info_id = info.rec_headers.get_header("WARC-Record-ID")
+    count = 0
+    for snapshot in snapshots:
+        body = raw_bytes(snapshot)
+        items = [(k, v) for k, v in _header_items(snapshot.headers) if k.lower() not in _DROPPED_HEADERS]
+        items.append(("Content-Length", str(len(body))))
+        common = {"WARC-Date": warc_date(snapshot.fetched_at), "WARC-Warcinfo-ID": info_id}
+        response = writer.create_warc_record(
+            snapshot.final_url, "response", payload=BytesIO(body), length=len(body),
+            http_headers=StatusAndHeaders(_status_line(snapshot.http_status), items, protocol="HTTP/1.1"),
+            warc_headers_dict={**common, "Watcher-Requested-URI": snapshot.requested_url,
+                               "Watcher-Source-Id": str(snapshot.source_id),
+                               "Watcher-Snapshot-Id": str(snapshot.id)})
+        parts = urlsplit(snapshot.final_url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        request = writer.create_warc_record(
+            snapshot.final_url, "request", payload=BytesIO(b""), length=0,
+            http_headers=StatusAndHeaders(f"GET {target}", [("Host", parts.netloc)], protocol="HTTP/1.1",
+                                          is_http_request=True),
+            warc_headers_dict=dict(common))
+        writer.write_request_response_pair(request, response)
+        count += 1
+    return count
+
+
+# --- import ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ArchivedResponse:
+    url: str  # the URL the source is identified by (requested URI when recorded, else target URI)
+    target_uri: str
+    fetched_at: datetime
+    status: int | None
+    headers: dict[str, list[str]]
+    body: bytes
+    truncated: bool
+    error: str | None = None
+
+
+@dataclass
+class ImportReport:
+    records: int = 0
+    responses: int = 0
+    checks: int = 0
+    snapshots: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    already_imported: int = 0
+    skipped_older: int = 0
+    skipped_not_pages: int = 0
+    skipped_bad_urls: int = 0
+    sources_created: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records, "responses": self.responses, "checks": self.checks,
+            "snapshots": self.snapshots, "outcomes": dict(sorted(self.outcomes.items())),
+            "already_imported": self.already_imported, "skipped_older": self.skipped_older,
+            "skipped_not_pages": self.skipped_not_pages, "skipped_bad_urls": self.skipped_bad_urls,
+            "sources_created": self.sources_created,
+        }
+
+
+def _media_type(headers: StatusAndHeaders | None) -> str | None:
+    value = headers.get_header("Content-Type") if headers is not None else None
+    return value.split(";", 1)[0].strip().lower() if value else None
+
+
+def _headers_dict(headers: StatusAndHeaders) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in headers.headers:
+        if name.lower() in ("content-encoding", "transfer-encoding"):
+            continue  # the body below is decoded
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def _status(headers: StatusAndHeaders) -> int | None:
+    try:
+        return int(headers.get_statuscode())
+    except (TypeError, ValueError):
+        return None
+
+
+def read_responses(path: Path, report: ImportReport) -> list[ArchivedResponse]:
+    """The page responses of a WARC file, oldest first. Raises InputError for a malformed file."""
+    found: list[ArchivedResponse] = []
+    try:
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                report.records += 1
+                response = _response_of(record, report)
+                if response is not None:
+                    found.append(response)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror or error}") from None
+    except Exception as error:  # warcio raises anything from ArchiveLoadFailed to AttributeError on bad input
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"{path} is not a valid WARC file: {first}") from None
+    if report.records == 0:
+        raise InputError(f"{path} is not a valid WARC file: it holds no records")
+    found.sort(key=lambda r: r.fetched_at)
+    return found
+
+
+def _response_of(record: Any, report: ImportReport) -> ArchivedResponse | None:
+    if record.rec_type != "response" or record.http_headers is None:
+        return None
+    report.responses += 1
+    target = record.rec_headers.get_header("WARC-Target-URI") or ""
+    status = _status(record.http_headers)
+    media_type = _media_type(record.http_headers)
+    if media_type is not None and media_type not in PAGE_TYPES:
+        report.skipped_not_pages += 1
+        return None
+    date = record.rec_headers.get_header("WARC-Date")
+    if not date:
+        raise ArchiveLoadFailed(f"response record for {target} has no WARC-Date")
+    fetched_at = iso_date_to_datetime(date).replace(tzinfo=UTC)
+    error = None
+    try:
+        body = record.content_stream().read()
+    except Exception as problem:  # a broken gzip/brotli/chunked body: a failed capture, not a failed import
+        body, error = b"", f"undecodable body in the WARC record: {problem}"
+    return ArchivedResponse(
+        url=record.rec_headers.get_header("Watcher-Requested-URI") or target, target_uri=target,
+        fetched_at=fetched_at, status=status, headers=_headers_dict(record.http_headers), body=body,
+        truncated=bool(record.rec_headers.get_header("WARC-Truncated")), error=error)
+
+
+def _source_for(session: Session, url: str, *, clinic: str | None, report: ImportReport) -> Source:
+    source = session.scalar(select(Source).where(Source.url == url))
+    if source is None:
+        source = add_sources(session, [SourceSpec(url=url, clinic=clinic)])[0]
+        report.sources_created.append(url)
+    return source
+
+
+def _already_imported(session: Session, source_id: int, response: ArchivedResponse) -> bool:
+    digest = sha256_hex(response.body) if response.body else None
+    rows = session.scalars(select(Check.body_sha256).where(Check.source_id == source_id,
+                                                          Check.checked_at == response.fetched_at))
+    return any(row == digest for row in rows)
+
+
+def _newer_snapshot_exists(session: Session, source_id: int, moment: datetime) -> bool:
+    return session.scalar(select(Snapshot.id).where(Snapshot.source_id == source_id, Snapshot.fetched_at > moment)
+                          .limit(1)) is not None
+
+
+def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic: str | None,
+                      report: ImportReport) -> Iterator[Capture]:
+    for response in responses:
+        try:
+            url = normalize_url(response.url)
+        except InputError:
+            report.skipped_bad_urls += 1
+            continue
+        with store.session() as session:
+            source = _source_for(session, url, clinic=clinic, report=report)
+            if _already_imported(session, source.id, response):
+                report.already_imported += 1
+                continue
+            if _newer_snapshot_exists(session, source.id, response.fetched_at):
+                report.skipped_older += 1
+                continue
+            source_id = source.id
+        yield Capture(source_id=source_id, requested_url=url, final_url=response.target_uri or url,
+                      fetched_at=response.fetched_at, duration_ms=0, status=response.status,
+                      headers=response.headers, body=response.body, truncated=response.truncated,
+                      error_kind="other" if response.error else None, error=response.error)
+
+
+def import_warc(store: Store, path: Path, *, settings: Settings, clinic: str | None = None) -> ImportReport:
+    """Backfill history from a WARC file through the live capture pipeline (see the module doc)."""
+    from watcher.processing import analyse_new_version
+
+    report = ImportReport()
+    responses = read_responses(path, report)
+    for capture in captures_in_order(store, responses, clinic=clinic, report=report):
+        with store.session() as session:
+            result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+        report.checks += 1
+        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+        if result.snapshot_id is not None:
+            report.snapshots += 1
+        log.info("imported %s %s %s", result.outcome, capture.fetched_at.isoformat(), result.url)
+    return report
