@@ -42,29 +42,14 @@ from dataclasses import dataclass
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
 from watcher.claims.normalise import fold_case, normalise
-from watcher.claims.vocabulary import MARKER_KINDS
+from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
 
 CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation"})
 THERAPEUTIC_KINDS = frozenset({"effect", "proof", "expectation"})
 MODIFIER_KINDS = frozenset({"hedge", "attribution", "expectation", "judgement"})
 ZEROING_KINDS = frozenset({"limitation", "disclaimer", "exclusion", "meta"})
-NEGATABLE_KINDS = (
-    frozenset(
-        {
-            "effect",
-            "causal",
-            "role",
-            "proof",
-            "expectation",
-            "intensifier",
-            "hedge",
-            "attribution",
-            "judgement",
-            "assertion",
-        }
-    )
-    | MARKER_KINDS
-)
+# Every cue that sets a level, and the markers, can be negated ("not proven", 副作用がないとは言えません).
+NEGATABLE_KINDS = LEVEL_KINDS | MARKER_KINDS
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
