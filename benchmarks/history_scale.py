@@ -434,6 +434,7 @@ def summary(samples: list[float]) -> dict[str, float]:
 def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any]:
     from watcher.models import Source
     from watcher.queries.alerts import alerts_page
+    from watcher.queries.claims import claim_timelines
     from watcher.queries.timeline import timeline
     from watcher.search import search
 
@@ -469,6 +470,18 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
 
             alert_samples.extend(timed(listing, 1)[0])
         out["alerts_listing"] = summary(alert_samples)
+        def clinic_claims() -> Any:
+            with store.session() as session:
+                return claim_timelines(session, clinic_id=rng.randint(1, clinics))
+
+        out["claims one clinic"] = summary(timed(clinic_claims, max(3, queries // 10))[0])
+
+        def indication_claims() -> Any:
+            with store.session() as session:
+                return claim_timelines(session, indication="schizophrenia")
+
+        samples, data = timed(indication_claims, 3)
+        out["claims schizophrenia, all clinics"] = summary(samples) | {"timelines": len(data["timelines"])}
         for term in ("統合失調症", "自閉症", "臨床試験で証明", "clinically proven", "うつ"):
             def find(term: str = term) -> Any:
                 with store.session() as session:
@@ -573,7 +586,10 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    free = shutil.disk_usage(args.workdir or tempfile.gettempdir()).free
+    where = Path(args.workdir or tempfile.gettempdir()).resolve()
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
     need = args.versions * 8_000  # generous: ~4 KB per version per backend (text, FTS/GIN, raw, profile)
     if free < need:
         log(f"only {free / 1e9:.1f} GB free where about {need / 1e9:.1f} GB may be needed: use fewer --versions")

@@ -7,9 +7,11 @@ so that every front end shows the same thing. One concern per module:
 - ``clinics``   clinics by name.
 - ``timeline``  a source's checks and snapshots with the claims and alerts of each version; the
                 text in force at a date.
+- ``sources``   sources by page; one source with the size of its history.
 - ``snapshots`` one snapshot's metadata, text and raw bytes; paged checks and snapshots.
 - ``alerts``    filtered, paged alert listings; one alert; acknowledging one (the only write here).
 - ``claims``    claim timelines per clinic × indication, and who claims what now.
+- ``paging``    ``limit``/``offset`` checks and pages with ``next_offset``.
 
 Full-text search lives in ``watcher.search``; diffs in ``watcher.history.diff_versions``.
 """

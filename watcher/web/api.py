@@ -16,17 +16,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
 
 from watcher.errors import InputError
 from watcher.history import diff_versions
-from watcher.models import Check, Snapshot, Source
 from watcher.queries.alerts import acknowledge_alert, alerts_page, get_alert
 from watcher.queries.claims import claim_timelines
 from watcher.queries.clinics import list_clinics, resolve_clinic
 from watcher.queries.dates import parse_when
-from watcher.queries.paging import MAX_LIMIT, MAX_OFFSET, check_page, page
+from watcher.queries.paging import MAX_LIMIT, MAX_OFFSET
 from watcher.queries.snapshots import (
     checks_page,
     get_source,
@@ -35,6 +32,7 @@ from watcher.queries.snapshots import (
     snapshot_text_of,
     snapshots_page,
 )
+from watcher.queries.sources import source_info, sources_page
 from watcher.queries.timeline import timeline, version_at
 from watcher.search import MAX_TERM_CHARS, search
 from watcher.sources import SourceSpec, add_sources, parse_interval, resolve_source, source_dict
@@ -130,10 +128,7 @@ def clinics(session: SessionDep) -> list[dict[str, Any]]:
 
 @read.get("/sources", summary="Watched sources, by id")
 def sources(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
-    check_page(limit, offset)
-    rows = session.scalars(select(Source).options(joinedload(Source.clinic)).order_by(Source.id)
-                           .offset(offset).limit(limit + 1)).all()
-    return page([source_dict(s) for s in rows], limit=limit, offset=offset)
+    return sources_page(session, limit=limit, offset=offset)
 
 
 @write.post("/sources", status_code=201, summary="Watch a new URL (needs the API token)")
@@ -145,12 +140,7 @@ def add_source(session: SessionDep, body: Annotated[SourceIn, Body()]) -> dict[s
 
 @read.get("/sources/{source_id}", summary="One source, with its number of checks and snapshots")
 def source(session: SessionDep, source_id: Id) -> dict[str, Any]:
-    found = get_source(session, source_id)
-    data = source_dict(found)
-    data["checks"] = session.scalar(select(func.count()).select_from(Check).where(Check.source_id == found.id))
-    data["snapshots"] = session.scalar(select(func.count()).select_from(Snapshot)
-                                       .where(Snapshot.source_id == found.id))
-    return data
+    return source_info(session, source_id)
 
 
 @read.get("/sources/{source_id}/timeline",
