@@ -414,14 +414,10 @@ def generate_and_load(loader: SqliteLoader | PostgresLoader, *, sources: int, ve
 
 # --- measuring -------------------------------------------------------------------------------------
 
-def timed(call: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    samples, result = [], None
-    call()  # warm-up: plans, caches
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples, result
+def timed_once(call: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = call()
+    return (time.perf_counter() - start) * 1000, result
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -431,26 +427,41 @@ def summary(samples: list[float]) -> dict[str, float]:
             "max_ms": round(ordered[-1], 1)}
 
 
+def cold_and_warm(calls: list[Callable[[], Any]]) -> dict[str, Any]:
+    """Each call twice: the first pass meets pages not read since the load (cold), the second the same
+    pages again (warm, as on a server that has been answering for a while)."""
+    cold = [timed_once(call)[0] for call in calls]
+    warm = [timed_once(call)[0] for call in calls]
+    return {"cold": summary(cold), "warm": summary(warm)}
+
+
 def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any]:
+    from sqlalchemy import text
+
     from watcher.models import Source
     from watcher.queries.alerts import alerts_page
     from watcher.queries.claims import claim_timelines
     from watcher.queries.timeline import timeline
-    from watcher.search import search
+    from watcher.search import _match_sql, search
 
     rng = random.Random(seed + 1)
     store = Store(url, migrate=False)
     out: dict[str, Any] = {}
+    clinics = (sources + 9) // 10
     try:
-        def one_timeline() -> Any:
-            with store.session() as session:
-                source = session.get(Source, rng.randint(1, sources))
-                assert source is not None
-                return timeline(session, source)
+        def one_timeline(source_id: int) -> Callable[[], Any]:
+            def call() -> Any:
+                with store.session() as session:
+                    source = session.get(Source, source_id)
+                    assert source is not None
+                    return timeline(session, source)
+            return call
 
-        samples, data = timed(one_timeline, queries)
-        out["timeline"] = summary(samples) | {"checks": len(data["checks"]), "snapshots": len(data["snapshots"])}
-        clinics = (sources + 9) // 10
+        picked = [rng.randint(1, sources) for _ in range(queries)]
+        out["timeline"] = cold_and_warm([one_timeline(s) for s in picked])
+        sample = one_timeline(picked[0])()
+        out["timeline"]["rows"] = {"checks": len(sample["checks"]), "snapshots": len(sample["snapshots"])}
+
         filters: list[Callable[[], dict[str, Any]]] = [
             lambda: {},
             lambda: {"clinic_id": rng.randint(1, clinics)},
@@ -460,38 +471,43 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
             lambda: {"indication": "schizophrenia", "kind": "new_indication"},
             lambda: {"since": T0 + timedelta(days=rng.randint(0, 600))},
         ]
-        alert_samples: list[float] = []
-        for index in range(queries):
-            chosen = filters[index % len(filters)]()
 
-            def listing(chosen: dict[str, Any] = chosen) -> Any:
+        def listing(chosen: dict[str, Any]) -> Callable[[], Any]:
+            def call() -> Any:
                 with store.session() as session:
                     return alerts_page(session, limit=50, offset=0, newest_first=True, **chosen)
+            return call
 
-            alert_samples.extend(timed(listing, 1)[0])
-        out["alerts_listing"] = summary(alert_samples)
-        def clinic_claims() -> Any:
-            with store.session() as session:
-                return claim_timelines(session, clinic_id=rng.randint(1, clinics))
+        out["alerts_listing"] = cold_and_warm([listing(filters[i % len(filters)]()) for i in range(queries)])
 
-        out["claims one clinic"] = summary(timed(clinic_claims, max(3, queries // 10))[0])
+        def clinic_claims(clinic_id: int) -> Callable[[], Any]:
+            def call() -> Any:
+                with store.session() as session:
+                    return claim_timelines(session, clinic_id=clinic_id)
+            return call
+
+        out["claims one clinic"] = cold_and_warm([clinic_claims(rng.randint(1, clinics))
+                                                  for _ in range(max(3, queries // 10))])
 
         def indication_claims() -> Any:
             with store.session() as session:
                 return claim_timelines(session, indication="schizophrenia")
 
-        samples, data = timed(indication_claims, 3)
-        out["claims schizophrenia, all clinics"] = summary(samples) | {"timelines": len(data["timelines"])}
+        out["claims schizophrenia, all clinics"] = cold_and_warm([indication_claims] * 3)
         for term in ("統合失調症", "自閉症", "臨床試験で証明", "clinically proven", "うつ"):
             def find(term: str = term) -> Any:
                 with store.session() as session:
                     return search(session, term, limit=100)
 
-            samples, hits = timed(find, max(3, queries // 20))
+            repeat = max(3, queries // 20)
+            first_ms, hits = timed_once(find)
+            warm = [timed_once(find)[0] for _ in range(repeat)]
             with store.session() as session:
-                total = sum(hit["versions"] for hit in search(session, term, limit=500))
-            out[f"search {term}"] = summary(samples) | {"sources_returned": len(hits),
-                                                        "matching_versions_top500": total}
+                match, params, method = _match_sql(session, term)
+                count = session.execute(text(f"SELECT count(*) FROM text_versions tv WHERE {match}"),
+                                        params).scalar_one()
+            out[f"search {term}"] = {"first_ms": round(first_ms, 1), "warm": summary(warm), "method": method,
+                                     "matching_versions": count, "sources_returned": len(hits)}
     finally:
         store.dispose()
     return out
@@ -581,7 +597,13 @@ def main(argv: list[str] | None = None) -> int:
         "WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--json", dest="json_out", help="also write the results to this file")
+    parser.add_argument("--measure", metavar="DATABASE_URL",
+                        help="only time the queries on a database kept by an earlier run (--keep)")
     args = parser.parse_args(argv)
+    if args.measure:
+        measured = measure(args.measure, sources=args.sources, queries=args.queries, seed=args.seed)
+        print(json.dumps(measured, ensure_ascii=False, indent=2))
+        return 0
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

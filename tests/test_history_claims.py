@@ -57,6 +57,12 @@ def test_claim_timelines(store: Store, settings: Settings, run_cli) -> None:  # 
     assert "claimed now, across clinics:" in text.out
     with store.session() as session:
         assert claim_timelines(session) == data
+        # One indication is computed in the database (window function): the same answer.
+        for name in {t["indication"] for t in data["timelines"]}:
+            assert claim_timelines(session, indication=name)["timelines"] == [
+                t for t in data["timelines"] if t["indication"] == name], name
+        assert claim_timelines(session, indication="no_such_thing") == {
+            "analyser_version": data["analyser_version"], "timelines": [], "current": []}
 
 
 def test_claims_of_a_stronger_page_hide_a_weaker_one(store: Store, settings: Settings) -> None:

@@ -7,21 +7,26 @@ force at that moment (a page's version stays in force until its next snapshot; f
 change nothing). Each step names the snapshot that shows it, and the page's snapshot just before
 (``previous_snapshot_id``, ``previous_fetched_at``), so that "what did the page say just before?" is one
 ``watcher history SOURCE --at`` or ``watcher diff`` away. Sources without a clinic form their own
-group each. Strength 0 means "not claimed" (dropped, negated or excluded).
+group each. Strength 0 means "not claimed" (dropped, negated or excluded). Versions are those of the
+current extractor, as in the pipeline's comparisons.
+
+For one indication the database finds the versions where a page's strength changed (JSON extraction
+and a window function), so "who claims autism now?" does not read every profile into Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
 from watcher.extract import EXTRACTOR_VERSION
-from watcher.models import ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion
+from watcher.models import ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion, UTCDateTime
 
 
 @dataclass
@@ -52,6 +57,8 @@ class _Timeline:
 
 @dataclass(frozen=True)
 class _Row:
+    """One version of a page: its claims (indication → strength ≥ 1) and the page's version before."""
+
     source_id: int
     source_url: str
     clinic_id: int | None
@@ -59,41 +66,62 @@ class _Row:
     snapshot_id: int
     fetched_at: datetime
     indications: dict[str, int]
+    previous_snapshot_id: int | None
+    previous_fetched_at: datetime | None
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _versions(*columns: Any) -> Select[Any]:
+    """Profiled versions (current analyser and extractor) with their snapshot, page and clinic."""
+    return (select(*columns)
+            .select_from(ClaimProfileRecord)
+            .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
+            .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
+            .join(Source, Snapshot.source_id == Source.id)
+            .outerjoin(Clinic, Source.clinic_id == Clinic.id)
+            .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
+                   TextVersion.extractor_version == EXTRACTOR_VERSION))
 
 
-def _rows(session: Session, *, clinic_id: int | None, indication: str | None) -> list[_Row]:
-    query = (select(Source.id, Source.url, Source.clinic_id, Clinic.name, Snapshot.id, Snapshot.fetched_at,
-                    TextVersion.extractor_version, ClaimProfileRecord.indications)
-             .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
-             .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
-             .join(Source, Snapshot.source_id == Source.id)
-             .outerjoin(Clinic, Source.clinic_id == Clinic.id)
-             .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION)
-             .order_by(Snapshot.fetched_at, Snapshot.id, TextVersion.id))
+def _all_rows(session: Session, *, clinic_id: int | None) -> Iterator[_Row]:
+    """Every profiled version, in capture order."""
+    query = _versions(Source.id, Source.url, Source.clinic_id, Clinic.name, Snapshot.id, Snapshot.fetched_at,
+                      ClaimProfileRecord.indications).order_by(Snapshot.fetched_at, Snapshot.id)
     if clinic_id is not None:
         query = query.where(Source.clinic_id == clinic_id)
-    if indication:
-        # Only the sources that ever claimed it — but all of their versions, to see it dropped.
-        mentioning = (select(ClaimProfileRecord.source_id)
-                      .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-                             cast(ClaimProfileRecord.indications, String)
-                             .like(f'%"{_like_escape(indication)}"%', escape="\\")))
-        query = query.where(Source.id.in_(mentioning))
-    chosen: dict[int, tuple[str, _Row]] = {}
-    order: list[int] = []
-    for source_id, url, cid, clinic, snapshot_id, fetched_at, extractor, indications in session.execute(query):
-        row = _Row(source_id, url, cid, clinic, snapshot_id, fetched_at,
-                   {str(k): int(v) for k, v in (indications or {}).items() if int(v) > 0})
-        held = chosen.get(snapshot_id)
-        if held is None:
-            order.append(snapshot_id)
-        if held is None or held[0] != EXTRACTOR_VERSION:
-            chosen[snapshot_id] = (extractor, row)
-    return [chosen[snapshot_id][1] for snapshot_id in order]
+    before: dict[int, tuple[int, datetime]] = {}
+    for source_id, url, cid, clinic, snapshot_id, fetched_at, indications in session.execute(query):
+        previous = before.get(source_id)
+        before[source_id] = (snapshot_id, fetched_at)
+        yield _Row(source_id, url, cid, clinic, snapshot_id, fetched_at,
+                   {str(k): int(v) for k, v in (indications or {}).items() if int(v) > 0},
+                   previous[0] if previous else None, previous[1] if previous else None)
+
+
+def _indication_rows(session: Session, *, clinic_id: int | None, indication: str) -> Iterator[_Row]:
+    """The versions where a page's strength for one indication changed, found by the database: the
+    strength is read from the denormalised ``indications`` JSON and compared with the page's version
+    before (a window function), so only the changes reach Python, with their previous versions."""
+    strength = ClaimProfileRecord.indications[indication].as_integer()
+
+    def page_before(value: Any, **kind: Any) -> Any:
+        return func.lag(value, **kind).over(partition_by=Snapshot.source_id,
+                                            order_by=(Snapshot.fetched_at, Snapshot.id))
+
+    inner = _versions(
+        Source.id.label("source_id"), Source.url.label("url"), Source.clinic_id.label("clinic_id"),
+        Clinic.name.label("clinic"), Snapshot.id.label("snapshot_id"), Snapshot.fetched_at.label("fetched_at"),
+        func.coalesce(strength, 0).label("strength"),
+        func.coalesce(page_before(strength), 0).label("before"),
+        page_before(Snapshot.id).label("previous_id"),
+        page_before(Snapshot.fetched_at, type_=UTCDateTime()).label("previous_at"))
+    if clinic_id is not None:
+        inner = inner.where(Source.clinic_id == clinic_id)
+    versions = inner.subquery()
+    query = (select(versions).where(versions.c.strength != versions.c.before)
+             .order_by(versions.c.fetched_at, versions.c.snapshot_id))
+    for row in session.execute(query):
+        yield _Row(row.source_id, row.url, row.clinic_id, row.clinic, row.snapshot_id, row.fetched_at,
+                   {indication: int(row.strength)} if row.strength > 0 else {}, row.previous_id, row.previous_at)
 
 
 def claim_timelines(session: Session, *, clinic_id: int | None = None,
@@ -101,33 +129,30 @@ def claim_timelines(session: Session, *, clinic_id: int | None = None,
     timelines: dict[tuple[Any, str], _Timeline] = {}
     # Per clinic group: each page's claims in force, and the group's strength per indication.
     pages: dict[Any, dict[int, dict[str, int]]] = {}
-    last_snapshot: dict[int, tuple[int, datetime]] = {}
     levels: dict[Any, dict[str, int]] = {}
-    for row in _rows(session, clinic_id=clinic_id, indication=indication):
+    rows = (_indication_rows(session, clinic_id=clinic_id, indication=indication) if indication
+            else _all_rows(session, clinic_id=clinic_id))
+    for row in rows:
         group = row.clinic_id if row.clinic_id is not None else ("source", row.source_id)
         in_force = pages.setdefault(group, {})
         old = in_force.get(row.source_id, {})
         in_force[row.source_id] = row.indications
         level = levels.setdefault(group, {})
         for name in sorted(set(old) | set(row.indications)):
-            if indication and name != indication:
-                continue
             strength = max(page.get(name, 0) for page in in_force.values())
             if strength == level.get(name, 0):
                 continue
             level[name] = strength
             timeline = timelines.setdefault((group, name), _Timeline(row.clinic, row.clinic_id, name))
-            before = last_snapshot.get(row.source_id)
             timeline.steps.append({
                 "at": row.fetched_at.isoformat(), "strength": strength, "snapshot_id": row.snapshot_id,
                 "source_id": row.source_id, "source_url": row.source_url,
-                "previous_snapshot_id": before[0] if before else None,
-                "previous_fetched_at": before[1].isoformat() if before else None,
+                "previous_snapshot_id": row.previous_snapshot_id,
+                "previous_fetched_at": row.previous_fetched_at.isoformat() if row.previous_fetched_at else None,
             })
-        last_snapshot[row.source_id] = (row.snapshot_id, row.fetched_at)
-    rows = [t.to_dict() for t in timelines.values()]
-    rows.sort(key=lambda t: (t["clinic"] or "", t["first_claimed"]["at"], t["indication"]))
-    return {"analyser_version": ANALYSER_VERSION, "timelines": rows, "current": _current(rows)}
+    found = [t.to_dict() for t in timelines.values()]
+    found.sort(key=lambda t: (t["clinic"] or "", t["first_claimed"]["at"], t["indication"]))
+    return {"analyser_version": ANALYSER_VERSION, "timelines": found, "current": _current(found)}
 
 
 def _current(timelines: list[dict[str, Any]]) -> list[dict[str, Any]]:
