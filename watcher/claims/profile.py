@@ -17,7 +17,7 @@ from watcher.claims.strength import SentenceAssessment, assess
 from watcher.claims.vocabulary import load_vocabulary
 
 # Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
-ANALYSER_VERSION = "1.0.0"
+ANALYSER_VERSION = "1.1.0"
 
 MAX_EVIDENCE = 3
 MAX_PER_GROUP = 3

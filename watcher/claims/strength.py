@@ -38,18 +38,26 @@ Questions (a final ?, a Japanese final か, a "Q." prefix, an English interrogat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
 from watcher.claims.normalise import fold_case, normalise
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
 
-CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation"})
-THERAPEUTIC_KINDS = frozenset({"effect", "proof", "expectation"})
+CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation", "approval", "statistic", "offer", "endorsement"})
+THERAPEUTIC_KINDS = CONTENT_KINDS - {"causal"}
+OFFER_LEVEL = 3
+# Approval and outcome statistics stay what they are when reported (「…と報告されています」): only a hedge
+# or a research-stage qualifier lowers them.
+AUTHORITATIVE_KINDS = frozenset({"approval", "statistic"})
 MODIFIER_KINDS = frozenset({"hedge", "attribution", "expectation", "judgement"})
 ZEROING_KINDS = frozenset({"limitation", "disclaimer", "exclusion", "meta"})
 # Every cue that sets a level, and the markers, can be negated ("not proven", 副作用がないとは言えません).
 NEGATABLE_KINDS = LEVEL_KINDS | MARKER_KINDS
+RESEARCH_STAGE = "research_stage"
+RESEARCH_STAGE_CAP = 1
+CACHE_SIZE = 1 << 16
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
@@ -58,6 +66,10 @@ _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
 _CLOSERS = " \t」』)]}\"'>】。"
 _JAPANESE_QUESTION_BEFORE_KA = frozenset("すうのるたいんがだ")
+_DIGIT = re.compile(r"\d")
+_OPENING_BRACKETS = frozenset("「『(【")
+_CLOSING_BRACKETS = frozenset("」』)】")
+_DEFINITION_ENDINGS = ("とは", "って何", "とは何")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +130,42 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
     ``implicit_level`` is the claim a list item inherits from a heading such as 「適応症」 or
     "Conditions we treat": a clause with no content cue of its own claims that level (its own
     hedges, negations and exclusions still apply).
+
+    The result depends on the text and ``implicit_level`` only, so it is cached: pages repeat their
+    boilerplate, and a site checked again repeats most of its sentences.
     """
-    norm = text if normalised else normalise(text)
+    return _assess(text if normalised else normalise(text), implicit_level)
+
+
+def clear_cache() -> None:
+    """Forget cached assessments (benchmarks use it to time pages never seen before)."""
+    _assess.cache_clear()
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     folded = fold_case(norm)
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
     bounds = _clause_bounds(hits, len(norm))
+    parts: list[tuple[list[Hit], set[int], set[int]]] = []
+    for start, end in bounds:
+        in_clause = [hit for hit in hits if start <= hit.start < end]
+        discarded = _conditional(in_clause, norm, start)
+        parts.append((in_clause, discarded, _negated(in_clause, norm, discarded)))
+    # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
+    research = any(
+        hit.term.kind == RESEARCH_STAGE and position not in discarded | negated
+        for in_clause, discarded, negated in parts
+        for position, hit in enumerate(in_clause)
+    )
     clauses: list[Clause] = []
     indications: list[Mention] = []
     treatments: list[Mention] = []
     markers: list[Mention] = []
-    for index, (start, end) in enumerate(bounds):
-        in_clause = [hit for hit in hits if start <= hit.start < end]
-        discarded = _conditional(in_clause, start, end)
-        negated = _negated(in_clause, norm, discarded)
-        clauses.append(_score(in_clause, start, end, discarded, negated, implicit_level))
+    for index, ((start, end), (in_clause, discarded, negated)) in enumerate(zip(bounds, parts, strict=True)):
+        numeric = _DIGIT.search(norm, start, end) is not None
+        clauses.append(_score(in_clause, start, end, discarded, negated, implicit_level, research, numeric))
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
@@ -141,6 +174,11 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
                 treatments.append(_mention(hit, index))
             elif kind in MARKER_KINDS and not question and position not in negated | discarded:
                 markers.append(_mention(hit, index))
+    # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
+    clauses = [
+        replace(clause, level=0, therapeutic=False) if norm.startswith("?", clause.end) and clause.level else clause
+        for clause in clauses
+    ]
     level = 0 if question else max((clause.level for clause in clauses), default=0)
     return SentenceAssessment(
         text=norm,
@@ -167,7 +205,7 @@ def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
 
 
-def _conditional(in_clause: list[Hit], start: int, end: int) -> set[int]:
+def _conditional(in_clause: list[Hit], norm: str, start: int) -> set[int]:
     """Positions (in ``in_clause``) of cues inside a conditional clause."""
     discarded: set[int] = set()
     for position, hit in enumerate(in_clause):
@@ -177,15 +215,19 @@ def _conditional(in_clause: list[Hit], start: int, end: int) -> set[int]:
             # "if it works, ..." : from the condition word to the next comma
             stop = next(
                 (other.start for other in in_clause[position + 1 :] if other.term.kind == COMMA),
-                end,
+                len(norm),
             )
             discarded.update(i for i, other in enumerate(in_clause) if hit.start < other.start < stop)
         else:
-            # 「効果が認められた場合は」: back from the condition word to the previous comma
+            # 「効果が認められた場合は」: back from the condition word to the previous comma; a condition in
+            # brackets (「改善率は50%(難治例の場合)」) qualifies only what is inside them.
             begin = start
             for other in in_clause[:position]:
                 if other.term.kind == COMMA:
                     begin = other.end
+            bracket = norm.rfind("(", begin, hit.start)
+            if bracket >= 0 and norm.find(")", bracket, hit.start) < 0:
+                begin = bracket
             discarded.update(i for i, other in enumerate(in_clause) if begin <= other.start < hit.start)
     return discarded
 
@@ -206,8 +248,12 @@ def _negated(in_clause: list[Hit], norm: str, discarded: set[int]) -> set[int]:
                 if other.term.kind in NEGATABLE_KINDS and other.start >= hit.end:
                     negated.add(later)
         else:
+            # 「対象は「薬で効果がみられない…」に限られます」: a negation inside brackets stays inside them.
+            opener = _open_bracket(norm, hit.start)
             for earlier in range(position - 1, -1, -1):
                 other = in_clause[earlier]
+                if other.start < opener:
+                    break
                 if other.term.kind == COMMA and not _topic_comma(norm, other.start):
                     break
                 if other.term.kind in NEGATABLE_KINDS:
@@ -219,6 +265,20 @@ def _negated(in_clause: list[Hit], norm: str, discarded: set[int]) -> set[int]:
         last = max(carriers)
         negated.update(position for position, hit in enumerate(in_clause[:last]) if hit.term.kind in CONTENT_KINDS)
     return negated
+
+
+def _open_bracket(norm: str, position: int) -> int:
+    """Where the innermost bracket still open at ``position`` starts, or -1."""
+    depth = 0
+    for index in range(position - 1, -1, -1):
+        char = norm[index]
+        if char in _CLOSING_BRACKETS:
+            depth += 1
+        elif char in _OPENING_BRACKETS:
+            if depth == 0:
+                return index
+            depth -= 1
+    return -1
 
 
 def _treatment_follows(in_clause: list[Hit], position: int) -> bool:
@@ -238,8 +298,17 @@ def _score(
     discarded: set[int],
     negated: set[int],
     implicit_level: int | None,
+    research: bool,
+    numeric: bool,
 ) -> Clause:
+    """The clause's level: the strongest content, lifted to 4 by an intensifier, capped by its modifiers.
+
+    Every hedge caps at 1 (possibility wins over a report or an expectation around it: 可能性が示唆, "studies
+    suggest it may help"); attribution, expectation and the writer's judgement cap ordinary content at 2,
+    but not approval or an outcome statistic; a research-stage qualifier in the sentence caps at 1.
+    """
     content = 0
+    authoritative = 0
     therapeutic = False
     intensified = False
     zeroed = False
@@ -247,14 +316,16 @@ def _score(
     correlated = False
     negated_content = False
     caveats: list[str] = []
-    english_cap: int | None = None
-    japanese_cap: int | None = None
-    judgement_cap = 4
-    for position, hit in enumerate(in_clause):
+    hedge_cap = 4
+    modifier_cap = 4
+    live = [position for position in range(len(in_clause)) if position not in discarded]
+    names_indication = implicit_level is not None or any(hit.term.kind == "indication" for hit in in_clause)
+    diagnostic = any(in_clause[position].term.kind == "diagnostic" for position in live)
+    authority = any(in_clause[position].term.kind == "authority" for position in live)
+    for position in live:
+        hit = in_clause[position]
         term = hit.term
         kind = term.kind
-        if position in discarded:
-            continue
         if position in negated:
             if kind in CONTENT_KINDS:
                 negated_content = True
@@ -268,6 +339,10 @@ def _score(
             elif kind != "meta" and term.group and term.group not in caveats:
                 caveats.append(term.group)
             continue
+        if kind == RESEARCH_STAGE:
+            if term.group and term.group not in caveats:
+                caveats.append(term.group)
+            continue
         if kind == "correlation":
             correlated = True
             continue
@@ -276,30 +351,32 @@ def _score(
             # inflammation in depression")
             content = max(content, term.level or 0)
             therapeutic = True
-        if kind in CONTENT_KINDS and not correlated:
-            level = term.level or 0
-            content = max(content, level)
+        if kind in CONTENT_KINDS and not correlated and _counts(kind, numeric, names_indication, diagnostic, authority):
+            level = OFFER_LEVEL if kind == "endorsement" and not authority else term.level or 0
+            if kind in AUTHORITATIVE_KINDS or (kind == "endorsement" and authority):
+                authoritative = max(authoritative, level)
+            else:
+                content = max(content, level)
             therapeutic = therapeutic or kind in THERAPEUTIC_KINDS
         elif kind == "intensifier":
             intensified = True
-        if kind in MODIFIER_KINDS:
-            level = term.level or 0
-            # The outermost modifier decides: in English it comes first ("findings suggest a possible
-            # role" is 2), in Japanese last (可能性が示唆されています is 2). The writer's own judgement
-            # (「可能性があると考えられます」) only ever lowers the cap.
-            if kind == "judgement":
-                judgement_cap = min(judgement_cap, level)
-            elif term.english:
-                english_cap = level if english_cap is None else english_cap
-            else:
-                japanese_cap = level
-    if not content and implicit_level is not None and not negated_content and not correlated:
+        if kind == "hedge":
+            hedge_cap = min(hedge_cap, term.level or 0)
+        elif kind in MODIFIER_KINDS:
+            modifier_cap = min(modifier_cap, term.level or 0)
+    own_content = bool(content or authoritative)
+    if not own_content and implicit_level is not None and not negated_content and not correlated and not research:
+        # A list item under an indications heading claims the heading's level; a research-stage item
+        # (「不明(研究段階)」) claims nothing unless it says more itself.
         content = implicit_level
         therapeutic = True
     if content and intensified:
         content = 4
-    cap = min(judgement_cap, 4 if english_cap is None else english_cap, 4 if japanese_cap is None else japanese_cap)
-    level = 0 if zeroed else min(content, cap)
+    level = max(min(content, hedge_cap, modifier_cap), min(authoritative, hedge_cap))
+    if research:
+        level = min(level, RESEARCH_STAGE_CAP)
+    if zeroed:
+        level = 0
     return Clause(
         start=start,
         end=end,
@@ -311,10 +388,21 @@ def _score(
     )
 
 
+def _counts(kind: str, numeric: bool, names_indication: bool, diagnostic: bool, authority: bool) -> bool:
+    """A statistic needs a number in its clause; an offer (or an endorsement by no authority) needs an
+    indication and no test beside it."""
+    if kind == "statistic":
+        return numeric
+    if kind == "offer" or (kind == "endorsement" and not authority):
+        return names_indication and not diagnostic
+    return True
+
+
 def _is_question(norm: str, folded: str) -> bool:
     tail = norm.rstrip(_CLOSERS)
     if tail.endswith("?"):
-        return True
+        # 「…に効く再生医療とは?」 defines what it names; it does not ask whether it works.
+        return not tail[:-1].rstrip(_CLOSERS).endswith(_DEFINITION_ENDINGS)
     if tail.endswith("か") and len(tail) > 1 and tail[-2] in _JAPANESE_QUESTION_BEFORE_KA:
         return True
     if _QUESTION_PREFIX.match(norm):
