@@ -3,7 +3,8 @@
 Input format (the project's extractor, or a plain text capture): one block per line; ``#``..``######``
 plus a space starts a heading (the level is the count of ``#``); ``- `` (or another bullet, or ``1.``)
 starts a list item; table cells are joined by `` | ``; anything else is a paragraph; blank lines are
-kept because in plain captures they end a list.
+kept because in plain captures they end a list. A plain capture wrapped mid-sentence is joined again: an
+English line starting in lower case continues a paragraph line that has no sentence end.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 # "- item", "* item", "• item", "・item", "1. item", "1) item", "(1) item"; a "※" note is a paragraph.
 _BULLET = re.compile(r"^(?:[-*+]\s+|[•・●○■□◆◇▶►▸✓✔]\s*|\(?\d{1,3}[.)]\s+|\(\d{1,3}\)\s*)")
 _TABLE_SEPARATOR = " | "
+_LINE_END = (".", "!", "?", "。", ":", ";")
 
 _OPENERS = "「『(（[【"
 _CLOSERS = "」』)）]】"
@@ -60,8 +62,21 @@ def parse_blocks(text: str) -> list[Block]:
         if _TABLE_SEPARATOR in line:
             blocks.append(Block(ROW, line, 0, number))
             continue
+        previous = blocks[-1] if blocks else None
+        if previous is not None and _continues(previous, line):
+            # a plain capture wrapped mid-sentence: "TMS is expected to" / "improve depression."
+            blocks[-1] = Block(PARAGRAPH, f"{previous.text} {line}", 0, previous.line)
+            continue
         blocks.append(Block(PARAGRAPH, line, 0, number))
     return blocks
+
+
+def _continues(previous: Block, line: str) -> bool:
+    """An English line that starts in lower case continues the paragraph line before it when that one
+    stopped without a sentence end."""
+    return (
+        previous.kind == PARAGRAPH and line[0].isascii() and line[0].islower() and not previous.text.endswith(_LINE_END)
+    )
 
 
 def split_sentences(text: str) -> list[str]:

@@ -81,6 +81,7 @@ class Clause:
     excluded: bool
     negated: bool  # content that a negation removed
     caveats: tuple[str, ...]  # groups of limitation/disclaimer cues, and ``not_proven``
+    cue: str = ""  # the cue(s) that decided ``level``: 「改善 + 有意」, "may help, capped by may"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ class SentenceAssessment:
     def claim_level(self, clause: int) -> int:
         """The strength the clause claims: 0 in a question, whatever its words."""
         return 0 if self.question else self.clauses[clause].level
+
+    measurement: bool = False  # names a level or concentration ("NAD+ levels fall by 50%")
 
     @property
     def caveats(self) -> tuple[str, ...]:
@@ -154,18 +157,21 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
         discarded = _conditional(in_clause, norm, start)
         parts.append((in_clause, discarded, _negated(in_clause, norm, discarded)))
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
-    research = any(
-        hit.term.kind == RESEARCH_STAGE and position not in discarded | negated
-        for in_clause, discarded, negated in parts
-        for position, hit in enumerate(in_clause)
+    research = next(
+        (
+            norm[hit.start : hit.end]
+            for in_clause, discarded, negated in parts
+            for position, hit in enumerate(in_clause)
+            if hit.term.kind == RESEARCH_STAGE and position not in discarded | negated
+        ),
+        "",
     )
     clauses: list[Clause] = []
     indications: list[Mention] = []
     treatments: list[Mention] = []
     markers: list[Mention] = []
     for index, ((start, end), (in_clause, discarded, negated)) in enumerate(zip(bounds, parts, strict=True)):
-        numeric = _DIGIT.search(norm, start, end) is not None
-        clauses.append(_score(in_clause, start, end, discarded, negated, implicit_level, research, numeric))
+        clauses.append(_score(in_clause, (start, end), norm, discarded, negated, implicit_level, research))
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
@@ -188,6 +194,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
         indications=tuple(indications),
         treatments=tuple(treatments),
         markers=tuple(markers),
+        measurement=any(hit.term.kind == "measure" for hit in hits),
     )
 
 
@@ -291,56 +298,72 @@ def _topic_comma(norm: str, comma: int) -> bool:
     return before.endswith(("は", "について", "に関して"))
 
 
+@dataclass
+class _Tally:
+    """What the cues of one clause add up to, and which cue decided each part (for explanations)."""
+
+    content: int = 0
+    content_cue: str = ""
+    authoritative: int = 0
+    authoritative_cue: str = ""
+    intensifier_cue: str = ""
+    hedge_cap: int = 4
+    hedge_cue: str = ""
+    modifier_cap: int = 4
+    modifier_cue: str = ""
+
+    def add_content(self, level: int, cue: str, *, authoritative: bool) -> None:
+        if authoritative:
+            if level > self.authoritative:
+                self.authoritative, self.authoritative_cue = level, cue
+        elif level > self.content:
+            self.content, self.content_cue = level, cue
+
+    def cap(self, level: int, cue: str, *, hedge: bool) -> None:
+        if hedge and level < self.hedge_cap:
+            self.hedge_cap, self.hedge_cue = level, cue
+        elif not hedge and level < self.modifier_cap:
+            self.modifier_cap, self.modifier_cue = level, cue
+
+
 def _score(
     in_clause: list[Hit],
-    start: int,
-    end: int,
+    bounds: tuple[int, int],
+    norm: str,
     discarded: set[int],
     negated: set[int],
     implicit_level: int | None,
-    research: bool,
-    numeric: bool,
+    research: str,
 ) -> Clause:
     """The clause's level: the strongest content, lifted to 4 by an intensifier, capped by its modifiers.
 
     Every hedge caps at 1 (possibility wins over a report or an expectation around it: 可能性が示唆, "studies
     suggest it may help"); attribution, expectation and the writer's judgement cap ordinary content at 2,
-    but not approval or an outcome statistic; a research-stage qualifier in the sentence caps at 1.
+    but not approval or an outcome statistic; a research-stage qualifier (``research``, the cue's text)
+    in the sentence caps at 1.
     """
-    content = 0
-    authoritative = 0
-    therapeutic = False
-    intensified = False
-    zeroed = False
-    excluded = False
-    correlated = False
-    negated_content = False
+    start, end = bounds
+    tally = _Tally()
+    therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
-    hedge_cap = 4
-    modifier_cap = 4
     live = [position for position in range(len(in_clause)) if position not in discarded]
-    names_indication = implicit_level is not None or any(hit.term.kind == "indication" for hit in in_clause)
-    diagnostic = any(in_clause[position].term.kind == "diagnostic" for position in live)
-    authority = any(in_clause[position].term.kind == "authority" for position in live)
+    kinds = {in_clause[position].term.kind for position in live}
+    names_indication = implicit_level is not None or "indication" in kinds
+    numeric = _DIGIT.search(norm, start, end) is not None
     for position in live:
         hit = in_clause[position]
         term = hit.term
         kind = term.kind
+        cue = norm[hit.start : hit.end]
         if position in negated:
-            if kind in CONTENT_KINDS:
-                negated_content = True
+            negated_content = negated_content or kind in CONTENT_KINDS
             if kind in PROOF_KINDS and NOT_PROVEN not in caveats:
                 caveats.append(NOT_PROVEN)
             continue
-        if kind in ZEROING_KINDS:
-            zeroed = True
-            if kind == "exclusion":
-                excluded = True
-            elif kind != "meta" and term.group and term.group not in caveats:
-                caveats.append(term.group)
-            continue
-        if kind == RESEARCH_STAGE:
-            if term.group and term.group not in caveats:
+        if kind in ZEROING_KINDS or kind == RESEARCH_STAGE:
+            zeroed = zeroed or kind != RESEARCH_STAGE
+            excluded = excluded or kind == "exclusion"
+            if kind != "exclusion" and term.group and term.group not in caveats:
                 caveats.append(term.group)
             continue
         if kind == "correlation":
@@ -349,30 +372,27 @@ def _score(
         if kind == "role" and not correlated and _treatment_follows(in_clause, position):
             # "suggests a role for exosome therapy in Parkinson's disease" (but not "a role for
             # inflammation in depression")
-            content = max(content, term.level or 0)
+            tally.add_content(term.level or 0, cue, authoritative=False)
             therapeutic = True
-        if kind in CONTENT_KINDS and not correlated and _counts(kind, numeric, names_indication, diagnostic, authority):
-            level = OFFER_LEVEL if kind == "endorsement" and not authority else term.level or 0
-            if kind in AUTHORITATIVE_KINDS or (kind == "endorsement" and authority):
-                authoritative = max(authoritative, level)
-            else:
-                content = max(content, level)
+        if kind in CONTENT_KINDS and not correlated and _counts(kind, numeric, names_indication, kinds):
+            endorsed = kind == "endorsement" and "authority" in kinds
+            level = OFFER_LEVEL if kind == "endorsement" and not endorsed else term.level or 0
+            tally.add_content(level, cue, authoritative=endorsed or kind in AUTHORITATIVE_KINDS)
             therapeutic = therapeutic or kind in THERAPEUTIC_KINDS
         elif kind == "intensifier":
-            intensified = True
-        if kind == "hedge":
-            hedge_cap = min(hedge_cap, term.level or 0)
-        elif kind in MODIFIER_KINDS:
-            modifier_cap = min(modifier_cap, term.level or 0)
-    own_content = bool(content or authoritative)
-    if not own_content and implicit_level is not None and not negated_content and not correlated and not research:
+            tally.intensifier_cue = tally.intensifier_cue or cue
+        if kind in MODIFIER_KINDS:
+            tally.cap(term.level or 0, cue, hedge=kind == "hedge")
+    own_content = bool(tally.content or tally.authoritative)
+    if not own_content and implicit_level is not None and not (negated_content or correlated or research):
         # A list item under an indications heading claims the heading's level; a research-stage item
         # (「不明(研究段階)」) claims nothing unless it says more itself.
-        content = implicit_level
+        tally.add_content(implicit_level, "", authoritative=False)
         therapeutic = True
-    if content and intensified:
-        content = 4
-    level = max(min(content, hedge_cap, modifier_cap), min(authoritative, hedge_cap))
+    if tally.content and tally.intensifier_cue:
+        tally.content = 4
+    ordinary = min(tally.content, tally.hedge_cap, tally.modifier_cap)
+    level = max(ordinary, min(tally.authoritative, tally.hedge_cap))
     if research:
         level = min(level, RESEARCH_STAGE_CAP)
     if zeroed:
@@ -385,16 +405,34 @@ def _score(
         excluded=excluded,
         negated=negated_content,
         caveats=tuple(caveats),
+        cue=_explain(tally, level, ordinary, research) if level else "",
     )
 
 
-def _counts(kind: str, numeric: bool, names_indication: bool, diagnostic: bool, authority: bool) -> bool:
+def _explain(tally: _Tally, level: int, ordinary: int, research: str) -> str:
+    """The cues that decided ``level``: 「改善 + 有意」, "may help ≤1", "FDA-cleared", "(heading)"."""
+    if tally.authoritative and min(tally.authoritative, tally.hedge_cap) >= ordinary:
+        parts = [tally.authoritative_cue]
+        caps = [(tally.hedge_cap, tally.hedge_cue)]
+    else:
+        parts = [tally.content_cue or "(heading)"]
+        if tally.intensifier_cue and tally.content == 4:
+            parts.append(tally.intensifier_cue)
+        caps = [(tally.hedge_cap, tally.hedge_cue), (tally.modifier_cap, tally.modifier_cue)]
+    text = " + ".join(parts)
+    binding = [cue for cap, cue in caps if cue and cap == level]
+    if research and level == RESEARCH_STAGE_CAP and not binding:
+        binding = [research]
+    return f"{text}, capped by {binding[0]}" if binding else text
+
+
+def _counts(kind: str, numeric: bool, names_indication: bool, kinds: set[str]) -> bool:
     """A statistic needs a number in its clause; an offer (or an endorsement by no authority) needs an
     indication and no test beside it."""
     if kind == "statistic":
         return numeric
-    if kind == "offer" or (kind == "endorsement" and not authority):
-        return names_indication and not diagnostic
+    if kind == "offer" or (kind == "endorsement" and "authority" not in kinds):
+        return names_indication and "diagnostic" not in kinds
     return True
 
 

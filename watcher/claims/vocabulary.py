@@ -25,7 +25,8 @@ Files and kinds:
   「…と考えられます」: caps at 2), ``assertion``
   (documents level 3; changes nothing), ``research_stage`` (研究段階, "experimental": caps every claim of
   its sentence at 1 and is an ``experimental`` caveat), ``diagnostic`` (a test or diagnosis: an offer
-  beside it is no claim), ``correlation`` (an association, not an effect: caps what
+  beside it is no claim), ``measure`` (levels, 濃度: a measurement sentence does not refer back to the
+  previous sentence's indication), ``correlation`` (an association, not an effect: caps what
   follows it at 0), ``negation``, ``limitation`` and ``disclaimer`` (the clause claims nothing and is
   recorded as a caveat), ``exclusion`` (the clause excludes what it names), ``condition`` (a conditional clause claims
   nothing), ``question_opener`` (an English sentence opening like "Does ..." is a question),
@@ -93,6 +94,7 @@ CUE_KINDS = LEVEL_KINDS | frozenset(
         "meta",
         "diagnostic",
         "authority",
+        "measure",
     }
 )
 MARKER_KINDS = frozenset({"safety", "testimonial", "superlative", "recruitment"})
