@@ -1,10 +1,12 @@
 """How strongly one sentence claims an effect: the 0-4 ladder of DESIGN.md §4.
 
-    0  none, negated, excluded, a question, a condition, a disclaimer
-    1  possibility         可能性があります, かもしれません, may, might, could
-    2  expected/attributed  期待されています, 示唆されています, と言われています, suggests, promising
-    3  direct assertion    改善します, 効果があります, 有効です, improves, is effective
-    4  proof/statistics    証明されています, 有意な改善, 90%の患者, 必ず, 完治, proven, cures, guaranteed
+    0  none, negated, excluded, a question, a condition, a disclaimer, research stage alone
+    1  possibility         可能性があります, かもしれません, may, might, could; research stage + an effect
+    2  expected/attributed  期待されています, 示唆されています, と言われています, suggests, promising, 例もあります
+    3  direct assertion    改善します, 効果があります, 有効です, improves, is effective, "we offer X to patients
+                           with Y", 良好な結果, がん細胞を殺す, "TMS can help with OCD"
+    4  proof/statistics    証明されています, 有意な改善, 90%の患者, 反応率65%, 必ず, 完治, 適応が認められています,
+                           FDA-cleared, proven, cures, guaranteed, "can say with certainty"
 
 A sentence is cut into clauses at contrast words (が、/しかし/ただし/but/however) and at semicolons; each
 clause is scored and the sentence takes its strongest clause, so "not proven, but may help" is 1 and
@@ -16,10 +18,13 @@ Inside a clause:
   An intensifier (significant, 90% of patients, 必ず, 確実に) lifts the content to 4. Without content
   the clause claims nothing (a mechanism sentence "inflammation is involved in depression" is 0).
 - Modifiers cap it: a hedge at 1, attributed or reported speech at 2 (so a proof word inside
-  「…という報告もあります」 is 2). Japanese puts the deciding expression at the end of the clause
-  (文末表現), so the last Japanese modifier sets the cap (可能性が示唆されています is 2, 示唆されている可能性が
-  あります is 1); in English the outermost modifier comes first ("findings suggest a possible role" is 2,
-  "may be promising" is 1). The writer's own judgement only lowers the cap (可能性があると考えられます is 1).
+  「…という報告もあります」 is 2). The lowest cap wins: a possibility stays a possibility whatever reports
+  or expects it (可能性が示唆されています, "studies suggest it may help" are 1). Approval wording and outcome
+  statistics (反応率, "response rate" with a number) are not capped by a report, only by a hedge.
+- A research-stage qualifier (研究段階, 検討の段階, "experimental", "early stage") anywhere in the sentence
+  caps it at 1 and is an ``experimental`` caveat: the floor of the ladder. An offer counts only with an
+  indication in its clause and no test beside it; "can" with a named treatment or indication states an
+  ability (no cap), with a causal verb a possibility (1), otherwise a general ability (2).
 - Negation removes the cues it governs: a Japanese negation (ません, ない, なかった) governs the cues
   before it back to the previous comma (a topic comma, 「…は、」, does not stop it); an English one (not,
   no, never, n't) the cues after it up to the next comma, at most eight words on. A negated proof,
@@ -182,7 +187,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
                 markers.append(_mention(hit, index))
     # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
     clauses = [
-        replace(clause, level=0, therapeutic=False) if norm.startswith("?", clause.end) and clause.level else clause
+        replace(clause, level=0, therapeutic=False) if clause.level and _asks(norm, clause.end) else clause
         for clause in clauses
     ]
     level = 0 if question else max((clause.level for clause in clauses), default=0)
@@ -346,6 +351,7 @@ def _score(
     tally = _Tally()
     therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
+    ability = ""
     live = [position for position in range(len(in_clause)) if position not in discarded]
     kinds = {in_clause[position].term.kind for position in live}
     names_indication = implicit_level is not None or "indication" in kinds
@@ -383,14 +389,22 @@ def _score(
             tally.intensifier_cue = tally.intensifier_cue or cue
         if kind in MODIFIER_KINDS:
             tally.cap(term.level or 0, cue, hedge=kind == "hedge")
+        elif kind == "ability":
+            ability = ability or cue
     own_content = bool(tally.content or tally.authoritative)
     if not own_content and implicit_level is not None and not (negated_content or correlated or research):
         # A list item under an indications heading claims the heading's level; a research-stage item
         # (「不明(研究段階)」) claims nothing unless it says more itself.
         tally.add_content(implicit_level, "", authoritative=False)
         therapeutic = True
-    if tally.content and tally.intensifier_cue:
+    if tally.content and tally.intensifier_cue and therapeutic:
+        # statistics and certainty lift a therapeutic claim; a mechanism stays a mechanism
         tally.content = 4
+    if ability:
+        # "TMS can help people with OCD" states what a named treatment does for a named condition (3);
+        # "can lead to", "can cause" a possible cause (1); any other "can" a general ability (2).
+        named = names_indication or "treatment" in kinds
+        tally.cap(1 if not therapeutic else 4 if named else 2, ability, hedge=True)
     ordinary = min(tally.content, tally.hedge_cap, tally.modifier_cap)
     level = max(ordinary, min(tally.authoritative, tally.hedge_cap))
     if research:
@@ -434,6 +448,11 @@ def _counts(kind: str, numeric: bool, names_indication: bool, kinds: set[str]) -
     if kind == "offer" or (kind == "endorsement" and "authority" not in kinds):
         return names_indication and "diagnostic" not in kinds
     return True
+
+
+def _asks(norm: str, end: int) -> bool:
+    """Does the clause ending at ``end`` end in a question mark (and not in a definition, 「…とは?」)?"""
+    return norm.startswith("?", end) and not norm[:end].rstrip(_CLOSERS).endswith(_DEFINITION_ENDINGS)
 
 
 def _is_question(norm: str, folded: str) -> bool:

@@ -79,6 +79,7 @@ LEVEL_KINDS = frozenset(
         "offer",
         "endorsement",
         "research_stage",
+        "ability",
     }
 )
 CUE_KINDS = LEVEL_KINDS | frozenset(
