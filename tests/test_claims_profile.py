@@ -63,7 +63,8 @@ def test_japanese_page_scope_rules() -> None:
 def test_english_page_scope_rules() -> None:
     profile = analyze(EN_PAGE)
     claimed = {key: claim.strength for key, claim in profile.indications.items()}
-    assert claimed == {"depression": 3, "ocd": 3, "anxiety": 1}
+    # FDA clearance is approval wording: the strongest claim a page makes about a use
+    assert claimed == {"depression": 4, "ocd": 3, "anxiety": 1}
     assert profile.indications["depression"].evidence[0] == "TMS is an FDA-cleared treatment that improves depression."
     assert set(profile.excluded) == {"epilepsy"}
     assert "autism" in profile.mentioned and "autism" not in profile.indications

@@ -19,14 +19,14 @@ LADDER_JA = [
     (0, "エクソソームはうつ病に効果があるのでしょうか?"),
     (0, "※効果には個人差があります。"),
     (0, "効果が認められない場合は、治療を中止します。"),
-    (0, "うつ病への効果はまだ研究段階です。"),
+    (1, "うつ病への効果はまだ研究段階です。"),  # research-stage efficacy: the floor of the ladder
     # 1: possibility
     (1, "エクソソームはうつ病の症状を和らげる可能性があります。"),
     (1, "NMN点滴で疲れが軽くなるかもしれません。"),
     (1, "症状が改善する可能性があると考えられます。"),
     # 2: expectation, report, attribution
     (2, "幹細胞上清液は認知症への効果が期待されています。"),
-    (2, "症状を改善する可能性が示唆されています。"),
+    (1, "症状を改善する可能性が示唆されています。"),  # possibility wins over the report around it
     (2, "TMSはパニック障害に有効だと言われています。"),
     (2, "90%の患者で完治したという報告もあります。"),
     # 3: direct assertion
@@ -58,7 +58,7 @@ LADDER_EN = [
     (1, "If you have migraines, TMS might reduce their frequency."),
     (1, "It is not proven, but it may help."),
     (2, "Research suggests that TMS relieves OCD."),
-    (2, "Findings suggest a possible role for exosomes in treating stroke."),
+    (1, "Findings suggest a possible role for exosomes in treating stroke."),  # possibility wins
     (2, "Exosome therapy is a promising option for arthritis."),
     (2, "A study reported that 90% of patients were cured."),
     (3, "TMS improves symptoms of depression."),

@@ -18,7 +18,8 @@ Stages, one module each:
 - ``compare``     ``compare``/``compare_texts`` → ``Finding`` list.
 
 A ``ClaimProfile`` holds: ``indications`` (canonical id → strength, linked treatments, the evidence
-sentences that give the maximum strength); ``excluded`` (indications a page says it does not treat);
+sentences that give the maximum strength, the cue that decided it, and ``claims``: the strongest claim of
+each treatment for that indication); ``excluded`` (indications a page says it does not treat);
 ``mentioned`` (named without a claim, e.g. in a mechanism sentence or a question); the page's
 ``treatments``; ``references`` (stable key → reference); ``caveats`` (hedge/limitation/disclaimer
 sentences by group); ``markers`` (safety claims, testimonials, superlatives, recruitment).
@@ -28,8 +29,9 @@ Finding kinds (``Finding.kind``), most severe first:
 - ``new_indication``: an indication claimed at strength ≥ 1 that no sentence of the old text claimed
   (it may have been mentioned or excluded before). Reported once, never also as ``claim_strengthened``.
   High when the new strength is ≥ 2.
-- ``claim_strengthened``: an indication's maximum strength rose (before/after strengths and the
-  sentences that give them). High when the new strength is ≥ 3.
+- ``claim_strengthened``: an indication's maximum strength rose, or the claim of one treatment for it
+  rose while the maximum stayed (claims are aligned across versions by treatment × indication; before/
+  after strengths, the sentences and the cues that give them). High when the new strength is ≥ 3.
 - ``reference_removed``: a reference of the old text matches no reference of the new one (a reference
   that was only reformatted, reordered, cut to "et al." or given a URL/DOI still matches). High when no
   reference is left.
@@ -49,7 +51,16 @@ Finding kinds (``Finding.kind``), most severe first:
 - ``indication_removed``: an indication claimed before is not named at all in the new text. Low.
 - ``reference_added``: a reference with no match in the old text. Low.
 
-Equal-strength paraphrases, dates, prices, menus and reformatted references produce no findings.
+Every strength finding names the cue that decided each strength (``cue_before``/``cue_after``: 「改善 +
+有意」, "improve, capped by may", "FDA-cleared"). The floor of the ladder is research stage: a research-
+stage qualifier on an efficacy statement (「有効な可能性あり(研究段階)」, "still experimental but promising")
+is a claim at 1, so research stage → proven is ``claim_strengthened``; a research-stage statement with
+no efficacy cue (「応用が研究されています」) is no claim. A sentence that claims without naming a disease
+(「実際に82%の方で改善がみられました」, a statistics table) claims the one the sentence before it claimed, or
+else the one its nearest heading names.
+
+Equal-strength paraphrases, dates, prices, menus, reformatted references, a mistyped cue word fixed and
+plain text re-wrapped produce no findings.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ from watcher.claims.profile import (
     SUPERLATIVE,
     TESTIMONIAL,
     ClaimProfile,
+    IndicationClaim,
     Marker,
+    TreatmentClaim,
     analyze,
 )
 from watcher.claims.references import Reference
@@ -42,6 +44,8 @@ KINDS = (
     REFERENCE_ADDED,
 )
 SEVERITIES = ("high", "medium", "low")
+_TYPO_MIN_LENGTH = 5
+_TYPO_PREFIX = 3
 
 _MARKER_FINDINGS = {
     TESTIMONIAL: TESTIMONIAL_ADDED,
@@ -63,6 +67,8 @@ class Finding:
     before: str | None = None  # evidence sentence in the old text
     after: str | None = None  # evidence sentence in the new text
     treatments: tuple[str, ...] = ()
+    cue_before: str | None = None  # the cue(s) that decided strength_before: "may help, capped by may"
+    cue_after: str | None = None  # the cue(s) that decided strength_after: "FDA-cleared", 「改善 + 有意」
 
     def key(self) -> str:
         """A stable identity: the same change found twice gives the same key."""
@@ -120,6 +126,7 @@ def _indication_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Findi
                 before=excluded_before[0] if excluded_before else None,
                 after=after.evidence[0],
                 treatments=after.treatments,
+                cue_after=after.cue,
             )
         elif before and not after:
             # Still named (negated, excluded, only in a mechanism sentence): the claim fell to 0.
@@ -135,19 +142,89 @@ def _indication_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Findi
                 before=before.evidence[0],
                 after=excluded_after[0] if excluded_after else None,
                 treatments=before.treatments,
+                cue_before=before.cue,
             )
-        elif before and after and after.strength != before.strength:
-            stronger = after.strength > before.strength
-            yield Finding(
-                CLAIM_STRENGTHENED if stronger else CLAIM_WEAKENED,
-                ("high" if after.strength >= 3 else "medium") if stronger else "low",
-                indication=indication,
-                strength_before=before.strength,
-                strength_after=after.strength,
-                before=before.evidence[0],
-                after=after.evidence[0],
-                treatments=after.treatments,
-            )
+        elif before and after:
+            yield from _changed(before, after)
+
+
+def _changed(before: IndicationClaim, after: IndicationClaim) -> Iterable[Finding]:
+    """A rise of the page maximum, else of any claim aligned across the versions (the same treatment, or
+    the same lack of one): 「ADHDに対するTMSの効果」 may keep the maximum at 3 while the exosome claim rises
+    from 1 to 3 further down. A fall is reported on the page maximum only."""
+    rise = _strongest_rise(before, after)
+    if rise is not None:
+        old_claim, new_claim = rise
+        yield Finding(
+            CLAIM_STRENGTHENED,
+            "high" if new_claim.strength >= 3 else "medium",
+            indication=after.indication,
+            strength_before=old_claim.strength,
+            strength_after=new_claim.strength,
+            before=old_claim.evidence,
+            after=new_claim.evidence,
+            treatments=new_claim.treatments or after.treatments,
+            cue_before=old_claim.cue,
+            cue_after=new_claim.cue,
+        )
+    elif after.strength < before.strength and not _typo_fix(before.evidence, after.evidence):
+        yield Finding(
+            CLAIM_WEAKENED,
+            "low",
+            indication=after.indication,
+            strength_before=before.strength,
+            strength_after=after.strength,
+            before=before.evidence[0],
+            after=after.evidence[0],
+            treatments=after.treatments,
+            cue_before=before.cue,
+            cue_after=after.cue,
+        )
+
+
+def _strongest_rise(before: IndicationClaim, after: IndicationClaim) -> tuple[TreatmentClaim, TreatmentClaim] | None:
+    page_before = TreatmentClaim(before.treatments, before.strength, before.evidence[0], before.cue)
+    page_after = TreatmentClaim(after.treatments, after.strength, after.evidence[0], after.cue)
+    rises = [(page_before, page_after)] if after.strength > before.strength else []
+    for new_claim in after.claims:
+        old_claim = before.claim_of(new_claim.treatments)
+        if old_claim is not None and new_claim.strength > old_claim.strength:
+            rises.append((old_claim, new_claim))
+    rises = [(old, new) for old, new in rises if not _typo_fix((old.evidence,), (new.evidence,))]
+    return max(rises, key=lambda pair: (pair[1].strength, pair[1].strength - pair[0].strength), default=None)
+
+
+def _typo_fix(old_sentences: tuple[str, ...], new_sentences: tuple[str, ...]) -> bool:
+    """The strongest sentences differ by one mistyped English word ("expectd" → "expected"): the cue
+    was unreadable before, the claim did not change."""
+    return any(_one_word_typo(old, new) for old in old_sentences for new in new_sentences)
+
+
+def _one_word_typo(old: str, new: str) -> bool:
+    old_words, new_words = old.split(), new.split()
+    if len(old_words) != len(new_words) or old == new:
+        return False
+    changed = [(a, b) for a, b in zip(old_words, new_words, strict=True) if a != b]
+    if len(changed) != 1:
+        return False
+    a, b = (word.strip(".,;:!?\"'()").lower() for word in changed[0])
+    return (
+        a.isascii()
+        and b.isascii()
+        and min(len(a), len(b)) >= _TYPO_MIN_LENGTH
+        and a[:_TYPO_PREFIX] == b[:_TYPO_PREFIX]
+        and _edit_distance(a, b) == 1
+    )
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
 
 
 def _reference_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:

@@ -29,7 +29,8 @@ from watcher.claims.vocabulary import HEADING_KINDS, Entry, load_vocabulary, mat
 # Structural punctuation the clause rules need; not vocabulary, so not in the data files.
 COMMA = "comma"
 BREAK = "clause_break"
-_PUNCTUATION_TERMS = {",": COMMA, "、": COMMA, ";": BREAK, ":": COMMA}
+# A Japanese full stop, "?" and "!" inside a text end one sentence's clauses (「…とは?…見込める治療」).
+_PUNCTUATION_TERMS = {",": COMMA, "、": COMMA, ";": BREAK, ":": COMMA, "。": BREAK, "?": BREAK, "!": BREAK}
 
 # Kinds whose matches may overlap any other: markers that also read as claims ("最も効果的"), and clause
 # breaks that share characters with a negation (「…ていませんが、」).
@@ -167,7 +168,7 @@ def _term(
     entry: Entry, form: str, *, kind: str, exact: bool, after_number: bool, verb_only: bool = False
 ) -> tuple[str, Term]:
     key = match_key(form, exact=False)
-    layer = 1 if entry.kind in OVERLAPPING_KINDS else 0
+    layer = 1 if entry.kind in OVERLAPPING_KINDS or entry.overlap else 0
     return key, Term(
         kind=kind,
         entry_id=entry.id,

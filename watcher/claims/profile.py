@@ -17,7 +17,7 @@ from watcher.claims.strength import SentenceAssessment, assess
 from watcher.claims.vocabulary import load_vocabulary
 
 # Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
-ANALYSER_VERSION = "1.0.0"
+ANALYSER_VERSION = "1.1.0"
 
 MAX_EVIDENCE = 3
 MAX_PER_GROUP = 3
@@ -34,18 +34,60 @@ _SYMPTOMS = load_vocabulary().symptom_ids
 
 
 @dataclass(frozen=True, slots=True)
+class TreatmentClaim:
+    """The strongest claim of one treatment (or of none named: ``treatments == ()``) for an indication:
+    the unit that ``compare`` aligns across versions, so a rise hidden under the page maximum shows."""
+
+    treatments: tuple[str, ...]
+    strength: int
+    evidence: str
+    cue: str  # the cue(s) that decided ``strength``
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "treatments": list(self.treatments),
+            "strength": self.strength,
+            "evidence": self.evidence,
+            "cue": self.cue,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TreatmentClaim:
+        return cls(tuple(data["treatments"]), int(data["strength"]), str(data["evidence"]), str(data.get("cue", "")))
+
+
+@dataclass(frozen=True, slots=True)
 class IndicationClaim:
     indication: str
     strength: int
     treatments: tuple[str, ...]
     evidence: tuple[str, ...]  # the sentences that claim it at ``strength``
+    cue: str = ""  # the cue(s) that decided ``strength`` in the first evidence sentence
+    claims: tuple[TreatmentClaim, ...] = ()  # per treatment, strongest first
+
+    def claim_of(self, treatments: tuple[str, ...]) -> TreatmentClaim | None:
+        return next((claim for claim in self.claims if claim.treatments == treatments), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strength": self.strength, "treatments": list(self.treatments), "evidence": list(self.evidence)}
+        return {
+            "strength": self.strength,
+            "treatments": list(self.treatments),
+            "evidence": list(self.evidence),
+            "cue": self.cue,
+            "claims": [claim.to_dict() for claim in self.claims],
+        }
 
     @classmethod
     def from_dict(cls, indication: str, data: dict[str, Any]) -> IndicationClaim:
-        return cls(indication, int(data["strength"]), tuple(data["treatments"]), tuple(data["evidence"]))
+        # Profiles stored by an older analyser lack "cue" and "claims"; reanalyze re-derives them.
+        return cls(
+            indication,
+            int(data["strength"]),
+            tuple(data["treatments"]),
+            tuple(data["evidence"]),
+            str(data.get("cue", "")),
+            tuple(TreatmentClaim.from_dict(item) for item in data.get("claims", [])),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +198,7 @@ class _Claim:
     strength: int
     sentence: str
     treatments: tuple[str, ...]
+    cue: str
 
 
 class _ProfileBuilder:
@@ -167,7 +210,9 @@ class _ProfileBuilder:
         self.references: list[Reference] = []
         self.caveats: list[Caveat] = []
         self.markers: list[Marker] = []
-        self._heading_treatments: dict[str, tuple[str, ...]] = {}
+        self._headings: dict[str, SentenceAssessment] = {}
+        # The indications the last sentence claimed, and where it stood (enclosing headings, line number).
+        self._previous: tuple[tuple[str, ...], tuple[str, ...], int] = ((), (), -1)
 
     def add_line(self, line: Line) -> None:
         text = line.block.text
@@ -190,31 +235,64 @@ class _ProfileBuilder:
             self.markers.append(Marker(mention.kind, mention.group or mention.entry_id, mention.level, sentence))
         for group in assessment.caveats:
             self.caveats.append(Caveat(group, sentence))
-        claimed: dict[str, int] = {}
+        claimed: dict[str, tuple[int, str]] = {}
         for mention in assessment.indications:
             clause = assessment.clauses[mention.clause]
             if line.role == EXCLUSIONS or clause.excluded:
                 self.excluded[mention.entry_id].append(sentence)
             elif may_claim and assessment.claim_level(mention.clause) >= 1 and clause.therapeutic:
-                claimed[mention.entry_id] = max(claimed.get(mention.entry_id, 0), clause.level)
+                if clause.level > claimed.get(mention.entry_id, (0, ""))[0]:
+                    claimed[mention.entry_id] = (clause.level, clause.cue)
             else:
                 self.mentioned.add(mention.entry_id)
+        if not assessment.indications and may_claim and line.role != EXCLUSIONS:
+            claimed = self._referred(assessment, line)
         if any(indication not in _SYMPTOMS for indication in claimed):
             # "eases the exhaustion that follows long COVID": the symptom belongs to the disease's claim.
             for symptom in _SYMPTOMS.intersection(claimed):
                 del claimed[symptom]
                 self.mentioned.add(symptom)
         linked = (treatments or self._treatments_of_headings(line.headings)) if claimed else ()
-        for indication, level in claimed.items():
-            self.claims[indication].append(_Claim(level, sentence, linked))
+        for indication, (level, cue) in claimed.items():
+            self.claims[indication].append(_Claim(level, sentence, linked, cue))
+        if assessment.indications or claimed or line.is_heading:
+            self._previous = (tuple(claimed), line.headings, line.block.line)
+
+    def _referred(self, assessment: SentenceAssessment, line: Line) -> dict[str, tuple[int, str]]:
+        """A claim that names no indication is about the one the sentence before it claimed (「実際に、当院で
+        治療を受けた方の82%で改善がみられました。」), or else the one its nearest heading names (a statistics
+        table under 「認知症に対する治療成績」)."""
+        clause = max(
+            (clause for clause in assessment.clauses if clause.therapeutic and not clause.excluded),
+            key=lambda clause: clause.level,
+            default=None,
+        )
+        if clause is None or assessment.question or assessment.measurement:
+            return {}
+        previous, headings, number = self._previous
+        if previous and headings == line.headings and 0 <= line.block.line - number <= 1:
+            named = previous
+        else:
+            named = self._indications_of_headings(line.headings)
+        return dict.fromkeys(named, (clause.level, f"{clause.cue} (refers back)"))
+
+    def _heading(self, heading: str) -> SentenceAssessment:
+        if heading not in self._headings:
+            self._headings[heading] = assess(heading)
+        return self._headings[heading]
+
+    def _indications_of_headings(self, headings: tuple[str, ...]) -> tuple[str, ...]:
+        for heading in reversed(headings):
+            found = self._heading(heading).indications
+            if found:
+                return tuple(dict.fromkeys(mention.entry_id for mention in found))
+        return ()
 
     def _treatments_of_headings(self, headings: tuple[str, ...]) -> tuple[str, ...]:
         for heading in reversed(headings):
-            if heading not in self._heading_treatments:
-                found = assess(heading).treatments
-                self._heading_treatments[heading] = tuple(sorted({mention.entry_id for mention in found}))
-            if self._heading_treatments[heading]:
-                return self._heading_treatments[heading]
+            found = self._heading(heading).treatments
+            if found:
+                return tuple(sorted({mention.entry_id for mention in found}))
         return ()
 
     def _add_reference(self, reference: Reference) -> None:
@@ -233,7 +311,14 @@ class _ProfileBuilder:
             best = [claim for claim in claims if claim.strength == strongest]
             evidence = tuple(dict.fromkeys(claim.sentence for claim in best))[:MAX_EVIDENCE]
             linked = sorted({treatment for claim in best for treatment in claim.treatments})
-            indications[indication] = IndicationClaim(indication, strongest, tuple(linked) or page_treatments, evidence)
+            indications[indication] = IndicationClaim(
+                indication,
+                strongest,
+                tuple(linked) or page_treatments,
+                evidence,
+                best[0].cue,
+                _per_treatment(claims),
+            )
         excluded = {
             indication: tuple(dict.fromkeys(texts))[:MAX_EVIDENCE]
             for indication, texts in sorted(self.excluded.items())
@@ -257,6 +342,17 @@ class _ProfileBuilder:
         top = max(self.treatment_counts.values())
         ranked = sorted(self.treatment_counts.items(), key=lambda item: (-item[1], item[0]))
         return tuple(treatment for treatment, count in ranked if count * 2 >= top)
+
+
+def _per_treatment(claims: list[_Claim]) -> tuple[TreatmentClaim, ...]:
+    """The strongest claim of each treatment (the first sentence that makes it), strongest first."""
+    best: dict[tuple[str, ...], _Claim] = {}
+    for claim in claims:
+        known = best.get(claim.treatments)
+        if known is None or claim.strength > known.strength:
+            best[claim.treatments] = claim
+    ranked = sorted(best.values(), key=lambda claim: (-claim.strength, claim.treatments))
+    return tuple(TreatmentClaim(claim.treatments, claim.strength, claim.sentence, claim.cue) for claim in ranked)
 
 
 def _best_identity(identities: tuple[str, ...]) -> str:

@@ -35,6 +35,21 @@ _TRAILING_PUNCTUATION = ".,;:)]}>'\""
 _INITIAL = re.compile(r"^[A-Z]{1,3}\.?$|^[A-Z]\.(?:[A-Z]\.)*$")
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*\.?")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_JAPANESE_ET_AL = re.compile(r"(?:ほか|他|ら|など)$")
+# 「参照元: 道内の医科大学による症例報告」, "Source: ...": a line that names where a statement comes from.
+_SOURCE_LABEL = re.compile(
+    r"^\s*[(\[]?\s*(?:参照元|参照|出典|引用元|引用|参考文献|参考資料|参考|文献"
+    r"|source|sources|reference|references|cited from|adapted from|data from)\s*[:：]\s*(?=\S)",
+    re.IGNORECASE,
+)
+# Under a references heading, a line naming an institution or a guideline document is a reference even
+# without a year or a link (「日本うつ病学会治療ガイドライン」, "NICE guideline on depression").
+_INSTITUTION_OR_DOCUMENT = re.compile(
+    r"大学|研究所|研究センター|学会|ガイドライン|指針|厚生労働省|医師会|協会|財団|白書|報告書"
+    r"|universit|institut|college|academy|association|society|ministry|guideline|foundation|department of"
+    r"|\bWHO\b|\bNIH\b|\bFDA\b|\bNICE\b",
+    re.IGNORECASE,
+)
 
 MAX_CITATION_LENGTH = 500
 MAX_AUTHOR_WORDS = 4
@@ -53,8 +68,9 @@ class Reference:
 def parse_reference(line: str, *, in_references_section: bool) -> Reference | None:
     """The reference a line gives, or None.
 
-    Under a 参考文献/References heading any citation-like line counts (it has a year, a DOI, a PMID or a
-    link); elsewhere a line needs a DOI, a PubMed/PMC id, or the shape of a journal citation (a year and
+    Under a 参考文献/References heading any citation-like line counts (it has a year, a DOI, a PMID, a
+    link, or names an institution or a guideline document); elsewhere a line needs a DOI, a PubMed/PMC
+    id or link, a source label (参照元:, 出典:, "Source:"), or the shape of a journal citation (a year and
     volume/pages or "et al.").
     """
     text = _LIST_MARK.sub("", line).strip()
@@ -66,8 +82,12 @@ def parse_reference(line: str, *, in_references_section: bool) -> Reference | No
     if text.endswith("。") or len(text) > MAX_CITATION_LENGTH or _NOT_A_CITATION.search(text):
         return None
     year = _YEAR.search(text)
+    label = _SOURCE_LABEL.match(text)
+    if label:
+        # the label is not part of the identity: 「参照元:」 → 「出典:」 is no removal
+        return _reference(text, [], plain=text[label.end() :])
     if in_references_section:
-        if not (year or _URL.search(text)):
+        if not (year or _URL.search(text) or _INSTITUTION_OR_DOCUMENT.search(text)):
             return None
     elif not (year and looks_like_citation(text)):
         return None
@@ -93,7 +113,7 @@ def _identifiers(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _reference(text: str, identifiers: list[str]) -> Reference:
+def _reference(text: str, identifiers: list[str], *, plain: str | None = None) -> Reference:
     identities = list(identifiers)
     author = first_author_surname(text)
     year = _YEAR.search(_URL.sub(" ", text))
@@ -101,7 +121,7 @@ def _reference(text: str, identifiers: list[str]) -> Reference:
         identities.append(f"author:{author}:{year.group(1)}")
     identities += ["url:" + _normalise_url(match.group(0)) for match in _URL.finditer(text)]
     if not identities:
-        identities.append("text:" + _normalise_text(text))
+        identities.append("text:" + _normalise_text(text if plain is None else plain))
     return Reference(key=identities[0], text=text, identities=tuple(dict.fromkeys(identities)))
 
 
@@ -120,7 +140,8 @@ def first_author_surname(text: str) -> str | None:
     if not names:
         return None
     if _JAPANESE.search(names[0]):
-        return names[0]
+        # 「田中健ほか」「田中健他」「田中ら」: the Japanese "et al." is not part of the name
+        return _JAPANESE_ET_AL.sub("", names[0]) or names[0]
     initial_last = bool(_INITIAL.match(words[-1])) or len(words) == 1
     surname = names[0] if initial_last else names[-1]
     return _fold_name(surname)

@@ -18,6 +18,7 @@ strength, or opens a list of its own when no heading did.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ _IMPLICIT_LEVEL = 7  # deeper than any "#" heading
 _TRAILING_CLOSERS = " 」』)]】\"'"
 _JAPANESE_PREDICATE_ENDINGS = ("ます", "です", "る", "た", "い", "だ", "う", "ません", "よ", "ね")
 _TITLE_CASE_SHARE = 0.6
+_WIDE = re.compile("[\u3001-\U0010ffff]")  # a character past U+3000: Japanese text
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ def is_topic_heading(text: str) -> bool:
     stripped = normalise(text).strip().rstrip(_TRAILING_CLOSERS)
     if not stripped or stripped.endswith(("!", ".", "。")):
         return False
-    if any(ord(char) > 0x3000 for char in stripped):
+    if _WIDE.search(stripped):
         return not stripped.endswith(_JAPANESE_PREDICATE_ENDINGS)
     words = [word for word in stripped.split() if len(word) >= 4 and word[0].isalpha()]
     capitalised = sum(1 for word in words if word[0].isupper())
@@ -120,7 +122,7 @@ def exclusion_heading(text: str) -> bool:
 
 
 def is_short(text: str) -> bool:
-    limit = SHORT_JAPANESE_LINE if any(ord(char) > 0x3000 for char in text) else SHORT_ENGLISH_LINE
+    limit = SHORT_JAPANESE_LINE if _WIDE.search(text) else SHORT_ENGLISH_LINE
     return len(text) <= limit and text.count("。") <= 1
 
 

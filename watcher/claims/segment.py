@@ -3,7 +3,8 @@
 Input format (the project's extractor, or a plain text capture): one block per line; ``#``..``######``
 plus a space starts a heading (the level is the count of ``#``); ``- `` (or another bullet, or ``1.``)
 starts a list item; table cells are joined by `` | ``; anything else is a paragraph; blank lines are
-kept because in plain captures they end a list.
+kept because in plain captures they end a list. A plain capture wrapped mid-sentence is joined again: an
+English line starting in lower case continues a paragraph line that has no sentence end.
 """
 
 from __future__ import annotations
@@ -21,11 +22,15 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 # "- item", "* item", "• item", "・item", "1. item", "1) item", "(1) item"; a "※" note is a paragraph.
 _BULLET = re.compile(r"^(?:[-*+]\s+|[•・●○■□◆◇▶►▸✓✔]\s*|\(?\d{1,3}[.)]\s+|\(\d{1,3}\)\s*)")
 _TABLE_SEPARATOR = " | "
+_LINE_END = (".", "!", "?", "。", ":", ";")
 
 _OPENERS = "「『(（[【"
 _CLOSERS = "」』)）]】"
 _TRAILING = "」』)）]】\"'"
 _SENTENCE_END = "。!?"
+# The only characters split_sentences looks at, found by one compiled scan instead of a loop per character.
+_MARKS = re.compile("[" + re.escape(_OPENERS + _CLOSERS + _SENTENCE_END + ".") + "]")
+_TRAILING_RUN = re.compile("[" + re.escape(_TRAILING + _SENTENCE_END) + "]*")
 _ABBREVIATIONS = frozenset({
     "dr", "mr", "mrs", "ms", "prof", "e.g", "i.e", "etc", "vs", "fig", "no", "al", "approx", "st", "inc", "ltd",
     "jr", "sr", "dept", "univ", "vol", "pp", "ca", "cf", "ref", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
@@ -60,8 +65,21 @@ def parse_blocks(text: str) -> list[Block]:
         if _TABLE_SEPARATOR in line:
             blocks.append(Block(ROW, line, 0, number))
             continue
+        previous = blocks[-1] if blocks else None
+        if previous is not None and _continues(previous, line):
+            # a plain capture wrapped mid-sentence: "TMS is expected to" / "improve depression."
+            blocks[-1] = Block(PARAGRAPH, f"{previous.text} {line}", 0, previous.line)
+            continue
         blocks.append(Block(PARAGRAPH, line, 0, number))
     return blocks
+
+
+def _continues(previous: Block, line: str) -> bool:
+    """An English line that starts in lower case continues the paragraph line before it when that one
+    stopped without a sentence end."""
+    return (
+        previous.kind == PARAGRAPH and line[0].isascii() and line[0].islower() and not previous.text.endswith(_LINE_END)
+    )
 
 
 def split_sentences(text: str) -> list[str]:
@@ -69,25 +87,22 @@ def split_sentences(text: str) -> list[str]:
     sentences: list[str] = []
     depth = 0
     start = 0
-    size = len(text)
-    index = 0
-    while index < size:
+    resume = 0
+    for mark in _MARKS.finditer(text):
+        index = mark.start()
+        if index < resume:
+            continue
         char = text[index]
         if char in _OPENERS:
             depth += 1
         elif char in _CLOSERS:
             depth = max(0, depth - 1)
-        elif depth == 0 and (char in _SENTENCE_END or (char == "." and _english_stop(text, index))):
-            end = index + 1
-            while end < size and (text[end] in _TRAILING or text[end] in _SENTENCE_END):
-                end += 1
+        elif depth == 0 and (char != "." or _english_stop(text, index)):
+            end = _TRAILING_RUN.match(text, index + 1).end()  # type: ignore[union-attr]
             piece = text[start:end].strip()
             if piece:
                 sentences.append(piece)
-            start = end
-            index = end
-            continue
-        index += 1
+            start = resume = end
     rest = text[start:].strip()
     if rest:
         sentences.append(rest)

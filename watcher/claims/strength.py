@@ -1,10 +1,12 @@
 """How strongly one sentence claims an effect: the 0-4 ladder of DESIGN.md §4.
 
-    0  none, negated, excluded, a question, a condition, a disclaimer
-    1  possibility         可能性があります, かもしれません, may, might, could
-    2  expected/attributed  期待されています, 示唆されています, と言われています, suggests, promising
-    3  direct assertion    改善します, 効果があります, 有効です, improves, is effective
-    4  proof/statistics    証明されています, 有意な改善, 90%の患者, 必ず, 完治, proven, cures, guaranteed
+    0  none, negated, excluded, a question, a condition, a disclaimer, research stage alone
+    1  possibility         可能性があります, かもしれません, may, might, could; research stage + an effect
+    2  expected/attributed  期待されています, 示唆されています, と言われています, suggests, promising, 例もあります
+    3  direct assertion    改善します, 効果があります, 有効です, improves, is effective, "we offer X to patients
+                           with Y", 良好な結果, がん細胞を殺す, "TMS can help with OCD"
+    4  proof/statistics    証明されています, 有意な改善, 90%の患者, 反応率65%, 必ず, 完治, 適応が認められています,
+                           FDA-cleared, proven, cures, guaranteed, "can say with certainty"
 
 A sentence is cut into clauses at contrast words (が、/しかし/ただし/but/however) and at semicolons; each
 clause is scored and the sentence takes its strongest clause, so "not proven, but may help" is 1 and
@@ -16,10 +18,13 @@ Inside a clause:
   An intensifier (significant, 90% of patients, 必ず, 確実に) lifts the content to 4. Without content
   the clause claims nothing (a mechanism sentence "inflammation is involved in depression" is 0).
 - Modifiers cap it: a hedge at 1, attributed or reported speech at 2 (so a proof word inside
-  「…という報告もあります」 is 2). Japanese puts the deciding expression at the end of the clause
-  (文末表現), so the last Japanese modifier sets the cap (可能性が示唆されています is 2, 示唆されている可能性が
-  あります is 1); in English the outermost modifier comes first ("findings suggest a possible role" is 2,
-  "may be promising" is 1). The writer's own judgement only lowers the cap (可能性があると考えられます is 1).
+  「…という報告もあります」 is 2). The lowest cap wins: a possibility stays a possibility whatever reports
+  or expects it (可能性が示唆されています, "studies suggest it may help" are 1). Approval wording and outcome
+  statistics (反応率, "response rate" with a number) are not capped by a report, only by a hedge.
+- A research-stage qualifier (研究段階, 検討の段階, "experimental", "early stage") anywhere in the sentence
+  caps it at 1 and is an ``experimental`` caveat: the floor of the ladder. An offer counts only with an
+  indication in its clause and no test beside it; "can" with a named treatment or indication states an
+  ability (no cap), with a causal verb a possibility (1), otherwise a general ability (2).
 - Negation removes the cues it governs: a Japanese negation (ません, ない, なかった) governs the cues
   before it back to the previous comma (a topic comma, 「…は、」, does not stop it); an English one (not,
   no, never, n't) the cues after it up to the next comma, at most eight words on. A negated proof,
@@ -38,18 +43,26 @@ Questions (a final ?, a Japanese final か, a "Q." prefix, an English interrogat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
 from watcher.claims.normalise import fold_case, normalise
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
 
-CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation"})
-THERAPEUTIC_KINDS = frozenset({"effect", "proof", "expectation"})
+CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation", "approval", "statistic", "offer", "endorsement"})
+THERAPEUTIC_KINDS = CONTENT_KINDS - {"causal"}
+OFFER_LEVEL = 3
+# Approval and outcome statistics stay what they are when reported (「…と報告されています」): only a hedge
+# or a research-stage qualifier lowers them.
+AUTHORITATIVE_KINDS = frozenset({"approval", "statistic"})
 MODIFIER_KINDS = frozenset({"hedge", "attribution", "expectation", "judgement"})
 ZEROING_KINDS = frozenset({"limitation", "disclaimer", "exclusion", "meta"})
 # Every cue that sets a level, and the markers, can be negated ("not proven", 副作用がないとは言えません).
 NEGATABLE_KINDS = LEVEL_KINDS | MARKER_KINDS
+RESEARCH_STAGE = "research_stage"
+RESEARCH_STAGE_CAP = 1
+CACHE_SIZE = 1 << 16
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
@@ -58,6 +71,10 @@ _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
 _CLOSERS = " \t」』)]}\"'>】。"
 _JAPANESE_QUESTION_BEFORE_KA = frozenset("すうのるたいんがだ")
+_DIGIT = re.compile(r"\d")
+_OPENING_BRACKETS = frozenset("「『(【")
+_CLOSING_BRACKETS = frozenset("」』)】")
+_DEFINITION_ENDINGS = ("とは", "って何", "とは何")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +86,7 @@ class Clause:
     excluded: bool
     negated: bool  # content that a negation removed
     caveats: tuple[str, ...]  # groups of limitation/disclaimer cues, and ``not_proven``
+    cue: str = ""  # the cue(s) that decided ``level``: 「改善 + 有意」, "may help, capped by may"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +115,8 @@ class SentenceAssessment:
         """The strength the clause claims: 0 in a question, whatever its words."""
         return 0 if self.question else self.clauses[clause].level
 
+    measurement: bool = False  # names a level or concentration ("NAD+ levels fall by 50%")
+
     @property
     def caveats(self) -> tuple[str, ...]:
         return tuple(group for clause in self.clauses for group in clause.caveats)
@@ -118,21 +138,45 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
     ``implicit_level`` is the claim a list item inherits from a heading such as 「適応症」 or
     "Conditions we treat": a clause with no content cue of its own claims that level (its own
     hedges, negations and exclusions still apply).
+
+    The result depends on the text and ``implicit_level`` only, so it is cached: pages repeat their
+    boilerplate, and a site checked again repeats most of its sentences.
     """
-    norm = text if normalised else normalise(text)
+    return _assess(text if normalised else normalise(text), implicit_level)
+
+
+def clear_cache() -> None:
+    """Forget cached assessments (benchmarks use it to time pages never seen before)."""
+    _assess.cache_clear()
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     folded = fold_case(norm)
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
     bounds = _clause_bounds(hits, len(norm))
+    parts: list[tuple[list[Hit], set[int], set[int]]] = []
+    for start, end in bounds:
+        in_clause = [hit for hit in hits if start <= hit.start < end]
+        discarded = _conditional(in_clause, norm, start)
+        parts.append((in_clause, discarded, _negated(in_clause, norm, discarded)))
+    # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
+    research = next(
+        (
+            norm[hit.start : hit.end]
+            for in_clause, discarded, negated in parts
+            for position, hit in enumerate(in_clause)
+            if hit.term.kind == RESEARCH_STAGE and position not in discarded | negated
+        ),
+        "",
+    )
     clauses: list[Clause] = []
     indications: list[Mention] = []
     treatments: list[Mention] = []
     markers: list[Mention] = []
-    for index, (start, end) in enumerate(bounds):
-        in_clause = [hit for hit in hits if start <= hit.start < end]
-        discarded = _conditional(in_clause, start, end)
-        negated = _negated(in_clause, norm, discarded)
-        clauses.append(_score(in_clause, start, end, discarded, negated, implicit_level))
+    for index, ((start, end), (in_clause, discarded, negated)) in enumerate(zip(bounds, parts, strict=True)):
+        clauses.append(_score(in_clause, (start, end), norm, discarded, negated, implicit_level, research))
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
@@ -141,6 +185,11 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
                 treatments.append(_mention(hit, index))
             elif kind in MARKER_KINDS and not question and position not in negated | discarded:
                 markers.append(_mention(hit, index))
+    # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
+    clauses = [
+        replace(clause, level=0, therapeutic=False) if clause.level and _asks(norm, clause.end) else clause
+        for clause in clauses
+    ]
     level = 0 if question else max((clause.level for clause in clauses), default=0)
     return SentenceAssessment(
         text=norm,
@@ -150,6 +199,7 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
         indications=tuple(indications),
         treatments=tuple(treatments),
         markers=tuple(markers),
+        measurement=any(hit.term.kind == "measure" for hit in hits),
     )
 
 
@@ -167,7 +217,7 @@ def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
     return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
 
 
-def _conditional(in_clause: list[Hit], start: int, end: int) -> set[int]:
+def _conditional(in_clause: list[Hit], norm: str, start: int) -> set[int]:
     """Positions (in ``in_clause``) of cues inside a conditional clause."""
     discarded: set[int] = set()
     for position, hit in enumerate(in_clause):
@@ -177,15 +227,19 @@ def _conditional(in_clause: list[Hit], start: int, end: int) -> set[int]:
             # "if it works, ..." : from the condition word to the next comma
             stop = next(
                 (other.start for other in in_clause[position + 1 :] if other.term.kind == COMMA),
-                end,
+                len(norm),
             )
             discarded.update(i for i, other in enumerate(in_clause) if hit.start < other.start < stop)
         else:
-            # 「効果が認められた場合は」: back from the condition word to the previous comma
+            # 「効果が認められた場合は」: back from the condition word to the previous comma; a condition in
+            # brackets (「改善率は50%(難治例の場合)」) qualifies only what is inside them.
             begin = start
             for other in in_clause[:position]:
                 if other.term.kind == COMMA:
                     begin = other.end
+            bracket = norm.rfind("(", begin, hit.start)
+            if bracket >= 0 and norm.find(")", bracket, hit.start) < 0:
+                begin = bracket
             discarded.update(i for i, other in enumerate(in_clause) if begin <= other.start < hit.start)
     return discarded
 
@@ -206,8 +260,12 @@ def _negated(in_clause: list[Hit], norm: str, discarded: set[int]) -> set[int]:
                 if other.term.kind in NEGATABLE_KINDS and other.start >= hit.end:
                     negated.add(later)
         else:
+            # 「対象は「薬で効果がみられない…」に限られます」: a negation inside brackets stays inside them.
+            opener = _open_bracket(norm, hit.start)
             for earlier in range(position - 1, -1, -1):
                 other = in_clause[earlier]
+                if other.start < opener:
+                    break
                 if other.term.kind == COMMA and not _topic_comma(norm, other.start):
                     break
                 if other.term.kind in NEGATABLE_KINDS:
@@ -221,6 +279,20 @@ def _negated(in_clause: list[Hit], norm: str, discarded: set[int]) -> set[int]:
     return negated
 
 
+def _open_bracket(norm: str, position: int) -> int:
+    """Where the innermost bracket still open at ``position`` starts, or -1."""
+    depth = 0
+    for index in range(position - 1, -1, -1):
+        char = norm[index]
+        if char in _CLOSING_BRACKETS:
+            depth += 1
+        elif char in _OPENING_BRACKETS:
+            if depth == 0:
+                return index
+            depth -= 1
+    return -1
+
+
 def _treatment_follows(in_clause: list[Hit], position: int) -> bool:
     return any(hit.term.kind == "treatment" for hit in in_clause[position + 1 : position + 4])
 
@@ -231,41 +303,73 @@ def _topic_comma(norm: str, comma: int) -> bool:
     return before.endswith(("は", "について", "に関して"))
 
 
+@dataclass
+class _Tally:
+    """What the cues of one clause add up to, and which cue decided each part (for explanations)."""
+
+    content: int = 0
+    content_cue: str = ""
+    authoritative: int = 0
+    authoritative_cue: str = ""
+    intensifier_cue: str = ""
+    hedge_cap: int = 4
+    hedge_cue: str = ""
+    modifier_cap: int = 4
+    modifier_cue: str = ""
+
+    def add_content(self, level: int, cue: str, *, authoritative: bool) -> None:
+        if authoritative:
+            if level > self.authoritative:
+                self.authoritative, self.authoritative_cue = level, cue
+        elif level > self.content:
+            self.content, self.content_cue = level, cue
+
+    def cap(self, level: int, cue: str, *, hedge: bool) -> None:
+        if hedge and level < self.hedge_cap:
+            self.hedge_cap, self.hedge_cue = level, cue
+        elif not hedge and level < self.modifier_cap:
+            self.modifier_cap, self.modifier_cue = level, cue
+
+
 def _score(
     in_clause: list[Hit],
-    start: int,
-    end: int,
+    bounds: tuple[int, int],
+    norm: str,
     discarded: set[int],
     negated: set[int],
     implicit_level: int | None,
+    research: str,
 ) -> Clause:
-    content = 0
-    therapeutic = False
-    intensified = False
-    zeroed = False
-    excluded = False
-    correlated = False
-    negated_content = False
+    """The clause's level: the strongest content, lifted to 4 by an intensifier, capped by its modifiers.
+
+    Every hedge caps at 1 (possibility wins over a report or an expectation around it: 可能性が示唆, "studies
+    suggest it may help"); attribution, expectation and the writer's judgement cap ordinary content at 2,
+    but not approval or an outcome statistic; a research-stage qualifier (``research``, the cue's text)
+    in the sentence caps at 1.
+    """
+    start, end = bounds
+    tally = _Tally()
+    therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
-    english_cap: int | None = None
-    japanese_cap: int | None = None
-    judgement_cap = 4
-    for position, hit in enumerate(in_clause):
+    ability = ""
+    live = [position for position in range(len(in_clause)) if position not in discarded]
+    kinds = {in_clause[position].term.kind for position in live}
+    names_indication = implicit_level is not None or "indication" in kinds
+    numeric = _DIGIT.search(norm, start, end) is not None
+    for position in live:
+        hit = in_clause[position]
         term = hit.term
         kind = term.kind
-        if position in discarded:
-            continue
+        cue = norm[hit.start : hit.end]
         if position in negated:
-            if kind in CONTENT_KINDS:
-                negated_content = True
+            negated_content = negated_content or kind in CONTENT_KINDS
             if kind in PROOF_KINDS and NOT_PROVEN not in caveats:
                 caveats.append(NOT_PROVEN)
             continue
-        if kind in ZEROING_KINDS:
-            zeroed = True
-            if kind == "exclusion":
-                excluded = True
-            elif kind != "meta" and term.group and term.group not in caveats:
+        if kind in ZEROING_KINDS or kind == RESEARCH_STAGE:
+            zeroed = zeroed or kind != RESEARCH_STAGE
+            excluded = excluded or kind == "exclusion"
+            if kind != "exclusion" and term.group and term.group not in caveats:
                 caveats.append(term.group)
             continue
         if kind == "correlation":
@@ -274,32 +378,39 @@ def _score(
         if kind == "role" and not correlated and _treatment_follows(in_clause, position):
             # "suggests a role for exosome therapy in Parkinson's disease" (but not "a role for
             # inflammation in depression")
-            content = max(content, term.level or 0)
+            tally.add_content(term.level or 0, cue, authoritative=False)
             therapeutic = True
-        if kind in CONTENT_KINDS and not correlated:
-            level = term.level or 0
-            content = max(content, level)
+        if kind in CONTENT_KINDS and not correlated and _counts(kind, numeric, names_indication, kinds):
+            endorsed = kind == "endorsement" and "authority" in kinds
+            level = OFFER_LEVEL if kind == "endorsement" and not endorsed else term.level or 0
+            tally.add_content(level, cue, authoritative=endorsed or kind in AUTHORITATIVE_KINDS)
             therapeutic = therapeutic or kind in THERAPEUTIC_KINDS
         elif kind == "intensifier":
-            intensified = True
+            tally.intensifier_cue = tally.intensifier_cue or cue
         if kind in MODIFIER_KINDS:
-            level = term.level or 0
-            # The outermost modifier decides: in English it comes first ("findings suggest a possible
-            # role" is 2), in Japanese last (可能性が示唆されています is 2). The writer's own judgement
-            # (「可能性があると考えられます」) only ever lowers the cap.
-            if kind == "judgement":
-                judgement_cap = min(judgement_cap, level)
-            elif term.english:
-                english_cap = level if english_cap is None else english_cap
-            else:
-                japanese_cap = level
-    if not content and implicit_level is not None and not negated_content and not correlated:
-        content = implicit_level
+            tally.cap(term.level or 0, cue, hedge=kind == "hedge")
+        elif kind == "ability":
+            ability = ability or cue
+    own_content = bool(tally.content or tally.authoritative)
+    if not own_content and implicit_level is not None and not (negated_content or correlated or research):
+        # A list item under an indications heading claims the heading's level; a research-stage item
+        # (「不明(研究段階)」) claims nothing unless it says more itself.
+        tally.add_content(implicit_level, "", authoritative=False)
         therapeutic = True
-    if content and intensified:
-        content = 4
-    cap = min(judgement_cap, 4 if english_cap is None else english_cap, 4 if japanese_cap is None else japanese_cap)
-    level = 0 if zeroed else min(content, cap)
+    if tally.content and tally.intensifier_cue and therapeutic:
+        # statistics and certainty lift a therapeutic claim; a mechanism stays a mechanism
+        tally.content = 4
+    if ability:
+        # "TMS can help people with OCD" states what a named treatment does for a named condition (3);
+        # "can lead to", "can cause" a possible cause (1); any other "can" a general ability (2).
+        named = names_indication or "treatment" in kinds
+        tally.cap(1 if not therapeutic else 4 if named else 2, ability, hedge=True)
+    ordinary = min(tally.content, tally.hedge_cap, tally.modifier_cap)
+    level = max(ordinary, min(tally.authoritative, tally.hedge_cap))
+    if research:
+        level = min(level, RESEARCH_STAGE_CAP)
+    if zeroed:
+        level = 0
     return Clause(
         start=start,
         end=end,
@@ -308,13 +419,47 @@ def _score(
         excluded=excluded,
         negated=negated_content,
         caveats=tuple(caveats),
+        cue=_explain(tally, level, ordinary, research) if level else "",
     )
+
+
+def _explain(tally: _Tally, level: int, ordinary: int, research: str) -> str:
+    """The cues that decided ``level``: 「改善 + 有意」, "may help ≤1", "FDA-cleared", "(heading)"."""
+    if tally.authoritative and min(tally.authoritative, tally.hedge_cap) >= ordinary:
+        parts = [tally.authoritative_cue]
+        caps = [(tally.hedge_cap, tally.hedge_cue)]
+    else:
+        parts = [tally.content_cue or "(heading)"]
+        if tally.intensifier_cue and tally.content == 4:
+            parts.append(tally.intensifier_cue)
+        caps = [(tally.hedge_cap, tally.hedge_cue), (tally.modifier_cap, tally.modifier_cue)]
+    text = " + ".join(parts)
+    binding = [cue for cap, cue in caps if cue and cap == level]
+    if research and level == RESEARCH_STAGE_CAP and not binding:
+        binding = [research]
+    return f"{text}, capped by {binding[0]}" if binding else text
+
+
+def _counts(kind: str, numeric: bool, names_indication: bool, kinds: set[str]) -> bool:
+    """A statistic needs a number in its clause; an offer (or an endorsement by no authority) needs an
+    indication and no test beside it."""
+    if kind == "statistic":
+        return numeric
+    if kind == "offer" or (kind == "endorsement" and "authority" not in kinds):
+        return names_indication and "diagnostic" not in kinds
+    return True
+
+
+def _asks(norm: str, end: int) -> bool:
+    """Does the clause ending at ``end`` end in a question mark (and not in a definition, 「…とは?」)?"""
+    return norm.startswith("?", end) and not norm[:end].rstrip(_CLOSERS).endswith(_DEFINITION_ENDINGS)
 
 
 def _is_question(norm: str, folded: str) -> bool:
     tail = norm.rstrip(_CLOSERS)
     if tail.endswith("?"):
-        return True
+        # 「…に効く再生医療とは?」 defines what it names; it does not ask whether it works.
+        return not tail[:-1].rstrip(_CLOSERS).endswith(_DEFINITION_ENDINGS)
     if tail.endswith("か") and len(tail) > 1 and tail[-2] in _JAPANESE_QUESTION_BEFORE_KA:
         return True
     if _QUESTION_PREFIX.match(norm):

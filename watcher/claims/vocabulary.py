@@ -13,11 +13,20 @@ Files and kinds:
 - ``cues.yaml``: the strength ladder and the rules' trigger words. Kinds:
   ``effect`` (a therapeutic effect, level 3), ``causal`` (a causal verb that is not a therapy claim,
   level 3), ``role`` ("a role for": an effect when a treatment follows in the clause, level 3),
-  ``proof`` (a proof or cure word, level 4), ``expectation`` (expected benefit, level 2; also caps the
-  clause at 2), ``intensifier`` (statistics, certainty: lifts a claim to 4), ``hedge`` (caps at 1),
-  ``attribution`` (reported or attributed speech: caps at 2), ``judgement`` (the writer's own
-  「…と考えられます」: caps at 2 but, unlike attribution, never lifts an inner hedge), ``assertion``
-  (documents level 3; changes nothing), ``correlation`` (an association, not an effect: caps what
+  ``proof`` (a proof or cure word, level 4), ``approval`` (approval, clearance, insurance cover or a
+  professional body's recommendation, level 4, not capped by attribution), ``statistic`` (a response,
+  remission or success rate: level 4, not capped by attribution, when the clause holds a number),
+  ``offer`` (a service offer, level 3, only in a clause that names an indication and no test or
+  diagnosis), ``endorsement`` (cleared, recommended, 推奨: approval when an ``authority`` — FDA, an
+  association, a guideline, 学会 — is in the clause, else an offer), ``expectation`` (expected benefit,
+  level 2; also caps the clause at 2), ``intensifier`` (statistics, certainty: lifts a claim to 4),
+  ``hedge`` (caps at 1, whatever reports or expects it: 可能性が示唆 is 1), ``attribution`` (reported
+  or attributed speech, anecdotes, animal studies: caps at 2), ``judgement`` (the writer's own
+  「…と考えられます」: caps at 2), ``assertion``
+  (documents level 3; changes nothing), ``research_stage`` (研究段階, "experimental": caps every claim of
+  its sentence at 1 and is an ``experimental`` caveat), ``diagnostic`` (a test or diagnosis: an offer
+  beside it is no claim), ``measure`` (levels, 濃度: a measurement sentence does not refer back to the
+  previous sentence's indication), ``correlation`` (an association, not an effect: caps what
   follows it at 0), ``negation``, ``limitation`` and ``disclaimer`` (the clause claims nothing and is
   recorded as a caveat), ``exclusion`` (the clause excludes what it names), ``condition`` (a conditional clause claims
   nothing), ``question_opener`` (an English sentence opening like "Does ..." is a question),
@@ -31,7 +40,9 @@ Files and kinds:
 
 Forms may use brace alternation, ``improve{,s,d}`` → improve, improves, improved. ``stop_forms`` are
 longer strings that contain a form but mean something else (うつ伏せ contains うつ); matching prefers the
-longest string, so a stop form hides the shorter form inside it. ``after_number_forms`` only match right
+longest string, so a stop form hides the shorter form inside it. An entry with ``overlap: true`` is
+matched beside the first layer, so an effect on an object ("attacks cancer cells", がん細胞を攻撃) keeps the
+indication inside it. ``after_number_forms`` only match right
 after a digit (``%の患者`` in 90%の患者). ``verb_forms`` are English participles that count only as verbs
 ("sleep increased in most patients", "the drug increased potency"), not as adjectives before a noun
 ("show increased activity", "with increased risk"). A surface form may belong to one entry only: that
@@ -63,6 +74,12 @@ LEVEL_KINDS = frozenset(
         "attribution",
         "judgement",
         "assertion",
+        "approval",
+        "statistic",
+        "offer",
+        "endorsement",
+        "research_stage",
+        "ability",
     }
 )
 CUE_KINDS = LEVEL_KINDS | frozenset(
@@ -76,6 +93,9 @@ CUE_KINDS = LEVEL_KINDS | frozenset(
         "question_opener",
         "clause_break",
         "meta",
+        "diagnostic",
+        "authority",
+        "measure",
     }
 )
 MARKER_KINDS = frozenset({"safety", "testimonial", "superlative", "recruitment"})
@@ -84,7 +104,7 @@ TERM_KINDS = frozenset({"indication", "treatment"})
 ALL_KINDS = CUE_KINDS | MARKER_KINDS | HEADING_KINDS | TERM_KINDS
 
 # Kinds whose ``group`` is compared between profiles (caveats and markers).
-GROUPED_KINDS = frozenset({"limitation", "disclaimer"}) | MARKER_KINDS
+GROUPED_KINDS = frozenset({"limitation", "disclaimer", "research_stage"}) | MARKER_KINDS
 
 DATA_FILES = ("indications.yaml", "treatments.yaml", "cues.yaml", "markers.yaml", "headings.yaml")
 
@@ -119,6 +139,7 @@ class Entry:
     label_en: str | None = None
     label_ja: str | None = None
     symptom: bool = False
+    overlap: bool = False  # matched in the second layer, beside the indication inside the form
 
     def all_forms(self) -> Iterator[str]:
         yield from self.forms
@@ -230,6 +251,7 @@ def _parse_entry(raw: Any, *, source: str, default_kind: str | None) -> Entry:
         label_en=label_en,
         label_ja=label_ja,
         symptom=bool(raw.get("symptom", False)),
+        overlap=bool(raw.get("overlap", False)),
     )
 
 
