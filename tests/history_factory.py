@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.pipeline import record_capture
-from watcher.processing import analyse_new_version
+from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.record import record_capture
 from watcher.sources import SourceSpec, add_sources
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

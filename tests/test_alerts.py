@@ -12,8 +12,8 @@ from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, ClaimProfileRecord
-from watcher.pipeline import record_capture
-from watcher.processing import analyse_new_version, reanalyze
+from watcher.pipeline.analyse import analyse_new_version, reanalyze
+from watcher.pipeline.record import record_capture
 from watcher.sources import SourceSpec, add_sources
 
 HEDGED = """<html><head><title>エクソソームとうつ病</title></head><body><main><article>

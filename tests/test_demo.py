@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from watcher.alerts import list_alerts
 from watcher.db import Store
 from watcher.demo import run_demo
 from watcher.models import Check, Snapshot
+from watcher.queries.alerts import find_alerts
 
 REQUIRED = {
     ("exosome-depression", "claim_strengthened", "depression"),
@@ -44,7 +44,7 @@ def test_demo_tells_the_story(tmp_path: Path, monkeypatch) -> None:  # type: ign
     store = Store(f"sqlite:///{tmp_path / 'watcher.db'}")
     try:
         with store.session() as session:
-            alerts = list_alerts(session)
+            alerts = find_alerts(session)
             # Round 1 is checked twice; the repeat (rotating token, counter, timestamp) adds no snapshot.
             first_checks = session.scalar(select(func.count()).select_from(Check)) or 0
             snapshots = session.scalar(select(func.count()).select_from(Snapshot)) or 0

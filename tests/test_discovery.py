@@ -15,19 +15,18 @@ from sqlalchemy import select
 
 from watcher.db import Store
 from watcher.devserver import RequestInfo, RouteResult, VersionedSite
-from watcher.discovery import (
+from watcher.errors import InputError
+from watcher.links import (
     MAX_DOCUMENT_URLS,
     DocumentError,
-    SiteOptions,
     candidate_urls,
     html_links,
     parse_entry,
     robots_allows,
     same_site,
-    site_options,
 )
-from watcher.errors import InputError
 from watcher.models import Alert, Check, Source
+from watcher.sources import SiteOptions, site_options
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Change, Check, Snapshot, TextVersion
-from watcher.pipeline import raw_bytes, record_capture
+from watcher.models import Change, Check, Snapshot, TextVersion, raw_bytes
+from watcher.pipeline.record import record_capture
 from watcher.sources import SourceSpec, add_sources
 
 PAGE = """<html><head><title>{title}</title></head><body>

@@ -100,8 +100,7 @@ def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, inte
                 language: str | None, max_pages: int | None, max_depth: int | None, include: tuple[str, ...],
                 exclude: tuple[str, ...], as_json: bool) -> None:
     """Watch one or more URLs."""
-    from watcher.discovery import site_options
-    from watcher.sources import SourceSpec, add_sources, parse_interval, source_dict
+    from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
 
     seconds = parse_interval(interval)
     discovery_given = max_pages is not None or max_depth is not None or include or exclude
@@ -166,7 +165,7 @@ def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
 def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     """Fetch the named sources now (all sources when none is named), whatever their due time. Site
     sources discover new pages, which are checked too."""
-    from watcher.discovery import check_with_discovery
+    from watcher.pipeline.run import check_with_discovery
     from watcher.sources import list_sources, resolve_source
 
     with app.store.session() as session:
@@ -237,7 +236,7 @@ def _read_document(path: Path) -> str:
 
 
 def _print_finding(item: dict[str, Any]) -> None:
-    from watcher.alerts import describe_alert
+    from watcher.describe import describe_alert
 
     click.echo(describe_alert(item))
     if item.get("before"):
@@ -296,7 +295,7 @@ def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indica
 def reanalyze_cmd(app: AppContext) -> None:
     """Rebuild text versions and claim profiles from stored snapshots (after rule or vocabulary
     changes). Raises no alerts."""
-    from watcher.processing import reanalyze
+    from watcher.pipeline.analyse import reanalyze
 
     with app.store.session() as session:
         report = reanalyze(session)

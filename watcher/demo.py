@@ -15,14 +15,16 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select, update
 
-from watcher.alerts import describe_alert, list_alerts
 from watcher.config import Settings, load_settings
 from watcher.db import Store
+from watcher.describe import describe_alert
 from watcher.devserver import VersionedSite
-from watcher.discovery import check_with_discovery, site_options
+from watcher.links import html_links
 from watcher.models import Alert, Change, Check, Snapshot, Source
 from watcher.notify.demo_mail import DemoMail
-from watcher.sources import SourceSpec, import_sources
+from watcher.pipeline.run import check_with_discovery
+from watcher.queries.alerts import find_alerts
+from watcher.sources import SourceSpec, import_sources, site_options
 
 DEMO_SITE = Path(__file__).resolve().parent.parent / "seeds" / "demo_site"
 
@@ -34,8 +36,6 @@ def _version_numbers(page_dir: Path) -> list[int]:
 
 
 def _linked_from_index(root: Path) -> set[str]:
-    from watcher.discovery import html_links
-
     base = "http://demo.invalid/"
     links = html_links((root / "index.html").read_bytes(), content_type="text/html; charset=utf-8", base_url=base)
     return {link.removeprefix(base.rstrip("/")) for link in links if link.startswith(base)}
@@ -137,7 +137,7 @@ def _run_round(store: Store, settings: Settings, echo: Echo) -> None:
             found = "  (new page, discovered from the blog listing)" if result.source_id not in ids else ""
             echo(f"  {result.outcome:<12} {result.http_status or '-':>4}  {result.url}{found}")
     with store.session() as session:
-        alerts = [a for a in list_alerts(session) if int(a["id"]) > before_id]
+        alerts = [a for a in find_alerts(session) if int(a["id"]) > before_id]
     for alert in alerts:
         where = "clinic level, first seen on " if alert.get("scope") == "clinic" else ""
         echo(f"  ALERT {describe_alert(alert)}  — {alert['clinic']}, {where}{alert['source_url']}")
@@ -152,7 +152,7 @@ def _summary(store: Store, echo: Echo) -> None:
         counts = {name: session.scalar(select(func.count()).select_from(model)) or 0
                   for name, model in (("checks", Check), ("snapshots", Snapshot), ("changes", Change),
                                       ("alerts", Alert))}
-        kinds = Counter(a["kind"] for a in list_alerts(session))
+        kinds = Counter(a["kind"] for a in find_alerts(session))
     echo("\n== summary ==")
     echo(", ".join(f"{v} {k}" for k, v in counts.items()))
     echo("alerts by kind: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"))

@@ -7,6 +7,7 @@ pairs of claim profiles and are never re-raised by re-derivation.
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -100,7 +101,7 @@ class Source(Base):
     # Site sources: discovery options (max_depth, max_pages, include/exclude URL patterns).
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Site sources: when links were last discovered. NULL until the first discovery, which is the
-    # baseline: the pages it finds are watched without new_page alerts (see watcher.discovery).
+    # baseline: the pages it finds are watched without new_page alerts (see watcher.pipeline.discover).
     discovered_at: Mapped[datetime | None] = mapped_column()
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
@@ -147,6 +148,13 @@ class Snapshot(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
 
     text_version: Mapped[TextVersion | None] = relationship(back_populates="snapshot", uselist=False)
+
+
+def raw_bytes(snapshot: Snapshot) -> bytes:
+    """The captured bytes of a snapshot, decompressed."""
+    if snapshot.compression == "zlib":
+        return zlib.decompress(snapshot.raw)
+    return snapshot.raw
 
 
 class TextVersion(Base):

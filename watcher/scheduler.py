@@ -52,12 +52,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
+from watcher.pipeline.run import check_with_discovery
 
 log = logging.getLogger(__name__)
 
@@ -231,8 +235,6 @@ class Service:
 
     def run_due(self) -> RunReport | None:
         """Check everything due now, in batches; None when nothing was due."""
-        from watcher.discovery import check_with_discovery
-
         started = time.monotonic()
         with self.store.session() as session:
             alert_mark = session.scalar(select(func.max(Alert.id))) or 0
@@ -366,10 +368,6 @@ class Service:
 
     def serve(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit status (0 after a clean stop)."""
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-        from apscheduler.triggers.interval import IntervalTrigger
-
         previous = self._install_signals()
         try:
             self._announce()

@@ -11,7 +11,7 @@ are dropped and ``Content-Length`` is the body's length. Extension fields ``Watc
 asked (``.warc.gz``).
 
 Reading (``import_warc``): ``response`` records of pages (HTML, XHTML, plain text or no content
-type) become ``Capture`` objects and go through ``watcher.pipeline.record_capture`` with the claim
+type) become ``Capture`` objects and go through ``watcher.pipeline.record.record_capture`` with the claim
 analysis, exactly like live captures, oldest first; sources are created for unknown URLs. A record
 already imported (same source, capture time and body hash) is skipped, so importing a file twice
 adds nothing. Captures older than a source's newest stored snapshot are skipped and counted:
@@ -46,9 +46,11 @@ from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.errors import InputError
-from watcher.models import Check, Snapshot, Source
-from watcher.pipeline import raw_bytes, record_capture, sha256_hex
-from watcher.sources import SourceSpec, add_sources, normalize_url
+from watcher.links import normalize_url
+from watcher.models import Check, Snapshot, Source, raw_bytes
+from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.record import record_capture, sha256_hex
+from watcher.sources import SourceSpec, add_sources
 
 log = logging.getLogger(__name__)
 
@@ -276,8 +278,6 @@ def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic
 
 def import_warc(store: Store, path: Path, *, settings: Settings, clinic: str | None = None) -> ImportReport:
     """Backfill history from a WARC file through the live capture pipeline (see the module doc)."""
-    from watcher.processing import analyse_new_version
-
     report = ImportReport()
     responses = read_responses(path, report)
     for capture in captures_in_order(store, responses, clinic=clinic, report=report):

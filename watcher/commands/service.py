@@ -21,7 +21,8 @@ def run_cmd(app: AppContext, tick: float | None, once: bool) -> int:
     level = getattr(logging, app.settings.log_level)
     if level > logging.DEBUG:
         # One line per run: the per-check lines and APScheduler's job chatter are debug detail here.
-        logging.getLogger("watcher.pipeline").setLevel(logging.WARNING)
+        for name in ("watcher.pipeline.run", "watcher.pipeline.record"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("watcher.scheduler.apscheduler").setLevel(logging.WARNING)
     service = Service(app.store, app.settings, tick=tick)

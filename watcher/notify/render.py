@@ -22,10 +22,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from watcher.alerts import STRENGTH_WORDS, alert_dict, describe_alert
 from watcher.changes import DELETE, EQUAL, INSERT, diff_texts
 from watcher.config import Settings
+from watcher.describe import STRENGTH_WORDS, describe_alert
 from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
+from watcher.queries.alerts import alert_dict
 
 NO_CLINIC = "(no clinic)"
 

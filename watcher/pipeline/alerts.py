@@ -1,4 +1,4 @@
-"""Alerts: findings recorded against a source, once per distinct transition.
+"""Alerts (the flow's fourth step): findings recorded against a source, once per distinct transition.
 
 Identity and the flip-flop rule. An alert's identity within a source is
 ``kind | subject | strength_before > strength_after`` where the subject is the indication id or the
@@ -13,7 +13,6 @@ after an earlier 1 → 4) is a different alert.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,22 +20,6 @@ from sqlalchemy.orm import Session
 
 from watcher.claims import Finding
 from watcher.models import Alert, Source, TextVersion, utcnow
-
-STRENGTH_WORDS = {0: "none", 1: "possible", 2: "expected", 3: "asserted", 4: "proven"}
-
-
-def describe_alert(alert: dict[str, Any]) -> str:
-    """One line for a finding or alert: severity, kind, subject and, for claims, the strength step."""
-    subject = alert.get("indication") or alert.get("reference") or ""
-    line = f"[{alert['severity']}] {alert['kind']}"
-    if subject:
-        line += f": {subject}"
-    before, after = alert.get("strength_before"), alert.get("strength_after")
-    if alert.get("indication") and (isinstance(before, int) or isinstance(after, int)):
-        b = STRENGTH_WORDS.get(before, "?") if isinstance(before, int) else "not claimed"
-        a = STRENGTH_WORDS.get(after, "?") if isinstance(after, int) else "not claimed"
-        line += f" ({b} → {a})"
-    return line
 
 
 def dedupe_key(finding: Finding) -> str:
@@ -52,7 +35,7 @@ def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion
     """Store findings as alerts; returns the alerts that are new (not recurrences or repeats).
 
     ``details`` is merged into every alert's details. A ``scope`` (``"clinic"`` for the clinic-level
-    alerts of a new page, see watcher.discovery) is stored as ``details["scope"]`` and is part of the
+    alerts of a new page, see watcher.pipeline.new_pages) is stored as ``details["scope"]`` and is part of the
     identity, so a clinic-level alert never merges with a page-level one of the same source.
     """
     source = session.get(Source, new.source_id)
@@ -81,46 +64,3 @@ def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion
         session.flush()
         created.append(alert)
     return created
-
-
-def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "indication": alert.indication,
-        "reference": alert.reference,
-        "strength_before": alert.strength_before,
-        "strength_after": alert.strength_after,
-        "before": alert.before,
-        "after": alert.after,
-        "source_id": source.id,
-        "source_url": source.url,
-        "clinic": source.clinic.name if source.clinic else None,
-        "detected_at": alert.detected_at.isoformat(),
-        "old_snapshot_id": alert.old_snapshot_id,
-        "new_snapshot_id": alert.new_snapshot_id,
-        "old_fetched_at": alert.old_fetched_at.isoformat() if alert.old_fetched_at else None,
-        "new_fetched_at": alert.new_fetched_at.isoformat(),
-        "occurrences": alert.occurrences,
-        "last_snapshot_id": alert.last_snapshot_id,
-        "scope": (alert.details or {}).get("scope") or "page",
-    }
-
-
-def list_alerts(session: Session, *, source_id: int | None = None, kind: str | None = None,
-                indication: str | None = None, since: datetime | None = None,
-                limit: int | None = None) -> list[dict[str, Any]]:
-    query = select(Alert, Source).join(Source, Alert.source_id == Source.id)
-    if source_id is not None:
-        query = query.where(Alert.source_id == source_id)
-    if kind:
-        query = query.where(Alert.kind == kind)
-    if indication:
-        query = query.where(Alert.indication == indication)
-    if since is not None:
-        query = query.where(Alert.new_fetched_at >= since)
-    query = query.order_by(Alert.new_fetched_at, Alert.id)
-    if limit:
-        query = query.limit(limit)
-    return [alert_dict(alert, source) for alert, source in session.execute(query).all()]

@@ -1,5 +1,7 @@
-"""Claim processing of text versions: profile each new version, compare with the previous comparable
-one, record alerts. Also the re-derivation (``reanalyze``) that never alerts.
+"""Analysing a new text version (the flow's third step): profile it, compare the profile with the
+previous comparable version's, and record the findings as alerts (``watcher.pipeline.alerts``); the
+first version of a newly discovered page goes to ``watcher.pipeline.new_pages`` instead. Also the
+re-derivation (``reanalyze``) that never alerts.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from watcher.alerts import record_alerts
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, analyze, compare
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion
-from watcher.pipeline import raw_bytes, sha256_hex
+from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion, raw_bytes
+from watcher.pipeline.alerts import record_alerts
+from watcher.pipeline.new_pages import alert_new_page
+from watcher.pipeline.record import sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +42,10 @@ def analyse_new_version(session: Session, version: TextVersion, previous: TextVe
     """The pipeline's hook for every new text version: profile it and alert on findings."""
     source = session.get(Source, version.source_id)
     if source is not None and source.kind == "site":
-        return  # an entry point lists posts: its titles are not the clinic's claims (watcher.discovery)
+        return  # an entry point lists posts: its titles are not the clinic's claims (watcher.pipeline.discover)
     profile = profile_of(session, version)
     if previous is None:
         if source is not None and source.discovered_from_id is not None:
-            from watcher.discovery import alert_new_page
-
             alert_new_page(session, source, version, profile)
         return
     findings = compare(profile_of(session, previous), profile)

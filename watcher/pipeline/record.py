@@ -1,8 +1,10 @@
-"""The capture pipeline: a Capture becomes a Check, and — when the page's text changed — a Snapshot,
-a TextVersion and a Change against the previous comparable version.
+"""Recording a capture (the flow's second step): a Capture becomes a Check, and — when the page's
+text changed — a Snapshot, a TextVersion and a Change against the previous comparable version.
 
-One place decides what a capture is (see ``record_capture``): fetch errors and gate failures become
-failed checks and never reach the diff; unchanged text costs one check row, not a copy.
+One place decides what a capture is (see ``record_capture``): fetch errors and quality-gate failures
+become failed checks and never reach the diff; unchanged text costs one check row, not a copy. A
+site source that is a sitemap or feed is compared as its list of URLs (``assess_site_document``).
+Each new text version is handed to ``on_new_version`` (``watcher.pipeline.analyse``, next step).
 """
 
 from __future__ import annotations
@@ -10,20 +12,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from watcher.capture import Capture, FetchTarget
+from watcher.capture import Capture
 from watcher.changes import diff_texts
 from watcher.config import Settings
-from watcher.db import Store
-from watcher.extract import EXTRACTOR_VERSION, Extracted, extract_document
+from watcher.extract import EXTRACTOR_VERSION, Extracted, decode_body, extract_document
+from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import Change, Check, Snapshot, Source, TextVersion
-from watcher.quality import assess
+from watcher.quality import Verdict, assess
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,23 @@ def _safe_extract(capture: Capture) -> Extracted | None:
         return None
 
 
+def assess_site_document(capture: Capture, *, max_bytes: int) -> tuple[Extracted | None, Verdict] | None:
+    """What ``record_capture`` compares for a site source that is a sitemap or feed: its list of URLs,
+    one a line, so that its snapshots and diffs show pages coming and going. A malformed one is a
+    failed check (``bad_sitemap``). None for anything else: an HTML entry point is judged as a page
+    (main text and the quality gate)."""
+    if capture.error_kind is not None or capture.status != 200 or not is_xml_document(capture.body):
+        return None
+    if capture.truncated:
+        return None, Verdict(ok=False, outcome="error", kind="truncated", reason="the sitemap was cut off")
+    try:
+        document = parse_xml_links(ungzip(capture.body, max_bytes=max_bytes),
+                                   base_url=capture.final_url or capture.requested_url)
+    except DocumentError as error:
+        return None, Verdict(ok=False, outcome="error", kind=error.kind, reason=str(error))
+    return Extracted(title=document.kind, text=document.text(), language=None), Verdict(ok=True)
+
+
 def record_capture(session: Session, capture: Capture, *, settings: Settings,
                    on_new_version: VersionHook | None = None) -> CheckResult:
     source = session.get(Source, capture.source_id)
@@ -106,9 +125,7 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
         else:
             site_document = None
-            if source.kind == "site":  # a sitemap or feed compares as its list of URLs (watcher.discovery)
-                from watcher.discovery import assess_site_document
-
+            if source.kind == "site":  # a sitemap or feed compares as its list of URLs
                 site_document = assess_site_document(capture, max_bytes=settings.max_body_bytes)
             if site_document is not None:
                 extracted, verdict = site_document
@@ -163,8 +180,6 @@ def _store_snapshot(session: Session, source: Source, capture: Capture, extracte
 
 
 def extracted_encoding(capture: Capture) -> str | None:
-    from watcher.extract import decode_body
-
     try:
         return decode_body(capture.body, content_type=capture.header("Content-Type")).encoding
     except Exception:
@@ -185,47 +200,3 @@ def compact_ops(ops: list[tuple[int, str]]) -> list[list[int | str]]:
     """Stored diff ops: inserted and deleted text in full, equal runs as their length only — both
     versions' texts are stored already, so repeating the unchanged text would double the cost."""
     return [[op, len(text)] if op == 0 else [op, text] for op, text in ops]
-
-
-def raw_bytes(snapshot: Snapshot) -> bytes:
-    if snapshot.compression == "zlib":
-        return zlib.decompress(snapshot.raw)
-    return snapshot.raw
-
-
-def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
-    return [FetchTarget(source_id=s.id, url=s.url, etag=s.etag, last_modified=s.last_modified)
-            for s in sources]
-
-
-def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
-                  on_new_version: VersionHook | None = None,
-                  on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
-    """Fetch the sources and record each capture in its own transaction, as it arrives.
-
-    ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a
-    check and its schedule commit together). When ``should_stop()`` turns true the captures still to
-    come are not recorded and the crawl is stopped: what was recorded stays whole.
-    """
-    from watcher.crawl import crawl
-
-    with store.session() as session:
-        sources = [s for s in (session.get(Source, i) for i in source_ids) if s is not None]
-        targets = targets_for(sources)
-    captures = crawl(targets, settings=settings)
-    try:
-        for capture in captures:
-            if should_stop is not None and should_stop():
-                log.info("stopping: the rest of this crawl is not recorded")
-                return
-            with store.session() as session:
-                result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
-                if on_recorded is not None:
-                    on_recorded(session, result)
-            log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
-            yield result
-    finally:
-        close = getattr(captures, "close", None)  # a generator: closing it stops the crawl subprocess
-        if close is not None:
-            close()

@@ -13,13 +13,37 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
-from watcher.alerts import alert_dict
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Source, utcnow
 from watcher.queries.dates import check_range
 from watcher.queries.paging import check_page, page
 
 MAX_ACKNOWLEDGER = 200
+
+
+def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "indication": alert.indication,
+        "reference": alert.reference,
+        "strength_before": alert.strength_before,
+        "strength_after": alert.strength_after,
+        "before": alert.before,
+        "after": alert.after,
+        "source_id": source.id,
+        "source_url": source.url,
+        "clinic": source.clinic.name if source.clinic else None,
+        "detected_at": alert.detected_at.isoformat(),
+        "old_snapshot_id": alert.old_snapshot_id,
+        "new_snapshot_id": alert.new_snapshot_id,
+        "old_fetched_at": alert.old_fetched_at.isoformat() if alert.old_fetched_at else None,
+        "new_fetched_at": alert.new_fetched_at.isoformat(),
+        "occurrences": alert.occurrences,
+        "last_snapshot_id": alert.last_snapshot_id,
+        "scope": (alert.details or {}).get("scope") or "page",
+    }
 
 
 def full_alert_dict(alert: Alert, source: Source) -> dict[str, Any]:

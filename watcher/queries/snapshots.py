@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session, defer
 
 from watcher.errors import NotFoundError
 from watcher.history import check_dict
-from watcher.models import Check, Snapshot, Source
-from watcher.pipeline import raw_bytes
+from watcher.models import Check, Snapshot, Source, raw_bytes
 from watcher.queries.paging import check_page, page
 from watcher.queries.timeline import preferred_versions, snapshot_meta, snapshot_text
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, defer
 
-from watcher.alerts import STRENGTH_WORDS, describe_alert
 from watcher.claims import ANALYSER_VERSION
+from watcher.describe import STRENGTH_WORDS, describe_alert
 from watcher.errors import NotFoundError
 from watcher.extract import EXTRACTOR_VERSION
 from watcher.history import check_dict, checks_of

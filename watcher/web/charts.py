@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from watcher.alerts import STRENGTH_WORDS
+from watcher.describe import STRENGTH_WORDS
 
 WIDTH = 960
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 118, 24, 14, 34

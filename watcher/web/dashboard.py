@@ -44,9 +44,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from watcher import __version__
-from watcher.alerts import describe_alert
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
 from watcher.claims.compare import KINDS, SEVERITIES
+from watcher.describe import describe_alert
 from watcher.errors import InputError, NotFoundError, WatcherError
 from watcher.history import diff_versions
 from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion

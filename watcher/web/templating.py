@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from fastapi.templating import Jinja2Templates
 
-from watcher.alerts import STRENGTH_WORDS
+from watcher.describe import STRENGTH_WORDS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
