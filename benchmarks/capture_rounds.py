@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from watcher.devserver import VersionedSite
+from watcher.demo.site import VersionedSite
 from watcher.models import Check
 
 CONDITIONS = ["うつ病", "不安障害", "不眠症", "慢性疲労症候群", "片頭痛", "認知症", "パーキンソン病", "脳卒中後遺症"]

@@ -137,4 +137,5 @@ def test_compare_command(tmp_path: Path, run_cli) -> None:  # type: ignore[no-un
     assert missing.code == 2 and "cannot read" in missing.err
     binary = tmp_path / "blob.bin"
     binary.write_bytes(bytes(range(256)) * 100)
-    assert run_cli("compare", str(binary), str(new)).code == 0
+    refused = run_cli("compare", str(binary), str(new))
+    assert refused.code == 2 and "is binary" in refused.err  # more in tests/test_compare_cli.py

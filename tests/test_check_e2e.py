@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from watcher.db import Store
-from watcher.devserver import RequestInfo, RouteResult, VersionedSite
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.models import TextVersion
 
 ARTICLE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>幹細胞上清液と不眠</title></head>

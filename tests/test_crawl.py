@@ -23,7 +23,7 @@ from watcher import crawl as crawl_module
 from watcher.capture import Capture, FetchTarget
 from watcher.config import Settings
 from watcher.crawl import crawl
-from watcher.devserver import Handler, RequestInfo, RouteResult, VersionedSite
+from watcher.demo.site import Handler, RequestInfo, RouteResult, VersionedSite
 
 JA_TEXT = "幹細胞培養上清液はうつ病の改善が期待されています。"
 SJIS_PAGE = f'<html><head><meta charset="shift_jis"></head><body><p>{JA_TEXT}</p></body></html>'

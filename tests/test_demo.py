@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from watcher.db import Store
-from watcher.demo import run_demo
+from watcher.demo.run import run_demo
 from watcher.models import Check, Snapshot
 from watcher.queries.alerts import find_alerts
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.devserver import RequestInfo, RouteResult, VersionedSite
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 
 SJIS = "<p>統合失調症</p>".encode("shift_jis")
 EUCJP = "<p>うつ病</p>".encode("euc-jp")

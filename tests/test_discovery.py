@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from watcher.db import Store
-from watcher.devserver import RequestInfo, RouteResult, VersionedSite
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.errors import InputError
 from watcher.links import (
     MAX_DOCUMENT_URLS,

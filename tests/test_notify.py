@@ -27,10 +27,10 @@ from sqlalchemy import select
 
 from watcher.config import Settings
 from watcher.db import Store
+from watcher.demo.sink import MailSink, ReceivedMail
 from watcher.models import Alert, Delivery, Snapshot, Subscription, utcnow
 from watcher.notify import outbox
 from watcher.notify.outbox import claim_lease, enqueue, enqueue_digests, notify, retry_failed, send_due
-from watcher.notify.sink import MailSink, ReceivedMail
 from watcher.subscriptions import SubscriptionSpec, create_subscription, unsubscribe
 
 PUBLIC = "https://watcher.example.org"

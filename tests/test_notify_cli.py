@@ -8,11 +8,11 @@ from email.message import EmailMessage
 import pytest
 from alert_factory import CLINIC_A, URL_A, change_both, two_clinic_sources
 
+from watcher.addresses import check_email
 from watcher.config import ConfigError, Settings, load_settings
 from watcher.db import Store
+from watcher.demo.sink import MailSink
 from watcher.errors import InputError
-from watcher.notify.addresses import check_email
-from watcher.notify.sink import MailSink
 from watcher.notify.smtp import SmtpError, SmtpSender
 
 

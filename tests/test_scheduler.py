@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 
 from watcher.config import load_settings
 from watcher.db import Store
-from watcher.devserver import RequestInfo, RouteResult, VersionedSite
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.errors import ConfigError
 from watcher.models import Check, Snapshot, Source, TextVersion, utcnow
 from watcher.scheduler import claim_due, jittered, load_notify, release, schedule_next

@@ -22,6 +22,7 @@ from watcher.queries.alerts import find_alerts
 from watcher.queries.claims import claim_steps_rows, claim_timelines
 from watcher.queries.dates import check_range
 from watcher.queries.timeline import preferred_versions, snapshot_meta
+from watcher.warc import write_warc
 
 FORMATS = ("csv", "json", "warc")
 WHATS = ("alerts", "claims", "snapshots")
@@ -144,6 +145,4 @@ def export_table(session: Session, *, what: str, fmt: str, filters: ExportFilter
 
 def export_warc(session: Session, out: BinaryIO, *, filters: ExportFilter, gzip: bool,
                 filename: str | None = None) -> int:
-    from watcher.warc import write_warc
-
     return write_warc(out, iter_snapshots_with_raw(session, filters), gzip=gzip, filename=filename)

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from watcher.addresses import check_email
 from watcher.claims.compare import KINDS, SEVERITIES
+from watcher.claims.vocabulary import load_vocabulary
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Clinic, Delivery, DeliveryItem, Source, Subscription
-from watcher.notify.addresses import check_email
 from watcher.sources import resolve_source
 
 MODES = ("immediate", "daily")
@@ -56,8 +57,6 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 
 def _check_indication(value: str) -> str:
-    from watcher.claims.vocabulary import load_vocabulary
-
     ids = load_vocabulary().indication_ids
     if value not in ids:
         close = [known for known in ids if value.lower().replace("-", "_") in known][:5]

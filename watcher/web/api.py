@@ -36,6 +36,7 @@ from watcher.queries.sources import source_info, sources_page
 from watcher.queries.timeline import timeline, version_at
 from watcher.search import MAX_TERM_CHARS, search
 from watcher.sources import SourceSpec, add_sources, parse_interval, resolve_source, source_dict
+from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
 from watcher.web.deps import SessionDep, SettingsDep, require_read, require_write
 
 MAX_ID = 2**31 - 1
@@ -259,8 +260,6 @@ def search_versions(session: SessionDep,
 
 @write.post("/subscriptions", status_code=201, summary="Subscribe an address to alerts (needs the API token)")
 def subscribe(session: SessionDep, body: Annotated[SubscriptionIn, Body()], response: Response) -> dict[str, Any]:
-    from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
-
     subscription, created = create_subscription(session, SubscriptionSpec(
         email=body.email, mode=body.mode, clinics=list(body.clinics), sources=list(body.sources),
         kinds=list(body.kinds), indications=list(body.indications), min_severity=body.min_severity))

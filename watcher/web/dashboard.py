@@ -34,6 +34,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -79,6 +80,7 @@ from watcher.web.diffview import (
     side_by_side_rows,
 )
 from watcher.web.security import (
+    SESSION_COOKIE,
     CsrfError,
     DashboardSession,
     apply_security_headers,
@@ -91,7 +93,7 @@ from watcher.web.security import (
     set_session_cookie,
     token_matches,
 )
-from watcher.web.templating import STATIC_DIR, link, make_templates
+from watcher.web.templating import STATIC_DIR, link, make_templates, strength_word, when
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +165,6 @@ class DashboardRoute(APIRoute):
 
 
 def _quote(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="/")
 
 
@@ -190,8 +190,6 @@ def current_session(request: Request) -> DashboardSession:
     held: DashboardSession | None = getattr(request.state, "dashboard_session", None)
     if held is not None:
         return held
-    from watcher.web.security import SESSION_COOKIE
-
     session = decode_session(request.cookies.get(SESSION_COOKIE), _secret(request))
     if session is None:
         session = new_session()
@@ -308,8 +306,6 @@ def overview(request: Request, session: SessionDep, clinic: OptionalText = None,
 # --- claim drift: clinic page and matrix -----------------------------------------------------------
 
 def _step_title(step: dict[str, Any]) -> str:
-    from watcher.web.templating import strength_word, when
-
     return f"{when(step['at'])} UTC: {step['strength']} {strength_word(step['strength'])} — {step['source_url']}"
 
 

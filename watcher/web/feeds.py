@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watcher import __version__
 from watcher.claims.compare import KINDS
 from watcher.config import Settings
 from watcher.db import Store
@@ -107,8 +108,6 @@ def atom_feed(session: Session, settings: Settings, *, feed_path: str, title: st
     _sub(feed, "link", rel="alternate", type="text/html", href=f"{settings.public_url}/")
     author = _sub(feed, "author")
     _sub(author, "name", "watcher")
-    from watcher import __version__
-
     _sub(feed, "generator", "watcher", version=__version__)
     for view in views:
         _entry(feed, view, times[view.id][0], times[view.id][1], settings)

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from fastapi.templating import Jinja2Templates
 
+from watcher.claims.vocabulary import load_vocabulary
 from watcher.describe import STRENGTH_WORDS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -27,8 +28,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 @cache
 def indication_labels() -> dict[str, tuple[str | None, str | None]]:
-    from watcher.claims.vocabulary import load_vocabulary
-
     return {entry.id: (entry.label_en, entry.label_ja) for entry in load_vocabulary().of_kind("indication")}
 
 

@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from watcher.cliapp import AppContext, pass_app
+from watcher.cli.app import AppContext, pass_app
 
 
 @click.command("run")
@@ -16,6 +16,7 @@ from watcher.cliapp import AppContext, pass_app
 @pass_app
 def run_cmd(app: AppContext, tick: float | None, once: bool) -> int:
     """Run the scheduler: check each source at its own interval until SIGTERM or SIGINT."""
+    # lazy import: start-up time
     from watcher.scheduler import Service
 
     level = getattr(logging, app.settings.log_level)

@@ -17,16 +17,16 @@ from sqlalchemy import func, select, update
 
 from watcher.config import Settings, load_settings
 from watcher.db import Store
+from watcher.demo.mail import DemoMail
+from watcher.demo.site import VersionedSite
 from watcher.describe import describe_alert
-from watcher.devserver import VersionedSite
 from watcher.links import html_links
 from watcher.models import Alert, Change, Check, Snapshot, Source
-from watcher.notify.demo_mail import DemoMail
 from watcher.pipeline.run import check_with_discovery
 from watcher.queries.alerts import find_alerts
 from watcher.sources import SourceSpec, import_sources, site_options
 
-DEMO_SITE = Path(__file__).resolve().parent.parent / "seeds" / "demo_site"
+DEMO_SITE = Path(__file__).resolve().parents[2] / "seeds" / "demo_site"
 
 Echo = Callable[[str], None]
 

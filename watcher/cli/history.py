@@ -7,13 +7,14 @@ Each command parses its options, calls the query functions shared with the API a
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from watcher.cliapp import AppContext, emit_json, pass_app
+from watcher.cli.app import AppContext, emit_json, pass_app
 from watcher.errors import InputError
 
 
@@ -22,6 +23,7 @@ def _when(iso: str | None) -> str:
 
 
 def _strength(value: int | None) -> str:
+    # lazy import: start-up time
     from watcher.queries.timeline import describe_strength
 
     return describe_strength(value if value else None)
@@ -93,6 +95,7 @@ def _print_timeline(data: dict[str, Any]) -> None:
 @pass_app
 def history_cmd(app: AppContext, ref: str, at: str | None, as_json: bool) -> None:
     """Checks and snapshots of one source (by id or URL), with the claims and alerts of each version."""
+    # lazy import: start-up time
     from watcher.queries.dates import parse_when
     from watcher.queries.timeline import timeline, version_at
     from watcher.sources import resolve_source
@@ -127,6 +130,7 @@ def search_cmd(app: AppContext, text: str, clinic: str | None, since: str | None
                as_json: bool) -> None:
     """Full-text search over every stored version (Japanese without spaces included), per page:
     first and last seen, in how many versions, and an excerpt."""
+    # lazy import: start-up time
     from watcher.queries.clinics import resolve_clinic
     from watcher.queries.dates import parse_when
     from watcher.search import search
@@ -196,6 +200,7 @@ def _print_claims(data: dict[str, Any]) -> None:
 def claims_cmd(app: AppContext, clinic: str | None, indication: str | None, as_json: bool) -> None:
     """Claim timelines: per clinic and indication, first claimed, strength over time, dropped; and which
     clinics claim each indication now."""
+    # lazy import: start-up time
     from watcher.queries.claims import claim_timelines
     from watcher.queries.clinics import resolve_clinic
 
@@ -223,6 +228,7 @@ def claims_cmd(app: AppContext, clinic: str | None, indication: str | None, as_j
 def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None, clinic: str | None,
                source_ref: str | None, since: str | None, until: str | None) -> None:
     """Export alerts, claim timelines or snapshot metadata (CSV, JSON), or the captures as WARC."""
+    # lazy import: start-up time
     from watcher.export import ExportFilter, export_table, export_warc
     from watcher.queries.clinics import resolve_clinic
     from watcher.queries.dates import parse_when
@@ -269,6 +275,7 @@ def _open_output(path: Path, mode: str) -> Any:
 def import_warc_cmd(app: AppContext, path: Path, clinic: str | None, as_json: bool) -> None:
     """Backfill history from a WARC file (Wayback Machine, Webrecorder, `watcher export`) through the
     same processing as live captures, oldest first. Importing a file twice adds nothing."""
+    # lazy import: start-up time
     from watcher.warc import import_warc
 
     report = import_warc(app.store, path, settings=app.settings, clinic=clinic.strip() if clinic else None).to_dict()
@@ -291,8 +298,7 @@ def import_warc_cmd(app: AppContext, path: Path, clinic: str | None, as_json: bo
 @pass_app
 def serve_cmd(app: AppContext, host: str, port: int) -> None:
     """Serve the JSON API (/api, OpenAPI at /openapi.json) and the other web routers with uvicorn."""
-    import logging
-
+    # lazy import: start-up time (the web stack is loaded only to serve)
     import uvicorn
 
     from watcher.web.app import create_app

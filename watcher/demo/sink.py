@@ -12,6 +12,9 @@ from email.message import EmailMessage
 from types import TracebackType
 from typing import Any
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
 
 @dataclass(frozen=True)
 class ReceivedMail:
@@ -69,8 +72,6 @@ class MailSink:
         self._controller: Any = None
 
     def start(self) -> MailSink:
-        from aiosmtpd.controller import Controller
-
         class _EphemeralController(Controller):
             def _trigger_server(self) -> None:
                 # Bound to port 0: learn the real port before the controller connects to itself.
@@ -89,8 +90,6 @@ class MailSink:
         return self
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-        from aiosmtpd.smtp import AuthResult, LoginPassword
-
         ok = (isinstance(data, LoginPassword) and data.login.decode() == self.login
               and data.password.decode() == self.password)
         return AuthResult(success=ok, handled=False)

@@ -11,9 +11,9 @@ from types import TracebackType
 
 from watcher.config import Settings
 from watcher.db import Store
+from watcher.demo.sink import MailSink, ReceivedMail
 from watcher.models import utcnow
 from watcher.notify.outbox import enqueue_digests, next_digest_time, notify, send_due
-from watcher.notify.sink import MailSink, ReceivedMail
 from watcher.subscriptions import SubscriptionSpec, create_subscription
 
 RESEARCHER = "researcher@example.org"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from watcher.cliapp import AppContext, emit_json, pass_app
+from watcher.cli.app import AppContext, emit_json, emit_rows, pass_app
 
 
 def _describe_subscription(row: dict[str, Any]) -> str:
@@ -39,6 +39,7 @@ def subscribe_cmd(app: AppContext, email: str, clinics: tuple[str, ...], sources
                   kinds: tuple[str, ...], indications: tuple[str, ...], min_severity: str, mode: str,
                   as_json: bool) -> None:
     """Mail alerts detected from now on to EMAIL (never earlier ones)."""
+    # lazy import: start-up time
     from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
 
     spec = SubscriptionSpec(email=email, mode=mode.strip().lower(), clinics=list(clinics), sources=list(sources),
@@ -62,6 +63,7 @@ def subscribe_cmd(app: AppContext, email: str, clinics: tuple[str, ...], sources
 @pass_app
 def unsubscribe_cmd(app: AppContext, ref: str, subscription_id: int | None) -> None:
     """Stop mailing an address (all its subscriptions, or --id N), or the subscription of a token."""
+    # lazy import: start-up time
     from watcher.subscriptions import unsubscribe
 
     with app.store.session() as session:
@@ -76,17 +78,13 @@ def unsubscribe_cmd(app: AppContext, ref: str, subscription_id: int | None) -> N
 @pass_app
 def subscriptions_cmd(app: AppContext, as_json: bool) -> None:
     """List the active subscriptions."""
+    # lazy import: start-up time
     from watcher.subscriptions import list_subscriptions, subscription_dict
 
     with app.store.session() as session:
         rows = [subscription_dict(session, s) for s in list_subscriptions(session)]
-    if as_json:
-        emit_json(rows)
-        return
-    if not rows:
-        click.echo("no subscriptions: add one with `watcher subscribe EMAIL`", err=True)
-    for row in rows:
-        click.echo(_describe_subscription(row))
+    emit_rows(rows, as_json=as_json, empty="no subscriptions: add one with `watcher subscribe EMAIL`",
+              show=lambda row: click.echo(_describe_subscription(row)))
 
 
 @click.command("notify")
@@ -95,6 +93,7 @@ def subscriptions_cmd(app: AppContext, as_json: bool) -> None:
 @pass_app
 def notify_cmd(app: AppContext, retry_failed: bool, as_json: bool) -> None:
     """Enqueue new alerts for the subscriptions and send the e-mails that are due."""
+    # lazy import: start-up time
     from watcher.notify.outbox import email_enabled, notify, outbox_counts
     from watcher.notify.outbox import retry_failed as reset_failed
 
