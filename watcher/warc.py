@@ -42,14 +42,14 @@ from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
 from watcher import __version__
-from watcher.capture import Capture
+from watcher.capture import Capture, sha256_hex
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.errors import InputError
 from watcher.links import normalize_url
 from watcher.models import Check, Snapshot, Source, raw_bytes
 from watcher.pipeline.analyse import analyse_new_version
-from watcher.pipeline.record import record_capture, sha256_hex
+from watcher.pipeline.record import record_capture
 from watcher.sources import SourceSpec, add_sources
 
 log = logging.getLogger(__name__)

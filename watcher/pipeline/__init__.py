@@ -9,6 +9,9 @@
 5. ``new_pages``  the alerts of a newly discovered page (``new_page``, markers, clinic level).
 
 ``discover`` is the discovery hook of step 1: it reads the stored capture of a site source with the
-pure ``watcher.links`` and records the pages found as sources. A module imports only modules after
-it in this list (``run`` imports ``discover``), never one before it.
+pure ``watcher.links`` and records the pages found as sources.
+
+Imports point one way, in the order run, discover, record, analyse, new_pages, alerts: a module
+imports only modules after it in that order (tests/test_layers.py). ``record`` calls the analysis
+through the ``on_new_version`` hook that ``run`` passes it, so it never imports a later step.
 """

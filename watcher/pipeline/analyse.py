@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watcher.capture import sha256_hex
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, analyze, compare
 from watcher.extract import EXTRACTOR_VERSION, extract_document
 from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion, raw_bytes
 from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.new_pages import alert_new_page
-from watcher.pipeline.record import sha256_hex
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ Each new text version is handed to ``on_new_version`` (``watcher.pipeline.analys
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import zlib
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from watcher.capture import Capture
+from watcher.capture import Capture, sha256_hex
 from watcher.changes import diff_texts
 from watcher.config import Settings
 from watcher.extract import EXTRACTOR_VERSION, Extracted, decode_body, extract_document
@@ -59,10 +58,6 @@ class CheckResult:
 
 # Called for every new text version with (session, new, previous); the claim analysis hooks in here.
 VersionHook = Callable[[Session, TextVersion, TextVersion | None], None]
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def latest_text_version(session: Session, source_id: int) -> TextVersion | None:
