@@ -41,8 +41,8 @@ import re
 from dataclasses import dataclass
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
-from watcher.claims.normalise import fold_case, normalise
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
+from watcher.extract.normalize import fold_case, normalise
 
 CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation"})
 THERAPEUTIC_KINDS = frozenset({"effect", "proof", "expectation"})
