@@ -1,4 +1,5 @@
-"""Read-only history queries shared by the CLI (and later the API and dashboard)."""
+"""Checks and snapshots of a source as plain data, and the diff between two of its versions (``watcher
+diff``, the API and the dashboard); the timeline itself is ``watcher.queries.timeline``."""
 
 from __future__ import annotations
 
@@ -55,14 +56,6 @@ def snapshot_dict(snapshot: Snapshot) -> dict[str, Any]:
         "language": version.language if version else None,
         "text_sha256": version.text_sha256 if version else None,
         "extractor_version": version.extractor_version if version else None,
-    }
-
-
-def history(session: Session, source: Source) -> dict[str, Any]:
-    return {
-        "source": source_dict(source),
-        "checks": [check_dict(c) for c in checks_of(session, source)],
-        "snapshots": [snapshot_dict(s) for s in snapshots_of(session, source)],
     }
 
 

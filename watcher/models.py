@@ -217,7 +217,7 @@ class ClaimProfileRecord(Base):
 
 
 class Alert(Base):
-    """A finding worth telling someone. One row per distinct transition per source (see alerts.py)."""
+    """A finding worth telling someone. One row per distinct transition per source (see watcher.pipeline.alerts)."""
 
     __tablename__ = "alerts"
     __table_args__ = (

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, AlertTriage, Source, utcnow
-from watcher.queries.alerts import full_alert_dict
-from watcher.queries.dates import check_range
+from watcher.queries.alerts import alerts_query, full_alert_dict
 from watcher.queries.paging import check_page, page
 
 ACKNOWLEDGE, FALSE_POSITIVE, NOTE, REOPEN = "acknowledge", "false_positive", "note", "reopen"
@@ -123,34 +122,19 @@ def _latest_state_action() -> Any:
 def _alerts_query(*, clinic_id: int | None, source_id: int | None, kind: str | None, indication: str | None,
                   severity: str | None, state: str | None, since: datetime | None,
                   until: datetime | None) -> Select[Alert, Source]:
-    check_range(since, until)
-    query = (select(Alert, Source).join(Source, Alert.source_id == Source.id)
-             .options(joinedload(Source.clinic)))
-    if clinic_id is not None:
-        query = query.where(Alert.clinic_id == clinic_id)
-    if source_id is not None:
-        query = query.where(Alert.source_id == source_id)
-    if kind:
-        query = query.where(Alert.kind == kind)
-    if indication:
-        query = query.where(Alert.indication == indication)
-    if severity:
-        query = query.where(Alert.severity == severity)
-    if since is not None:
-        query = query.where(Alert.new_fetched_at >= since)
-    if until is not None:
-        query = query.where(Alert.new_fetched_at <= until)
-    if state == OPEN:
-        query = query.where(Alert.acknowledged_at.is_(None))
-    elif state == FALSE_POSITIVE:
+    """``alerts_query`` (newest first) narrowed to a triage state."""
+    if state is not None and state not in STATES:
+        raise InputError(f"unknown triage state {state!r}: use one of {', '.join(STATES)}")
+    query = alerts_query(clinic_id=clinic_id, source_id=source_id, kind=kind, indication=indication,
+                         severity=severity, since=since, until=until, acknowledged=False if state == OPEN else None,
+                         newest_first=True)
+    if state == FALSE_POSITIVE:
         query = query.where(Alert.acknowledged_at.is_not(None), _latest_state_action() == FALSE_POSITIVE)
     elif state == ACKNOWLEDGED:
         latest = _latest_state_action()
         query = query.where(Alert.acknowledged_at.is_not(None),
                             (latest.is_(None)) | (latest != FALSE_POSITIVE))
-    elif state is not None:
-        raise InputError(f"unknown triage state {state!r}: use one of {', '.join(STATES)}")
-    return query.order_by(Alert.new_fetched_at.desc(), Alert.id.desc())
+    return query
 
 
 def triaged_alerts_page(session: Session, *, limit: int = 50, offset: int = 0, clinic_id: int | None = None,

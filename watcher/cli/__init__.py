@@ -204,7 +204,7 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     click.echo("checked {}: {}".format(len(results), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
 
 
-# `watcher history` lives in watcher/commands/history.py with the other history commands.
+# `watcher history` lives in watcher/cli/history.py with the other history commands.
 
 
 @cli.command("diff")

@@ -55,9 +55,11 @@ def full_alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
     return data
 
 
-def _query(*, source_id: int | None, clinic_id: int | None, kind: str | None, indication: str | None,
-           since: datetime | None, until: datetime | None, acknowledged: bool | None,
-           newest_first: bool) -> Select[Alert, Source]:
+def alerts_query(*, source_id: int | None = None, clinic_id: int | None = None, kind: str | None = None,
+                 indication: str | None = None, severity: str | None = None, since: datetime | None = None,
+                 until: datetime | None = None, acknowledged: bool | None = None,
+                 newest_first: bool = False) -> Select[Alert, Source]:
+    """The one alert filter: the CLI, the API, exports, the dashboard and the triage view use it."""
     check_range(since, until)
     query = select(Alert, Source).join(Source, Alert.source_id == Source.id).options(joinedload(Source.clinic))
     if source_id is not None:
@@ -68,6 +70,8 @@ def _query(*, source_id: int | None, clinic_id: int | None, kind: str | None, in
         query = query.where(Alert.kind == kind)
     if indication:
         query = query.where(Alert.indication == indication)
+    if severity:
+        query = query.where(Alert.severity == severity)
     if since is not None:
         query = query.where(Alert.new_fetched_at >= since)
     if until is not None:
@@ -83,7 +87,7 @@ def find_alerts(session: Session, *, source_id: int | None = None, clinic_id: in
                 kind: str | None = None, indication: str | None = None, since: datetime | None = None,
                 until: datetime | None = None, acknowledged: bool | None = None, newest_first: bool = False,
                 limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-    query = _query(source_id=source_id, clinic_id=clinic_id, kind=kind, indication=indication, since=since,
+    query = alerts_query(source_id=source_id, clinic_id=clinic_id, kind=kind, indication=indication, since=since,
                    until=until, acknowledged=acknowledged, newest_first=newest_first)
     if offset:
         query = query.offset(offset)
