@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.devserver import RequestInfo, RouteResult, VersionedSite
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 
 SJIS = "<p>統合失調症</p>".encode("shift_jis")
 EUCJP = "<p>うつ病</p>".encode("euc-jp")
@@ -47,8 +47,9 @@ def site(root: Path) -> Iterator[VersionedSite]:
         yield site
 
 
-def get(site: VersionedSite, path: str, headers: dict[str, str] | None = None,
-        method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+def get(
+    site: VersionedSite, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
     try:
         connection.request(method, path, headers=headers or {})
@@ -66,8 +67,12 @@ def test_serves_on_an_ephemeral_loopback_port_with_a_big_backlog(site: Versioned
 
 
 def test_rounds_pick_the_latest_version(site: VersionedSite) -> None:
-    expected = {1: b"<p>version one</p>", 2: b"<p>version one</p>", 3: b"<p>version three</p>",
-                9: b"<p>version three</p>"}
+    expected = {
+        1: b"<p>version one</p>",
+        2: b"<p>version one</p>",
+        3: b"<p>version three</p>",
+        9: b"<p>version three</p>",
+    }
     try:
         for round_number, body in expected.items():
             site.round = round_number

@@ -7,10 +7,16 @@ spider never touches the database and the pipeline never touches the network.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 that identifies captured bytes and extracted texts."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,12 +7,17 @@ Every setting is documented in README.md (a test checks that each field here app
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from watcher.errors import ConfigError
+from watcher import __version__
+from watcher.addresses import check_email
+from watcher.errors import ConfigError, InputError
 
 T = TypeVar("T")
 
@@ -138,8 +143,6 @@ class Settings:
     def effective_user_agent(self) -> str:
         if self.user_agent:
             return self.user_agent
-        from watcher import __version__
-
         contact = f"; contact: {self.contact}" if self.contact else ""
         return f"watcher/{__version__} (medical-claim change monitor; polite, honours robots.txt{contact})"
 
@@ -191,16 +194,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _parse_database_url(raw: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+# A SQLAlchemy URL, ``dialect[+driver]://[user[:password]@][host][:port][/database][?query]``, read
+# with the grammar of sqlalchemy.engine.make_url but without importing SQLAlchemy: settings are
+# loaded by every command, ``watcher compare`` (which never opens the database) included.
+_DATABASE_URL = re.compile(
+    r"^(?P<name>[\w+]+)://"
+    r"(?:(?P<user>[^:/]*)(?::(?P<password>[^@]*))?@)?"
+    r"(?:(?:\[(?P<ipv6host>[^/?]+)\]|(?P<ipv4host>[^/:?]+))?(?::(?P<port>[^/?]*))?)?"
+)
 
-    try:
-        url = make_url(raw.strip())
-    except ArgumentError:
-        raise ValueError("expected a SQLAlchemy URL such as sqlite:///path or postgresql://host/db") from None
-    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+
+def _parse_database_url(raw: str) -> str:
+    match = _DATABASE_URL.match(raw.strip())
+    if match is None:
+        raise ValueError("expected a SQLAlchemy URL such as sqlite:///path or postgresql://host/db")
+    if match.group("name").split("+", 1)[0] not in {"sqlite", "postgresql"}:
         raise ValueError("only sqlite and postgresql databases are supported")
+    if match.group("port"):
+        int(match.group("port"))  # a ValueError, as make_url raises for a port that is not a number
     return raw.strip()
 
 
@@ -226,11 +237,6 @@ def _parse_host(raw: str) -> str:
 
 
 def _parse_mail_from(raw: str) -> str:
-    from email.utils import parseaddr
-
-    from watcher.errors import InputError
-    from watcher.notify.addresses import check_email
-
     _name, address = parseaddr(raw.strip())
     try:
         check_email(address, single_label_domain=True)
@@ -240,8 +246,6 @@ def _parse_mail_from(raw: str) -> str:
 
 
 def _parse_public_url(raw: str) -> str:
-    from urllib.parse import urlsplit
-
     value = raw.strip().rstrip("/")
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
@@ -266,8 +270,10 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "digest_hour": _env("DIGEST_HOUR", _parse_hour, 8, env),
     }
     if values["smtp_ssl"] and values["smtp_starttls"]:
-        raise ConfigError(f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
-                          "SSL connects with TLS from the start, STARTTLS upgrades a plain connection")
+        raise ConfigError(
+            f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
+            "SSL connects with TLS from the start, STARTTLS upgrades a plain connection"
+        )
     if values["smtp_password"] and not values["smtp_user"]:
         raise ConfigError(f"{PREFIX}SMTP_PASSWORD is set but {PREFIX}SMTP_USER is empty")
     if values["smtp_timeout"] == 0:

@@ -7,6 +7,7 @@ pairs of claim profiles and are never re-raised by re-derivation.
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -100,7 +101,7 @@ class Source(Base):
     # Site sources: discovery options (max_depth, max_pages, include/exclude URL patterns).
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Site sources: when links were last discovered. NULL until the first discovery, which is the
-    # baseline: the pages it finds are watched without new_page alerts (see watcher.discovery).
+    # baseline: the pages it finds are watched without new_page alerts (see watcher.pipeline.discover).
     discovered_at: Mapped[datetime | None] = mapped_column()
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
@@ -149,6 +150,13 @@ class Snapshot(Base):
     text_version: Mapped[TextVersion | None] = relationship(back_populates="snapshot", uselist=False)
 
 
+def raw_bytes(snapshot: Snapshot) -> bytes:
+    """The captured bytes of a snapshot, decompressed."""
+    if snapshot.compression == "zlib":
+        return zlib.decompress(snapshot.raw)
+    return snapshot.raw
+
+
 class TextVersion(Base):
     """The main text extracted from a snapshot by one extractor version."""
 
@@ -157,8 +165,9 @@ class TextVersion(Base):
         UniqueConstraint("snapshot_id", "extractor_version"),
         # Full-text search (watcher.search): a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
         # trigram table kept in sync by triggers (migration 0004), invisible to the metadata.
-        Index("ix_text_versions_text_trgm", "text", postgresql_using="gin",
-              postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_text_versions_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -209,7 +218,7 @@ class ClaimProfileRecord(Base):
 
 
 class Alert(Base):
-    """A finding worth telling someone. One row per distinct transition per source (see alerts.py)."""
+    """A finding worth telling someone. One row per distinct transition per source (see watcher.pipeline.alerts)."""
 
     __tablename__ = "alerts"
     __table_args__ = (

@@ -1,25 +1,36 @@
-"""Sources: validating, adding, listing and importing watched URLs."""
+"""Sources: validating, adding, listing and importing watched URLs, and the options of site sources
+(what discovery may add from a site entry point: ``SiteOptions``)."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watcher.errors import DuplicateError, InputError, NotFoundError
+from watcher.links import normalize_url
 from watcher.models import Clinic, Source
+
+log = logging.getLogger(__name__)
 
 KINDS = ("page", "site")
 LANGUAGES = ("ja", "en", "mixed")
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MIN_INTERVAL_SECONDS = 1
+DEFAULT_MAX_DEPTH = 1
+DEFAULT_MAX_PAGES = 100
+MAX_DEPTH_LIMIT = 5
+MAX_PAGES_LIMIT = 10_000
+MAX_PATTERNS = 20
+MAX_PATTERN_CHARS = 300
 
 
 def parse_interval(text: str) -> int:
@@ -41,27 +52,81 @@ def format_interval(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def normalize_url(url: str) -> str:
-    """Validate an http(s) URL and normalise scheme/host case; the fragment is dropped."""
-    text = url.strip()
-    if not text or any(ch.isspace() for ch in text):
-        raise InputError(f"invalid URL {url!r}: empty or contains spaces")
+@dataclass(frozen=True, kw_only=True)
+class SiteOptions:
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_pages: int = DEFAULT_MAX_PAGES
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "max_depth": self.max_depth,
+            "max_pages": self.max_pages,
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> SiteOptions:
+        """Stored options (validated when stored); unknown or damaged values fall back to defaults."""
+        data = data or {}
+        try:
+            return site_options(
+                max_depth=data.get("max_depth"),
+                max_pages=data.get("max_pages"),
+                include=data.get("include") or (),
+                exclude=data.get("exclude") or (),
+            )
+        except (InputError, TypeError, ValueError) as error:
+            log.warning("ignoring damaged site options %r: %s", dict(data), error)
+            return cls()
+
+
+def site_options(
+    *,
+    max_depth: int | None = None,
+    max_pages: int | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> SiteOptions:
+    """Validated options; a bad value raises InputError with one line naming the option."""
+    depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
+    pages = DEFAULT_MAX_PAGES if max_pages is None else int(max_pages)
+    if not 1 <= depth <= MAX_DEPTH_LIMIT:
+        raise InputError(f"invalid --max-depth {depth}: use 1 to {MAX_DEPTH_LIMIT}")
+    if not 1 <= pages <= MAX_PAGES_LIMIT:
+        raise InputError(f"invalid --max-pages {pages}: use 1 to {MAX_PAGES_LIMIT}")
+    includes = tuple(include)
+    excludes = tuple(exclude)
+    for option, patterns in (("--include", includes), ("--exclude", excludes)):
+        if len(patterns) > MAX_PATTERNS:
+            raise InputError(f"too many {option} patterns: at most {MAX_PATTERNS}")
+        for pattern in patterns:
+            compile_pattern(pattern, option=option)
+    return SiteOptions(max_depth=depth, max_pages=pages, include=includes, exclude=excludes)
+
+
+def compile_pattern(pattern: str, *, option: str = "pattern") -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise InputError(f"invalid {option} pattern {pattern!r}: empty")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise InputError(f"invalid {option} pattern: longer than {MAX_PATTERN_CHARS} characters")
     try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as error:
-        raise InputError(f"invalid URL {url!r}: {error}") from None
-    if parts.scheme.lower() not in {"http", "https"}:
-        raise InputError(f"invalid URL {url!r}: only http and https URLs can be watched")
-    if not parts.hostname:
-        raise InputError(f"invalid URL {url!r}: no host name")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
-    if parts.username or parts.password:
-        raise InputError(f"invalid URL {url!r}: credentials in URLs are not supported")
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
+        return re.compile(pattern)
+    except re.error as error:
+        raise InputError(f"invalid {option} pattern {pattern!r}: {error}") from None
+
+
+def discovery_info(source: Source) -> dict[str, Any]:
+    """What discovery recorded on a discovered page: depth, found_on (URL), baseline."""
+    info = (source.options or {}).get("discovery") if source.kind == "page" else None
+    return info if isinstance(info, dict) else {}
+
+
+def is_new_page(source: Source) -> bool:
+    """A page found by a discovery after the site's baseline."""
+    return source.discovered_from_id is not None and discovery_info(source).get("baseline") is False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +136,7 @@ class SourceSpec:
     kind: str = "page"
     interval_seconds: int = 86400
     language: str | None = None
-    options: dict[str, Any] | None = None  # site sources: discovery options (watcher.discovery.SiteOptions)
+    options: dict[str, Any] | None = None  # site sources: discovery options (SiteOptions.to_json)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:
@@ -101,8 +166,14 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
         if spec.language is not None and spec.language not in LANGUAGES:
             raise InputError(f"invalid language {spec.language!r}: use ja, en or mixed")
         clinic = get_or_create_clinic(session, spec.clinic) if spec.clinic else None
-        source = Source(url=url, kind=spec.kind, clinic=clinic, interval_seconds=spec.interval_seconds,
-                        language=spec.language, options=spec.options)
+        source = Source(
+            url=url,
+            kind=spec.kind,
+            clinic=clinic,
+            interval_seconds=spec.interval_seconds,
+            language=spec.language,
+            options=spec.options,
+        )
         session.add(source)
         added.append(source)
     session.flush()
@@ -163,14 +234,16 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise InputError(f"{path}: entry {index} needs a 'url'")
         try:
-            specs.append(SourceSpec(
-                url=entry["url"],
-                clinic=str(entry["clinic"]) if entry.get("clinic") else None,
-                kind=str(entry.get("kind", "page")),
-                interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
-                language=str(entry["language"]) if entry.get("language") else None,
-                options=_seed_site_options(entry),
-            ))
+            specs.append(
+                SourceSpec(
+                    url=entry["url"],
+                    clinic=str(entry["clinic"]) if entry.get("clinic") else None,
+                    kind=str(entry.get("kind", "page")),
+                    interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
+                    language=str(entry["language"]) if entry.get("language") else None,
+                    options=_seed_site_options(entry),
+                )
+            )
         except InputError as error:
             raise InputError(f"{path}: entry {index}: {error}") from None
     return specs
@@ -178,8 +251,6 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
 
 def _seed_site_options(entry: dict[str, Any]) -> dict[str, Any] | None:
     """Discovery options of a ``kind: site`` seed entry (max_pages, max_depth, include, exclude)."""
-    from watcher.discovery import site_options
-
     if str(entry.get("kind", "page")) != "site":
         return None
 
@@ -188,8 +259,12 @@ def _seed_site_options(entry: dict[str, Any]) -> dict[str, Any] | None:
         return [str(item) for item in (value if isinstance(value, list) else [value])]
 
     try:
-        return site_options(max_depth=entry.get("max_depth"), max_pages=entry.get("max_pages"),
-                            include=patterns("include"), exclude=patterns("exclude")).to_json()
+        return site_options(
+            max_depth=entry.get("max_depth"),
+            max_pages=entry.get("max_pages"),
+            include=patterns("include"),
+            exclude=patterns("exclude"),
+        ).to_json()
     except (TypeError, ValueError) as error:
         raise InputError(f"invalid discovery option: {error}") from None
 

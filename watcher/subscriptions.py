@@ -15,15 +15,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from watcher.addresses import check_email
 from watcher.claims.compare import KINDS, SEVERITIES
+from watcher.claims.vocabulary import load_vocabulary
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Clinic, Delivery, DeliveryItem, Source, Subscription
-from watcher.notify.addresses import check_email
 from watcher.sources import resolve_source
 
 MODES = ("immediate", "daily")
 SEVERITY_ORDER = ("low", "medium", "high")
 assert set(SEVERITY_ORDER) == set(SEVERITIES)
+
 
 @dataclass(frozen=True, kw_only=True)
 class SubscriptionSpec:
@@ -43,8 +45,11 @@ def _resolve_clinic(session: Session, ref: str) -> Clinic:
         clinic = session.get(Clinic, int(text))
     if clinic is None:
         known = session.scalars(select(Clinic.name).order_by(Clinic.name).limit(6)).all()
-        hint = f" (known clinics: {', '.join(known)}{', …' if len(known) == 6 else ''})" if known else \
-            " (no clinics yet: add sources with --clinic NAME)"
+        hint = (
+            f" (known clinics: {', '.join(known)}{', …' if len(known) == 6 else ''})"
+            if known
+            else " (no clinics yet: add sources with --clinic NAME)"
+        )
         raise NotFoundError(f"no clinic {ref!r}{hint}")
     return clinic
 
@@ -56,8 +61,6 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
 
 
 def _check_indication(value: str) -> str:
-    from watcher.claims.vocabulary import load_vocabulary
-
     ids = load_vocabulary().indication_ids
     if value not in ids:
         close = [known for known in ids if value.lower().replace("-", "_") in known][:5]
@@ -76,15 +79,29 @@ def create_subscription(session: Session, spec: SubscriptionSpec) -> tuple[Subsc
     indications = sorted({_check_indication(item) for item in spec.indications})
     clinic_ids = sorted({_resolve_clinic(session, ref).id for ref in spec.clinics})
     source_ids = sorted({resolve_source(session, ref).id for ref in spec.sources})
-    for existing in session.scalars(select(Subscription).where(Subscription.email == email,
-                                                               Subscription.active.is_(True))):
-        if (existing.mode, existing.min_severity, sorted(existing.kinds), sorted(existing.indications),
-                sorted(existing.clinic_ids), sorted(existing.source_ids)) == (
-                mode, min_severity, kinds, indications, clinic_ids, source_ids):
+    for existing in session.scalars(
+        select(Subscription).where(Subscription.email == email, Subscription.active.is_(True))
+    ):
+        if (
+            existing.mode,
+            existing.min_severity,
+            sorted(existing.kinds),
+            sorted(existing.indications),
+            sorted(existing.clinic_ids),
+            sorted(existing.source_ids),
+        ) == (mode, min_severity, kinds, indications, clinic_ids, source_ids):
             return existing, False
-    subscription = Subscription(email=email, mode=mode, clinic_ids=clinic_ids, source_ids=source_ids, kinds=kinds,
-                                indications=indications, min_severity=min_severity,
-                                unsubscribe_token=secrets.token_urlsafe(24), active=True)
+    subscription = Subscription(
+        email=email,
+        mode=mode,
+        clinic_ids=clinic_ids,
+        source_ids=source_ids,
+        kinds=kinds,
+        indications=indications,
+        min_severity=min_severity,
+        unsubscribe_token=secrets.token_urlsafe(24),
+        active=True,
+    )
     session.add(subscription)
     session.flush()
     return subscription, True
@@ -97,8 +114,9 @@ def list_subscriptions(session: Session, *, include_inactive: bool = False) -> l
     return list(session.scalars(query))
 
 
-def unsubscribe(session: Session, ref: str, *, subscription_id: int | None = None,
-                token_only: bool = False) -> list[Subscription]:
+def unsubscribe(
+    session: Session, ref: str, *, subscription_id: int | None = None, token_only: bool = False
+) -> list[Subscription]:
     """Deactivate the subscriptions of an address (or only ``subscription_id``), or the one with this
     unsubscribe token; their pending deliveries are cancelled. Returns what was deactivated.
     ``token_only`` (the web): an address is never accepted, only the secret token."""
@@ -112,24 +130,34 @@ def unsubscribe(session: Session, ref: str, *, subscription_id: int | None = Non
         query = query.where(Subscription.id == subscription_id)
     found = list(session.scalars(query.where(Subscription.active.is_(True)).order_by(Subscription.id)))
     if not found:
-        what = f"subscription {subscription_id} of {text!r}" if subscription_id is not None else \
-            (f"subscription for {text!r}" if "@" in text else "subscription with this token")
+        what = (
+            f"subscription {subscription_id} of {text!r}"
+            if subscription_id is not None
+            else (f"subscription for {text!r}" if "@" in text else "subscription with this token")
+        )
         raise NotFoundError(f"no active {what} (see `watcher subscriptions`)")
     for subscription in found:
         subscription.active = False
-    session.execute(update(Delivery)
-                    .where(Delivery.subscription_id.in_([s.id for s in found]),
-                           Delivery.status == "pending")
-                    .values(status="cancelled", last_error="unsubscribed"))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id.in_([s.id for s in found]), Delivery.status == "pending")
+        .values(status="cancelled", last_error="unsubscribed")
+    )
     session.flush()
     return found
 
 
 def subscription_dict(session: Session, subscription: Subscription) -> dict[str, Any]:
-    clinics = session.scalars(select(Clinic.name).where(Clinic.id.in_(subscription.clinic_ids))
-                              .order_by(Clinic.name)).all() if subscription.clinic_ids else []
-    sources = session.scalars(select(Source.url).where(Source.id.in_(subscription.source_ids))
-                              .order_by(Source.id)).all() if subscription.source_ids else []
+    clinics = (
+        session.scalars(select(Clinic.name).where(Clinic.id.in_(subscription.clinic_ids)).order_by(Clinic.name)).all()
+        if subscription.clinic_ids
+        else []
+    )
+    sources = (
+        session.scalars(select(Source.url).where(Source.id.in_(subscription.source_ids)).order_by(Source.id)).all()
+        if subscription.source_ids
+        else []
+    )
     return {
         "id": subscription.id,
         "email": subscription.email,
@@ -148,7 +176,7 @@ def subscription_dict(session: Session, subscription: Subscription) -> dict[str,
 
 
 def severities_at_least(minimum: str) -> tuple[str, ...]:
-    return SEVERITY_ORDER[SEVERITY_ORDER.index(minimum):] if minimum in SEVERITY_ORDER else SEVERITY_ORDER
+    return SEVERITY_ORDER[SEVERITY_ORDER.index(minimum) :] if minimum in SEVERITY_ORDER else SEVERITY_ORDER
 
 
 def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
@@ -160,8 +188,12 @@ def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
         ~exists().where(DeliveryItem.subscription_id == subscription.id, DeliveryItem.alert_id == Alert.id),
     ]
     if subscription.clinic_ids:
-        conditions.append(or_(Alert.clinic_id.in_(subscription.clinic_ids),
-                              and_(Alert.clinic_id.is_(None), Source.clinic_id.in_(subscription.clinic_ids))))
+        conditions.append(
+            or_(
+                Alert.clinic_id.in_(subscription.clinic_ids),
+                and_(Alert.clinic_id.is_(None), Source.clinic_id.in_(subscription.clinic_ids)),
+            )
+        )
     if subscription.source_ids:
         conditions.append(Alert.source_id.in_(subscription.source_ids))
     if subscription.kinds:

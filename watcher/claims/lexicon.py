@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from watcher.claims.normalise import fold_case
 from watcher.claims.vocabulary import HEADING_KINDS, Entry, load_vocabulary, match_key
+from watcher.extract.normalize import fold_case
 
 # Structural punctuation the clause rules need; not vocabulary, so not in the data files.
 COMMA = "comma"

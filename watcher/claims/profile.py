@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from watcher.claims.language import detect_language
-from watcher.claims.normalise import normalise
 from watcher.claims.references import Reference, looks_like_citation, parse_reference
 from watcher.claims.sections import EXCLUSIONS, REFERENCES, Line, is_topic_heading, walk
 from watcher.claims.segment import ITEM, ROW, parse_blocks, split_sentences
 from watcher.claims.strength import SentenceAssessment, assess
 from watcher.claims.vocabulary import load_vocabulary
+from watcher.extract.normalize import normalise
 
 # Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
 ANALYSER_VERSION = "1.1.0"

@@ -23,10 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from watcher.claims.lexicon import HEADINGS
-from watcher.claims.normalise import normalise
 from watcher.claims.references import parse_reference
 from watcher.claims.segment import BLANK, HEADING, ITEM, PARAGRAPH, ROW, Block
 from watcher.claims.strength import assess
+from watcher.extract.normalize import normalise
 
 INDICATIONS = "indications"
 EXCLUSIONS = "exclusions"

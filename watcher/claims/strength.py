@@ -47,8 +47,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
-from watcher.claims.normalise import fold_case, normalise
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
+from watcher.extract.normalize import fold_case, normalise
 
 CONTENT_KINDS = frozenset({"effect", "causal", "proof", "expectation", "approval", "statistic", "offer", "endorsement"})
 THERAPEUTIC_KINDS = CONTENT_KINDS - {"causal"}

@@ -60,7 +60,7 @@ from typing import Any
 
 import yaml
 
-from watcher.claims.normalise import fold_case, normalise
+from watcher.extract.normalize import fold_case, normalise
 
 LEVEL_KINDS = frozenset(
     {

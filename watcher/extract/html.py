@@ -39,6 +39,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
 
+from watcher.extract.decode import decode_body
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import collapse_whitespace, normalize_text
 
@@ -167,8 +168,6 @@ _NOT_SPACE = re.compile(r"\S")
 def extract_main_text(html: str, *, url: str | None = None) -> Extracted:
     """The title and main text of a page; never raises on malformed input (returns empty text)."""
     if isinstance(html, bytes | bytearray):  # defensive: callers should decode first
-        from watcher.extract.decode import decode_body
-
         html = decode_body(bytes(html)).text
     try:
         root = _parse(html)

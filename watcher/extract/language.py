@@ -4,6 +4,9 @@ Script counting is enough here: the pages we watch are Japanese, English, or a J
 followed by its English translation, and the claim analyser only needs to know which rule set to
 run. A Japanese character carries about as much as three Latin letters, so letters are weighted
 down; otherwise the English citations under a Japanese post would make it look bilingual.
+
+The one language detector of the project: the claim analyser labels its profiles with it too
+(``watcher.claims.language``).
 """
 
 from __future__ import annotations

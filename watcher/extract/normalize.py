@@ -1,8 +1,18 @@
-"""Text normalisation shared by the HTML extractor and plain-text documents.
+"""Text normalisation: the one place that folds the spellings of a text into one form.
 
 NFKC folds full-width Latin letters and digits, half-width katakana and the ideographic space into
 one form, so that a clinic re-typing ``ＴＭＳ`` as ``TMS`` or ``ｴｸｿｿｰﾑ`` as ``エクソソーム`` is not a
 change, and so that the claim analyser can match its vocabulary on one spelling.
+
+- ``normalize_text``: the stored form of extracted text (HTML and plain-text documents): NFKC, lines
+  stripped, invisible and control characters dropped.
+- ``normalise``: the form the claim analyser matches on, for its vocabulary and for page text alike:
+  NFKC plus the punctuation marks NFKC leaves alone (curly quotes, the Japanese wave dash, dashes,
+  no-break spaces), which clinic pages mix freely ("Parkinson’s" / "Parkinson's").
+- ``fold_case``: lower case that keeps offsets.
+
+It lives with the extractor because the extractor normalises first, in the order the data flows;
+the analyser (``watcher.claims``) imports it from here, and nothing here imports the analyser.
 """
 
 from __future__ import annotations
@@ -18,9 +28,14 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[^\S\n]+")
 
 
+def nfkc(text: str) -> str:
+    """Unicode NFKC; ASCII is already in that form, and most page lines are checked cheaply for it."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def normalize_text(text: str) -> str:
     """NFKC, one kind of newline, each line stripped, runs of spaces collapsed, empty lines dropped."""
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     # splitlines() also splits on U+2028/U+2029/VT/FF/NEL, which editors paste as line breaks.
     lines = []
     for raw in text.splitlines():
@@ -58,3 +73,49 @@ def collapse_whitespace(text: str) -> str:
         return " "
 
     return _WHITESPACE_RUN.sub(replace, text).strip()
+
+
+# --- the claim analyser's matching form ---------------------------------------------------------
+
+_PUNCTUATION = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u301c": "~",  # wave dash
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u3000": " ",
+    }
+)
+
+
+_FOLDED_PUNCTUATION = re.compile("[" + "".join(chr(code) for code in _PUNCTUATION) + "]")
+
+
+def normalise(text: str) -> str:
+    """NFKC plus punctuation folding: the claim analyser's matching form. Idempotent."""
+    if text.isascii():
+        return text  # ASCII is already NFKC and holds none of the folded marks
+    text = nfkc(text)
+    if _FOLDED_PUNCTUATION.search(text):
+        text = text.translate(_PUNCTUATION)
+    return text
+
+
+def fold_case(text: str) -> str:
+    """Lower-case without changing the length, so match offsets in the folded text index the original.
+
+    ``str.lower`` can lengthen a few characters (``"İ"`` becomes two code points); those keep their case.
+    """
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(lower if len(lower := char.lower()) == 1 else char for char in text)

@@ -5,6 +5,7 @@ over SMTP.
                  guarantees and the crash rule are in its docstring.
 - ``render``     the multipart text + HTML message of a delivery.
 - ``smtp``       the SMTP client, with failures sorted into transient and permanent ones.
-- ``addresses``  e-mail address checks.
-- ``sink``       a local SMTP server that keeps what it receives (the demo and the tests).
+
+The e-mail address checks are ``watcher.addresses`` (settings validation uses them too); the local
+SMTP server of the demo and the tests is ``watcher.demo.sink``.
 """

@@ -19,7 +19,8 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from fastapi.templating import Jinja2Templates
 
-from watcher.alerts import STRENGTH_WORDS
+from watcher.claims.vocabulary import load_vocabulary
+from watcher.describe import STRENGTH_WORDS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -27,8 +28,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 @cache
 def indication_labels() -> dict[str, tuple[str | None, str | None]]:
-    from watcher.claims.vocabulary import load_vocabulary
-
     return {entry.id: (entry.label_en, entry.label_ja) for entry in load_vocabulary().of_kind("indication")}
 
 
@@ -132,10 +131,18 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update({
-        "strength_word": strength_word, "when": when, "http_url": http_url, "kind_label": kind_label,
-        "short_hash": short_hash, "human_size": human_size, "indication_ja": indication_ja,
-        "indication_name": indication_name, "text_lang": text_lang,
-    })
+    env.filters.update(
+        {
+            "strength_word": strength_word,
+            "when": when,
+            "http_url": http_url,
+            "kind_label": kind_label,
+            "short_hash": short_hash,
+            "human_size": human_size,
+            "indication_ja": indication_ja,
+            "indication_name": indication_name,
+            "text_lang": text_lang,
+        }
+    )
     env.globals.update({"link": link, "highlight": highlight, "strength_words": STRENGTH_WORDS})
     return Jinja2Templates(env=env)

@@ -2,6 +2,16 @@
 
 ``main`` is the one place that turns errors into a one-line message and an exit status:
 0 success, 2 bad input, configuration or store, 130 interrupted.
+
+The package: this module (the group, ``main`` and the core commands), ``app`` (the lazily opened
+settings and store every command shares), ``history``, ``notify`` and ``service`` (more commands,
+each with a ``register(cli)``).
+
+Start-up time. Commands import what they use inside their function, each such import marked
+``# lazy import: start-up time``: ``watcher compare`` and ``watcher --help`` must answer without
+loading the database, SQLAlchemy, Alembic, the web stack or Scrapy (see benchmarks/README.md).
+This package is the only place in ``watcher/`` with imports inside functions
+(tests/test_layers.py checks it).
 """
 
 from __future__ import annotations
@@ -13,19 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import __version__
-from watcher.cliapp import AppContext, emit_json, parse_date, pass_app
-from watcher.commands import register_all
+from watcher.cli import history, notify, service
+from watcher.cli.app import AppContext, emit_json, emit_rows, pass_app
+from watcher.describe import describe_alert
 from watcher.errors import InputError, WatcherError
 
 log = logging.getLogger("watcher")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("alembic", "scrapy", "twisted"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
@@ -42,6 +53,7 @@ def cli(ctx: click.Context) -> None:
 
 # --- db -----------------------------------------------------------------------------------------
 
+
 @cli.group()
 def db() -> None:
     """Database schema management."""
@@ -52,6 +64,7 @@ def db() -> None:
 @pass_app
 def db_upgrade(app: AppContext, revision: str) -> None:
     """Apply migrations (they also run automatically on first use)."""
+    # lazy import: start-up time
     from watcher.db import current_revision, make_engine, upgrade
 
     engine = make_engine(app.settings.database_url)
@@ -66,6 +79,7 @@ def db_upgrade(app: AppContext, revision: str) -> None:
 @pass_app
 def db_current(app: AppContext) -> None:
     """Print the database's migration revision and the code's head revision."""
+    # lazy import: start-up time
     from watcher.db import current_revision, head_revision, make_engine
 
     engine = make_engine(app.settings.database_url)
@@ -76,6 +90,7 @@ def db_current(app: AppContext) -> None:
 
 
 # --- sources ------------------------------------------------------------------------------------
+
 
 @cli.group()
 def sources() -> None:
@@ -90,27 +105,57 @@ def sources() -> None:
 @click.option("--language", type=click.Choice(["ja", "en", "mixed"]), help="The page language, if known.")
 @click.option("--max-pages", type=int, help="With --site: most pages to discover in all (default 100).")
 @click.option("--max-depth", type=int, help="With --site: link hops from the entry point to follow (default 1).")
-@click.option("--include", multiple=True, metavar="REGEX",
-              help="With --site: discover only URLs this regular expression matches (repeatable).")
-@click.option("--exclude", multiple=True, metavar="REGEX",
-              help="With --site: never discover URLs this regular expression matches (repeatable).")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="REGEX",
+    help="With --site: discover only URLs this regular expression matches (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="REGEX",
+    help="With --site: never discover URLs this regular expression matches (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
-def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, interval: str, site: bool,
-                language: str | None, max_pages: int | None, max_depth: int | None, include: tuple[str, ...],
-                exclude: tuple[str, ...], as_json: bool) -> None:
+def sources_add(
+    app: AppContext,
+    urls: tuple[str, ...],
+    clinic: str | None,
+    interval: str,
+    site: bool,
+    language: str | None,
+    max_pages: int | None,
+    max_depth: int | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Watch one or more URLs."""
-    from watcher.discovery import site_options
-    from watcher.sources import SourceSpec, add_sources, parse_interval, source_dict
+    # lazy import: start-up time
+    from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
 
     seconds = parse_interval(interval)
     discovery_given = max_pages is not None or max_depth is not None or include or exclude
     if discovery_given and not site:
         raise InputError("--max-pages, --max-depth, --include and --exclude need --site")
-    options = site_options(max_depth=max_depth, max_pages=max_pages, include=include,
-                           exclude=exclude).to_json() if site else None
-    specs = [SourceSpec(url=url, clinic=clinic, kind="site" if site else "page", interval_seconds=seconds,
-                        language=language, options=options) for url in urls]
+    options = (
+        site_options(max_depth=max_depth, max_pages=max_pages, include=include, exclude=exclude).to_json()
+        if site
+        else None
+    )
+    specs = [
+        SourceSpec(
+            url=url,
+            clinic=clinic,
+            kind="site" if site else "page",
+            interval_seconds=seconds,
+            language=language,
+            options=options,
+        )
+        for url in urls
+    ]
     with app.store.session() as session:
         added = add_sources(session, specs)
         rows = [source_dict(s) for s in added]
@@ -126,17 +171,19 @@ def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, inte
 @pass_app
 def sources_list(app: AppContext, as_json: bool) -> None:
     """List watched sources."""
+    # lazy import: start-up time
     from watcher.sources import list_sources, source_dict
 
     with app.store.session() as session:
         rows = [source_dict(s) for s in list_sources(session)]
-    if as_json:
-        emit_json(rows)
-        return
-    if not rows:
-        click.echo("no sources yet: add one with `watcher sources add URL`", err=True)
-    for row in rows:
-        click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  {row['clinic'] or '-':<28}  {row['url']}")
+    emit_rows(
+        rows,
+        as_json=as_json,
+        empty="no sources yet: add one with `watcher sources add URL`",
+        show=lambda row: click.echo(
+            f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  {row['clinic'] or '-':<28}  {row['url']}"
+        ),
+    )
 
 
 @sources.command("import")
@@ -145,6 +192,7 @@ def sources_list(app: AppContext, as_json: bool) -> None:
 @pass_app
 def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
     """Add the sources of a YAML file (e.g. seeds/sources.yaml); already watched URLs are skipped."""
+    # lazy import: start-up time
     from watcher.sources import import_sources, load_seed_file, source_dict
 
     specs = load_seed_file(path)
@@ -159,6 +207,7 @@ def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
 
 # --- check / history / diff ---------------------------------------------------------------------
 
+
 @cli.command("check")
 @click.argument("refs", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source checked.")
@@ -166,7 +215,8 @@ def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
 def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     """Fetch the named sources now (all sources when none is named), whatever their due time. Site
     sources discover new pages, which are checked too."""
-    from watcher.discovery import check_with_discovery
+    # lazy import: start-up time
+    from watcher.pipeline.run import check_with_discovery
     from watcher.sources import list_sources, resolve_source
 
     with app.store.session() as session:
@@ -193,7 +243,7 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     click.echo("checked {}: {}".format(len(results), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
 
 
-# `watcher history` lives in watcher/commands/history.py with the other history commands.
+# `watcher history` lives in watcher/cli/history.py with the other history commands.
 
 
 @cli.command("diff")
@@ -204,13 +254,15 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
 @pass_app
 def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, as_json: bool) -> None:
     """Diff two versions of a source (default: the last two snapshots)."""
+    # lazy import: start-up time
     from watcher.changes import render_unified
     from watcher.history import diff_versions
     from watcher.sources import resolve_source
 
     with app.store.session() as session:
-        result = diff_versions(session, resolve_source(session, ref), from_id=from_id, to_id=to_id,
-                               timeout=app.settings.diff_timeout)
+        result = diff_versions(
+            session, resolve_source(session, ref), from_id=from_id, to_id=to_id, timeout=app.settings.diff_timeout
+        )
         data = result.to_dict()
     if as_json:
         emit_json(data)
@@ -226,19 +278,39 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
 
 # --- claims: compare / alerts / reanalyze --------------------------------------------------------
 
-def _read_document(path: Path) -> str:
-    from watcher.extract import extract_document
+# Text in UTF-16 or UTF-32 is full of NUL bytes; with its byte-order mark it is still text.
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _read_document(path: Path, *, max_bytes: int) -> str:
+    """The text of a file to compare: HTML through the same extraction as captures, plain text as is.
+
+    Refused with one line (exit 2), like a capture that cannot be compared: a file larger than
+    ``WATCHER_MAX_BODY_BYTES`` (captures are capped there too), binary input (NUL bytes, or bytes
+    that no encoding reads: decoding had to replace characters), and a file with no text.
+    """
+    # lazy import: start-up time
+    from watcher.extract import decode_body, extract_document
 
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return extract_document(data, content_type=None).text
+    if len(data) > max_bytes:
+        raise InputError(f"{path} is larger than {max_bytes} bytes (WATCHER_MAX_BODY_BYTES)")
+    if b"\x00" in data and not data.startswith(_WIDE_BOMS):
+        raise InputError(f"{path} is binary (it contains NUL bytes): give an HTML or text file")
+    decoded = decode_body(data).text
+    if decoded.count("\ufffd") > data.count("\ufffd".encode()):
+        raise InputError(f"{path} is binary or in an unknown encoding: its bytes do not decode as text")
+    text = extract_document(data, content_type=None).text
+    if not text.strip():
+        raise InputError(f"{path} is empty: it has no text to compare")
+    return text
 
 
 def _print_finding(item: dict[str, Any]) -> None:
-    from watcher.alerts import describe_alert
-
     click.echo(describe_alert(item))
     if item.get("before"):
         click.echo(f"    before: {item['before']}")
@@ -250,11 +322,16 @@ def _print_finding(item: dict[str, Any]) -> None:
 @click.argument("old_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("new_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def compare_cmd(old_file: Path, new_file: Path, as_json: bool) -> None:
+@pass_app
+def compare_cmd(app: AppContext, old_file: Path, new_file: Path, as_json: bool) -> None:
     """Claim findings between two files (HTML or plain text), without touching the database."""
+    # lazy import: start-up time
     from watcher.claims import compare_texts
 
-    findings = [f.to_dict() for f in compare_texts(_read_document(old_file), _read_document(new_file))]
+    limit = app.settings.max_body_bytes
+    old_text = _read_document(old_file, max_bytes=limit)
+    new_text = _read_document(new_file, max_bytes=limit)
+    findings = [f.to_dict() for f in compare_texts(old_text, new_text)]
     if as_json:
         emit_json(findings)
         return
@@ -271,24 +348,25 @@ def compare_cmd(old_file: Path, new_file: Path, as_json: bool) -> None:
 @click.option("--since", help="Only alerts whose new capture is on or after this date (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indication: str | None,
-               since: str | None, as_json: bool) -> None:
+def alerts_cmd(
+    app: AppContext, source_ref: str | None, kind: str | None, indication: str | None, since: str | None, as_json: bool
+) -> None:
     """List alerts, oldest first."""
+    # lazy import: start-up time
     from watcher.queries.alerts import find_alerts
+    from watcher.queries.dates import parse_when
     from watcher.sources import resolve_source
 
-    since_at = parse_date(since)
+    since_at = parse_when(since)
     with app.store.session() as session:
         source_id = resolve_source(session, source_ref).id if source_ref else None
         rows = find_alerts(session, source_id=source_id, kind=kind, indication=indication, since=since_at)
-    if as_json:
-        emit_json(rows)
-        return
-    if not rows:
-        click.echo("no alerts", err=True)
-    for row in rows:
-        click.echo(f"#{row['id']} {row['new_fetched_at'][:10]} {row['clinic'] or '-'}  {row['source_url']}")
-        _print_finding(row)
+    emit_rows(rows, as_json=as_json, empty="no alerts", show=_print_alert)
+
+
+def _print_alert(row: dict[str, Any]) -> None:
+    click.echo(f"#{row['id']} {row['new_fetched_at'][:10]} {row['clinic'] or '-'}  {row['source_url']}")
+    _print_finding(row)
 
 
 @cli.command("reanalyze")
@@ -296,28 +374,44 @@ def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indica
 def reanalyze_cmd(app: AppContext) -> None:
     """Rebuild text versions and claim profiles from stored snapshots (after rule or vocabulary
     changes). Raises no alerts."""
-    from watcher.processing import reanalyze
+    # lazy import: start-up time
+    from watcher.pipeline.analyse import reanalyze
 
     with app.store.session() as session:
         report = reanalyze(session)
-    click.echo(f"re-extracted {report.text_versions_created} text version(s), "
-               f"rebuilt {report.profiles_rebuilt} claim profile(s)")
+    click.echo(
+        f"re-extracted {report.text_versions_created} text version(s), "
+        f"rebuilt {report.profiles_rebuilt} claim profile(s)"
+    )
 
 
 # --- demo ---------------------------------------------------------------------------------------
 
+
 @cli.command("demo")
 @click.option("--rounds", type=click.IntRange(1, 20), default=None, help="Rounds to run (default: all).")
-@click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
-              help="Keep the demo database in this directory (default: a temporary one).")
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the demo database in this directory (default: a temporary one).",
+)
 def demo_cmd(rounds: int | None, keep: Path | None) -> None:
     """Run the whole pipeline against the bundled demo site on a fresh embedded database."""
-    from watcher.demo import run_demo
+    # lazy import: start-up time
+    from watcher.demo.run import run_demo
 
     run_demo(rounds=rounds, keep=keep, echo=click.echo)
 
 
-register_all(cli)
+for _module in (notify, service, history):
+    _module.register(cli)
+
+
+def _is_database_error(error: Exception) -> bool:
+    # SQLAlchemy is only loaded by commands that open the database (start-up time: see the module
+    # docstring); an error of a command that never loaded it cannot be one of its errors.
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(error, sqlalchemy_exc.SQLAlchemyError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,15 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     except WatcherError as error:
         click.echo(f"error: {error}", err=True)
         return 2
-    except SQLAlchemyError as error:
-        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        click.echo(f"error: database: {first}", err=True)
-        return 2
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        click.echo(f"error: database: {first}", err=True)
+        return 2
     return status if isinstance(status, int) else 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

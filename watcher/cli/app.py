@@ -1,22 +1,20 @@
-"""What every command module shares: the lazily opened settings and store, JSON output, dates.
-
-Command modules (``watcher/cli.py`` and the ``watcher/commands/`` modules it registers) import from
-here, so that adding commands never means editing one ever-growing file.
+"""What every command module of ``watcher.cli`` shares: the lazily opened settings and store, and
+JSON output. Commands that never touch the database (``watcher compare``) never load it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import update_wrapper
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from watcher.config import Settings, load_settings
-from watcher.db import Store
-from watcher.errors import InputError
+
+if TYPE_CHECKING:
+    from watcher.db import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +35,9 @@ class AppContext:
     @property
     def store(self) -> Store:
         if self._store is None:
+            # lazy import: start-up time (the database stack is loaded by the commands that use it)
+            from watcher.db import Store
+
             self._store = Store(self.settings.database_url)
         return self._store
 
@@ -57,11 +58,12 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def parse_date(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"invalid date {text!r}: use YYYY-MM-DD or an ISO 8601 timestamp") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def emit_rows(rows: list[dict[str, Any]], *, as_json: bool, empty: str, show: Callable[[dict[str, Any]], None]) -> None:
+    """A listing: the rows as JSON with ``--json``; else ``show`` each row, or the ``empty`` hint on stderr."""
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo(empty, err=True)
+    for row in rows:
+        show(row)

@@ -1,0 +1,81 @@
+"""Alerts (the flow's fourth step): findings recorded against a source, once per distinct transition.
+
+Identity and the flip-flop rule. An alert's identity within a source is
+``kind | subject | strength_before > strength_after`` where the subject is the indication id or the
+reference's stable key. Re-processing the same pair of snapshots never adds anything. When a page
+flip-flops (A → B → A → B), the second A → B transition has the same identity as the first: instead of
+a new alert, the existing one gets ``occurrences += 1`` and ``last_snapshot_id``/``last_detected_at``
+point at the latest recurrence. Researchers are told once; journalists still see that the claim came
+back and when (the occurrences and the snapshots). A transition with different strengths (say 1 → 3
+after an earlier 1 → 4) is a different alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watcher.claims import Finding
+from watcher.models import Alert, Source, TextVersion, utcnow
+
+
+def dedupe_key(finding: Finding) -> str:
+    key = f"{finding.key()}|{finding.strength_before}>{finding.strength_after}"
+    if len(key) > 200:
+        key = key[:120] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return key
+
+
+def record_alerts(
+    session: Session,
+    findings: list[Finding],
+    *,
+    old: TextVersion | None,
+    new: TextVersion,
+    scope: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> list[Alert]:
+    """Store findings as alerts; returns the alerts that are new (not recurrences or repeats).
+
+    ``details`` is merged into every alert's details. A ``scope`` (``"clinic"`` for the clinic-level
+    alerts of a new page, see watcher.pipeline.new_pages) is stored as ``details["scope"]`` and is part of the
+    identity, so a clinic-level alert never merges with a page-level one of the same source.
+    """
+    source = session.get(Source, new.source_id)
+    if source is None:
+        raise LookupError(f"no source {new.source_id}")
+    created: list[Alert] = []
+    for finding in findings:
+        key = dedupe_key(finding) if scope is None else f"{scope}|{dedupe_key(finding)}"
+        existing = session.scalar(select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key == key))
+        if existing is not None:
+            if new.snapshot_id not in (existing.new_snapshot_id, existing.last_snapshot_id):
+                existing.occurrences += 1
+                existing.last_snapshot_id = new.snapshot_id
+                existing.last_detected_at = utcnow()
+            continue
+        alert = Alert(
+            source_id=source.id,
+            clinic_id=source.clinic_id,
+            kind=finding.kind,
+            severity=finding.severity,
+            indication=finding.indication,
+            reference=finding.reference,
+            strength_before=finding.strength_before,
+            strength_after=finding.strength_after,
+            before=finding.before,
+            after=finding.after,
+            old_snapshot_id=old.snapshot_id if old else None,
+            new_snapshot_id=new.snapshot_id,
+            old_fetched_at=old.snapshot.fetched_at if old else None,
+            new_fetched_at=new.snapshot.fetched_at,
+            dedupe_key=key,
+            details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
+        )
+        session.add(alert)
+        session.flush()
+        created.append(alert)
+    return created
