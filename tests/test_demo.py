@@ -65,10 +65,8 @@ def test_demo_tells_the_story(tmp_path: Path, monkeypatch) -> None:  # type: ign
     assert not [a for a in alerts if a["source_url"].endswith("/aoba-mental/blog/")], "a listing is not a claim page"
     post = [a for a in alerts if a["source_url"].endswith("/aoba-mental/monitor-recruitment/")]
     assert {(a["kind"], a["indication"], a["scope"]) for a in post} == {
-        ("new_page", None, "page"),
-        ("trial_or_monitor_recruitment", None, "page"),
-        ("new_indication", "bipolar_disorder", "clinic"),
-    }, post
+        ("new_page", None, "page"), ("trial_or_monitor_recruitment", None, "page"),
+        ("new_indication", "bipolar_disorder", "clinic")}, post
     new_page = next(a for a in post if a["kind"] == "new_page")
     assert "bipolar_disorder" in new_page["after"] and "depression" in new_page["after"]
     assert "discovered from the blog listing" in output and "clinic level, first seen on" in output
@@ -80,13 +78,11 @@ def assert_demo_mail(output: str, alerts: list[dict]) -> None:  # type: ignore[t
     indications for the editor, and the demo printed one of each."""
     import re
 
-    match = re.search(
-        r"== e-mail: the SMTP server received (\d+) message\(s\) \((\d+) alert mails, (\d+) digest", output
-    )
+    match = re.search(r"== e-mail: the SMTP server received (\d+) message\(s\) \((\d+) alert mails, (\d+) digest", output)
     assert match, output
     total, alert_mails, digests = (int(g) for g in match.groups())
     assert (alert_mails, digests, total) == (len(alerts), 1, len(alerts) + 1)
-    mail_part = output[match.end() :]
+    mail_part = output[match.end():]
     assert "-- one alert e-mail --" in mail_part and "-- the digest --" in mail_part
     assert "To: researcher@example.org" in mail_part and "To: editor@example.org" in mail_part
     assert re.search(r"Subject: \[watcher\] digest \d{4}-\d{2}-\d{2}: \d+ alerts from 3 clinics", mail_part)

@@ -47,9 +47,8 @@ def site(root: Path) -> Iterator[VersionedSite]:
         yield site
 
 
-def get(
-    site: VersionedSite, path: str, headers: dict[str, str] | None = None, method: str = "GET"
-) -> tuple[int, dict[str, str], bytes]:
+def get(site: VersionedSite, path: str, headers: dict[str, str] | None = None,
+        method: str = "GET") -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
     try:
         connection.request(method, path, headers=headers or {})
@@ -67,12 +66,8 @@ def test_serves_on_an_ephemeral_loopback_port_with_a_big_backlog(site: Versioned
 
 
 def test_rounds_pick_the_latest_version(site: VersionedSite) -> None:
-    expected = {
-        1: b"<p>version one</p>",
-        2: b"<p>version one</p>",
-        3: b"<p>version three</p>",
-        9: b"<p>version three</p>",
-    }
+    expected = {1: b"<p>version one</p>", 2: b"<p>version one</p>", 3: b"<p>version three</p>",
+                9: b"<p>version three</p>"}
     try:
         for round_number, body in expected.items():
             site.round = round_number

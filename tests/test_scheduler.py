@@ -48,20 +48,12 @@ def _site_root(tmp_path: Path, *names: str) -> Path:
 def test_claims_order_lease_release_and_jitter(store: Store) -> None:
     now = utcnow()
     with store.session() as session:
-        added = add_sources(
-            session,
-            [
-                SourceSpec(url=f"https://c.example/{n}", interval_seconds=interval)
-                for n, interval in (("new", 100), ("late", 100), ("later", 7200), ("future", 100), ("off", 100))
-            ],
-        )
+        added = add_sources(session, [SourceSpec(url=f"https://c.example/{n}", interval_seconds=interval)
+                                      for n, interval in (("new", 100), ("late", 100), ("later", 7200),
+                                                          ("future", 100), ("off", 100))])
         ids = {s.url.rsplit("/", 1)[1]: s.id for s in added}
-        due = {
-            "late": now - timedelta(seconds=10),
-            "later": now - timedelta(seconds=100),
-            "future": now + timedelta(hours=1),
-            "off": now - timedelta(hours=1),
-        }
+        due = {"late": now - timedelta(seconds=10), "later": now - timedelta(seconds=100),
+               "future": now + timedelta(hours=1), "off": now - timedelta(hours=1)}
         for name, when in due.items():
             session.execute(update(Source).where(Source.id == ids[name]).values(next_due_at=when))
         session.execute(update(Source).where(Source.id == ids["off"]).values(active=False))
@@ -92,12 +84,8 @@ def test_claims_order_lease_release_and_jitter(store: Store) -> None:
     assert jittered(0.2, 0.5, rng) == timedelta(seconds=1)
 
 
-def test_run_once_checks_what_is_due_and_respects_next_due(
-    tmp_path: Path,
-    run_cli,
-    store: Store,  # type: ignore[no-untyped-def]
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_run_once_checks_what_is_due_and_respects_next_due(tmp_path: Path, run_cli, store: Store,  # type: ignore[no-untyped-def]
+                                                            caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="watcher.scheduler")
     with VersionedSite(root=_site_root(tmp_path, "a", "b")) as site:
         assert run_cli("sources", "add", site.url("/a/"), site.url("/b/"), "--interval", "1h").code == 0
@@ -117,11 +105,9 @@ def test_run_once_checks_what_is_due_and_respects_next_due(
 def test_bad_scheduler_settings_are_one_line(run_cli) -> None:  # type: ignore[no-untyped-def]
     bad = run_cli("run", "--tick", "0")
     assert bad.code == 2 and bad.err.count("\n") == 1 and "--tick" in bad.err
-    for name, value, message in [
-        ("SCHEDULER_JITTER", "2", "between 0 and 0.5"),
-        ("SCHEDULER_TICK", "soon", "could not convert"),
-        ("SCHEDULER_BATCH_SIZE", "0", ">= 1"),
-    ]:
+    for name, value, message in [("SCHEDULER_JITTER", "2", "between 0 and 0.5"),
+                                 ("SCHEDULER_TICK", "soon", "could not convert"),
+                                 ("SCHEDULER_BATCH_SIZE", "0", ">= 1")]:
         with pytest.raises(ConfigError, match=message) as caught:
             load_settings({f"WATCHER_{name}": value})
         assert f"WATCHER_{name}=" in str(caught.value) and "\n" not in str(caught.value)
@@ -147,7 +133,7 @@ def _children(pid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
 
@@ -163,18 +149,10 @@ def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 
 def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'service.db'}"
-    env = {
-        **os.environ,
-        "WATCHER_DATABASE_URL": database_url,
-        "WATCHER_DATA_DIR": str(tmp_path),
-        "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1",
-        "WATCHER_DOWNLOAD_DELAY": "0",
-        "WATCHER_AUTOTHROTTLE": "0",
-        "WATCHER_RETRY_TIMES": "0",
-        "WATCHER_DOWNLOAD_TIMEOUT": "20",
-        "WATCHER_LOG_LEVEL": "INFO",
-        "WATCHER_SCHEDULER_JITTER": "0",
-    }
+    env = {**os.environ, "WATCHER_DATABASE_URL": database_url, "WATCHER_DATA_DIR": str(tmp_path),
+           "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1", "WATCHER_DOWNLOAD_DELAY": "0", "WATCHER_AUTOTHROTTLE": "0",
+           "WATCHER_RETRY_TIMES": "0", "WATCHER_DOWNLOAD_TIMEOUT": "20", "WATCHER_LOG_LEVEL": "INFO",
+           "WATCHER_SCHEDULER_JITTER": "0"}
     store = Store(database_url)
     logs: list[Path] = []
 
@@ -183,14 +161,8 @@ def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path)
         logs.append(log)
         with log.open("wb") as stream:
             # Its own session, so the kill below takes the crawl subprocess along, as a container stop does.
-            return subprocess.Popen(
-                [sys.executable, "-m", "watcher.cli", "run", "--tick", "0.3"],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=stream,
-                start_new_session=True,
-            )
+            return subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "--tick", "0.3"], cwd=REPO,
+                                    env=env, stdout=subprocess.DEVNULL, stderr=stream, start_new_session=True)
 
     def checks(source_id: int) -> int:
         with store.session() as session:
@@ -198,14 +170,8 @@ def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path)
 
     def failed_checks(source_id: int) -> int:
         with store.session() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Check)
-                    .where(Check.source_id == source_id, Check.error_kind == "crawl_failed")
-                )
-                or 0
-            )
+            return session.scalar(select(func.count()).select_from(Check).where(
+                Check.source_id == source_id, Check.error_kind == "crawl_failed")) or 0
 
     def due_at(source_id: int):  # type: ignore[no-untyped-def]
         with store.session() as session:
@@ -222,16 +188,9 @@ def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path)
     try:
         with VersionedSite(root=_site_root(tmp_path, "fast", "slow")) as site:
             with store.session() as session:
-                fast, slow = (
-                    s.id
-                    for s in add_sources(
-                        session,
-                        [
-                            SourceSpec(url=site.url("/fast/"), interval_seconds=1),
-                            SourceSpec(url=site.url("/slow/"), interval_seconds=3600),
-                        ],
-                    )
-                )
+                fast, slow = (s.id for s in add_sources(session, [
+                    SourceSpec(url=site.url("/fast/"), interval_seconds=1),
+                    SourceSpec(url=site.url("/slow/"), interval_seconds=3600)]))
 
             # 1. Repeated checks at each source's own interval.
             service = start()
@@ -287,19 +246,11 @@ def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path)
         outcomes = Counter(session.scalars(select(Check.outcome)))
         assert set(outcomes) <= {"changed", "unchanged", "not_modified", "error"}
         assert outcomes["error"] == 1, "only the crashed crawl is a failed check: nothing partial"
-        orphans = (
-            session.scalar(
-                select(func.count()).select_from(Snapshot).where(~Snapshot.id.in_(select(TextVersion.snapshot_id)))
-            )
-            or 0
-        )
+        orphans = session.scalar(select(func.count()).select_from(Snapshot).where(
+            ~Snapshot.id.in_(select(TextVersion.snapshot_id)))) or 0
         assert orphans == 0
-        assert (
-            session.scalar(
-                select(func.count()).select_from(Check).where(Check.outcome == "changed", Check.snapshot_id.is_(None))
-            )
-            == 0
-        )
+        assert session.scalar(select(func.count()).select_from(Check).where(
+            Check.outcome == "changed", Check.snapshot_id.is_(None))) == 0
     store.dispose()
     first, last = logs[0].read_text(), logs[-1].read_text()
     assert "watcher run: 2 active source(s), 2 due now" in first and "run 1: 2 check(s)" in first

@@ -270,10 +270,8 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "digest_hour": _env("DIGEST_HOUR", _parse_hour, 8, env),
     }
     if values["smtp_ssl"] and values["smtp_starttls"]:
-        raise ConfigError(
-            f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
-            "SSL connects with TLS from the start, STARTTLS upgrades a plain connection"
-        )
+        raise ConfigError(f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
+                          "SSL connects with TLS from the start, STARTTLS upgrades a plain connection")
     if values["smtp_password"] and not values["smtp_user"]:
         raise ConfigError(f"{PREFIX}SMTP_PASSWORD is set but {PREFIX}SMTP_USER is empty")
     if values["smtp_timeout"] == 0:

@@ -55,7 +55,7 @@ def snapshot_batches(session: Session, filters: ExportFilter, *, with_raw: bool)
     """The chosen snapshots in capture order, in batches (raw bytes only when asked)."""
     ids = list(session.scalars(_snapshot_query(filters)))
     for start in range(0, len(ids), _BATCH):
-        chunk = ids[start : start + _BATCH]
+        chunk = ids[start:start + _BATCH]
         query = select(Snapshot).where(Snapshot.id.in_(chunk)).order_by(Snapshot.fetched_at, Snapshot.id)
         if not with_raw:
             query = query.options(defer(Snapshot.raw))
@@ -70,23 +70,15 @@ def iter_snapshots_with_raw(session: Session, filters: ExportFilter) -> Iterator
 
 
 def snapshot_rows(session: Session, filters: ExportFilter) -> list[dict[str, Any]]:
-    sources = {
-        sid: (url, clinic)
-        for sid, url, clinic in session.execute(
-            select(Source.id, Source.url, Clinic.name).outerjoin(Clinic, Source.clinic_id == Clinic.id)
-        )
-    }
+    sources = {sid: (url, clinic) for sid, url, clinic in session.execute(
+        select(Source.id, Source.url, Clinic.name).outerjoin(Clinic, Source.clinic_id == Clinic.id))}
     rows = []
     for batch in snapshot_batches(session, filters, with_raw=False):
         versions = preferred_versions(session, [s.id for s in batch])
         for snapshot in batch:
             url, clinic = sources[snapshot.source_id]
-            row: dict[str, Any] = {
-                "snapshot_id": snapshot.id,
-                "source_id": snapshot.source_id,
-                "source_url": url,
-                "clinic": clinic,
-            }
+            row: dict[str, Any] = {"snapshot_id": snapshot.id, "source_id": snapshot.source_id,
+                                   "source_url": url, "clinic": clinic}
             meta = snapshot_meta(snapshot, versions.get(snapshot.id))
             meta.pop("id")
             row.update(meta)
@@ -95,9 +87,8 @@ def snapshot_rows(session: Session, filters: ExportFilter) -> list[dict[str, Any
 
 
 def alert_rows(session: Session, filters: ExportFilter) -> list[dict[str, Any]]:
-    return find_alerts(
-        session, source_id=filters.source_id, clinic_id=filters.clinic_id, since=filters.since, until=filters.until
-    )
+    return find_alerts(session, source_id=filters.source_id, clinic_id=filters.clinic_id,
+                       since=filters.since, until=filters.until)
 
 
 def claims_data(session: Session, filters: ExportFilter) -> dict[str, Any]:
@@ -109,12 +100,9 @@ def claims_data(session: Session, filters: ExportFilter) -> dict[str, Any]:
         data["timelines"] = [t for t in data["timelines"] if t["steps"]]
     if filters.since is not None or filters.until is not None:
         for timeline in data["timelines"]:
-            timeline["steps"] = [
-                s
-                for s in timeline["steps"]
-                if (filters.since is None or datetime.fromisoformat(s["at"]) >= filters.since)
-                and (filters.until is None or datetime.fromisoformat(s["at"]) <= filters.until)
-            ]
+            timeline["steps"] = [s for s in timeline["steps"]
+                                 if (filters.since is None or datetime.fromisoformat(s["at"]) >= filters.since)
+                                 and (filters.until is None or datetime.fromisoformat(s["at"]) <= filters.until)]
     return data
 
 
@@ -155,7 +143,6 @@ def export_table(session: Session, *, what: str, fmt: str, filters: ExportFilter
     return to_csv(rows)
 
 
-def export_warc(
-    session: Session, out: BinaryIO, *, filters: ExportFilter, gzip: bool, filename: str | None = None
-) -> int:
+def export_warc(session: Session, out: BinaryIO, *, filters: ExportFilter, gzip: bool,
+                filename: str | None = None) -> int:
     return write_warc(out, iter_snapshots_with_raw(session, filters), gzip=gzip, filename=filename)

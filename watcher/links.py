@@ -47,9 +47,7 @@ _DEFAULT_EXCLUDE = tuple(re.compile(pattern, re.IGNORECASE) for pattern in DEFAU
 _GZIP_MAGIC = b"\x1f\x8b"
 _XML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<\?xml-stylesheet[^>]*>\s*)?"
-    rb"<(?:[\w.-]+:)?(urlset|sitemapindex|rss|feed|RDF)\b",
-    re.DOTALL,
-)
+    rb"<(?:[\w.-]+:)?(urlset|sitemapindex|rss|feed|RDF)\b", re.DOTALL)
 _XML_END = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex|rss|feed|RDF)>\s*$")
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#")
 
@@ -155,9 +153,8 @@ def _local(tag: Any) -> str:
 
 
 def _xml_root(data: bytes) -> Any:
-    strict = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
-    )
+    strict = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=True, remove_pis=True)
     try:
         return etree.fromstring(data, strict)
     except etree.XMLSyntaxError as error:
@@ -166,30 +163,17 @@ def _xml_root(data: bytes) -> Any:
     # only from a document that ends with its root's end tag (a cut-off one is an error).
     if _XML_END.search(data[-512:]) is None:
         raise DocumentError(f"sitemap is not well-formed XML: {problem}")
-    lenient = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        recover=True,
-    )
+    lenient = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                              remove_comments=True, remove_pis=True, recover=True)
     try:
         root = etree.fromstring(data, lenient)
     except etree.XMLSyntaxError:
         root = None
-    if (
-        root is None
-        or _local(root.tag) not in {"urlset", "sitemapindex", "rss", "feed", "RDF"}
-        or not any(_local(el.tag) in {"loc", "link"} for el in root.iter())
-    ):
+    if root is None or _local(root.tag) not in {"urlset", "sitemapindex", "rss", "feed", "RDF"} or not any(
+            _local(el.tag) in {"loc", "link"} for el in root.iter()):
         raise DocumentError(f"sitemap is not well-formed XML: {problem}")
-    log.warning(
-        "sitemap has XML errors (%s); using the %s links that could be read",
-        problem,
-        sum(1 for el in root.iter() if _local(el.tag) in {"loc", "link"}),
-    )
+    log.warning("sitemap has XML errors (%s); using the %s links that could be read", problem,
+                sum(1 for el in root.iter() if _local(el.tag) in {"loc", "link"}))
     return root
 
 
@@ -290,9 +274,8 @@ def same_site(url: str, site_url: str) -> bool:
     return key is not None and key == _site_key(site_url)
 
 
-def candidate_urls(
-    urls: Iterable[str], *, site_urls: Sequence[str], options: LinkPatterns, skipped: Counter[str] | None = None
-) -> list[str]:
+def candidate_urls(urls: Iterable[str], *, site_urls: Sequence[str], options: LinkPatterns,
+                   skipped: Counter[str] | None = None) -> list[str]:
     """The links worth adding, normalised and deduplicated, in order: same site, not excluded by
     default or by ``exclude``, matching ``include`` when given, not one of ``site_urls``."""
     counts: Counter[str] = skipped if skipped is not None else Counter()

@@ -86,35 +86,28 @@ def jittered(seconds: float, jitter: float, rng: random.Random) -> timedelta:
     return timedelta(seconds=max(1.0, seconds * factor))
 
 
-def claim_due(
-    session: Session, *, now: datetime, limit: int, jitter: float = 0.0, rng: random.Random | None = None
-) -> list[Claim]:
+def claim_due(session: Session, *, now: datetime, limit: int, jitter: float = 0.0,
+              rng: random.Random | None = None) -> list[Claim]:
     """Claim up to ``limit`` due active sources, never-checked and longest-overdue first."""
     chance = rng or random.Random()
     rows = session.execute(
         select(Source.id, Source.next_due_at, Source.interval_seconds)
         .where(Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
         .order_by(Source.next_due_at.asc().nulls_first(), Source.id)
-        .limit(limit)
-    ).all()
+        .limit(limit)).all()
     claims = []
     for source_id, previous, interval in rows:
         lease = min(jittered(interval, jitter, chance), timedelta(seconds=CLAIM_LEASE_SECONDS))
         unchanged = Source.next_due_at.is_(None) if previous is None else Source.next_due_at == previous
-        result = session.execute(
-            update(Source)
-            .where(Source.id == source_id, unchanged)
-            .values(next_due_at=now + lease)
-            .execution_options(synchronize_session=False)
-        )
+        result = session.execute(update(Source).where(Source.id == source_id, unchanged)
+                                 .values(next_due_at=now + lease).execution_options(synchronize_session=False))
         if getattr(result, "rowcount", 0) == 1:  # else another scheduler claimed it first
             claims.append(Claim(source_id, previous))
     return claims
 
 
-def schedule_next(
-    session: Session, source_id: int, *, now: datetime, jitter: float, rng: random.Random | None = None
-) -> None:
+def schedule_next(session: Session, source_id: int, *, now: datetime, jitter: float,
+                  rng: random.Random | None = None) -> None:
     source = session.get(Source, source_id)
     if source is not None:
         source.next_due_at = now + jittered(source.interval_seconds, jitter, rng or random.Random())
@@ -123,29 +116,18 @@ def schedule_next(
 def release(session: Session, claims: list[Claim]) -> None:
     """Give claimed but unchecked sources their previous due time back (on a clean stop)."""
     for claim in claims:
-        session.execute(
-            update(Source)
-            .where(Source.id == claim.source_id)
-            .values(next_due_at=claim.previous_due)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(update(Source).where(Source.id == claim.source_id)
+                        .values(next_due_at=claim.previous_due).execution_options(synchronize_session=False))
 
 
 def next_due(session: Session) -> tuple[int, int, datetime | None]:
     """(active sources, of which due now, the earliest future due time)."""
     now = utcnow()
     active = session.scalar(select(func.count()).select_from(Source).where(Source.active.is_(True))) or 0
-    due = (
-        session.scalar(
-            select(func.count())
-            .select_from(Source)
-            .where(Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
-        )
-        or 0
-    )
-    upcoming = session.scalar(
-        select(func.min(Source.next_due_at)).where(Source.active.is_(True), Source.next_due_at > now)
-    )
+    due = session.scalar(select(func.count()).select_from(Source).where(
+        Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))) or 0
+    upcoming = session.scalar(select(func.min(Source.next_due_at)).where(
+        Source.active.is_(True), Source.next_due_at > now))
     return active, due, upcoming
 
 
@@ -237,9 +219,8 @@ class RunReport:
 class Service:
     """The scheduler service; ``serve()`` blocks until SIGTERM/SIGINT, ``once()`` runs one tick."""
 
-    def __init__(
-        self, store: Store, settings: Settings, *, tick: float | None = None, rng: random.Random | None = None
-    ) -> None:
+    def __init__(self, store: Store, settings: Settings, *, tick: float | None = None,
+                 rng: random.Random | None = None) -> None:
         self.store = store
         self.settings = settings
         self.tick = tick or settings.scheduler_tick
@@ -262,26 +243,22 @@ class Service:
         recorded: set[int] = set()
 
         def on_recorded(session: Session, result: Any) -> None:
-            schedule_next(session, result.source_id, now=utcnow(), jitter=self.settings.scheduler_jitter, rng=self._rng)
+            schedule_next(session, result.source_id, now=utcnow(), jitter=self.settings.scheduler_jitter,
+                          rng=self._rng)
             recorded.add(result.source_id)
 
         batch_size = self.settings.scheduler_batch_size
         while not self.stop_requested.is_set():
             with self.store.session() as session:
-                claims = claim_due(
-                    session, now=utcnow(), limit=batch_size, jitter=self.settings.scheduler_jitter, rng=self._rng
-                )
+                claims = claim_due(session, now=utcnow(), limit=batch_size,
+                                   jitter=self.settings.scheduler_jitter, rng=self._rng)
             if not claims:
                 break
             report.batches += 1
             try:
-                for result in check_with_discovery(
-                    self.store,
-                    [c.source_id for c in claims],
-                    settings=self.settings,
-                    on_recorded=on_recorded,
-                    should_stop=self.stop_requested.is_set,
-                ):
+                for result in check_with_discovery(self.store, [c.source_id for c in claims],
+                                                   settings=self.settings, on_recorded=on_recorded,
+                                                   should_stop=self.stop_requested.is_set):
                     report.outcomes[result.outcome] += 1
             finally:
                 unchecked = [c for c in claims if c.source_id not in recorded]
@@ -296,17 +273,10 @@ class Service:
         report.stopped = self.stop_requested.is_set()
         report.seconds = time.monotonic() - started
         with self.store.session() as session:
-            report.new_alerts = (
-                session.scalar(select(func.count()).select_from(Alert).where(Alert.id > alert_mark)) or 0
-            )
-            report.new_pages = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Source)
-                    .where(Source.id > source_mark, Source.discovered_from_id.is_not(None))
-                )
-                or 0
-            )
+            report.new_alerts = session.scalar(select(func.count()).select_from(Alert)
+                                               .where(Alert.id > alert_mark)) or 0
+            report.new_pages = session.scalar(select(func.count()).select_from(Source).where(
+                Source.id > source_mark, Source.discovered_from_id.is_not(None))) or 0
             report.active, report.due, report.upcoming = next_due(session)
         log.info("%s", report.line())
         return report
@@ -362,20 +332,12 @@ class Service:
         elif not self._notify.enabled:
             notes = "notifications scheduled but e-mail is disabled (WATCHER_SMTP_HOST is empty)"
         else:
-            notes = (
-                f"notifications every {self.settings.scheduler_notify_interval:g} s, digests collected every "
-                f"{self.settings.scheduler_digest_interval:g} s"
-            )
+            notes = (f"notifications every {self.settings.scheduler_notify_interval:g} s, digests collected every "
+                     f"{self.settings.scheduler_digest_interval:g} s")
         resume = f"{due} due now" + (f", next {describe_wait(upcoming)}" if upcoming else "")
-        log.info(
-            "watcher run: %d active source(s), %s; tick %g s, jitter ±%g %%, batches of %d; %s",
-            active,
-            resume,
-            self.tick,
-            self.settings.scheduler_jitter * 100,
-            self.settings.scheduler_batch_size,
-            notes,
-        )
+        log.info("watcher run: %d active source(s), %s; tick %g s, jitter ±%g %%, batches of %d; %s",
+                 active, resume, self.tick, self.settings.scheduler_jitter * 100,
+                 self.settings.scheduler_batch_size, notes)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if not self.stop_requested.is_set():
@@ -410,35 +372,20 @@ class Service:
         try:
             self._announce()
             scheduler = BackgroundScheduler(
-                timezone=UTC,
-                logger=_apscheduler_logger(),
+                timezone=UTC, logger=_apscheduler_logger(),
                 executors={"default": ThreadPoolExecutor(max_workers=3)},
-                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-            )
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
             now = datetime.now(UTC)
-            scheduler.add_job(
-                self._check_job,
-                IntervalTrigger(seconds=self.tick, timezone=UTC),
-                id="check-due-sources",
-                name="check due sources",
-                next_run_time=now,
-            )
+            scheduler.add_job(self._check_job, IntervalTrigger(seconds=self.tick, timezone=UTC),
+                              id="check-due-sources", name="check due sources", next_run_time=now)
             if self._notify is not None:
-                scheduler.add_job(
-                    self._notify_job,
-                    IntervalTrigger(seconds=self.settings.scheduler_notify_interval, timezone=UTC),
-                    id="send-notifications",
-                    name="send notifications",
-                    next_run_time=now + timedelta(seconds=1),
-                )
+                scheduler.add_job(self._notify_job, IntervalTrigger(
+                    seconds=self.settings.scheduler_notify_interval, timezone=UTC),
+                    id="send-notifications", name="send notifications", next_run_time=now + timedelta(seconds=1))
                 if self._notify.digests is not None:
-                    scheduler.add_job(
-                        self._digest_job,
-                        IntervalTrigger(seconds=self.settings.scheduler_digest_interval, timezone=UTC),
-                        id="enqueue-digests",
-                        name="collect digests",
-                        next_run_time=now + timedelta(seconds=2),
-                    )
+                    scheduler.add_job(self._digest_job, IntervalTrigger(
+                        seconds=self.settings.scheduler_digest_interval, timezone=UTC),
+                        id="enqueue-digests", name="collect digests", next_run_time=now + timedelta(seconds=2))
             scheduler.start()
             try:
                 while not self.stop_requested.wait(0.5):
@@ -458,11 +405,8 @@ class Service:
         if killed:
             log.info("stopped the running crawl (%d process(es)); its unrecorded pages stay due", killed)
         if not self._idle.wait(STOP_WAIT_SECONDS):
-            log.warning(
-                "the running batch did not finish within %g s; exiting anyway (each recorded "
-                "check is complete: captures are recorded one transaction each)",
-                STOP_WAIT_SECONDS,
-            )
+            log.warning("the running batch did not finish within %g s; exiting anyway (each recorded "
+                        "check is complete: captures are recorded one transaction each)", STOP_WAIT_SECONDS)
 
 
 def interrupt_crawls() -> int:
@@ -477,7 +421,7 @@ def interrupt_crawls() -> int:
                 continue
             try:
                 stat = (entry / "stat").read_text()
-                parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+                parent = int(stat[stat.rindex(")") + 2:].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
             if parent == me:

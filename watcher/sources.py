@@ -60,36 +60,23 @@ class SiteOptions:
     exclude: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "max_depth": self.max_depth,
-            "max_pages": self.max_pages,
-            "include": list(self.include),
-            "exclude": list(self.exclude),
-        }
+        return {"max_depth": self.max_depth, "max_pages": self.max_pages, "include": list(self.include),
+                "exclude": list(self.exclude)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> SiteOptions:
         """Stored options (validated when stored); unknown or damaged values fall back to defaults."""
         data = data or {}
         try:
-            return site_options(
-                max_depth=data.get("max_depth"),
-                max_pages=data.get("max_pages"),
-                include=data.get("include") or (),
-                exclude=data.get("exclude") or (),
-            )
+            return site_options(max_depth=data.get("max_depth"), max_pages=data.get("max_pages"),
+                                include=data.get("include") or (), exclude=data.get("exclude") or ())
         except (InputError, TypeError, ValueError) as error:
             log.warning("ignoring damaged site options %r: %s", dict(data), error)
             return cls()
 
 
-def site_options(
-    *,
-    max_depth: int | None = None,
-    max_pages: int | None = None,
-    include: Iterable[str] = (),
-    exclude: Iterable[str] = (),
-) -> SiteOptions:
+def site_options(*, max_depth: int | None = None, max_pages: int | None = None,
+                 include: Iterable[str] = (), exclude: Iterable[str] = ()) -> SiteOptions:
     """Validated options; a bad value raises InputError with one line naming the option."""
     depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
     pages = DEFAULT_MAX_PAGES if max_pages is None else int(max_pages)
@@ -116,6 +103,8 @@ def compile_pattern(pattern: str, *, option: str = "pattern") -> re.Pattern[str]
         return re.compile(pattern)
     except re.error as error:
         raise InputError(f"invalid {option} pattern {pattern!r}: {error}") from None
+
+
 
 
 def discovery_info(source: Source) -> dict[str, Any]:
@@ -166,14 +155,8 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
         if spec.language is not None and spec.language not in LANGUAGES:
             raise InputError(f"invalid language {spec.language!r}: use ja, en or mixed")
         clinic = get_or_create_clinic(session, spec.clinic) if spec.clinic else None
-        source = Source(
-            url=url,
-            kind=spec.kind,
-            clinic=clinic,
-            interval_seconds=spec.interval_seconds,
-            language=spec.language,
-            options=spec.options,
-        )
+        source = Source(url=url, kind=spec.kind, clinic=clinic, interval_seconds=spec.interval_seconds,
+                        language=spec.language, options=spec.options)
         session.add(source)
         added.append(source)
     session.flush()
@@ -234,16 +217,14 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise InputError(f"{path}: entry {index} needs a 'url'")
         try:
-            specs.append(
-                SourceSpec(
-                    url=entry["url"],
-                    clinic=str(entry["clinic"]) if entry.get("clinic") else None,
-                    kind=str(entry.get("kind", "page")),
-                    interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
-                    language=str(entry["language"]) if entry.get("language") else None,
-                    options=_seed_site_options(entry),
-                )
-            )
+            specs.append(SourceSpec(
+                url=entry["url"],
+                clinic=str(entry["clinic"]) if entry.get("clinic") else None,
+                kind=str(entry.get("kind", "page")),
+                interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
+                language=str(entry["language"]) if entry.get("language") else None,
+                options=_seed_site_options(entry),
+            ))
         except InputError as error:
             raise InputError(f"{path}: entry {index}: {error}") from None
     return specs
@@ -259,12 +240,8 @@ def _seed_site_options(entry: dict[str, Any]) -> dict[str, Any] | None:
         return [str(item) for item in (value if isinstance(value, list) else [value])]
 
     try:
-        return site_options(
-            max_depth=entry.get("max_depth"),
-            max_pages=entry.get("max_pages"),
-            include=patterns("include"),
-            exclude=patterns("exclude"),
-        ).to_json()
+        return site_options(max_depth=entry.get("max_depth"), max_pages=entry.get("max_pages"),
+                            include=patterns("include"), exclude=patterns("exclude")).to_json()
     except (TypeError, ValueError) as error:
         raise InputError(f"invalid discovery option: {error}") from None
 

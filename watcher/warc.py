@@ -97,15 +97,12 @@ def _status_line(status: int) -> str:
 def write_warc(out: BinaryIO, snapshots: Iterable[Snapshot], *, gzip: bool, filename: str | None = None) -> int:
     """Write the snapshots (with their raw bytes loaded) as WARC 1.1; returns how many."""
     writer = _Sha256WARCWriter(out, gzip=gzip, warc_version=WARC_VERSION)
-    info = writer.create_warcinfo_record(
-        filename or "",
-        {
-            "software": f"watcher/{__version__}",
-            "format": "WARC File Format 1.1",
-            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-            "description": "Captures of clinic web pages recorded by watcher (medical-claim change monitor)",
-        },
-    )
+    info = writer.create_warcinfo_record(filename or "", {
+        "software": f"watcher/{__version__}",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "description": "Captures of clinic web pages recorded by watcher (medical-claim change monitor)",
+    })
     writer.write_record(info)
     info_id = info.rec_headers.get_header("WARC-Record-ID")
     count = 0
@@ -115,37 +112,24 @@ def write_warc(out: BinaryIO, snapshots: Iterable[Snapshot], *, gzip: bool, file
         items.append(("Content-Length", str(len(body))))
         common = {"WARC-Date": warc_date(snapshot.fetched_at), "WARC-Warcinfo-ID": info_id}
         response = writer.create_warc_record(
-            snapshot.final_url,
-            "response",
-            payload=BytesIO(body),
-            length=len(body),
+            snapshot.final_url, "response", payload=BytesIO(body), length=len(body),
             http_headers=StatusAndHeaders(_status_line(snapshot.http_status), items, protocol="HTTP/1.1"),
-            warc_headers_dict={
-                **common,
-                "Watcher-Requested-URI": snapshot.requested_url,
-                "Watcher-Source-Id": str(snapshot.source_id),
-                "Watcher-Snapshot-Id": str(snapshot.id),
-            },
-        )
+            warc_headers_dict={**common, "Watcher-Requested-URI": snapshot.requested_url,
+                               "Watcher-Source-Id": str(snapshot.source_id),
+                               "Watcher-Snapshot-Id": str(snapshot.id)})
         parts = urlsplit(snapshot.final_url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = writer.create_warc_record(
-            snapshot.final_url,
-            "request",
-            payload=BytesIO(b""),
-            length=0,
-            http_headers=StatusAndHeaders(
-                f"GET {target}", [("Host", parts.netloc)], protocol="HTTP/1.1", is_http_request=True
-            ),
-            warc_headers_dict=dict(common),
-        )
+            snapshot.final_url, "request", payload=BytesIO(b""), length=0,
+            http_headers=StatusAndHeaders(f"GET {target}", [("Host", parts.netloc)], protocol="HTTP/1.1",
+                                          is_http_request=True),
+            warc_headers_dict=dict(common))
         writer.write_request_response_pair(request, response)
         count += 1
     return count
 
 
 # --- import ---------------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class ArchivedResponse:
@@ -174,15 +158,10 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "records": self.records,
-            "responses": self.responses,
-            "checks": self.checks,
-            "snapshots": self.snapshots,
-            "outcomes": dict(sorted(self.outcomes.items())),
-            "already_imported": self.already_imported,
-            "skipped_older": self.skipped_older,
-            "skipped_not_pages": self.skipped_not_pages,
-            "skipped_bad_urls": self.skipped_bad_urls,
+            "records": self.records, "responses": self.responses, "checks": self.checks,
+            "snapshots": self.snapshots, "outcomes": dict(sorted(self.outcomes.items())),
+            "already_imported": self.already_imported, "skipped_older": self.skipped_older,
+            "skipped_not_pages": self.skipped_not_pages, "skipped_bad_urls": self.skipped_bad_urls,
             "sources_created": self.sources_created,
         }
 
@@ -249,15 +228,9 @@ def _response_of(record: Any, report: ImportReport) -> ArchivedResponse | None:
     except Exception as problem:  # a broken gzip/brotli/chunked body: a failed capture, not a failed import
         body, error = b"", f"undecodable body in the WARC record: {problem}"
     return ArchivedResponse(
-        url=record.rec_headers.get_header("Watcher-Requested-URI") or target,
-        target_uri=target,
-        fetched_at=fetched_at,
-        status=status,
-        headers=_headers_dict(record.http_headers),
-        body=body,
-        truncated=bool(record.rec_headers.get_header("WARC-Truncated")),
-        error=error,
-    )
+        url=record.rec_headers.get_header("Watcher-Requested-URI") or target, target_uri=target,
+        fetched_at=fetched_at, status=status, headers=_headers_dict(record.http_headers), body=body,
+        truncated=bool(record.rec_headers.get_header("WARC-Truncated")), error=error)
 
 
 def _source_for(session: Session, url: str, *, clinic: str | None, report: ImportReport) -> Source:
@@ -270,24 +243,18 @@ def _source_for(session: Session, url: str, *, clinic: str | None, report: Impor
 
 def _already_imported(session: Session, source_id: int, response: ArchivedResponse) -> bool:
     digest = sha256_hex(response.body) if response.body else None
-    rows = session.scalars(
-        select(Check.body_sha256).where(Check.source_id == source_id, Check.checked_at == response.fetched_at)
-    )
+    rows = session.scalars(select(Check.body_sha256).where(Check.source_id == source_id,
+                                                          Check.checked_at == response.fetched_at))
     return any(row == digest for row in rows)
 
 
 def _newer_snapshot_exists(session: Session, source_id: int, moment: datetime) -> bool:
-    return (
-        session.scalar(
-            select(Snapshot.id).where(Snapshot.source_id == source_id, Snapshot.fetched_at > moment).limit(1)
-        )
-        is not None
-    )
+    return session.scalar(select(Snapshot.id).where(Snapshot.source_id == source_id, Snapshot.fetched_at > moment)
+                          .limit(1)) is not None
 
 
-def captures_in_order(
-    store: Store, responses: list[ArchivedResponse], *, clinic: str | None, report: ImportReport
-) -> Iterator[Capture]:
+def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic: str | None,
+                      report: ImportReport) -> Iterator[Capture]:
     for response in responses:
         try:
             url = normalize_url(response.url)
@@ -303,19 +270,10 @@ def captures_in_order(
                 report.skipped_older += 1
                 continue
             source_id = source.id
-        yield Capture(
-            source_id=source_id,
-            requested_url=url,
-            final_url=response.target_uri or url,
-            fetched_at=response.fetched_at,
-            duration_ms=0,
-            status=response.status,
-            headers=response.headers,
-            body=response.body,
-            truncated=response.truncated,
-            error_kind="other" if response.error else None,
-            error=response.error,
-        )
+        yield Capture(source_id=source_id, requested_url=url, final_url=response.target_uri or url,
+                      fetched_at=response.fetched_at, duration_ms=0, status=response.status,
+                      headers=response.headers, body=response.body, truncated=response.truncated,
+                      error_kind="other" if response.error else None, error=response.error)
 
 
 def import_warc(store: Store, path: Path, *, settings: Settings, clinic: str | None = None) -> ImportReport:

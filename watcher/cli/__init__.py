@@ -34,9 +34,8 @@ log = logging.getLogger("watcher")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr, level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "scrapy", "twisted"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
@@ -52,7 +51,6 @@ def cli(ctx: click.Context) -> None:
 
 
 # --- db -----------------------------------------------------------------------------------------
-
 
 @cli.group()
 def db() -> None:
@@ -91,7 +89,6 @@ def db_current(app: AppContext) -> None:
 
 # --- sources ------------------------------------------------------------------------------------
 
-
 @cli.group()
 def sources() -> None:
     """Watched pages and sites."""
@@ -105,33 +102,15 @@ def sources() -> None:
 @click.option("--language", type=click.Choice(["ja", "en", "mixed"]), help="The page language, if known.")
 @click.option("--max-pages", type=int, help="With --site: most pages to discover in all (default 100).")
 @click.option("--max-depth", type=int, help="With --site: link hops from the entry point to follow (default 1).")
-@click.option(
-    "--include",
-    multiple=True,
-    metavar="REGEX",
-    help="With --site: discover only URLs this regular expression matches (repeatable).",
-)
-@click.option(
-    "--exclude",
-    multiple=True,
-    metavar="REGEX",
-    help="With --site: never discover URLs this regular expression matches (repeatable).",
-)
+@click.option("--include", multiple=True, metavar="REGEX",
+              help="With --site: discover only URLs this regular expression matches (repeatable).")
+@click.option("--exclude", multiple=True, metavar="REGEX",
+              help="With --site: never discover URLs this regular expression matches (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
-def sources_add(
-    app: AppContext,
-    urls: tuple[str, ...],
-    clinic: str | None,
-    interval: str,
-    site: bool,
-    language: str | None,
-    max_pages: int | None,
-    max_depth: int | None,
-    include: tuple[str, ...],
-    exclude: tuple[str, ...],
-    as_json: bool,
-) -> None:
+def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, interval: str, site: bool,
+                language: str | None, max_pages: int | None, max_depth: int | None, include: tuple[str, ...],
+                exclude: tuple[str, ...], as_json: bool) -> None:
     """Watch one or more URLs."""
     # lazy import: start-up time
     from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
@@ -140,22 +119,10 @@ def sources_add(
     discovery_given = max_pages is not None or max_depth is not None or include or exclude
     if discovery_given and not site:
         raise InputError("--max-pages, --max-depth, --include and --exclude need --site")
-    options = (
-        site_options(max_depth=max_depth, max_pages=max_pages, include=include, exclude=exclude).to_json()
-        if site
-        else None
-    )
-    specs = [
-        SourceSpec(
-            url=url,
-            clinic=clinic,
-            kind="site" if site else "page",
-            interval_seconds=seconds,
-            language=language,
-            options=options,
-        )
-        for url in urls
-    ]
+    options = site_options(max_depth=max_depth, max_pages=max_pages, include=include,
+                           exclude=exclude).to_json() if site else None
+    specs = [SourceSpec(url=url, clinic=clinic, kind="site" if site else "page", interval_seconds=seconds,
+                        language=language, options=options) for url in urls]
     with app.store.session() as session:
         added = add_sources(session, specs)
         rows = [source_dict(s) for s in added]
@@ -176,14 +143,9 @@ def sources_list(app: AppContext, as_json: bool) -> None:
 
     with app.store.session() as session:
         rows = [source_dict(s) for s in list_sources(session)]
-    emit_rows(
-        rows,
-        as_json=as_json,
-        empty="no sources yet: add one with `watcher sources add URL`",
-        show=lambda row: click.echo(
-            f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  {row['clinic'] or '-':<28}  {row['url']}"
-        ),
-    )
+    emit_rows(rows, as_json=as_json, empty="no sources yet: add one with `watcher sources add URL`",
+              show=lambda row: click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  "
+                                          f"{row['clinic'] or '-':<28}  {row['url']}"))
 
 
 @sources.command("import")
@@ -206,7 +168,6 @@ def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
 
 
 # --- check / history / diff ---------------------------------------------------------------------
-
 
 @cli.command("check")
 @click.argument("refs", nargs=-1)
@@ -260,9 +221,8 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
     from watcher.sources import resolve_source
 
     with app.store.session() as session:
-        result = diff_versions(
-            session, resolve_source(session, ref), from_id=from_id, to_id=to_id, timeout=app.settings.diff_timeout
-        )
+        result = diff_versions(session, resolve_source(session, ref), from_id=from_id, to_id=to_id,
+                               timeout=app.settings.diff_timeout)
         data = result.to_dict()
     if as_json:
         emit_json(data)
@@ -348,9 +308,8 @@ def compare_cmd(app: AppContext, old_file: Path, new_file: Path, as_json: bool) 
 @click.option("--since", help="Only alerts whose new capture is on or after this date (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def alerts_cmd(
-    app: AppContext, source_ref: str | None, kind: str | None, indication: str | None, since: str | None, as_json: bool
-) -> None:
+def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indication: str | None,
+               since: str | None, as_json: bool) -> None:
     """List alerts, oldest first."""
     # lazy import: start-up time
     from watcher.queries.alerts import find_alerts
@@ -379,22 +338,16 @@ def reanalyze_cmd(app: AppContext) -> None:
 
     with app.store.session() as session:
         report = reanalyze(session)
-    click.echo(
-        f"re-extracted {report.text_versions_created} text version(s), "
-        f"rebuilt {report.profiles_rebuilt} claim profile(s)"
-    )
+    click.echo(f"re-extracted {report.text_versions_created} text version(s), "
+               f"rebuilt {report.profiles_rebuilt} claim profile(s)")
 
 
 # --- demo ---------------------------------------------------------------------------------------
 
-
 @cli.command("demo")
 @click.option("--rounds", type=click.IntRange(1, 20), default=None, help="Rounds to run (default: all).")
-@click.option(
-    "--keep",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Keep the demo database in this directory (default: a temporary one).",
-)
+@click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
+              help="Keep the demo database in this directory (default: a temporary one).")
 def demo_cmd(rounds: int | None, keep: Path | None) -> None:
     """Run the whole pipeline against the bundled demo site on a fresh embedded database."""
     # lazy import: start-up time

@@ -58,7 +58,8 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def emit_rows(rows: list[dict[str, Any]], *, as_json: bool, empty: str, show: Callable[[dict[str, Any]], None]) -> None:
+def emit_rows(rows: list[dict[str, Any]], *, as_json: bool, empty: str,
+              show: Callable[[dict[str, Any]], None]) -> None:
     """A listing: the rows as JSON with ``--json``; else ``show`` each row, or the ``empty`` hint on stderr."""
     if as_json:
         emit_json(rows)

@@ -58,14 +58,13 @@ def demo_pages(root: Path) -> list[tuple[str, str, int]]:
 
 def demo_sites(root: Path) -> list[tuple[str, str]]:
     """(URL path, clinic slug) of each blog listing: a ``--site`` source from which new posts are found."""
-    return [
-        ("/" + page_dir.relative_to(root).as_posix() + "/", page_dir.parent.name)
-        for page_dir in sorted({version.parent for version in root.glob("*/blog/[0-9]*.html")})
-    ]
+    return [("/" + page_dir.relative_to(root).as_posix() + "/", page_dir.parent.name)
+            for page_dir in sorted({version.parent for version in root.glob("*/blog/[0-9]*.html")})]
 
 
 def rounds_in(root: Path) -> int:
-    return max(n for page_dir in {v.parent for v in root.glob("*/*/[0-9]*.html")} for n in _version_numbers(page_dir))
+    return max(n for page_dir in {v.parent for v in root.glob("*/*/[0-9]*.html")}
+               for n in _version_numbers(page_dir))
 
 
 def clinic_name(slug: str) -> str:
@@ -79,21 +78,13 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
     database = workdir / "watcher.db"
     if database.exists():
         database.unlink()
-    settings: Settings = replace(
-        load_settings(),
-        data_dir=workdir,
-        database_url=f"sqlite:///{database}",
-        allow_private_addresses=True,
-        download_delay=0.0,
-        autothrottle=False,
-        retry_backoff=0.2,
-    )
+    settings: Settings = replace(load_settings(), data_dir=workdir, database_url=f"sqlite:///{database}",
+                                 allow_private_addresses=True, download_delay=0.0, autothrottle=False,
+                                 retry_backoff=0.2)
     store = Store(settings.database_url)
     total_rounds = min(rounds or rounds_in(DEMO_SITE), rounds_in(DEMO_SITE))
-    echo(
-        f"watcher demo: {len(demo_pages(DEMO_SITE))} pages and {len(demo_sites(DEMO_SITE))} blog listing(s) "
-        f"of 3 fictional clinics, {total_rounds} rounds"
-    )
+    echo(f"watcher demo: {len(demo_pages(DEMO_SITE))} pages and {len(demo_sites(DEMO_SITE))} blog listing(s) "
+         f"of 3 fictional clinics, {total_rounds} rounds")
     echo(f"database: {database}")
     try:
         with VersionedSite(root=DEMO_SITE) as site, DemoMail(store, settings, echo) as mail:
@@ -105,10 +96,8 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
                 _run_round(store, settings, echo)
                 mail.after_round()
                 if round_number == 1:
-                    echo(
-                        "\n== round 1 again, without conditional requests: the footers rotate a CSRF "
-                        "token, a visitor counter and a timestamp; no new snapshot expected =="
-                    )
+                    echo("\n== round 1 again, without conditional requests: the footers rotate a CSRF "
+                         "token, a visitor counter and a timestamp; no new snapshot expected ==")
                     _forget_validators(store)
                     _run_round(store, settings, echo)
             mail.finish()
@@ -119,21 +108,11 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
 
 
 def _add_new_pages(store: Store, site: VersionedSite, round_number: int) -> None:
-    specs = [
-        SourceSpec(url=site.url(path), clinic=clinic_name(slug), interval_seconds=86400)
-        for path, slug, first in demo_pages(DEMO_SITE)
-        if first <= round_number
-    ]
-    specs += [
-        SourceSpec(
-            url=site.url(path),
-            clinic=clinic_name(slug),
-            kind="site",
-            interval_seconds=86400,
-            options=site_options(max_depth=1, max_pages=20).to_json(),
-        )
-        for path, slug in demo_sites(DEMO_SITE)
-    ]
+    specs = [SourceSpec(url=site.url(path), clinic=clinic_name(slug), interval_seconds=86400)
+             for path, slug, first in demo_pages(DEMO_SITE) if first <= round_number]
+    specs += [SourceSpec(url=site.url(path), clinic=clinic_name(slug), kind="site", interval_seconds=86400,
+                         options=site_options(max_depth=1, max_pages=20).to_json())
+              for path, slug in demo_sites(DEMO_SITE)]
     with store.session() as session:
         import_sources(session, specs)
 
@@ -170,10 +149,9 @@ def _run_round(store: Store, settings: Settings, echo: Echo) -> None:
 
 def _summary(store: Store, echo: Echo) -> None:
     with store.session() as session:
-        counts = {
-            name: session.scalar(select(func.count()).select_from(model)) or 0
-            for name, model in (("checks", Check), ("snapshots", Snapshot), ("changes", Change), ("alerts", Alert))
-        }
+        counts = {name: session.scalar(select(func.count()).select_from(model)) or 0
+                  for name, model in (("checks", Check), ("snapshots", Snapshot), ("changes", Change),
+                                      ("alerts", Alert))}
         kinds = Counter(a["kind"] for a in find_alerts(session))
     echo("\n== summary ==")
     echo(", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -118,12 +118,8 @@ class VersionedSite(ThreadingHTTPServer):
 
     def start(self) -> Self:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"VersionedSite:{self.port}",
-                daemon=True,
-            )
+            self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"VersionedSite:{self.port}", daemon=True)
             self._thread.start()
         return self
 
@@ -137,9 +133,8 @@ class VersionedSite(ThreadingHTTPServer):
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.stop()
 
     @property
@@ -259,11 +254,8 @@ class VersionedSite(ThreadingHTTPServer):
         if best is None:
             return None
         number, path, variant = best
-        return _Page(
-            content=path.read_bytes(),
-            content_type=_CONTENT_TYPES[variant],
-            last_modified=_VERSION_EPOCH + timedelta(days=number),
-        )
+        return _Page(content=path.read_bytes(), content_type=_CONTENT_TYPES[variant],
+                     last_modified=_VERSION_EPOCH + timedelta(days=number))
 
     def _fill_placeholders(self, content: bytes) -> bytes:
         if b"{{" not in content:
@@ -271,11 +263,9 @@ class VersionedSite(ThreadingHTTPServer):
         with self._lock:
             visitors = self._visitors
         # Placeholders are ASCII, so byte replacement is safe in utf-8, Shift_JIS and EUC-JP alike.
-        return (
-            content.replace(b"{{csrf_token}}", secrets.token_hex(16).encode())
-            .replace(b"{{visitor_count}}", str(visitors).encode())
-            .replace(b"{{served_at}}", datetime.now(UTC).isoformat(timespec="microseconds").encode())
-        )
+        return (content.replace(b"{{csrf_token}}", secrets.token_hex(16).encode())
+                .replace(b"{{visitor_count}}", str(visitors).encode())
+                .replace(b"{{served_at}}", datetime.now(UTC).isoformat(timespec="microseconds").encode()))
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that timed out and hung up mid-response is routine in tests, not worth a traceback.
@@ -328,14 +318,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self, *, send_body: bool) -> None:
         parts = urlsplit(self.path)
-        info = RequestInfo(
-            method=self.command,
-            path=parts.path or "/",
-            query=parts.query,
-            headers=dict(self.headers.items()),
-            round=self.server.round,
-            received_at=time.monotonic(),
-        )
+        info = RequestInfo(method=self.command, path=parts.path or "/", query=parts.query,
+                           headers=dict(self.headers.items()), round=self.server.round,
+                           received_at=time.monotonic())
         host = self.server._enter(info)
         try:
             status, headers, body = self.server.respond(info)

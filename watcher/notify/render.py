@@ -88,9 +88,8 @@ _WORD_TAIL = re.compile(r"[A-Za-z0-9]+$")
 _WORD_HEAD = re.compile(r"^[A-Za-z0-9]+")
 
 
-def highlight(
-    before: str | None, after: str | None, *, timeout: float = 2.0
-) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
+              ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted).
 
     A character diff of "Early research" against "Exosome therapy" keeps the shared "E" as equal; for
@@ -122,11 +121,11 @@ def highlight(
         edges = [text for text in change if text]
         tail = _WORD_TAIL.search(equals[index])
         if tail and any(_WORD_HEAD.match(text) for text in edges):
-            equals[index] = equals[index][: tail.start()]
+            equals[index] = equals[index][:tail.start()]
             change[0], change[1] = tail.group() + change[0], tail.group() + change[1]
         head = _WORD_HEAD.match(equals[index + 1])
         if head and any(_WORD_TAIL.search(text) for text in edges):
-            equals[index + 1] = equals[index + 1][head.end() :]
+            equals[index + 1] = equals[index + 1][head.end():]
             change[0], change[1] = change[0] + head.group(), change[1] + head.group()
     old_side: list[tuple[int, str]] = []
     new_side: list[tuple[int, str]] = []
@@ -163,41 +162,20 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
     for alert, source, clinic, old_sha, new_sha in rows:
         data = alert_dict(alert, source)
         before_ops, after_ops = highlight(alert.before, alert.after, timeout=settings.diff_timeout)
-        diff_link = (
-            f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
-            if alert.old_snapshot_id
-            else None
-        )
-        views.append(
-            AlertView(
-                id=alert.id,
-                clinic=clinic or NO_CLINIC,
-                source_id=source.id,
-                source_url=source.url,
-                kind=alert.kind,
-                severity=alert.severity,
-                indication=alert.indication,
-                reference=alert.reference,
-                strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
-                description=describe_alert(data),
-                before=alert.before,
-                after=alert.after,
-                before_ops=before_ops,
-                after_ops=after_ops,
-                old_fetched_at=_when(alert.old_fetched_at),
-                new_fetched_at=_when(alert.new_fetched_at) or "",
-                detected_at=_when(alert.detected_at) or "",
-                old_snapshot_id=alert.old_snapshot_id,
-                new_snapshot_id=alert.new_snapshot_id,
-                old_sha256=old_sha,
-                new_sha256=new_sha,
-                occurrences=alert.occurrences,
-                source_link=f"{base}/sources/{source.id}",
-                diff_link=diff_link,
-                alert_link=f"{base}/api/alerts/{alert.id}",
-                data=data,
-            )
-        )
+        diff_link = (f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
+                     if alert.old_snapshot_id else None)
+        views.append(AlertView(
+            id=alert.id, clinic=clinic or NO_CLINIC, source_id=source.id, source_url=source.url, kind=alert.kind,
+            severity=alert.severity, indication=alert.indication, reference=alert.reference,
+            strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
+            description=describe_alert(data), before=alert.before, after=alert.after,
+            before_ops=before_ops, after_ops=after_ops,
+            old_fetched_at=_when(alert.old_fetched_at), new_fetched_at=_when(alert.new_fetched_at) or "",
+            detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,
+            new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
+            occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
+            alert_link=f"{base}/api/alerts/{alert.id}", data=data,
+        ))
     return views
 
 
@@ -253,15 +231,8 @@ def subject_for(views: list[AlertView], *, digest: bool, day: str | None = None)
     return f"[watcher] digest{when}: {counts}" + (f" ({high} high)" if high else "")
 
 
-def build_message(
-    session: Session,
-    delivery: Delivery,
-    subscription: Subscription,
-    views: list[AlertView],
-    settings: Settings,
-    *,
-    now: datetime,
-) -> EmailMessage:
+def build_message(session: Session, delivery: Delivery, subscription: Subscription, views: list[AlertView],
+                  settings: Settings, *, now: datetime) -> EmailMessage:
     """The complete message for one delivery (an immediate alert mail or a digest)."""
     digest = delivery.kind == "digest"
     day = delivery.dedupe_key.rsplit(":", 1)[1] if digest else None  # digest:SUBSCRIPTION:DATE, fixed

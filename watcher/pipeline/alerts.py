@@ -29,15 +29,9 @@ def dedupe_key(finding: Finding) -> str:
     return key
 
 
-def record_alerts(
-    session: Session,
-    findings: list[Finding],
-    *,
-    old: TextVersion | None,
-    new: TextVersion,
-    scope: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> list[Alert]:
+def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion | None,
+                  new: TextVersion, scope: str | None = None,
+                  details: dict[str, Any] | None = None) -> list[Alert]:
     """Store findings as alerts; returns the alerts that are new (not recurrences or repeats).
 
     ``details`` is merged into every alert's details. A ``scope`` (``"clinic"`` for the clinic-level
@@ -58,22 +52,13 @@ def record_alerts(
                 existing.last_detected_at = utcnow()
             continue
         alert = Alert(
-            source_id=source.id,
-            clinic_id=source.clinic_id,
-            kind=finding.kind,
-            severity=finding.severity,
-            indication=finding.indication,
-            reference=finding.reference,
-            strength_before=finding.strength_before,
-            strength_after=finding.strength_after,
-            before=finding.before,
-            after=finding.after,
-            old_snapshot_id=old.snapshot_id if old else None,
-            new_snapshot_id=new.snapshot_id,
-            old_fetched_at=old.snapshot.fetched_at if old else None,
-            new_fetched_at=new.snapshot.fetched_at,
-            dedupe_key=key,
-            details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
+            source_id=source.id, clinic_id=source.clinic_id, kind=finding.kind, severity=finding.severity,
+            indication=finding.indication, reference=finding.reference,
+            strength_before=finding.strength_before, strength_after=finding.strength_after,
+            before=finding.before, after=finding.after,
+            old_snapshot_id=old.snapshot_id if old else None, new_snapshot_id=new.snapshot_id,
+            old_fetched_at=old.snapshot.fetched_at if old else None, new_fetched_at=new.snapshot.fetched_at,
+            dedupe_key=key, details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
         )
         session.add(alert)
         session.flush()

@@ -24,25 +24,16 @@ log = logging.getLogger(__name__)
 
 def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
     """The stored profile for the current analyser version, computing and storing it when missing."""
-    record = session.scalar(
-        select(ClaimProfileRecord).where(
-            ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
-        )
-    )
+    record = session.scalar(select(ClaimProfileRecord).where(
+        ClaimProfileRecord.text_version_id == version.id,
+        ClaimProfileRecord.analyser_version == ANALYSER_VERSION))
     if record is not None:
         return ClaimProfile.from_dict(record.profile)
     profile = analyze(version.text)
     data = profile.to_dict()
-    session.add(
-        ClaimProfileRecord(
-            text_version_id=version.id,
-            source_id=version.source_id,
-            analyser_version=ANALYSER_VERSION,
-            profile=data,
-            indications=profile.indication_strengths(),
-            reference_count=len(profile.references),
-        )
-    )
+    session.add(ClaimProfileRecord(
+        text_version_id=version.id, source_id=version.source_id, analyser_version=ANALYSER_VERSION,
+        profile=data, indications=profile.indication_strengths(), reference_count=len(profile.references)))
     session.flush()
     return profile
 
@@ -60,7 +51,8 @@ def analyse_new_version(session: Session, version: TextVersion, previous: TextVe
     findings = compare(profile_of(session, previous), profile)
     created = record_alerts(session, findings, old=previous, new=version)
     for alert in created:
-        log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "", version.source_id)
+        log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "",
+                 version.source_id)
 
 
 @dataclass(frozen=True)
@@ -75,37 +67,23 @@ def reanalyze(session: Session) -> ReanalysisReport:
     created = 0
     snapshots = session.scalars(select(Snapshot).order_by(Snapshot.id)).all()
     for snapshot in snapshots:
-        exists = session.scalar(
-            select(TextVersion.id).where(
-                TextVersion.snapshot_id == snapshot.id, TextVersion.extractor_version == EXTRACTOR_VERSION
-            )
-        )
+        exists = session.scalar(select(TextVersion.id).where(
+            TextVersion.snapshot_id == snapshot.id, TextVersion.extractor_version == EXTRACTOR_VERSION))
         if exists is None:
-            extracted = extract_document(
-                raw_bytes(snapshot), content_type=snapshot.content_type, url=snapshot.final_url
-            )
-            session.add(
-                TextVersion(
-                    snapshot_id=snapshot.id,
-                    source_id=snapshot.source_id,
-                    extractor_version=EXTRACTOR_VERSION,
-                    title=extracted.title,
-                    language=extracted.language,
-                    text=extracted.text,
-                    text_sha256=sha256_hex(extracted.text.encode("utf-8")),
-                )
-            )
+            extracted = extract_document(raw_bytes(snapshot), content_type=snapshot.content_type,
+                                         url=snapshot.final_url)
+            session.add(TextVersion(snapshot_id=snapshot.id, source_id=snapshot.source_id,
+                                    extractor_version=EXTRACTOR_VERSION, title=extracted.title,
+                                    language=extracted.language, text=extracted.text,
+                                    text_sha256=sha256_hex(extracted.text.encode("utf-8"))))
             created += 1
     session.flush()
     session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.analyser_version != ANALYSER_VERSION))
     rebuilt = 0
     # Site sources (sitemaps, blog listings) have no claim profile: see analyse_new_version.
-    versions = session.scalars(
-        select(TextVersion)
-        .join(Source, Source.id == TextVersion.source_id)
-        .where(TextVersion.extractor_version == EXTRACTOR_VERSION, Source.kind != "site")
-        .order_by(TextVersion.id)
-    ).all()
+    versions = session.scalars(select(TextVersion).join(Source, Source.id == TextVersion.source_id)
+                               .where(TextVersion.extractor_version == EXTRACTOR_VERSION, Source.kind != "site")
+                               .order_by(TextVersion.id)).all()
     for version in versions:
         session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == version.id))
         profile_of(session, version)

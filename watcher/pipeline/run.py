@@ -24,14 +24,9 @@ from watcher.sources import MAX_DEPTH_LIMIT
 log = logging.getLogger(__name__)
 
 
-def check_with_discovery(
-    store: Store,
-    source_ids: Sequence[int],
-    *,
-    settings: Settings,
-    on_recorded: Callable[[Session, CheckResult], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Iterator[CheckResult]:
+def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: Settings,
+                         on_recorded: Callable[[Session, CheckResult], None] | None = None,
+                         should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
@@ -42,14 +37,8 @@ def check_with_discovery(
         if not pending:
             return
         results = []
-        for result in check_sources(
-            store,
-            pending,
-            settings=settings,
-            on_new_version=analyse_new_version,
-            on_recorded=on_recorded,
-            should_stop=should_stop,
-        ):
+        for result in check_sources(store, pending, settings=settings, on_new_version=analyse_new_version,
+                                    on_recorded=on_recorded, should_stop=should_stop):
             results.append(result)
             yield result
         if should_stop is not None and should_stop():
@@ -58,18 +47,14 @@ def check_with_discovery(
 
 
 def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
-    return [FetchTarget(source_id=s.id, url=s.url, etag=s.etag, last_modified=s.last_modified) for s in sources]
+    return [FetchTarget(source_id=s.id, url=s.url, etag=s.etag, last_modified=s.last_modified)
+            for s in sources]
 
 
-def check_sources(
-    store: Store,
-    source_ids: Sequence[int],
-    *,
-    settings: Settings,
-    on_new_version: VersionHook | None = None,
-    on_recorded: Callable[[Session, CheckResult], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Iterator[CheckResult]:
+def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
+                  on_new_version: VersionHook | None = None,
+                  on_recorded: Callable[[Session, CheckResult], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
     """Fetch the sources and record each capture in its own transaction, as it arrives.
 
     ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a

@@ -105,7 +105,8 @@ def _frame(height: int) -> tuple[float, float, float, float]:
     return MARGIN_LEFT, WIDTH - MARGIN_RIGHT, MARGIN_TOP, height - MARGIN_BOTTOM
 
 
-def _step_path(steps: list[Step], x: TimeScale, y_of: Callable[[int], float], end: datetime) -> tuple[str, list[Point]]:
+def _step_path(steps: list[Step], x: TimeScale, y_of: Callable[[int], float], end: datetime
+               ) -> tuple[str, list[Point]]:
     parts: list[str] = []
     points: list[Point] = []
     for index, step in enumerate(steps):
@@ -120,7 +121,8 @@ def _step_path(steps: list[Step], x: TimeScale, y_of: Callable[[int], float], en
     return " ".join(parts), points
 
 
-def strength_chart(steps: list[Step], *, start: datetime, end: datetime, title: str, height: int = 190) -> StepChart:
+def strength_chart(steps: list[Step], *, start: datetime, end: datetime, title: str, height: int = 190
+                   ) -> StepChart:
     """Strength 0–4 over time, one step per change; the last value holds until ``end``."""
     left, right, top, bottom = _frame(height)
     x = TimeScale(start, end, left, right)
@@ -130,14 +132,12 @@ def strength_chart(steps: list[Step], *, start: datetime, end: datetime, title: 
 
     y_ticks = [Tick(y_of(level), f"{level} {STRENGTH_WORDS[level]}") for level in range(5)]
     path, points = _step_path(steps, x, y_of, end)
-    return StepChart(
-        WIDTH, height, left, right, top, bottom, x.ticks(), y_ticks, [Series(title, "strength", path, points)], title
-    )
+    return StepChart(WIDTH, height, left, right, top, bottom, x.ticks(), y_ticks,
+                     [Series(title, "strength", path, points)], title)
 
 
-def counts_chart(
-    series: dict[str, list[Step]], *, start: datetime, end: datetime, title: str, height: int = 220
-) -> StepChart:
+def counts_chart(series: dict[str, list[Step]], *, start: datetime, end: datetime, title: str,
+                 height: int = 220) -> StepChart:
     """Several counts over time on one scale (e.g. indications claimed and references cited)."""
     left, right, top, bottom = _frame(height)
     x = TimeScale(start, end, left, right)
