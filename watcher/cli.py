@@ -220,7 +220,7 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
     if not result.diff.changed:
         click.echo("(no difference in the extracted text)")
         return
-    click.echo(render_unified(result.diff.ops, color=sys.stdout.isatty()))
+    click.echo(render_unified(result.diff.lines, color=sys.stdout.isatty()))
     click.echo(f"({data['inserted_chars']} characters inserted, {data['deleted_chars']} deleted)")
 
 

@@ -2,7 +2,7 @@
 
 Alert sentences come from scraped pages, so the HTML templates are autoescaped (a ``<script>`` in a
 clinic's page arrives as text). The change inside a before/after pair is highlighted with
-diff-match-patch (``watcher.changes.diff_texts``): ``<del>``/``<ins>`` in HTML, ``[-…-]``/``{+…+}`` in
+diff-match-patch (``watcher.changes.diff_chars``): ``<del>``/``<ins>`` in HTML, ``[-…-]``/``{+…+}`` in
 text. The Message-ID is derived from the delivery alone, so a re-send after a crash carries the same
 one and the receiving side can discard the duplicate.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from watcher.alerts import STRENGTH_WORDS, alert_dict, describe_alert
-from watcher.changes import DELETE, EQUAL, INSERT, diff_texts
+from watcher.changes import DELETE, EQUAL, INSERT, diff_chars
 from watcher.config import Settings
 from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
 
@@ -101,7 +101,7 @@ def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
     equals: list[str] = []  # equals[i] comes before changes[i]; one more equal (maybe empty) at the end
     changes: list[list[str]] = []
     equal, change = "", None
-    for op, text in diff_texts(before, after, timeout=timeout).ops:
+    for op, text in diff_chars(before, after, timeout=timeout):
         if op == EQUAL:
             if change is not None:
                 equals.append(equal)

@@ -73,8 +73,8 @@ from watcher.web.charts import Step, counts_chart, strength_chart
 from watcher.web.deps import SessionDep, SettingsDep
 from watcher.web.diffview import (
     DEFAULT_CONTEXT,
+    aligned_lines,
     inline_rows,
-    old_and_new_lines,
     place_findings,
     side_by_side_rows,
 )
@@ -467,10 +467,10 @@ def diff_page(request: Request, session: SessionDep, settings: SettingsDep, sour
     between = sequence[min(old_index, new_index) + 1:max(old_index, new_index) + 1]
     alerts = _alerts_at(session, source.id, between) if new_index > old_index else []
     findings = _finding_dicts(session, result.old, result.new, alerts)
-    old_lines, new_lines = old_and_new_lines(result.diff.ops)
-    placed = place_findings(findings, old=old_lines, new=new_lines)
-    rows = (inline_rows(old_lines, new_lines, context=lines_around) if mode == "inline"
-            else side_by_side_rows(old_lines, new_lines, context=lines_around))
+    lines = aligned_lines(result.diff.lines)
+    placed = place_findings(findings, old=lines.old, new=lines.new)
+    rows = (inline_rows(lines, context=lines_around) if mode == "inline"
+            else side_by_side_rows(lines, context=lines_around))
 
     def diff_url(old: int, new: int, *, view: str | None = None, context: int | str | None = None) -> str:
         around = lines_around if context is None else context
