@@ -166,7 +166,7 @@ def _trigrams(line: str) -> Counter[str]:
 
 def diff_chars(before: str, after: str, *, timeout: float = 2.0) -> list[Op]:
     """Character diff of two short texts known to be versions of one another (the before and after
-    sentences of a finding), with semantic cleanup."""
+    sentences of a finding), with semantic cleanup and changes widened to whole Latin words."""
     engine = diff_match_patch()
     engine.Diff_Timeout = timeout
     return list(char_ops(before, after, engine=engine, deadline=time.time() + timeout if timeout > 0 else None))
@@ -175,7 +175,53 @@ def diff_chars(before: str, after: str, *, timeout: float = 2.0) -> list[Op]:
 def char_ops(before: str, after: str, *, engine: diff_match_patch, deadline: float | None) -> tuple[Op, ...]:
     ops = engine.diff_main(before, after, False, deadline)
     engine.diff_cleanupSemantic(ops)
-    return tuple((int(op), text) for op, text in ops if text)
+    return tuple(widen_to_words([(int(op), text) for op, text in ops]))
+
+
+_WORD_TAIL = re.compile(r"[A-Za-z0-9]+$")
+_WORD_HEAD = re.compile(r"^[A-Za-z0-9]+")
+
+
+def widen_to_words(ops: list[Op]) -> list[Op]:
+    """A character diff of "Why exosome" against "Exosome" keeps "xosome" as equal, which reads
+    badly ("[-Why e-]xosome"): a change that starts or ends inside a Latin word is widened to the
+    whole word. Japanese has no spaces and keeps the character-level diff."""
+    # Equal runs and, between them, the (deleted, inserted) text of each change.
+    equals: list[str] = []  # equals[i] comes before changes[i]; one more (maybe empty) at the end
+    changes: list[list[str]] = []
+    equal, change = "", None
+    for op, text in ops:
+        if op == EQUAL:
+            if change is not None:
+                equals.append(equal)
+                changes.append(change)
+                equal, change = "", None
+            equal += text
+        else:
+            change = change or ["", ""]
+            change[0 if op == DELETE else 1] += text
+    if change is not None:
+        equals.append(equal)
+        changes.append(change)
+        equal = ""
+    equals.append(equal)
+    for index, change in enumerate(changes):
+        edges = [text for text in change if text]
+        tail = _WORD_TAIL.search(equals[index])
+        if tail and any(_WORD_HEAD.match(text) for text in edges):
+            equals[index] = equals[index][: tail.start()]
+            change[0], change[1] = tail.group() + change[0], tail.group() + change[1]
+        head = _WORD_HEAD.match(equals[index + 1])
+        if head and any(_WORD_TAIL.search(text) for text in edges):
+            equals[index + 1] = equals[index + 1][head.end() :]
+            change[0], change[1] = change[0] + head.group(), change[1] + head.group()
+    out: list[Op] = []
+    for index, equal in enumerate(equals):
+        if equal:
+            out.append((EQUAL, equal))
+        if index < len(changes):
+            out.extend((op, text) for op, text in ((DELETE, changes[index][0]), (INSERT, changes[index][1])) if text)
+    return out
 
 
 # Latin words and digits are one token each, anything else (Japanese) one character each.

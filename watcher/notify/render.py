@@ -10,7 +10,6 @@ one and the receiving side can discard the duplicate.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,62 +82,14 @@ def _strength(before: int | None, after: int | None) -> str | None:
     return f"{b} → {a}"
 
 
-_WORD_TAIL = re.compile(r"[A-Za-z0-9]+$")
-_WORD_HEAD = re.compile(r"^[A-Za-z0-9]+")
-
-
 def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
               ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted).
-
-    A character diff of "Early research" against "Exosome therapy" keeps the shared "E" as equal; for
-    Latin words that reads badly ("E[-arly…-]"), so changes are widened to whole words. Japanese has
-    no spaces and keeps the character-level diff.
-    """
+    """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted), the
+    changes widened to whole Latin words (``watcher.changes.diff_chars``)."""
     if not before or not after:
         return ([(EQUAL, before)] if before else []), ([(EQUAL, after)] if after else [])
-    # Segments: equal text, then the (deleted, inserted) text of the change that follows it.
-    equals: list[str] = []  # equals[i] comes before changes[i]; one more equal (maybe empty) at the end
-    changes: list[list[str]] = []
-    equal, change = "", None
-    for op, text in diff_chars(before, after, timeout=timeout):
-        if op == EQUAL:
-            if change is not None:
-                equals.append(equal)
-                changes.append(change)
-                equal, change = "", None
-            equal += text
-        else:
-            change = change or ["", ""]
-            change[0 if op == DELETE else 1] += text
-    if change is not None:
-        equals.append(equal)
-        changes.append(change)
-        equal = ""
-    equals.append(equal)
-    for index, change in enumerate(changes):
-        edges = [text for text in change if text]
-        tail = _WORD_TAIL.search(equals[index])
-        if tail and any(_WORD_HEAD.match(text) for text in edges):
-            equals[index] = equals[index][:tail.start()]
-            change[0], change[1] = tail.group() + change[0], tail.group() + change[1]
-        head = _WORD_HEAD.match(equals[index + 1])
-        if head and any(_WORD_TAIL.search(text) for text in edges):
-            equals[index + 1] = equals[index + 1][head.end():]
-            change[0], change[1] = change[0] + head.group(), change[1] + head.group()
-    old_side: list[tuple[int, str]] = []
-    new_side: list[tuple[int, str]] = []
-    for index, equal in enumerate(equals):
-        if equal:
-            old_side.append((EQUAL, equal))
-            new_side.append((EQUAL, equal))
-        if index < len(changes):
-            deleted, inserted = changes[index]
-            if deleted:
-                old_side.append((DELETE, deleted))
-            if inserted:
-                new_side.append((INSERT, inserted))
-    return old_side, new_side
+    ops = diff_chars(before, after, timeout=timeout)
+    return [(op, text) for op, text in ops if op != INSERT], [(op, text) for op, text in ops if op != DELETE]
 
 
 def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) -> list[AlertView]:
