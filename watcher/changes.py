@@ -271,10 +271,10 @@ def _pairing(
     # The character diff (the real measure) only for each line's few best-looking partners.
     shortlist: set[tuple[int, int]] = set()
     for side in (0, 1):
-        best: dict[int, list[tuple[float, tuple[int, int]]]] = {}
+        by_line: dict[int, list[tuple[float, tuple[int, int]]]] = {}
         for cell, similar in dice.items():
-            best.setdefault(cell[side], []).append((similar, cell))
-        for options in best.values():
+            by_line.setdefault(cell[side], []).append((similar, cell))
+        for options in by_line.values():
             shortlist.update(cell for _, cell in sorted(options, reverse=True)[:CANDIDATES_PER_LINE])
     candidates: dict[tuple[int, int], float] = {}
     for x, y in sorted(shortlist):
