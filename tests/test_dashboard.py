@@ -108,7 +108,7 @@ def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Sto
     assert 'href="/static/dashboard.css' in overview and f'href="/clinics/{clinics[AOBA]}"' in overview
 
     drift = page(client, f"/clinics/{clinics[AOBA]}")
-    assert drift.count('<svg class="chart"') == 4  # depression, schizophrenia, anxiety + counts
+    assert drift.count('<svg class="chart wide"') == 4  # depression, schizophrenia, anxiety + counts
     assert re.search(r'<path class="line strength" d="M[\d. ]+H', drift)
     assert "indications claimed" in drift and "references cited" in drift
     assert f'href="/snapshots/{snaps[a][1]}"' in drift  # a step links to its version
