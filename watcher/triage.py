@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, AlertTriage, Source, utcnow
 from watcher.queries.alerts import full_alert_dict
+from watcher.queries.choices import checked_filters
 from watcher.queries.dates import check_range
 from watcher.queries.paging import check_page, page
 
@@ -124,6 +125,7 @@ def _alerts_query(*, clinic_id: int | None, source_id: int | None, kind: str | N
                   severity: str | None, state: str | None, since: datetime | None,
                   until: datetime | None) -> Select[Alert, Source]:
     check_range(since, until)
+    kind, indication = checked_filters(kind, indication)
     query = (select(Alert, Source).join(Source, Alert.source_id == Source.id)
              .options(joinedload(Source.clinic)))
     if clinic_id is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from watcher.alerts import alert_dict
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Source, utcnow
+from watcher.queries.choices import checked_filters
 from watcher.queries.dates import check_range
 from watcher.queries.paging import check_page, page
 
@@ -35,6 +36,7 @@ def _query(*, source_id: int | None, clinic_id: int | None, kind: str | None, in
            since: datetime | None, until: datetime | None, acknowledged: bool | None,
            newest_first: bool) -> Select[Alert, Source]:
     check_range(since, until)
+    kind, indication = checked_filters(kind, indication)
     query = select(Alert, Source).join(Source, Alert.source_id == Source.id).options(joinedload(Source.clinic))
     if source_id is not None:
         query = query.where(Alert.source_id == source_id)

@@ -46,10 +46,11 @@ from sqlalchemy.orm import Session
 from watcher import __version__
 from watcher.alerts import describe_alert
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
-from watcher.claims.compare import KINDS, SEVERITIES
+from watcher.claims.compare import SEVERITIES
 from watcher.errors import InputError, NotFoundError, WatcherError
 from watcher.history import diff_versions
 from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion
+from watcher.queries.choices import ALERT_KINDS as KINDS
 from watcher.queries.claims import claim_timelines
 from watcher.queries.clinics import list_clinics
 from watcher.queries.dates import parse_when

@@ -21,11 +21,11 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from watcher.claims.compare import KINDS
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, Clinic, utcnow
 from watcher.notify.render import AlertView, alert_html, alert_views
+from watcher.queries.choices import ALERT_KINDS
 from watcher.web.deps import get_settings, get_store, require_read
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -141,8 +141,8 @@ def clinic_alerts_feed(clinic_id: str, store: StoreDep, settings: SettingsDep) -
 
 @router.get("/feeds/kinds/{kind}.atom", response_class=Response, summary="Atom feed of one kind of alert")
 def kind_alerts_feed(kind: str, store: StoreDep, settings: SettingsDep) -> Response:
-    if kind not in KINDS:
-        raise HTTPException(status_code=404, detail=f"unknown alert kind {kind!r}: use one of {', '.join(KINDS)}")
+    if kind not in ALERT_KINDS:
+        raise HTTPException(status_code=404, detail=f"unknown alert kind {kind!r}: use one of {', '.join(ALERT_KINDS)}")
     with store.session() as session:
         return _atom(atom_feed(session, settings, feed_path=f"/feeds/kinds/{kind}.atom",
                                title=f"watcher: {kind.replace('_', ' ')} alerts",
