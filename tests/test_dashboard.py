@@ -333,6 +333,17 @@ def test_diff_stepping_and_mail_links(client: TestClient, store: Store, history:
     assert "a diff needs two" in page(client, f"/sources/{history.base.n}/diff", 400)
 
 
+def test_head_requests_and_feed_links(client: TestClient, history: DashboardHistory) -> None:
+    for path in ("/", "/alerts", "/api/alerts", "/feeds/alerts.atom", "/api/docs"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    feed = '<link rel="alternate" type="application/atom+xml" href="/feeds/alerts.atom"'
+    assert all(feed in page(client, path) for path in ("/", "/matrix", "/alerts"))
+    assert '<link rel="alternate" type="application/atom+xml" href="/feeds/clinics/1.atom"' in page(client, "/clinics/1")
+    assert 'href="/feeds/kinds/new_indication.atom"' in page(client, "/alerts?kind=new_indication")
+
+
 def test_no_asset_leaves_the_origin(client: TestClient, history: DashboardHistory) -> None:
     css = client.get("/static/dashboard.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")

@@ -227,3 +227,19 @@ def test_every_page_fits_a_phone_and_a_desktop(chromium: str, server: LiveServer
             assert marked.is_visible() and marked.inner_text().startswith("◆")
             page.close()
         browser.close()
+
+
+def test_api_docs_work_offline(chromium: str, server: LiveServer) -> None:
+    """/api/docs renders the API from packaged files: every request the page makes stays on this server."""
+    from playwright.sync_api import sync_playwright
+
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(server.url + "/api/docs")
+        page.locator(".swagger-ui .info .title", has_text="watcher").wait_for(timeout=15_000)
+        assert page.locator(".opblock-summary-path", has_text="/api/alerts").count() >= 1
+        browser.close()
+    assert requested and all(url.startswith(server.url) for url in requested), requested

@@ -55,7 +55,8 @@ def atom(client: TestClient, path: str) -> ET.Element:
         datetime.fromisoformat(entry.findtext(f"{A}published", ""))
         alternate = [link for link in entry.findall(f"{A}link") if link.get("rel") == "alternate"]
         alert_id = entry.findtext(f"{A}id", "").rsplit("/", 1)[1]
-        assert [link.get("href") for link in alternate] == [f"{PUBLIC}/api/alerts/{alert_id}"]
+        assert [(link.get("type"), link.get("href")) for link in alternate] == [
+            ("text/html", f"{PUBLIC}/alerts/{alert_id}"), ("application/json", f"{PUBLIC}/api/alerts/{alert_id}")]
         assert entry.find(f"{A}content").get("type") == "html"  # type: ignore[union-attr]
     return root
 

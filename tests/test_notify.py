@@ -109,7 +109,8 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
         assert CLINIC_B in part and URL_B in part and "claim_strengthened" in part and "depression" in part
         assert old_sha in part and new_sha in part
         assert "2026-03-01 00:00 UTC" in part and "2026-03-02 00:00 UTC" in part
-        assert f"{PUBLIC}/sources/{b}" in part and f"{PUBLIC}/api/alerts/{alert.id}" in part
+        assert f"{PUBLIC}/sources/{b}" in part and f"{PUBLIC}/alerts/{alert.id}" in part
+        assert "/api/" not in part  # people get dashboard pages, not JSON
         assert "1 possible → 4 proven" in part
     assert f"{PUBLIC}/diff/{b}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}" in text
     assert f"{PUBLIC}/diff/{b}?from={alert.old_snapshot_id}&amp;to={alert.new_snapshot_id}" in html

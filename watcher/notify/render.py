@@ -66,7 +66,8 @@ class AlertView:
     occurrences: int
     source_link: str
     diff_link: str | None
-    alert_link: str
+    alert_link: str  # the dashboard's page of the alert, for people
+    api_link: str  # the same alert as JSON
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,7 +125,7 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
             detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,
             new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
             occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
-            alert_link=f"{base}/api/alerts/{alert.id}", data=data,
+            alert_link=f"{base}/alerts/{alert.id}", api_link=f"{base}/api/alerts/{alert.id}", data=data,
         ))
     return views
 

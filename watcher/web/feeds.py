@@ -73,7 +73,9 @@ def _entry(feed: ET.Element, view: AlertView, updated: datetime, published: date
     _sub(entry, "title", f"{view.description} — {view.clinic}")
     _sub(entry, "updated", _iso(updated))
     _sub(entry, "published", _iso(published))
-    _sub(entry, "link", rel="alternate", type="application/json", href=view.alert_link)
+    # Readers open the main link: the dashboard's page; the JSON stays one click away for programs.
+    _sub(entry, "link", rel="alternate", type="text/html", href=view.alert_link)
+    _sub(entry, "link", rel="alternate", type="application/json", href=view.api_link)
     _sub(entry, "link", rel="related", type="text/html", href=view.source_url, title="the page")
     if view.diff_link:
         _sub(entry, "link", rel="related", href=view.diff_link, title="diff of the two captures")
