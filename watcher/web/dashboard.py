@@ -15,6 +15,7 @@ Pages (all GET unless said otherwise):
 ``/snapshots/{id}/raw``         the captured bytes, as an attachment (never rendered here)
 ``/alerts``, ``/alerts/{id}``   alert feed with filters, one alert with its triage history
 ``POST /alerts/{id}/triage``    acknowledge / false positive / note / reopen (logged in)
+``/export``                     ``watcher export`` as a download (CSV for Excel, JSON, WARC)
 ``/search``                     full-text search over every stored version
 ``/login``, ``POST /logout``    token login (``WATCHER_API_TOKEN``) that sets the session cookie
 ``/diff/{source id}``           redirect for the diff links of alert e-mails
@@ -48,6 +49,7 @@ from watcher.alerts import describe_alert
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
 from watcher.claims.compare import SEVERITIES
 from watcher.errors import InputError, NotFoundError, WatcherError
+from watcher.export import WHATS, export_download, export_filter
 from watcher.history import diff_versions
 from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion
 from watcher.queries.choices import ALERT_KINDS as KINDS
@@ -537,6 +539,24 @@ def snapshot_raw_download(request: Request, session: SessionDep, snapshot_id: st
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "X-Content-Type-Options": "nosniff",
     })
+
+
+# --- downloads ------------------------------------------------------------------------------------
+
+@router.get("/export")
+def export_page(request: Request, session: SessionDep, what: Annotated[str, Query(max_length=10)] = "alerts",
+                format: Annotated[str, Query(max_length=5)] = "csv", clinic: OptionalText = None,
+                source: OptionalText = None, kind: OptionalText = None, indication: OptionalText = None,
+                since: Annotated[str | None, Query(max_length=40)] = None,
+                until: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """The export of `watcher export` as a download; CSV for Excel (byte-order mark) by default."""
+    require_read(request)
+    filters = export_filter(session, clinic=clinic, source=source, since=since, until=until, kind=kind,
+                            indication=indication)
+    file = export_download(session, what=_choice(what, WHATS, "export") or "alerts", fmt=format, filters=filters,
+                           excel=True)
+    return Response(file.body, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
 
 # --- alerts and triage ----------------------------------------------------------------------------
