@@ -21,8 +21,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from watcher.alerts import STRENGTH_WORDS, alert_dict, describe_alert
+from watcher.alerts import STRENGTH_WORDS, alert_dict
 from watcher.changes import DELETE, EQUAL, INSERT, diff_chars
+from watcher.claims.vocabulary import indication_label
 from watcher.config import Settings
 from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
 
@@ -49,6 +50,7 @@ class AlertView:
     kind: str
     severity: str
     indication: str | None
+    indication_label: str | None  # its English and Japanese names
     reference: str | None
     strength: str | None  # "1 possible → 4 proven"
     description: str
@@ -75,12 +77,30 @@ def _when(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
 
 
+def _level(value: int | None) -> str:
+    # 0 (named but negated or excluded) and None (not named) read the same: not claimed.
+    return f"{value} {STRENGTH_WORDS.get(value, '?')}" if value else "not claimed"
+
+
 def _strength(before: int | None, after: int | None) -> str | None:
     if before is None and after is None:
         return None
-    b = f"{before} {STRENGTH_WORDS.get(before, '?')}" if before is not None else "not claimed"
-    a = f"{after} {STRENGTH_WORDS.get(after, '?')}" if after is not None else "not claimed"
-    return f"{b} → {a}"
+    return f"{_level(before)} → {_level(after)}"
+
+
+def describe_for_readers(data: dict[str, Any]) -> str:
+    """The one-line description of an alert in mails and feeds: names, not machine ids
+    ("[high] new indication: Parkinson's disease パーキンソン病 (not claimed → proven)")."""
+    line = f"[{data['severity']}] {data['kind'].replace('_', ' ')}"
+    if data.get("indication"):
+        line += f": {indication_label(data['indication'])}"
+        before, after = data.get("strength_before"), data.get("strength_after")
+        if before is not None or after is not None:
+            words = [STRENGTH_WORDS.get(v, "?") if v else "not claimed" for v in (before, after)]
+            line += f" ({words[0]} → {words[1]})"
+    elif data.get("reference"):
+        line += f": {data['reference']}"
+    return line
 
 
 def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
@@ -118,8 +138,9 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
         views.append(AlertView(
             id=alert.id, clinic=clinic or NO_CLINIC, source_id=source.id, source_url=source.url, kind=alert.kind,
             severity=alert.severity, indication=alert.indication, reference=alert.reference,
+            indication_label=indication_label(alert.indication) if alert.indication else None,
             strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
-            description=describe_alert(data), before=alert.before, after=alert.after,
+            description=describe_for_readers(data), before=alert.before, after=alert.after,
             before_ops=before_ops, after_ops=after_ops,
             old_fetched_at=_when(alert.old_fetched_at), new_fetched_at=_when(alert.new_fetched_at) or "",
             detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -25,11 +24,10 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-@cache
 def indication_labels() -> dict[str, tuple[str | None, str | None]]:
-    from watcher.claims.vocabulary import load_vocabulary
+    from watcher.claims.vocabulary import indication_labels as labels
 
-    return {entry.id: (entry.label_en, entry.label_ja) for entry in load_vocabulary().of_kind("indication")}
+    return labels()
 
 
 def indication_ja(indication: str | None) -> str | None:
