@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -63,16 +64,21 @@ def db_upgrade(app: AppContext, revision: str) -> None:
 
 
 @db.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: current, head, up_to_date.")
 @pass_app
-def db_current(app: AppContext) -> None:
+def db_current(app: AppContext, as_json: bool) -> None:
     """Print the database's migration revision and the code's head revision."""
     from watcher.db import current_revision, head_revision, make_engine
 
     engine = make_engine(app.settings.database_url)
     try:
-        click.echo(f"current: {current_revision(engine) or '(empty)'}  head: {head_revision()}")
+        current, head = current_revision(engine), head_revision()
     finally:
         engine.dispose()
+    if as_json:
+        emit_json({"current": current, "head": head, "up_to_date": current == head})
+    else:
+        click.echo(f"current: {current or '(empty)'}  head: {head}")
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -135,8 +141,18 @@ def sources_list(app: AppContext, as_json: bool) -> None:
         return
     if not rows:
         click.echo("no sources yet: add one with `watcher sources add URL`", err=True)
+    width = max(_cells(row["clinic"] or "-") for row in rows) if rows else 0
     for row in rows:
-        click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  {row['clinic'] or '-':<28}  {row['url']}")
+        clinic = row["clinic"] or "-"
+        clinic += " " * (width - _cells(clinic))
+        click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  {clinic}  {row['url']}")
+
+
+def _cells(text: str) -> int:
+    """Terminal columns a text takes: wide (Japanese) characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 @sources.command("import")
@@ -220,7 +236,8 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
     if not result.diff.changed:
         click.echo("(no difference in the extracted text)")
         return
-    click.echo(render_unified(result.diff.lines, color=sys.stdout.isatty()))
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # https://no-color.org
+    click.echo(render_unified(result.diff.lines, color=color))
     click.echo(f"({data['inserted_chars']} characters inserted, {data['deleted_chars']} deleted)")
 
 

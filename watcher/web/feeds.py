@@ -82,7 +82,7 @@ def _entry(feed: ET.Element, view: AlertView, updated: datetime, published: date
     _sub(entry, "category", term=view.kind, label=view.kind.replace("_", " "))
     _sub(entry, "category", term=f"severity:{view.severity}", label=f"severity {view.severity}")
     if view.indication:
-        _sub(entry, "category", term=f"indication:{view.indication}", label=view.indication_label)
+        _sub(entry, "category", term=f"indication:{view.indication}", label=view.indication_label or view.indication)
     _sub(entry, "summary", _summary(view), type="text")
     _sub(entry, "content", alert_html(view), type="html")
 
