@@ -26,6 +26,7 @@ from watcher.changes import DELETE, EQUAL, INSERT, diff_chars
 from watcher.claims.vocabulary import indication_label
 from watcher.config import Settings
 from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
+from watcher.queries.evidence import before_origin
 
 NO_CLINIC = "(no clinic)"
 
@@ -60,6 +61,8 @@ class AlertView:
     after_ops: list[tuple[int, str]]  # the new sentence: equal and inserted pieces
     old_fetched_at: str | None
     new_fetched_at: str
+    before_page: str | None  # the page the "before" sentence is quoted from, when not this one
+    before_fetched_at: str | None  # when that sentence was captured
     detected_at: str
     old_snapshot_id: int | None
     new_snapshot_id: int
@@ -133,6 +136,7 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
     for alert, source, clinic, old_sha, new_sha in rows:
         data = alert_dict(alert, source)
         before_ops, after_ops = highlight(alert.before, alert.after, timeout=settings.diff_timeout)
+        origin = before_origin(session, alert)
         diff_link = (f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
                      if alert.old_snapshot_id else None)
         views.append(AlertView(
@@ -143,6 +147,9 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
             description=describe_for_readers(data), before=alert.before, after=alert.after,
             before_ops=before_ops, after_ops=after_ops,
             old_fetched_at=_when(alert.old_fetched_at), new_fetched_at=_when(alert.new_fetched_at) or "",
+            before_page=origin["url"] if origin else None,
+            before_fetched_at=(_when(datetime.fromisoformat(origin["fetched_at"])) if origin
+                               else _when(alert.old_fetched_at)),
             detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,
             new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
             occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
