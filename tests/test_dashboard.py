@@ -108,7 +108,7 @@ def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Sto
     assert 'href="/static/dashboard.css' in overview and f'href="/clinics/{clinics[AOBA]}"' in overview
 
     drift = page(client, f"/clinics/{clinics[AOBA]}")
-    assert drift.count('<svg class="chart"') == 4  # depression, schizophrenia, anxiety + counts
+    assert drift.count('<svg class="chart wide"') == 4  # depression, schizophrenia, anxiety + counts
     assert re.search(r'<path class="line strength" d="M[\d. ]+H', drift)
     assert "indications claimed" in drift and "references cited" in drift
     assert f'href="/snapshots/{snaps[a][1]}"' in drift  # a step links to its version
@@ -126,7 +126,7 @@ def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Sto
 
     inline = page(client, f"/sources/{a}/diff?from={snaps[a][0]}&to={snaps[a][1]}")
     assert "<ins>- 統合失調症</ins>" in inline
-    assert "<del>の症状を和らげる可能性があります。</del>" in inline
+    assert "<del>の症状を和らげる可能性があり</del>ます。" in inline  # the edited line, diffed on characters
     assert "claim strengthened" in inline and "new indication" in inline
     side = page(client, f"/sources/{a}/diff?from={snaps[a][0]}&to={snaps[a][1]}&view=side")
     assert 'class="diff side"' in side and "<ins>" in side and "<del>" in side
@@ -333,6 +333,17 @@ def test_diff_stepping_and_mail_links(client: TestClient, store: Store, history:
     assert "a diff needs two" in page(client, f"/sources/{history.base.n}/diff", 400)
 
 
+def test_head_requests_and_feed_links(client: TestClient, history: DashboardHistory) -> None:
+    for path in ("/", "/alerts", "/api/alerts", "/feeds/alerts.atom", "/api/docs"):
+        head, get = client.head(path), client.get(path)
+        assert head.status_code == get.status_code == 200 and head.content == b"", path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    feed = '<link rel="alternate" type="application/atom+xml" href="/feeds/alerts.atom"'
+    assert all(feed in page(client, path) for path in ("/", "/matrix", "/alerts"))
+    assert '<link rel="alternate" type="application/atom+xml" href="/feeds/clinics/1.atom"' in page(client, "/clinics/1")
+    assert 'href="/feeds/kinds/new_indication.atom"' in page(client, "/alerts?kind=new_indication")
+
+
 def test_no_asset_leaves_the_origin(client: TestClient, history: DashboardHistory) -> None:
     css = client.get("/static/dashboard.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
@@ -364,19 +375,20 @@ def test_strength_chart_geometry() -> None:
 
 def test_diff_lines_and_findings() -> None:
     from watcher.changes import diff_texts
-    from watcher.web.diffview import inline_rows, old_and_new_lines, place_findings, side_by_side_rows
+    from watcher.web.diffview import aligned_lines, inline_rows, place_findings, side_by_side_rows
 
     old = "# Title\nTMS may help with depression.\nsame line\n" + "\n".join(f"filler {i}" for i in range(20))
     new = "# Title\nTMS is proven to cure depression.\nsame line\n" + "\n".join(f"filler {i}" for i in range(20))
-    old_lines, new_lines = old_and_new_lines(diff_texts(old, new).ops)
+    lines = aligned_lines(diff_texts(old, new).lines)
+    old_lines, new_lines = lines.old, lines.new
     placed = place_findings([{"kind": "claim_strengthened", "before": "TMS may help with depression.",
                               "after": "TMS is proven to cure depression."}], old=old_lines, new=new_lines)
     assert placed[0]["old_line"] == 2 and placed[0]["new_line"] == 2
-    rows = inline_rows(old_lines, new_lines, context=1)
+    rows = inline_rows(lines, context=1)
     assert [r.kind for r in rows] == ["same", "removed", "added", "same", "fold"]
     assert rows[-1].folded == 20
     assert any(s.op == "insert" for s in rows[2].line.segments)  # type: ignore[union-attr]
-    side = side_by_side_rows(old_lines, new_lines, context=None)
+    side = side_by_side_rows(lines, context=None)
     assert side[1].kind == "change" and side[1].old is old_lines[1] and side[1].new is new_lines[1]
 
 

@@ -82,7 +82,7 @@ def test_dashboard_in_chromium(chromium: str, server: LiveServer) -> None:
         shot("overview")
         page.locator("tr.group a", has_text=AOBA).first.click()
         page.wait_for_url("**/clinics/*")
-        charts = page.locator("svg.chart")
+        charts = page.locator("svg.chart.wide")
         assert charts.count() == 4
         assert charts.first.locator("path.line").get_attribute("d", timeout=2000)
         assert charts.first.bounding_box()["width"] > 600  # type: ignore[index]
@@ -155,3 +155,91 @@ def test_dashboard_in_chromium(chromium: str, server: LiveServer) -> None:
 
     assert dialogs == [], f"a script ran: {dialogs}"
     assert problems == [], problems
+
+
+# Each check runs in the page; a problem comes back as a sentence naming the element.
+_LAYOUT_CHECKS = """(phone) => {
+  const problems = [];
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width + 1)
+    problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px wide in ${width}`);
+  const header = document.querySelector("header.site").getBoundingClientRect();
+  if (phone && header.height > 90) problems.push(`the header is ${header.height} px tall`);
+  for (const cell of document.querySelectorAll("table.diff td.text")) {
+    const box = cell.getBoundingClientRect();
+    if (box.width > 0 && box.width < Math.min(width * 0.6, 300))
+      problems.push(`a diff text cell is ${Math.round(box.width)} px wide`);
+  }
+  for (const label of document.querySelectorAll("svg.chart text")) {
+    const box = label.getBoundingClientRect();
+    if (box.width > 0 && box.height < 11) problems.push(`chart label "${label.textContent}" is ${box.height} px tall`);
+    if (box.width > 0 && box.left < 0) problems.push(`chart label "${label.textContent}" is cut at the left`);
+  }
+  for (const form of document.querySelectorAll("form.filters, form.filters select, form.filters input")) {
+    const box = form.getBoundingClientRect();
+    if (box.right > width + 1) problems.push(`${form.tagName} of the filters ends at ${box.right} px`);
+  }
+  return problems;
+}"""
+
+
+def test_every_page_fits_a_phone_and_a_desktop(chromium: str, server: LiveServer, tmp_path: Path) -> None:
+    """At 390 px (a phone) and 1366 px: no page scrolls sideways, diff text keeps the width, chart
+    labels stay legible, the filters fit, the header stays short, the matrix keeps clinic names in view."""
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import select
+
+    from watcher.models import Clinic, Snapshot, Source
+
+    store = Store(f"sqlite:///{tmp_path / 'watcher.db'}")
+    with store.session() as session:
+        clinic = session.scalar(select(Clinic.id).where(Clinic.name == AOBA))
+        source = session.scalar(select(Source.id).where(Source.clinic_id == clinic).order_by(Source.id))
+        first = session.scalar(select(Snapshot.id).where(Snapshot.source_id == source).order_by(Snapshot.fetched_at))
+    store.dispose()
+    paths = ["/", f"/clinics/{clinic}", "/matrix", f"/sources/{source}", f"/sources/{source}/diff?from={first}",
+             f"/sources/{source}/diff?view=side&context=all", "/alerts", "/alerts/1", "/search?q=うつ病",
+             f"/snapshots/{first}"]
+    shots = os.environ.get("WATCHER_SCREENSHOTS")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for name, (width, height) in {"phone": (390, 844), "desktop": (1366, 768)}.items():
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(10_000)
+            for path in paths:
+                page.goto(server.url + path)
+                problems = page.evaluate(_LAYOUT_CHECKS, name == "phone")
+                assert problems == [], f"{name} {path}: {problems}"
+                if shots:
+                    Path(shots).mkdir(parents=True, exist_ok=True)
+                    label = path.strip("/").replace("/", "-").split("?")[0] or "overview"
+                    page.screenshot(path=str(Path(shots) / f"{name}-{label}.png"), full_page=True)
+            # The matrix scrolls inside its box, the clinic names stay put.
+            page.goto(server.url + "/matrix")
+            wrap = page.locator(".matrix-wrap")
+            before = page.locator("table.matrix th[scope=row]").first.bounding_box()
+            wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+            after = page.locator("table.matrix th[scope=row]").first.bounding_box()
+            assert before is not None and after is not None and abs(after["x"] - before["x"]) < 1
+            # On a phone the diff keeps both line numbers and marks; the findings sit under their line.
+            page.goto(server.url + f"/sources/{source}/diff?from={first}")
+            marked = page.locator("table.diff tr.has-finding td.marks").first
+            assert marked.is_visible() and marked.inner_text().startswith("◆")
+            page.close()
+        browser.close()
+
+
+def test_api_docs_work_offline(chromium: str, server: LiveServer) -> None:
+    """/api/docs renders the API from packaged files: every request the page makes stays on this server."""
+    from playwright.sync_api import sync_playwright
+
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(server.url + "/api/docs")
+        page.locator(".swagger-ui .info .title", has_text="watcher").wait_for(timeout=15_000)
+        assert page.locator(".opblock-summary-path", has_text="/api/alerts").count() >= 1
+        browser.close()
+    assert requested and all(url.startswith(server.url) for url in requested), requested

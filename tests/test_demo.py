@@ -88,5 +88,5 @@ def assert_demo_mail(output: str, alerts: list[dict]) -> None:  # type: ignore[t
     assert re.search(r"Subject: \[watcher\] digest \d{4}-\d{2}-\d{2}: \d+ alerts from 3 clinics", mail_part)
     assert re.search(r"Message-ID: <delivery-\d+\.[0-9a-f]{16}@example\.org>", mail_part)
     assert "List-Unsubscribe: <http://127.0.0.1:8000/unsubscribe/" in mail_part
-    assert "== あおばこころのクリニック (demo):" in mail_part and "new_indication: schizophrenia" in mail_part
+    assert "== あおばこころのクリニック (demo):" in mail_part and "new indication: schizophrenia 統合失調症" in mail_part
     assert "sha256 " in mail_part and "[-" in mail_part and "{+" in mail_part

@@ -55,7 +55,8 @@ def atom(client: TestClient, path: str) -> ET.Element:
         datetime.fromisoformat(entry.findtext(f"{A}published", ""))
         alternate = [link for link in entry.findall(f"{A}link") if link.get("rel") == "alternate"]
         alert_id = entry.findtext(f"{A}id", "").rsplit("/", 1)[1]
-        assert [link.get("href") for link in alternate] == [f"{PUBLIC}/api/alerts/{alert_id}"]
+        assert [(link.get("type"), link.get("href")) for link in alternate] == [
+            ("text/html", f"{PUBLIC}/alerts/{alert_id}"), ("application/json", f"{PUBLIC}/api/alerts/{alert_id}")]
         assert entry.find(f"{A}content").get("type") == "html"  # type: ignore[union-attr]
     return root
 
@@ -80,7 +81,7 @@ def test_alert_feeds(store: Store, settings: Settings, client: TestClient) -> No
     assert [entry.findtext(f"{A}id") for entry in entries(atom(client, "/feeds/alerts.atom"))] == ids, "stable ids"
     assert everything.findtext(f"{A}id") == "tag:watcher.example.org,2026:watcher/feeds/alerts"
 
-    strengthened = next(entry for entry in items if "claim_strengthened: depression" in entry.findtext(f"{A}title", "")
+    strengthened = next(entry for entry in items if "claim strengthened: depression" in entry.findtext(f"{A}title", "")
                         and URL_B in entry.findtext(f"{A}summary", ""))
     summary = strengthened.findtext(f"{A}summary", "")
     assert "before: TMS therapy may help with depression." in summary and SCRIPT in summary
@@ -94,8 +95,8 @@ def test_alert_feeds(store: Store, settings: Settings, client: TestClient) -> No
     assert len(per_clinic) == 3 and all(URL_A in e.findtext(f"{A}summary", "") for e in per_clinic)
     per_kind = entries(atom(client, "/feeds/kinds/new_indication.atom"))
     assert sorted(e.findtext(f"{A}title", "").split(" — ")[0] for e in per_kind) == [
-        "[high] new_indication: anxiety (not claimed → asserted)",
-        "[high] new_indication: schizophrenia (not claimed → asserted)"]
+        "[high] new indication: anxiety 不安障害 (not claimed → asserted)",
+        "[high] new indication: schizophrenia 統合失調症 (not claimed → asserted)"]
     assert entries(atom(client, "/feeds/kinds/caveat_removed.atom")) == []
 
     for path, status, message in [("/feeds/clinics/999.atom", 404, "no clinic with id '999'"),

@@ -3,10 +3,12 @@ clinics claim an indication now, and since when. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from history_factory import AOBA, BIRCH, URL_A, URL_S, build_history
 
 from watcher.config import Settings
 from watcher.db import Store
+from watcher.errors import InputError
 from watcher.queries.claims import claim_timelines
 
 
@@ -61,8 +63,10 @@ def test_claim_timelines(store: Store, settings: Settings, run_cli) -> None:  # 
         for name in {t["indication"] for t in data["timelines"]}:
             assert claim_timelines(session, indication=name)["timelines"] == [
                 t for t in data["timelines"] if t["indication"] == name], name
-        assert claim_timelines(session, indication="no_such_thing") == {
+        assert claim_timelines(session, indication="tinnitus") == {  # an indication nobody claims
             "analyser_version": data["analyser_version"], "timelines": [], "current": []}
+        with pytest.raises(InputError, match="unknown indication 'no_such_thing'"):  # a typo is no empty answer
+            claim_timelines(session, indication="no_such_thing")
 
 
 def test_claims_of_a_stronger_page_hide_a_weaker_one(store: Store, settings: Settings) -> None:

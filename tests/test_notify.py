@@ -92,7 +92,8 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
                 and alerts[alert_ids(m)[0]].source_id == b)
     alert = alerts[alert_ids(mail)[0]]
     message = mail.message
-    assert message["Subject"] == f"[watcher] [high] claim_strengthened: depression (possible -> proven) - {CLINIC_B}"
+    # Names as the dashboard shows them, not machine ids.
+    assert message["Subject"] == f"[watcher] [high] claim strengthened: depression うつ病 (possible -> proven) - {CLINIC_B}"
     assert parseaddr(str(message["From"])) == ("watcher", "alerts@watcher.example.org")
     assert message["To"] == "reader@example.org"
     assert abs(parsedate_to_datetime(str(message["Date"])) - utcnow()) < timedelta(minutes=5)
@@ -106,10 +107,11 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
         new_sha = session.get(Snapshot, alert.new_snapshot_id).sha256  # type: ignore[union-attr]
     text, html = mail.part("plain"), mail.part("html")
     for part in (text, html):
-        assert CLINIC_B in part and URL_B in part and "claim_strengthened" in part and "depression" in part
+        assert CLINIC_B in part and URL_B in part and "claim strengthened" in part and "depression うつ病" in part
         assert old_sha in part and new_sha in part
         assert "2026-03-01 00:00 UTC" in part and "2026-03-02 00:00 UTC" in part
-        assert f"{PUBLIC}/sources/{b}" in part and f"{PUBLIC}/api/alerts/{alert.id}" in part
+        assert f"{PUBLIC}/sources/{b}" in part and f"{PUBLIC}/alerts/{alert.id}" in part
+        assert "/api/" not in part  # people get dashboard pages, not JSON
         assert "1 possible → 4 proven" in part
     assert f"{PUBLIC}/diff/{b}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}" in text
     assert f"{PUBLIC}/diff/{b}?from={alert.old_snapshot_id}&amp;to={alert.new_snapshot_id}" in html
@@ -159,6 +161,11 @@ def test_daily_digest_groups_by_clinic_and_waits_for_the_digest_hour(
     assert URL_B not in text[:head_b] and URL_A not in text[head_b:text.index("-- \n")]
     assert re.findall(r'<h2 class="clinic"[^>]*>([^<]*)</h2>', html) == [f"{CLINIC_A} (3)", f"{CLINIC_B} (3)"]
     assert "&lt;script&gt;" in html and "<script" not in html
+    # A summary first: one line per alert, before the first clinic's section.
+    summary = text[text.index("In this digest:"):head_a].strip().splitlines()[1:]
+    assert len(summary) == 6 and all(line.startswith("- [") for line in summary)
+    assert f"- [high] claim strengthened: depression うつ病 (possible → proven) ({CLINIC_B})" in summary
+    assert html.index('<ul class="summary">') < html.index('<h2 class="clinic"')
 
     # Alerts after the digest went out wait for the next one; the sent digest is never sent again.
     feed(store, mail_settings, b, URL_B, [EN_OLD], day0=2)

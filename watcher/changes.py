@@ -1,8 +1,23 @@
-"""Diffs between text versions: diff-match-patch with a time limit and semantic cleanup."""
+"""Diffs between text versions, aligned on lines first and then on characters inside changed lines.
+
+A diff computed on characters and cut into lines afterwards loses step: the pairing of unchanged
+lines drifts after a small edit, and a paragraph can appear before its own heading. So:
+
+1. lines are aligned with diff-match-patch's line mode (each distinct line becomes one symbol);
+2. inside each run of removed and added lines, old and new lines are paired when they are similar
+   enough (an order-keeping alignment that maximises the similarity of the pairs);
+3. only inside a pair are characters diffed (with semantic cleanup).
+
+The result keeps both versions' real line numbers and follows the order of both texts. One deadline
+(``timeout``) covers the three steps; past it the diff is coarser, never wrong.
+"""
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from diff_match_patch import diff_match_patch
@@ -10,65 +25,313 @@ from diff_match_patch import diff_match_patch
 EQUAL, INSERT, DELETE = 0, 1, -1
 OP_NAMES = {EQUAL: "equal", INSERT: "insert", DELETE: "delete"}
 
+Op = tuple[int, str]
+
+# Two changed lines are shown as one edited line when their character diff keeps at least this share
+# of their characters; below it they are a removed line and an added line (pairing unrelated lines
+# would show a confetti of tiny common pieces).
+PAIR_SIMILARITY = 0.2
+# A cheap first filter (Dice coefficient of character trigrams); the character diff is then tried on
+# each line's best few candidates only.
+CANDIDATE_SIMILARITY = 0.12
+CANDIDATES_PER_LINE = 3
+# The pairing inside a run of changed lines is quadratic; longer runs are left unpaired.
+MAX_PAIRING_CELLS = 40_000
+
+
+@dataclass(frozen=True)
+class LinePair:
+    """One row of a line-aligned diff: an unchanged line, an edited line (old and new), a removed
+    line (no new number) or an added line (no old number). Numbers are 1-based line numbers in each
+    version; ``ops`` are the character ops turning the old line into the new one."""
+
+    old_number: int | None
+    new_number: int | None
+    ops: tuple[Op, ...]
+
+    @property
+    def old_text(self) -> str:
+        return "".join(text for op, text in self.ops if op != INSERT)
+
+    @property
+    def new_text(self) -> str:
+        return "".join(text for op, text in self.ops if op != DELETE)
+
+    @property
+    def old_ops(self) -> list[Op]:
+        return [(op, text) for op, text in self.ops if op != INSERT]
+
+    @property
+    def new_ops(self) -> list[Op]:
+        return [(op, text) for op, text in self.ops if op != DELETE]
+
+    @property
+    def changed(self) -> bool:
+        return self.old_number is None or self.new_number is None or any(op != EQUAL for op, _ in self.ops)
+
 
 @dataclass(frozen=True)
 class TextDiff:
-    ops: list[tuple[int, str]]
+    ops: list[Op]
     inserted_chars: int
     deleted_chars: int
     seconds: float
+    lines: tuple[LinePair, ...] = ()
 
     @property
     def changed(self) -> bool:
         return self.inserted_chars > 0 or self.deleted_chars > 0
 
 
+def text_lines(text: str) -> list[str]:
+    """The lines of a text as numbered in diffs: split on newlines; an empty text has none."""
+    return text.split("\n") if text else []
+
+
 def diff_texts(old: str, new: str, *, timeout: float = 2.0) -> TextDiff:
-    """Character diff, cleaned up to human-meaningful chunks; never runs longer than ``timeout``."""
+    """Line-aligned diff with character detail inside edited lines; never runs much past ``timeout``."""
+    started = time.perf_counter()
     engine = diff_match_patch()
     engine.Diff_Timeout = timeout
-    started = time.perf_counter()
-    ops = engine.diff_main(old, new)
-    engine.diff_cleanupSemantic(ops)
-    seconds = time.perf_counter() - started
+    deadline = time.time() + timeout if timeout > 0 else None
+    lines = tuple(align_lines(text_lines(old), text_lines(new), engine=engine, deadline=deadline))
+    ops = _joined_ops(lines, old_count=len(text_lines(old)), new_count=len(text_lines(new)))
     inserted = sum(len(text) for op, text in ops if op == INSERT)
     deleted = sum(len(text) for op, text in ops if op == DELETE)
-    return TextDiff(ops=[(int(op), text) for op, text in ops], inserted_chars=inserted,
-                    deleted_chars=deleted, seconds=seconds)
+    return TextDiff(
+        ops=ops, inserted_chars=inserted, deleted_chars=deleted, seconds=time.perf_counter() - started, lines=lines
+    )
 
 
-def render_unified(ops: list[tuple[int, str]], *, context_lines: int = 2, color: bool = False) -> str:
-    """Line-oriented rendering: changed lines marked '-'/'+', with inline [-…-]{+…+} markers.
+def align_lines(
+    old: Sequence[str], new: Sequence[str], *, engine: diff_match_patch, deadline: float | None
+) -> Iterator[LinePair]:
+    """The rows of the diff of two lists of lines, in the order of both."""
+    symbols: dict[str, str] = {}
 
-    Lines far from any change are folded into '…' so that a one-word edit in a long page
-    stays readable.
-    """
-    old_lines: list[str] = [""]
-    new_lines: list[str] = [""]
-    changed_old: list[bool] = [False]
-    changed_new: list[bool] = [False]
+    def encode(lines: Sequence[str]) -> str:
+        return "".join(symbols.setdefault(line, _symbol(len(symbols))) for line in lines)
+
+    line_ops = engine.diff_main(encode(old), encode(new), False, deadline)
+    i = j = 0
+    removed: list[int] = []
+    added: list[int] = []
+    for op, run in [*line_ops, (EQUAL, "")]:
+        if op == DELETE:
+            removed.extend(range(i, i + len(run)))
+            i += len(run)
+        elif op == INSERT:
+            added.extend(range(j, j + len(run)))
+            j += len(run)
+        else:
+            if removed or added:
+                yield from _changed_run(old, new, removed, added, engine=engine, deadline=deadline)
+                removed, added = [], []
+            for k in range(len(run)):
+                yield LinePair(i + k + 1, j + k + 1, ((EQUAL, old[i + k]),) if old[i + k] else ())
+            i, j = i + len(run), j + len(run)
+
+
+def _symbol(index: int) -> str:
+    code = index + 1
+    return chr(code + 0x800 if code >= 0xD800 else code)  # skip the surrogate range
+
+
+def _changed_run(
+    old: Sequence[str],
+    new: Sequence[str],
+    removed: list[int],
+    added: list[int],
+    *,
+    engine: diff_match_patch,
+    deadline: float | None,
+) -> Iterator[LinePair]:
+    """Removed and added lines of one run, edited pairs diffed on characters, in the order of both."""
+    pairs = _pairing([old[i] for i in removed], [new[j] for j in added], engine=engine, deadline=deadline)
+    r = a = 0
+    for pr, pa, ops in [*pairs, (len(removed), len(added), ())]:
+        for k in range(r, pr):
+            yield LinePair(removed[k] + 1, None, ((DELETE, old[removed[k]]),) if old[removed[k]] else ())
+        for k in range(a, pa):
+            yield LinePair(None, added[k] + 1, ((INSERT, new[added[k]]),) if new[added[k]] else ())
+        if pr < len(removed) and pa < len(added):
+            yield LinePair(removed[pr] + 1, added[pa] + 1, ops)
+        r, a = pr + 1, pa + 1
+
+
+def _trigrams(line: str) -> Counter[str]:
+    text = " ".join(line.casefold().split())
+    return Counter(text[k : k + 3] for k in range(len(text) - 2)) if len(text) > 2 else Counter([text])
+
+
+def diff_chars(before: str, after: str, *, timeout: float = 2.0) -> list[Op]:
+    """Character diff of two short texts known to be versions of one another (the before and after
+    sentences of a finding), with semantic cleanup and changes widened to whole Latin words."""
+    engine = diff_match_patch()
+    engine.Diff_Timeout = timeout
+    return list(char_ops(before, after, engine=engine, deadline=time.time() + timeout if timeout > 0 else None))
+
+
+def char_ops(before: str, after: str, *, engine: diff_match_patch, deadline: float | None) -> tuple[Op, ...]:
+    ops = engine.diff_main(before, after, False, deadline)
+    engine.diff_cleanupSemantic(ops)
+    return tuple(widen_to_words([(int(op), text) for op, text in ops]))
+
+
+_WORD_TAIL = re.compile(r"[A-Za-z0-9]+$")
+_WORD_HEAD = re.compile(r"^[A-Za-z0-9]+")
+
+
+def widen_to_words(ops: list[Op]) -> list[Op]:
+    """A character diff of "Why exosome" against "Exosome" keeps "xosome" as equal, which reads
+    badly ("[-Why e-]xosome"): a change that starts or ends inside a Latin word is widened to the
+    whole word. Japanese has no spaces and keeps the character-level diff."""
+    # Equal runs and, between them, the (deleted, inserted) text of each change.
+    equals: list[str] = []  # equals[i] comes before changes[i]; one more (maybe empty) at the end
+    changes: list[list[str]] = []
+    equal, change = "", None
     for op, text in ops:
-        pieces = text.split("\n")
-        for index, piece in enumerate(pieces):
-            if index > 0:
-                if op in (EQUAL, DELETE):
-                    old_lines.append("")
-                    changed_old.append(op == DELETE)
-                if op in (EQUAL, INSERT):
-                    new_lines.append("")
-                    changed_new.append(op == INSERT)
-            if not piece:
+        if op == EQUAL:
+            if change is not None:
+                equals.append(equal)
+                changes.append(change)
+                equal, change = "", None
+            equal += text
+        else:
+            change = change or ["", ""]
+            change[0 if op == DELETE else 1] += text
+    if change is not None:
+        equals.append(equal)
+        changes.append(change)
+        equal = ""
+    equals.append(equal)
+    for index, change in enumerate(changes):
+        edges = [text for text in change if text]
+        tail = _WORD_TAIL.search(equals[index])
+        if tail and any(_WORD_HEAD.match(text) for text in edges):
+            equals[index] = equals[index][: tail.start()]
+            change[0], change[1] = tail.group() + change[0], tail.group() + change[1]
+        head = _WORD_HEAD.match(equals[index + 1])
+        if head and any(_WORD_TAIL.search(text) for text in edges):
+            equals[index + 1] = equals[index + 1][head.end() :]
+            change[0], change[1] = change[0] + head.group(), change[1] + head.group()
+    out: list[Op] = []
+    for index, equal in enumerate(equals):
+        if equal:
+            out.append((EQUAL, equal))
+        if index < len(changes):
+            out.extend((op, text) for op, text in ((DELETE, changes[index][0]), (INSERT, changes[index][1])) if text)
+    return out
+
+
+# Latin words and digits are one token each, anything else (Japanese) one character each.
+_TOKEN = re.compile(r"[A-Za-z0-9]+|\s+|.", re.DOTALL)
+
+
+def _kept_share(before: str, after: str, *, engine: diff_match_patch, deadline: float | None) -> float:
+    """The share of the two lines' characters that a diff keeps (after semantic cleanup, so that
+    scattered common words do not count), computed on tokens: several times cheaper than characters."""
+    symbols: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+
+    def encode(line: str) -> str:
+        out = []
+        for token in _TOKEN.findall(line):
+            symbol = symbols.setdefault(token, _symbol(len(symbols)))
+            sizes[symbol] = len(token)
+            out.append(symbol)
+        return "".join(out)
+
+    ops = engine.diff_main(encode(before), encode(after), False, deadline)
+    engine.diff_cleanupSemantic(ops)
+    total = len(before) + len(after)
+    return 2 * sum(sizes[symbol] for op, run in ops if op == EQUAL for symbol in run) / total if total else 1.0
+
+
+def _pairing(
+    olds: list[str], news: list[str], *, engine: diff_match_patch, deadline: float | None
+) -> list[tuple[int, int, tuple[Op, ...]]]:
+    """Pairs (old index, new index, character ops), increasing on both sides, of lines similar
+    enough to read as one edited line: the order-keeping choice with the largest summed similarity
+    (a small dynamic programme)."""
+    m, n = len(olds), len(news)
+    if not m or not n or m * n > MAX_PAIRING_CELLS:
+        return []
+    old_grams, new_grams = [_trigrams(line) for line in olds], [_trigrams(line) for line in news]
+    old_sizes, new_sizes = [sum(g.values()) for g in old_grams], [sum(g.values()) for g in new_grams]
+    dice: dict[tuple[int, int], float] = {}
+    for x in range(m):
+        for y in range(n):
+            if olds[x].startswith("#") != news[y].startswith("#"):  # a heading is edited into a heading
                 continue
-            if op == EQUAL:
-                old_lines[-1] += piece
-                new_lines[-1] += piece
-            elif op == DELETE:
-                old_lines[-1] += _mark(piece, "-", color)
-                changed_old[-1] = True
-            else:
-                new_lines[-1] += _mark(piece, "+", color)
-                changed_new[-1] = True
-    return _interleave(old_lines, changed_old, new_lines, changed_new, context_lines)
+            total = old_sizes[x] + new_sizes[y]
+            similar = 2 * sum((old_grams[x] & new_grams[y]).values()) / total if total else 1.0
+            if similar >= CANDIDATE_SIMILARITY:
+                dice[x, y] = similar
+    # The character diff (the real measure) only for each line's few best-looking partners.
+    shortlist: set[tuple[int, int]] = set()
+    for side in (0, 1):
+        by_line: dict[int, list[tuple[float, tuple[int, int]]]] = {}
+        for cell, similar in dice.items():
+            by_line.setdefault(cell[side], []).append((similar, cell))
+        for options in by_line.values():
+            shortlist.update(cell for _, cell in sorted(options, reverse=True)[:CANDIDATES_PER_LINE])
+    candidates: dict[tuple[int, int], float] = {}
+    for x, y in sorted(shortlist):
+        if deadline is not None and time.time() > deadline:
+            break
+        share = _kept_share(olds[x], news[y], engine=engine, deadline=deadline)
+        if share >= PAIR_SIMILARITY:
+            candidates[x, y] = share
+    if not candidates:
+        return []
+    score = [[0.0] * (n + 1) for _ in range(m + 1)]
+    for x in range(m - 1, -1, -1):
+        for y in range(n - 1, -1, -1):
+            best = max(score[x + 1][y], score[x][y + 1])
+            if (x, y) in candidates:
+                best = max(best, score[x + 1][y + 1] + candidates[x, y])
+            score[x][y] = best
+    pairs = []
+    x = y = 0
+    while x < m and y < n:
+        if score[x][y] == score[x + 1][y]:
+            x += 1
+        elif score[x][y] == score[x][y + 1]:
+            y += 1
+        else:
+            pairs.append((x, y, char_ops(olds[x], news[y], engine=engine, deadline=deadline)))
+            x, y = x + 1, y + 1
+    return pairs
+
+
+def _joined_ops(lines: Sequence[LinePair], *, old_count: int, new_count: int) -> list[Op]:
+    """The rows as one diff-match-patch op list over the whole texts (line breaks included)."""
+    ops: list[Op] = []
+
+    def add(op: int, text: str) -> None:
+        if not text:
+            return
+        if ops and ops[-1][0] == op:
+            ops[-1] = (op, ops[-1][1] + text)
+        else:
+            ops.append((op, text))
+
+    for row in lines:
+        for op, text in row.ops:
+            add(op, text)
+        old_break = row.old_number is not None and row.old_number < old_count
+        new_break = row.new_number is not None and row.new_number < new_count
+        if old_break and new_break:
+            add(EQUAL, "\n")
+        elif old_break:
+            add(DELETE, "\n")
+        elif new_break:
+            add(INSERT, "\n")
+    return ops
+
+
+# --- plain-text rendering (the CLI) -----------------------------------------------------------------
 
 
 def _mark(piece: str, sign: str, color: bool) -> str:
@@ -78,40 +341,51 @@ def _mark(piece: str, sign: str, color: bool) -> str:
     return f"[-{piece}-]" if sign == "-" else f"{{+{piece}+}}"
 
 
-def _interleave(old_lines: list[str], changed_old: list[bool], new_lines: list[str],
-                changed_new: list[bool], context_lines: int) -> str:
-    out: list[str] = []
-    i = j = 0
-    hunks: list[tuple[str, str]] = []  # (prefix, line)
-    while i < len(old_lines) or j < len(new_lines):
-        if i < len(old_lines) and j < len(new_lines) and not changed_old[i] and not changed_new[j]:
-            hunks.append((" ", old_lines[i]))
-            i += 1
-            j += 1
-            continue
-        while i < len(old_lines) and changed_old[i]:
-            hunks.append(("-", old_lines[i]))
-            i += 1
-        while j < len(new_lines) and changed_new[j]:
-            hunks.append(("+", new_lines[j]))
-            j += 1
-        if i < len(old_lines) and j >= len(new_lines):
-            hunks.append(("-", old_lines[i]))
-            i += 1
-        elif j < len(new_lines) and i >= len(old_lines):
-            hunks.append(("+", new_lines[j]))
-            j += 1
-    keep = [False] * len(hunks)
-    for index, (prefix, _line) in enumerate(hunks):
-        if prefix != " ":
-            for k in range(max(0, index - context_lines), min(len(hunks), index + context_lines + 1)):
+def _side(ops: list[Op], sign: str, *, whole: bool, color: bool) -> str:
+    if whole:  # a whole removed or added line: the sign says it all
+        text = "".join(text for _, text in ops)
+        return _mark(text, sign, True) if color and text else text
+    return "".join(text if op == EQUAL else _mark(text, sign, color) for op, text in ops)
+
+
+def render_unified(lines: Sequence[LinePair], *, context_lines: int = 2, color: bool = False) -> str:
+    """Unified-diff style text: hunks headed ``@@ -old,count +new,count @@`` with the real line
+    numbers, unchanged lines prefixed with a space, removed with '-', added with '+'; inside an edited
+    line the changed characters are marked ``[-…-]`` / ``{+…+}`` (or coloured)."""
+    keep = [False] * len(lines)
+    for index, row in enumerate(lines):
+        if row.changed:
+            for k in range(max(0, index - context_lines), min(len(lines), index + context_lines + 1)):
                 keep[k] = True
-    folded = False
-    for index, (prefix, line) in enumerate(hunks):
-        if keep[index]:
-            out.append(f"{prefix} {line}".rstrip())
-            folded = False
-        elif not folded:
-            out.append("  …")
-            folded = True
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        if not keep[index]:
+            index += 1
+            continue
+        end = index
+        while end < len(lines) and keep[end]:
+            end += 1
+        out.append(_hunk_header(lines, index, end))
+        for row in lines[index:end]:
+            if not row.changed:
+                out.append(f"  {row.new_text}".rstrip())
+                continue
+            edited = row.old_number is not None and row.new_number is not None
+            if row.old_number is not None:
+                out.append(f"- {_side(row.old_ops, '-', whole=not edited, color=color)}".rstrip())
+            if row.new_number is not None:
+                out.append(f"+ {_side(row.new_ops, '+', whole=not edited, color=color)}".rstrip())
+        index = end
     return "\n".join(out)
+
+
+def _hunk_header(lines: Sequence[LinePair], start: int, end: int) -> str:
+    def span(attr: str) -> str:
+        numbers = [n for row in lines[start:end] if (n := getattr(row, attr)) is not None]
+        if numbers:
+            return f"{numbers[0]},{len(numbers)}"
+        # No line on this side: the number of the line after which the hunk goes (0: the start).
+        return f"{next((n for row in reversed(lines[:start]) if (n := getattr(row, attr)) is not None), 0)},0"
+
+    return f"@@ -{span('old_number')} +{span('new_number')} @@"

@@ -16,7 +16,8 @@ def describe_alert(alert: dict[str, Any]) -> str:
         line += f": {subject}"
     before, after = alert.get("strength_before"), alert.get("strength_after")
     if alert.get("indication") and (isinstance(before, int) or isinstance(after, int)):
-        b = STRENGTH_WORDS.get(before, "?") if isinstance(before, int) else "not claimed"
-        a = STRENGTH_WORDS.get(after, "?") if isinstance(after, int) else "not claimed"
+        # 0 (named but negated or excluded) reads as "not claimed", like None, everywhere.
+        b = STRENGTH_WORDS.get(before, "?") if isinstance(before, int) and before else "not claimed"
+        a = STRENGTH_WORDS.get(after, "?") if isinstance(after, int) and after else "not claimed"
         line += f" ({b} → {a})"
     return line

@@ -76,6 +76,10 @@ class VersionDiff:
             "inserted_chars": self.diff.inserted_chars,
             "deleted_chars": self.diff.deleted_chars,
             "ops": [{"op": OP_NAMES[op], "text": text} for op, text in self.diff.ops],
+            # The edited, removed and added lines with their numbers in each version (null: absent).
+            "changed_lines": [{"old_line": row.old_number, "new_line": row.new_number,
+                               "ops": [{"op": OP_NAMES[op], "text": text} for op, text in row.ops]}
+                              for row in self.diff.lines if row.changed],
         }
 
 

@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from watcher.addresses import check_email
-from watcher.claims.compare import KINDS, SEVERITIES
-from watcher.claims.vocabulary import load_vocabulary
+from watcher.claims.compare import SEVERITIES
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Clinic, Delivery, DeliveryItem, Source, Subscription
+from watcher.queries.choices import alert_kind, indication_id
 from watcher.sources import resolve_source
 
 MODES = ("immediate", "daily")
@@ -56,23 +56,14 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
     return value
 
 
-def _check_indication(value: str) -> str:
-    ids = load_vocabulary().indication_ids
-    if value not in ids:
-        close = [known for known in ids if value.lower().replace("-", "_") in known][:5]
-        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `watcher alerts --json` for ids)"
-        raise InputError(f"unknown indication {value!r}: use a canonical id such as depression{hint}")
-    return value
-
-
 def create_subscription(session: Session, spec: SubscriptionSpec) -> tuple[Subscription, bool]:
     """Validate and store a subscription; returns (subscription, created). Subscribing twice with the
     same address, mode and filters returns the existing active subscription instead of a duplicate."""
     email = check_email(spec.email)
     mode = _check_choice(spec.mode, MODES, "digest mode")
     min_severity = _check_choice(spec.min_severity, SEVERITY_ORDER, "severity")
-    kinds = sorted({_check_choice(kind, KINDS, "alert kind") for kind in spec.kinds})
-    indications = sorted({_check_indication(item) for item in spec.indications})
+    kinds = sorted({alert_kind(kind) for kind in spec.kinds})
+    indications = sorted({indication_id(item) for item in spec.indications})
     clinic_ids = sorted({_resolve_clinic(session, ref).id for ref in spec.clinics})
     source_ids = sorted({resolve_source(session, ref).id for ref in spec.sources})
     for existing in session.scalars(select(Subscription).where(Subscription.email == email,

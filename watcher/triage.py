@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, joinedload
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, AlertTriage, Source, utcnow
 from watcher.queries.alerts import alerts_query, full_alert_dict
+from watcher.queries.evidence import before_origin
 from watcher.queries.paging import check_page, page
 
 ACKNOWLEDGE, FALSE_POSITIVE, NOTE, REOPEN = "acknowledge", "false_positive", "note", "reopen"
@@ -152,6 +153,7 @@ def triaged_alerts_page(session: Session, *, limit: int = 50, offset: int = 0, c
     for alert, source in rows:
         data = full_alert_dict(alert, source)
         data["triage"] = states[alert.id].to_dict()
+        data["before_origin"] = before_origin(session, alert)
         items.append(data)
     return page(items, limit=limit, offset=offset)
 
@@ -165,6 +167,7 @@ def alert_with_triage(session: Session, alert_id: int) -> dict[str, Any]:
     alert, source = row
     data = full_alert_dict(alert, source)
     data["details"] = alert.details
+    data["before_origin"] = before_origin(session, alert)
     data["triage"] = triage_states(session, [alert])[alert.id].to_dict()
     data["triage_history"] = triage_history(session, alert.id)
     return data

@@ -1,4 +1,5 @@
-"""Screenshots of the dashboard's main pages (1366×768 viewport, full page) into docs/screenshots/.
+"""Screenshots of the dashboard's main pages into docs/screenshots/: each page at 1366×768 (full page),
+and the main ones again at 390×844, a phone's width, as ``phone-NAME.png``.
 
 Run from the repository root:  .venv/bin/python docs/screenshots/make_screenshots.py
 
@@ -30,18 +31,24 @@ from watcher.models import Snapshot  # noqa: E402
 from watcher.web.app import create_app  # noqa: E402
 
 TOKEN = "screenshot-token"
+PHONE_PAGES = ("overview", "clinic-drift", "matrix", "diff-inline", "diff-side-by-side", "alerts")
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = replace(load_settings({}), data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/watcher.db",
-                           api_token=TOKEN)
+        settings = replace(
+            load_settings({}), data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/watcher.db", api_token=TOKEN
+        )
         store = Store(settings.database_url)
         history = build_dashboard_history(store, settings)
         base = history.base
         with store.session() as session:
-            a = [s.id for s in session.scalars(select(Snapshot).where(Snapshot.source_id == base.a)
-                                               .order_by(Snapshot.fetched_at))]
+            a = [
+                s.id
+                for s in session.scalars(
+                    select(Snapshot).where(Snapshot.source_id == base.a).order_by(Snapshot.fetched_at)
+                )
+            ]
         store.dispose()
         pages = {
             "overview": "/",
@@ -70,6 +77,11 @@ def main() -> None:
                 page.goto(server.url + path)
                 page.screenshot(path=str(HERE / f"{name}.png"), full_page=True)
                 print(f"docs/screenshots/{name}.png  {path}")
+            page.set_viewport_size({"width": 390, "height": 844})
+            for name in PHONE_PAGES:
+                page.goto(server.url + pages[name])
+                page.screenshot(path=str(HERE / f"phone-{name}.png"), full_page=True)
+                print(f"docs/screenshots/phone-{name}.png  {pages[name]}")
             browser.close()
 
 

@@ -174,6 +174,18 @@ class Vocabulary:
         return tuple(entry.id for entry in self.of_kind("treatment"))
 
 
+@cache
+def indication_labels() -> dict[str, tuple[str | None, str | None]]:
+    """Per indication id, its English and Japanese names, as people read them (dashboard, mails)."""
+    return {entry.id: (entry.label_en, entry.label_ja) for entry in load_vocabulary().of_kind("indication")}
+
+
+def indication_label(indication: str) -> str:
+    """"Parkinson's disease パーキンソン病" for parkinsons_disease: the names, else the id in words."""
+    english, japanese = indication_labels().get(indication, (None, None))
+    return " ".join(name for name in (english or indication.replace("_", " "), japanese) if name)
+
+
 def expand_braces(form: str) -> list[str]:
     """``improve{,s,d}`` → [improve, improves, improved]; several brace groups multiply."""
     match = _BRACES.search(form)

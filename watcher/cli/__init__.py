@@ -17,6 +17,7 @@ This package is the only place in ``watcher/`` with imports inside functions
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,7 +27,7 @@ import click
 
 from watcher import __version__
 from watcher.cli import history, notify, service
-from watcher.cli.app import AppContext, emit_json, emit_rows, pass_app
+from watcher.cli.app import AppContext, display_width, emit_json, emit_rows, pad_cells, pass_app
 from watcher.describe import describe_alert
 from watcher.errors import InputError, WatcherError
 
@@ -74,17 +75,22 @@ def db_upgrade(app: AppContext, revision: str) -> None:
 
 
 @db.command("current")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: current, head, up_to_date.")
 @pass_app
-def db_current(app: AppContext) -> None:
+def db_current(app: AppContext, as_json: bool) -> None:
     """Print the database's migration revision and the code's head revision."""
     # lazy import: start-up time
     from watcher.db import current_revision, head_revision, make_engine
 
     engine = make_engine(app.settings.database_url)
     try:
-        click.echo(f"current: {current_revision(engine) or '(empty)'}  head: {head_revision()}")
+        current, head = current_revision(engine), head_revision()
     finally:
         engine.dispose()
+    if as_json:
+        emit_json({"current": current, "head": head, "up_to_date": current == head})
+    else:
+        click.echo(f"current: {current or '(empty)'}  head: {head}")
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -143,9 +149,10 @@ def sources_list(app: AppContext, as_json: bool) -> None:
 
     with app.store.session() as session:
         rows = [source_dict(s) for s in list_sources(session)]
+    width = max((display_width(row["clinic"] or "-") for row in rows), default=0)
     emit_rows(rows, as_json=as_json, empty="no sources yet: add one with `watcher sources add URL`",
               show=lambda row: click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  "
-                                          f"{row['clinic'] or '-':<28}  {row['url']}"))
+                                          f"{pad_cells(row['clinic'] or '-', width)}  {row['url']}"))
 
 
 @sources.command("import")
@@ -232,7 +239,8 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
     if not result.diff.changed:
         click.echo("(no difference in the extracted text)")
         return
-    click.echo(render_unified(result.diff.ops, color=sys.stdout.isatty()))
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # https://no-color.org
+    click.echo(render_unified(result.diff.lines, color=color))
     click.echo(f"({data['inserted_chars']} characters inserted, {data['deleted_chars']} deleted)")
 
 

@@ -5,6 +5,7 @@ JSON output. Commands that never touch the database (``watcher compare``) never 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,6 +57,16 @@ def pass_app(function: F) -> F:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def display_width(text: str) -> int:
+    """Terminal columns a text takes: wide (Japanese) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad_cells(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns."""
+    return text + " " * (width - display_width(text))
 
 
 def emit_rows(rows: list[dict[str, Any]], *, as_json: bool, empty: str,

@@ -224,9 +224,13 @@ def claims_cmd(app: AppContext, clinic: str | None, indication: str | None, as_j
 @click.option("--source", "source_ref", metavar="URL|ID", help="Only this source.")
 @click.option("--since", metavar="DATE", help="Only captures (alerts: their new capture) on or after DATE.")
 @click.option("--until", metavar="DATE", help="Only captures on or before DATE (a bare date includes it).")
+@click.option("--kind", metavar="K", help="Alerts: only this kind (see `watcher alerts`).")
+@click.option("--indication", metavar="ID", help="Alerts and claims: only this indication (an id or a name).")
+@click.option("--excel", is_flag=True, help="CSV for Excel: a byte-order mark and CRLF line ends (Japanese intact).")
 @pass_app
 def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None, clinic: str | None,
-               source_ref: str | None, since: str | None, until: str | None) -> None:
+               source_ref: str | None, since: str | None, until: str | None, kind: str | None,
+               indication: str | None, excel: bool) -> None:
     """Export alerts, claim timelines or snapshot metadata (CSV, JSON), or the captures as WARC."""
     # lazy import: start-up time
     from watcher.export import ExportFilter, export_table, export_warc
@@ -240,7 +244,7 @@ def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None,
     with app.store.session() as session:
         filters = ExportFilter(clinic_id=resolve_clinic(session, clinic).id if clinic else None,
                                source_id=resolve_source(session, source_ref).id if source_ref else None,
-                               since=since_at, until=until_at)
+                               since=since_at, until=until_at, kind=kind, indication=indication)
         if fmt == "warc":
             gzip = output is not None and output.name.endswith(".gz")
             if output is None:
@@ -251,7 +255,7 @@ def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None,
             click.echo(f"exported {count} snapshot(s) as WARC{' (gzip per record)' if gzip else ''}"
                        f"{' to ' + str(output) if output else ''}", err=True)
             return
-        body = export_table(session, what=what or "alerts", fmt=fmt, filters=filters)
+        body = export_table(session, what=what or "alerts", fmt=fmt, filters=filters, excel=excel)
     if output is None:
         click.echo(body, nl=False)
     else:

@@ -2,7 +2,7 @@
 
 Alert sentences come from scraped pages, so the HTML templates are autoescaped (a ``<script>`` in a
 clinic's page arrives as text). The change inside a before/after pair is highlighted with
-diff-match-patch (``watcher.changes.diff_texts``): ``<del>``/``<ins>`` in HTML, ``[-…-]``/``{+…+}`` in
+diff-match-patch (``watcher.changes.diff_chars``): ``<del>``/``<ins>`` in HTML, ``[-…-]``/``{+…+}`` in
 text. The Message-ID is derived from the delivery alone, so a re-send after a crash carries the same
 one and the receiving side can discard the duplicate.
 """
@@ -10,7 +10,6 @@ one and the receiving side can discard the duplicate.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,11 +21,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from watcher.changes import DELETE, EQUAL, INSERT, diff_texts
+from watcher.changes import DELETE, EQUAL, INSERT, diff_chars
+from watcher.claims.vocabulary import indication_label
 from watcher.config import Settings
-from watcher.describe import STRENGTH_WORDS, describe_alert
+from watcher.describe import STRENGTH_WORDS
 from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
 from watcher.queries.alerts import alert_dict
+from watcher.queries.evidence import before_origin
 
 NO_CLINIC = "(no clinic)"
 
@@ -51,6 +52,7 @@ class AlertView:
     kind: str
     severity: str
     indication: str | None
+    indication_label: str | None  # its English and Japanese names
     reference: str | None
     strength: str | None  # "1 possible → 4 proven"
     description: str
@@ -60,6 +62,8 @@ class AlertView:
     after_ops: list[tuple[int, str]]  # the new sentence: equal and inserted pieces
     old_fetched_at: str | None
     new_fetched_at: str
+    before_page: str | None  # the page the "before" sentence is quoted from, when not this one
+    before_fetched_at: str | None  # when that sentence was captured
     detected_at: str
     old_snapshot_id: int | None
     new_snapshot_id: int
@@ -68,7 +72,8 @@ class AlertView:
     occurrences: int
     source_link: str
     diff_link: str | None
-    alert_link: str
+    alert_link: str  # the dashboard's page of the alert, for people
+    api_link: str  # the same alert as JSON
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,70 +81,40 @@ def _when(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
 
 
+def _level(value: int | None) -> str:
+    # 0 (named but negated or excluded) and None (not named) read the same: not claimed.
+    return f"{value} {STRENGTH_WORDS.get(value, '?')}" if value else "not claimed"
+
+
 def _strength(before: int | None, after: int | None) -> str | None:
     if before is None and after is None:
         return None
-    b = f"{before} {STRENGTH_WORDS.get(before, '?')}" if before is not None else "not claimed"
-    a = f"{after} {STRENGTH_WORDS.get(after, '?')}" if after is not None else "not claimed"
-    return f"{b} → {a}"
+    return f"{_level(before)} → {_level(after)}"
 
 
-_WORD_TAIL = re.compile(r"[A-Za-z0-9]+$")
-_WORD_HEAD = re.compile(r"^[A-Za-z0-9]+")
+def describe_for_readers(data: dict[str, Any]) -> str:
+    """The one-line description of an alert in mails and feeds: names, not machine ids
+    ("[high] new indication: Parkinson's disease パーキンソン病 (not claimed → proven)")."""
+    line = f"[{data['severity']}] {data['kind'].replace('_', ' ')}"
+    if data.get("indication"):
+        line += f": {indication_label(data['indication'])}"
+        before, after = data.get("strength_before"), data.get("strength_after")
+        if before is not None or after is not None:
+            words = [STRENGTH_WORDS.get(v, "?") if v else "not claimed" for v in (before, after)]
+            line += f" ({words[0]} → {words[1]})"
+    elif data.get("reference"):
+        line += f": {data['reference']}"
+    return line
 
 
 def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
               ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted).
-
-    A character diff of "Early research" against "Exosome therapy" keeps the shared "E" as equal; for
-    Latin words that reads badly ("E[-arly…-]"), so changes are widened to whole words. Japanese has
-    no spaces and keeps the character-level diff.
-    """
+    """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted), the
+    changes widened to whole Latin words (``watcher.changes.diff_chars``)."""
     if not before or not after:
         return ([(EQUAL, before)] if before else []), ([(EQUAL, after)] if after else [])
-    # Segments: equal text, then the (deleted, inserted) text of the change that follows it.
-    equals: list[str] = []  # equals[i] comes before changes[i]; one more equal (maybe empty) at the end
-    changes: list[list[str]] = []
-    equal, change = "", None
-    for op, text in diff_texts(before, after, timeout=timeout).ops:
-        if op == EQUAL:
-            if change is not None:
-                equals.append(equal)
-                changes.append(change)
-                equal, change = "", None
-            equal += text
-        else:
-            change = change or ["", ""]
-            change[0 if op == DELETE else 1] += text
-    if change is not None:
-        equals.append(equal)
-        changes.append(change)
-        equal = ""
-    equals.append(equal)
-    for index, change in enumerate(changes):
-        edges = [text for text in change if text]
-        tail = _WORD_TAIL.search(equals[index])
-        if tail and any(_WORD_HEAD.match(text) for text in edges):
-            equals[index] = equals[index][:tail.start()]
-            change[0], change[1] = tail.group() + change[0], tail.group() + change[1]
-        head = _WORD_HEAD.match(equals[index + 1])
-        if head and any(_WORD_TAIL.search(text) for text in edges):
-            equals[index + 1] = equals[index + 1][head.end():]
-            change[0], change[1] = change[0] + head.group(), change[1] + head.group()
-    old_side: list[tuple[int, str]] = []
-    new_side: list[tuple[int, str]] = []
-    for index, equal in enumerate(equals):
-        if equal:
-            old_side.append((EQUAL, equal))
-            new_side.append((EQUAL, equal))
-        if index < len(changes):
-            deleted, inserted = changes[index]
-            if deleted:
-                old_side.append((DELETE, deleted))
-            if inserted:
-                new_side.append((INSERT, inserted))
-    return old_side, new_side
+    ops = diff_chars(before, after, timeout=timeout)
+    return [(op, text) for op, text in ops if op != INSERT], [(op, text) for op, text in ops if op != DELETE]
 
 
 def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) -> list[AlertView]:
@@ -162,19 +137,24 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
     for alert, source, clinic, old_sha, new_sha in rows:
         data = alert_dict(alert, source)
         before_ops, after_ops = highlight(alert.before, alert.after, timeout=settings.diff_timeout)
+        origin = before_origin(session, alert)
         diff_link = (f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
                      if alert.old_snapshot_id else None)
         views.append(AlertView(
             id=alert.id, clinic=clinic or NO_CLINIC, source_id=source.id, source_url=source.url, kind=alert.kind,
             severity=alert.severity, indication=alert.indication, reference=alert.reference,
+            indication_label=indication_label(alert.indication) if alert.indication else None,
             strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
-            description=describe_alert(data), before=alert.before, after=alert.after,
+            description=describe_for_readers(data), before=alert.before, after=alert.after,
             before_ops=before_ops, after_ops=after_ops,
             old_fetched_at=_when(alert.old_fetched_at), new_fetched_at=_when(alert.new_fetched_at) or "",
+            before_page=origin["url"] if origin else None,
+            before_fetched_at=(_when(datetime.fromisoformat(origin["fetched_at"])) if origin
+                               else _when(alert.old_fetched_at)),
             detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,
             new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
             occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
-            alert_link=f"{base}/api/alerts/{alert.id}", data=data,
+            alert_link=f"{base}/alerts/{alert.id}", api_link=f"{base}/api/alerts/{alert.id}", data=data,
         ))
     return views
 

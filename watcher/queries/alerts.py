@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Source, utcnow
+from watcher.queries.choices import checked_filters
 from watcher.queries.dates import check_range
 from watcher.queries.paging import check_page, page
 
@@ -61,6 +62,7 @@ def alerts_query(*, source_id: int | None = None, clinic_id: int | None = None, 
                  newest_first: bool = False) -> Select[Alert, Source]:
     """The one alert filter: the CLI, the API, exports, the dashboard and the triage view use it."""
     check_range(since, until)
+    kind, indication = checked_filters(kind, indication)
     query = select(Alert, Source).join(Source, Alert.source_id == Source.id).options(joinedload(Source.clinic))
     if source_id is not None:
         query = query.where(Alert.source_id == source_id)

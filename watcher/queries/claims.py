@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from watcher.claims import ANALYSER_VERSION
 from watcher.extract import EXTRACTOR_VERSION
 from watcher.models import ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion, UTCDateTime
+from watcher.queries.choices import indication_id
 
 
 @dataclass
@@ -126,6 +127,7 @@ def _indication_rows(session: Session, *, clinic_id: int | None, indication: str
 
 def claim_timelines(session: Session, *, clinic_id: int | None = None,
                     indication: str | None = None) -> dict[str, Any]:
+    indication = indication_id(indication) if indication else None
     timelines: dict[tuple[Any, str], _Timeline] = {}
     # Per clinic group: each page's claims in force, and the group's strength per indication.
     pages: dict[Any, dict[int, dict[str, int]]] = {}

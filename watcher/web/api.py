@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from watcher.errors import InputError
+from watcher.export import export_download, export_filter
 from watcher.history import diff_versions
 from watcher.queries.alerts import acknowledge_alert, alerts_page, get_alert
 from watcher.queries.claims import claim_timelines
@@ -236,6 +237,24 @@ def alert(session: SessionDep, alert_id: Id) -> dict[str, Any]:
 def acknowledge(session: SessionDep, alert_id: Id,
                 body: Annotated[AcknowledgeIn | None, Body()] = None) -> dict[str, Any]:
     return acknowledge_alert(session, alert_id, by=body.by if body else None)
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+@read.get("/export", summary="Export as a file: alerts, claims or snapshots (CSV, JSON), captures (WARC)",
+          response_class=Response)
+def export(session: SessionDep, what: Literal["alerts", "claims", "snapshots"] = "alerts",
+           format: Literal["csv", "json", "warc"] = "csv", clinic: Text = None,
+           source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
+           since: DateParam = None, until: DateParam = None, kind: Annotated[str | None, Query(max_length=40)] = None,
+           indication: Annotated[str | None, Query(max_length=80)] = None,
+           excel: Annotated[bool, Query(description="CSV with a byte-order mark for Excel.")] = False) -> Response:
+    """The filters of `watcher export`; a WARC holds the captures (what=snapshots), gzipped per record."""
+    filters = export_filter(session, clinic=clinic, source=source, since=since, until=until, kind=kind,
+                            indication=indication)
+    file = export_download(session, what=what, fmt=format, filters=filters, excel=excel)
+    return Response(file.body, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
 
 # --- claims and search ----------------------------------------------------------------------------

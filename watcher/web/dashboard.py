@@ -15,6 +15,7 @@ Pages (all GET unless said otherwise):
 ``/snapshots/{id}/raw``         the captured bytes, as an attachment (never rendered here)
 ``/alerts``, ``/alerts/{id}``   alert feed with filters, one alert with its triage history
 ``POST /alerts/{id}/triage``    acknowledge / false positive / note / reopen (logged in)
+``/export``                     ``watcher export`` as a download (CSV for Excel, JSON, WARC)
 ``/search``                     full-text search over every stored version
 ``/login``, ``POST /logout``    token login (``WATCHER_API_TOKEN``) that sets the session cookie
 ``/diff/{source id}``           redirect for the diff links of alert e-mails
@@ -46,11 +47,13 @@ from sqlalchemy.orm import Session
 
 from watcher import __version__
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
-from watcher.claims.compare import KINDS, SEVERITIES
+from watcher.claims.compare import SEVERITIES
 from watcher.describe import describe_alert
 from watcher.errors import InputError, NotFoundError, WatcherError
+from watcher.export import WHATS, export_download, export_filter
 from watcher.history import diff_versions
 from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion
+from watcher.queries.choices import ALERT_KINDS as KINDS
 from watcher.queries.claims import claim_timelines
 from watcher.queries.clinics import list_clinics
 from watcher.queries.dates import parse_when
@@ -74,8 +77,8 @@ from watcher.web.charts import Step, counts_chart, strength_chart
 from watcher.web.deps import SessionDep, SettingsDep
 from watcher.web.diffview import (
     DEFAULT_CONTEXT,
+    aligned_lines,
     inline_rows,
-    old_and_new_lines,
     place_findings,
     side_by_side_rows,
 )
@@ -463,10 +466,10 @@ def diff_page(request: Request, session: SessionDep, settings: SettingsDep, sour
     between = sequence[min(old_index, new_index) + 1:max(old_index, new_index) + 1]
     alerts = _alerts_at(session, source.id, between) if new_index > old_index else []
     findings = _finding_dicts(session, result.old, result.new, alerts)
-    old_lines, new_lines = old_and_new_lines(result.diff.ops)
-    placed = place_findings(findings, old=old_lines, new=new_lines)
-    rows = (inline_rows(old_lines, new_lines, context=lines_around) if mode == "inline"
-            else side_by_side_rows(old_lines, new_lines, context=lines_around))
+    lines = aligned_lines(result.diff.lines)
+    placed = place_findings(findings, old=lines.old, new=lines.new)
+    rows = (inline_rows(lines, context=lines_around) if mode == "inline"
+            else side_by_side_rows(lines, context=lines_around))
 
     def diff_url(old: int, new: int, *, view: str | None = None, context: int | str | None = None) -> str:
         around = lines_around if context is None else context
@@ -532,6 +535,24 @@ def snapshot_raw_download(request: Request, session: SessionDep, snapshot_id: st
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "X-Content-Type-Options": "nosniff",
     })
+
+
+# --- downloads ------------------------------------------------------------------------------------
+
+@router.get("/export")
+def export_page(request: Request, session: SessionDep, what: Annotated[str, Query(max_length=10)] = "alerts",
+                format: Annotated[str, Query(max_length=5)] = "csv", clinic: OptionalText = None,
+                source: OptionalText = None, kind: OptionalText = None, indication: OptionalText = None,
+                since: Annotated[str | None, Query(max_length=40)] = None,
+                until: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """The export of `watcher export` as a download; CSV for Excel (byte-order mark) by default."""
+    require_read(request)
+    filters = export_filter(session, clinic=clinic, source=source, since=since, until=until, kind=kind,
+                            indication=indication)
+    file = export_download(session, what=_choice(what, WHATS, "export") or "alerts", fmt=format, filters=filters,
+                           excel=True)
+    return Response(file.body, media_type=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
 
 # --- alerts and triage ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""Diff-match-patch ops as lines for the dashboard's diff viewer (inline and side by side), with the
-claim findings placed beside the lines their sentences come from. Lines far from any change are
-folded (``context`` lines are kept around each change).
+"""A line-aligned diff (``watcher.changes.LinePair`` rows) as the dashboard's diff viewer shows it
+(inline and side by side), with the claim findings placed beside the lines their sentences come
+from. Lines far from any change are folded (``context`` lines are kept around each change).
 
 Pure data: segments of plain text tagged equal/insert/delete; the templates escape the text and
 wrap insertions in ``<ins>`` and deletions in ``<del>``.
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher.changes import DELETE, EQUAL, INSERT, OP_NAMES
+from watcher.changes import OP_NAMES, LinePair, Op
 
 DEFAULT_CONTEXT = 3
 
@@ -47,25 +47,33 @@ class Row:
     folded: int = 0
 
 
-def _split(ops: list[tuple[int, str]], keep: set[int]) -> list[Line]:
-    lines = [Line(1)]
-    for op, text in ops:
-        if op not in keep:
-            continue
-        for index, piece in enumerate(text.split("\n")):
-            if index > 0:
-                # A line break belongs to the line it ends: the next line is changed only if
-                # inserted or deleted text lands on it.
-                lines.append(Line(len(lines) + 1))
-            if piece:
-                lines[-1].segments.append(Segment(OP_NAMES[op], piece))
-                if op != EQUAL:
-                    lines[-1].changed = True
-    return lines
+@dataclass
+class AlignedLines:
+    """Every line of both versions (numbered as in each text) and the aligned rows that hold them."""
+
+    old: list[Line]
+    new: list[Line]
+    pairs: list[tuple[Line | None, Line | None, bool]]  # (old line, new line, changed)
 
 
-def old_and_new_lines(ops: list[tuple[int, str]]) -> tuple[list[Line], list[Line]]:
-    return _split(ops, {EQUAL, DELETE}), _split(ops, {EQUAL, INSERT})
+def _line(number: int, ops: list[Op], changed: bool) -> Line:
+    return Line(number, [Segment(OP_NAMES[op], text) for op, text in ops], changed=changed)
+
+
+def aligned_lines(rows: Sequence[LinePair]) -> AlignedLines:
+    old: list[Line] = []
+    new: list[Line] = []
+    pairs: list[tuple[Line | None, Line | None, bool]] = []
+    for row in rows:
+        old_line = new_line = None
+        if row.old_number is not None:
+            old_line = _line(row.old_number, row.old_ops, row.changed)
+            old.append(old_line)
+        if row.new_number is not None:
+            new_line = _line(row.new_number, row.new_ops, row.changed)
+            new.append(new_line)
+        pairs.append((old_line, new_line, row.changed))
+    return AlignedLines(old, new, pairs)
 
 
 def _fold(rows: list[Row], changed: list[bool], context: int | None) -> list[Row]:
@@ -87,54 +95,24 @@ def _fold(rows: list[Row], changed: list[bool], context: int | None) -> list[Row
     return out
 
 
-def _blocks(old: list[Line], new: list[Line]) -> Iterator[tuple[list[Line], list[Line], bool]]:
-    """Unchanged line pairs (one old, one new, False) and changed blocks (olds, news, True), in order."""
-    i = j = 0
-    while i < len(old) or j < len(new):
-        if i < len(old) and j < len(new) and not old[i].changed and not new[j].changed:
-            yield [old[i]], [new[j]], False
-            i, j = i + 1, j + 1
-            continue
-        olds: list[Line] = []
-        news: list[Line] = []
-        while i < len(old) and old[i].changed:
-            olds.append(old[i])
-            i += 1
-        while j < len(new) and new[j].changed:
-            news.append(new[j])
-            j += 1
-        if not olds and not news:  # one side ran out: the rest of the other is unmatched
-            if i < len(old):
-                olds.append(old[i])
-                i += 1
-            else:
-                news.append(new[j])
-                j += 1
-        yield olds, news, True
-
-
-def inline_rows(old: list[Line], new: list[Line], *, context: int | None = DEFAULT_CONTEXT) -> list[Row]:
-    """One column: unchanged lines once; each changed block as its old lines (deletions marked)
-    followed by its new lines (insertions marked)."""
+def inline_rows(lines: AlignedLines, *, context: int | None = DEFAULT_CONTEXT) -> list[Row]:
+    """One column: unchanged lines once; an edited line as its old version (deletions marked)
+    followed by its new version (insertions marked); removed and added lines where they stood."""
     rows: list[Row] = []
-    for olds, news, changed in _blocks(old, new):
-        if not changed:
-            rows.append(Row("same", line=news[0], old=olds[0], new=news[0]))
+    for old, new, changed in lines.pairs:
+        if not changed and old is not None and new is not None:
+            rows.append(Row("same", line=new, old=old, new=new))
             continue
-        rows.extend(Row("removed", line=line, old=line) for line in olds)
-        rows.extend(Row("added", line=line, new=line) for line in news)
+        if old is not None:
+            rows.append(Row("removed", line=old, old=old))
+        if new is not None:
+            rows.append(Row("added", line=new, new=new))
     return _fold(rows, [row.kind != "same" for row in rows], context)
 
 
-def side_by_side_rows(old: list[Line], new: list[Line], *, context: int | None = DEFAULT_CONTEXT) -> list[Row]:
-    """Pairs of lines: unchanged lines side by side, the lines of a changed block paired in order."""
-    rows: list[Row] = []
-    for olds, news, changed in _blocks(old, new):
-        if not changed:
-            rows.append(Row("same", old=olds[0], new=news[0]))
-            continue
-        for k in range(max(len(olds), len(news))):
-            rows.append(Row("change", old=olds[k] if k < len(olds) else None, new=news[k] if k < len(news) else None))
+def side_by_side_rows(lines: AlignedLines, *, context: int | None = DEFAULT_CONTEXT) -> list[Row]:
+    """Pairs of lines: unchanged and edited lines side by side, a removed or added line against a gap."""
+    rows = [Row("change" if changed else "same", old=old, new=new) for old, new, changed in lines.pairs]
     return _fold(rows, [row.kind == "change" for row in rows], context)
 
 
@@ -175,6 +153,11 @@ def place_findings(findings: list[dict[str, Any]], *, old: list[Line], new: list
             before_line.findings.append(finding)
         if after_line is not None:
             after_line.findings.append(finding)
-        placed.append({**finding, "old_line": before_line.number if before_line else None,
-                       "new_line": after_line.number if after_line else None})
+        placed.append(
+            {
+                **finding,
+                "old_line": before_line.number if before_line else None,
+                "new_line": after_line.number if after_line else None,
+            }
+        )
     return placed

@@ -22,11 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watcher import __version__
-from watcher.claims.compare import KINDS
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, Clinic, utcnow
 from watcher.notify.render import AlertView, alert_html, alert_views
+from watcher.queries.choices import ALERT_KINDS
 from watcher.web.deps import get_settings, get_store, require_read
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -74,14 +74,16 @@ def _entry(feed: ET.Element, view: AlertView, updated: datetime, published: date
     _sub(entry, "title", f"{view.description} — {view.clinic}")
     _sub(entry, "updated", _iso(updated))
     _sub(entry, "published", _iso(published))
-    _sub(entry, "link", rel="alternate", type="application/json", href=view.alert_link)
+    # Readers open the main link: the dashboard's page; the JSON stays one click away for programs.
+    _sub(entry, "link", rel="alternate", type="text/html", href=view.alert_link)
+    _sub(entry, "link", rel="alternate", type="application/json", href=view.api_link)
     _sub(entry, "link", rel="related", type="text/html", href=view.source_url, title="the page")
     if view.diff_link:
         _sub(entry, "link", rel="related", href=view.diff_link, title="diff of the two captures")
     _sub(entry, "category", term=view.kind, label=view.kind.replace("_", " "))
     _sub(entry, "category", term=f"severity:{view.severity}", label=f"severity {view.severity}")
     if view.indication:
-        _sub(entry, "category", term=f"indication:{view.indication}", label=view.indication)
+        _sub(entry, "category", term=f"indication:{view.indication}", label=view.indication_label or view.indication)
     _sub(entry, "summary", _summary(view), type="text")
     _sub(entry, "content", alert_html(view), type="html")
 
@@ -140,8 +142,8 @@ def clinic_alerts_feed(clinic_id: str, store: StoreDep, settings: SettingsDep) -
 
 @router.get("/feeds/kinds/{kind}.atom", response_class=Response, summary="Atom feed of one kind of alert")
 def kind_alerts_feed(kind: str, store: StoreDep, settings: SettingsDep) -> Response:
-    if kind not in KINDS:
-        raise HTTPException(status_code=404, detail=f"unknown alert kind {kind!r}: use one of {', '.join(KINDS)}")
+    if kind not in ALERT_KINDS:
+        raise HTTPException(status_code=404, detail=f"unknown alert kind {kind!r}: use one of {', '.join(ALERT_KINDS)}")
     with store.session() as session:
         return _atom(atom_feed(session, settings, feed_path=f"/feeds/kinds/{kind}.atom",
                                title=f"watcher: {kind.replace('_', ' ')} alerts",

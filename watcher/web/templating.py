@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -19,16 +18,11 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from fastapi.templating import Jinja2Templates
 
-from watcher.claims.vocabulary import load_vocabulary
+from watcher.claims.vocabulary import indication_labels
 from watcher.describe import STRENGTH_WORDS
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-@cache
-def indication_labels() -> dict[str, tuple[str | None, str | None]]:
-    return {entry.id: (entry.label_en, entry.label_ja) for entry in load_vocabulary().of_kind("indication")}
 
 
 def indication_ja(indication: str | None) -> str | None:

@@ -1,0 +1,197 @@
+"""The line-aligned diff: properties on random edits (hypothesis) and the cases that went wrong
+when lines were cut out of a character diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watcher.changes import DELETE, EQUAL, INSERT, LinePair, diff_texts, render_unified, text_lines
+
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, database=None, derandomize=True)
+
+# Short lines from a small alphabet: many repeated lines and shared pieces, the hard case for alignment.
+LINE = st.text(alphabet="ab うつ病#-\t.", max_size=8)
+UNIQUE_WORDS = st.text(alphabet="abcdefghij症状改善", min_size=1, max_size=6)
+
+
+@dataclass(frozen=True)
+class Edit:
+    kind: str  # insert | delete | modify
+    at: int
+    text: str
+
+
+EDITS = st.lists(st.builds(Edit, st.sampled_from(["insert", "delete", "modify"]), st.integers(0, 40), LINE), max_size=8)
+
+
+def apply(lines: list[str], edits: list[Edit]) -> list[str]:
+    out = list(lines)
+    for edit in edits:
+        at = edit.at % (len(out) + 1)
+        if edit.kind == "insert":
+            out.insert(at, edit.text)
+        elif out and at < len(out):
+            if edit.kind == "delete":
+                del out[at]
+            else:
+                out[at] = out[at] + edit.text
+    return out
+
+
+def check_rows(old: str, new: str, rows: tuple[LinePair, ...]) -> None:
+    old_lines, new_lines = text_lines(old), text_lines(new)
+    olds = [row for row in rows if row.old_number is not None]
+    news = [row for row in rows if row.new_number is not None]
+    # Each version's lines appear once each, in their order, with their real numbers ...
+    assert [row.old_number for row in olds] == list(range(1, len(old_lines) + 1))
+    assert [row.new_number for row in news] == list(range(1, len(new_lines) + 1))
+    # ... and the text of each side is that line: reassembled, each side is its version.
+    assert [row.old_text for row in olds] == old_lines
+    assert [row.new_text for row in news] == new_lines
+    assert "\n".join(row.old_text for row in olds) == old
+    assert "\n".join(row.new_text for row in news) == new
+    for row in rows:
+        assert row.old_number is not None or row.new_number is not None
+        assert all(text for _, text in row.ops)
+        if not row.changed:
+            assert row.old_text == row.new_text and all(op == EQUAL for op, _ in row.ops)
+        if row.old_number is None:
+            assert all(op == INSERT for op, _ in row.ops)
+        if row.new_number is None:
+            assert all(op == DELETE for op, _ in row.ops)
+
+
+def check_ops(old: str, new: str, ops: list[tuple[int, str]]) -> None:
+    assert "".join(text for op, text in ops if op != INSERT) == old
+    assert "".join(text for op, text in ops if op != DELETE) == new
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(LINE, max_size=30), EDITS, st.booleans())
+def test_random_edits_reassemble_both_versions(lines: list[str], edits: list[Edit], trailing: bool) -> None:
+    old = "\n".join(lines) + ("\n" if trailing and lines else "")
+    new = "\n".join(apply(lines, edits))
+    result = diff_texts(old, new)
+    check_rows(old, new, result.lines)
+    check_ops(old, new, result.ops)
+    assert result.changed == (old != new)
+    assert result.inserted_chars == sum(len(t) for op, t in result.ops if op == INSERT)
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(UNIQUE_WORDS, unique=True, max_size=25), st.data())
+def test_untouched_lines_keep_their_real_numbers(words: list[str], data: st.DataObject) -> None:
+    """Distinct lines, some deleted, some changed, new ones inserted: every line left alone is an
+    unchanged row numbered as it is in each version."""
+    old_lines = [f"line {word}" for word in words]
+    fate = data.draw(st.lists(st.sampled_from(["keep", "delete", "change"]), min_size=len(words), max_size=len(words)))
+    inserts = data.draw(st.lists(st.integers(0, len(words)), max_size=5))
+    new_lines: list[str] = []
+    kept: dict[int, int] = {}  # old number -> new number of the untouched lines
+    for index, (line, what) in enumerate(zip(old_lines, fate, strict=True)):
+        new_lines.extend(f"added {index}.{k}" for k, at in enumerate(inserts) if at == index)
+        if what == "keep":
+            new_lines.append(line)
+            kept[index + 1] = len(new_lines)
+        elif what == "change":
+            new_lines.append(f"{line} (edited)")
+    new_lines.extend(f"added end.{k}" for k, at in enumerate(inserts) if at == len(words))
+    old, new = "\n".join(old_lines), "\n".join(new_lines)
+    rows = diff_texts(old, new).lines
+    check_rows(old, new, rows)
+    unchanged = {row.old_number: row.new_number for row in rows if not row.changed}
+    assert unchanged == kept
+    # An edited line is shown as one edited pair, not as unrelated removed and added lines.
+    edited = [index + 1 for index, what in enumerate(fate) if what == "change"]
+    pairs = {row.old_number for row in rows if row.changed and row.old_number and row.new_number}
+    assert pairs == set(edited)
+
+
+def test_a_small_edit_keeps_every_following_line_in_step() -> None:
+    old = "\n".join(
+        [
+            "# Treatments",
+            "Our clinic offers infusions.",
+            "## Evidence",
+            "A pilot study may suggest benefit.",
+            "## References",
+            "- Smith 2020",
+            "- Tanaka 2021",
+        ]
+    )
+    new = "\n".join(
+        [
+            "# Treatments",
+            "Our clinic offers infusions.",
+            "A short summary paragraph, added at the top.",
+            "## Evidence",
+            "A controlled trial proved benefit.",
+            "## References",
+            "- Smith 2020",
+            "- Tanaka 2021",
+        ]
+    )
+    rows = diff_texts(old, new).lines
+    by_text = {row.new_text: (row.old_number, row.new_number) for row in rows if not row.changed}
+    assert by_text == {
+        "# Treatments": (1, 1),
+        "Our clinic offers infusions.": (2, 2),
+        "## Evidence": (3, 4),
+        "## References": (5, 6),
+        "- Smith 2020": (6, 7),
+        "- Tanaka 2021": (7, 8),
+    }
+    added = next(row for row in rows if row.old_number is None)
+    assert added.new_number == 3 and added.new_text.startswith("A short summary")
+    edited = next(row for row in rows if row.old_number == 4)
+    assert edited.new_number == 5 and (DELETE, "pilot study may suggest") in edited.ops
+    text = render_unified(rows, context_lines=1)
+    # The new paragraph prints before the heading it precedes, not after the references heading.
+    assert text.index("A short summary") < text.index("## Evidence") < text.index("## References")
+    assert text.splitlines()[0] == "@@ -2,4 +2,5 @@"  # context from line 2; 4 old lines, 5 new
+
+
+def test_unrelated_lines_are_not_paired_and_headings_pair_with_headings() -> None:
+    old = "## Results\nPatients often ask us about the price of each session.\nend"
+    new = "## Outcomes\nNine out of ten patients improved within three months.\nend"
+    rows = diff_texts(old, new).lines
+    removed = [row.old_number for row in rows if row.new_number is None]
+    added = [row.new_number for row in rows if row.old_number is None]
+    assert removed == [1, 2] and added == [1, 2]  # neither the headings nor the sentences look alike
+    edited = diff_texts("## Research in Parkinson's disease\nx", "## Parkinson's disease\nx").lines[0]
+    assert (edited.old_number, edited.new_number) == (1, 1) and (DELETE, " Research in") in edited.ops
+
+
+def test_empty_texts_and_line_breaks() -> None:
+    assert diff_texts("", "").lines == () and not diff_texts("", "").changed
+    assert [(r.old_number, r.new_number) for r in diff_texts("", "a\nb").lines] == [(None, 1), (None, 2)]
+    only_break = diff_texts("a", "a\n")
+    assert only_break.ops == [(EQUAL, "a"), (INSERT, "\n")]
+    assert [(r.old_number, r.new_number, r.changed) for r in only_break.lines] == [(1, 1, False), (None, 2, True)]
+    assert render_unified(only_break.lines) == "@@ -1,1 +1,2 @@\n  a\n+"
+
+
+def test_render_unified_marks_characters_inside_edited_lines_only() -> None:
+    rows = diff_texts("keep\nmay help\nold line gone\nkeep", "keep\nproven to help\nkeep\nbrand new").lines
+    text = render_unified(rows, context_lines=0)
+    assert text.splitlines() == [
+        "@@ -2,2 +2,1 @@",
+        "- [-may-] help",
+        "+ {+proven to+} help",
+        "- old line gone",
+        "@@ -4,0 +4,1 @@",
+        "+ brand new",
+    ]
+    coloured = render_unified(rows, context_lines=0, color=True)
+    assert "\x1b[31;1mold line gone\x1b[0m" in coloured and "[-" not in coloured
+
+
+def test_the_deadline_gives_a_coarser_but_exact_diff() -> None:
+    old = "\n".join(f"paragraph {i} says something about treatment {i % 7}" for i in range(3000))
+    new = "\n".join(f"paragraph {i} says something else about treatment {i % 5}" for i in range(3000))
+    result = diff_texts(old, new, timeout=0.001)
+    check_rows(old, new, result.lines)
+    check_ops(old, new, result.ops)
