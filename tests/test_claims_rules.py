@@ -224,3 +224,66 @@ def test_removing_a_source_line_is_reference_removed() -> None:
 )
 def test_wrapped_lines_are_joined(text: str, blocks: list[str]) -> None:
     assert [block.text for block in parse_blocks(text)] == blocks
+
+
+# ----------------------------------------------------------------------------- analyser 1.2.0 classes
+
+
+@pytest.mark.parametrize(
+    ("level", "sentence"),
+    [
+        # effect verbs: halting, deactivating, responding, gains, success, meaningful outcomes
+        (4, "The infusions halted decline in 70% of our patients with Parkinson's disease."),
+        (3, "The gas deactivates bacteria in the wound on contact."),
+        (4, "In our audit, 52% of patients with migraine responded to the injections."),
+        (1, "Small pilot studies report possible gains in sleep quality."),
+        (3, "Our clinic has had success in many patients with fibromyalgia."),
+        (3, "Ketamine gives a clinically meaningful option for treatment-resistant depression."),
+        (4, "Deep TMS is a clinically validated treatment for smoking cessation."),
+        # "no longer experimental" is not a research-stage qualifier
+        (3, "PRP is a helpful option for knee arthritis that is no longer experimental."),
+        (1, "PRP for knee arthritis is still experimental, but it may relieve pain."),
+        # a fronted concessive clause holds its own limitation
+        (1, "While larger trials are needed, small studies suggest NMN may ease insomnia."),
+        (0, "More trials are needed before NMN can be recommended for insomnia."),
+        # offers: prescribing
+        (3, "We regularly prescribe NAD+ infusions for chronic Lyme disease."),
+        (0, "Doctors sometimes ask whether to prescribe NAD+ for Lyme disease."),
+        # Japanese: treatment results, risk reduction, recognised efficacy, hearsay, disputed or scarce evidence
+        (2, "脳梗塞の方への治療成績は良好だったと報告されています。"),
+        (1, "運動を続けると認知症になるリスクが下がる可能性があります。"),
+        (4, "この点滴によるリウマチ治療の有効性が認められています。"),
+        (0, "この点滴によるリウマチ治療の有効性は認められていません。"),
+        (2, "海外では不眠症への有効性も確かめられているようです。"),
+        (0, "片頭痛への効果については、専門家の評価が分かれています。"),
+        (0, "不眠症への効果を示す確立したデータは、まだ少ないのが現状です。"),
+    ],
+)
+def test_ladder_1_2(level: int, sentence: str) -> None:
+    assert sentence_strength(sentence) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a list under an intro that names a use, not a recognised indications heading
+        (
+            "# 培養上清液\n培養上清液が使われている治療の一部をご紹介します。\n- 肌の若返り\n- 脳梗塞の後遺症\n",
+            {"stroke": 3},
+        ),
+        # an intro that only presents the clinic's menu is no claim
+        ("# メニュー\n当院の点滴メニューをご紹介します。\n- 脳梗塞の検査\n", {}),
+        # claim-like headings: treatment x indication x effect
+        ("# NMN点滴\n## 不眠症に対するNMN点滴の効果\n点滴は30分です。\n", {"insomnia": 3}),
+        ("# Ozone\n## Ozone Therapy Benefits for Fibromyalgia\nSessions take an hour.\n", {"fibromyalgia": 3}),
+        ("# NMN点滴\n## 不眠症に対するNMN点滴の期待される効果\n点滴は30分です。\n", {"insomnia": 2}),
+        # headings that discuss the mechanism, the evidence or ask a question do not claim
+        ("# NMN点滴\n## 不眠症に対するNMN点滴の効果のメカニズム\n点滴は30分です。\n", {}),
+        ("# Ozone\n## Evidence on Ozone Therapy Benefits for Fibromyalgia\nSessions take an hour.\n", {}),
+        ("# NMN点滴\n## 不眠症にNMN点滴は効果がある?\n点滴は30分です。\n", {}),
+        # naming a disease and a treatment without an effect is a topic, not a claim
+        ("# TMS\n## うつ病とTMS治療\n治療は約20分です。\n", {}),
+    ],
+)
+def test_list_intros_and_claim_headings(text: str, expected: dict[str, int]) -> None:
+    assert strengths(text) == expected

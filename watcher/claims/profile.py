@@ -10,14 +10,14 @@ from typing import Any, TypeVar
 
 from watcher.claims.language import detect_language
 from watcher.claims.references import Reference, looks_like_citation, parse_reference
-from watcher.claims.sections import EXCLUSIONS, REFERENCES, Line, is_topic_heading, walk
+from watcher.claims.sections import EXCLUSIONS, REFERENCES, Line, is_claim_heading, is_topic_heading, walk
 from watcher.claims.segment import ITEM, ROW, parse_blocks, split_sentences
 from watcher.claims.strength import SentenceAssessment, assess
 from watcher.claims.vocabulary import load_vocabulary
 from watcher.extract.normalize import normalise
 
 # Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
-ANALYSER_VERSION = "1.1.0"
+ANALYSER_VERSION = "1.2.0"
 
 MAX_EVIDENCE = 3
 MAX_PER_GROUP = 3
@@ -226,7 +226,7 @@ class _ProfileBuilder:
         topic = line.is_heading and is_topic_heading(text)
         for sentence in sentences:
             assessment = assess(_URL.sub(" ", sentence), implicit_level=line.implicit_level, normalised=True)
-            self._add_sentence(sentence, assessment, line, may_claim=not topic)
+            self._add_sentence(sentence, assessment, line, may_claim=not topic or is_claim_heading(assessment))
 
     def _add_sentence(self, sentence: str, assessment: SentenceAssessment, line: Line, *, may_claim: bool) -> None:
         treatments = tuple(sorted({mention.entry_id for mention in assessment.treatments}))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from watcher.claims.lexicon import HEADINGS
 from watcher.claims.references import parse_reference
 from watcher.claims.segment import BLANK, HEADING, ITEM, PARAGRAPH, ROW, Block
-from watcher.claims.strength import assess
+from watcher.claims.strength import SentenceAssessment, assess
 from watcher.extract.normalize import normalise
 
 INDICATIONS = "indications"
@@ -40,6 +40,11 @@ _TRAILING_CLOSERS = " 」』)]】\"'"
 _JAPANESE_PREDICATE_ENDINGS = ("ます", "です", "る", "た", "い", "だ", "う", "ません", "よ", "ね")
 _TITLE_CASE_SHARE = 0.6
 _WIDE = re.compile("[\u3001-\U0010ffff]")  # a character past U+3000: Japanese text
+# Topic headings that discuss a claim rather than make it.
+DISCUSSION_WORDS = re.compile(
+    r"メカニズム|仕組み|しくみ|機序|研究|論文|エビデンス|根拠|evidence|research|stud(?:y|ies)|mechanism|science|trial",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +92,36 @@ def heading_role(text: str) -> HeadingRole | None:
 
 def list_lead_in(text: str) -> HeadingRole | None:
     """The role a sentence gives the list after it: 「次のような症状の改善が期待できます。」 (indications at
-    2), "TMS can help with:" (1), 「以下に当てはまる方は対象外です。」 (exclusions). It must end with a colon
-    or point ahead (次のような, 以下の, "the following"), and name no indication itself."""
+    2), "TMS can help with:" (1), 「…が活用されている治療の一部をご紹介します。」 (3, a use),
+    「以下に当てはまる方は対象外です。」 (exclusions). It must end with a colon or point ahead (次のような, 以下の,
+    ご紹介します, "the following"), and name no indication itself."""
     norm = normalise(text).strip()
     points_ahead = norm.endswith((":", "：")) or any(hit.term.kind == "list_lead_in" for hit in HEADINGS.scan(norm))
     if not points_ahead:
         return None
-    assessment = assess(norm, normalised=True)
+    # implicit_level=0: an offer or use (「…が活用されている治療をご紹介します」) counts without an indication of
+    # its own, because the list supplies them; it adds no claim of its own.
+    assessment = assess(norm, implicit_level=0, normalised=True)
     if assessment.indications or assessment.question:
         return None
     if assessment.excluded:
         return HeadingRole(EXCLUSIONS, 0)
     level = max((clause.level for clause in assessment.clauses if clause.therapeutic), default=0)
     return HeadingRole(INDICATIONS, level) if level else None
+
+
+def is_claim_heading(assessment: SentenceAssessment) -> bool:
+    """A noun-phrase heading that names a treatment, an indication and an effect on it: 「ADHDに対するTMSの
+    効果」, "Exosome Benefits for Depression". It presupposes the effect, so it claims like an assertion
+    (its own cue decides the level: 3 for 効果/benefits, 2 for 期待される効果, 0 in a question). A heading
+    about the mechanism, the evidence or the research (「…改善メカニズム」, "Evidence Supporting …") discusses
+    the claim without making it."""
+    return (
+        bool(assessment.treatments and assessment.indications)
+        and not assessment.question
+        and any(clause.therapeutic for clause in assessment.clauses)
+        and DISCUSSION_WORDS.search(assessment.text) is None
+    )
 
 
 def is_topic_heading(text: str) -> bool:

@@ -209,9 +209,16 @@ def _mention(hit: Hit, clause: int) -> Mention:
 
 
 def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
+    """Clauses between contrast words; a sentence that opens with one ("While more research is needed,
+    studies show …") is cut at the comma that closes the fronted clause instead."""
     cuts = [0]
+    fronted = bool(hits) and hits[0].term.kind == BREAK and hits[0].term.english and hits[0].start == 0
     for hit in hits:
-        if hit.term.kind == BREAK and hit.start > cuts[-1]:
+        if fronted and hit.term.kind == COMMA:
+            fronted = False
+            if hit.start > cuts[-1]:
+                cuts.append(hit.start)
+        elif hit.term.kind == BREAK and hit.start > cuts[-1]:
             cuts.append(hit.start)
     cuts.append(size)
     return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
