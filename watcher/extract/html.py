@@ -96,20 +96,44 @@ _HIDDEN_CLASSES = _word_set(
 _STRONG_WORDS = _word_set(
     """nav navi navigation navbar gnav gnavi globalnav megamenu drawer hamburger breadcrumb breadcrumbs
     pankuzu topicpath crumbs bread sidebar sidebars sidenav sidemenu share sharing sharer sns cookie
-    cookies consent gdpr adsense adsbygoogle advert advertisement sponsor sponsored pagination pager
-    toc skip copyright subscribe newsletter postmeta byline searchform signup login popup modal"""
+    cookies consent gdpr ad ads adsense adsbygoogle adslot adunit advert adverts advertisement
+    advertising sponsor sponsored promo promoted outbrain taboola teaser teasers ticker pagination
+    pager toc skip copyright subscribe subscription newsletter postmeta byline searchform signup
+    login popup modal caption captions credit credits"""
 )
 _WEAK_WORDS = _word_set(
     """menu menus side social related recent popular ranking recommend latest comment comments respond
-    banner banners ad ads cta meta metas date author search floating"""
+    banner banners cta meta metas date author search floating"""
+)
+# Weak words that also make a block chrome when it is one line long: a date, a byline, a
+# "posted in" line (a weak-word block is otherwise chrome only below a sentence's worth of prose).
+_META_WORDS = _word_set(
+    "meta metas date timestamp published updated posted dateline postdate pubdate author byline"
+)
+_META_PROSE = 80
+# Pairs: "social" or "author" alone also name content ("social anxiety", a quoted author), but
+# with one of these words they name a widget: "social-links", "author-box" (Cocoon, SWELL's
+# "p-authorBox"), "about-author".
+_WIDGET_PAIRS = (
+    (_word_set("social"), _word_set("links link icons icon buttons button share media widget follow list bar")),
+    (_word_set("author writer profile"), _word_set("box bio profile info card area about wrap wrapper widget details")),
+    (_word_set("follow"), _word_set("us box buttons links")),
 )
 _SITE_WORDS = _word_set("header head masthead footer foot")
 _STRONG_VALUES = _word_set(
     """secondary widget widgets widget-area widgetarea widgettitle widget-title tagcloud tag-cloud
     wp-block-tag-cloud cat-links tags-links tag-links post-tags post-categories entry-tags
     entry-categories categories tags archives archive-list category-list entry-footer article-footer
-    post-footer comments comments-area comment-list commentlist comment-respond respond comments-title"""
+    post-footer related-posts related-articles related-stories relatedposts jp-relatedposts
+    yarpp-related crp_related more-stories most-read mostread most-popular trending recommended
+    table-of-contents tableofcontents"""
 )
+# Comment threads and forms (WordPress, Disqus and most themes): dropped whatever their size.
+_COMMENT_VALUES = _word_set(
+    """comments comments-area comment-list commentlist comment-respond respond comments-title
+    comment-form commentform comments-section comment-section disqus_thread wpdiscuz"""
+)
+_COMMENT_PARTS = _word_set("area list section wrapper wrap container thread block box")
 _BOILERPLATE_SHAPE_PROSE = 16  # a weak-word block with less prose than a sentence: a date, a byline
 _BOILERPLATE_SHAPE_LINKS = 0.4  # ... and so is one whose text is this much link text
 _STATE_PREFIXES = ("has-", "no-", "is-", "with-", "without-")
@@ -146,7 +170,7 @@ _CONTAINER_VALUES = _word_set(
     post-body single-content the-content blog-content blog-body page-content l-maincontent
     cps-post-main"""
 )
-_ROOT_SHARE = 0.25  # a candidate root must hold this share of the page's non-link text
+_ROOT_SHARE = 0.2  # a candidate root must hold this share of the page's non-link text
 
 # --- rendering -----------------------------------------------------------------------------------
 
@@ -200,10 +224,11 @@ def _extract(document: Element, *, url: str | None) -> Extracted:
 
     stats = _collect_stats(body)
     root = _choose_root(body, stats)
-    boilerplate = _class_boilerplate(root, stats)
+    core = _Core(root, stats)
+    boilerplate = _class_boilerplate(root, stats, core)
     _forget(stats, boilerplate)  # before dropping: the ancestors are found through the tree
     _drop_all(boilerplate)
-    _drop_all(_link_lists(root, stats))
+    _drop_all(_link_lists(root, stats, core))
 
     lines = _Renderer(url=url).render(root)
     title: str | None = None
@@ -369,20 +394,23 @@ def _choose_root(body: Element, stats: _StatsMap) -> Element:
     minimum = page_prose * _ROOT_SHARE
 
     def best(candidates: list[Element]) -> Element | None:
-        scored = [(score, el) for el in candidates if (score := _prose(stats, el)) >= minimum]
+        # The candidate holding most of the page's prose, links discounted: a "more stories" grid
+        # has as many characters as the article beside it, but half of them are headline links.
+        scored = [(score, el) for el in candidates if (score := _root_score(stats, el)) >= minimum]
         return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
     semantic = best(body.xpath(".//main | .//*[@role='main']"))
     if semantic is not None:
         return semantic
-    article = best(body.xpath(".//article"))
+    # Only outermost articles: an <article> holding other <article>s is a list (related posts, a
+    # comment thread) and is scored on its own text, without theirs.
+    article = best(body.xpath(".//article[not(ancestor::article)]"))
     if article is not None:
         return article
     containers = [
         el for el in body.iter()
-        if el is not body and isinstance(el.tag, str)
-        and any(value.lower() in _CONTAINER_VALUES for value in _attribute_values(el))
-        and _prose(stats, el) >= minimum
+        if el is not body and isinstance(el.tag, str) and _is_content_container(el)
+        and _root_score(stats, el) >= minimum
     ]
     if not containers:
         return body
@@ -391,6 +419,16 @@ def _choose_root(body: Element, stats: _StatsMap) -> Element:
     with_title = [el for el in containers if el.find(".//h1") is not None]
     pool = with_title or containers
     return max(pool, key=lambda el: sum(1 for _ in el.iterancestors()))
+
+
+def _root_score(stats: _StatsMap, candidate: Element) -> float:
+    own = stats.get(candidate)
+    if own is None or own.chars == 0:
+        return 0.0
+    prose = own.chars - own.link_chars
+    if candidate.tag == "article":
+        prose -= sum(_prose(stats, nested) for nested in candidate.xpath(".//article[not(ancestor::article[2])]"))
+    return max(0, prose) * (1 - own.link_chars / own.chars)
 
 
 def _prose(stats: _StatsMap, element: Element) -> int:
@@ -402,23 +440,63 @@ def _prose(stats: _StatsMap, element: Element) -> int:
 # --- stage 3 -------------------------------------------------------------------------------------
 
 
-def _class_boilerplate(root: Element, stats: _StatsMap) -> list[Element]:
-    root_prose = _prose(stats, root)
+def _class_boilerplate(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
     # A <main> or <article> leaves the site's header and footer out; a <div id="content"> or the
     # body may hold them (a broken page can nest its footer inside the content div).
     site_level = root.tag not in ("main", "article") and root.get("role") != "main"
-    doomed: list[Element] = []
+    found: list[tuple[Element, int]] = []
     walker = etree.iterwalk(root, events=("start",))
     for _event, element in walker:
-        if element is root or not _is_boilerplate_by_attributes(element, stats=stats, site_level=site_level):
+        if element is root:
             continue
-        # Layout wrappers sometimes carry modifier classes ("l-wrap side-right"); a block holding
-        # half the prose of the page is the page, whatever its class says.
-        if root_prose and _prose(stats, element) * 2 >= root_prose:
-            continue
-        doomed.append(element)
-        walker.skip_subtree()
+        kind = _boilerplate_kind(element, stats=stats, site_level=site_level)
+        if kind is not None:
+            found.append((element, kind))
+            walker.skip_subtree()
+    # Layout wrappers sometimes carry modifier classes ("l-wrap side-right", "content-sidebar-wrap"):
+    # the block holding most of the prose that is left is the page, whatever its class says.
+    # Comment threads go first, whatever their size, as long as some text stays: a short post
+    # under a long thread is still the post. Then strong words, then weak ones, each judged on
+    # what the previous kinds left.
+    doomed: list[Element] = []
+    for kind in (_COMMENTS, _SITE, _STRONG, _WEAK):
+        batch = [element for element, found_kind in found if found_kind == kind]
+        if kind == _COMMENTS:
+            if core.remaining - sum(_prose(stats, element) for element in batch) < _PROSE_CHARS:
+                continue
+            kept = batch
+        else:
+            kept = [element for element in batch if not core.holds(element, anchored=kind == _SITE)]
+        doomed.extend(kept)
+        core.remove(kept)
     return doomed
+
+
+class _Core:
+    """Where the article is: the block holding most of the root's remaining prose is never
+    dropped. A site header or footer must also hold the root's ``<h1>`` or content container
+    (``.entry-content``) if it has one: a long legal notice in the footer is not the article."""
+
+    def __init__(self, root: Element, stats: _StatsMap) -> None:
+        self.stats = stats
+        self.remaining = _prose(stats, root)
+        self.anchored: set[Element] = set()
+        for element in root.iter():
+            if element is not root and (element.tag == "h1" or _is_content_container(element)):
+                self.anchored.add(element)
+                self.anchored.update(element.iterancestors())
+
+    def holds(self, element: Element, *, anchored: bool = False) -> bool:
+        if self.remaining <= 0 or _prose(self.stats, element) * 2 < self.remaining:
+            return False
+        return not anchored or not self.anchored or element in self.anchored
+
+    def remove(self, elements: list[Element]) -> None:
+        self.remaining -= sum(_prose(self.stats, element) for element in elements)
+
+
+def _is_content_container(element: Element) -> bool:
+    return any(value.lower() in _CONTAINER_VALUES for value in _attribute_values(element))
 
 
 def _attribute_values(element: Element) -> list[str]:
@@ -435,38 +513,55 @@ def _words(value: str) -> list[str]:
 
 def _is_boilerplate_by_attributes(element: Element, *, stats: _StatsMap | None, site_level: bool) -> bool:
     """Whether role, class or id mark the element as boilerplate; weak words need ``stats``."""
+    return _boilerplate_kind(element, stats=stats, site_level=site_level) is not None
+
+
+_COMMENTS, _SITE, _STRONG, _WEAK = 0, 1, 2, 3
+
+
+def _boilerplate_kind(element: Element, *, stats: _StatsMap | None, site_level: bool) -> int | None:
+    """``_COMMENTS``, ``_SITE`` (a site header or footer), ``_STRONG`` or ``_WEAK`` when role,
+    class or id mark the element as boilerplate (weak words need ``stats``), else None."""
     role = str(element.get("role", "")).strip().lower()
     if role in _BOILERPLATE_ROLES:
-        return True
-    weak = site = False
+        return _STRONG
+    weak = site = meta = False
     for value in _attribute_values(element):
         lowered = value.lower()
+        if lowered in _COMMENT_VALUES:
+            return _COMMENTS
         if lowered in _STRONG_VALUES or lowered.startswith("widget_"):
-            return True
+            return _STRONG
         if lowered.startswith(_STATE_PREFIXES):
             continue
         words = set(_words(value))
-        if words & _STRONG_WORDS:
-            return True
+        if "comments" in words and words & _COMMENT_PARTS:
+            return _COMMENTS
+        if words & _STRONG_WORDS or any(words & first and words & second for first, second in _WIDGET_PAIRS):
+            return _STRONG
+        meta = meta or bool(words & _META_WORDS)
         if words & _SITE_WORDS and not words & _CONTENT_WORDS:
             if site_level:
-                return True
+                return _SITE
             site = True
         weak = weak or bool(words & _WEAK_WORDS)
-    if stats is None or not (weak or site):
-        return False
+    if stats is None or not (weak or site or meta):
+        return None
     counts = stats.get(element, _NO_STATS)
     link_heavy = counts.links > 0 and counts.link_chars >= _BOILERPLATE_SHAPE_LINKS * counts.chars
     if site:
         # Inside an article, a "box-header" wraps a section title: only a link bar is chrome.
-        return link_heavy and not any(element.iter(*_HEADING_LEVELS))
-    return link_heavy or counts.chars - counts.link_chars < _BOILERPLATE_SHAPE_PROSE
+        return _WEAK if link_heavy and next(element.iter(*_HEADING_LEVELS), None) is None else None
+    prose = counts.chars - counts.link_chars
+    if link_heavy or (weak and prose < _BOILERPLATE_SHAPE_PROSE) or (meta and prose < _META_PROSE):
+        return _WEAK
+    return None
 
 
 # --- stage 4 -------------------------------------------------------------------------------------
 
 
-def _link_lists(root: Element, stats: _StatsMap) -> list[Element]:
+def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
     prose_around: dict[Element, bool] = {}
     doomed: list[Element] = []
     walker = etree.iterwalk(root, events=("start",))
@@ -481,7 +576,7 @@ def _link_lists(root: Element, stats: _StatsMap) -> list[Element]:
             continue
         if tag not in _DENSITY_TAGS:
             continue
-        if not _is_link_dense(stats, element, threshold=0.5) or stats[element].references:
+        if not _is_link_dense(stats, element, threshold=0.5) or stats[element].references or core.holds(element):
             continue
         if _is_boilerplate_heading(_first_text(element)) or (
             _is_link_dense(stats, element, threshold=_LINK_DENSE)
