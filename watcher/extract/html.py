@@ -68,7 +68,7 @@ _ALWAYS_DROPPED = _word_set(
     """script style noscript template svg math iframe frame frameset object embed applet canvas
     audio video source track param picture img map area button input select textarea option
     optgroup datalist label output progress meter nav dialog link meta base rt rp title head
-    noembed noframes"""
+    noembed noframes figcaption"""
 )
 _HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Words in a header's class/id that mark it as the header of the article rather than of the site.
@@ -144,18 +144,38 @@ _WORD_SPLIT = re.compile(r"[-_\s:.]+|(?<=[a-z0-9])(?=[A-Z])")
 
 # --- stage 4: link lists -------------------------------------------------------------------------
 
+# Headings (and first lines) of blocks that are never the article: lists of other pages, author
+# boxes, comment sections, share prompts. Compared on lower-case letters and digits only, counts
+# removed ("12 Comments", "コメント(3)").
 _BOILERPLATE_HEADINGS = _word_set(
     """最近の投稿 最新の投稿 最新記事 新着記事 新着情報一覧 人気記事 人気の記事 人気投稿 よく読まれている記事
     関連記事 関連する記事 関連投稿 おすすめ記事 あわせて読みたい カテゴリー カテゴリ カテゴリー一覧 アーカイブ
     月別アーカイブ タグ タグクラウド 最近のコメント シェアする この記事をシェアする 記事一覧 ブログ記事一覧
+    人気記事ランキング 関連コンテンツ こちらの記事もおすすめ おすすめの記事 この記事を書いた人 この記事の著者
+    この記事の執筆者 この記事の監修者 著者情報 著者について 執筆者 執筆者情報 監修者 監修者情報 プロフィール
+    目次 この記事の目次 コメント コメントを残す コメントする コメントを書く コメント一覧 件のコメント
+    スポンサーリンク フォローする
     share follow recentposts latestposts popularposts relatedposts relatedarticles categories
-    archives tags recentcomments youmayalsolike sharethis sharethispost followus"""
+    archives tags recentcomments youmayalsolike sharethis sharethispost followus youmightalsolike
+    youmaylike seealso related relatedstories relatedcontent relatedcoverage relatedtags relatedtopics
+    morestories morenews mostread mostpopular mostviewed trending trendingnow topstories latestnews
+    latest latestposts lateststories recommended recommendedforyou recommendedarticles
+    recommendedstories dontmiss readmore readnext alsoread editorspicks aroundtheweb fromtheweb
+    promotedstories sponsoredstories comments comment postacomment leaveacomment leaveareply
+    jointheconversation abouttheauthor shareonfacebook sharethisarticle sharethisstory subscribe
+    newsletter tableofcontents contents inthisarticle explorefurther popularcategories advertisement"""
 )
+# ... and the beginnings of such headings ("More in White House", "Most read in world news").
+_BOILERPLATE_HEADING_STARTS = ("morefrom", "morein", "moreon", "morenewsfrom", "morestoriesfrom", "mostreadin",
+                               "popularin", "latestin", "alsoon", "followuson", "subscribeto", "signupfor")
+_COUNT = re.compile(r"\d+")
 _DENSITY_TAGS = _word_set("div section ul ol dl table p")
 _CONTAINER_TAGS = _word_set(
     "div section article ul ol dl table form main header footer nav aside figure"
 )
+_BLOCK_SECTIONS = _DENSITY_TAGS | _word_set("aside footer header figure")
 _LINK_DENSE = 0.6
+_TEASER_LINKS = 0.3  # what follows a "Related" heading: headline links over short teaser text
 _PROSE_CHARS = 40
 
 _REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov",
@@ -182,6 +202,23 @@ _BLOCK_TAGS = _word_set(
 _HEADING_BREAKERS = _word_set("p ul ol dl li table blockquote pre h1 h2 h3 h4 h5 h6")
 _LAYOUT_CELL_CONTENT = _word_set("table ul ol dl h1 h2 h3 h4 h5 h6 blockquote")
 _LAYOUT_CELL_CHARS = 200
+
+# --- date lines ----------------------------------------------------------------------------------
+
+_DATE_LINE_CHARS = 80
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{4}年\d{1,2}月\d{1,2}日|\d{1,2}月\d{1,2}日"
+    rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}|\d{{1,2}}\s*{_MONTH},?\s*\d{{4}}"
+)
+_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*(?:[ap]\.m\.|[a-z]{1,4}\b))*")  # 4:29 p.m., 11:28 am EST
+_DATE_LABEL = re.compile(
+    r"\b(?:last updated|last modified|updated|published|posted|modified|first published|date|on|at|by)\b"
+    r"|最終更新日|更新日|投稿日|公開日|掲載日|作成日|更新|公開|投稿"
+    r"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b\.?|[((][月火水木金土日][))]"
+)
+_DATE_FILLER = re.compile(r"[\s,.|/:・\-–—]+")
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -251,9 +288,23 @@ def _extract(document: Element, *, url: str | None) -> Extracted:
 def _finish(lines: list[str]) -> str:
     out: list[str] = []
     for line in normalize_text("\n".join(lines)).split("\n"):
-        if line and (not out or out[-1] != line):
+        if line and (not out or out[-1] != line) and not _is_date_line(line):
             out.append(line)
     return "\n".join(out)
+
+
+def _is_date_line(line: str) -> bool:
+    """A line that is only a date or time, with at most a label ("Updated", 「投稿日」): the post
+    date and the last-modified stamp change without the text changing, and claim nothing."""
+    if len(line) > _DATE_LINE_CHARS or line.startswith(("#", "- ")):
+        return False
+    lowered = line.lower()
+    dated = _DATE.search(lowered) is not None
+    labelled = _DATE_LABEL.search(lowered) is not None
+    if not dated and not (labelled and _TIME.search(lowered)):
+        return False
+    rest = _TIME.sub(" ", _DATE.sub(" ", _DATE_LABEL.sub(" ", lowered)))
+    return not _DATE_FILLER.sub("", rest)
 
 
 def _drop_all(elements: list[Element]) -> None:
@@ -570,16 +621,18 @@ def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
             continue
         tag = element.tag
         if tag in _HEADING_LEVELS and _is_boilerplate_heading(_inline_text(element, url=None)):
+            doomed.append(element)
             following = element.getnext()
-            if following is not None and _is_link_dense(stats, following, threshold=0.5):
-                doomed.extend((element, following))
+            if following is not None and _is_link_dense(stats, following, threshold=_TEASER_LINKS):
+                doomed.append(following)
             continue
-        if tag not in _DENSITY_TAGS:
+        if tag not in _BLOCK_SECTIONS or stats[element].references or core.holds(element):
             continue
-        if not _is_link_dense(stats, element, threshold=0.5) or stats[element].references or core.holds(element):
-            continue
+        # A block that opens with "関連記事", "この記事を書いた人" or "Leave a reply" is that block,
+        # links or not (an author box is prose).
         if _is_boilerplate_heading(_first_text(element)) or (
-            _is_link_dense(stats, element, threshold=_LINK_DENSE)
+            tag in _DENSITY_TAGS
+            and _is_link_dense(stats, element, threshold=_LINK_DENSE)
             and not _inside_prose(stats, element, prose_around)
         ):
             doomed.append(element)
@@ -628,7 +681,10 @@ def _first_text(element: Element) -> str:
 
 def _is_boilerplate_heading(text: str) -> bool:
     key = "".join(char for char in unicodedata.normalize("NFKC", text).lower() if char.isalnum())
-    return key in _BOILERPLATE_HEADINGS
+    if len(key) > 40:
+        return False
+    key = _COUNT.sub("", key)
+    return key in _BOILERPLATE_HEADINGS or key.startswith(_BOILERPLATE_HEADING_STARTS)
 
 
 def _has_references(element: Element) -> bool:
