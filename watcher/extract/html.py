@@ -118,6 +118,7 @@ _WIDGET_PAIRS = (
     (_word_set("social"), _word_set("links link icons icon buttons button share media widget follow list bar")),
     (_word_set("author writer profile"), _word_set("box bio profile info card area about wrap wrapper widget details")),
     (_word_set("follow"), _word_set("us box buttons links")),
+    (_word_set("next prev previous"), _word_set("post posts article articles story entry link links")),
 )
 _SITE_WORDS = _word_set("header head masthead footer foot")
 _STRONG_VALUES = _word_set(
@@ -163,7 +164,8 @@ _BOILERPLATE_HEADINGS = _word_set(
     recommendedstories dontmiss readmore readnext alsoread editorspicks aroundtheweb fromtheweb
     promotedstories sponsoredstories comments comment postacomment leaveacomment leaveareply
     jointheconversation abouttheauthor shareonfacebook sharethisarticle sharethisstory subscribe
-    newsletter tableofcontents contents inthisarticle explorefurther popularcategories advertisement"""
+    newsletter tableofcontents contents inthisarticle explorefurther popularcategories advertisement
+    ourlateststories trendingnews trendingstories likethis telluswhatyouthink postcomment youareat"""
 )
 # ... and the beginnings of such headings ("More in White House", "Most read in world news").
 _BOILERPLATE_HEADING_STARTS = ("morefrom", "morein", "moreon", "morenewsfrom", "morestoriesfrom", "mostreadin",
@@ -206,6 +208,12 @@ _LAYOUT_CELL_CHARS = 200
 # --- date lines ----------------------------------------------------------------------------------
 
 _DATE_LINE_CHARS = 80
+_COPYRIGHT_STARTS = ("©", "(c) ", "(C) ", "Copyright", "COPYRIGHT")
+_CHROME_LINES = _word_set(
+    """advertisement advert ad ads sponsored sponsoredlinks 広告 スポンサーリンク pr caption close
+    enlargeimage enlarge loading likeloading video comments comment share tweet print email
+    imageof photoof"""
+)
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
@@ -288,9 +296,20 @@ def _extract(document: Element, *, url: str | None) -> Extracted:
 def _finish(lines: list[str]) -> str:
     out: list[str] = []
     for line in normalize_text("\n".join(lines)).split("\n"):
-        if line and (not out or out[-1] != line) and not _is_date_line(line):
+        if line and (not out or out[-1] != line) and not _is_date_line(line) and not _is_chrome_line(line):
             out.append(line)
     return "\n".join(out)
+
+
+def _is_chrome_line(line: str) -> bool:
+    """A line that is a widget's label left behind ("Advertisement", 「スポンサーリンク」,
+    "Caption", "Loading...") or the site's copyright notice, whose year changes every January."""
+    if len(line) > _DATE_LINE_CHARS:
+        return False
+    if line.startswith(_COPYRIGHT_STARTS) or line.lower().startswith("copyright"):
+        return True
+    key = _COUNT.sub("", "".join(char for char in line.lower() if char.isalnum()))
+    return key in _CHROME_LINES
 
 
 def _is_date_line(line: str) -> bool:
