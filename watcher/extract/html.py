@@ -177,7 +177,10 @@ _CONTAINER_TAGS = _word_set(
 )
 _BLOCK_SECTIONS = _DENSITY_TAGS | _word_set("aside footer header figure")
 _LINK_DENSE = 0.6
-_TEASER_LINKS = 0.3  # what follows a "Related" heading: headline links over short teaser text
+_TEASER_LINKS = 0.3
+_TEASER_ITEMS = 3
+_TEASER_SHARE = 0.8
+_HEADLINE_CHARS = 20  # what follows a "Related" heading: headline links over short teaser text
 _PROSE_CHARS = 40
 
 _REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov",
@@ -649,7 +652,7 @@ def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
             continue
         # A block that opens with "関連記事", "この記事を書いた人" or "Leave a reply" is that block,
         # links or not (an author box is prose).
-        if _is_boilerplate_heading(_first_text(element)) or (
+        if _is_boilerplate_heading(_first_text(element)) or _is_teaser_list(element) or (
             tag in _DENSITY_TAGS
             and _is_link_dense(stats, element, threshold=_LINK_DENSE)
             and not _inside_prose(stats, element, prose_around)
@@ -657,6 +660,22 @@ def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
             doomed.append(element)
             walker.skip_subtree()
     return doomed
+
+
+def _is_teaser_list(element: Element) -> bool:
+    """A list whose items each open with a headline link (a ticker, "more stories"): not a list of
+    linked conditions, whose links are a word or two."""
+    if element.tag not in ("ul", "ol"):
+        return False
+    items = [child for child in element if child.tag == "li"]
+    if len(items) < _TEASER_ITEMS:
+        return False
+    headlines = 0
+    for item in items:
+        link = next(item.iter("a"), None)
+        if link is not None and link.get("href") and _chars(_text_of(link)) >= _HEADLINE_CHARS:
+            headlines += not _first_text(item)  # the item opens with the link
+    return headlines >= _TEASER_SHARE * len(items)
 
 
 def _is_link_dense(stats: _StatsMap, element: Element, *, threshold: float) -> bool:
