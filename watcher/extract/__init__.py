@@ -26,18 +26,21 @@ from __future__ import annotations
 
 from watcher.extract.decode import Decoded, decode_body
 from watcher.extract.document import extract_document, is_html
-from watcher.extract.html import EXTRACTOR_VERSION, Extracted, extract_main_text
+from watcher.extract.html import EXTRACTOR_VERSION, Extracted, extract_main_text, extractor_version
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import normalize_text
+from watcher.extract.selectors import Selectors
 
 __all__ = [
     "EXTRACTOR_VERSION",
     "Decoded",
     "Extracted",
+    "Selectors",
     "decode_body",
     "detect_language",
     "extract_document",
     "extract_main_text",
+    "extractor_version",
     "is_html",
     "normalize_text",
 ]

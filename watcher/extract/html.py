@@ -41,10 +41,18 @@ from lxml import etree
 
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import collapse_whitespace, normalize_text
+from watcher.extract.selectors import Selectors
 
 # Bump on any change that alters extracted text: versions made by an older extractor are
 # re-derived from the stored snapshots instead of being diffed against newer ones.
-EXTRACTOR_VERSION = "lxml-main/1"
+EXTRACTOR_VERSION = "lxml-main/2"
+
+
+def extractor_version(selectors: Selectors | None = None) -> str:
+    """The version to store on a text version made with ``selectors`` (at most 24 characters):
+    changing a source's selectors changes it, so its texts are re-derived like after an upgrade."""
+    key = selectors.key if selectors else ""
+    return f"{EXTRACTOR_VERSION}+{key}" if key else EXTRACTOR_VERSION
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,10 @@ class Extracted:
     title: str | None
     text: str
     language: str | None  # 'ja', 'en', 'mixed', or None when there is no text
+    # Why the text may have missed the article (None: no doubt): it is empty although the page
+    # shows text, it is a small part of the page's visible text, or ``select`` matched nothing.
+    # A watchdog reads it as "this page needs a selector".
+    doubt: str | None = None
 
 
 EMPTY = Extracted(title=None, text="", language=None)
@@ -70,6 +82,7 @@ _ALWAYS_DROPPED = _word_set(
     optgroup datalist label output progress meter nav dialog link meta base rt rp title head
     noembed noframes figcaption"""
 )
+_NEVER_TEXT = _ALWAYS_DROPPED - _word_set("nav dialog figcaption")  # what ``select`` keeps of these shows
 _HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Words in a header's class/id that mark it as the header of the article rather than of the site.
 _CONTENT_WORDS = _word_set(
@@ -231,13 +244,27 @@ _DATE_LABEL = re.compile(
 )
 _DATE_FILLER = re.compile(r"[\s,.|/:・\-–—]+")
 
+# --- doubt --------------------------------------------------------------------------------------
+
+_NO_SELECTORS = Selectors()
+_DOUBT_MIN_VISIBLE = 200  # a page showing less text than a paragraph is not doubtful when small
+_DOUBT_SHARE = 0.1
+_DOUBT_EMPTY = "no main text found in a page that shows text"
+_DOUBT_SMALL = "main text is under a tenth of the page's visible text"
+_DOUBT_NO_MATCH = "the select selectors match nothing"
+
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NOT_SPACE = re.compile(r"\S")
 
 
-def extract_main_text(html: str, *, url: str | None = None) -> Extracted:
-    """The title and main text of a page; never raises on malformed input (returns empty text)."""
+def extract_main_text(html: str, *, url: str | None = None, selectors: Selectors | None = None) -> Extracted:
+    """The title and main text of a page; never raises on malformed input (returns empty text).
+
+    ``selectors`` (``Selectors.parse(select=..., drop=...)``) override the heuristics for one
+    source: ``drop`` removes what it matches first; ``select`` makes what it matches the main text,
+    with only scripts, styles, forms' controls and hidden elements taken out of it.
+    """
     if isinstance(html, bytes | bytearray):  # defensive: callers should decode first
         from watcher.extract.decode import decode_body
 
@@ -246,7 +273,7 @@ def extract_main_text(html: str, *, url: str | None = None) -> Extracted:
         root = _parse(html)
         if root is None:
             return EMPTY
-        return _extract(root, url=url)
+        return _extract(root, url=url, selectors=selectors or _NO_SELECTORS)
     except (ValueError, TypeError, etree.LxmlError, RecursionError):
         return EMPTY
 
@@ -263,14 +290,18 @@ def _parse(html: str) -> Element | None:
     return etree.fromstring(html, parser=parser)
 
 
-def _extract(document: Element, *, url: str | None) -> Extracted:
+def _extract(document: Element, *, url: str | None, selectors: Selectors) -> Extracted:
     head_title = _head_title(document)
     body = document.find("body")
     if body is None:
         body = document
+    _drop_all(selectors.dropped(document))
+    if selectors.select:
+        return _extract_selected(body, url=url, selectors=selectors, head_title=head_title)
     _drop_all(_tag_boilerplate(body))
 
     stats = _collect_stats(body)
+    visible = _prose(stats, body)
     root = _choose_root(body, stats)
     core = _Core(root, stats)
     boilerplate = _class_boilerplate(root, stats, core)
@@ -288,12 +319,41 @@ def _extract(document: Element, *, url: str | None) -> Extracted:
         if outside:
             title = outside
             lines.insert(0, "# " + outside)
-    if title is None:
-        title = head_title
+    return _result(lines, title=title or head_title, visible=visible)
+
+
+def _extract_selected(body: Element, *, url: str | None, selectors: Selectors, head_title: str | None) -> Extracted:
+    _drop_all(_tag_boilerplate(body, heuristics=False))
+    visible = _prose(_collect_stats(body), body)
+    chosen = selectors.selected(body)
+    if not chosen:
+        return Extracted(title=head_title, text="", language=None, doubt=_DOUBT_NO_MATCH)
+    lines: list[str] = []
+    for element in chosen:
+        element.tail = None  # the text after the element is not part of it
+        wrapper = etree.Element("div")
+        wrapper.append(element)
+        lines.extend(_Renderer(url=url).render(wrapper))
+    h1 = next((h1 for element in chosen for h1 in element.iter("h1")), None)
+    title = (_inline_text(h1, url=url) or None) if h1 is not None else None
+    return _result(lines, title=title or head_title, visible=visible)
+
+
+def _result(lines: list[str], *, title: str | None, visible: int) -> Extracted:
     text = _finish(lines)
     if title is not None:
         title = normalize_text(title).replace("\n", " ") or None
-    return Extracted(title=title, text=text, language=detect_language(text))
+    return Extracted(title=title, text=text, language=detect_language(text), doubt=_doubt(text, visible=visible))
+
+
+def _doubt(text: str, *, visible: int) -> str | None:
+    """Empty text from a page that shows text, or a small part of it: maybe the wrong root."""
+    kept = _chars(text)
+    if kept == 0:
+        return _DOUBT_EMPTY if visible >= _DOUBT_MIN_VISIBLE else None
+    if visible >= _DOUBT_MIN_VISIBLE and kept < visible * _DOUBT_SHARE:
+        return _DOUBT_SMALL
+    return None
 
 
 def _finish(lines: list[str]) -> str:
@@ -347,18 +407,22 @@ def _drop_all(elements: list[Element]) -> None:
 # --- stage 1 -------------------------------------------------------------------------------------
 
 
-def _tag_boilerplate(body: Element) -> list[Element]:
+def _tag_boilerplate(body: Element, *, heuristics: bool = True) -> list[Element]:
+    """Elements to drop by tag; without ``heuristics`` only what never shows as text (scripts,
+    media, controls, hidden elements), not the site's header, footer, asides and forms."""
     doomed: list[Element] = []
     walker = etree.iterwalk(body, events=("start",))
     for _event, element in walker:
         tag = element.tag
         if element is body:
             continue
-        if not isinstance(tag, str) or tag in _ALWAYS_DROPPED or _is_hidden(element) or (
-            tag == "form" and not _form_holds_page(element, body)
-        ) or (tag == "header" and not _is_article_header(element)) or (
-            tag == "footer" and not _is_kept_footer(element)
-        ) or (tag == "aside" and not _has_ancestor(element, ("article",))):
+        dropped_tags = _ALWAYS_DROPPED if heuristics else _NEVER_TEXT
+        if not isinstance(tag, str) or tag in dropped_tags or _is_hidden(element) or (heuristics and (
+            (tag == "form" and not _form_holds_page(element, body))
+            or (tag == "header" and not _is_article_header(element))
+            or (tag == "footer" and not _is_kept_footer(element))
+            or (tag == "aside" and not _has_ancestor(element, ("article",)))
+        )):
             doomed.append(element)
             walker.skip_subtree()
     return doomed
