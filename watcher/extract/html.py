@@ -116,7 +116,7 @@ _STRONG_WORDS = _word_set(
 )
 _WEAK_WORDS = _word_set(
     """menu menus side social related recent popular ranking recommend latest comment comments respond
-    banner banners cta meta metas date author search floating"""
+    banner banners cta meta metas date author search floating button buttons btn"""
 )
 # Weak words that also make a block chrome when it is one line long: a date, a byline, a
 # "posted in" line (a weak-word block is otherwise chrome only below a sentence's worth of prose).
@@ -134,6 +134,8 @@ _WIDGET_PAIRS = (
     (_word_set("next prev previous"), _word_set("post posts article articles story entry link links")),
 )
 _SITE_WORDS = _word_set("header head masthead footer foot")
+# Whole values naming the band above or below a bare <div id=...> layout.
+_SITE_VALUES = _word_set("top bottom topbar bottombar")
 _STRONG_VALUES = _word_set(
     """secondary widget widgets widget-area widgetarea widgettitle widget-title tagcloud tag-cloud
     wp-block-tag-cloud cat-links tags-links tag-links post-tags post-categories entry-tags
@@ -220,6 +222,7 @@ _BLOCK_TAGS = _word_set(
 _HEADING_BREAKERS = _word_set("p ul ol dl li table blockquote pre h1 h2 h3 h4 h5 h6")
 _LAYOUT_CELL_CONTENT = _word_set("table ul ol dl h1 h2 h3 h4 h5 h6 blockquote")
 _LAYOUT_CELL_CHARS = 200
+_PROSE_BLOCKS = ("p", "ul", "ol", "dl", "blockquote", *_HEADING_LEVELS)
 
 # --- date lines ----------------------------------------------------------------------------------
 
@@ -304,7 +307,7 @@ def _extract(document: Element, *, url: str | None, selectors: Selectors) -> Ext
     visible = _prose(stats, body)
     root = _choose_root(body, stats)
     core = _Core(root, stats)
-    boilerplate = _class_boilerplate(root, stats, core)
+    boilerplate = _class_boilerplate(root, stats, core) + _layout_table_chrome(root, stats)
     _forget(stats, boilerplate)  # before dropping: the ancestors are found through the tree
     _drop_all(boilerplate)
     _drop_all(_link_lists(root, stats, core))
@@ -609,6 +612,33 @@ def _class_boilerplate(root: Element, stats: _StatsMap, core: _Core) -> list[Ele
     return doomed
 
 
+def _layout_table_chrome(root: Element, stats: _StatsMap) -> list[Element]:
+    """Rows and cells beside the article in a layout table (old sites built with <table>): the
+    header row, the menu column and the footer row around the cell that holds the article."""
+    doomed: list[Element] = []
+    node = root
+    while True:
+        prose = _prose(stats, node)
+        heaviest = max((child for child in node if isinstance(child.tag, str)), default=None,
+                       key=lambda child: _prose(stats, child))
+        if heaviest is None or prose == 0 or _prose(stats, heaviest) * 2 < prose:
+            return doomed
+        if heaviest.tag == "tr" and _is_data_row(heaviest):
+            return doomed  # a data table: its rows are content
+        if heaviest.tag in ("tr", "td", "th"):
+            # A band of the layout holds no paragraph, list or heading of its own: a logo and a phone
+            # number, a row of menu links, a column of link tables, an address in <font>.
+            doomed.extend(
+                sibling for sibling in node
+                if sibling is not heaviest and sibling.tag == heaviest.tag and not _holds_blocks(sibling, stats)
+            )
+        node = heaviest
+
+
+def _holds_blocks(element: Element, stats: _StatsMap) -> bool:
+    return any(_prose(stats, block) > 0 for block in element.iter(*_PROSE_BLOCKS))
+
+
 class _Core:
     """Where the article is: the block holding most of the root's remaining prose is never
     dropped. A site header or footer must also hold the root's ``<h1>`` or content container
@@ -669,6 +699,8 @@ def _boilerplate_kind(element: Element, *, stats: _StatsMap | None, site_level: 
             return _COMMENTS
         if lowered in _STRONG_VALUES or lowered.startswith("widget_"):
             return _STRONG
+        if lowered in _SITE_VALUES and site_level:
+            return _SITE
         if lowered.startswith(_STATE_PREFIXES):
             continue
         words = set(_words(value))
@@ -677,7 +709,8 @@ def _boilerplate_kind(element: Element, *, stats: _StatsMap | None, site_level: 
         if words & _STRONG_WORDS or any(words & first and words & second for first, second in _WIDGET_PAIRS):
             return _STRONG
         meta = meta or bool(words & _META_WORDS)
-        if words & _SITE_WORDS and not words & _CONTENT_WORDS:
+        # "price-table__header" (BEM) is the header of a component, not of the site.
+        if words & _SITE_WORDS and not words & _CONTENT_WORDS and "__" not in value:
             if site_level:
                 return _SITE
             site = True
