@@ -204,8 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in runs:
         summary = summarise(run.scores)
         std = bootstrap_f1_std(run.scores, resamples=args.bootstrap)
-        print(f"| {run.name} | {summary.f1:.3f} ± {std:.3f} | {summary.precision:.3f} | {summary.recall:.3f}"
-              f" | {summary.accuracy:.3f} | {run.cpu_ms:.1f} |")
+        print(
+            f"| {run.name} | {summary.f1:.3f} ± {std:.3f} | {summary.precision:.3f} | {summary.recall:.3f}"
+            f" | {summary.accuracy:.3f} | {run.cpu_ms:.1f} |"
+        )
     if args.worst and runs[0].name.startswith("watcher"):
         ranked = sorted(zip(pages, runs[0].scores, strict=True), key=lambda pair: _page_f1(pair[1]))
         print(f"\nworst {args.worst} pages for {runs[0].name} (F1, P, R, key):")

@@ -70,6 +70,7 @@ EMPTY = Extracted(title=None, text="", language=None)
 
 Element = Any  # lxml ships no type information; the package is typed at its boundary instead
 
+
 def _word_set(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
@@ -85,9 +86,7 @@ _ALWAYS_DROPPED = _word_set(
 _NEVER_TEXT = _ALWAYS_DROPPED - _word_set("nav dialog figcaption")  # what ``select`` keeps of these shows
 _HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Words in a header's class/id that mark it as the header of the article rather than of the site.
-_CONTENT_WORDS = _word_set(
-    "entry post article page content contents title single blog main section card heading"
-)
+_CONTENT_WORDS = _word_set("entry post article page content contents title single blog main section card heading")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _HIDDEN_CLASSES = _word_set(
     """hidden d-none sr-only screen-reader-text visually-hidden visuallyhidden invisible hide is-hidden
@@ -120,9 +119,7 @@ _WEAK_WORDS = _word_set(
 )
 # Weak words that also make a block chrome when it is one line long: a date, a byline, a
 # "posted in" line (a weak-word block is otherwise chrome only below a sentence's worth of prose).
-_META_WORDS = _word_set(
-    "meta metas date timestamp published updated posted dateline postdate pubdate author byline"
-)
+_META_WORDS = _word_set("meta metas date timestamp published updated posted dateline postdate pubdate author byline")
 _META_PROSE = 80
 # Pairs: "social" or "author" alone also name content ("social anxiety", a quoted author), but
 # with one of these words they name a widget: "social-links", "author-box" (Cocoon, SWELL's
@@ -183,13 +180,23 @@ _BOILERPLATE_HEADINGS = _word_set(
     ourlateststories trendingnews trendingstories likethis telluswhatyouthink postcomment youareat"""
 )
 # ... and the beginnings of such headings ("More in White House", "Most read in world news").
-_BOILERPLATE_HEADING_STARTS = ("morefrom", "morein", "moreon", "morenewsfrom", "morestoriesfrom", "mostreadin",
-                               "popularin", "latestin", "alsoon", "followuson", "subscribeto", "signupfor")
+_BOILERPLATE_HEADING_STARTS = (
+    "morefrom",
+    "morein",
+    "moreon",
+    "morenewsfrom",
+    "morestoriesfrom",
+    "mostreadin",
+    "popularin",
+    "latestin",
+    "alsoon",
+    "followuson",
+    "subscribeto",
+    "signupfor",
+)
 _COUNT = re.compile(r"\d+")
 _DENSITY_TAGS = _word_set("div section ul ol dl table p")
-_CONTAINER_TAGS = _word_set(
-    "div section article ul ol dl table form main header footer nav aside figure"
-)
+_CONTAINER_TAGS = _word_set("div section article ul ol dl table form main header footer nav aside figure")
 _BLOCK_SECTIONS = _DENSITY_TAGS | _word_set("aside footer header figure")
 _LINK_DENSE = 0.6
 _TEASER_LINKS = 0.3
@@ -198,8 +205,7 @@ _TEASER_SHARE = 0.8
 _HEADLINE_CHARS = 20  # what follows a "Related" heading: headline links over short teaser text
 _PROSE_CHARS = 40
 
-_REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov",
-                    "europepmc.org")
+_REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov", "europepmc.org")
 _DOI_OR_PMID = re.compile(r"\b10\.\d{4,9}/\S+|\bPMID\s*:?\s*\d{5,9}|\bPMC\d{5,9}", re.IGNORECASE)
 
 # --- stage 2: root candidates --------------------------------------------------------------------
@@ -420,12 +426,20 @@ def _tag_boilerplate(body: Element, *, heuristics: bool = True) -> list[Element]
         if element is body:
             continue
         dropped_tags = _ALWAYS_DROPPED if heuristics else _NEVER_TEXT
-        if not isinstance(tag, str) or tag in dropped_tags or _is_hidden(element) or (heuristics and (
-            (tag == "form" and not _form_holds_page(element, body))
-            or (tag == "header" and not _is_article_header(element))
-            or (tag == "footer" and not _is_kept_footer(element))
-            or (tag == "aside" and not _has_ancestor(element, ("article",)))
-        )):
+        if (
+            not isinstance(tag, str)
+            or tag in dropped_tags
+            or _is_hidden(element)
+            or (
+                heuristics
+                and (
+                    (tag == "form" and not _form_holds_page(element, body))
+                    or (tag == "header" and not _is_article_header(element))
+                    or (tag == "footer" and not _is_kept_footer(element))
+                    or (tag == "aside" and not _has_ancestor(element, ("article",)))
+                )
+            )
+        ):
             doomed.append(element)
             walker.skip_subtree()
     return doomed
@@ -548,8 +562,11 @@ def _choose_root(body: Element, stats: _StatsMap) -> Element:
     if article is not None:
         return article
     containers = [
-        el for el in body.iter()
-        if el is not body and isinstance(el.tag, str) and _is_content_container(el)
+        el
+        for el in body.iter()
+        if el is not body
+        and isinstance(el.tag, str)
+        and _is_content_container(el)
         and _root_score(stats, el) >= minimum
     ]
     if not containers:
@@ -619,8 +636,11 @@ def _layout_table_chrome(root: Element, stats: _StatsMap) -> list[Element]:
     node = root
     while True:
         prose = _prose(stats, node)
-        heaviest = max((child for child in node if isinstance(child.tag, str)), default=None,
-                       key=lambda child: _prose(stats, child))
+        heaviest = max(
+            (child for child in node if isinstance(child.tag, str)),
+            default=None,
+            key=lambda child: _prose(stats, child),
+        )
         if heaviest is None or prose == 0 or _prose(stats, heaviest) * 2 < prose:
             return doomed
         if heaviest.tag == "tr" and _is_data_row(heaviest):
@@ -629,7 +649,8 @@ def _layout_table_chrome(root: Element, stats: _StatsMap) -> list[Element]:
             # A band of the layout holds no paragraph, list or heading of its own: a logo and a phone
             # number, a row of menu links, a column of link tables, an address in <font>.
             doomed.extend(
-                sibling for sibling in node
+                sibling
+                for sibling in node
                 if sibling is not heaviest and sibling.tag == heaviest.tag and not _holds_blocks(sibling, stats)
             )
         node = heaviest
@@ -749,10 +770,14 @@ def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
             continue
         # A block that opens with "関連記事", "この記事を書いた人" or "Leave a reply" is that block,
         # links or not (an author box is prose).
-        if _is_boilerplate_heading(_first_text(element)) or _is_teaser_list(element) or (
-            tag in _DENSITY_TAGS
-            and _is_link_dense(stats, element, threshold=_LINK_DENSE)
-            and not _inside_prose(stats, element, prose_around)
+        if (
+            _is_boilerplate_heading(_first_text(element))
+            or _is_teaser_list(element)
+            or (
+                tag in _DENSITY_TAGS
+                and _is_link_dense(stats, element, threshold=_LINK_DENSE)
+                and not _inside_prose(stats, element, prose_around)
+            )
         ):
             doomed.append(element)
             walker.skip_subtree()
