@@ -11,21 +11,32 @@ Output format (keep it exact; ``watcher.claims`` parses it):
   mostly "logo" or "banner"); link text kept, URLs dropped, except DOI/PubMed/PMC links whose
   text does not already carry the identifier: `` (https://doi.org/...)`` is appended so that a
   reference stays identifiable;
-* NFKC-normalised, lines stripped, empty lines and consecutive duplicate lines dropped.
+* NFKC-normalised, lines stripped, empty lines and consecutive duplicate lines dropped; lines that
+  are only a date ("2025年2月14日", "Updated 5:27 am"), a widget's label ("スポンサーリンク",
+  "Advertisement") or the copyright notice dropped: they change without the text changing.
 
 How the main content is found (each stage is a rule we can test on fixture pages):
 
-1. drop by tag: scripts, styles, forms, media, ``nav``; site ``header``/``footer``; ``aside``
-   outside an article; hidden elements;
-2. choose the root: ``<main>``/``[role=main]``, else ``<article>``, else a known content container
-   (``.entry-content``, ``#content``, ...), else ``<body>`` — a candidate must hold a fair share
-   of the page's prose, so an empty ``<main>`` around a hero image does not win;
-3. inside the root, drop by class/id/role words (nav, breadcrumb, sidebar, share, cookie, ...);
-   words that also name content on clinic pages (menu, side, comment, recommend, ...) count only
-   for blocks shaped like boilerplate; nothing holding half the prose is dropped;
-4. drop link lists: blocks under a boilerplate heading (「最近の投稿」, "Related posts", ...) and
-   blocks that are mostly links, unless they sit inside prose (a list of linked conditions in
-   the article is content) or carry references.
+1. drop by tag: scripts, styles, forms, media, ``nav``, figure captions; site ``header``/``footer``;
+   ``aside`` outside an article; hidden elements;
+2. choose the root: ``<main>``/``[role=main]``, else an outermost ``<article>``, else a known content
+   container (``.entry-content``, ``#content``, ...), else ``<body>``; among candidates of a kind,
+   the one holding most of the page's prose with links discounted (an article beats the "more
+   stories" grid beside it; an article holding other articles is scored without them); a
+   candidate must hold a fair share of the page's prose, so an empty ``<main>`` around a hero
+   image does not win;
+3. inside the root, drop comment threads, then by class/id/role words (nav, breadcrumb, sidebar,
+   share, ad, teaser, author-box, ...); words that also name content on clinic pages (menu, side,
+   comment, recommend, ...) count only for blocks shaped like boilerplate; the bands of a layout
+   table beside the article's cell go too; the block holding most of the remaining prose is never
+   dropped (a site footer only if it holds the title or content container);
+4. drop blocks that open with a boilerplate heading (「関連記事」, 「この記事を書いた人」, "Related",
+   "Leave a reply", ...), teaser lists (items opening with a headline link), and blocks that are
+   mostly links, unless they sit inside prose (a list of linked conditions in the article is
+   content) or carry references.
+
+Per-source ``Selectors`` override the heuristics (``drop`` first, ``select`` instead of stages 2-4);
+``Extracted.doubt`` says when the result is empty or a small part of the page's visible text.
 """
 
 from __future__ import annotations
