@@ -122,7 +122,7 @@ _STRONG_WORDS = _word_set(
     cookies consent gdpr ad ads adsense adsbygoogle adslot adunit advert adverts advertisement
     advertising sponsor sponsored promo promoted outbrain taboola teaser teasers ticker pagination
     pager toc skip copyright subscribe subscription newsletter postmeta byline searchform signup
-    login popup modal caption captions credit credits"""
+    login popup modal caption captions credit credits rollover rollovers hovercard tooltip tooltips popover"""
 )
 _WEAK_WORDS = _word_set(
     """menu menus side social related recent popular ranking recommend latest comment comments respond
@@ -137,9 +137,14 @@ _META_PROSE = 80
 # "p-authorBox"), "about-author".
 _WIDGET_PAIRS = (
     (_word_set("social"), _word_set("links link icons icon buttons button share media widget follow list bar")),
-    (_word_set("author writer profile"), _word_set("box bio profile info card area about wrap wrapper widget details")),
+    (
+        _word_set("author writer profile contributor contributors"),
+        _word_set("box bio profile info card area about wrap wrapper widget details post"),
+    ),
+    (_word_set("most"), _word_set("popular read viewed shared commented emailed")),
     (_word_set("follow"), _word_set("us box buttons links")),
     (_word_set("next prev previous"), _word_set("post posts article articles story entry link links")),
+    (_word_set("next"), _word_set("prev previous")),
 )
 _SITE_WORDS = _word_set("header head masthead footer foot")
 # Whole values naming the band above or below a bare <div id=...> layout.
@@ -214,6 +219,9 @@ _TEASER_LINKS = 0.3
 _TEASER_ITEMS = 3
 _TEASER_SHARE = 0.8
 _HEADLINE_CHARS = 20  # what follows a "Related" heading: headline links over short teaser text
+_LABEL_CHARS = 40  # a block that is only a "Related" label, not an author box opening with one
+_CARD_GRID_TAGS = _word_set("div section ul ol")
+_CARD_PROSE = 300  # a teaser card's excerpt is a sentence or two, not an article section
 _PROSE_CHARS = 40
 
 _REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov", "europepmc.org")
@@ -227,7 +235,11 @@ _CONTAINER_VALUES = _word_set(
     post-body single-content the-content blog-content blog-body page-content l-maincontent
     cps-post-main"""
 )
-_ROOT_SHARE = 0.2  # a candidate root must hold this share of the page's non-link text
+_ROOT_SHARE = 0.2
+_KICKER_LINES = 3  # short lines above the title: a section label, "Back to ...", a print-only URL
+_KICKER_CHARS = 120
+_STANDFIRST = re.compile(r"#{2,6} ")
+_STANDFIRST_WORDS = 6  # "## Twenty teams have punched tickets for next summer's tournament" (the "##" counts)  # a candidate root must hold this share of the page's non-link text
 
 # --- rendering -----------------------------------------------------------------------------------
 
@@ -339,7 +351,27 @@ def _extract(document: Element, *, url: str | None, selectors: Selectors) -> Ext
         if outside:
             title = outside
             lines.insert(0, "# " + outside)
-    return _result(lines, title=title or head_title, visible=visible)
+    return _result(_around_title(lines), title=title or head_title, visible=visible)
+
+
+def _around_title(lines: list[str]) -> list[str]:
+    """The lines without the labels above the title and the standfirst under it.
+
+    Labels: at most ``_KICKER_LINES`` short lines before the title heading (a section kicker
+    such as "Opinion", "Back to ...", a print-only URL) are the page's, not the article's. The
+    standfirst: a heading written as a sentence (``_STANDFIRST_WORDS`` words or more) right under
+    the title is the editor's summary of the article, not one of its sections; section headings
+    ("## 培養上清液とは", "## Side effects") are short and stay.
+    """
+    start = next((index for index, line in enumerate(lines[: _KICKER_LINES + 1]) if line.startswith("# ")), None)
+    if start is None:
+        return lines
+    if sum(_chars(line) for line in lines[:start]) > _KICKER_CHARS:
+        start = 0
+    kept = lines[start:]
+    if len(kept) > 1 and _STANDFIRST.match(kept[1]) and len(kept[1].split()) > _STANDFIRST_WORDS:
+        del kept[1]
+    return kept
 
 
 def _extract_selected(body: Element, *, url: str | None, selectors: Selectors, head_title: str | None) -> Extracted:
@@ -773,17 +805,20 @@ def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
         tag = element.tag
         if tag in _HEADING_LEVELS and _is_boilerplate_heading(_inline_text(element, url=None)):
             doomed.append(element)
-            following = element.getnext()
-            if following is not None and _is_link_dense(stats, following, threshold=_TEASER_LINKS):
-                doomed.append(following)
+            doomed.extend(_teaser_run(stats, element))
             continue
         if tag not in _BLOCK_SECTIONS or stats[element].references or core.holds(element):
             continue
         # A block that opens with "関連記事", "この記事を書いた人" or "Leave a reply" is that block,
         # links or not (an author box is prose).
-        if (
-            _is_boilerplate_heading(_first_text(element))
-            or _is_teaser_list(element)
+        if _is_boilerplate_heading(_first_text(element)):
+            doomed.append(element)
+            if stats[element].chars <= _LABEL_CHARS:  # a "You may also like" line above its links
+                doomed.extend(_teaser_run(stats, element))
+            walker.skip_subtree()
+        elif (
+            _is_teaser_list(element)
+            or _is_card_grid(element, stats)
             or (
                 tag in _DENSITY_TAGS
                 and _is_link_dense(stats, element, threshold=_LINK_DENSE)
@@ -793,6 +828,45 @@ def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
             doomed.append(element)
             walker.skip_subtree()
     return doomed
+
+
+def _teaser_run(stats: _StatsMap, label: Element) -> list[Element]:
+    """The blocks a "Related" label introduces: the following siblings, as long as each is
+    mostly link text (one headline link per paragraph, or a list of them)."""
+    run: list[Element] = []
+    following = label.getnext()
+    while following is not None and _is_link_dense(stats, following, threshold=_TEASER_LINKS, minimum=1):
+        run.append(following)
+        following = following.getnext()
+    return run
+
+
+def _is_card_grid(element: Element, stats: _StatsMap) -> bool:
+    """A grid of teaser cards built from <div>s or <article>s (not list items): at least three
+    children holding text, nearly all of which carry a headline link (a heading that is a link,
+    or a link wrapping a heading) over little prose of their own. Cards linking to other pages
+    of the site, with a one-line excerpt: "more stories", "most read", "recent articles"."""
+    if element.tag not in _CARD_GRID_TAGS:
+        return False
+    cards = [child for child in element if isinstance(child.tag, str) and stats.get(child, _NO_STATS).chars]
+    if len(cards) < _TEASER_ITEMS:
+        return False
+    teasers = sum(1 for card in cards if _is_card(card, stats))
+    return teasers >= _TEASER_SHARE * len(cards)
+
+
+def _is_card(card: Element, stats: _StatsMap) -> bool:
+    if _prose(stats, card) > _CARD_PROSE:
+        return False
+    for heading in card.iter(*_HEADING_LEVELS):
+        counts = stats.get(heading, _NO_STATS)
+        if counts.chars < _HEADLINE_CHARS:
+            continue
+        if counts.link_chars * 2 >= counts.chars or any(
+            ancestor.tag == "a" and ancestor.get("href") for ancestor in heading.iterancestors()
+        ):
+            return True
+    return False
 
 
 def _is_teaser_list(element: Element) -> bool:
@@ -811,9 +885,9 @@ def _is_teaser_list(element: Element) -> bool:
     return headlines >= _TEASER_SHARE * len(items)
 
 
-def _is_link_dense(stats: _StatsMap, element: Element, *, threshold: float) -> bool:
+def _is_link_dense(stats: _StatsMap, element: Element, *, threshold: float, minimum: int = 2) -> bool:
     own = stats.get(element)
-    if own is None or own.links < 2 or own.chars == 0:
+    if own is None or own.links < minimum or own.chars == 0:
         return False
     return own.link_chars >= threshold * own.chars
 
