@@ -336,9 +336,10 @@ def _extract(document: Element, *, url: str | None, selectors: Selectors) -> Ext
     visible = _prose(stats, body)
     root = _choose_root(body, stats)
     core = _Core(root, stats)
-    boilerplate = _class_boilerplate(root, stats, core) + _layout_table_chrome(root, stats)
-    _forget(stats, boilerplate)  # before dropping: the ancestors are found through the tree
-    _drop_all(boilerplate)
+    boilerplate = _class_boilerplate(root, stats, core)
+    layout_chrome = _layout_table_chrome(root, stats)
+    _forget(stats, layout_chrome)  # before dropping: the ancestors are found through the tree
+    _drop_all(boilerplate + layout_chrome)
     _drop_all(_link_lists(root, stats, core))
 
     lines = _Renderer(url=url).render(root)
@@ -641,35 +642,58 @@ def _prose(stats: _StatsMap, element: Element) -> int:
 
 
 def _class_boilerplate(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
+    """Blocks marked as boilerplate by role, class or id, taken out of ``stats`` as they go."""
     # A <main> or <article> leaves the site's header and footer out; a <div id="content"> or the
     # body may hold them (a broken page can nest its footer inside the content div).
     site_level = root.tag not in ("main", "article") and root.get("role") != "main"
+    # Nested marks are all collected: a wrapper spared below as the core ("content-with-sidebar")
+    # still has its share buttons and hover cards looked at.
+    # Parts of a link go with their link (their own counts take link text for prose).
     found: list[tuple[Element, int]] = []
     walker = etree.iterwalk(root, events=("start",))
     for _event, element in walker:
-        if element is root:
+        if element.tag == "a":
+            walker.skip_subtree()
+        if element is root or not isinstance(element.tag, str):
             continue
         kind = _boilerplate_kind(element, stats=stats, site_level=site_level)
         if kind is not None:
             found.append((element, kind))
-            walker.skip_subtree()
     # Layout wrappers sometimes carry modifier classes ("l-wrap side-right", "content-sidebar-wrap"):
     # the block holding most of the prose that is left is the page, whatever its class says.
     # Comment threads go first, whatever their size, as long as some text stays: a short post
     # under a long thread is still the post. Then strong words, then weak ones, each judged on
     # what the previous kinds left.
-    doomed: list[Element] = []
+    doomed: set[Element] = set()
     for kind in (_COMMENTS, _SITE, _STRONG, _WEAK):
-        batch = [element for element, found_kind in found if found_kind == kind]
-        if kind == _COMMENTS:
-            if core.remaining - sum(_prose(stats, element) for element in batch) < _PROSE_CHARS:
-                continue
-            kept = batch
-        else:
-            kept = [element for element in batch if not core.holds(element, anchored=kind == _SITE)]
-        doomed.extend(kept)
-        core.remove(kept)
-    return doomed
+        marked = {element for element, found_kind in found if found_kind == kind}
+        nearest = {element: _nearest(element, marked, doomed) for element in marked}
+        # The outermost of the kind first; inside a block spared as the core, the next ones.
+        batch = [element for element, above in nearest.items() if above is None]
+        while batch:
+            if kind == _COMMENTS:
+                if core.remaining - sum(_prose(stats, element) for element in batch) < _PROSE_CHARS:
+                    break
+                kept = batch
+            else:
+                kept = [element for element in batch if not core.holds(element, anchored=kind == _SITE)]
+            core.remove(kept)
+            _forget(stats, kept)
+            doomed.update(kept)
+            spared = set(batch) - set(kept)
+            batch = [element for element, above in nearest.items() if above in spared]
+    return [element for element in root.iter() if element in doomed]
+
+
+def _nearest(element: Element, marked: set[Element], doomed: set[Element]) -> Element | None:
+    """The closest ancestor in ``marked``; ``element`` itself when it lies inside a dropped block
+    (so that it is never judged), None when it is outermost."""
+    for ancestor in element.iterancestors():
+        if ancestor in doomed:
+            return element
+        if ancestor in marked:
+            return ancestor
+    return None
 
 
 def _layout_table_chrome(root: Element, stats: _StatsMap) -> list[Element]:
