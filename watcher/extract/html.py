@@ -29,11 +29,15 @@ How the main content is found (each stage is a rule we can test on fixture pages
    share, ad, teaser, author-box, ...); words that also name content on clinic pages (menu, side,
    comment, recommend, ...) count only for blocks shaped like boilerplate; the bands of a layout
    table beside the article's cell go too; the block holding most of the remaining prose is never
-   dropped (a site footer only if it holds the title or content container);
+   dropped (a site footer only if it holds the title or content container), but what is marked
+   inside it is still looked at (share bars, hover cards in a "content-with-sidebar" wrapper);
 4. drop blocks that open with a boilerplate heading (「関連記事」, 「この記事を書いた人」, "Related",
-   "Leave a reply", ...), teaser lists (items opening with a headline link), and blocks that are
-   mostly links, unless they sit inside prose (a list of linked conditions in the article is
-   content) or carry references.
+   "Leave a reply", ...) with the run of headline links after it, teaser lists (items opening
+   with a headline link), card grids (``<div>``/``<article>`` cards with a linked headline and a
+   short excerpt), and blocks that are mostly links, unless they sit inside prose (a list of
+   linked conditions in the article is content) or carry references;
+5. around the title: short labels above it (a section kicker, "Back to ...") and a standfirst
+   written as an English sentence right under it are dropped.
 
 Per-source ``Selectors`` override the heuristics (``drop`` first, ``select`` instead of stages 2-4);
 ``Extracted.doubt`` says when the result is empty or a small part of the page's visible text.
@@ -235,11 +239,11 @@ _CONTAINER_VALUES = _word_set(
     post-body single-content the-content blog-content blog-body page-content l-maincontent
     cps-post-main"""
 )
-_ROOT_SHARE = 0.2
+_ROOT_SHARE = 0.2  # a candidate root must hold this share of the page's non-link text
 _KICKER_LINES = 3  # short lines above the title: a section label, "Back to ...", a print-only URL
 _KICKER_CHARS = 120
 _STANDFIRST = re.compile(r"#{2,6} ")
-_STANDFIRST_WORDS = 6  # "## Twenty teams have punched tickets for next summer's tournament" (the "##" counts)  # a candidate root must hold this share of the page's non-link text
+_STANDFIRST_WORDS = 6  # more words than this, "##" included: "## Twenty teams have punched tickets ..."
 
 # --- rendering -----------------------------------------------------------------------------------
 
