@@ -78,20 +78,40 @@ CASES = [
             "- Depression, including treatment-resistant cases",
         ],
         absent=[
-            "クッキー", "同意して閉じる",  # cookie banner
+            "クッキー",
+            "同意して閉じる",  # cookie banner
             "コンテンツへスキップ",  # skip link
-            "トップページ", "料金一覧", "アクセス・診療時間",  # menu
+            "トップページ",
+            "料金一覧",
+            "アクセス・診療時間",  # menu
             "03-0000-1234",  # header phone
-            "ホーム", "院長ブログ",  # breadcrumbs
-            "2025年2月14日", "cat-links",  # entry meta
-            "シェア", "LINEで送る",  # share buttons
-            "タグ:", "気分障害",  # entry footer
-            "関連記事", "NMN点滴で疲れやすさは変わるのか",  # related posts
-            "コメントを残す", "メールアドレスが公開されることはありません",  # comments
-            "最近の投稿", "幹細胞上清液と膝の痛み", "発達障害とエクソソーム",  # sidebar
-            "カテゴリー", "アーカイブ", "2025年1月",
-            "〒150-0000", "桜通り1-2-3", "診療時間", "日曜・祝日", "All rights reserved",  # footer
-            "STYLE-LEAK-MARKER", "SCRIPT-LEAK-MARKER", "dataLayer", "border-left",
+            "ホーム",
+            "院長ブログ",  # breadcrumbs
+            "2025年2月14日",
+            "cat-links",  # entry meta
+            "シェア",
+            "LINEで送る",  # share buttons
+            "タグ:",
+            "気分障害",  # entry footer
+            "関連記事",
+            "NMN点滴で疲れやすさは変わるのか",  # related posts
+            "コメントを残す",
+            "メールアドレスが公開されることはありません",  # comments
+            "最近の投稿",
+            "幹細胞上清液と膝の痛み",
+            "発達障害とエクソソーム",  # sidebar
+            "カテゴリー",
+            "アーカイブ",
+            "2025年1月",
+            "〒150-0000",
+            "桜通り1-2-3",
+            "診療時間",
+            "日曜・祝日",
+            "All rights reserved",  # footer
+            "STYLE-LEAK-MARKER",
+            "SCRIPT-LEAK-MARKER",
+            "dataLayer",
+            "border-left",
             "さくら通りクリニック\n",  # the site title in the header
         ],
     ),
@@ -112,11 +132,17 @@ CASES = [
             "NMN点滴 100mg | 33,000円",
         ],
         absent=[
-            "HOME", "初めての方へ", "交通案内",  # link-only top menu, no class hints
+            "HOME",
+            "初めての方へ",
+            "交通案内",  # link-only top menu, no class hints
             "045-000-5678",  # div#head
-            "最新情報", "3月の休診日のお知らせ", "駐車場が移転しました",  # link-heavy side column
-            "診療メニュー", "にんにく注射",
-            "〒231-0000", "Copyright",  # div#footer
+            "最新情報",
+            "3月の休診日のお知らせ",
+            "駐車場が移転しました",  # link-heavy side column
+            "診療メニュー",
+            "にんにく注射",
+            "〒231-0000",
+            "Copyright",  # div#footer
         ],
     ),
     Case(
@@ -158,8 +184,14 @@ CASES = [
             " Full text (https://www.ncbi.nlm.nih.gov/pmc/articles/PMC7000001/)",
         ],
         absent=[
-            "Our Doctors", "Book a", "Treatments /", "MedicalClinic", "Minato-ku", "Monday to Saturday",
-            "©", "Ready to talk",
+            "Our Doctors",
+            "Book a",
+            "Treatments /",
+            "MedicalClinic",
+            "Minato-ku",
+            "Monday to Saturday",
+            "©",
+            "Ready to talk",
         ],
     ),
     Case(
@@ -257,29 +289,47 @@ def lines_of(html: str) -> list[str]:
 @pytest.mark.parametrize(
     ("html", "expected"),
     [
-        pytest.param("<p>エクソソーム\n<strong>治療</strong>の\n<a href='/x'>説明</a></p>",
-                      ["エクソソーム治療の説明"], id="japanese-inline-no-spaces"),
-        pytest.param("<p>Exosome\n  <strong>therapy</strong>   <em>may</em> help</p>",
-                      ["Exosome therapy may help"], id="english-inline-single-spaces"),
+        pytest.param(
+            "<p>エクソソーム\n<strong>治療</strong>の\n<a href='/x'>説明</a></p>",
+            ["エクソソーム治療の説明"],
+            id="japanese-inline-no-spaces",
+        ),
+        pytest.param(
+            "<p>Exosome\n  <strong>therapy</strong>   <em>may</em> help</p>",
+            ["Exosome therapy may help"],
+            id="english-inline-single-spaces",
+        ),
         pytest.param("<p>TMSは\n<b>FDA</b>で承認</p>", ["TMSは FDAで承認"], id="mixed-keeps-spaces-at-latin"),
         pytest.param("<p><ruby>鬱<rp>(</rp><rt>うつ</rt><rp>)</rp></ruby>病</p>", ["鬱病"], id="ruby-base-text"),
         pytest.param("<p>一行目<br>二行目<br/><br>三行目</p>", ["一行目", "二行目", "三行目"], id="br-splits"),
         pytest.param("<h2>うつ病に<br>対する効果</h2>", ["## うつ病に対する効果"], id="br-in-japanese-heading"),
-        pytest.param("<h3>Why <span>it</span> works</h3><h6>x</h6>", ["### Why it works", "###### x"],
-                      id="heading-levels"),
-        pytest.param("<ol><li>A<ol><li>A1</li><li>A2<ul><li>A2a</li></ul></li></ol></li><li>B</li></ol>",
-                      ["- A", "- A1", "- A2", "- A2a", "- B"], id="nested-lists-flattened"),
+        pytest.param(
+            "<h3>Why <span>it</span> works</h3><h6>x</h6>", ["### Why it works", "###### x"], id="heading-levels"
+        ),
+        pytest.param(
+            "<ol><li>A<ol><li>A1</li><li>A2<ul><li>A2a</li></ul></li></ol></li><li>B</li></ol>",
+            ["- A", "- A1", "- A2", "- A2a", "- B"],
+            id="nested-lists-flattened",
+        ),
         pytest.param("<ul><li><p>段落の項目</p></li></ul>", ["- 段落の項目"], id="paragraph-inside-item"),
-        pytest.param("<table><tr><th>回数</th><th>料金</th></tr><tr><td>1回</td><td>1万円</td></tr></table>",
-                      ["回数 | 料金", "1回 | 1万円"], id="table-rows"),
-        pytest.param("<table><tr><td><h2>見出し</h2><p>本文です。</p></td><td><ul><li>項目</li></ul></td></tr>"
-                      "</table>", ["## 見出し", "本文です。", "- 項目"], id="layout-table-cells-are-blocks"),
-        pytest.param("<p>同じ行</p><p>同じ行</p><p>別の行</p><p>同じ行</p>", ["同じ行", "別の行", "同じ行"],
-                      id="consecutive-duplicates-dropped"),
+        pytest.param(
+            "<table><tr><th>回数</th><th>料金</th></tr><tr><td>1回</td><td>1万円</td></tr></table>",
+            ["回数 | 料金", "1回 | 1万円"],
+            id="table-rows",
+        ),
+        pytest.param(
+            "<table><tr><td><h2>見出し</h2><p>本文です。</p></td><td><ul><li>項目</li></ul></td></tr></table>",
+            ["## 見出し", "本文です。", "- 項目"],
+            id="layout-table-cells-are-blocks",
+        ),
+        pytest.param(
+            "<p>同じ行</p><p>同じ行</p><p>別の行</p><p>同じ行</p>",
+            ["同じ行", "別の行", "同じ行"],
+            id="consecutive-duplicates-dropped",
+        ),
         pytest.param("<p>ＡＢＣ　１２３ ｴｸｿｿｰﾑ</p>", ["ABC 123 エクソソーム"], id="nfkc"),
         pytest.param("<pre>line one\n  line two\n</pre>", ["line one", "line two"], id="pre-keeps-lines"),
-        pytest.param("<p>A&nbsp;&nbsp;B</p><p>&nbsp;</p><p>\u200bC\u200b</p>", ["A B", "C"],
-                      id="nbsp-and-zero-width"),
+        pytest.param("<p>A&nbsp;&nbsp;B</p><p>&nbsp;</p><p>\u200bC\u200b</p>", ["A B", "C"], id="nbsp-and-zero-width"),
     ],
 )
 def test_rendering_rules(html: str, expected: list[str]) -> None:
@@ -289,16 +339,31 @@ def test_rendering_rules(html: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("html", "expected"),
     [
-        pytest.param('<p>Smith J. Title. <a href="https://doi.org/10.1000/x.1">link</a></p>',
-                      ["Smith J. Title. link (https://doi.org/10.1000/x.1)"], id="doi-href-appended"),
-        pytest.param('<p><a href="https://doi.org/10.1000/x.1">doi:10.1000/x.1</a></p>',
-                      ["doi:10.1000/x.1"], id="doi-already-in-text"),
-        pytest.param('<p><a href="//pubmed.ncbi.nlm.nih.gov/123456/">PubMed</a></p>',
-                      ["PubMed (https://pubmed.ncbi.nlm.nih.gov/123456/)"], id="protocol-relative"),
-        pytest.param('<p><a href="https://pubmed.ncbi.nlm.nih.gov/123456/">PMID: 123456</a></p>',
-                      ["PMID: 123456"], id="pmid-already-in-link-text"),
-        pytest.param('<p>詳しくは<a href="https://clinic.example/blog/">こちら</a></p>', ["詳しくはこちら"],
-                      id="ordinary-link-url-dropped"),
+        pytest.param(
+            '<p>Smith J. Title. <a href="https://doi.org/10.1000/x.1">link</a></p>',
+            ["Smith J. Title. link (https://doi.org/10.1000/x.1)"],
+            id="doi-href-appended",
+        ),
+        pytest.param(
+            '<p><a href="https://doi.org/10.1000/x.1">doi:10.1000/x.1</a></p>',
+            ["doi:10.1000/x.1"],
+            id="doi-already-in-text",
+        ),
+        pytest.param(
+            '<p><a href="//pubmed.ncbi.nlm.nih.gov/123456/">PubMed</a></p>',
+            ["PubMed (https://pubmed.ncbi.nlm.nih.gov/123456/)"],
+            id="protocol-relative",
+        ),
+        pytest.param(
+            '<p><a href="https://pubmed.ncbi.nlm.nih.gov/123456/">PMID: 123456</a></p>',
+            ["PMID: 123456"],
+            id="pmid-already-in-link-text",
+        ),
+        pytest.param(
+            '<p>詳しくは<a href="https://clinic.example/blog/">こちら</a></p>',
+            ["詳しくはこちら"],
+            id="ordinary-link-url-dropped",
+        ),
     ],
 )
 def test_reference_links(html: str, expected: list[str]) -> None:
@@ -308,71 +373,258 @@ def test_reference_links(html: str, expected: list[str]) -> None:
 BODY_TEXT = "<p>" + "エクソソーム点滴についての本文です。" * 8 + "</p>"
 
 
+ENGLISH_BODY = "<p>" + "The clinic describes its exosome infusion in plain words here. " * 6 + "</p>"
+
+
+def clinic_page(*blocks: str) -> str:
+    """A <main> with the title and the Japanese body, then ``blocks``."""
+    return f"<main><h1>題名</h1>{BODY_TEXT}{''.join(blocks)}</main>"
+
+
+def repeated(template: str, count: int) -> str:
+    return "".join(template.format(n=n) for n in range(count))
+
+
+STORY = "Another story about regenerative care {n}"
+PROSE = "Long section text that reads as the article itself. "
+
+
+# Teaser cards, label runs and boilerplate nested in a spared block (each rule can fail on its own).
+NESTED_AND_TEASER_CASES = [
+    pytest.param(
+        clinic_page(
+            ENGLISH_BODY,
+            "<div class='grid'>",
+            repeated(f"<div><span>Clinic news</span><a href='/{{n}}'><h3>{STORY}</h3></a><p>Excerpt.</p></div>", 4),
+            "</div>",
+        ),
+        "# 題名",
+        "Another story",
+        id="div-card-grid-dropped",
+    ),
+    pytest.param(
+        clinic_page(
+            "<div>",
+            repeated(f"<article><h3><a href='/{{n}}'>{STORY}</a></h3><p>Excerpt.</p></article>", 3),
+            "</div>",
+        ),
+        "# 題名",
+        "Another story",
+        id="article-card-grid-with-linked-headings-dropped",
+    ),
+    pytest.param(
+        clinic_page(
+            "<div>",
+            repeated("<div><h3><a href='/{n}'>幹細胞治療{n}</a></h3><p>関節の痛みに。</p></div>", 4),
+            "</div>",
+        ),
+        "### 幹細胞治療1",
+        "never-there",
+        id="treatment-cards-with-short-names-kept",
+    ),
+    pytest.param(
+        clinic_page(
+            "<div>",
+            repeated(f"<section><h3><a href='/{{n}}'>{STORY}</a></h3><p>{PROSE * 8}</p></section>", 3),
+            "</div>",
+        ),
+        (PROSE * 8).strip(),
+        "never-there",
+        id="sections-with-linked-headings-and-prose-kept",
+    ),
+    pytest.param(
+        clinic_page(
+            "<p>You may also like...</p>",
+            repeated(f"<p><a href='/{{n}}'>{STORY}</a></p>", 3),
+            "<p>Back to the article: this closing paragraph is the clinic's own text.</p>",
+        ),
+        "Back to the article: this closing paragraph is the clinic's own text.",
+        "Another story",
+        id="headline-paragraphs-after-a-label-dropped-until-prose",
+    ),
+    pytest.param(
+        clinic_page("<h2>関連記事</h2>", repeated("<p><a href='/{n}'>別の記事のタイトル{n}</a></p>", 3)),
+        "# 題名",
+        "別の記事",
+        id="headline-paragraphs-after-a-heading-dropped",
+    ),
+    pytest.param(
+        clinic_page(
+            f"<div class='content-with-sidebar-wrap'><p>{'本文の続きです。' * 30}<span class='rollover-card'>",
+            "<a href='/p'>院長</a><a href='/x'>院長の別の記事その一</a></span>が説明します。</p>",
+            "<div class='share-buttons'><a href='/s'>シェア</a></div></div>",
+        ),
+        "本文の続きです。" * 30 + "が説明します。",
+        "シェア",
+        id="chrome-inside-a-spared-core-dropped",
+    ),
+    pytest.param(
+        clinic_page(
+            "<div class='contributor-bio'><p>Written by a staff nurse who has worked here for ten years.</p></div>",
+            "<div class='most-read'><p>Some story people read a lot today in the region</p></div>",
+            "<div class='next-prev'><p>Previous story in the series of posts</p></div>",
+        ),
+        "# 題名",
+        "story",
+        id="contributor-bio-most-read-next-prev-dropped",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("html", "kept", "dropped"),
     [
-        pytest.param(f'<div class="site-header"><p>ロゴ</p></div><div class="content-header"><h1>題名</h1></div>'
-                     f"{BODY_TEXT}", "# 題名", "ロゴ", id="content-header-kept-site-header-dropped"),
-        pytest.param(f'<div id="header"><p>ロゴ</p></div><div class="entry-header"><h1>題名</h1></div>{BODY_TEXT}',
-                     "# 題名", "ロゴ", id="id-header-dropped-entry-header-kept"),
-        pytest.param(f'<body class="single category-blog tag-nmn"><div class="post category-blog tag-nmn">'
-                     f"<h1>題名</h1>{BODY_TEXT}</div></body>", "# 題名", "never-there",
-                     id="wordpress-post-classes-are-not-boilerplate"),
-        pytest.param(f'<div class="elementor-widget elementor-widget-text-editor"><h1>題名</h1>{BODY_TEXT}</div>'
-                     '<div class="elementor-widget elementor-nav-menu"><a href="/">メニュー</a></div>',
-                     "# 題名", "メニュー", id="elementor-widgets-are-content"),
-        pytest.param(f'<div class="l-wrap has-sidebar"><h1>題名</h1>{BODY_TEXT}</div>', "# 題名", "never-there",
-                     id="state-modifier-classes-ignored"),
-        pytest.param(f'<form id="aspnetForm" action="/page.aspx"><h1>題名</h1>{BODY_TEXT}'
-                     '<input type="hidden" value="x"></form>', "# 題名", "never-there",
-                     id="page-wrapping-form-kept"),
-        pytest.param(f"<h1>題名</h1>{BODY_TEXT}<form><p>検索キーワード</p><input name='q'></form>", "# 題名",
-                     "検索キーワード", id="widget-form-dropped"),
-        pytest.param(f'<h1>題名</h1>{BODY_TEXT}<p style="display: none">隠れた文</p><p hidden>隠し2</p>'
-                     '<p aria-hidden="true">隠し3</p><span class="sr-only">読み上げ用</span>', "# 題名",
-                     "隠", id="hidden-elements-dropped"),
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<h2>最近の投稿</h2><ul><li><a href='/a'>別の記事その一</a></li>"
-                     "<li><a href='/b'>別の記事その二</a></li></ul></main>", "# 題名", "別の記事",
-                     id="boilerplate-heading-and-its-link-list"),
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<div><h3>Related posts</h3><ul><li><a href='/a'>Other one"
-                     "</a></li><li><a href='/b'>Other two</a></li></ul></div></main>", "# 題名", "Other",
-                     id="english-boilerplate-heading-block"),
-        pytest.param(f"<article><h1>題名</h1>{BODY_TEXT}<section><h2>対象疾患</h2><ul>"
-                     "<li><a href='/d'>うつ病</a></li><li><a href='/s'>統合失調症</a></li>"
-                     "<li><a href='/a'>不安障害</a></li></ul></section></article>", "- 統合失調症", "never-there",
-                     id="linked-condition-list-in-a-section-kept"),
-        pytest.param(f"<article><h1>題名</h1>{BODY_TEXT}</article><article><p>短い別記事</p></article>", "# 題名",
-                     "短い別記事", id="longest-article-wins"),
-        pytest.param(f"<main><p>ヒーロー画像</p></main><div class='entry-content'><h1>題名</h1>{BODY_TEXT}</div>",
-                     "# 題名", "ヒーロー", id="tiny-main-is-not-the-root"),
-        pytest.param(f"<div id='content'><div class='entry-header'><h1>題名</h1></div><div class='entry-content'>"
-                     f"{BODY_TEXT}</div></div>", "# 題名", "never-there", id="title-above-entry-content"),
+        pytest.param(
+            f'<div class="site-header"><p>ロゴ</p></div><div class="content-header"><h1>題名</h1></div>{BODY_TEXT}',
+            "# 題名",
+            "ロゴ",
+            id="content-header-kept-site-header-dropped",
+        ),
+        pytest.param(
+            f'<div id="header"><p>ロゴ</p></div><div class="entry-header"><h1>題名</h1></div>{BODY_TEXT}',
+            "# 題名",
+            "ロゴ",
+            id="id-header-dropped-entry-header-kept",
+        ),
+        pytest.param(
+            f'<body class="single category-blog tag-nmn"><div class="post category-blog tag-nmn">'
+            f"<h1>題名</h1>{BODY_TEXT}</div></body>",
+            "# 題名",
+            "never-there",
+            id="wordpress-post-classes-are-not-boilerplate",
+        ),
+        pytest.param(
+            f'<div class="elementor-widget elementor-widget-text-editor"><h1>題名</h1>{BODY_TEXT}</div>'
+            '<div class="elementor-widget elementor-nav-menu"><a href="/">メニュー</a></div>',
+            "# 題名",
+            "メニュー",
+            id="elementor-widgets-are-content",
+        ),
+        pytest.param(
+            f'<div class="l-wrap has-sidebar"><h1>題名</h1>{BODY_TEXT}</div>',
+            "# 題名",
+            "never-there",
+            id="state-modifier-classes-ignored",
+        ),
+        pytest.param(
+            f'<form id="aspnetForm" action="/page.aspx"><h1>題名</h1>{BODY_TEXT}<input type="hidden" value="x"></form>',
+            "# 題名",
+            "never-there",
+            id="page-wrapping-form-kept",
+        ),
+        pytest.param(
+            f"<h1>題名</h1>{BODY_TEXT}<form><p>検索キーワード</p><input name='q'></form>",
+            "# 題名",
+            "検索キーワード",
+            id="widget-form-dropped",
+        ),
+        pytest.param(
+            f'<h1>題名</h1>{BODY_TEXT}<p style="display: none">隠れた文</p><p hidden>隠し2</p>'
+            '<p aria-hidden="true">隠し3</p><span class="sr-only">読み上げ用</span>',
+            "# 題名",
+            "隠",
+            id="hidden-elements-dropped",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<h2>最近の投稿</h2><ul><li><a href='/a'>別の記事その一</a></li>"
+            "<li><a href='/b'>別の記事その二</a></li></ul></main>",
+            "# 題名",
+            "別の記事",
+            id="boilerplate-heading-and-its-link-list",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<div><h3>Related posts</h3><ul><li><a href='/a'>Other one"
+            "</a></li><li><a href='/b'>Other two</a></li></ul></div></main>",
+            "# 題名",
+            "Other",
+            id="english-boilerplate-heading-block",
+        ),
+        pytest.param(
+            f"<article><h1>題名</h1>{BODY_TEXT}<section><h2>対象疾患</h2><ul>"
+            "<li><a href='/d'>うつ病</a></li><li><a href='/s'>統合失調症</a></li>"
+            "<li><a href='/a'>不安障害</a></li></ul></section></article>",
+            "- 統合失調症",
+            "never-there",
+            id="linked-condition-list-in-a-section-kept",
+        ),
+        pytest.param(
+            f"<article><h1>題名</h1>{BODY_TEXT}</article><article><p>短い別記事</p></article>",
+            "# 題名",
+            "短い別記事",
+            id="longest-article-wins",
+        ),
+        pytest.param(
+            f"<main><p>ヒーロー画像</p></main><div class='entry-content'><h1>題名</h1>{BODY_TEXT}</div>",
+            "# 題名",
+            "ヒーロー",
+            id="tiny-main-is-not-the-root",
+        ),
+        pytest.param(
+            f"<div id='content'><div class='entry-header'><h1>題名</h1></div><div class='entry-content'>"
+            f"{BODY_TEXT}</div></div>",
+            "# 題名",
+            "never-there",
+            id="title-above-entry-content",
+        ),
         # Weak class words name content on clinic pages; they count only for boilerplate-shaped blocks.
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<div class='side-effects'><p>まれに発熱や頭痛が起こることが"
-                     "あります。</p></div><ul class='menu'><li><a href='/a'>トップ</a></li><li><a href='/b'>料金"
-                     "</a></li></ul></main>", "まれに発熱や頭痛が起こることがあります。", "料金",
-                     id="side-effects-box-kept-link-menu-dropped"),
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<div class='doctor-comment'><p>院長より: 効果には個人差が"
-                     "あります。</p></div><div class='comments-area'><p>匿名さんの感想です。</p></div></main>",
-                     "院長より: 効果には個人差があります。", "匿名さん", id="doctor-comment-kept-comments-dropped"),
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<div class='recommend'><h2>このような方におすすめです</h2>"
-                     "<ul><li>眠りが浅い</li><li>疲れやすい</li></ul></div></main>", "- 眠りが浅い", "never-there",
-                     id="recommend-box-kept"),
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<section class='menu-section'><h2>エクソソーム点滴</h2>"
-                     "<p>1回あたり約30分の点滴です。</p></section></main>", "## エクソソーム点滴", "never-there",
-                     id="treatment-menu-section-kept"),
-        pytest.param(f"<main><div class='c-box__header'><h2>小見出し</h2></div>{BODY_TEXT}"
-                     "<span class='post-date'>2025.01.09</span></main>", "## 小見出し", "2025.01.09",
-                     id="box-header-kept-date-dropped"),
-        pytest.param(f"<article><h1>題名</h1>{BODY_TEXT}<div class='social-anxiety'><p>社交不安障害の方にも"
-                     "ご相談いただいています。</p></div></article>", "社交不安障害の方にもご相談いただいています。",
-                     "never-there", id="social-anxiety-kept"),
-        pytest.param(f"<main><h1>題名</h1>{BODY_TEXT}<div id='toc_container'><p>目次</p><ul><li><a href='#a'>A"
-                     "</a></li></ul></div><div class='wp-block-latest-posts'><a href='/x'>最新X</a></div></main>",
-                     "# 題名", "目次", id="toc-and-latest-posts-blocks"),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<div class='side-effects'><p>まれに発熱や頭痛が起こることが"
+            "あります。</p></div><ul class='menu'><li><a href='/a'>トップ</a></li><li><a href='/b'>料金"
+            "</a></li></ul></main>",
+            "まれに発熱や頭痛が起こることがあります。",
+            "料金",
+            id="side-effects-box-kept-link-menu-dropped",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<div class='doctor-comment'><p>院長より: 効果には個人差が"
+            "あります。</p></div><div class='comments-area'><p>匿名さんの感想です。</p></div></main>",
+            "院長より: 効果には個人差があります。",
+            "匿名さん",
+            id="doctor-comment-kept-comments-dropped",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<div class='recommend'><h2>このような方におすすめです</h2>"
+            "<ul><li>眠りが浅い</li><li>疲れやすい</li></ul></div></main>",
+            "- 眠りが浅い",
+            "never-there",
+            id="recommend-box-kept",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<section class='menu-section'><h2>エクソソーム点滴</h2>"
+            "<p>1回あたり約30分の点滴です。</p></section></main>",
+            "## エクソソーム点滴",
+            "never-there",
+            id="treatment-menu-section-kept",
+        ),
+        pytest.param(
+            f"<main><div class='c-box__header'><h2>小見出し</h2></div>{BODY_TEXT}"
+            "<span class='post-date'>2025.01.09</span></main>",
+            "## 小見出し",
+            "2025.01.09",
+            id="box-header-kept-date-dropped",
+        ),
+        pytest.param(
+            f"<article><h1>題名</h1>{BODY_TEXT}<div class='social-anxiety'><p>社交不安障害の方にも"
+            "ご相談いただいています。</p></div></article>",
+            "社交不安障害の方にもご相談いただいています。",
+            "never-there",
+            id="social-anxiety-kept",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1>{BODY_TEXT}<div id='toc_container'><p>目次</p><ul><li><a href='#a'>A"
+            "</a></li></ul></div><div class='wp-block-latest-posts'><a href='/x'>最新X</a></div></main>",
+            "# 題名",
+            "目次",
+            id="toc-and-latest-posts-blocks",
+        ),
+        *NESTED_AND_TEASER_CASES,
     ],
 )
 def test_boilerplate_rules(html: str, kept: str, dropped: str) -> None:
+    assert_kept_and_dropped(html, kept, dropped)
+
+
+def assert_kept_and_dropped(html: str, kept: str, dropped: str) -> None:
     extracted = extract_main_text(html)
     assert kept in extracted.text.split("\n"), extracted.text
     assert dropped not in extracted.text
@@ -380,8 +632,10 @@ def test_boilerplate_rules(html: str, kept: str, dropped: str) -> None:
 
 
 def test_title_falls_back_to_og_title_then_title() -> None:
-    og = '<html><head><title>T | Clinic</title><meta property="og:title" content="OG title"></head>' \
-         "<body><p>本文</p></body></html>"
+    og = (
+        '<html><head><title>T | Clinic</title><meta property="og:title" content="OG title"></head>'
+        "<body><p>本文</p></body></html>"
+    )
     assert extract_main_text(og).title == "OG title"
     plain = "<html><head><title> T  | Clinic </title></head><body><p>本文</p></body></html>"
     assert extract_main_text(plain).title == "T | Clinic"
@@ -429,18 +683,26 @@ JA = "エクソソームは細胞から分泌される小さな小胞で、う�
         pytest.param(JA.encode("cp932"), "text/html; charset=base64", "cp932", id="bytes-codec-label-ignored"),
         pytest.param(JA.encode(), "text/html; charset=Shift_JIS", "utf-8", id="utf8-body-beats-legacy-label"),
         pytest.param(JA.encode(), "text/html; charset=ISO-8859-1", "utf-8", id="server-default-latin1"),
-        pytest.param("Caf\u00e9 cr\u00e8me".encode("latin-1"), "text/html; charset=ISO-8859-1", "cp1252",
-                     id="real-latin1"),
+        pytest.param(
+            "Caf\u00e9 cr\u00e8me".encode("latin-1"), "text/html; charset=ISO-8859-1", "cp1252", id="real-latin1"
+        ),
         pytest.param(b'<meta charset="shift_jis">' + JA.encode("cp932"), None, "cp932", id="meta-charset"),
-        pytest.param(b'<meta http-equiv="Content-Type" content="text/html; charset=EUC-JP">' + JA.encode("euc_jp"),
-                     None, "euc_jp", id="meta-http-equiv"),
+        pytest.param(
+            b'<meta http-equiv="Content-Type" content="text/html; charset=EUC-JP">' + JA.encode("euc_jp"),
+            None,
+            "euc_jp",
+            id="meta-http-equiv",
+        ),
         pytest.param(b'<meta charset="utf-16">' + JA.encode(), None, "utf-8", id="meta-utf16-means-utf8"),
-        pytest.param(b'<?xml version="1.0" encoding="Shift_JIS"?><html>' + JA.encode("cp932"), None, "cp932",
-                     id="xml-declaration"),
+        pytest.param(
+            b'<?xml version="1.0" encoding="Shift_JIS"?><html>' + JA.encode("cp932"),
+            None,
+            "cp932",
+            id="xml-declaration",
+        ),
         pytest.param(codecs.BOM_UTF8 + JA.encode(), "text/html; charset=Shift_JIS", "utf-8", id="bom-wins"),
         pytest.param(codecs.BOM_UTF16_LE + JA.encode("utf-16-le"), None, "utf-16-le", id="utf16-bom"),
-        pytest.param(("<p>" + JA).encode("utf-16-le"), "text/html; charset=UTF-16LE", "utf-16-le",
-                     id="utf16-header"),
+        pytest.param(("<p>" + JA).encode("utf-16-le"), "text/html; charset=UTF-16LE", "utf-16-le", id="utf16-header"),
         pytest.param(JA.encode(), "text/html; charset=utf-16", "utf-8", id="utf16-header-on-utf8-body"),
         pytest.param(JA.encode("iso2022_jp"), None, "iso2022_jp", id="iso-2022-jp"),
         pytest.param(b"plain ascii", None, "utf-8", id="ascii"),
@@ -466,10 +728,27 @@ def test_cut_multibyte_character_and_stray_byte_stay_utf8() -> None:
 
 @pytest.mark.parametrize(
     ("label", "codec"),
-    [("Shift_JIS", "cp932"), ("shift-jis", "cp932"), ("SJIS", "cp932"), ("x-sjis", "cp932"),
-     ("Windows-31J", "cp932"), ("MS_Kanji", "cp932"), ("EUC-JP", "euc_jp"), ("x-euc-jp", "euc_jp"),
-     ("UTF8", "utf-8"), ("latin1", "cp1252"), ("us-ascii", "cp1252"), ("iso-8859-15", "iso8859-15"),
-     ("utf-7", None), ("unicode_escape", None), ("idna", None), ("rot13", None), ("hex", None), ("", None), ("x-user-defined", None)],
+    [
+        ("Shift_JIS", "cp932"),
+        ("shift-jis", "cp932"),
+        ("SJIS", "cp932"),
+        ("x-sjis", "cp932"),
+        ("Windows-31J", "cp932"),
+        ("MS_Kanji", "cp932"),
+        ("EUC-JP", "euc_jp"),
+        ("x-euc-jp", "euc_jp"),
+        ("UTF8", "utf-8"),
+        ("latin1", "cp1252"),
+        ("us-ascii", "cp1252"),
+        ("iso-8859-15", "iso8859-15"),
+        ("utf-7", None),
+        ("unicode_escape", None),
+        ("idna", None),
+        ("rot13", None),
+        ("hex", None),
+        ("", None),
+        ("x-user-defined", None),
+    ],
 )
 def test_charset_labels(label: str, codec: str | None) -> None:
     assert codec_for(label) == codec
@@ -477,8 +756,15 @@ def test_charset_labels(label: str, codec: str | None) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"\x00" * 100, b"\xff\xfe\xfd\x80\x81", os.urandom(5000), bytes(range(256)) * 20,
-     b"\x1b$B\xff\xff", b"<meta charset='utf-8'>\xff\xfe\x80"],
+    [
+        b"",
+        b"\x00" * 100,
+        b"\xff\xfe\xfd\x80\x81",
+        os.urandom(5000),
+        bytes(range(256)) * 20,
+        b"\x1b$B\xff\xff",
+        b"<meta charset='utf-8'>\xff\xfe\x80",
+    ],
     ids=["empty", "nul", "junk", "random", "all-bytes", "broken-iso2022", "lying-meta"],
 )
 def test_decode_never_raises(body: bytes) -> None:
@@ -496,8 +782,10 @@ def _huge_page() -> str:
     size = 0
     index = 0
     while size < 5_000_000:
-        block = (f"<div class='sec'><h2>見出し{index}</h2><p>本文{rng.random()}: エクソソームの研究は進んでいます。"
-                 f"<a href='/x{index}'>リンク</a></p><ul><li>項目{index}</li></ul></div>")
+        block = (
+            f"<div class='sec'><h2>見出し{index}</h2><p>本文{rng.random()}: エクソソームの研究は進んでいます。"
+            f"<a href='/x{index}'>リンク</a></p><ul><li>項目{index}</li></ul></div>"
+        )
         blocks.append(block)
         size += len(block)
         index += 1
@@ -522,9 +810,22 @@ def _huge_page() -> str:
         bytes(range(256)).decode("latin-1") * 50,
         "<p>" + "<a href='/x'>リンク</a>" * 20_000 + "</p>",
     ],
-    ids=["empty", "whitespace", "comment", "xml-declaration", "controls", "surrogate", "garbage-tags",
-         "stray-closers", "no-body", "deep-divs", "deep-inline", "unclosed-table", "binary-as-text",
-         "many-links"],
+    ids=[
+        "empty",
+        "whitespace",
+        "comment",
+        "xml-declaration",
+        "controls",
+        "surrogate",
+        "garbage-tags",
+        "stray-closers",
+        "no-body",
+        "deep-divs",
+        "deep-inline",
+        "unclosed-table",
+        "binary-as-text",
+        "many-links",
+    ],
 )
 def test_malformed_input_never_raises(html: str) -> None:
     extracted = extract_main_text(html)
@@ -545,7 +846,8 @@ def test_five_megabyte_page() -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"\x89PNG\r\n\x1a\n" + os.urandom(2000), b"%PDF-1.7\n" + os.urandom(2000), os.urandom(100_000)],
+    "body",
+    [b"\x89PNG\r\n\x1a\n" + os.urandom(2000), b"%PDF-1.7\n" + os.urandom(2000), os.urandom(100_000)],
     ids=["png", "pdf", "random"],
 )
 def test_extract_document_survives_binary(body: bytes) -> None:
@@ -601,10 +903,16 @@ def test_normalize_text(raw: str, expected: str) -> None:
         ("12345 !!!", None),
         ("エクソソームはうつ病の治療に使われることがあります。", "ja"),
         ("Exosome therapy may help some patients with depression.", "en"),
-        ("エクソソーム点滴について説明します。効果には個人差があります。" * 3
-         + "Tanaka H. J Exp Neurosci. 2021;14:201. doi:10.1000/x", "ja"),
-        ("エクソソームはうつ病の治療に使われることがあります。"
-         "Exosomes are sometimes used to treat depression in our clinic.", "mixed"),
+        (
+            "エクソソーム点滴について説明します。効果には個人差があります。" * 3
+            + "Tanaka H. J Exp Neurosci. 2021;14:201. doi:10.1000/x",
+            "ja",
+        ),
+        (
+            "エクソソームはうつ病の治療に使われることがあります。"
+            "Exosomes are sometimes used to treat depression in our clinic.",
+            "mixed",
+        ),
     ],
 )
 def test_language(text: str, language: str | None) -> None:
@@ -613,3 +921,50 @@ def test_language(text: str, language: str | None) -> None:
 
 def test_extractor_version_fits_its_column() -> None:
     assert EXTRACTOR_VERSION and len(EXTRACTOR_VERSION) <= 40
+
+
+# --- around the title, card grids, label runs, nested boilerplate (each rule can fail on its own) ---
+
+
+@pytest.mark.parametrize(
+    ("html", "first_lines"),
+    [
+        pytest.param(
+            f"<main><p><a href='/health'>Health</a></p><h1>Exosome infusion explained</h1>{ENGLISH_BODY}</main>",
+            ["# Exosome infusion explained"],
+            id="section-kicker-above-title-dropped",
+        ),
+        pytest.param(
+            f"<main><span>https://example.org/print/exosome-infusion</span><p>Back to the news</p>"
+            f"<h1>題名</h1>{BODY_TEXT}</main>",
+            ["# 題名"],
+            id="print-url-and-back-link-dropped",
+        ),
+        pytest.param(
+            f"<main><p>{'当院は再生医療の専門クリニックとして開院以来多くの方を診てきました。' * 4}</p>"
+            f"<h1>題名</h1>{BODY_TEXT}</main>",
+            ["当院は再生医療の専門クリニックとして開院以来多くの方を診てきました。" * 4, "# 題名"],
+            id="prose-above-title-kept",
+        ),
+        pytest.param(
+            f"<main><h1>Exosome infusion explained</h1><h2>What the clinic offers, what it costs and what"
+            f" the evidence says so far.</h2>{ENGLISH_BODY}</main>",
+            ["# Exosome infusion explained", ENGLISH_BODY[3:-4].strip()[:20]],
+            id="sentence-standfirst-dropped",
+        ),
+        pytest.param(
+            f"<main><h1>Exosome infusion explained</h1><h2>Side effects</h2>{ENGLISH_BODY}</main>",
+            ["# Exosome infusion explained", "## Side effects"],
+            id="section-heading-under-title-kept",
+        ),
+        pytest.param(
+            f"<main><h1>題名</h1><h2>幹細胞培養上清液の点滴について院長が詳しく説明します</h2>{BODY_TEXT}</main>",
+            ["# 題名", "## 幹細胞培養上清液の点滴について院長が詳しく説明します"],
+            id="japanese-heading-under-title-kept",
+        ),
+    ],
+)
+def test_lines_around_the_title(html: str, first_lines: list[str]) -> None:
+    lines = extract_main_text(html).text.split("\n")
+    for got, expected in zip(lines, first_lines, strict=False):
+        assert got.startswith(expected), lines[:3]

@@ -19,25 +19,30 @@ version. Here each rule is small, named and proven on the fixture pages in
 change a rule; lxml is already a dependency and parses broken HTML the way libxml2 always has.
 
 Modules: ``decode`` (charset), ``html`` (main text), ``normalize`` (NFKC, lines), ``language``
-(ja/en/mixed), ``document`` (decode + HTML or plain text, for captures and ``watcher compare``).
+(ja/en/mixed), ``document`` (decode + HTML or plain text, for captures and ``watcher compare``),
+``selectors`` (per-source CSS ``select``/``drop``). Scores on a public benchmark beside trafilatura:
+``benchmarks/extraction.py`` and ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 from watcher.extract.decode import Decoded, decode_body
 from watcher.extract.document import extract_document, is_html
-from watcher.extract.html import EXTRACTOR_VERSION, Extracted, extract_main_text
+from watcher.extract.html import EXTRACTOR_VERSION, Extracted, extract_main_text, extractor_version
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import normalize_text
+from watcher.extract.selectors import Selectors
 
 __all__ = [
     "EXTRACTOR_VERSION",
     "Decoded",
     "Extracted",
+    "Selectors",
     "decode_body",
     "detect_language",
     "extract_document",
     "extract_main_text",
+    "extractor_version",
     "is_html",
     "normalize_text",
 ]

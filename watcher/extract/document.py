@@ -8,6 +8,7 @@ from watcher.extract.decode import decode_body
 from watcher.extract.html import Extracted, extract_main_text
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import normalize_text
+from watcher.extract.selectors import Selectors
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 # Files given to `watcher compare` have no Content-Type: a few common tags near the start
@@ -36,10 +37,13 @@ def is_html(text: str, *, content_type: str | None = None) -> bool:
     return bool(_LOOKS_LIKE_HTML.search(text[:_SNIFF_CHARS]))
 
 
-def extract_document(body: bytes, *, content_type: str | None = None, url: str | None = None) -> Extracted:
-    """Decode ``body`` and extract its main text; ``content_type`` None means sniff (files)."""
+def extract_document(
+    body: bytes, *, content_type: str | None = None, url: str | None = None, selectors: Selectors | None = None
+) -> Extracted:
+    """Decode ``body`` and extract its main text; ``content_type`` None means sniff (files).
+    ``selectors`` apply to HTML only; store the text under ``extractor_version(selectors)``."""
     decoded = decode_body(body, content_type=content_type)
     if is_html(decoded.text, content_type=content_type):
-        return extract_main_text(decoded.text, url=url)
+        return extract_main_text(decoded.text, url=url, selectors=selectors)
     text = normalize_text(decoded.text)
     return Extracted(title=None, text=text, language=detect_language(text))

@@ -11,21 +11,36 @@ Output format (keep it exact; ``watcher.claims`` parses it):
   mostly "logo" or "banner"); link text kept, URLs dropped, except DOI/PubMed/PMC links whose
   text does not already carry the identifier: `` (https://doi.org/...)`` is appended so that a
   reference stays identifiable;
-* NFKC-normalised, lines stripped, empty lines and consecutive duplicate lines dropped.
+* NFKC-normalised, lines stripped, empty lines and consecutive duplicate lines dropped; lines that
+  are only a date ("2025年2月14日", "Updated 5:27 am"), a widget's label ("スポンサーリンク",
+  "Advertisement") or the copyright notice dropped: they change without the text changing.
 
 How the main content is found (each stage is a rule we can test on fixture pages):
 
-1. drop by tag: scripts, styles, forms, media, ``nav``; site ``header``/``footer``; ``aside``
-   outside an article; hidden elements;
-2. choose the root: ``<main>``/``[role=main]``, else ``<article>``, else a known content container
-   (``.entry-content``, ``#content``, ...), else ``<body>`` — a candidate must hold a fair share
-   of the page's prose, so an empty ``<main>`` around a hero image does not win;
-3. inside the root, drop by class/id/role words (nav, breadcrumb, sidebar, share, cookie, ...);
-   words that also name content on clinic pages (menu, side, comment, recommend, ...) count only
-   for blocks shaped like boilerplate; nothing holding half the prose is dropped;
-4. drop link lists: blocks under a boilerplate heading (「最近の投稿」, "Related posts", ...) and
-   blocks that are mostly links, unless they sit inside prose (a list of linked conditions in
-   the article is content) or carry references.
+1. drop by tag: scripts, styles, forms, media, ``nav``, figure captions; site ``header``/``footer``;
+   ``aside`` outside an article; hidden elements;
+2. choose the root: ``<main>``/``[role=main]``, else an outermost ``<article>``, else a known content
+   container (``.entry-content``, ``#content``, ...), else ``<body>``; among candidates of a kind,
+   the one holding most of the page's prose with links discounted (an article beats the "more
+   stories" grid beside it; an article holding other articles is scored without them); a
+   candidate must hold a fair share of the page's prose, so an empty ``<main>`` around a hero
+   image does not win;
+3. inside the root, drop comment threads, then by class/id/role words (nav, breadcrumb, sidebar,
+   share, ad, teaser, author-box, ...); words that also name content on clinic pages (menu, side,
+   comment, recommend, ...) count only for blocks shaped like boilerplate; the bands of a layout
+   table beside the article's cell go too; the block holding most of the remaining prose is never
+   dropped (a site footer only if it holds the title or content container), but what is marked
+   inside it is still looked at (share bars, hover cards in a "content-with-sidebar" wrapper);
+4. drop blocks that open with a boilerplate heading (「関連記事」, 「この記事を書いた人」, "Related",
+   "Leave a reply", ...) with the run of headline links after it, teaser lists (items opening
+   with a headline link), card grids (``<div>``/``<article>`` cards with a linked headline and a
+   short excerpt), and blocks that are mostly links, unless they sit inside prose (a list of
+   linked conditions in the article is content) or carry references;
+5. around the title: short labels above it (a section kicker, "Back to ...") and a standfirst
+   written as an English sentence right under it are dropped.
+
+Per-source ``Selectors`` override the heuristics (``drop`` first, ``select`` instead of stages 2-4);
+``Extracted.doubt`` says when the result is empty or a small part of the page's visible text.
 """
 
 from __future__ import annotations
@@ -42,10 +57,18 @@ from lxml import etree
 from watcher.extract.decode import decode_body
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import collapse_whitespace, normalize_text
+from watcher.extract.selectors import Selectors
 
 # Bump on any change that alters extracted text: versions made by an older extractor are
 # re-derived from the stored snapshots instead of being diffed against newer ones.
-EXTRACTOR_VERSION = "lxml-main/1"
+EXTRACTOR_VERSION = "lxml-main/2"
+
+
+def extractor_version(selectors: Selectors | None = None) -> str:
+    """The version to store on a text version made with ``selectors`` (at most 24 characters):
+    changing a source's selectors changes it, so its texts are re-derived like after an upgrade."""
+    key = selectors.key if selectors else ""
+    return f"{EXTRACTOR_VERSION}+{key}" if key else EXTRACTOR_VERSION
 
 
 @dataclass(frozen=True)
@@ -53,11 +76,16 @@ class Extracted:
     title: str | None
     text: str
     language: str | None  # 'ja', 'en', 'mixed', or None when there is no text
+    # Why the text may have missed the article (None: no doubt): it is empty although the page
+    # shows text, it is a small part of the page's visible text, or ``select`` matched nothing.
+    # A watchdog reads it as "this page needs a selector".
+    doubt: str | None = None
 
 
 EMPTY = Extracted(title=None, text="", language=None)
 
 Element = Any  # lxml ships no type information; the package is typed at its boundary instead
+
 
 def _word_set(words: str) -> frozenset[str]:
     return frozenset(words.split())
@@ -69,13 +97,12 @@ _ALWAYS_DROPPED = _word_set(
     """script style noscript template svg math iframe frame frameset object embed applet canvas
     audio video source track param picture img map area button input select textarea option
     optgroup datalist label output progress meter nav dialog link meta base rt rp title head
-    noembed noframes"""
+    noembed noframes figcaption"""
 )
+_NEVER_TEXT = _ALWAYS_DROPPED - _word_set("nav dialog figcaption")  # what ``select`` keeps of these shows
 _HEADING_LEVELS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Words in a header's class/id that mark it as the header of the article rather than of the site.
-_CONTENT_WORDS = _word_set(
-    "entry post article page content contents title single blog main section card heading"
-)
+_CONTENT_WORDS = _word_set("entry post article page content contents title single blog main section card heading")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _HIDDEN_CLASSES = _word_set(
     """hidden d-none sr-only screen-reader-text visually-hidden visuallyhidden invisible hide is-hidden
@@ -97,20 +124,50 @@ _HIDDEN_CLASSES = _word_set(
 _STRONG_WORDS = _word_set(
     """nav navi navigation navbar gnav gnavi globalnav megamenu drawer hamburger breadcrumb breadcrumbs
     pankuzu topicpath crumbs bread sidebar sidebars sidenav sidemenu share sharing sharer sns cookie
-    cookies consent gdpr adsense adsbygoogle advert advertisement sponsor sponsored pagination pager
-    toc skip copyright subscribe newsletter postmeta byline searchform signup login popup modal"""
+    cookies consent gdpr ad ads adsense adsbygoogle adslot adunit advert adverts advertisement
+    advertising sponsor sponsored promo promoted outbrain taboola teaser teasers ticker pagination
+    pager toc skip copyright subscribe subscription newsletter postmeta byline searchform signup
+    login popup modal caption captions credit credits rollover rollovers hovercard tooltip tooltips popover"""
 )
 _WEAK_WORDS = _word_set(
     """menu menus side social related recent popular ranking recommend latest comment comments respond
-    banner banners ad ads cta meta metas date author search floating"""
+    banner banners cta meta metas date author search floating button buttons btn"""
+)
+# Weak words that also make a block chrome when it is one line long: a date, a byline, a
+# "posted in" line (a weak-word block is otherwise chrome only below a sentence's worth of prose).
+_META_WORDS = _word_set("meta metas date timestamp published updated posted dateline postdate pubdate author byline")
+_META_PROSE = 80
+# Pairs: "social" or "author" alone also name content ("social anxiety", a quoted author), but
+# with one of these words they name a widget: "social-links", "author-box" (Cocoon, SWELL's
+# "p-authorBox"), "about-author".
+_WIDGET_PAIRS = (
+    (_word_set("social"), _word_set("links link icons icon buttons button share media widget follow list bar")),
+    (
+        _word_set("author writer profile contributor contributors"),
+        _word_set("box bio profile info card area about wrap wrapper widget details post"),
+    ),
+    (_word_set("most"), _word_set("popular read viewed shared commented emailed")),
+    (_word_set("follow"), _word_set("us box buttons links")),
+    (_word_set("next prev previous"), _word_set("post posts article articles story entry link links")),
+    (_word_set("next"), _word_set("prev previous")),
 )
 _SITE_WORDS = _word_set("header head masthead footer foot")
+# Whole values naming the band above or below a bare <div id=...> layout.
+_SITE_VALUES = _word_set("top bottom topbar bottombar")
 _STRONG_VALUES = _word_set(
     """secondary widget widgets widget-area widgetarea widgettitle widget-title tagcloud tag-cloud
     wp-block-tag-cloud cat-links tags-links tag-links post-tags post-categories entry-tags
     entry-categories categories tags archives archive-list category-list entry-footer article-footer
-    post-footer comments comments-area comment-list commentlist comment-respond respond comments-title"""
+    post-footer related-posts related-articles related-stories relatedposts jp-relatedposts
+    yarpp-related crp_related more-stories most-read mostread most-popular trending recommended
+    table-of-contents tableofcontents"""
 )
+# Comment threads and forms (WordPress, Disqus and most themes): dropped whatever their size.
+_COMMENT_VALUES = _word_set(
+    """comments comments-area comment-list commentlist comment-respond respond comments-title
+    comment-form commentform comments-section comment-section disqus_thread wpdiscuz"""
+)
+_COMMENT_PARTS = _word_set("area list section wrapper wrap container thread block box")
 _BOILERPLATE_SHAPE_PROSE = 16  # a weak-word block with less prose than a sentence: a date, a byline
 _BOILERPLATE_SHAPE_LINKS = 0.4  # ... and so is one whose text is this much link text
 _STATE_PREFIXES = ("has-", "no-", "is-", "with-", "without-")
@@ -121,22 +178,58 @@ _WORD_SPLIT = re.compile(r"[-_\s:.]+|(?<=[a-z0-9])(?=[A-Z])")
 
 # --- stage 4: link lists -------------------------------------------------------------------------
 
+# Headings (and first lines) of blocks that are never the article: lists of other pages, author
+# boxes, comment sections, share prompts. Compared on lower-case letters and digits only, counts
+# removed ("12 Comments", "コメント(3)").
 _BOILERPLATE_HEADINGS = _word_set(
     """最近の投稿 最新の投稿 最新記事 新着記事 新着情報一覧 人気記事 人気の記事 人気投稿 よく読まれている記事
     関連記事 関連する記事 関連投稿 おすすめ記事 あわせて読みたい カテゴリー カテゴリ カテゴリー一覧 アーカイブ
     月別アーカイブ タグ タグクラウド 最近のコメント シェアする この記事をシェアする 記事一覧 ブログ記事一覧
+    人気記事ランキング 関連コンテンツ こちらの記事もおすすめ おすすめの記事 この記事を書いた人 この記事の著者
+    この記事の執筆者 この記事の監修者 著者情報 著者について 執筆者 執筆者情報 監修者 監修者情報 プロフィール
+    目次 この記事の目次 コメント コメントを残す コメントする コメントを書く コメント一覧 件のコメント
+    スポンサーリンク フォローする
     share follow recentposts latestposts popularposts relatedposts relatedarticles categories
-    archives tags recentcomments youmayalsolike sharethis sharethispost followus"""
+    archives tags recentcomments youmayalsolike sharethis sharethispost followus youmightalsolike
+    youmaylike seealso related relatedstories relatedcontent relatedcoverage relatedtags relatedtopics
+    morestories morenews mostread mostpopular mostviewed trending trendingnow topstories latestnews
+    latest latestposts lateststories recommended recommendedforyou recommendedarticles
+    recommendedstories dontmiss readmore readnext alsoread editorspicks aroundtheweb fromtheweb
+    promotedstories sponsoredstories comments comment postacomment leaveacomment leaveareply
+    jointheconversation abouttheauthor shareonfacebook sharethisarticle sharethisstory subscribe
+    newsletter tableofcontents contents inthisarticle explorefurther popularcategories advertisement
+    ourlateststories trendingnews trendingstories likethis telluswhatyouthink postcomment youareat"""
 )
+# ... and the beginnings of such headings ("More in White House", "Most read in world news").
+_BOILERPLATE_HEADING_STARTS = (
+    "morefrom",
+    "morein",
+    "moreon",
+    "morenewsfrom",
+    "morestoriesfrom",
+    "mostreadin",
+    "popularin",
+    "latestin",
+    "alsoon",
+    "followuson",
+    "subscribeto",
+    "signupfor",
+)
+_COUNT = re.compile(r"\d+")
 _DENSITY_TAGS = _word_set("div section ul ol dl table p")
-_CONTAINER_TAGS = _word_set(
-    "div section article ul ol dl table form main header footer nav aside figure"
-)
+_CONTAINER_TAGS = _word_set("div section article ul ol dl table form main header footer nav aside figure")
+_BLOCK_SECTIONS = _DENSITY_TAGS | _word_set("aside footer header figure")
 _LINK_DENSE = 0.6
+_TEASER_LINKS = 0.3
+_TEASER_ITEMS = 3
+_TEASER_SHARE = 0.8
+_HEADLINE_CHARS = 20  # what follows a "Related" heading: headline links over short teaser text
+_LABEL_CHARS = 40  # a block that is only a "Related" label, not an author box opening with one
+_CARD_GRID_TAGS = _word_set("div section ul ol")
+_CARD_PROSE = 300  # a teaser card's excerpt is a sentence or two, not an article section
 _PROSE_CHARS = 40
 
-_REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov",
-                    "europepmc.org")
+_REFERENCE_HOSTS = ("doi.org", "pubmed.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov", "pmc.ncbi.nlm.nih.gov", "europepmc.org")
 _DOI_OR_PMID = re.compile(r"\b10\.\d{4,9}/\S+|\bPMID\s*:?\s*\d{5,9}|\bPMC\d{5,9}", re.IGNORECASE)
 
 # --- stage 2: root candidates --------------------------------------------------------------------
@@ -147,7 +240,11 @@ _CONTAINER_VALUES = _word_set(
     post-body single-content the-content blog-content blog-body page-content l-maincontent
     cps-post-main"""
 )
-_ROOT_SHARE = 0.25  # a candidate root must hold this share of the page's non-link text
+_ROOT_SHARE = 0.2  # a candidate root must hold this share of the page's non-link text
+_KICKER_LINES = 3  # short lines above the title: a section label, "Back to ...", a print-only URL
+_KICKER_CHARS = 120
+_STANDFIRST = re.compile(r"#{2,6} ")
+_STANDFIRST_WORDS = 6  # more words than this, "##" included: "## Twenty teams have punched tickets ..."
 
 # --- rendering -----------------------------------------------------------------------------------
 
@@ -159,21 +256,59 @@ _BLOCK_TAGS = _word_set(
 _HEADING_BREAKERS = _word_set("p ul ol dl li table blockquote pre h1 h2 h3 h4 h5 h6")
 _LAYOUT_CELL_CONTENT = _word_set("table ul ol dl h1 h2 h3 h4 h5 h6 blockquote")
 _LAYOUT_CELL_CHARS = 200
+_PROSE_BLOCKS = ("p", "ul", "ol", "dl", "blockquote", *_HEADING_LEVELS)
+
+# --- date lines ----------------------------------------------------------------------------------
+
+_DATE_LINE_CHARS = 80
+_COPYRIGHT_STARTS = ("©", "(c) ", "(C) ", "Copyright", "COPYRIGHT")
+_CHROME_LINES = _word_set(
+    """advertisement advert ad ads sponsored sponsoredlinks 広告 スポンサーリンク pr caption close
+    enlargeimage enlarge loading likeloading video comments comment share tweet print email
+    imageof photoof"""
+)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{4}年\d{1,2}月\d{1,2}日|\d{1,2}月\d{1,2}日"
+    rf"|{_MONTH}\s*\d{{1,2}}(?:st|nd|rd|th)?,?\s*\d{{4}}|\d{{1,2}}\s*{_MONTH},?\s*\d{{4}}"
+)
+_TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*(?:[ap]\.m\.|[a-z]{1,4}\b))*")  # 4:29 p.m., 11:28 am EST
+_DATE_LABEL = re.compile(
+    r"\b(?:last updated|last modified|updated|published|posted|modified|first published|date|on|at|by)\b"
+    r"|最終更新日|更新日|投稿日|公開日|掲載日|作成日|更新|公開|投稿"
+    r"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\b\.?|[((][月火水木金土日][))]"
+)
+_DATE_FILLER = re.compile(r"[\s,.|/:・\-–—]+")
+
+# --- doubt --------------------------------------------------------------------------------------
+
+_NO_SELECTORS = Selectors()
+_DOUBT_MIN_VISIBLE = 200  # a page showing less text than a paragraph is not doubtful when small
+_DOUBT_SHARE = 0.1
+_DOUBT_EMPTY = "no main text found in a page that shows text"
+_DOUBT_SMALL = "main text is under a tenth of the page's visible text"
+_DOUBT_NO_MATCH = "the select selectors match nothing"
 
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NOT_SPACE = re.compile(r"\S")
 
 
-def extract_main_text(html: str, *, url: str | None = None) -> Extracted:
-    """The title and main text of a page; never raises on malformed input (returns empty text)."""
+def extract_main_text(html: str, *, url: str | None = None, selectors: Selectors | None = None) -> Extracted:
+    """The title and main text of a page; never raises on malformed input (returns empty text).
+
+    ``selectors`` (``Selectors.parse(select=..., drop=...)``) override the heuristics for one
+    source: ``drop`` removes what it matches first; ``select`` makes what it matches the main text,
+    with only scripts, styles, forms' controls and hidden elements taken out of it.
+    """
     if isinstance(html, bytes | bytearray):  # defensive: callers should decode first
         html = decode_body(bytes(html)).text
     try:
         root = _parse(html)
         if root is None:
             return EMPTY
-        return _extract(root, url=url)
+        return _extract(root, url=url, selectors=selectors or _NO_SELECTORS)
     except (ValueError, TypeError, etree.LxmlError, RecursionError):
         return EMPTY
 
@@ -190,19 +325,25 @@ def _parse(html: str) -> Element | None:
     return etree.fromstring(html, parser=parser)
 
 
-def _extract(document: Element, *, url: str | None) -> Extracted:
+def _extract(document: Element, *, url: str | None, selectors: Selectors) -> Extracted:
     head_title = _head_title(document)
     body = document.find("body")
     if body is None:
         body = document
+    _drop_all(selectors.dropped(document))
+    if selectors.select:
+        return _extract_selected(body, url=url, selectors=selectors, head_title=head_title)
     _drop_all(_tag_boilerplate(body))
 
     stats = _collect_stats(body)
+    visible = _prose(stats, body)
     root = _choose_root(body, stats)
-    boilerplate = _class_boilerplate(root, stats)
-    _forget(stats, boilerplate)  # before dropping: the ancestors are found through the tree
-    _drop_all(boilerplate)
-    _drop_all(_link_lists(root, stats))
+    core = _Core(root, stats)
+    boilerplate = _class_boilerplate(root, stats, core)
+    layout_chrome = _layout_table_chrome(root, stats)
+    _forget(stats, layout_chrome)  # before dropping: the ancestors are found through the tree
+    _drop_all(boilerplate + layout_chrome)
+    _drop_all(_link_lists(root, stats, core))
 
     lines = _Renderer(url=url).render(root)
     title: str | None = None
@@ -214,20 +355,94 @@ def _extract(document: Element, *, url: str | None) -> Extracted:
         if outside:
             title = outside
             lines.insert(0, "# " + outside)
-    if title is None:
-        title = head_title
+    return _result(_around_title(lines), title=title or head_title, visible=visible)
+
+
+def _around_title(lines: list[str]) -> list[str]:
+    """The lines without the labels above the title and the standfirst under it.
+
+    Labels: at most ``_KICKER_LINES`` short lines before the title heading (a section kicker
+    such as "Opinion", "Back to ...", a print-only URL) are the page's, not the article's. The
+    standfirst: a heading written as a sentence (``_STANDFIRST_WORDS`` words or more) right under
+    the title is the editor's summary of the article, not one of its sections; section headings
+    ("## 培養上清液とは", "## Side effects") are short and stay.
+    """
+    start = next((index for index, line in enumerate(lines[: _KICKER_LINES + 1]) if line.startswith("# ")), None)
+    if start is None:
+        return lines
+    if sum(_chars(line) for line in lines[:start]) > _KICKER_CHARS:
+        start = 0
+    kept = lines[start:]
+    if len(kept) > 1 and _STANDFIRST.match(kept[1]) and len(kept[1].split()) > _STANDFIRST_WORDS:
+        del kept[1]
+    return kept
+
+
+def _extract_selected(body: Element, *, url: str | None, selectors: Selectors, head_title: str | None) -> Extracted:
+    _drop_all(_tag_boilerplate(body, heuristics=False))
+    visible = _prose(_collect_stats(body), body)
+    chosen = selectors.selected(body)
+    if not chosen:
+        return Extracted(title=head_title, text="", language=None, doubt=_DOUBT_NO_MATCH)
+    lines: list[str] = []
+    for element in chosen:
+        element.tail = None  # the text after the element is not part of it
+        wrapper = etree.Element("div")
+        wrapper.append(element)
+        lines.extend(_Renderer(url=url).render(wrapper))
+    h1 = next((h1 for element in chosen for h1 in element.iter("h1")), None)
+    title = (_inline_text(h1, url=url) or None) if h1 is not None else None
+    return _result(lines, title=title or head_title, visible=visible)
+
+
+def _result(lines: list[str], *, title: str | None, visible: int) -> Extracted:
     text = _finish(lines)
     if title is not None:
         title = normalize_text(title).replace("\n", " ") or None
-    return Extracted(title=title, text=text, language=detect_language(text))
+    return Extracted(title=title, text=text, language=detect_language(text), doubt=_doubt(text, visible=visible))
+
+
+def _doubt(text: str, *, visible: int) -> str | None:
+    """Empty text from a page that shows text, or a small part of it: maybe the wrong root."""
+    kept = _chars(text)
+    if kept == 0:
+        return _DOUBT_EMPTY if visible >= _DOUBT_MIN_VISIBLE else None
+    if visible >= _DOUBT_MIN_VISIBLE and kept < visible * _DOUBT_SHARE:
+        return _DOUBT_SMALL
+    return None
 
 
 def _finish(lines: list[str]) -> str:
     out: list[str] = []
     for line in normalize_text("\n".join(lines)).split("\n"):
-        if line and (not out or out[-1] != line):
+        if line and (not out or out[-1] != line) and not _is_date_line(line) and not _is_chrome_line(line):
             out.append(line)
     return "\n".join(out)
+
+
+def _is_chrome_line(line: str) -> bool:
+    """A line that is a widget's label left behind ("Advertisement", 「スポンサーリンク」,
+    "Caption", "Loading...") or the site's copyright notice, whose year changes every January."""
+    if len(line) > _DATE_LINE_CHARS:
+        return False
+    if line.startswith(_COPYRIGHT_STARTS) or line.lower().startswith("copyright"):
+        return True
+    key = _COUNT.sub("", "".join(char for char in line.lower() if char.isalnum()))
+    return key in _CHROME_LINES
+
+
+def _is_date_line(line: str) -> bool:
+    """A line that is only a date or time, with at most a label ("Updated", 「投稿日」): the post
+    date and the last-modified stamp change without the text changing, and claim nothing."""
+    if len(line) > _DATE_LINE_CHARS or line.startswith(("#", "- ")):
+        return False
+    lowered = line.lower()
+    dated = _DATE.search(lowered) is not None
+    labelled = _DATE_LABEL.search(lowered) is not None
+    if not dated and not (labelled and _TIME.search(lowered)):
+        return False
+    rest = _TIME.sub(" ", _DATE.sub(" ", _DATE_LABEL.sub(" ", lowered)))
+    return not _DATE_FILLER.sub("", rest)
 
 
 def _drop_all(elements: list[Element]) -> None:
@@ -248,18 +463,30 @@ def _drop_all(elements: list[Element]) -> None:
 # --- stage 1 -------------------------------------------------------------------------------------
 
 
-def _tag_boilerplate(body: Element) -> list[Element]:
+def _tag_boilerplate(body: Element, *, heuristics: bool = True) -> list[Element]:
+    """Elements to drop by tag; without ``heuristics`` only what never shows as text (scripts,
+    media, controls, hidden elements), not the site's header, footer, asides and forms."""
     doomed: list[Element] = []
     walker = etree.iterwalk(body, events=("start",))
     for _event, element in walker:
         tag = element.tag
         if element is body:
             continue
-        if not isinstance(tag, str) or tag in _ALWAYS_DROPPED or _is_hidden(element) or (
-            tag == "form" and not _form_holds_page(element, body)
-        ) or (tag == "header" and not _is_article_header(element)) or (
-            tag == "footer" and not _is_kept_footer(element)
-        ) or (tag == "aside" and not _has_ancestor(element, ("article",))):
+        dropped_tags = _ALWAYS_DROPPED if heuristics else _NEVER_TEXT
+        if (
+            not isinstance(tag, str)
+            or tag in dropped_tags
+            or _is_hidden(element)
+            or (
+                heuristics
+                and (
+                    (tag == "form" and not _form_holds_page(element, body))
+                    or (tag == "header" and not _is_article_header(element))
+                    or (tag == "footer" and not _is_kept_footer(element))
+                    or (tag == "aside" and not _has_ancestor(element, ("article",)))
+                )
+            )
+        ):
             doomed.append(element)
             walker.skip_subtree()
     return doomed
@@ -368,20 +595,26 @@ def _choose_root(body: Element, stats: _StatsMap) -> Element:
     minimum = page_prose * _ROOT_SHARE
 
     def best(candidates: list[Element]) -> Element | None:
-        scored = [(score, el) for el in candidates if (score := _prose(stats, el)) >= minimum]
+        # The candidate holding most of the page's prose, links discounted: a "more stories" grid
+        # has as many characters as the article beside it, but half of them are headline links.
+        scored = [(score, el) for el in candidates if (score := _root_score(stats, el)) >= minimum]
         return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
     semantic = best(body.xpath(".//main | .//*[@role='main']"))
     if semantic is not None:
         return semantic
-    article = best(body.xpath(".//article"))
+    # Only outermost articles: an <article> holding other <article>s is a list (related posts, a
+    # comment thread) and is scored on its own text, without theirs.
+    article = best(body.xpath(".//article[not(ancestor::article)]"))
     if article is not None:
         return article
     containers = [
-        el for el in body.iter()
-        if el is not body and isinstance(el.tag, str)
-        and any(value.lower() in _CONTAINER_VALUES for value in _attribute_values(el))
-        and _prose(stats, el) >= minimum
+        el
+        for el in body.iter()
+        if el is not body
+        and isinstance(el.tag, str)
+        and _is_content_container(el)
+        and _root_score(stats, el) >= minimum
     ]
     if not containers:
         return body
@@ -390,6 +623,16 @@ def _choose_root(body: Element, stats: _StatsMap) -> Element:
     with_title = [el for el in containers if el.find(".//h1") is not None]
     pool = with_title or containers
     return max(pool, key=lambda el: sum(1 for _ in el.iterancestors()))
+
+
+def _root_score(stats: _StatsMap, candidate: Element) -> float:
+    own = stats.get(candidate)
+    if own is None or own.chars == 0:
+        return 0.0
+    prose = own.chars - own.link_chars
+    if candidate.tag == "article":
+        prose -= sum(_prose(stats, nested) for nested in candidate.xpath(".//article[not(ancestor::article[2])]"))
+    return max(0, prose) * (1 - own.link_chars / own.chars)
 
 
 def _prose(stats: _StatsMap, element: Element) -> int:
@@ -401,23 +644,117 @@ def _prose(stats: _StatsMap, element: Element) -> int:
 # --- stage 3 -------------------------------------------------------------------------------------
 
 
-def _class_boilerplate(root: Element, stats: _StatsMap) -> list[Element]:
-    root_prose = _prose(stats, root)
+def _class_boilerplate(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
+    """Blocks marked as boilerplate by role, class or id, taken out of ``stats`` as they go."""
     # A <main> or <article> leaves the site's header and footer out; a <div id="content"> or the
     # body may hold them (a broken page can nest its footer inside the content div).
     site_level = root.tag not in ("main", "article") and root.get("role") != "main"
-    doomed: list[Element] = []
+    # Nested marks are all collected: a wrapper spared below as the core ("content-with-sidebar")
+    # still has its share buttons and hover cards looked at.
+    # Parts of a link go with their link (their own counts take link text for prose).
+    found: list[tuple[Element, int]] = []
     walker = etree.iterwalk(root, events=("start",))
     for _event, element in walker:
-        if element is root or not _is_boilerplate_by_attributes(element, stats=stats, site_level=site_level):
+        if element.tag == "a":
+            walker.skip_subtree()
+        if element is root or not isinstance(element.tag, str):
             continue
-        # Layout wrappers sometimes carry modifier classes ("l-wrap side-right"); a block holding
-        # half the prose of the page is the page, whatever its class says.
-        if root_prose and _prose(stats, element) * 2 >= root_prose:
-            continue
-        doomed.append(element)
-        walker.skip_subtree()
-    return doomed
+        kind = _boilerplate_kind(element, stats=stats, site_level=site_level)
+        if kind is not None:
+            found.append((element, kind))
+    # Layout wrappers sometimes carry modifier classes ("l-wrap side-right", "content-sidebar-wrap"):
+    # the block holding most of the prose that is left is the page, whatever its class says.
+    # Comment threads go first, whatever their size, as long as some text stays: a short post
+    # under a long thread is still the post. Then strong words, then weak ones, each judged on
+    # what the previous kinds left.
+    doomed: set[Element] = set()
+    for kind in (_COMMENTS, _SITE, _STRONG, _WEAK):
+        marked = {element for element, found_kind in found if found_kind == kind}
+        nearest = {element: _nearest(element, marked, doomed) for element in marked}
+        # The outermost of the kind first; inside a block spared as the core, the next ones.
+        batch = [element for element, above in nearest.items() if above is None]
+        while batch:
+            if kind == _COMMENTS:
+                if core.remaining - sum(_prose(stats, element) for element in batch) < _PROSE_CHARS:
+                    break
+                kept = batch
+            else:
+                kept = [element for element in batch if not core.holds(element, anchored=kind == _SITE)]
+            core.remove(kept)
+            _forget(stats, kept)
+            doomed.update(kept)
+            spared = set(batch) - set(kept)
+            batch = [element for element, above in nearest.items() if above in spared]
+    return [element for element in root.iter() if element in doomed]
+
+
+def _nearest(element: Element, marked: set[Element], doomed: set[Element]) -> Element | None:
+    """The closest ancestor in ``marked``; ``element`` itself when it lies inside a dropped block
+    (so that it is never judged), None when it is outermost."""
+    for ancestor in element.iterancestors():
+        if ancestor in doomed:
+            return element
+        if ancestor in marked:
+            return ancestor
+    return None
+
+
+def _layout_table_chrome(root: Element, stats: _StatsMap) -> list[Element]:
+    """Rows and cells beside the article in a layout table (old sites built with <table>): the
+    header row, the menu column and the footer row around the cell that holds the article."""
+    doomed: list[Element] = []
+    node = root
+    while True:
+        prose = _prose(stats, node)
+        heaviest = max(
+            (child for child in node if isinstance(child.tag, str)),
+            default=None,
+            key=lambda child: _prose(stats, child),
+        )
+        if heaviest is None or prose == 0 or _prose(stats, heaviest) * 2 < prose:
+            return doomed
+        if heaviest.tag == "tr" and _is_data_row(heaviest):
+            return doomed  # a data table: its rows are content
+        if heaviest.tag in ("tr", "td", "th"):
+            # A band of the layout holds no paragraph, list or heading of its own: a logo and a phone
+            # number, a row of menu links, a column of link tables, an address in <font>.
+            doomed.extend(
+                sibling
+                for sibling in node
+                if sibling is not heaviest and sibling.tag == heaviest.tag and not _holds_blocks(sibling, stats)
+            )
+        node = heaviest
+
+
+def _holds_blocks(element: Element, stats: _StatsMap) -> bool:
+    return any(_prose(stats, block) > 0 for block in element.iter(*_PROSE_BLOCKS))
+
+
+class _Core:
+    """Where the article is: the block holding most of the root's remaining prose is never
+    dropped. A site header or footer must also hold the root's ``<h1>`` or content container
+    (``.entry-content``) if it has one: a long legal notice in the footer is not the article."""
+
+    def __init__(self, root: Element, stats: _StatsMap) -> None:
+        self.stats = stats
+        self.remaining = _prose(stats, root)
+        self.anchored: set[Element] = set()
+        for element in root.iter():
+            if element is not root and (element.tag == "h1" or _is_content_container(element)):
+                self.anchored.add(element)
+                self.anchored.update(element.iterancestors())
+
+    def holds(self, element: Element, *, anchored: bool = False) -> bool:
+        if self.remaining <= 0 or _prose(self.stats, element) * 2 < self.remaining:
+            return False
+        return not anchored or not self.anchored or element in self.anchored
+
+    def remove(self, elements: list[Element]) -> None:
+        self.remaining -= sum(_prose(self.stats, element) for element in elements)
+
+
+def _is_content_container(element: Element) -> bool:
+    return any(value.lower() in _CONTAINER_VALUES for value in _attribute_values(element))
 
 
 def _attribute_values(element: Element) -> list[str]:
@@ -434,38 +771,58 @@ def _words(value: str) -> list[str]:
 
 def _is_boilerplate_by_attributes(element: Element, *, stats: _StatsMap | None, site_level: bool) -> bool:
     """Whether role, class or id mark the element as boilerplate; weak words need ``stats``."""
+    return _boilerplate_kind(element, stats=stats, site_level=site_level) is not None
+
+
+_COMMENTS, _SITE, _STRONG, _WEAK = 0, 1, 2, 3
+
+
+def _boilerplate_kind(element: Element, *, stats: _StatsMap | None, site_level: bool) -> int | None:
+    """``_COMMENTS``, ``_SITE`` (a site header or footer), ``_STRONG`` or ``_WEAK`` when role,
+    class or id mark the element as boilerplate (weak words need ``stats``), else None."""
     role = str(element.get("role", "")).strip().lower()
     if role in _BOILERPLATE_ROLES:
-        return True
-    weak = site = False
+        return _STRONG
+    weak = site = meta = False
     for value in _attribute_values(element):
         lowered = value.lower()
+        if lowered in _COMMENT_VALUES:
+            return _COMMENTS
         if lowered in _STRONG_VALUES or lowered.startswith("widget_"):
-            return True
+            return _STRONG
+        if lowered in _SITE_VALUES and site_level:
+            return _SITE
         if lowered.startswith(_STATE_PREFIXES):
             continue
         words = set(_words(value))
-        if words & _STRONG_WORDS:
-            return True
-        if words & _SITE_WORDS and not words & _CONTENT_WORDS:
+        if "comments" in words and words & _COMMENT_PARTS:
+            return _COMMENTS
+        if words & _STRONG_WORDS or any(words & first and words & second for first, second in _WIDGET_PAIRS):
+            return _STRONG
+        meta = meta or bool(words & _META_WORDS)
+        # "price-table__header" (BEM) is the header of a component, not of the site.
+        if words & _SITE_WORDS and not words & _CONTENT_WORDS and "__" not in value:
             if site_level:
-                return True
+                return _SITE
             site = True
         weak = weak or bool(words & _WEAK_WORDS)
-    if stats is None or not (weak or site):
-        return False
+    if stats is None or not (weak or site or meta):
+        return None
     counts = stats.get(element, _NO_STATS)
     link_heavy = counts.links > 0 and counts.link_chars >= _BOILERPLATE_SHAPE_LINKS * counts.chars
     if site:
         # Inside an article, a "box-header" wraps a section title: only a link bar is chrome.
-        return link_heavy and not any(element.iter(*_HEADING_LEVELS))
-    return link_heavy or counts.chars - counts.link_chars < _BOILERPLATE_SHAPE_PROSE
+        return _WEAK if link_heavy and next(element.iter(*_HEADING_LEVELS), None) is None else None
+    prose = counts.chars - counts.link_chars
+    if link_heavy or (weak and prose < _BOILERPLATE_SHAPE_PROSE) or (meta and prose < _META_PROSE):
+        return _WEAK
+    return None
 
 
 # --- stage 4 -------------------------------------------------------------------------------------
 
 
-def _link_lists(root: Element, stats: _StatsMap) -> list[Element]:
+def _link_lists(root: Element, stats: _StatsMap, core: _Core) -> list[Element]:
     prose_around: dict[Element, bool] = {}
     doomed: list[Element] = []
     walker = etree.iterwalk(root, events=("start",))
@@ -474,26 +831,90 @@ def _link_lists(root: Element, stats: _StatsMap) -> list[Element]:
             continue
         tag = element.tag
         if tag in _HEADING_LEVELS and _is_boilerplate_heading(_inline_text(element, url=None)):
-            following = element.getnext()
-            if following is not None and _is_link_dense(stats, following, threshold=0.5):
-                doomed.extend((element, following))
+            doomed.append(element)
+            doomed.extend(_teaser_run(stats, element))
             continue
-        if tag not in _DENSITY_TAGS:
+        if tag not in _BLOCK_SECTIONS or stats[element].references or core.holds(element):
             continue
-        if not _is_link_dense(stats, element, threshold=0.5) or stats[element].references:
-            continue
-        if _is_boilerplate_heading(_first_text(element)) or (
-            _is_link_dense(stats, element, threshold=_LINK_DENSE)
-            and not _inside_prose(stats, element, prose_around)
+        # A block that opens with "関連記事", "この記事を書いた人" or "Leave a reply" is that block,
+        # links or not (an author box is prose).
+        if _is_boilerplate_heading(_first_text(element)):
+            doomed.append(element)
+            if stats[element].chars <= _LABEL_CHARS:  # a "You may also like" line above its links
+                doomed.extend(_teaser_run(stats, element))
+            walker.skip_subtree()
+        elif (
+            _is_teaser_list(element)
+            or _is_card_grid(element, stats)
+            or (
+                tag in _DENSITY_TAGS
+                and _is_link_dense(stats, element, threshold=_LINK_DENSE)
+                and not _inside_prose(stats, element, prose_around)
+            )
         ):
             doomed.append(element)
             walker.skip_subtree()
     return doomed
 
 
-def _is_link_dense(stats: _StatsMap, element: Element, *, threshold: float) -> bool:
+def _teaser_run(stats: _StatsMap, label: Element) -> list[Element]:
+    """The blocks a "Related" label introduces: the following siblings, as long as each is
+    mostly link text (one headline link per paragraph, or a list of them)."""
+    run: list[Element] = []
+    following = label.getnext()
+    while following is not None and _is_link_dense(stats, following, threshold=_TEASER_LINKS, minimum=1):
+        run.append(following)
+        following = following.getnext()
+    return run
+
+
+def _is_card_grid(element: Element, stats: _StatsMap) -> bool:
+    """A grid of teaser cards built from <div>s or <article>s (not list items): at least three
+    children holding text, nearly all of which carry a headline link (a heading that is a link,
+    or a link wrapping a heading) over little prose of their own. Cards linking to other pages
+    of the site, with a one-line excerpt: "more stories", "most read", "recent articles"."""
+    if element.tag not in _CARD_GRID_TAGS:
+        return False
+    cards = [child for child in element if isinstance(child.tag, str) and stats.get(child, _NO_STATS).chars]
+    if len(cards) < _TEASER_ITEMS:
+        return False
+    teasers = sum(1 for card in cards if _is_card(card, stats))
+    return teasers >= _TEASER_SHARE * len(cards)
+
+
+def _is_card(card: Element, stats: _StatsMap) -> bool:
+    if _prose(stats, card) > _CARD_PROSE:
+        return False
+    for heading in card.iter(*_HEADING_LEVELS):
+        counts = stats.get(heading, _NO_STATS)
+        if counts.chars < _HEADLINE_CHARS:
+            continue
+        if counts.link_chars * 2 >= counts.chars or any(
+            ancestor.tag == "a" and ancestor.get("href") for ancestor in heading.iterancestors()
+        ):
+            return True
+    return False
+
+
+def _is_teaser_list(element: Element) -> bool:
+    """A list whose items each open with a headline link (a ticker, "more stories"): not a list of
+    linked conditions, whose links are a word or two."""
+    if element.tag not in ("ul", "ol"):
+        return False
+    items = [child for child in element if child.tag == "li"]
+    if len(items) < _TEASER_ITEMS:
+        return False
+    headlines = 0
+    for item in items:
+        link = next(item.iter("a"), None)
+        if link is not None and link.get("href") and _chars(_text_of(link)) >= _HEADLINE_CHARS:
+            headlines += not _first_text(item)  # the item opens with the link
+    return headlines >= _TEASER_SHARE * len(items)
+
+
+def _is_link_dense(stats: _StatsMap, element: Element, *, threshold: float, minimum: int = 2) -> bool:
     own = stats.get(element)
-    if own is None or own.links < 2 or own.chars == 0:
+    if own is None or own.links < minimum or own.chars == 0:
         return False
     return own.link_chars >= threshold * own.chars
 
@@ -532,7 +953,10 @@ def _first_text(element: Element) -> str:
 
 def _is_boilerplate_heading(text: str) -> bool:
     key = "".join(char for char in unicodedata.normalize("NFKC", text).lower() if char.isalnum())
-    return key in _BOILERPLATE_HEADINGS
+    if len(key) > 40:
+        return False
+    key = _COUNT.sub("", key)
+    return key in _BOILERPLATE_HEADINGS or key.startswith(_BOILERPLATE_HEADING_STARTS)
 
 
 def _has_references(element: Element) -> bool:
