@@ -13,6 +13,7 @@ import pytest
 
 from watcher.config import Settings, load_settings
 from watcher.db import Store
+from watcher.netguard import LOOPBACK_NETWORKS
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = os.environ.get("WATCHER_TEST_POSTGRES_URL",
@@ -72,7 +73,7 @@ def store(database_url: str) -> Iterator[Store]:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for fetching from our own loopback server: no delays, quick retries."""
     return replace(load_settings({}), data_dir=tmp_path, database_url=database_url,
-                   allow_private_addresses=True, download_delay=0.0, retry_backoff=0.05,
+                   allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, retry_backoff=0.05,
                    download_timeout=5.0, autothrottle=False)
 
 

@@ -24,6 +24,7 @@ from watcher.capture import Capture, FetchTarget
 from watcher.config import Settings
 from watcher.crawl import crawl
 from watcher.devserver import Handler, RequestInfo, RouteResult, VersionedSite
+from watcher.netguard import LOOPBACK_NETWORKS
 
 JA_TEXT = "幹細胞培養上清液はうつ病の改善が期待されています。"
 SJIS_PAGE = f'<html><head><meta charset="shift_jis"></head><body><p>{JA_TEXT}</p></body></html>'
@@ -34,7 +35,7 @@ MAX_BODY = 200_000
 
 def fast_settings(**overrides: object) -> Settings:
     """Loopback allowed, no politeness delay, quick backoff: the crawl as the tests want it."""
-    base = Settings(allow_private_addresses=True, download_delay=0.0, retry_backoff=BACKOFF,
+    base = Settings(allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, retry_backoff=BACKOFF,
                     retry_times=2, download_timeout=5.0, max_body_bytes=MAX_BODY, autothrottle=True)
     return replace(base, **overrides)  # type: ignore[arg-type]
 
@@ -287,7 +288,7 @@ def test_private_addresses_are_refused(site: VersionedSite, monkeypatch: pytest.
             f"http://[::1]:{site.port}/", f"{public}/hop", f"ftp://127.0.0.1:{site.port}/"]
     targets = [FetchTarget(source_id=i, url=url) for i, url in enumerate(urls, start=1)]
     before = site.hits.copy()
-    captures = {c.source_id: c for c in crawl(targets, settings=fast_settings(allow_private_addresses=False))}
+    captures = {c.source_id: c for c in crawl(targets, settings=fast_settings(allowed_networks=()))}
     assert {i: c.error_kind for i, c in captures.items()} == dict.fromkeys(captures, "refused_address")
     assert "127.0.0.1" in (captures[1].error or "") and "localhost" in (captures[2].error or "")
     hop = captures[4]

@@ -47,7 +47,6 @@ def _crawl_env(tmp_path: Path) -> dict[str, str]:
         "WATCHER_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
         "WATCHER_DATA_DIR": str(tmp_path),
         "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1",
         "WATCHER_DOWNLOAD_DELAY": "0.5",
         "WATCHER_AUTOTHROTTLE": "0",
         "WATCHER_RETRY_TIMES": "0",

@@ -150,7 +150,7 @@ def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
 def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'service.db'}"
     env = {**os.environ, "WATCHER_DATABASE_URL": database_url, "WATCHER_DATA_DIR": str(tmp_path),
-           "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1", "WATCHER_DOWNLOAD_DELAY": "0", "WATCHER_AUTOTHROTTLE": "0",
+           "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8", "WATCHER_DOWNLOAD_DELAY": "0", "WATCHER_AUTOTHROTTLE": "0",
            "WATCHER_RETRY_TIMES": "0", "WATCHER_DOWNLOAD_TIMEOUT": "20", "WATCHER_LOG_LEVEL": "INFO",
            "WATCHER_SCHEDULER_JITTER": "0"}
     store = Store(database_url)

@@ -21,6 +21,7 @@ from watcher.db import Store
 from watcher.devserver import VersionedSite
 from watcher.discovery import check_with_discovery, site_options
 from watcher.models import Alert, Change, Check, Snapshot, Source
+from watcher.netguard import LOOPBACK_NETWORKS
 from watcher.notify.demo_mail import DemoMail
 from watcher.sources import SourceSpec, import_sources
 
@@ -79,7 +80,7 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
     if database.exists():
         database.unlink()
     settings: Settings = replace(load_settings(), data_dir=workdir, database_url=f"sqlite:///{database}",
-                                 allow_private_addresses=True, download_delay=0.0, autothrottle=False,
+                                 allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, autothrottle=False,
                                  retry_backoff=0.2)
     store = Store(settings.database_url)
     total_rounds = min(rounds or rounds_in(DEMO_SITE), rounds_in(DEMO_SITE))

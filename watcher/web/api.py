@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from watcher.errors import InputError
 from watcher.history import diff_versions
+from watcher.netguard import check_new_source
 from watcher.queries.alerts import acknowledge_alert, alerts_page, get_alert
 from watcher.queries.claims import claim_timelines
 from watcher.queries.clinics import list_clinics, resolve_clinic
@@ -121,6 +122,7 @@ class SubscriptionIn(BaseModel):
 
 # --- clinics and sources ---------------------------------------------------------------------------
 
+
 @read.get("/clinics", summary="Clinics with their number of sources")
 def clinics(session: SessionDep) -> list[dict[str, Any]]:
     return list_clinics(session)
@@ -132,9 +134,15 @@ def sources(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> dict
 
 
 @write.post("/sources", status_code=201, summary="Watch a new URL (needs the API token)")
-def add_source(session: SessionDep, body: Annotated[SourceIn, Body()]) -> dict[str, Any]:
-    spec = SourceSpec(url=body.url, clinic=body.clinic or None, kind=body.kind,
-                      interval_seconds=parse_interval(body.interval), language=body.language)
+def add_source(session: SessionDep, settings: SettingsDep, body: Annotated[SourceIn, Body()]) -> dict[str, Any]:
+    check_new_source(body.url, allowed=settings.fetch_networks)  # private, loopback, link-local: 400
+    spec = SourceSpec(
+        url=body.url,
+        clinic=body.clinic or None,
+        kind=body.kind,
+        interval_seconds=parse_interval(body.interval),
+        language=body.language,
+    )
     return source_dict(add_sources(session, [spec])[0])
 
 
@@ -143,8 +151,9 @@ def source(session: SessionDep, source_id: Id) -> dict[str, Any]:
     return source_info(session, source_id)
 
 
-@read.get("/sources/{source_id}/timeline",
-          summary="Every check and snapshot, with the claims and alerts of each version")
+@read.get(
+    "/sources/{source_id}/timeline", summary="Every check and snapshot, with the claims and alerts of each version"
+)
 def source_timeline(session: SessionDep, source_id: Id) -> dict[str, Any]:
     return timeline(session, get_source(session, source_id))
 
@@ -155,29 +164,35 @@ def source_checks(session: SessionDep, source_id: Id, limit: Limit = 100, offset
 
 
 @read.get("/sources/{source_id}/snapshots", summary="Snapshots of a source, oldest first")
-def source_snapshots(session: SessionDep, source_id: Id, limit: Limit = 100,
-                     offset: Offset = 0) -> dict[str, Any]:
+def source_snapshots(session: SessionDep, source_id: Id, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     return snapshots_page(session, get_source(session, source_id), limit=limit, offset=offset)
 
 
 @read.get("/sources/{source_id}/text", summary="The text in force at a date (latest snapshot at or before it)")
-def source_text_at(session: SessionDep, source_id: Id,
-                   at: Annotated[str, Query(max_length=40, description="YYYY-MM-DD (end of day) or ISO 8601.")]
-                   ) -> dict[str, Any]:
+def source_text_at(
+    session: SessionDep,
+    source_id: Id,
+    at: Annotated[str, Query(max_length=40, description="YYYY-MM-DD (end of day) or ISO 8601.")],
+) -> dict[str, Any]:
     moment = parse_when(at, end_of_day=True)
     assert moment is not None
     return version_at(session, get_source(session, source_id), moment)
 
 
 @read.get("/sources/{source_id}/diff", summary="Diff between two snapshots of a source (default: the last two)")
-def source_diff(session: SessionDep, settings: SettingsDep, source_id: Id,
-                from_id: Annotated[int | None, Query(alias="from", ge=1, le=MAX_ID)] = None,
-                to_id: Annotated[int | None, Query(alias="to", ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
+def source_diff(
+    session: SessionDep,
+    settings: SettingsDep,
+    source_id: Id,
+    from_id: Annotated[int | None, Query(alias="from", ge=1, le=MAX_ID)] = None,
+    to_id: Annotated[int | None, Query(alias="to", ge=1, le=MAX_ID)] = None,
+) -> dict[str, Any]:
     found = get_source(session, source_id)
     return diff_versions(session, found, from_id=from_id, to_id=to_id, timeout=settings.diff_timeout).to_dict()
 
 
 # --- snapshots ------------------------------------------------------------------------------------
+
 
 @read.get("/snapshots/{snapshot_id}", summary="A snapshot's metadata: date, hashes, headers, final URL")
 def snapshot(session: SessionDep, snapshot_id: Id) -> dict[str, Any]:
@@ -189,41 +204,63 @@ def snapshot_text(session: SessionDep, snapshot_id: Id) -> dict[str, Any]:
     return snapshot_text_of(session, snapshot_id)
 
 
-@read.get("/snapshots/{snapshot_id}/raw", summary="The captured bytes, as served by the site",
-          response_class=Response,
-          responses={200: {"content": {"application/octet-stream": {}},
-                           "description": "The raw body; X-Content-SHA256 is its SHA-256 (hex)."}})
+@read.get(
+    "/snapshots/{snapshot_id}/raw",
+    summary="The captured bytes, as served by the site",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}},
+            "description": "The raw body; X-Content-SHA256 is its SHA-256 (hex).",
+        }
+    },
+)
 def snapshot_raw_bytes(session: SessionDep, snapshot_id: Id) -> Response:
     raw = snapshot_raw(session, snapshot_id)
     media_type = raw.content_type if raw.content_type and _MEDIA_TYPE.match(raw.content_type) else None
-    return Response(content=raw.body, media_type=media_type or "application/octet-stream", headers={
-        "X-Content-SHA256": raw.sha256,
-        # Captured pages are untrusted HTML: never let them run scripts on this origin.
-        "Content-Security-Policy": "sandbox",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'inline; filename="snapshot-{raw.snapshot_id}"',
-    })
+    return Response(
+        content=raw.body,
+        media_type=media_type or "application/octet-stream",
+        headers={
+            "X-Content-SHA256": raw.sha256,
+            # Captured pages are untrusted HTML: never let them run scripts on this origin.
+            "Content-Security-Policy": "sandbox",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="snapshot-{raw.snapshot_id}"',
+        },
+    )
 
 
 # --- alerts ---------------------------------------------------------------------------------------
 
+
 @read.get("/alerts", summary="Alerts, with the filters of `watcher alerts` and more")
-def alerts(session: SessionDep,
-           source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
-           clinic: Text = None, kind: Annotated[str | None, Query(max_length=40)] = None,
-           indication: Annotated[str | None, Query(max_length=80)] = None,
-           since: DateParam = None, until: DateParam = None,
-           acknowledged: Annotated[bool | None, Query(description="true: only acknowledged; false: only open.")]
-           = None,
-           order: Annotated[Literal["asc", "desc"], Query(description="By capture date.")] = "desc",
-           limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+def alerts(
+    session: SessionDep,
+    source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
+    clinic: Text = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    indication: Annotated[str | None, Query(max_length=80)] = None,
+    since: DateParam = None,
+    until: DateParam = None,
+    acknowledged: Annotated[bool | None, Query(description="true: only acknowledged; false: only open.")] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="By capture date.")] = "desc",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     return alerts_page(
-        session, limit=limit, offset=offset,
+        session,
+        limit=limit,
+        offset=offset,
         source_id=resolve_source(session, source).id if source else None,
         clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-        kind=kind or None, indication=indication or None,
-        since=parse_when(since), until=parse_when(until, end_of_day=True),
-        acknowledged=acknowledged, newest_first=order == "desc")
+        kind=kind or None,
+        indication=indication or None,
+        since=parse_when(since),
+        until=parse_when(until, end_of_day=True),
+        acknowledged=acknowledged,
+        newest_first=order == "desc",
+    )
 
 
 @read.get("/alerts/{alert_id}", summary="One alert, with its finding's details")
@@ -232,38 +269,62 @@ def alert(session: SessionDep, alert_id: Id) -> dict[str, Any]:
 
 
 @write.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (needs the API token)")
-def acknowledge(session: SessionDep, alert_id: Id,
-                body: Annotated[AcknowledgeIn | None, Body()] = None) -> dict[str, Any]:
+def acknowledge(
+    session: SessionDep, alert_id: Id, body: Annotated[AcknowledgeIn | None, Body()] = None
+) -> dict[str, Any]:
     return acknowledge_alert(session, alert_id, by=body.by if body else None)
 
 
 # --- claims and search ----------------------------------------------------------------------------
 
+
 @read.get("/claims", summary="Claim timelines per clinic × indication, and who claims what now")
-def claims(session: SessionDep, clinic: Text = None,
-           indication: Annotated[str | None, Query(max_length=80)] = None) -> dict[str, Any]:
-    return claim_timelines(session, clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-                           indication=indication or None)
+def claims(
+    session: SessionDep, clinic: Text = None, indication: Annotated[str | None, Query(max_length=80)] = None
+) -> dict[str, Any]:
+    return claim_timelines(
+        session, clinic_id=resolve_clinic(session, clinic).id if clinic else None, indication=indication or None
+    )
 
 
 @read.get("/search", summary="Full-text search over every stored version (Japanese included)")
-def search_versions(session: SessionDep,
-                    q: Annotated[str, Query(min_length=1, max_length=MAX_TERM_CHARS, description="Text to find.")],
-                    clinic: Text = None, since: DateParam = None, until: DateParam = None,
-                    limit: Limit = 100) -> list[dict[str, Any]]:
-    return search(session, q, clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-                  since=parse_when(since), until=parse_when(until, end_of_day=True), limit=limit)
+def search_versions(
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_TERM_CHARS, description="Text to find.")],
+    clinic: Text = None,
+    since: DateParam = None,
+    until: DateParam = None,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    return search(
+        session,
+        q,
+        clinic_id=resolve_clinic(session, clinic).id if clinic else None,
+        since=parse_when(since),
+        until=parse_when(until, end_of_day=True),
+        limit=limit,
+    )
 
 
 # --- subscriptions (watcher.subscriptions) --------------------------------------------------------
+
 
 @write.post("/subscriptions", status_code=201, summary="Subscribe an address to alerts (needs the API token)")
 def subscribe(session: SessionDep, body: Annotated[SubscriptionIn, Body()], response: Response) -> dict[str, Any]:
     from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
 
-    subscription, created = create_subscription(session, SubscriptionSpec(
-        email=body.email, mode=body.mode, clinics=list(body.clinics), sources=list(body.sources),
-        kinds=list(body.kinds), indications=list(body.indications), min_severity=body.min_severity))
+    subscription, created = create_subscription(
+        session,
+        SubscriptionSpec(
+            email=body.email,
+            mode=body.mode,
+            clinics=list(body.clinics),
+            sources=list(body.sources),
+            kinds=list(body.kinds),
+            indications=list(body.indications),
+            min_severity=body.min_severity,
+        ),
+    )
     if not created:
         response.status_code = 200
     return subscription_dict(session, subscription)
