@@ -138,6 +138,10 @@ class Settings:
     # JSON API (watcher serve): bearer token for writes (empty = writes disabled); reads need it too when required
     api_token: str = ""
     api_read_token_required: bool = False
+    # Failed logins (dashboard login and API token) allowed per client and in all, per sliding window
+    login_max_failures: int = 5
+    login_max_failures_global: int = 50
+    login_window: float = 300.0
     # E-mail alerts (empty smtp_host = e-mail disabled) and the public links in mails and feeds
     smtp_host: str = ""
     smtp_port: int = 25
@@ -217,6 +221,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler_digest_interval=_env("SCHEDULER_DIGEST_INTERVAL", _parse_tick, 900.0, env),
         api_token=_env("API_TOKEN", str.strip, "", env),
         api_read_token_required=_env("API_READ_TOKEN_REQUIRED", _parse_bool, False, env),
+        login_max_failures=_env("LOGIN_MAX_FAILURES", _parse_positive_int, 5, env),
+        login_max_failures_global=_env("LOGIN_MAX_FAILURES_GLOBAL", _parse_positive_int, 50, env),
+        login_window=_env("LOGIN_WINDOW", _parse_tick, 300.0, env),
         **_mail_settings(env),
     )
 

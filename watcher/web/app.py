@@ -4,7 +4,8 @@ Each module in ``ROUTERS`` exports ``router`` (a FastAPI ``APIRouter``); the JSO
 ``/api``, feeds and the dashboard add their own modules here (the dashboard serves ``/``). The
 OpenAPI schema is at ``/openapi.json`` and its browsable docs at ``/api/docs``. Errors that watcher
 raises on purpose become 4xx answers with a one-line ``detail``: NotFoundError 404, InputError 400,
-DuplicateError 409; an unreachable database is a 503.
+DuplicateError 409; too many failed logins 429 (``watcher.web.throttle``); an unreachable database is
+a 503.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from watcher import __version__
 from watcher.config import Settings, load_settings
 from watcher.db import Store
 from watcher.errors import DuplicateError, InputError, NotFoundError, StoreError, WatcherError
+from watcher.web.throttle import LoginThrottle, LoginThrottled
 
 ROUTERS: tuple[str, ...] = ("watcher.web.api", "watcher.web.dashboard", "watcher.web.feeds", "watcher.web.unsubscribe")
 
@@ -41,6 +43,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(error, InputError):
             return _error(400, str(error))
         return _error(400, str(error))
+
+    @app.exception_handler(LoginThrottled)
+    async def throttled(request: Request, error: LoginThrottled) -> JSONResponse:
+        return JSONResponse(
+            status_code=429, content={"detail": str(error)}, headers={"Retry-After": str(error.retry_after)}
+        )
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, error: OperationalError) -> JSONResponse:
@@ -68,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
     for name in ROUTERS:
         app.include_router(import_module(name).router)
