@@ -16,8 +16,7 @@ from watcher.db import Store
 from watcher.netguard import LOOPBACK_NETWORKS
 
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("WATCHER_TEST_POSTGRES_URL",
-                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get("WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -30,8 +29,9 @@ def _postgres_unavailable(reason: str) -> None:
 def _admin_connect():  # type: ignore[no-untyped-def]
     import psycopg
 
-    return psycopg.connect(POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"),
-                           autocommit=True, connect_timeout=5)
+    return psycopg.connect(
+        POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True, connect_timeout=5
+    )
 
 
 @pytest.fixture
@@ -72,9 +72,16 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for fetching from our own loopback server: no delays, quick retries."""
-    return replace(load_settings({}), data_dir=tmp_path, database_url=database_url,
-                   allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, retry_backoff=0.05,
-                   download_timeout=5.0, autothrottle=False)
+    return replace(
+        load_settings({}),
+        data_dir=tmp_path,
+        database_url=database_url,
+        allowed_networks=LOOPBACK_NETWORKS,
+        download_delay=0.0,
+        retry_backoff=0.05,
+        download_timeout=60.0,
+        autothrottle=False,
+    )
 
 
 @pytest.fixture
