@@ -20,6 +20,7 @@ LANGUAGES = ("ja", "en", "mixed")
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MIN_INTERVAL_SECONDS = 1
+MAX_INTERVAL_SECONDS = 366 * 86400
 
 
 def parse_interval(text: str) -> int:
@@ -30,6 +31,8 @@ def parse_interval(text: str) -> int:
     seconds = int(float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
     if seconds < MIN_INTERVAL_SECONDS:
         raise InputError(f"invalid interval {text!r}: must be at least {MIN_INTERVAL_SECONDS} second")
+    if seconds > MAX_INTERVAL_SECONDS:  # also keeps it within the database's integer column
+        raise InputError(f"invalid interval {text!r}: must be at most 366d")
     return seconds
 
 

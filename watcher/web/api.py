@@ -11,11 +11,10 @@ of that day).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from watcher.errors import InputError
 from watcher.history import diff_versions
@@ -37,7 +36,16 @@ from watcher.queries.sources import source_info, sources_page
 from watcher.queries.timeline import timeline, version_at
 from watcher.search import MAX_TERM_CHARS, search
 from watcher.sources import SourceSpec, add_sources, parse_interval, resolve_source, source_dict
-from watcher.web.deps import SessionDep, SettingsDep, require_read, require_write
+from watcher.web.deps import (
+    READ_RESPONSES,
+    WRITE_RESPONSES,
+    SessionDep,
+    SettingsDep,
+    mark_read_guarded,
+    require_read,
+    require_write,
+)
+from watcher.web.security import RAW_MEDIA_TYPE, raw_download
 
 MAX_ID = 2**31 - 1
 
@@ -51,8 +59,8 @@ def reject_control_characters(request: Request) -> None:
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reject_control_characters)])
-read = APIRouter(dependencies=[Depends(require_read)])
-write = APIRouter(dependencies=[Depends(require_write)])
+read = APIRouter(dependencies=[Depends(require_read)], responses=READ_RESPONSES)
+write = APIRouter(dependencies=[Depends(require_write)], responses=WRITE_RESPONSES)
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
@@ -60,64 +68,44 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]
 DateParam = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or an ISO 8601 timestamp.")]
 Text = Annotated[str | None, Query(max_length=300)]
 
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[ -~]*)?$")
 
-
-def _clean(value: str) -> str:
-    if any(ord(ch) < 32 for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
+# Control characters are never meaningful in these fields: the schema says so, and pydantic enforces
+# it (422), so that what the schema admits is what the API accepts.
+PLAIN = r"^[^\x00-\x1f]*$"
+URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20]+$"
+INTERVAL = r"^ *[0-9]+(\.[0-9]+)? *[smhdwSMHDW] *$"
+PlainText = Annotated[str, Field(max_length=300, pattern=PLAIN)]
 
 
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="http(s) URL of the page or site entry point.")
-    clinic: str | None = Field(default=None, max_length=300)
+    url: str = Field(max_length=2048, pattern=URL, description="http(s) URL of the page or site entry point.")
+    clinic: PlainText | None = None
     kind: Literal["page", "site"] = "page"
-    interval: str = Field(default="1d", max_length=20, description="Check interval: 30m, 6h, 1d, 1w.")
+    interval: str = Field(default="1d", max_length=20, pattern=INTERVAL, description="Check interval: 30m, 6h, 1d, 1w.")
     language: Literal["ja", "en", "mixed"] | None = None
-
-    @field_validator("url", "clinic", "interval")
-    @classmethod
-    def no_control_characters(cls, value: str | None) -> str | None:
-        return None if value is None else _clean(value)
 
 
 class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    by: str | None = Field(default=None, max_length=200, description="Who acknowledges (free text).")
-
-    @field_validator("by")
-    @classmethod
-    def no_control_characters(cls, value: str | None) -> str | None:
-        return None if value is None else _clean(value)
+    by: str | None = Field(default=None, max_length=200, pattern=PLAIN, description="Who acknowledges (free text).")
 
 
-ShortList = Annotated[list[Annotated[str, Field(max_length=300)]], Field(max_length=50)]
+ShortList = Annotated[list[PlainText], Field(max_length=50)]
 
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, pattern=PLAIN)
     mode: Literal["immediate", "daily"] = "immediate"
     clinics: ShortList = Field(default_factory=list, description="Clinic names or ids.")
     sources: ShortList = Field(default_factory=list, description="Source URLs or ids.")
     kinds: ShortList = Field(default_factory=list)
     indications: ShortList = Field(default_factory=list)
     min_severity: Literal["low", "medium", "high"] = "low"
-
-    @field_validator("email")
-    @classmethod
-    def no_control_characters(cls, value: str) -> str:
-        return _clean(value)
-
-    @field_validator("clinics", "sources", "kinds", "indications")
-    @classmethod
-    def no_control_characters_in_lists(cls, values: list[str]) -> list[str]:
-        return [_clean(value) for value in values]
 
 
 # --- clinics and sources ---------------------------------------------------------------------------
@@ -206,29 +194,23 @@ def snapshot_text(session: SessionDep, snapshot_id: Id) -> dict[str, Any]:
 
 @read.get(
     "/snapshots/{snapshot_id}/raw",
-    summary="The captured bytes, as served by the site",
+    summary="The captured bytes, as served by the site, as a download",
     response_class=Response,
     responses={
         200: {
-            "content": {"application/octet-stream": {}},
-            "description": "The raw body; X-Content-SHA256 is its SHA-256 (hex).",
+            "content": {RAW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The raw body as an attachment (the file name's extension tells the captured type; "
+            "`GET /api/snapshots/{id}` has its Content-Type).",
+            "headers": {
+                "X-Content-SHA256": {"description": "SHA-256 of the body (hex)", "schema": {"type": "string"}},
+                "Repr-Digest": {"description": "RFC 9530 digest of the body", "schema": {"type": "string"}},
+                "Content-Disposition": {"description": "attachment; filename=...", "schema": {"type": "string"}},
+            },
         }
     },
 )
 def snapshot_raw_bytes(session: SessionDep, snapshot_id: Id) -> Response:
-    raw = snapshot_raw(session, snapshot_id)
-    media_type = raw.content_type if raw.content_type and _MEDIA_TYPE.match(raw.content_type) else None
-    return Response(
-        content=raw.body,
-        media_type=media_type or "application/octet-stream",
-        headers={
-            "X-Content-SHA256": raw.sha256,
-            # Captured pages are untrusted HTML: never let them run scripts on this origin.
-            "Content-Security-Policy": "sandbox",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": f'inline; filename="snapshot-{raw.snapshot_id}"',
-        },
-    )
+    return raw_download(snapshot_raw(session, snapshot_id))
 
 
 # --- alerts ---------------------------------------------------------------------------------------
@@ -330,5 +312,6 @@ def subscribe(session: SessionDep, body: Annotated[SubscriptionIn, Body()], resp
     return subscription_dict(session, subscription)
 
 
+mark_read_guarded(read)
 router.include_router(read)
 router.include_router(write)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import import_module
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -22,6 +23,7 @@ from watcher import __version__
 from watcher.config import Settings, load_settings
 from watcher.db import Store
 from watcher.errors import DuplicateError, InputError, NotFoundError, StoreError, WatcherError
+from watcher.web.deps import document_security
 from watcher.web.throttle import LoginThrottle, LoginThrottled
 
 ROUTERS: tuple[str, ...] = ("watcher.web.api", "watcher.web.dashboard", "watcher.web.feeds", "watcher.web.unsubscribe")
@@ -80,4 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for name in ROUTERS:
         app.include_router(import_module(name).router)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_security(default_openapi(), reads_need_token=settings.api_read_token_required)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -27,9 +27,7 @@ Unknown ids and bad parameters are friendly HTML error pages.
 
 from __future__ import annotations
 
-import base64
 import logging
-import mimetypes
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from functools import cache
@@ -87,6 +85,7 @@ from watcher.web.security import (
     csrf_token,
     decode_session,
     new_session,
+    raw_download,
     safe_next,
     session_secret,
     set_session_cookie,
@@ -677,29 +676,12 @@ def snapshot_page(
     )
 
 
-_EXTENSIONS = {"text/html": ".html", "application/xhtml+xml": ".xhtml", "text/plain": ".txt", "application/pdf": ".pdf"}
-
-
 @router.get("/snapshots/{snapshot_id}/raw")
 def snapshot_raw_download(request: Request, session: SessionDep, snapshot_id: str) -> Response:
     """The captured bytes as a download. Never rendered on this origin: octet-stream, attachment,
     nosniff, and a sandboxing CSP in case a browser were to display it anyway."""
     require_read(request)
-    raw = snapshot_raw(session, _id(snapshot_id, "snapshot"))
-    media = (raw.content_type or "").split(";")[0].strip().lower()
-    extension = _EXTENSIONS.get(media) or mimetypes.guess_extension(media or "application/octet-stream") or ".bin"
-    digest = base64.b64encode(bytes.fromhex(raw.sha256)).decode("ascii")
-    return Response(
-        content=raw.body,
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="snapshot-{raw.snapshot_id}-{raw.sha256[:12]}{extension}"',
-            "X-Content-SHA256": raw.sha256,
-            "Repr-Digest": f"sha-256=:{digest}:",
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return raw_download(snapshot_raw(session, _id(snapshot_id, "snapshot")))
 
 
 # --- alerts and triage ----------------------------------------------------------------------------

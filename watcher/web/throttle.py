@@ -115,8 +115,16 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+_CREATING = threading.Lock()
+
+
 def throttle_of(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.login_throttle
+    """The app's throttle (``create_app`` makes it; an app assembled otherwise gets one here)."""
+    state = request.app.state
+    with _CREATING:
+        throttle: LoginThrottle | None = getattr(state, "login_throttle", None)
+        if throttle is None:
+            throttle = state.login_throttle = LoginThrottle.from_settings(state.settings)
     return throttle
 
 
