@@ -115,3 +115,26 @@ def run_cli(cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]):  # typ
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+# --- figures of the fault-injection suite (tests/test_faults.py), printed after the run -----------
+
+FAULT_FIGURES = pytest.StashKey[list[dict[str, object]]]()
+
+
+@pytest.fixture
+def fault_figures(request: pytest.FixtureRequest) -> list[dict[str, object]]:
+    """Where a fault scenario appends its figures (one dict per scenario)."""
+    return request.config.stash.setdefault(FAULT_FIGURES, [])
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    figures = config.stash.get(FAULT_FIGURES, [])
+    if not figures:
+        return
+    columns = ["scenario", "faults", "survived", "rows", "lost", "duplicates", "service"]
+    terminalreporter.section("fault injection: figures")
+    terminalreporter.write_line("| " + " | ".join(columns) + " |")
+    terminalreporter.write_line("|" + "---|" * len(columns))
+    for row in figures:
+        terminalreporter.write_line("| " + " | ".join(str(row.get(column, "")) for column in columns) + " |")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from waiting import children, is_running, wait_for
+from waiting import children, is_running, spawn, wait_for
 
 from watcher.db import Store
 from watcher.devserver import VersionedSite
@@ -61,15 +61,7 @@ def test_sigkill_of_watcher_check_takes_the_crawl_child_along(slow_site: Version
         add_sources(session, [SourceSpec(url=slow_site.url(f"/p{n}.html")) for n in range(PAGES)])
     store.dispose()
     log = tmp_path / "check.log"
-    with log.open("wb") as stream:
-        check = subprocess.Popen(
-            [sys.executable, "-m", "watcher.cli", "check"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stream,
-            start_new_session=True,
-        )
+    check = spawn(["-m", "watcher.cli", "check"], env=env, log=log, cwd=REPO)
     try:
         wait_for(lambda: _page_hits(slow_site) >= 3, what="the crawl to fetch its first pages", details=log.read_text)
         crawls = children(check.pid)

@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
-from waiting import STARTUP_SECONDS, children, wait_for
+from waiting import STARTUP_SECONDS, children, spawn, wait_for
 
 from watcher.config import load_settings
 from watcher.db import Store
@@ -157,16 +156,8 @@ def test_service_repeats_resumes_after_kill_and_stops_on_sigterm(tmp_path: Path)
     def start() -> subprocess.Popen[bytes]:
         log = tmp_path / f"service-{len(logs) + 1}.log"
         logs.append(log)
-        with log.open("wb") as stream:
-            # Its own session, so the kill below takes the crawl subprocess along, as a container stop does.
-            return subprocess.Popen(
-                [sys.executable, "-m", "watcher.cli", "run", "--tick", "0.3"],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=stream,
-                start_new_session=True,
-            )
+        # Its own session, so the kill below takes the crawl subprocess along, as a container stop does.
+        return spawn(["-m", "watcher.cli", "run", "--tick", "0.3"], env=env, log=log, cwd=REPO)
 
     def checks(source_id: int) -> int:
         with store.session() as session:

@@ -7,6 +7,8 @@ message that says what was awaited, plus whatever ``details()`` adds (a log, the
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,3 +55,12 @@ def is_running(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def spawn(args: list[str], *, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """``python ARGS`` in its own session (so a kill of its group takes its crawl along, as a container
+    stop does), stdout discarded, stderr appended to ``log``."""
+    with log.open("ab") as stream:
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stream, start_new_session=True
+        )
