@@ -116,7 +116,7 @@ def main() -> None:
         build_site(root, args.pages, args.changed)
         db_path = Path(tmp) / "bench.db"
         env = {**os.environ, "WATCHER_DATABASE_URL": f"sqlite:///{db_path}", "WATCHER_DOWNLOAD_DELAY": "0",
-               "WATCHER_AUTOTHROTTLE": "0", "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1", "WATCHER_LOG_LEVEL": "WARNING",
+               "WATCHER_AUTOTHROTTLE": "0", "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8", "WATCHER_LOG_LEVEL": "WARNING",
                "WATCHER_CONCURRENT_REQUESTS": "16"}
         with VersionedSite(root=root) as site:
             urls = [site.url(f"/bench/page-{i:05d}/") for i in range(args.pages)]

@@ -1,6 +1,7 @@
 """``python -m spiders``: read FetchTarget lines on stdin, crawl, write Capture lines on stdout.
 
-Run by ``watcher.crawl`` in a subprocess; settings arrive as WATCHER_* environment variables.
+Run by ``watcher.crawl`` in a subprocess; settings arrive as WATCHER_* environment variables, and
+``--lifeline-fd=N`` names the pipe whose end-of-file means the parent is gone (``watcher.lifeline``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import TextIO
 from watcher.capture import FetchTarget
 from watcher.config import Settings, load_settings
 from watcher.errors import ConfigError
+from watcher.lifeline import die_with_parent, lifeline_fd
 
 
 def main() -> int:
+    die_with_parent(lifeline_fd(sys.argv[1:]))  # before anything else: never crawl for nobody
     capture_fd = _reserve_stdout()
     try:
         settings = load_settings()

@@ -22,7 +22,7 @@ from scrapy.utils.response import response_status_message
 from twisted.internet.error import DNSLookupError
 
 from watcher.errors import RefusedAddressError
-from watcher.netguard import check_address, check_scheme_and_host, parse_ip
+from watcher.netguard import Network, check_address, check_scheme_and_host, parse_ip, parse_networks
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -52,24 +52,22 @@ class AddressGuardMiddleware:
     HTTP proxy from ``http_proxy``, the proxy resolves again: that gap is the proxy's to close.)
     """
 
-    def __init__(self, *, allow_private: bool) -> None:
-        self.allow_private = allow_private
+    def __init__(self, *, allowed: tuple[Network, ...] = ()) -> None:
+        self.allowed = allowed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
-        return cls(allow_private=crawler.settings.getbool("WATCHER_ALLOW_PRIVATE_ADDRESSES"))
+        return cls(allowed=parse_networks(crawler.settings.get("WATCHER_ALLOWED_NETWORKS") or ""))
 
     async def process_request(self, request: Request) -> None:
         try:
             host = check_scheme_and_host(request.url)
-            if self.allow_private:
-                return
             address = parse_ip(host)
             if address is None:
                 address = parse_ip(await _resolve(host))
             if address is None:  # the resolver answers with a dotted quad; stay strict anyway
                 raise RefusedAddressError(f"refused {host}: the resolver returned no usable address")
-            check_address(host, address, allow_private=False)
+            check_address(host, address, allowed=self.allowed)
         except RefusedAddressError as error:
             raise RefusedRequest(str(error)) from error
 
@@ -128,31 +126,36 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff = settings.getfloat("WATCHER_RETRY_BACKOFF")
         self.retry_after_cap = settings.getfloat("WATCHER_RETRY_AFTER_CAP")
 
-    def process_response(self, request: Request, response: Response,
-                         spider: Spider | None = None) -> Request | Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         if retry_after is not None and retry_after > self.retry_after_cap:
-            log.info("Not retrying %s: Retry-After %.0f s exceeds the %.0f s cap",
-                     request, retry_after, self.retry_after_cap)
+            log.info(
+                "Not retrying %s: Retry-After %.0f s exceeds the %.0f s cap", request, retry_after, self.retry_after_cap
+            )
             return response
         retry = self._retry_later(request, response_status_message(response.status), retry_after)
         return retry or response
 
-    def process_exception(self, request: Request, exception: Exception,
-                          spider: Spider | None = None) -> Request | Response | None:
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
         if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
             return None
         return self._retry_later(request, exception, None)
 
-    def _retry_later(self, request: Request, reason: str | Exception,
-                     retry_after: float | None) -> Request | None:
+    def _retry_later(self, request: Request, reason: str | Exception, retry_after: float | None) -> Request | None:
         assert self.crawler.spider is not None
         retry: Request | None = get_retry_request(
-            request, spider=self.crawler.spider, reason=reason,
+            request,
+            spider=self.crawler.spider,
+            reason=reason,
             max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
-            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust))
+            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
+        )
         if retry is not None:
             attempt = int(retry.meta.get("retry_times", 1))
             retry.meta[BACKOFF_META] = max(self.backoff * 2 ** (attempt - 1), retry_after or 0.0)

@@ -35,8 +35,10 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         # is the one the connection uses; do not swap it without revisiting AddressGuardMiddleware.
         "TWISTED_DNS_RESOLVER": "scrapy.resolver.CachingThreadedResolver",
         # Twisted's HTTP/1.1 client connects through the resolver above (httpx/aiohttp would not).
-        "DOWNLOAD_HANDLERS": {"http": "spiders.handlers.TimedHTTP11DownloadHandler",
-                              "https": "spiders.handlers.TimedHTTP11DownloadHandler"},
+        "DOWNLOAD_HANDLERS": {
+            "http": "spiders.handlers.TimedHTTP11DownloadHandler",
+            "https": "spiders.handlers.TimedHTTP11DownloadHandler",
+        },
         # Politeness
         "USER_AGENT": settings.effective_user_agent,
         "ROBOTSTXT_OBEY": settings.obey_robots,
@@ -67,7 +69,7 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         "RETRY_GIVE_UP_LOG_LEVEL": "INFO",  # the capture records the outcome; no ERROR line needed
         "WATCHER_RETRY_BACKOFF": settings.retry_backoff,
         "WATCHER_RETRY_AFTER_CAP": RETRY_AFTER_CAP_SECONDS,
-        "WATCHER_ALLOW_PRIVATE_ADDRESSES": settings.allow_private_addresses,
+        "WATCHER_ALLOWED_NETWORKS": ",".join(str(network) for network in settings.fetch_networks),
         # Every fetch is fresh and stateless: no cache, no cookie jar.
         "HTTPCACHE_ENABLED": False,
         "COOKIES_ENABLED": False,

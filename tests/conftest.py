@@ -13,10 +13,10 @@ import pytest
 
 from watcher.config import Settings, load_settings
 from watcher.db import Store
+from watcher.netguard import LOOPBACK_NETWORKS
 
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("WATCHER_TEST_POSTGRES_URL",
-                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get("WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -29,8 +29,9 @@ def _postgres_unavailable(reason: str) -> None:
 def _admin_connect():  # type: ignore[no-untyped-def]
     import psycopg
 
-    return psycopg.connect(POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"),
-                           autocommit=True, connect_timeout=5)
+    return psycopg.connect(
+        POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True, connect_timeout=5
+    )
 
 
 @pytest.fixture
@@ -71,9 +72,16 @@ def store(database_url: str) -> Iterator[Store]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings for fetching from our own loopback server: no delays, quick retries."""
-    return replace(load_settings({}), data_dir=tmp_path, database_url=database_url,
-                   allow_private_addresses=True, download_delay=0.0, retry_backoff=0.05,
-                   download_timeout=5.0, autothrottle=False)
+    return replace(
+        load_settings({}),
+        data_dir=tmp_path,
+        database_url=database_url,
+        allowed_networks=LOOPBACK_NETWORKS,
+        download_delay=0.0,
+        retry_backoff=0.05,
+        download_timeout=60.0,
+        autothrottle=False,
+    )
 
 
 @pytest.fixture
@@ -107,3 +115,26 @@ def run_cli(cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]):  # typ
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+# --- figures of the fault-injection suite (tests/test_faults.py), printed after the run -----------
+
+FAULT_FIGURES = pytest.StashKey[list[dict[str, object]]]()
+
+
+@pytest.fixture
+def fault_figures(request: pytest.FixtureRequest) -> list[dict[str, object]]:
+    """Where a fault scenario appends its figures (one dict per scenario)."""
+    return request.config.stash.setdefault(FAULT_FIGURES, [])
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    figures = config.stash.get(FAULT_FIGURES, [])
+    if not figures:
+        return
+    columns = ["scenario", "faults", "survived", "rows", "lost", "duplicates", "service"]
+    terminalreporter.section("fault injection: figures")
+    terminalreporter.write_line("| " + " | ".join(columns) + " |")
+    terminalreporter.write_line("|" + "---|" * len(columns))
+    for row in figures:
+        terminalreporter.write_line("| " + " | ".join(str(row.get(column, "")) for column in columns) + " |")

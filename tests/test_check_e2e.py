@@ -119,7 +119,7 @@ def test_check_history_diff(site: VersionedSite, run_cli, store: Store) -> None:
 def test_check_refuses_loopback_without_permission(site: VersionedSite, run_cli,  # type: ignore[no-untyped-def]
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_cli("sources", "add", site.url("/clinic/insomnia/")).code == 0
-    monkeypatch.setenv("WATCHER_ALLOW_PRIVATE_ADDRESSES", "0")
+    monkeypatch.setenv("WATCHER_ALLOWED_NETWORKS", "")
     result = run_cli("check", "--json")
     assert result.code == 0, "a refused fetch is a recorded check, not a failed command"
     row = result.json()[0]

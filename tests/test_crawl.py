@@ -24,6 +24,7 @@ from watcher.capture import Capture, FetchTarget
 from watcher.config import Settings
 from watcher.crawl import crawl
 from watcher.demo.site import Handler, RequestInfo, RouteResult, VersionedSite
+from watcher.netguard import LOOPBACK_NETWORKS
 
 JA_TEXT = "幹細胞培養上清液はうつ病の改善が期待されています。"
 SJIS_PAGE = f'<html><head><meta charset="shift_jis"></head><body><p>{JA_TEXT}</p></body></html>'
@@ -34,8 +35,15 @@ MAX_BODY = 200_000
 
 def fast_settings(**overrides: object) -> Settings:
     """Loopback allowed, no politeness delay, quick backoff: the crawl as the tests want it."""
-    base = Settings(allow_private_addresses=True, download_delay=0.0, retry_backoff=BACKOFF,
-                    retry_times=2, download_timeout=5.0, max_body_bytes=MAX_BODY, autothrottle=True)
+    base = Settings(
+        allowed_networks=LOOPBACK_NETWORKS,
+        download_delay=0.0,
+        retry_backoff=BACKOFF,
+        retry_times=2,
+        download_timeout=60.0,
+        max_body_bytes=MAX_BODY,
+        autothrottle=True,
+    )
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 
@@ -47,6 +55,7 @@ def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- the site ---------------------------------------------------------------------------------------
+
 
 def _counting(responses: list[RouteResult]) -> Handler:
     """A handler answering with ``responses`` in turn (the last one repeats)."""
@@ -62,6 +71,7 @@ def _counting(responses: list[RouteResult]) -> Handler:
 
 def _slow(seconds: float, *, release: threading.Event | None = None) -> Handler:
     """A page that takes ``seconds`` to answer (or less, once ``release`` is set)."""
+
     def handler(info: RequestInfo) -> RouteResult:
         if release is None:
             time.sleep(seconds)
@@ -83,7 +93,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VersionedSite]:
     root = tmp_path_factory.mktemp("site")
     (root / "ja" / "utf8").mkdir(parents=True)
     (root / "ja" / "utf8" / "1.html").write_text(
-        f"<html><body><p>{JA_TEXT}</p><footer>{{{{csrf_token}}}}</footer></body></html>", encoding="utf-8")
+        f"<html><body><p>{JA_TEXT}</p><footer>{{{{csrf_token}}}}</footer></body></html>", encoding="utf-8"
+    )
     (root / "ja" / "sjis").mkdir(parents=True)
     (root / "ja" / "sjis" / "1.sjis.html").write_bytes(SJIS_PAGE.encode("shift_jis"))
     (root / "private" / "page").mkdir(parents=True)
@@ -94,10 +105,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VersionedSite]:
         s.route("/e500", _counting([(500, html, b"<h1>oops</h1>")]))
         s.route("/e404", _counting([(404, html, b"<h1>gone</h1>")]))
         s.route("/e403", _counting([(403, html, b"<h1>no</h1>")]))
-        s.route("/flap", _counting([(503, html, b"busy"), (503, html, b"busy"),
-                                    (200, html, b"<p>back</p>")]))
-        s.route("/r429", _counting([(429, {"Retry-After": "1"}, b"slow down"),
-                                    (200, html, b"<p>ok now</p>")]))
+        s.route("/flap", _counting([(503, html, b"busy"), (503, html, b"busy"), (200, html, b"<p>back</p>")]))
+        s.route("/r429", _counting([(429, {"Retry-After": "1"}, b"slow down"), (200, html, b"<p>ok now</p>")]))
         s.route("/r429-long", _counting([(429, {"Retry-After": "3600"}, b"come back tomorrow")]))
         s.route("/r1", _counting([(302, {"Location": "/r2"}, b"")]))
         s.route("/r2", _counting([(301, {"Location": s.url("/ja/utf8/")}, b"")]))
@@ -112,9 +121,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VersionedSite]:
 
 
 BATCH = {
-    "utf8": "/ja/utf8/", "sjis": "/ja/sjis/", "e500": "/e500", "e404": "/e404", "e403": "/e403",
-    "flap": "/flap", "r429": "/r429", "r429_long": "/r429-long", "redirect": "/r1", "loop": "/loop",
-    "robots": "/private/page/", "huge": "/huge", "huge_stream": "/huge-stream",
+    "utf8": "/ja/utf8/",
+    "sjis": "/ja/sjis/",
+    "e500": "/e500",
+    "e404": "/e404",
+    "e403": "/e403",
+    "flap": "/flap",
+    "r429": "/r429",
+    "r429_long": "/r429-long",
+    "redirect": "/r1",
+    "loop": "/loop",
+    "robots": "/private/page/",
+    "huge": "/huge",
+    "huge_stream": "/huge-stream",
 }
 
 
@@ -141,18 +160,24 @@ def batch(site: VersionedSite) -> Batch:
     captures = list(crawl(targets, settings=fast_settings()))
     assert len(captures) == len(targets)
     by_id = {c.source_id: c for c in captures}
-    return Batch(captures={name: by_id[i] for i, name in enumerate(names, start=1)},
-                 hits=site.hits.copy(), max_concurrency=site.max_concurrency.copy())
+    return Batch(
+        captures={name: by_id[i] for i, name in enumerate(names, start=1)},
+        hits=site.hits.copy(),
+        max_concurrency=site.max_concurrency.copy(),
+    )
 
 
 # -- one crawl, many behaviours ---------------------------------------------------------------------
+
 
 def test_utf8_page_with_headers(batch: Batch, site: VersionedSite) -> None:
     capture = batch["utf8"]
     assert capture.error_kind is None and capture.status == 200
     assert JA_TEXT.encode("utf-8") in capture.body
     assert capture.header("content-type") == "text/html; charset=utf-8"
-    assert capture.header("ETag", ) and capture.header("Last-Modified")
+    assert capture.header(
+        "ETag",
+    ) and capture.header("Last-Modified")
     assert all(isinstance(v, str) for values in capture.headers.values() for v in values)
     assert capture.final_url == capture.requested_url == site.url("/ja/utf8/")
     assert capture.redirects == []
@@ -167,8 +192,7 @@ def test_shift_jis_bytes_are_kept_raw(batch: Batch) -> None:
     assert capture.header("Content-Type") == "text/html; charset=shift_jis"
 
 
-def test_server_error_is_retried_with_backoff_then_delivered(batch: Batch,
-                                                            site: VersionedSite) -> None:
+def test_server_error_is_retried_with_backoff_then_delivered(batch: Batch, site: VersionedSite) -> None:
     capture = batch["e500"]
     assert capture.error_kind is None and capture.status == 500 and capture.body == b"<h1>oops</h1>"
     attempts = [r.received_at for r in site.requests_to("/e500")]
@@ -179,8 +203,7 @@ def test_server_error_is_retried_with_backoff_then_delivered(batch: Batch,
 
 
 @pytest.mark.parametrize("name, status", [("e404", 404), ("e403", 403)])
-def test_client_errors_are_not_retried(batch: Batch, site: VersionedSite,
-                                       name: str, status: int) -> None:
+def test_client_errors_are_not_retried(batch: Batch, site: VersionedSite, name: str, status: int) -> None:
     assert batch[name].status == status and batch[name].error_kind is None
     assert batch.hits[BATCH[name]] == 1
 
@@ -249,11 +272,14 @@ def test_one_request_at_a_time_per_site(batch: Batch, site: VersionedSite) -> No
 
 # -- crawls of their own ----------------------------------------------------------------------------
 
+
 def test_conditional_request_gets_304(batch: Batch, site: VersionedSite) -> None:
     first = batch["utf8"]
     url = site.url("/ja/utf8/")
-    targets = [FetchTarget(source_id=1, url=url, etag=first.header("ETag")),
-               FetchTarget(source_id=2, url=url, last_modified=first.header("Last-Modified"))]
+    targets = [
+        FetchTarget(source_id=1, url=url, etag=first.header("ETag")),
+        FetchTarget(source_id=2, url=url, last_modified=first.header("Last-Modified")),
+    ]
     before = len(site.requests_to("/ja/utf8/"))
     captures = {c.source_id: c for c in crawl(targets, settings=fast_settings())}
     assert captures[1].status == 304 and captures[1].body == b"" and captures[1].error_kind is None
@@ -283,11 +309,16 @@ def test_private_addresses_are_refused(site: VersionedSite, monkeypatch: pytest.
     HTTP proxy (Scrapy honours http_proxy), so the test needs no internet."""
     monkeypatch.setenv("http_proxy", site.url("/"))
     public = "http://93.184.216.34"
-    urls = [site.url("/ja/utf8/"), site.url("/ja/utf8/", host="localhost"),
-            f"http://[::1]:{site.port}/", f"{public}/hop", f"ftp://127.0.0.1:{site.port}/"]
+    urls = [
+        site.url("/ja/utf8/"),
+        site.url("/ja/utf8/", host="localhost"),
+        f"http://[::1]:{site.port}/",
+        f"{public}/hop",
+        f"ftp://127.0.0.1:{site.port}/",
+    ]
     targets = [FetchTarget(source_id=i, url=url) for i, url in enumerate(urls, start=1)]
     before = site.hits.copy()
-    captures = {c.source_id: c for c in crawl(targets, settings=fast_settings(allow_private_addresses=False))}
+    captures = {c.source_id: c for c in crawl(targets, settings=fast_settings(allowed_networks=()))}
     assert {i: c.error_kind for i, c in captures.items()} == dict.fromkeys(captures, "refused_address")
     assert "127.0.0.1" in (captures[1].error or "") and "localhost" in (captures[2].error or "")
     hop = captures[4]
@@ -307,10 +338,15 @@ def test_sites_are_paced_independently() -> None:
 
 
 def _crawl_paced(site: VersionedSite) -> None:
-    urls = [site.url("/pace/a"), site.url("/pace/b"),
-            site.url("/pace/c", host="localhost"), site.url("/pace/d", host="localhost")]
-    captures = list(crawl([FetchTarget(source_id=i, url=u) for i, u in enumerate(urls)],
-                          settings=fast_settings(autothrottle=False)))
+    urls = [
+        site.url("/pace/a"),
+        site.url("/pace/b"),
+        site.url("/pace/c", host="localhost"),
+        site.url("/pace/d", host="localhost"),
+    ]
+    captures = list(
+        crawl([FetchTarget(source_id=i, url=u) for i, u in enumerate(urls)], settings=fast_settings(autothrottle=False))
+    )
     assert [c.status for c in captures] == [200] * 4
     assert site.max_concurrency[f"127.0.0.1:{site.port}"] == 1
     assert site.max_concurrency[f"localhost:{site.port}"] == 1
@@ -339,8 +375,9 @@ def test_child_killed_mid_crawl(site: VersionedSite, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
     urls = [site.url("/ja/utf8/")] + [site.url(f"/pace/{name}") for name in "abcd"]
     results = []
-    for capture in crawl([FetchTarget(source_id=i, url=u) for i, u in enumerate(urls)],
-                         settings=fast_settings(autothrottle=False)):
+    for capture in crawl(
+        [FetchTarget(source_id=i, url=u) for i, u in enumerate(urls)], settings=fast_settings(autothrottle=False)
+    ):
         results.append(capture)
         if len(results) == 1:
             started[0].kill()
@@ -381,10 +418,13 @@ TARGETS = [FetchTarget(source_id=i, url=f"http://example.test/{i}") for i in ran
 
 
 @pytest.mark.usefixtures("fake_child")
-@pytest.mark.parametrize("mode, reason", [
-    ("exit", "exited with status 3: spiders.fake: something broke badly"),
-    ("kill", "killed by signal 9"),
-])
+@pytest.mark.parametrize(
+    "mode, reason",
+    [
+        ("exit", "exited with status 3: spiders.fake: something broke badly"),
+        ("kill", "killed by signal 9"),
+    ],
+)
 def test_crashed_child_yields_crawl_failed(monkeypatch: pytest.MonkeyPatch, mode: str, reason: str) -> None:
     monkeypatch.setenv("FAKE_MODE", mode)
     captures = list(crawl(TARGETS, settings=fast_settings()))

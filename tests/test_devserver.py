@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import http.client
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 
@@ -47,8 +47,9 @@ def site(root: Path) -> Iterator[VersionedSite]:
         yield site
 
 
-def get(site: VersionedSite, path: str, headers: dict[str, str] | None = None,
-        method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+def get(
+    site: VersionedSite, path: str, headers: dict[str, str] | None = None, method: str = "GET"
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
     try:
         connection.request(method, path, headers=headers or {})
@@ -66,8 +67,12 @@ def test_serves_on_an_ephemeral_loopback_port_with_a_big_backlog(site: Versioned
 
 
 def test_rounds_pick_the_latest_version(site: VersionedSite) -> None:
-    expected = {1: b"<p>version one</p>", 2: b"<p>version one</p>", 3: b"<p>version three</p>",
-                9: b"<p>version three</p>"}
+    expected = {
+        1: b"<p>version one</p>",
+        2: b"<p>version one</p>",
+        3: b"<p>version three</p>",
+        9: b"<p>version three</p>",
+    }
     try:
         for round_number, body in expected.items():
             site.round = round_number
@@ -165,7 +170,7 @@ def test_concurrency_is_counted_per_host(site: VersionedSite) -> None:
     gate = threading.Event()
 
     def slow(info: RequestInfo) -> RouteResult:
-        gate.wait(5)
+        gate.wait(120)  # released by the test as soon as all three are in
         return 200, {}, b"done"
 
     site.route("/gate", slow)
@@ -173,10 +178,10 @@ def test_concurrency_is_counted_per_host(site: VersionedSite) -> None:
     threads = [threading.Thread(target=get, args=(site, "/gate")) for _ in range(3)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 5
-    while site.hits["/gate"] < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    gate.set()
+    try:
+        wait_for(lambda: site.hits["/gate"] >= 3, what="three requests to be in the handler at once")
+    finally:
+        gate.set()
     for thread in threads:
         thread.join()
     assert site.max_concurrency[f"127.0.0.1:{site.port}"] == max(before, 3)

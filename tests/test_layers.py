@@ -20,11 +20,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "watcher"
 
 # Lowest first. A name stands for the module and, for a package, everything in it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("watcher", "watcher.errors", "watcher.config", "watcher.addresses")),
-    ("pure stages", ("watcher.capture", "watcher.netguard", "watcher.extract", "watcher.quality", "watcher.links",
+    ("foundation", ("watcher", "watcher.errors", "watcher.netguard", "watcher.config", "watcher.addresses")),
+    ("pure stages", ("watcher.capture", "watcher.extract", "watcher.quality", "watcher.links",
                      "watcher.changes", "watcher.claims", "watcher.describe")),
     ("storage", ("watcher.models", "watcher.db", "watcher.search_index")),
-    ("sources and crawl", ("watcher.sources", "watcher.crawl")),
+    ("sources and crawl", ("watcher.sources", "watcher.crawl", "watcher.lifeline")),
     ("write path", ("watcher.pipeline",)),
     ("read side", ("watcher.history", "watcher.queries", "watcher.search", "watcher.triage", "watcher.warc",
                    "watcher.export", "watcher.subscriptions")),

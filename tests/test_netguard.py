@@ -6,8 +6,17 @@ import ipaddress
 
 import pytest
 
-from watcher.errors import FetchError, RefusedAddressError
-from watcher.netguard import address_refusal, check_url_allowed, resolve
+from watcher.errors import FetchError, InputError, RefusedAddressError
+from watcher.netguard import (
+    ALL_NETWORKS,
+    LOOPBACK_NETWORKS,
+    address_refusal,
+    check_new_source,
+    check_url_allowed,
+    literal_address,
+    parse_networks,
+    resolve,
+)
 
 REFUSED = [
     ("127.0.0.1", "loopback"),
@@ -38,8 +47,17 @@ REFUSED = [
     ("2001:db8::1", None),  # documentation
 ]
 
-ALLOWED = ["8.8.8.8", "93.184.216.34", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8",
-           "2002:808:808::1", "64:ff9b::808:808", "100.63.255.255", "100.128.0.1"]
+ALLOWED = [
+    "8.8.8.8",
+    "93.184.216.34",
+    "1.1.1.1",
+    "2001:4860:4860::8888",
+    "::ffff:8.8.8.8",
+    "2002:808:808::1",
+    "64:ff9b::808:808",
+    "100.63.255.255",
+    "100.128.0.1",
+]
 
 
 @pytest.mark.parametrize("address, reason", REFUSED)
@@ -55,15 +73,19 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert address_refusal(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize("url", [
+PRIVATE_URLS = [
     "http://127.0.0.1/", "http://127.0.0.1:8080/admin", "https://[::1]/", "http://localhost/",
     "http://LOCALHOST:80/", "http://127.1/", "http://2130706433/", "http://0x7f000001/",
-    "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/meta-data/",
-    "http://100.64.1.1/", "http://0.0.0.0:5432/", "http://user:pw@10.0.0.1/",
-])
+    "http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
+    "http://100.64.1.1/", "http://0.0.0.0:5432/", "http://user:pw@10.0.0.1/", "http://192.168.1.1/admin",
+    "http://240.0.0.1/", "http://100.100.100.200/",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
 def test_private_urls_are_refused(url: str) -> None:
     with pytest.raises(RefusedAddressError) as caught:
-        check_url_allowed(url, allow_private=False)
+        check_url_allowed(url)
     message = str(caught.value)
     assert "\n" not in message and message.startswith("refused ")
     assert caught.value.kind == "refused_address" and caught.value.transient is False
@@ -71,24 +93,35 @@ def test_private_urls_are_refused(url: str) -> None:
 
 def test_refusal_names_host_and_address() -> None:
     with pytest.raises(RefusedAddressError, match=r"refused localhost \(127\.0\.0\.1\): loopback address"):
-        check_url_allowed("http://localhost:8000/", allow_private=False)
+        check_url_allowed("http://localhost:8000/")
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://8.8.8.8/", "gopher://8.8.8.8/",
-                                 "javascript:alert(1)", "data:text/html,hi", "8.8.8.8/page", "http:///path"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://8.8.8.8/",
+        "gopher://8.8.8.8/",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "8.8.8.8/page",
+        "http:///path",
+    ],
+)
 def test_other_schemes_and_hostless_urls_are_refused_even_when_private_is_allowed(url: str) -> None:
     with pytest.raises(RefusedAddressError):
-        check_url_allowed(url, allow_private=True)
+        check_url_allowed(url, allowed=ALL_NETWORKS)
 
 
 @pytest.mark.parametrize("url", ["http://8.8.8.8/", "https://[2001:4860:4860::8888]:443/x?y=1"])
 def test_public_literal_urls_are_allowed(url: str) -> None:
-    check_url_allowed(url, allow_private=False)
+    check_url_allowed(url)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://localhost/", "http://[::1]/"])
-def test_allow_private_lifts_the_address_rule(url: str) -> None:
-    check_url_allowed(url, allow_private=True)
+def test_allowed_networks_lift_the_address_rule(url: str) -> None:
+    check_url_allowed(url, allowed=LOOPBACK_NETWORKS)
+    check_url_allowed(url, allowed=ALL_NETWORKS)
 
 
 def test_localhost_resolves_to_loopback_only() -> None:
@@ -98,5 +131,119 @@ def test_localhost_resolves_to_loopback_only() -> None:
 
 def test_unresolvable_host_is_a_dns_fetch_error() -> None:
     with pytest.raises(FetchError) as caught:
-        check_url_allowed("http://does-not-exist.invalid/", allow_private=False)
+        check_url_allowed("http://does-not-exist.invalid/")
     assert caught.value.kind == "dns" and not isinstance(caught.value, RefusedAddressError)
+
+
+# -- allowed networks, and what is never fetched -----------------------------------------------------
+
+NEVER = [
+    "169.254.169.254",
+    "169.254.170.2",
+    "169.254.0.1",
+    "fe80::1",
+    "::ffff:169.254.169.254",
+    "100.100.100.200",
+    "fd00:ec2::254",
+    "0.0.0.0",
+    "::",
+]
+
+
+@pytest.mark.parametrize("address", NEVER)
+def test_link_local_metadata_and_unspecified_are_never_allowed(address: str) -> None:
+    assert address_refusal(ipaddress.ip_address(address), ALL_NETWORKS) is not None
+    assert address_refusal(ipaddress.ip_address(address), LOOPBACK_NETWORKS) is not None
+
+
+@pytest.mark.parametrize(
+    "address, allowed",
+    [
+        ("127.0.0.1", "127.0.0.0/8"),
+        ("::1", "::1"),
+        ("::ffff:127.0.0.1", "127.0.0.0/8"),
+        ("10.1.2.3", "10.0.0.0/8"),
+        ("192.168.5.5", "192.168.5.0/24"),
+        ("8.8.8.8", ""),
+    ],
+)
+def test_an_allowed_network_opens_that_network_only(address: str, allowed: str) -> None:
+    networks = parse_networks(allowed)
+    assert address_refusal(ipaddress.ip_address(address), networks) is None
+    assert (
+        address_refusal(
+            ipaddress.ip_address("10.200.0.1" if "10.200" not in allowed else "172.16.0.1"),
+            parse_networks("127.0.0.0/8"),
+        )
+        == "private"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("127.0.0.0/33", "is not an address or network"),
+        ("nonsense", "is not an address or network"),
+        ("169.254.0.0/16", "link-local: it is never fetched"),
+        ("169.254.169.254", "never fetched"),
+    ],
+)
+def test_bad_or_useless_networks_are_refused(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_networks(raw)
+
+
+def test_networks_are_parsed_deduplicated() -> None:
+    assert parse_networks(" 127.0.0.1/8 , ::1, 127.0.0.0/8,") == LOOPBACK_NETWORKS
+
+
+@pytest.mark.parametrize(
+    "host, address",
+    [
+        ("127.1", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("0x7f000001", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("::ffff:127.0.0.1", "::ffff:7f00:1"),
+        ("8.8.8.8", "8.8.8.8"),
+        ("example.org", None),
+        ("1e100.net", None),
+        ("cafe", None),
+    ],
+)
+def test_literal_addresses_in_every_spelling(host: str, address: str | None) -> None:
+    found = literal_address(host)
+    assert (str(found) if found else None) == address
+
+
+@pytest.mark.parametrize("url", [*PRIVATE_URLS, "http://app.localhost./"])
+def test_new_sources_with_non_public_literal_hosts_are_refused(url: str) -> None:
+    with pytest.raises(InputError) as caught:
+        check_new_source(url)
+    assert str(caught.value).startswith(f"cannot watch {url}") and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://100.100.100.200/",
+        "http://[::ffff:169.254.169.254]/",
+    ],
+)
+def test_link_local_and_metadata_sources_are_refused_even_when_all_networks_are_allowed(url: str) -> None:
+    with pytest.raises(InputError, match="never fetched"):
+        check_new_source(url, allowed=ALL_NETWORKS)
+
+
+@pytest.mark.parametrize("url", ["http://example.org/", "https://8.8.8.8/x", "not a url", "http://[::1/"])
+def test_public_hosts_names_and_malformed_urls_pass_to_the_url_check(url: str) -> None:
+    check_new_source(url)  # names are resolved at fetch time; malformed URLs are the URL check's to refuse
+
+
+def test_allowed_loopback_sources_are_accepted() -> None:
+    for url in ("http://127.0.0.1:8000/", "http://localhost/", "http://[::1]/"):
+        check_new_source(url, allowed=LOOPBACK_NETWORKS)
+    with pytest.raises(InputError, match="private"):
+        check_new_source("http://10.0.0.1/", allowed=LOOPBACK_NETWORKS)

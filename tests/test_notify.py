@@ -45,9 +45,16 @@ def sink() -> Iterator[MailSink]:
 
 @pytest.fixture
 def mail_settings(settings: Settings, sink: MailSink) -> Settings:
-    return replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_timeout=5.0,
-                   mail_from="watcher <alerts@watcher.example.org>", public_url=PUBLIC, digest_hour=8,
-                   smtp_retry_backoff=30.0)
+    return replace(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        smtp_timeout=60.0,
+        mail_from="watcher <alerts@watcher.example.org>",
+        public_url=PUBLIC,
+        digest_hour=8,
+        smtp_retry_backoff=30.0,
+    )
 
 
 def subscribe(store: Store, email: str, **filters: object) -> Subscription:
@@ -88,8 +95,11 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
     ids = [str(m.message["Message-ID"]) for m in mails]
     assert all(MESSAGE_ID.match(i) for i in ids) and len(set(ids)) == 6
 
-    mail = next(m for m in mails if alerts[alert_ids(m)[0]].kind == "claim_strengthened"
-                and alerts[alert_ids(m)[0]].source_id == b)
+    mail = next(
+        m
+        for m in mails
+        if alerts[alert_ids(m)[0]].kind == "claim_strengthened" and alerts[alert_ids(m)[0]].source_id == b
+    )
     alert = alerts[alert_ids(mail)[0]]
     message = mail.message
     # Names as the dashboard shows them, not machine ids.
@@ -125,8 +135,11 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
     assert "<script" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert f"Unsubscribe: {PUBLIC}/unsubscribe/{subscription.unsubscribe_token}" in text
 
-    japanese = next(m for m in mails if alerts[alert_ids(m)[0]].kind == "claim_strengthened"
-                    and alerts[alert_ids(m)[0]].source_id == a)
+    japanese = next(
+        m
+        for m in mails
+        if alerts[alert_ids(m)[0]].kind == "claim_strengthened" and alerts[alert_ids(m)[0]].source_id == a
+    )
     assert "エクソソーム点滴[-は-]、うつ病[-の症状を和らげる可能性があり-]ます。" in japanese.part("plain")
     assert CLINIC_A in str(japanese.message["Subject"])
 
@@ -136,7 +149,8 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
 
 
 def test_daily_digest_groups_by_clinic_and_waits_for_the_digest_hour(
-        store: Store, mail_settings: Settings, sink: MailSink) -> None:
+    store: Store, mail_settings: Settings, sink: MailSink
+) -> None:
     a, b = two_clinic_sources(store)
     subscribe(store, "digest@example.org", mode="daily")
     change_both(store, mail_settings, a, b)
@@ -158,7 +172,7 @@ def test_daily_digest_groups_by_clinic_and_waits_for_the_digest_hour(
     head_a, head_b = text.index(f"== {CLINIC_A}: 3 alerts =="), text.index(f"== {CLINIC_B}: 3 alerts ==")
     assert head_a < head_b, "clinics in alphabetical order"
     assert head_a < text.index(URL_A) < head_b < text.index(URL_B)
-    assert URL_B not in text[:head_b] and URL_A not in text[head_b:text.index("-- \n")]
+    assert URL_B not in text[:head_b] and URL_A not in text[head_b : text.index("-- \n")]
     assert re.findall(r'<h2 class="clinic"[^>]*>([^<]*)</h2>', html) == [f"{CLINIC_A} (3)", f"{CLINIC_B} (3)"]
     assert "&lt;script&gt;" in html and "<script" not in html
     # A summary first: one line per alert, before the first clinic's section.
@@ -242,7 +256,8 @@ def test_smtp_down_then_up_sends_each_alert_exactly_once(store: Store, mail_sett
     second = notify(store, settings, now=t0 + timedelta(seconds=30))
     assert (second.send.sent, second.send.retrying) == (0, 8)
     assert {(d.status, d.attempts, d.next_attempt_at) for d in deliveries(store)} == {
-        ("pending", 2, t0 + timedelta(seconds=30 + 60))}, "exponential: 30 s, then 60 s"
+        ("pending", 2, t0 + timedelta(seconds=30 + 60))
+    }, "exponential: 30 s, then 60 s"
 
     with MailSink(port=port) as sink:
         assert notify(store, settings, now=t0 + timedelta(seconds=60)).send.sent == 0, "still backing off"
@@ -275,7 +290,8 @@ def test_gives_up_after_max_attempts_until_retried(store: Store, mail_settings: 
 
 
 def test_crash_between_send_and_record_resends_with_the_same_message_id(
-        store: Store, mail_settings: Settings, sink: MailSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, mail_settings: Settings, sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = two_clinic_sources(store)
     subscribe(store, "reader@example.org", sources=[URL_B])
     change_both(store, mail_settings, a, b)
@@ -304,7 +320,10 @@ def test_crash_between_send_and_record_resends_with_the_same_message_id(
     assert ids[str(crashed.message_id)] == 2 and len(ids) == 3 and sum(ids.values()) == 4
     resent = sink.received()[-1]
     assert (resent.part("plain"), resent.part("html"), resent.message["Subject"]) == (
-        first.part("plain"), first.part("html"), first.message["Subject"]), "the same message"
+        first.part("plain"),
+        first.part("html"),
+        first.message["Subject"],
+    ), "the same message"
     assert {(d.status, d.message_id is not None) for d in deliveries(store)} == {("sent", True)}
     assert send_due(store, mail_settings, now=later + timedelta(days=1)).sent == 0
 

@@ -17,7 +17,7 @@ def test_parse_interval(text: str, seconds: int) -> None:
     assert parse_interval(format_interval(seconds)) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "1", "d", "1y", "-1d", "0s", "1 day"])
+@pytest.mark.parametrize("text", ["", "1", "d", "1y", "-1d", "0s", "1 day", "367d", "99999999999w"])
 def test_parse_interval_rejects(text: str) -> None:
     with pytest.raises(InputError, match="invalid interval"):
         parse_interval(text)

@@ -39,6 +39,7 @@ from spiders.middlewares import (
 from spiders.settings import MIN_AUTOTHROTTLE_START_DELAY, robots_token, scrapy_settings
 from watcher.capture import FetchTarget
 from watcher.config import Settings
+from watcher.netguard import ALL_NETWORKS, LOOPBACK_NETWORKS
 
 TARGET = FetchTarget(source_id=7, url="https://clinic.example/page")
 
@@ -190,19 +191,33 @@ def test_retry_after_header_forms() -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://[::1]:8080/", "http://10.0.0.8/",
                                  "http://169.254.169.254/latest/meta-data/", "http://[::ffff:7f00:1]/"])
 def test_guard_refuses_private_literals(url: str) -> None:
-    guard = AddressGuardMiddleware(allow_private=False)
+    guard = AddressGuardMiddleware()
     with pytest.raises(RefusedRequest, match="refused"):
         asyncio.run(guard.process_request(Request(url)))
 
 
 def test_guard_passes_public_literals_and_private_when_allowed() -> None:
-    asyncio.run(AddressGuardMiddleware(allow_private=False).process_request(Request("http://8.8.8.8/")))
-    asyncio.run(AddressGuardMiddleware(allow_private=True).process_request(Request("http://127.0.0.1/")))
+    asyncio.run(AddressGuardMiddleware().process_request(Request("http://8.8.8.8/")))
+    asyncio.run(AddressGuardMiddleware(allowed=LOOPBACK_NETWORKS).process_request(Request("http://127.0.0.1/")))
+    asyncio.run(AddressGuardMiddleware(allowed=ALL_NETWORKS).process_request(Request("http://10.0.0.8/")))
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
+                                 "http://[::ffff:169.254.169.254]/", "http://0.0.0.0/", "http://[fd00:ec2::254]/"])
+def test_guard_never_passes_link_local_or_metadata_addresses(url: str) -> None:
+    for allowed in (LOOPBACK_NETWORKS, ALL_NETWORKS):
+        with pytest.raises(RefusedRequest, match="refused"):
+            asyncio.run(AddressGuardMiddleware(allowed=allowed).process_request(Request(url)))
+
+
+def test_guard_refuses_private_networks_not_named() -> None:
+    with pytest.raises(RefusedRequest, match="private"):
+        asyncio.run(AddressGuardMiddleware(allowed=LOOPBACK_NETWORKS).process_request(Request("http://10.0.0.8/")))
 
 
 def test_guard_refuses_other_schemes_even_when_private_is_allowed() -> None:
     with pytest.raises(RefusedRequest, match="scheme"):
-        asyncio.run(AddressGuardMiddleware(allow_private=True).process_request(Request("file:///etc/passwd")))
+        asyncio.run(AddressGuardMiddleware(allowed=ALL_NETWORKS).process_request(Request("file:///etc/passwd")))
 
 
 # -- captures ---------------------------------------------------------------------------------------

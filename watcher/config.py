@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from watcher import __version__
 from watcher.addresses import check_email
 from watcher.errors import ConfigError, InputError
+from watcher.netguard import ALL_NETWORKS, Network, parse_networks
 
 T = TypeVar("T")
 
@@ -27,6 +28,26 @@ PREFIX = "WATCHER_"
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "watcher"
+
+
+def _parse_data_dir(raw: str) -> Path:
+    """A directory that exists, or can be made, and can be written: checked now so that a bad
+    value is one line at start-up, not a traceback from the first database access."""
+    path = Path(raw.strip()).expanduser()
+    if not raw.strip():
+        raise ValueError("expected a directory path")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is not a directory" if existing == path else f"cannot be made: {existing} is not a directory"
+        raise ValueError(what)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == path else f"cannot be made: {existing} is not writable"
+        raise ValueError(what)
+    return path
 
 
 def _parse_bool(raw: str) -> bool:
@@ -108,7 +129,8 @@ class Settings:
     autothrottle: bool = True
     concurrent_requests: int = 8
     obey_robots: bool = True
-    allow_private_addresses: bool = False
+    allowed_networks: tuple[Network, ...] = ()  # non-public networks that may be fetched (and added)
+    allow_private_addresses: bool = False  # legacy: every network (link-local and metadata excepted)
     # Scheduler (watcher run): how often it looks for due sources, the random spread of each
     # source's interval, and how many due sources one crawl subprocess takes at most
     scheduler_tick: float = 60.0
@@ -121,6 +143,10 @@ class Settings:
     # JSON API (watcher serve): bearer token for writes (empty = writes disabled); reads need it too when required
     api_token: str = ""
     api_read_token_required: bool = False
+    # Failed logins (dashboard login and API token) allowed per client and in all, per sliding window
+    login_max_failures: int = 5
+    login_max_failures_global: int = 50
+    login_window: float = 300.0
     # E-mail alerts (empty smtp_host = e-mail disabled) and the public links in mails and feeds
     smtp_host: str = ""
     smtp_port: int = 25
@@ -140,6 +166,11 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'watcher.db'}")
 
     @property
+    def fetch_networks(self) -> tuple[Network, ...]:
+        """The non-public networks the crawl may fetch and sources may name (``watcher.netguard``)."""
+        return ALL_NETWORKS if self.allow_private_addresses else self.allowed_networks
+
+    @property
     def effective_user_agent(self) -> str:
         if self.user_agent:
             return self.user_agent
@@ -156,6 +187,8 @@ class Settings:
             value: Any = getattr(self, item.name)
             if isinstance(value, bool):
                 value = "1" if value else "0"
+            elif isinstance(value, tuple):
+                value = ",".join(str(item) for item in value)
             out[PREFIX + item.name.upper()] = str(value)
         return out
 
@@ -165,7 +198,7 @@ SECRET_SETTINGS = frozenset({"database_url", "smtp_password", "api_token"})
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
-    data_dir = _env("DATA_DIR", lambda raw: Path(raw).expanduser(), _default_data_dir(), env)
+    data_dir = _env("DATA_DIR", _parse_data_dir, _default_data_dir(), env)
     database_url = _env("DATABASE_URL", _parse_database_url, "", env)
     return Settings(
         data_dir=data_dir,
@@ -181,6 +214,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         autothrottle=_env("AUTOTHROTTLE", _parse_bool, True, env),
         concurrent_requests=_env("CONCURRENT_REQUESTS", _parse_positive_int, 8, env),
         obey_robots=_env("OBEY_ROBOTS", _parse_bool, True, env),
+        allowed_networks=_env("ALLOWED_NETWORKS", parse_networks, (), env),
         allow_private_addresses=_env("ALLOW_PRIVATE_ADDRESSES", _parse_bool, False, env),
         diff_timeout=_env("DIFF_TIMEOUT", _parse_seconds, 2.0, env),
         scheduler_tick=_env("SCHEDULER_TICK", _parse_tick, 60.0, env),
@@ -190,6 +224,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         scheduler_digest_interval=_env("SCHEDULER_DIGEST_INTERVAL", _parse_tick, 900.0, env),
         api_token=_env("API_TOKEN", str.strip, "", env),
         api_read_token_required=_env("API_READ_TOKEN_REQUIRED", _parse_bool, False, env),
+        login_max_failures=_env("LOGIN_MAX_FAILURES", _parse_positive_int, 5, env),
+        login_max_failures_global=_env("LOGIN_MAX_FAILURES_GLOBAL", _parse_positive_int, 50, env),
+        login_window=_env("LOGIN_WINDOW", _parse_tick, 300.0, env),
         **_mail_settings(env),
     )
 
@@ -270,8 +307,10 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "digest_hour": _env("DIGEST_HOUR", _parse_hour, 8, env),
     }
     if values["smtp_ssl"] and values["smtp_starttls"]:
-        raise ConfigError(f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
-                          "SSL connects with TLS from the start, STARTTLS upgrades a plain connection")
+        raise ConfigError(
+            f"{PREFIX}SMTP_SSL and {PREFIX}SMTP_STARTTLS are exclusive: "
+            "SSL connects with TLS from the start, STARTTLS upgrades a plain connection"
+        )
     if values["smtp_password"] and not values["smtp_user"]:
         raise ConfigError(f"{PREFIX}SMTP_PASSWORD is set but {PREFIX}SMTP_USER is empty")
     if values["smtp_timeout"] == 0:

@@ -7,6 +7,10 @@ months must survive a crawl that crashes, hangs or leaks. The protocol is plain 
     parent <─stdout──                          one Capture JSON per line, flushed as each is made
     parent <─stderr──                          Scrapy's log ("LEVEL logger: message") and heartbeats
     environment                                the Settings as WATCHER_* variables
+    ``--lifeline-fd``                          a pipe the parent holds open while the child may live
+
+The child dies with the parent on every path (``watcher.lifeline``): a parent-death signal, and EOF
+on the lifeline pipe when the parent ends, even by SIGKILL.
 
 Every target yields exactly one Capture. Targets the child never answered (it crashed, was killed,
 or went silent for ``STALL_SECONDS``) yield a Capture with error_kind "crawl_failed".
@@ -29,6 +33,7 @@ from datetime import UTC, datetime
 
 from watcher.capture import Capture, FetchTarget
 from watcher.config import PREFIX, SECRET_SETTINGS, Settings
+from watcher.lifeline import Lifeline
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +43,13 @@ HEARTBEAT_SECONDS = 10.0
 STALL_SECONDS = 120.0
 TERMINATE_GRACE_SECONDS = 5.0
 _LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+): (.*)$")
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
-           "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
 _MAX_MESSAGE_CHARS = 300
 
 
@@ -56,8 +66,9 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
     if not targets:
         return
     pending = _Pending(targets)
-    inherited = {key: value for key, value in os.environ.items()
-                 if key.removeprefix(PREFIX).lower() not in SECRET_SETTINGS}
+    inherited = {
+        key: value for key, value in os.environ.items() if key.removeprefix(PREFIX).lower() not in SECRET_SETTINGS
+    }
     child = _Child(crawl_command(), env={**inherited, **settings.as_env(include_secrets=False)})
     try:
         child.send(target.to_json() for target in targets)
@@ -73,9 +84,15 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
 
 
 def crawl_failed(target: FetchTarget, reason: str) -> Capture:
-    return Capture(source_id=target.source_id, requested_url=target.url, final_url=target.url,
-                   fetched_at=datetime.now(UTC), duration_ms=0, error_kind="crawl_failed",
-                   error=_one_line(reason))
+    return Capture(
+        source_id=target.source_id,
+        requested_url=target.url,
+        final_url=target.url,
+        fetched_at=datetime.now(UTC),
+        duration_ms=0,
+        error_kind="crawl_failed",
+        error=_one_line(reason),
+    )
 
 
 class _Pending:
@@ -89,8 +106,11 @@ class _Pending:
     def take(self, capture: Capture) -> bool:
         waiting = self._waiting.get((capture.source_id, capture.requested_url))
         if not waiting:
-            log.warning("crawl returned an unexpected capture for source %s (%s); ignored",
-                        capture.source_id, capture.requested_url)
+            log.warning(
+                "crawl returned an unexpected capture for source %s (%s); ignored",
+                capture.source_id,
+                capture.requested_url,
+            )
             return False
         waiting.popleft()
         return True
@@ -113,9 +133,23 @@ class _Child:
     """The crawl process and the threads that feed its stdin and drain its stdout and stderr."""
 
     def __init__(self, command: list[str], *, env: dict[str, str]) -> None:
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, encoding="utf-8", errors="replace", bufsize=1)
+        self._lifeline = Lifeline()
+        try:
+            self._process = subprocess.Popen(
+                command + self._lifeline.child_args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=self._lifeline.pass_fds,
+                env=env,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+            )
+        except BaseException:
+            self._lifeline.cut()
+            raise
+        self._lifeline.started()
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._last_activity = time.monotonic()
         self._last_error = ""
@@ -130,8 +164,7 @@ class _Child:
     def send(self, lines: Iterator[str]) -> None:
         # A thread, so that a child which never reads its input cannot block the parent.
         payload = "".join(line + "\n" for line in lines)
-        writer = threading.Thread(target=self._write_stdin, args=(payload,), name="crawl-stdin",
-                                  daemon=True)
+        writer = threading.Thread(target=self._write_stdin, args=(payload,), name="crawl-stdin", daemon=True)
         writer.start()
         self._threads.append(writer)
 
@@ -174,6 +207,7 @@ class _Child:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self._lifeline.cut()
         for thread in self._threads:
             thread.join(timeout=TERMINATE_GRACE_SECONDS)
         for stream in (process.stdin, process.stdout, process.stderr):

@@ -37,7 +37,12 @@ def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # not a directory, read-only, impossible (/proc/...): one line
+                reason = "it is not a directory" if isinstance(error, FileExistsError) else error.strerror
+                raise StoreError(f"cannot create the database directory {folder}: {reason}") from None
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -74,12 +79,13 @@ def ensure_schema(engine: Engine) -> None:
     """Migrate to head on first use, so that every command works on a fresh database."""
     try:
         if current_revision(engine) != head_revision():
-            log.info("migrating database %s to %s", engine.url.render_as_string(hide_password=True),
-                     head_revision())
+            log.info("migrating database %s to %s", engine.url.render_as_string(hide_password=True), head_revision())
             upgrade(engine)
     except OperationalError as error:
-        raise StoreError(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-                         f"{str(error.orig).strip().splitlines()[0]}") from None
+        raise StoreError(
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(error.orig).strip().splitlines()[0]}"
+        ) from None
 
 
 class Store:

@@ -31,6 +31,7 @@ MAX_DEPTH_LIMIT = 5
 MAX_PAGES_LIMIT = 10_000
 MAX_PATTERNS = 20
 MAX_PATTERN_CHARS = 300
+MAX_INTERVAL_SECONDS = 366 * 86400
 
 
 def parse_interval(text: str) -> int:
@@ -41,6 +42,8 @@ def parse_interval(text: str) -> int:
     seconds = int(float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
     if seconds < MIN_INTERVAL_SECONDS:
         raise InputError(f"invalid interval {text!r}: must be at least {MIN_INTERVAL_SECONDS} second")
+    if seconds > MAX_INTERVAL_SECONDS:  # also keeps it within the database's integer column
+        raise InputError(f"invalid interval {text!r}: must be at most 366d")
     return seconds
 
 

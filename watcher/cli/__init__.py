@@ -119,8 +119,12 @@ def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, inte
                 exclude: tuple[str, ...], as_json: bool) -> None:
     """Watch one or more URLs."""
     # lazy import: start-up time
+    from watcher.netguard import check_new_source
     from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
 
+
+    for url in urls:  # a private, loopback or link-local address is refused now, not at every fetch
+        check_new_source(url, allowed=app.settings.fetch_networks)
     seconds = parse_interval(interval)
     discovery_given = max_pages is not None or max_depth is not None or include or exclude
     if discovery_given and not site:
@@ -162,9 +166,12 @@ def sources_list(app: AppContext, as_json: bool) -> None:
 def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
     """Add the sources of a YAML file (e.g. seeds/sources.yaml); already watched URLs are skipped."""
     # lazy import: start-up time
+    from watcher.netguard import check_new_source
     from watcher.sources import import_sources, load_seed_file, source_dict
 
     specs = load_seed_file(path)
+    for spec in specs:
+        check_new_source(spec.url, allowed=app.settings.fetch_networks)
     with app.store.session() as session:
         added, skipped = import_sources(session, specs)
         rows = [source_dict(s) for s in added]

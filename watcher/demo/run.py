@@ -22,6 +22,7 @@ from watcher.demo.site import VersionedSite
 from watcher.describe import describe_alert
 from watcher.links import html_links
 from watcher.models import Alert, Change, Check, Snapshot, Source
+from watcher.netguard import LOOPBACK_NETWORKS
 from watcher.pipeline.run import check_with_discovery
 from watcher.queries.alerts import find_alerts
 from watcher.sources import SourceSpec, import_sources, site_options
@@ -79,7 +80,7 @@ def run_demo(*, rounds: int | None, keep: Path | None, echo: Echo) -> None:
     if database.exists():
         database.unlink()
     settings: Settings = replace(load_settings(), data_dir=workdir, database_url=f"sqlite:///{database}",
-                                 allow_private_addresses=True, download_delay=0.0, autothrottle=False,
+                                 allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, autothrottle=False,
                                  retry_backoff=0.2)
     store = Store(settings.database_url)
     total_rounds = min(rounds or rounds_in(DEMO_SITE), rounds_in(DEMO_SITE))

@@ -11,15 +11,15 @@ of that day).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from watcher.errors import InputError
 from watcher.export import export_download, export_filter
 from watcher.history import diff_versions
+from watcher.netguard import check_new_source
 from watcher.queries.alerts import acknowledge_alert, alerts_page, get_alert
 from watcher.queries.claims import claim_timelines
 from watcher.queries.clinics import list_clinics, resolve_clinic
@@ -38,7 +38,16 @@ from watcher.queries.timeline import timeline, version_at
 from watcher.search import MAX_TERM_CHARS, search
 from watcher.sources import SourceSpec, add_sources, parse_interval, resolve_source, source_dict
 from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
-from watcher.web.deps import SessionDep, SettingsDep, require_read, require_write
+from watcher.web.deps import (
+    READ_RESPONSES,
+    WRITE_RESPONSES,
+    SessionDep,
+    SettingsDep,
+    mark_read_guarded,
+    require_read,
+    require_write,
+)
+from watcher.web.security import RAW_MEDIA_TYPE, raw_download
 
 MAX_ID = 2**31 - 1
 
@@ -52,8 +61,8 @@ def reject_control_characters(request: Request) -> None:
 
 
 router = APIRouter(prefix="/api", dependencies=[Depends(reject_control_characters)])
-read = APIRouter(dependencies=[Depends(require_read)])
-write = APIRouter(dependencies=[Depends(require_write)])
+read = APIRouter(dependencies=[Depends(require_read)], responses=READ_RESPONSES)
+write = APIRouter(dependencies=[Depends(require_write)], responses=WRITE_RESPONSES)
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
@@ -61,48 +70,38 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip.")]
 DateParam = Annotated[str | None, Query(max_length=40, description="YYYY-MM-DD or an ISO 8601 timestamp.")]
 Text = Annotated[str | None, Query(max_length=300)]
 
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[ -~]*)?$")
 
-
-def _clean(value: str) -> str:
-    if any(ord(ch) < 32 for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
+# Control characters are never meaningful in these fields: the schema says so, and pydantic enforces
+# it (422), so that what the schema admits is what the API accepts.
+PLAIN = r"^[^\x00-\x1f]*$"
+URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20]+$"
+INTERVAL = r"^ *[0-9]+(\.[0-9]+)? *[smhdwSMHDW] *$"
+PlainText = Annotated[str, Field(max_length=300, pattern=PLAIN)]
 
 
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="http(s) URL of the page or site entry point.")
-    clinic: str | None = Field(default=None, max_length=300)
+    url: str = Field(max_length=2048, pattern=URL, description="http(s) URL of the page or site entry point.")
+    clinic: PlainText | None = None
     kind: Literal["page", "site"] = "page"
-    interval: str = Field(default="1d", max_length=20, description="Check interval: 30m, 6h, 1d, 1w.")
+    interval: str = Field(default="1d", max_length=20, pattern=INTERVAL, description="Check interval: 30m, 6h, 1d, 1w.")
     language: Literal["ja", "en", "mixed"] | None = None
-
-    @field_validator("url", "clinic", "interval")
-    @classmethod
-    def no_control_characters(cls, value: str | None) -> str | None:
-        return None if value is None else _clean(value)
 
 
 class AcknowledgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    by: str | None = Field(default=None, max_length=200, description="Who acknowledges (free text).")
-
-    @field_validator("by")
-    @classmethod
-    def no_control_characters(cls, value: str | None) -> str | None:
-        return None if value is None else _clean(value)
+    by: str | None = Field(default=None, max_length=200, pattern=PLAIN, description="Who acknowledges (free text).")
 
 
-ShortList = Annotated[list[Annotated[str, Field(max_length=300)]], Field(max_length=50)]
+ShortList = Annotated[list[PlainText], Field(max_length=50)]
 
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, pattern=PLAIN)
     mode: Literal["immediate", "daily"] = "immediate"
     clinics: ShortList = Field(default_factory=list, description="Clinic names or ids.")
     sources: ShortList = Field(default_factory=list, description="Source URLs or ids.")
@@ -110,18 +109,9 @@ class SubscriptionIn(BaseModel):
     indications: ShortList = Field(default_factory=list)
     min_severity: Literal["low", "medium", "high"] = "low"
 
-    @field_validator("email")
-    @classmethod
-    def no_control_characters(cls, value: str) -> str:
-        return _clean(value)
-
-    @field_validator("clinics", "sources", "kinds", "indications")
-    @classmethod
-    def no_control_characters_in_lists(cls, values: list[str]) -> list[str]:
-        return [_clean(value) for value in values]
-
 
 # --- clinics and sources ---------------------------------------------------------------------------
+
 
 @read.get("/clinics", summary="Clinics with their number of sources")
 def clinics(session: SessionDep) -> list[dict[str, Any]]:
@@ -134,9 +124,15 @@ def sources(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> dict
 
 
 @write.post("/sources", status_code=201, summary="Watch a new URL (needs the API token)")
-def add_source(session: SessionDep, body: Annotated[SourceIn, Body()]) -> dict[str, Any]:
-    spec = SourceSpec(url=body.url, clinic=body.clinic or None, kind=body.kind,
-                      interval_seconds=parse_interval(body.interval), language=body.language)
+def add_source(session: SessionDep, settings: SettingsDep, body: Annotated[SourceIn, Body()]) -> dict[str, Any]:
+    check_new_source(body.url, allowed=settings.fetch_networks)  # private, loopback, link-local: 400
+    spec = SourceSpec(
+        url=body.url,
+        clinic=body.clinic or None,
+        kind=body.kind,
+        interval_seconds=parse_interval(body.interval),
+        language=body.language,
+    )
     return source_dict(add_sources(session, [spec])[0])
 
 
@@ -145,8 +141,9 @@ def source(session: SessionDep, source_id: Id) -> dict[str, Any]:
     return source_info(session, source_id)
 
 
-@read.get("/sources/{source_id}/timeline",
-          summary="Every check and snapshot, with the claims and alerts of each version")
+@read.get(
+    "/sources/{source_id}/timeline", summary="Every check and snapshot, with the claims and alerts of each version"
+)
 def source_timeline(session: SessionDep, source_id: Id) -> dict[str, Any]:
     return timeline(session, get_source(session, source_id))
 
@@ -157,29 +154,35 @@ def source_checks(session: SessionDep, source_id: Id, limit: Limit = 100, offset
 
 
 @read.get("/sources/{source_id}/snapshots", summary="Snapshots of a source, oldest first")
-def source_snapshots(session: SessionDep, source_id: Id, limit: Limit = 100,
-                     offset: Offset = 0) -> dict[str, Any]:
+def source_snapshots(session: SessionDep, source_id: Id, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
     return snapshots_page(session, get_source(session, source_id), limit=limit, offset=offset)
 
 
 @read.get("/sources/{source_id}/text", summary="The text in force at a date (latest snapshot at or before it)")
-def source_text_at(session: SessionDep, source_id: Id,
-                   at: Annotated[str, Query(max_length=40, description="YYYY-MM-DD (end of day) or ISO 8601.")]
-                   ) -> dict[str, Any]:
+def source_text_at(
+    session: SessionDep,
+    source_id: Id,
+    at: Annotated[str, Query(max_length=40, description="YYYY-MM-DD (end of day) or ISO 8601.")],
+) -> dict[str, Any]:
     moment = parse_when(at, end_of_day=True)
     assert moment is not None
     return version_at(session, get_source(session, source_id), moment)
 
 
 @read.get("/sources/{source_id}/diff", summary="Diff between two snapshots of a source (default: the last two)")
-def source_diff(session: SessionDep, settings: SettingsDep, source_id: Id,
-                from_id: Annotated[int | None, Query(alias="from", ge=1, le=MAX_ID)] = None,
-                to_id: Annotated[int | None, Query(alias="to", ge=1, le=MAX_ID)] = None) -> dict[str, Any]:
+def source_diff(
+    session: SessionDep,
+    settings: SettingsDep,
+    source_id: Id,
+    from_id: Annotated[int | None, Query(alias="from", ge=1, le=MAX_ID)] = None,
+    to_id: Annotated[int | None, Query(alias="to", ge=1, le=MAX_ID)] = None,
+) -> dict[str, Any]:
     found = get_source(session, source_id)
     return diff_versions(session, found, from_id=from_id, to_id=to_id, timeout=settings.diff_timeout).to_dict()
 
 
 # --- snapshots ------------------------------------------------------------------------------------
+
 
 @read.get("/snapshots/{snapshot_id}", summary="A snapshot's metadata: date, hashes, headers, final URL")
 def snapshot(session: SessionDep, snapshot_id: Id) -> dict[str, Any]:
@@ -191,41 +194,57 @@ def snapshot_text(session: SessionDep, snapshot_id: Id) -> dict[str, Any]:
     return snapshot_text_of(session, snapshot_id)
 
 
-@read.get("/snapshots/{snapshot_id}/raw", summary="The captured bytes, as served by the site",
-          response_class=Response,
-          responses={200: {"content": {"application/octet-stream": {}},
-                           "description": "The raw body; X-Content-SHA256 is its SHA-256 (hex)."}})
+@read.get(
+    "/snapshots/{snapshot_id}/raw",
+    summary="The captured bytes, as served by the site, as a download",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {RAW_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The raw body as an attachment (the file name's extension tells the captured type; "
+            "`GET /api/snapshots/{id}` has its Content-Type).",
+            "headers": {
+                "X-Content-SHA256": {"description": "SHA-256 of the body (hex)", "schema": {"type": "string"}},
+                "Repr-Digest": {"description": "RFC 9530 digest of the body", "schema": {"type": "string"}},
+                "Content-Disposition": {"description": "attachment; filename=...", "schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def snapshot_raw_bytes(session: SessionDep, snapshot_id: Id) -> Response:
-    raw = snapshot_raw(session, snapshot_id)
-    media_type = raw.content_type if raw.content_type and _MEDIA_TYPE.match(raw.content_type) else None
-    return Response(content=raw.body, media_type=media_type or "application/octet-stream", headers={
-        "X-Content-SHA256": raw.sha256,
-        # Captured pages are untrusted HTML: never let them run scripts on this origin.
-        "Content-Security-Policy": "sandbox",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'inline; filename="snapshot-{raw.snapshot_id}"',
-    })
+    return raw_download(snapshot_raw(session, snapshot_id))
 
 
 # --- alerts ---------------------------------------------------------------------------------------
 
+
 @read.get("/alerts", summary="Alerts, with the filters of `watcher alerts` and more")
-def alerts(session: SessionDep,
-           source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
-           clinic: Text = None, kind: Annotated[str | None, Query(max_length=40)] = None,
-           indication: Annotated[str | None, Query(max_length=80)] = None,
-           since: DateParam = None, until: DateParam = None,
-           acknowledged: Annotated[bool | None, Query(description="true: only acknowledged; false: only open.")]
-           = None,
-           order: Annotated[Literal["asc", "desc"], Query(description="By capture date.")] = "desc",
-           limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
+def alerts(
+    session: SessionDep,
+    source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
+    clinic: Text = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    indication: Annotated[str | None, Query(max_length=80)] = None,
+    since: DateParam = None,
+    until: DateParam = None,
+    acknowledged: Annotated[bool | None, Query(description="true: only acknowledged; false: only open.")] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="By capture date.")] = "desc",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
     return alerts_page(
-        session, limit=limit, offset=offset,
+        session,
+        limit=limit,
+        offset=offset,
         source_id=resolve_source(session, source).id if source else None,
         clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-        kind=kind or None, indication=indication or None,
-        since=parse_when(since), until=parse_when(until, end_of_day=True),
-        acknowledged=acknowledged, newest_first=order == "desc")
+        kind=kind or None,
+        indication=indication or None,
+        since=parse_when(since),
+        until=parse_when(until, end_of_day=True),
+        acknowledged=acknowledged,
+        newest_first=order == "desc",
+    )
 
 
 @read.get("/alerts/{alert_id}", summary="One alert, with its finding's details")
@@ -234,8 +253,9 @@ def alert(session: SessionDep, alert_id: Id) -> dict[str, Any]:
 
 
 @write.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (needs the API token)")
-def acknowledge(session: SessionDep, alert_id: Id,
-                body: Annotated[AcknowledgeIn | None, Body()] = None) -> dict[str, Any]:
+def acknowledge(
+    session: SessionDep, alert_id: Id, body: Annotated[AcknowledgeIn | None, Body()] = None
+) -> dict[str, Any]:
     return acknowledge_alert(session, alert_id, by=body.by if body else None)
 
 
@@ -259,33 +279,57 @@ def export(session: SessionDep, what: Literal["alerts", "claims", "snapshots"] =
 
 # --- claims and search ----------------------------------------------------------------------------
 
+
 @read.get("/claims", summary="Claim timelines per clinic × indication, and who claims what now")
-def claims(session: SessionDep, clinic: Text = None,
-           indication: Annotated[str | None, Query(max_length=80)] = None) -> dict[str, Any]:
-    return claim_timelines(session, clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-                           indication=indication or None)
+def claims(
+    session: SessionDep, clinic: Text = None, indication: Annotated[str | None, Query(max_length=80)] = None
+) -> dict[str, Any]:
+    return claim_timelines(
+        session, clinic_id=resolve_clinic(session, clinic).id if clinic else None, indication=indication or None
+    )
 
 
 @read.get("/search", summary="Full-text search over every stored version (Japanese included)")
-def search_versions(session: SessionDep,
-                    q: Annotated[str, Query(min_length=1, max_length=MAX_TERM_CHARS, description="Text to find.")],
-                    clinic: Text = None, since: DateParam = None, until: DateParam = None,
-                    limit: Limit = 100) -> list[dict[str, Any]]:
-    return search(session, q, clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-                  since=parse_when(since), until=parse_when(until, end_of_day=True), limit=limit)
+def search_versions(
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_TERM_CHARS, description="Text to find.")],
+    clinic: Text = None,
+    since: DateParam = None,
+    until: DateParam = None,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    return search(
+        session,
+        q,
+        clinic_id=resolve_clinic(session, clinic).id if clinic else None,
+        since=parse_when(since),
+        until=parse_when(until, end_of_day=True),
+        limit=limit,
+    )
 
 
 # --- subscriptions (watcher.subscriptions) --------------------------------------------------------
 
+
 @write.post("/subscriptions", status_code=201, summary="Subscribe an address to alerts (needs the API token)")
 def subscribe(session: SessionDep, body: Annotated[SubscriptionIn, Body()], response: Response) -> dict[str, Any]:
-    subscription, created = create_subscription(session, SubscriptionSpec(
-        email=body.email, mode=body.mode, clinics=list(body.clinics), sources=list(body.sources),
-        kinds=list(body.kinds), indications=list(body.indications), min_severity=body.min_severity))
+    subscription, created = create_subscription(
+        session,
+        SubscriptionSpec(
+            email=body.email,
+            mode=body.mode,
+            clinics=list(body.clinics),
+            sources=list(body.sources),
+            kinds=list(body.kinds),
+            indications=list(body.indications),
+            min_severity=body.min_severity,
+        ),
+    )
     if not created:
         response.status_code = 200
     return subscription_dict(session, subscription)
 
 
+mark_read_guarded(read)
 router.include_router(read)
 router.include_router(write)

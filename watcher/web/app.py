@@ -6,7 +6,8 @@ OpenAPI schema is at ``/openapi.json`` and its browsable docs at ``/api/docs`` (
 packaged ``swagger-ui-bundle-v2`` files: no CDN, so they work offline). ``HEAD`` is answered wherever
 ``GET`` is (uptime monitors use it). Errors that watcher
 raises on purpose become 4xx answers with a one-line ``detail``: NotFoundError 404, InputError 400,
-DuplicateError 409; an unreachable database is a 503.
+DuplicateError 409; too many failed logins 429 (``watcher.web.throttle``); an unreachable database is
+a 503.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import import_module
+from typing import Any
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
@@ -26,6 +28,8 @@ from watcher import __version__
 from watcher.config import Settings, load_settings
 from watcher.db import Store
 from watcher.errors import DuplicateError, InputError, NotFoundError, StoreError, WatcherError
+from watcher.web.deps import document_security
+from watcher.web.throttle import LoginThrottle, LoginThrottled
 
 ROUTERS: tuple[str, ...] = ("watcher.web.api", "watcher.web.dashboard", "watcher.web.feeds", "watcher.web.unsubscribe")
 
@@ -46,6 +50,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(error, InputError):
             return _error(400, str(error))
         return _error(400, str(error))
+
+    @app.exception_handler(LoginThrottled)
+    async def throttled(request: Request, error: LoginThrottled) -> JSONResponse:
+        return JSONResponse(
+            status_code=429, content={"detail": str(error)}, headers={"Retry-After": str(error.retry_after)}
+        )
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, error: OperationalError) -> JSONResponse:
@@ -117,9 +127,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
     install_api_docs(app)
     for name in ROUTERS:
         app.include_router(import_module(name).router)
     app.add_middleware(HeadAsGet)
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_security(default_openapi(), reads_need_token=settings.api_read_token_required)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

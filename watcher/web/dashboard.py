@@ -28,9 +28,7 @@ Unknown ids and bad parameters are friendly HTML error pages.
 
 from __future__ import annotations
 
-import base64
 import logging
-import mimetypes
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from functools import cache
@@ -48,6 +46,7 @@ from sqlalchemy.orm import Session
 from watcher import __version__
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
 from watcher.claims.compare import SEVERITIES
+from watcher.config import Settings
 from watcher.describe import describe_alert
 from watcher.errors import InputError, NotFoundError, WatcherError
 from watcher.export import WHATS, export_download, export_filter
@@ -91,12 +90,14 @@ from watcher.web.security import (
     csrf_token,
     decode_session,
     new_session,
+    raw_download,
     safe_next,
     session_secret,
     set_session_cookie,
     token_matches,
 )
 from watcher.web.templating import STATIC_DIR, link, make_templates, strength_word, when
+from watcher.web.throttle import client_of, throttle_of
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class LoginRequired(Exception):
 
 # --- the route class: sessions, headers, friendly errors -------------------------------------------
 
+
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     try:
         return render(request, "error.html", {"title": title, "message": message}, status=status)
@@ -122,8 +124,15 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
         return Response(f"{status} {title}: {message}", status_code=status, media_type="text/plain; charset=utf-8")
 
 
-_TITLES = {400: "Bad request", 401: "Login needed", 403: "Not allowed", 404: "Not found",
-           405: "Method not allowed", 500: "Internal error", 503: "Database unavailable"}
+_TITLES = {
+    400: "Bad request",
+    401: "Login needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    500: "Internal error",
+    503: "Database unavailable",
+}
 
 
 class DashboardRoute(APIRoute):
@@ -149,15 +158,17 @@ class DashboardRoute(APIRoute):
             except RequestValidationError as error:
                 response = _error_page(request, 400, "Bad request", _validation_message(error))
             except HTTPException as error:
-                response = _error_page(request, error.status_code, _TITLES.get(error.status_code, "Error"),
-                                       str(error.detail))
+                response = _error_page(
+                    request, error.status_code, _TITLES.get(error.status_code, "Error"), str(error.detail)
+                )
             except OperationalError as error:
                 first = (str(error.orig or error).strip().splitlines() or ["error"])[0]
                 response = _error_page(request, 503, "Database unavailable", first)
             except Exception:  # a bug: still an HTML page with the security headers, details in the log
                 log.exception("dashboard error on %s", request.url.path)
-                response = _error_page(request, 500, "Internal error",
-                                       "Something went wrong on the server; the details are in its log.")
+                response = _error_page(
+                    request, 500, "Internal error", "Something went wrong on the server; the details are in its log."
+                )
             apply_security_headers(response)
             changed: DashboardSession | None = getattr(request.state, "set_session", None)
             if changed is not None:
@@ -183,6 +194,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False, tags=["d
 
 
 # --- sessions and rendering -------------------------------------------------------------------------
+
 
 def _secret(request: Request) -> bytes:
     return session_secret(request.app.state.settings)
@@ -253,6 +265,7 @@ OptionalText = Annotated[str | None, Query(max_length=300)]
 
 # --- static files ---------------------------------------------------------------------------------
 
+
 @cache
 def _static(name: str) -> bytes:
     return (STATIC_DIR / name).read_bytes()
@@ -268,16 +281,21 @@ def static_file(name: str) -> Response:
 
 # --- overview -------------------------------------------------------------------------------------
 
+
 def _known_indications(session: Session, rows: list[dict[str, Any]]) -> list[str]:
     seen = {name for row in rows if row["claims"] for name in row["claims"]["indications"]}
-    seen |= {str(i) for i in session.scalars(select(Alert.indication).where(Alert.indication.is_not(None))
-                                              .distinct())}
+    seen |= {str(i) for i in session.scalars(select(Alert.indication).where(Alert.indication.is_not(None)).distinct())}
     return sorted(seen)
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, session: SessionDep, clinic: OptionalText = None, indication: OptionalText = None,
-             kind: OptionalText = None) -> Response:
+def overview(
+    request: Request,
+    session: SessionDep,
+    clinic: OptionalText = None,
+    indication: OptionalText = None,
+    kind: OptionalText = None,
+) -> Response:
     require_read(request)
     clinic_id = _optional_id(clinic, "clinic")
     chosen_kind = _choice(kind, KINDS, "alert kind")
@@ -292,21 +310,35 @@ def overview(request: Request, session: SessionDep, clinic: OptionalText = None,
         if not groups or groups[-1]["clinic_id"] != row["clinic_id"] or row["clinic_id"] is None:
             groups.append({"clinic_id": row["clinic_id"], "clinic": row["clinic"], "sources": []})
         groups[-1]["sources"].append(row)
-    alerts = triaged_alerts_page(session, limit=15, clinic_id=clinic_id, kind=chosen_kind,
-                                 indication=indication or None)
+    alerts = triaged_alerts_page(
+        session, limit=15, clinic_id=clinic_id, kind=chosen_kind, indication=indication or None
+    )
     open_alerts = session.scalar(select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None)))
     last_checks = [r["last_check"]["checked_at"] for r in everything if r["last_check"]]
-    return render(request, "overview.html", {
-        "nav": "overview", "groups": groups, "alerts": alerts["items"], "more_alerts": alerts["next_offset"],
-        "clinics": list_clinics(session), "indications": _known_indications(session, everything), "kinds": KINDS,
-        "filters": {"clinic": clinic_id, "indication": indication or "", "kind": chosen_kind or ""},
-        "summary": {"clinics": len({r["clinic_id"] for r in everything if r["clinic_id"] is not None}),
-                    "sources": len(everything), "open_alerts": open_alerts or 0,
-                    "last_check": max(last_checks) if last_checks else None},
-    })
+    return render(
+        request,
+        "overview.html",
+        {
+            "nav": "overview",
+            "groups": groups,
+            "alerts": alerts["items"],
+            "more_alerts": alerts["next_offset"],
+            "clinics": list_clinics(session),
+            "indications": _known_indications(session, everything),
+            "kinds": KINDS,
+            "filters": {"clinic": clinic_id, "indication": indication or "", "kind": chosen_kind or ""},
+            "summary": {
+                "clinics": len({r["clinic_id"] for r in everything if r["clinic_id"] is not None}),
+                "sources": len(everything),
+                "open_alerts": open_alerts or 0,
+                "last_check": max(last_checks) if last_checks else None,
+            },
+        },
+    )
 
 
 # --- claim drift: clinic page and matrix -----------------------------------------------------------
+
 
 def _step_title(step: dict[str, Any]) -> str:
     return f"{when(step['at'])} UTC: {step['strength']} {strength_word(step['strength'])} — {step['source_url']}"
@@ -324,8 +356,15 @@ def clinic_page(request: Request, session: SessionDep, clinic_id: str) -> Respon
     charts = []
     if first is not None and end is not None:
         for item in timelines:
-            steps = [Step(datetime.fromisoformat(s["at"]), int(s["strength"]), _step_title(s),
-                          f"/snapshots/{s['snapshot_id']}") for s in item["steps"]]
+            steps = [
+                Step(
+                    datetime.fromisoformat(s["at"]),
+                    int(s["strength"]),
+                    _step_title(s),
+                    f"/snapshots/{s['snapshot_id']}",
+                )
+                for s in item["steps"]
+            ]
             if steps and steps[0].at > first:
                 steps.insert(0, Step(first, 0, "not claimed yet"))
             title = f"{item['indication']}: strength over time"
@@ -333,21 +372,44 @@ def clinic_page(request: Request, session: SessionDep, clinic_id: str) -> Respon
         charts.sort(key=lambda c: (-c["timeline"]["current_strength"], c["timeline"]["indication"]))
         points = clinic_counts(session, clinic.id)
         series = {
-            "indications claimed": [Step(p["at"], p["indications"], f"{p['indications']} indication(s) claimed",
-                                         f"/snapshots/{p['snapshot_id']}") for p in points],
-            "references cited": [Step(p["at"], p["references"], f"{p['references']} reference(s) cited",
-                                      f"/snapshots/{p['snapshot_id']}") for p in points],
+            "indications claimed": [
+                Step(
+                    p["at"],
+                    p["indications"],
+                    f"{p['indications']} indication(s) claimed",
+                    f"/snapshots/{p['snapshot_id']}",
+                )
+                for p in points
+            ],
+            "references cited": [
+                Step(
+                    p["at"], p["references"], f"{p['references']} reference(s) cited", f"/snapshots/{p['snapshot_id']}"
+                )
+                for p in points
+            ],
         }
-        counts = counts_chart(series, start=first, end=end, title="indications and references over time") \
-            if points else None
+        counts = (
+            counts_chart(series, start=first, end=end, title="indications and references over time") if points else None
+        )
     else:
         points, counts = [], None
     alerts = triaged_alerts_page(session, limit=20, clinic_id=clinic.id)
-    return render(request, "clinic.html", {
-        "nav": "overview", "clinic": clinic, "charts": charts, "counts": counts, "count_points": points,
-        "sources": source_overview(session, clinic_id=clinic.id), "alerts": alerts["items"],
-        "more_alerts": alerts["next_offset"], "first": first, "last": last,
-    })
+    return render(
+        request,
+        "clinic.html",
+        {
+            "nav": "overview",
+            "clinic": clinic,
+            "charts": charts,
+            "counts": counts,
+            "count_points": points,
+            "sources": source_overview(session, clinic_id=clinic.id),
+            "alerts": alerts["items"],
+            "more_alerts": alerts["next_offset"],
+            "first": first,
+            "last": last,
+        },
+    )
 
 
 @router.get("/matrix", response_class=HTMLResponse)
@@ -360,27 +422,35 @@ def matrix(request: Request, session: SessionDep) -> Response:
     for item in data["timelines"]:
         last = item["steps"][-1]
         key = item["clinic_id"] if item["clinic_id"] is not None else f"source-{last['source_id']}"
-        row = rows.setdefault(key, {"clinic_id": item["clinic_id"], "clinic": item["clinic"],
-                                    "source_url": last["source_url"], "cells": {}})
+        row = rows.setdefault(
+            key,
+            {"clinic_id": item["clinic_id"], "clinic": item["clinic"], "source_url": last["source_url"], "cells": {}},
+        )
         alert_id = evidence.get((item["clinic_id"], item["indication"])) if item["clinic_id"] is not None else None
         strength = item["current_strength"]
         row["cells"][item["indication"]] = {
-            "strength": strength, "since": item["claimed_since"], "dropped_at": item["dropped_at"],
-            "snapshot_id": last["snapshot_id"], "source_id": last["source_id"],
+            "strength": strength,
+            "since": item["claimed_since"],
+            "dropped_at": item["dropped_at"],
+            "snapshot_id": last["snapshot_id"],
+            "source_id": last["source_id"],
             "alert_id": alert_id if strength > 0 else None,
         }
         claimed_now[item["indication"]] = claimed_now.get(item["indication"], 0) + (1 if strength > 0 else 0)
     columns = sorted(claimed_now, key=lambda name: (-claimed_now[name], name))
     ordered = sorted(rows.values(), key=lambda r: (r["clinic"] is None, r["clinic"] or r["source_url"]))
-    return render(request, "matrix.html", {"nav": "matrix", "rows": ordered, "columns": columns,
-                                           "claimed_now": claimed_now})
+    return render(
+        request, "matrix.html", {"nav": "matrix", "rows": ordered, "columns": columns, "claimed_now": claimed_now}
+    )
 
 
 # --- page history, versions, diffs, raw captures ---------------------------------------------------
 
+
 @router.get("/sources/{source_id}", response_class=HTMLResponse)
-def source_page(request: Request, session: SessionDep, source_id: str,
-                checks: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+def source_page(
+    request: Request, session: SessionDep, source_id: str, checks: Annotated[str | None, Query(max_length=10)] = None
+) -> Response:
     require_read(request)
     source = get_source(session, _id(source_id, "source"))
     data = timeline(session, source)
@@ -389,12 +459,21 @@ def source_page(request: Request, session: SessionDep, source_id: str,
         version["previous_id"] = versions[index - 1]["id"] if index > 0 else None
     all_checks = list(reversed(data["checks"]))
     shown = all_checks if checks == "all" else all_checks[:CHECKS_SHOWN]
-    open_alerts = session.scalar(select(func.count()).select_from(Alert)
-                                 .where(Alert.source_id == source.id, Alert.acknowledged_at.is_(None)))
-    return render(request, "source.html", {
-        "nav": "overview", "source": data["source"], "versions": list(reversed(versions)), "checks": shown,
-        "hidden_checks": len(all_checks) - len(shown), "open_alerts": open_alerts or 0,
-    })
+    open_alerts = session.scalar(
+        select(func.count()).select_from(Alert).where(Alert.source_id == source.id, Alert.acknowledged_at.is_(None))
+    )
+    return render(
+        request,
+        "source.html",
+        {
+            "nav": "overview",
+            "source": data["source"],
+            "versions": list(reversed(versions)),
+            "checks": shown,
+            "hidden_checks": len(all_checks) - len(shown),
+            "open_alerts": open_alerts or 0,
+        },
+    )
 
 
 @router.get("/diff/{source_id}")
@@ -406,29 +485,44 @@ def diff_redirect(request: Request, source_id: str) -> Response:
 
 
 def _snapshot_sequence(session: Session, source_id: int) -> list[int]:
-    return list(session.scalars(select(Snapshot.id).where(Snapshot.source_id == source_id)
-                                .order_by(Snapshot.fetched_at, Snapshot.id)))
+    return list(
+        session.scalars(
+            select(Snapshot.id).where(Snapshot.source_id == source_id).order_by(Snapshot.fetched_at, Snapshot.id)
+        )
+    )
 
 
 def _profile(session: Session, version: TextVersion) -> ClaimProfile | None:
-    data = session.scalar(select(ClaimProfileRecord.profile).where(
-        ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION))
+    data = session.scalar(
+        select(ClaimProfileRecord.profile).where(
+            ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+        )
+    )
     return ClaimProfile.from_dict(data) if data else None
 
 
 def _alerts_at(session: Session, source_id: int, snapshot_ids: list[int]) -> list[Alert]:
     if not snapshot_ids:
         return []
-    return list(session.scalars(select(Alert).where(
-        Alert.source_id == source_id,
-        or_(Alert.new_snapshot_id.in_(snapshot_ids), Alert.last_snapshot_id.in_(snapshot_ids)))
-        .order_by(Alert.id)))
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(
+                Alert.source_id == source_id,
+                or_(Alert.new_snapshot_id.in_(snapshot_ids), Alert.last_snapshot_id.in_(snapshot_ids)),
+            )
+            .order_by(Alert.id)
+        )
+    )
 
 
 def _finding_dicts(session: Session, old: TextVersion, new: TextVersion, alerts: list[Alert]) -> list[dict[str, Any]]:
     old_profile, new_profile = _profile(session, old), _profile(session, new)
-    found = (compare(old_profile, new_profile) if old_profile is not None and new_profile is not None
-             else compare_texts(old.text, new.text))
+    found = (
+        compare(old_profile, new_profile)
+        if old_profile is not None and new_profile is not None
+        else compare_texts(old.text, new.text)
+    )
     by_subject = {(a.kind, a.indication or a.reference or ""): a.id for a in alerts}
     out = []
     for finding in found:
@@ -440,11 +534,16 @@ def _finding_dicts(session: Session, old: TextVersion, new: TextVersion, alerts:
 
 
 @router.get("/sources/{source_id}/diff", response_class=HTMLResponse)
-def diff_page(request: Request, session: SessionDep, settings: SettingsDep, source_id: str,
-              from_id: Annotated[str | None, Query(alias="from", max_length=12)] = None,
-              to_id: Annotated[str | None, Query(alias="to", max_length=12)] = None,
-              view: Annotated[str | None, Query(max_length=10)] = None,
-              context: Annotated[str | None, Query(max_length=5)] = None) -> Response:
+def diff_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    source_id: str,
+    from_id: Annotated[str | None, Query(alias="from", max_length=12)] = None,
+    to_id: Annotated[str | None, Query(alias="to", max_length=12)] = None,
+    view: Annotated[str | None, Query(max_length=10)] = None,
+    context: Annotated[str | None, Query(max_length=5)] = None,
+) -> Response:
     require_read(request)
     source = get_source(session, _id(source_id, "source"))
     mode = _choice(view, ("inline", "side"), "view") or "inline"
@@ -456,67 +555,124 @@ def diff_page(request: Request, session: SessionDep, settings: SettingsDep, sour
         lines_around = int(context)
     else:
         raise InputError("context must be a number of lines or 'all'")
-    result = diff_versions(session, source, from_id=_optional_id(from_id, "from"), to_id=_optional_id(to_id, "to"),
-                           timeout=settings.diff_timeout)
+    result = diff_versions(
+        session,
+        source,
+        from_id=_optional_id(from_id, "from"),
+        to_id=_optional_id(to_id, "to"),
+        timeout=settings.diff_timeout,
+    )
     sequence = _snapshot_sequence(session, source.id)
     old_id, new_id = result.old.snapshot_id, result.new.snapshot_id
     old_index, new_index = sequence.index(old_id), sequence.index(new_id)
     previous = (sequence[old_index - 1], old_id) if old_index > 0 else None
     following = (new_id, sequence[new_index + 1]) if new_index + 1 < len(sequence) else None
-    between = sequence[min(old_index, new_index) + 1:max(old_index, new_index) + 1]
+    between = sequence[min(old_index, new_index) + 1 : max(old_index, new_index) + 1]
     alerts = _alerts_at(session, source.id, between) if new_index > old_index else []
     findings = _finding_dicts(session, result.old, result.new, alerts)
     lines = aligned_lines(result.diff.lines)
     placed = place_findings(findings, old=lines.old, new=lines.new)
-    rows = (inline_rows(lines, context=lines_around) if mode == "inline"
-            else side_by_side_rows(lines, context=lines_around))
+    rows = (
+        inline_rows(lines, context=lines_around)
+        if mode == "inline"
+        else side_by_side_rows(lines, context=lines_around)
+    )
 
     def diff_url(old: int, new: int, *, view: str | None = None, context: int | str | None = None) -> str:
         around = lines_around if context is None else context
-        return link(f"/sources/{source.id}/diff", **{
-            "from": old, "to": new, "view": None if (view or mode) == "inline" else (view or mode),
-            "context": None if around == DEFAULT_CONTEXT else ("all" if around is None else around)})
-    return render(request, "diff.html", {
-        "nav": "overview", "source": source, "old": result.old, "new": result.new, "diff": result.diff,
-        "rows": rows, "mode": mode, "context": "all" if lines_around is None else lines_around,
-        "findings": placed, "alerts": alerts, "previous": previous, "following": following,
-        "consecutive": abs(new_index - old_index) == 1,
-        "language": result.new.language or source.language or "", "diff_url": diff_url,
-    })
+        return link(
+            f"/sources/{source.id}/diff",
+            **{
+                "from": old,
+                "to": new,
+                "view": None if (view or mode) == "inline" else (view or mode),
+                "context": None if around == DEFAULT_CONTEXT else ("all" if around is None else around),
+            },
+        )
+
+    return render(
+        request,
+        "diff.html",
+        {
+            "nav": "overview",
+            "source": source,
+            "old": result.old,
+            "new": result.new,
+            "diff": result.diff,
+            "rows": rows,
+            "mode": mode,
+            "context": "all" if lines_around is None else lines_around,
+            "findings": placed,
+            "alerts": alerts,
+            "previous": previous,
+            "following": following,
+            "consecutive": abs(new_index - old_index) == 1,
+            "language": result.new.language or source.language or "",
+            "diff_url": diff_url,
+        },
+    )
 
 
 @router.get("/snapshots/{snapshot_id}", response_class=HTMLResponse)
-def snapshot_page(request: Request, session: SessionDep, snapshot_id: str,
-                  q: Annotated[str | None, Query(max_length=MAX_TERM_CHARS)] = None) -> Response:
+def snapshot_page(
+    request: Request,
+    session: SessionDep,
+    snapshot_id: str,
+    q: Annotated[str | None, Query(max_length=MAX_TERM_CHARS)] = None,
+) -> Response:
     require_read(request)
     info = snapshot_info(session, _id(snapshot_id, "snapshot"))
     text = snapshot_text_of(session, info["id"])["text"] or ""
     profile_data = None
     if info["text_version_id"] is not None:
-        profile_data = session.scalar(select(ClaimProfileRecord.profile).where(
-            ClaimProfileRecord.text_version_id == info["text_version_id"],
-            ClaimProfileRecord.analyser_version == ANALYSER_VERSION))
-    evidence = sorted({sentence for claim in ((profile_data or {}).get("indications") or {}).values()
-                       for sentence in claim.get("evidence", [])}, key=len, reverse=True)
+        profile_data = session.scalar(
+            select(ClaimProfileRecord.profile).where(
+                ClaimProfileRecord.text_version_id == info["text_version_id"],
+                ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
+            )
+        )
+    evidence = sorted(
+        {
+            sentence
+            for claim in ((profile_data or {}).get("indications") or {}).values()
+            for sentence in claim.get("evidence", [])
+        },
+        key=len,
+        reverse=True,
+    )
     needles = [(q.strip(), "hit")] if q and q.strip() else []
     needles += [(sentence, "evidence") for sentence in evidence]
     sequence = _snapshot_sequence(session, info["source_id"])
     index = sequence.index(info["id"])
     alerts = _alerts_at(session, info["source_id"], [info["id"]])
-    return render(request, "snapshot.html", {
-        "nav": "overview", "info": info, "lines": text.split("\n"), "needles": needles, "q": q or "",
-        "profile": profile_data, "source": get_source(session, info["source_id"]),
-        "previous_id": sequence[index - 1] if index > 0 else None,
-        "next_id": sequence[index + 1] if index + 1 < len(sequence) else None,
-        "alerts": [{"id": a.id, "kind": a.kind, "severity": a.severity, "indication": a.indication,
-                    "reference": a.reference, "strength_before": a.strength_before,
-                    "strength_after": a.strength_after} for a in alerts],
-        "language": info["language"] or "",
-    })
-
-
-_EXTENSIONS = {"text/html": ".html", "application/xhtml+xml": ".xhtml", "text/plain": ".txt",
-               "application/pdf": ".pdf"}
+    return render(
+        request,
+        "snapshot.html",
+        {
+            "nav": "overview",
+            "info": info,
+            "lines": text.split("\n"),
+            "needles": needles,
+            "q": q or "",
+            "profile": profile_data,
+            "source": get_source(session, info["source_id"]),
+            "previous_id": sequence[index - 1] if index > 0 else None,
+            "next_id": sequence[index + 1] if index + 1 < len(sequence) else None,
+            "alerts": [
+                {
+                    "id": a.id,
+                    "kind": a.kind,
+                    "severity": a.severity,
+                    "indication": a.indication,
+                    "reference": a.reference,
+                    "strength_before": a.strength_before,
+                    "strength_after": a.strength_after,
+                }
+                for a in alerts
+            ],
+            "language": info["language"] or "",
+        },
+    )
 
 
 @router.get("/snapshots/{snapshot_id}/raw")
@@ -524,17 +680,7 @@ def snapshot_raw_download(request: Request, session: SessionDep, snapshot_id: st
     """The captured bytes as a download. Never rendered on this origin: octet-stream, attachment,
     nosniff, and a sandboxing CSP in case a browser were to display it anyway."""
     require_read(request)
-    raw = snapshot_raw(session, _id(snapshot_id, "snapshot"))
-    media = (raw.content_type or "").split(";")[0].strip().lower()
-    extension = _EXTENSIONS.get(media) or mimetypes.guess_extension(media or "application/octet-stream") or ".bin"
-    digest = base64.b64encode(bytes.fromhex(raw.sha256)).decode("ascii")
-    return Response(content=raw.body, media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="snapshot-{raw.snapshot_id}-{raw.sha256[:12]}{extension}"',
-        "X-Content-SHA256": raw.sha256,
-        "Repr-Digest": f"sha-256=:{digest}:",
-        "Content-Security-Policy": "sandbox; default-src 'none'",
-        "X-Content-Type-Options": "nosniff",
-    })
+    return raw_download(snapshot_raw(session, _id(snapshot_id, "snapshot")))
 
 
 # --- downloads ------------------------------------------------------------------------------------
@@ -557,30 +703,67 @@ def export_page(request: Request, session: SessionDep, what: Annotated[str, Quer
 
 # --- alerts and triage ----------------------------------------------------------------------------
 
+
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, session: SessionDep, clinic: OptionalText = None, source: OptionalText = None,
-                kind: OptionalText = None, indication: OptionalText = None, severity: OptionalText = None,
-                state: OptionalText = None, since: Annotated[str | None, Query(max_length=40)] = None,
-                until: Annotated[str | None, Query(max_length=40)] = None,
-                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Response:
+def alerts_page(
+    request: Request,
+    session: SessionDep,
+    clinic: OptionalText = None,
+    source: OptionalText = None,
+    kind: OptionalText = None,
+    indication: OptionalText = None,
+    severity: OptionalText = None,
+    state: OptionalText = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
     require_read(request)
     clinic_id, source_id = _optional_id(clinic, "clinic"), _optional_id(source, "source")
     chosen_kind, chosen_severity = _choice(kind, KINDS, "alert kind"), _choice(severity, SEVERITIES, "severity")
     chosen_state = _choice(state, STATES, "triage state")
     result = triaged_alerts_page(
-        session, limit=ALERTS_PER_PAGE, offset=offset, clinic_id=clinic_id, source_id=source_id, kind=chosen_kind,
-        indication=indication or None, severity=chosen_severity, state=chosen_state, since=parse_when(since or None),
-        until=parse_when(until or None, end_of_day=True))
-    filters = {"clinic": clinic_id, "source": source_id, "kind": chosen_kind, "indication": indication or None,
-               "severity": chosen_severity, "state": chosen_state, "since": since or None, "until": until or None}
+        session,
+        limit=ALERTS_PER_PAGE,
+        offset=offset,
+        clinic_id=clinic_id,
+        source_id=source_id,
+        kind=chosen_kind,
+        indication=indication or None,
+        severity=chosen_severity,
+        state=chosen_state,
+        since=parse_when(since or None),
+        until=parse_when(until or None, end_of_day=True),
+    )
+    filters = {
+        "clinic": clinic_id,
+        "source": source_id,
+        "kind": chosen_kind,
+        "indication": indication or None,
+        "severity": chosen_severity,
+        "state": chosen_state,
+        "since": since or None,
+        "until": until or None,
+    }
     everything = source_overview(session)  # for the page and indication choices
-    return render(request, "alerts.html", {
-        "nav": "alerts", "alerts": result["items"], "next_offset": result["next_offset"], "offset": offset,
-        "previous_offset": max(0, offset - ALERTS_PER_PAGE) if offset else None,
-        "filters": filters, "clinics": list_clinics(session), "kinds": KINDS, "severities": SEVERITIES,
-        "states": STATES, "indications": _known_indications(session, everything),
-        "sources": [(r["id"], r["url"]) for r in everything],
-    })
+    return render(
+        request,
+        "alerts.html",
+        {
+            "nav": "alerts",
+            "alerts": result["items"],
+            "next_offset": result["next_offset"],
+            "offset": offset,
+            "previous_offset": max(0, offset - ALERTS_PER_PAGE) if offset else None,
+            "filters": filters,
+            "clinics": list_clinics(session),
+            "kinds": KINDS,
+            "severities": SEVERITIES,
+            "states": STATES,
+            "indications": _known_indications(session, everything),
+            "sources": [(r["id"], r["url"]) for r in everything],
+        },
+    )
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -591,11 +774,16 @@ def alert_page(request: Request, session: SessionDep, alert_id: str) -> Response
 
 
 @router.post("/alerts/{alert_id}/triage")
-def triage(request: Request, session: SessionDep, settings: SettingsDep, alert_id: str,
-           action: Annotated[str, Form(max_length=20)],
-           csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
-           note: Annotated[str, Form(max_length=4000)] = "",
-           next_url: Annotated[str, Form(alias="next", max_length=2000)] = "") -> Response:
+def triage(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    alert_id: str,
+    action: Annotated[str, Form(max_length=20)],
+    csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    next_url: Annotated[str, Form(alias="next", max_length=2000)] = "",
+) -> Response:
     web = current_session(request)
     check_csrf(request, web, csrf, _secret(request), public_url=settings.public_url)
     if not settings.api_token:
@@ -611,56 +799,98 @@ def triage(request: Request, session: SessionDep, settings: SettingsDep, alert_i
 
 # --- search ---------------------------------------------------------------------------------------
 
+
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, session: SessionDep,
-                q: Annotated[str | None, Query(max_length=MAX_TERM_CHARS)] = None, clinic: OptionalText = None,
-                since: Annotated[str | None, Query(max_length=40)] = None,
-                until: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+def search_page(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str | None, Query(max_length=MAX_TERM_CHARS)] = None,
+    clinic: OptionalText = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
     require_read(request)
     clinic_id = _optional_id(clinic, "clinic")
     hits = None
     if q and q.strip():
-        hits = search(session, q, clinic_id=clinic_id, since=parse_when(since or None),
-                      until=parse_when(until or None, end_of_day=True), limit=100)
-    return render(request, "search.html", {
-        "nav": "search", "q": q or "", "hits": hits, "clinics": list_clinics(session),
-        "filters": {"clinic": clinic_id, "since": since or "", "until": until or ""},
-    })
+        hits = search(
+            session,
+            q,
+            clinic_id=clinic_id,
+            since=parse_when(since or None),
+            until=parse_when(until or None, end_of_day=True),
+            limit=100,
+        )
+    return render(
+        request,
+        "search.html",
+        {
+            "nav": "search",
+            "q": q or "",
+            "hits": hits,
+            "clinics": list_clinics(session),
+            "filters": {"clinic": clinic_id, "since": since or "", "until": until or ""},
+        },
+    )
 
 
 # --- login ----------------------------------------------------------------------------------------
 
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None
-               ) -> Response:
+def login_form(
+    request: Request, next_url: Annotated[str | None, Query(alias="next", max_length=2000)] = None
+) -> Response:
     return render(request, "login.html", {"nav": "login", "next": safe_next(next_url), "error": None})
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, settings: SettingsDep, author: Annotated[str, Form(max_length=200)] = "",
-          token: Annotated[str, Form(max_length=1000)] = "",
-          csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
-          next_url: Annotated[str, Form(alias="next", max_length=2000)] = "") -> Response:
+def login(
+    request: Request,
+    settings: SettingsDep,
+    author: Annotated[str, Form(max_length=200)] = "",
+    token: Annotated[str, Form(max_length=1000)] = "",
+    csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
+    next_url: Annotated[str, Form(alias="next", max_length=2000)] = "",
+) -> Response:
     check_csrf(request, current_session(request), csrf, _secret(request), public_url=settings.public_url)
     target = safe_next(next_url)
     name = author.strip()
-    error = None
+    error, status, retry_after = None, 403, None
     if not settings.api_token:
         error = "Logging in is disabled: WATCHER_API_TOKEN is not set on the server."
     elif not name or any(ord(ch) < 32 for ch in name):
         error = "Type your name: it is recorded with every triage action."
-    elif not token_matches(settings, token):
-        error = "That token is not the team token."
+    else:
+        error, status, retry_after = _check_login_token(request, settings, token)
     if error is not None:
-        return render(request, "login.html", {"nav": "login", "next": target, "error": error, "author": name},
-                      status=403)
+        response = render(
+            request, "login.html", {"nav": "login", "next": target, "error": error, "author": name}, status=status
+        )
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
     _replace_session(request, new_session(author=name))  # a new session id: no fixation
     return RedirectResponse(target, status_code=303)
 
 
+def _check_login_token(request: Request, settings: Settings, token: str) -> tuple[str | None, int, int | None]:
+    """(error, status, Retry-After) of a login attempt's token; throttled clients are not compared."""
+    throttle, client = throttle_of(request), client_of(request)
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        return f"Too many failed logins: try again in {wait} s.", 429, wait
+    if not token_matches(settings, token):
+        throttle.failed(client, where="dashboard login")
+        return "That token is not the team token.", 403, None
+    throttle.succeeded(client)
+    return None, 200, None
+
+
 @router.post("/logout")
-def logout(request: Request, settings: SettingsDep,
-           csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = "") -> Response:
+def logout(
+    request: Request, settings: SettingsDep, csrf: Annotated[str, Form(alias="csrf_token", max_length=200)] = ""
+) -> Response:
     check_csrf(request, current_session(request), csrf, _secret(request), public_url=settings.public_url)
     _replace_session(request, new_session())
     return RedirectResponse("/", status_code=303)

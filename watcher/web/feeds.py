@@ -27,7 +27,7 @@ from watcher.db import Store
 from watcher.models import Alert, Clinic, utcnow
 from watcher.notify.render import AlertView, alert_html, alert_views
 from watcher.queries.choices import ALERT_KINDS
-from watcher.web.deps import get_settings, get_store, require_read
+from watcher.web.deps import get_settings, get_store, mark_read_guarded, require_read
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_MEDIA_TYPE = "application/atom+xml"
@@ -148,3 +148,6 @@ def kind_alerts_feed(kind: str, store: StoreDep, settings: SettingsDep) -> Respo
         return _atom(atom_feed(session, settings, feed_path=f"/feeds/kinds/{kind}.atom",
                                title=f"watcher: {kind.replace('_', ' ')} alerts",
                                subtitle=f"Alerts of kind {kind}", kind=kind))
+
+
+mark_read_guarded(router)  # every feed follows the read-token rule (see the OpenAPI schema)

@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import json
+import mimetypes
 import secrets
 import time
 from dataclasses import dataclass
@@ -33,13 +34,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from watcher.config import Settings
+from watcher.queries.snapshots import RawCapture
 
 SESSION_COOKIE = "watcher_session"
 SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf_token"
 
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-                           "frame-ancestors 'none'; base-uri 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -91,8 +95,13 @@ def new_session(*, author: str | None = None) -> DashboardSession:
 
 
 def encode_session(session: DashboardSession, secret: bytes) -> str:
-    payload = _b64(json.dumps({"sid": session.sid, "iat": session.issued, "author": session.author},
-                              separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    payload = _b64(
+        json.dumps(
+            {"sid": session.sid, "iat": session.issued, "author": session.author},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode("utf-8")
+    )
     return f"{payload}.{_mac(secret, 'session', payload)}"
 
 
@@ -105,8 +114,11 @@ def decode_session(value: str | None, secret: bytes, *, now: float | None = None
         return None
     try:
         data = json.loads(_unb64(payload))
-        session = DashboardSession(sid=str(data["sid"]), issued=int(data["iat"]),
-                                   author=None if data["author"] is None else str(data["author"]))
+        session = DashboardSession(
+            sid=str(data["sid"]),
+            issued=int(data["iat"]),
+            author=None if data["author"] is None else str(data["author"]),
+        )
     except (ValueError, KeyError, TypeError):
         return None
     current = time.time() if now is None else now
@@ -132,12 +144,15 @@ def _same_origin(request: Request, origin: str, public_url: str) -> bool:
         return False
     host = request.headers.get("host", "").lower()
     public = urlsplit(public_url)
-    return parts.netloc.lower() == host or (parts.scheme, parts.netloc.lower()) == (public.scheme,
-                                                                                   public.netloc.lower())
+    return parts.netloc.lower() == host or (parts.scheme, parts.netloc.lower()) == (
+        public.scheme,
+        public.netloc.lower(),
+    )
 
 
-def check_csrf(request: Request, session: DashboardSession | None, submitted: str | None, secret: bytes, *,
-               public_url: str) -> None:
+def check_csrf(
+    request: Request, session: DashboardSession | None, submitted: str | None, secret: bytes, *, public_url: str
+) -> None:
     """Refuse a POST that another site could have made: raises ``CsrfError``."""
     fetch_site = request.headers.get("sec-fetch-site", "").lower()
     if fetch_site not in ("", "same-origin", "none"):
@@ -156,8 +171,15 @@ def check_csrf(request: Request, session: DashboardSession | None, submitted: st
 def set_session_cookie(response: Response, request: Request, session: DashboardSession, secret: bytes) -> None:
     settings: Settings = request.app.state.settings
     secure = request.url.scheme == "https" or settings.public_url.startswith("https://")  # also behind a TLS proxy
-    response.set_cookie(SESSION_COOKIE, encode_session(session, secret), max_age=SESSION_SECONDS, path="/",
-                        httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(
+        SESSION_COOKIE,
+        encode_session(session, secret),
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
 
 
 def apply_security_headers(response: Response) -> None:
@@ -173,3 +195,27 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if any(ord(ch) < 32 for ch in target):
         return default
     return target
+
+
+_EXTENSIONS = {"text/html": ".html", "application/xhtml+xml": ".xhtml", "text/plain": ".txt", "application/pdf": ".pdf"}
+RAW_MEDIA_TYPE = "application/octet-stream"
+
+
+def raw_download(raw: RawCapture) -> Response:
+    """Captured bytes as a download (dashboard and API alike). Captured pages are untrusted: never
+    rendered on this origin — octet-stream, attachment, nosniff, and a sandboxing CSP in case a
+    browser were to display them anyway. The file name's extension tells the captured type."""
+    media = (raw.content_type or "").split(";")[0].strip().lower()
+    extension = _EXTENSIONS.get(media) or mimetypes.guess_extension(media or RAW_MEDIA_TYPE) or ".bin"
+    digest = base64.b64encode(bytes.fromhex(raw.sha256)).decode("ascii")
+    return Response(
+        content=raw.body,
+        media_type=RAW_MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="snapshot-{raw.snapshot_id}-{raw.sha256[:12]}{extension}"',
+            "X-Content-SHA256": raw.sha256,
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
