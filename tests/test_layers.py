@@ -35,7 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("storage", ("watcher.models", "watcher.db", "watcher.search_index")),
-    ("sources and crawl", ("watcher.sources", "watcher.crawl")),
+    ("sources and crawl", ("watcher.sources", "watcher.crawl", "watcher.webarchive")),
     ("write path", ("watcher.pipeline",)),
     (
         "read side",
@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "watcher.search",
             "watcher.triage",
             "watcher.warc",
+            "watcher.backfill",
             "watcher.export",
             "watcher.subscriptions",
         ),

@@ -49,7 +49,7 @@ from watcher.errors import InputError
 from watcher.links import normalize_url
 from watcher.models import Check, Snapshot, Source, raw_bytes
 from watcher.pipeline.analyse import analyse_new_version
-from watcher.pipeline.record import record_capture
+from watcher.pipeline.record import CheckResult, record_capture
 from watcher.sources import SourceSpec, add_sources
 
 log = logging.getLogger(__name__)
@@ -160,12 +160,18 @@ class ArchivedResponse:
 
 
 @dataclass
-class ImportReport:
-    records: int = 0
-    responses: int = 0
+class Tally:
+    """What recording external captures added: checks, snapshots, and checks by outcome."""
+
     checks: int = 0
     snapshots: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ImportReport(Tally):
+    records: int = 0
+    responses: int = 0
     already_imported: int = 0
     skipped_older: int = 0
     skipped_not_pages: int = 0
@@ -318,16 +324,23 @@ def captures_in_order(
         )
 
 
+def record_external(store: Store, capture: Capture, *, settings: Settings, tally: Tally) -> CheckResult:
+    """Record a capture from outside the crawl (a WARC record, a web archive's capture) exactly as a
+    live one, with the claim analysis, in its own transaction; counted in ``tally``."""
+    with store.session() as session:
+        result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+    tally.checks += 1
+    tally.outcomes[result.outcome] = tally.outcomes.get(result.outcome, 0) + 1
+    if result.snapshot_id is not None:
+        tally.snapshots += 1
+    log.info("recorded %s %s %s", result.outcome, capture.fetched_at.isoformat(), result.url)
+    return result
+
+
 def import_warc(store: Store, path: Path, *, settings: Settings, clinic: str | None = None) -> ImportReport:
     """Backfill history from a WARC file through the live capture pipeline (see the module doc)."""
     report = ImportReport()
     responses = read_responses(path, report)
     for capture in captures_in_order(store, responses, clinic=clinic, report=report):
-        with store.session() as session:
-            result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
-        report.checks += 1
-        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-        if result.snapshot_id is not None:
-            report.snapshots += 1
-        log.info("imported %s %s %s", result.outcome, capture.fetched_at.isoformat(), result.url)
+        record_external(store, capture, settings=settings, tally=report)
     return report

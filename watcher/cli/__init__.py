@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections import Counter
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,12 @@ def sources() -> None:
     metavar="REGEX",
     help="With --site: never discover URLs this regular expression matches (repeatable).",
 )
+@click.option(
+    "--backfill",
+    "backfill",
+    is_flag=True,
+    help="Once added, record the source's earlier captures from the web archive (see `watcher backfill`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
 def sources_add(
@@ -130,9 +137,10 @@ def sources_add(
     max_depth: int | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    backfill: bool,
     as_json: bool,
 ) -> None:
-    """Watch one or more URLs."""
+    """Watch one or more URLs; with --backfill, record their history from the web archive too."""
     # lazy import: start-up time
     from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
 
@@ -164,6 +172,10 @@ def sources_add(
     else:
         for row in rows:
             click.echo(f"added source {row['id']}: {row['url']}")
+    if backfill:
+        # The reports go to stderr with --json, so stdout stays the one JSON document of the new sources.
+        with redirect_stdout(sys.stderr) if as_json else nullcontext():
+            history.run_backfill(app, [row["id"] for row in rows])
 
 
 @sources.command("list")
