@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import http.client
 import importlib.util
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -105,6 +107,7 @@ class Archive:
     page_url: str
     site_pages: dict[str, bytes]
     port: int
+    root: Path
 
     def capture_url(self, moment: datetime) -> str:
         return f"{self.base}/{moment.strftime('%Y%m%d%H%M%S')}/{self.page_url}"
@@ -179,7 +182,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
     base = f"http://127.0.0.1:{port}/{COLLECTION}"
     try:
         wait_until_up(f"{base}/cdx?url={page_url}", process)
-        yield Archive(base=base, page_url=page_url, site_pages=site_pages, port=port)
+        yield Archive(base=base, page_url=page_url, site_pages=site_pages, port=port, root=root)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -382,6 +385,43 @@ def test_timemap_fallback_and_retry_after(archive: Archive, store: Store, run_cl
         (first, _p, refused), (second, _q, served) = [(t, p, s) for t, p, s in gate.seen if p == path]
         assert (refused, served) == (429, served) and served != 429
         assert second - first >= 1.0
+
+
+def get(url: str) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        connection.request("GET", url[len(f"{parts.scheme}://{parts.netloc}") :])
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_exported_warc_and_its_cdxj_replay_in_pywb(archive: Archive, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("sources", "add", archive.page_url, "--backfill").code == 0
+    warc = tmp_path / "harbor-light.warc.gz"
+    exported = run_cli("export", "--format", "warc", "--output", str(warc))
+    assert exported.code == 0, exported.err
+    index = tmp_path / "harbor-light.cdxj"
+    assert f"wrote the CDXJ index {index}" in exported.err
+    lines = index.read_text(encoding="utf-8").splitlines()
+    port = urlsplit(archive.page_url).port
+    assert [line.split(" ", 2)[:2] for line in lines] == [
+        [f"1,0,0,127:{port})/exosome-therapy", stamp]
+        for stamp in ("20210301100000", "20210901100000", "20220601100000")
+    ]
+    # A collection served from the exported file and watcher's own index, not re-indexed by pywb.
+    name = f"export-{uuid.uuid4().hex[:8]}"
+    subprocess.run([str(BIN / "wb-manager"), "init", name], cwd=archive.root, check=True, capture_output=True)
+    shutil.copy(warc, archive.root / "collections" / name / "archive" / warc.name)
+    shutil.copy(index, archive.root / "collections" / name / "indexes" / "index.cdxj")
+    replay = f"http://127.0.0.1:{archive.port}/{name}"
+    for stamp, body in (("20210301100000", V1), ("20210901100000", V2), ("20220601100000", V3)):
+        assert get(f"{replay}/{stamp}id_/{archive.page_url}") == (200, body)
+        status, shown = get(f"{replay}/{stamp}mp_/{archive.page_url}")  # the page as pywb's replay frame shows it
+        assert status == 200 and b"Exosome therapy</h1>" in shown and b"wombat" in shown
 
 
 # --- the pure parts ---------------------------------------------------------------------------------

@@ -295,6 +295,7 @@ def export_cmd(
     from watcher.queries.clinics import resolve_clinic
     from watcher.queries.dates import parse_when
     from watcher.sources import resolve_source
+    from watcher.warc import cdxj_path, write_cdxj
 
     if fmt == "warc" and what not in (None, "snapshots"):
         raise InputError(f"a WARC holds captures: --what {what} needs --format csv or json")
@@ -313,6 +314,10 @@ def export_cmd(
             else:
                 with _open_output(output, "wb") as stream:
                     count = export_warc(session, stream, filters=filters, gzip=gzip, filename=output.name)
+                index = cdxj_path(output)
+                with _open_output(index, "w") as stream:
+                    write_cdxj(output, stream)
+                click.echo(f"wrote the CDXJ index {index}", err=True)
             click.echo(
                 f"exported {count} snapshot(s) as WARC{' (gzip per record)' if gzip else ''}"
                 f"{' to ' + str(output) if output else ''}",
