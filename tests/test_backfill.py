@@ -33,7 +33,7 @@ from watcher.models import Alert, Check, Snapshot
 from watcher.notify.outbox import enqueue
 from watcher.subscriptions import SubscriptionSpec, create_subscription
 from watcher.warc import write_warc
-from watcher.webarchive import ArchivedCapture, collapse_digests, parse_cdx, parse_timemap
+from watcher.webarchive import ArchivedCapture, collapse_digests, parse_cdx, parse_timemap, site_headers
 
 BIN = Path(sys.executable).parent
 if importlib.util.find_spec("pywb") is None or not (BIN / "wayback").exists():
@@ -226,6 +226,9 @@ def test_backfill_from_pywb_answers_when_a_claim_first_appeared(  # type: ignore
         snapshots = session.scalars(select(Snapshot).order_by(Snapshot.fetched_at)).all()
         assert [s.archive_url for s in snapshots] == [recorded[i][3] for i in (0, 1, 4)]
         assert len({s.sha256 for s in snapshots}) == 3
+        # The site's headers, not the archive's replay headers.
+        assert all("Memento-Datetime" not in s.headers and "Link" not in s.headers for s in snapshots)
+        assert snapshots[0].headers["Content-Type"] == ["text/html; charset=utf-8"]
 
     # "When did this clinic first claim schizophrenia?" — in the capture of 1 September 2021.
     claims = run_cli("claims", "--indication", "schizophrenia", "--json")
@@ -445,6 +448,23 @@ def test_parse_cdx_reads_both_json_flavours() -> None:
     assert parse_cdx(lines) == [ArchivedCapture("20200102030405", "https://clinic.jp/a", 301, "BBB", "text/html")]
     assert parse_cdx(b"") == [] and parse_cdx(b"[]") == []
     assert parse_cdx(b"<html>Wayback Machine</html>") is None
+
+
+def test_site_headers_undo_the_archive() -> None:
+    answered = [
+        ("Content-Type", "text/html"),
+        ("X-Archive-Orig-ETag", '"v7"'),
+        ("X-Archive-Orig-Date", "Mon, 01 Mar 2021 10:00:00 GMT"),
+        ("Date", "Wed, 02 Dec 2026 19:00:00 GMT"),
+        ("Memento-Datetime", "Mon, 01 Mar 2021 10:00:00 GMT"),
+        ("X-Archive-Src", "crawl-42.warc.gz"),
+        ("Content-Encoding", "gzip"),
+    ]
+    assert site_headers(answered) == {
+        "Content-Type": ["text/html"],
+        "ETag": ['"v7"'],
+        "Date": ["Mon, 01 Mar 2021 10:00:00 GMT"],
+    }
 
 
 def test_collapse_and_timemap() -> None:

@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 MAX_RETRY_AFTER = 600.0  # seconds; an archive that asks for a longer pause is asked again another day
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_ORIGINAL_PREFIX = "x-archive-orig-"
+# What an archive adds to a replayed capture; the site's own versions come back as X-Archive-Orig-*.
+_ARCHIVE_HEADERS = frozenset(
+    {"memento-datetime", "link", "content-location", "date", "server", "connection", "keep-alive", "set-cookie"}
+)
 _TIMESTAMP = re.compile(r"^\d{14}$")
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[\w-]+\s*=\s*(?:\"[^\"]*\"|[^;,\s]*))*)")
 _LINK_PARAM = re.compile(r";\s*([\w-]+)\s*=\s*(?:\"([^\"]*)\"|([^;,\s]*))")
@@ -176,6 +181,22 @@ def collapse_digests(captures: list[ArchivedCapture]) -> tuple[list[ArchivedCapt
             continue
         kept.append(capture)
     return kept, dropped
+
+
+def site_headers(answered: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The headers the site sent, from an archive's ``id_`` answer: ``X-Archive-Orig-*`` renamed
+    back, the archive's own (``Memento-Datetime``, ``Link``, its ``Date``, ``X-Archive-*``…) dropped,
+    and the encoding and length dropped (the body is stored decoded)."""
+    headers: dict[str, list[str]] = {}
+    for name, value in answered:
+        lower = name.lower()
+        if lower.startswith(_ORIGINAL_PREFIX):
+            name, lower = name[len(_ORIGINAL_PREFIX) :], lower[len(_ORIGINAL_PREFIX) :]
+        elif lower in _ARCHIVE_HEADERS or lower.startswith("x-archive-"):
+            continue
+        if lower not in ("content-encoding", "transfer-encoding", "content-length"):
+            headers.setdefault(name, []).append(value)
+    return headers
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -338,10 +359,7 @@ class WebArchive:
         if archived_at:  # the capture served, which a redirect to the nearest one may have changed
             with contextlib.suppress(TypeError, ValueError):
                 fetched_at = parsedate_to_datetime(archived_at).astimezone(UTC)
-        headers: dict[str, list[str]] = {}
-        for name, value in response.headers:
-            if name.lower() not in ("content-encoding", "transfer-encoding", "content-length"):
-                headers.setdefault(name, []).append(value)
+        headers = site_headers(response.headers)
         error_kind = error = None
         body = response.body
         try:
