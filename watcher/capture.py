@@ -42,6 +42,8 @@ class Capture:
     ``refused_address`` (private/loopback guard), ``robots`` (disallowed by robots.txt),
     ``too_large`` (over WATCHER_MAX_BODY_BYTES), ``too_many_redirects``, ``tls``, ``other``.
     An HTTP error status is not an error_kind: it arrives as a response with its status and body.
+    ``archive_url`` is set on a capture backfilled from a web archive (the archive's capture URL):
+    ``fetched_at`` is then the archive's capture time, not the time watcher fetched it.
     """
 
     source_id: int
@@ -56,6 +58,7 @@ class Capture:
     redirects: list[str] = field(default_factory=list)
     error_kind: str | None = None
     error: str | None = None
+    archive_url: str | None = None
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

@@ -131,6 +131,9 @@ class Settings:
     obey_robots: bool = True
     allowed_networks: tuple[Network, ...] = ()  # non-public networks that may be fetched (and added)
     allow_private_addresses: bool = False  # legacy: every network (link-local and metadata excepted)
+    # Backfill from web archives (watcher backfill): the Wayback-compatible base and the pause between requests
+    archive_url: str = "https://web.archive.org/web"
+    archive_delay: float = 3.0
     # Scheduler (watcher run): how often it looks for due sources, the random spread of each
     # source's interval, and how many due sources one crawl subprocess takes at most
     scheduler_tick: float = 60.0
@@ -216,6 +219,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         obey_robots=_env("OBEY_ROBOTS", _parse_bool, True, env),
         allowed_networks=_env("ALLOWED_NETWORKS", parse_networks, (), env),
         allow_private_addresses=_env("ALLOW_PRIVATE_ADDRESSES", _parse_bool, False, env),
+        archive_url=_env("ARCHIVE_URL", parse_archive_base, "https://web.archive.org/web", env),
+        archive_delay=_env("ARCHIVE_DELAY", _parse_seconds, 3.0, env),
         diff_timeout=_env("DIFF_TIMEOUT", _parse_seconds, 2.0, env),
         scheduler_tick=_env("SCHEDULER_TICK", _parse_tick, 60.0, env),
         scheduler_jitter=_env("SCHEDULER_JITTER", _parse_fraction, 0.1, env),
@@ -270,6 +275,15 @@ def _parse_host(raw: str) -> str:
     value = raw.strip()
     if any(ch.isspace() or ch in "/@" for ch in value):
         raise ValueError("expected a host name or IP address")
+    return value
+
+
+def parse_archive_base(raw: str) -> str:
+    """A Wayback-compatible base: what precedes ``/TIMESTAMP/URL`` in the archive's capture URLs."""
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError("expected an http(s) base such as https://web.archive.org/web")
     return value
 
 

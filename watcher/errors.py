@@ -9,7 +9,8 @@
     └── FetchError               one fetch failed; ``transient`` says whether a retry may help
         └── RefusedAddressError  the URL resolves to a private or loopback address (never transient)
 
-Fetch errors never escape ``watcher check``: the pipeline records them as failed checks. Every
+Fetch errors never escape ``watcher check``: the pipeline records them as failed checks. Those of a
+web archive stop ``watcher backfill`` (what was recorded stays; the next run resumes). Every
 other error reaches ``watcher.cli.main``, the one place that turns it into a message and an exit code.
 """
 

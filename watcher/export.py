@@ -74,6 +74,7 @@ SNAPSHOT_COLUMNS = (
     "language",
     "text_sha256",
     "extractor_version",
+    "archive_url",
 )
 CLAIM_COLUMNS = (
     "clinic",

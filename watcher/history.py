@@ -37,6 +37,7 @@ def check_dict(check: Check) -> dict[str, Any]:
         "body_sha256": check.body_sha256,
         "error_kind": check.error_kind,
         "error": check.error,
+        "archive_url": check.archive_url,
     }
 
 
@@ -51,6 +52,7 @@ def snapshot_dict(snapshot: Snapshot) -> dict[str, Any]:
         "final_url": snapshot.final_url,
         "content_type": snapshot.content_type,
         "encoding": snapshot.encoding,
+        "archive_url": snapshot.archive_url,
         "text_version_id": version.id if version else None,
         "title": version.title if version else None,
         "language": version.language if version else None,

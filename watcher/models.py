@@ -125,6 +125,8 @@ class Check(Base):
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     body_size: Mapped[int | None] = mapped_column(BigInteger)
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
+    # A capture backfilled from a web archive: the archive's capture URL (watcher.backfill); NULL when live.
+    archive_url: Mapped[str | None] = mapped_column(String(2048))
 
 
 class Snapshot(Base):
@@ -146,6 +148,8 @@ class Snapshot(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     compression: Mapped[str] = mapped_column(String(8), default="zlib")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # Provenance of a backfilled capture: the web archive's capture URL; NULL for live captures.
+    archive_url: Mapped[str | None] = mapped_column(String(2048))
 
     text_version: Mapped[TextVersion | None] = relationship(back_populates="snapshot", uselist=False)
 

@@ -2,7 +2,8 @@
 
 A subscription is an e-mail address, filters (clinics, sources, alert kinds, indications, a minimum
 severity; an empty filter means "any") and a mode. It only ever receives alerts *detected after it
-was created*: subscribing never floods anyone with history. Unsubscribing deactivates the row (kept
+was created*: subscribing never floods anyone with history. Nor is an alert whose new capture came
+from a web archive (``watcher backfill``) ever mailed: it is history, not news. Unsubscribing deactivates the row (kept
 for the outbox's records) and cancels its pending deliveries.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from watcher.addresses import check_email
 from watcher.claims.compare import SEVERITIES
 from watcher.errors import InputError, NotFoundError
-from watcher.models import Alert, Clinic, Delivery, DeliveryItem, Source, Subscription
+from watcher.models import Alert, Clinic, Delivery, DeliveryItem, Snapshot, Source, Subscription
 from watcher.queries.choices import alert_kind, indication_id
 from watcher.sources import resolve_source
 
@@ -143,9 +144,10 @@ def severities_at_least(minimum: str) -> tuple[str, ...]:
 
 def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
     """SQL condition: the alert (joined with its Source) is for this subscription and not enqueued for
-    it yet. Alerts detected before the subscription was created never match."""
+    it yet. Alerts detected before the subscription was created never match, nor do backfilled ones."""
     conditions: list[ColumnElement[bool]] = [
         Alert.detected_at >= subscription.created_at,
+        ~exists().where(Snapshot.id == Alert.new_snapshot_id, Snapshot.archive_url.is_not(None)),
         Alert.severity.in_(severities_at_least(subscription.min_severity)),
         ~exists().where(DeliveryItem.subscription_id == subscription.id, DeliveryItem.alert_id == Alert.id),
     ]

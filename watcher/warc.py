@@ -22,6 +22,7 @@ history would compare the wrong neighbours.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -49,7 +50,7 @@ from watcher.errors import InputError
 from watcher.links import normalize_url
 from watcher.models import Check, Snapshot, Source, raw_bytes
 from watcher.pipeline.analyse import analyse_new_version
-from watcher.pipeline.record import record_capture
+from watcher.pipeline.record import CheckResult, record_capture
 from watcher.sources import SourceSpec, add_sources
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,66 @@ def write_warc(out: BinaryIO, snapshots: Iterable[Snapshot], *, gzip: bool, file
     return count
 
 
+# --- CDXJ index -----------------------------------------------------------------------------------
+
+
+def surt_key(url: str) -> str:
+    """The sort key of CDX(J) indexes (SURT): the host's labels reversed and comma-joined (a leading
+    ``www`` and the default port dropped), ``)``, then the path and query, lower-cased, query
+    arguments sorted — ``https://www.Clinic.jp/a?b=1&a=2`` → ``jp,clinic)/a?a=2&b=1``."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    host = host.removeprefix("www.")
+    labels = ",".join(reversed(host.split(".")))
+    port = parts.port
+    if port is not None and port != {"http": 80, "https": 443}.get(parts.scheme.lower()):
+        labels += f":{port}"
+    query = "&".join(sorted(parts.query.split("&"))) if parts.query else ""
+    return f"{labels}){parts.path or '/'}{'?' + query if query else ''}".lower()
+
+
+def write_cdxj(warc_path: Path, out: TextIO) -> int:
+    """Index a WARC file as CDXJ (``urlkey timestamp {json}``, sorted), the index pywb and
+    ReplayWeb.page read: one line per ``response`` and ``revisit`` record with its offset and
+    length in the file. Returns how many lines."""
+    lines: list[tuple[str, str, str]] = []
+    with warc_path.open("rb") as stream:
+        records = ArchiveIterator(stream)
+        for record in records:
+            kind = record.rec_type
+            target = record.rec_headers.get_header("WARC-Target-URI")
+            date = record.rec_headers.get_header("WARC-Date")
+            headers = record.http_headers
+            record.content_stream().read()  # offset and length are known once the record is consumed
+            if kind not in ("response", "revisit") or not target or not date:
+                continue
+            fields: dict[str, Any] = {"url": target}
+            if kind == "revisit":
+                fields["mime"] = "warc/revisit"
+            elif headers is not None:
+                fields["mime"] = _media_type(headers) or "unk"
+                fields["status"] = headers.get_statuscode()
+            digest = record.rec_headers.get_header("WARC-Payload-Digest")
+            if digest:
+                fields["digest"] = digest
+            fields.update(
+                length=str(records.get_record_length()),
+                offset=str(records.get_record_offset()),
+                filename=warc_path.name,
+            )
+            timestamp = iso_date_to_datetime(date).strftime("%Y%m%d%H%M%S")
+            lines.append((surt_key(target), timestamp, json.dumps(fields, ensure_ascii=False)))
+    for key, timestamp, data in sorted(lines):
+        out.write(f"{key} {timestamp} {data}\n")
+    return len(lines)
+
+
+def cdxj_path(warc_path: Path) -> Path:
+    """Where the index of ``captures.warc.gz`` goes: ``captures.cdxj`` beside it."""
+    name = warc_path.name.removesuffix(".gz").removesuffix(".warc")
+    return warc_path.with_name(name + ".cdxj")
+
+
 # --- import ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -144,12 +205,18 @@ class ArchivedResponse:
 
 
 @dataclass
-class ImportReport:
-    records: int = 0
-    responses: int = 0
+class Tally:
+    """What recording external captures added: checks, snapshots, and checks by outcome."""
+
     checks: int = 0
     snapshots: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ImportReport(Tally):
+    records: int = 0
+    responses: int = 0
     already_imported: int = 0
     skipped_older: int = 0
     skipped_not_pages: int = 0
@@ -276,16 +343,23 @@ def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic
                       error_kind="other" if response.error else None, error=response.error)
 
 
+def record_external(store: Store, capture: Capture, *, settings: Settings, tally: Tally) -> CheckResult:
+    """Record a capture from outside the crawl (a WARC record, a web archive's capture) exactly as a
+    live one, with the claim analysis, in its own transaction; counted in ``tally``."""
+    with store.session() as session:
+        result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+    tally.checks += 1
+    tally.outcomes[result.outcome] = tally.outcomes.get(result.outcome, 0) + 1
+    if result.snapshot_id is not None:
+        tally.snapshots += 1
+    log.info("recorded %s %s %s", result.outcome, capture.fetched_at.isoformat(), result.url)
+    return result
+
+
 def import_warc(store: Store, path: Path, *, settings: Settings, clinic: str | None = None) -> ImportReport:
     """Backfill history from a WARC file through the live capture pipeline (see the module doc)."""
     report = ImportReport()
     responses = read_responses(path, report)
     for capture in captures_in_order(store, responses, clinic=clinic, report=report):
-        with store.session() as session:
-            result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
-        report.checks += 1
-        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-        if result.snapshot_id is not None:
-            report.snapshots += 1
-        log.info("imported %s %s %s", result.outcome, capture.fetched_at.isoformat(), result.url)
+        record_external(store, capture, settings=settings, tally=report)
     return report

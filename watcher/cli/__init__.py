@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 from collections import Counter
+from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -108,16 +109,41 @@ def sources() -> None:
 @click.option("--language", type=click.Choice(["ja", "en", "mixed"]), help="The page language, if known.")
 @click.option("--max-pages", type=int, help="With --site: most pages to discover in all (default 100).")
 @click.option("--max-depth", type=int, help="With --site: link hops from the entry point to follow (default 1).")
-@click.option("--include", multiple=True, metavar="REGEX",
-              help="With --site: discover only URLs this regular expression matches (repeatable).")
-@click.option("--exclude", multiple=True, metavar="REGEX",
-              help="With --site: never discover URLs this regular expression matches (repeatable).")
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="REGEX",
+    help="With --site: discover only URLs this regular expression matches (repeatable).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="REGEX",
+    help="With --site: never discover URLs this regular expression matches (repeatable).",
+)
+@click.option(
+    "--backfill",
+    "backfill",
+    is_flag=True,
+    help="Once added, record the source's earlier captures from the web archive (see `watcher backfill`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
-def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, interval: str, site: bool,
-                language: str | None, max_pages: int | None, max_depth: int | None, include: tuple[str, ...],
-                exclude: tuple[str, ...], as_json: bool) -> None:
-    """Watch one or more URLs."""
+def sources_add(
+    app: AppContext,
+    urls: tuple[str, ...],
+    clinic: str | None,
+    interval: str,
+    site: bool,
+    language: str | None,
+    max_pages: int | None,
+    max_depth: int | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    backfill: bool,
+    as_json: bool,
+) -> None:
+    """Watch one or more URLs; with --backfill, record their history from the web archive too."""
     # lazy import: start-up time
     from watcher.netguard import check_new_source
     from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
@@ -141,6 +167,10 @@ def sources_add(app: AppContext, urls: tuple[str, ...], clinic: str | None, inte
     else:
         for row in rows:
             click.echo(f"added source {row['id']}: {row['url']}")
+    if backfill:
+        # The reports go to stderr with --json, so stdout stays the one JSON document of the new sources.
+        with redirect_stdout(sys.stderr) if as_json else nullcontext():
+            history.run_backfill(app, [row["id"] for row in rows])
 
 
 @sources.command("list")

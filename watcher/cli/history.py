@@ -1,5 +1,5 @@
 """History commands for journalists: ``history`` (timeline, ``--at``), ``search``, ``claims``,
-``export``, ``import-warc`` and ``serve`` (the JSON API).
+``export``, ``import-warc``, ``backfill`` (history from web archives) and ``serve`` (the JSON API).
 
 Each command parses its options, calls the query functions shared with the API and dashboard
 (``watcher.queries``, ``watcher.search``, ``watcher.export``, ``watcher.warc``) and prints.
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from watcher.cli.app import AppContext, emit_json, pass_app
-from watcher.errors import InputError
+from watcher.errors import FetchError, InputError
 
 
 def _when(iso: str | None) -> str:
@@ -237,6 +238,7 @@ def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None,
     from watcher.queries.clinics import resolve_clinic
     from watcher.queries.dates import parse_when
     from watcher.sources import resolve_source
+    from watcher.warc import cdxj_path, write_cdxj
 
     if fmt == "warc" and what not in (None, "snapshots"):
         raise InputError(f"a WARC holds captures: --what {what} needs --format csv or json")
@@ -252,8 +254,15 @@ def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None,
             else:
                 with _open_output(output, "wb") as stream:
                     count = export_warc(session, stream, filters=filters, gzip=gzip, filename=output.name)
-            click.echo(f"exported {count} snapshot(s) as WARC{' (gzip per record)' if gzip else ''}"
-                       f"{' to ' + str(output) if output else ''}", err=True)
+                index = cdxj_path(output)
+                with _open_output(index, "w") as stream:
+                    write_cdxj(output, stream)
+                click.echo(f"wrote the CDXJ index {index}", err=True)
+            click.echo(
+                f"exported {count} snapshot(s) as WARC{' (gzip per record)' if gzip else ''}"
+                f"{' to ' + str(output) if output else ''}",
+                err=True,
+            )
             return
         body = export_table(session, what=what or "alerts", fmt=fmt, filters=filters, excel=excel)
     if output is None:
@@ -296,6 +305,100 @@ def import_warc_cmd(app: AppContext, path: Path, clinic: str | None, as_json: bo
         click.echo("skipped: " + ", ".join(f"{v} {k}" for k, v in skipped.items() if v))
 
 
+@click.command("backfill")
+@click.argument("ref", metavar="URL|ID")
+@click.option(
+    "--archive",
+    metavar="BASE",
+    help="Wayback-compatible archive: what precedes /TIMESTAMP/URL in its capture URLs "
+    "(default WATCHER_ARCHIVE_URL, the Internet Archive's https://web.archive.org/web).",
+)
+@click.option("--from", "since", metavar="DATE", help="Only captures on or after this date (YYYY-MM-DD).")
+@click.option("--to", "until", metavar="DATE", help="Only captures on or before this date (YYYY-MM-DD).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Record at most N new captures in this run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the backfill report as JSON.")
+@pass_app
+def backfill_cmd(
+    app: AppContext,
+    ref: str,
+    archive: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Record a source's earlier captures from a web archive as history, oldest first (no mail is
+    sent for them). Running it again adds nothing and resumes an interrupted run."""
+    # lazy import: start-up time
+    from watcher.queries.dates import check_range, parse_when
+    from watcher.sources import resolve_source
+
+    since_at, until_at = parse_when(since), parse_when(until, end_of_day=True)
+    check_range(since_at, until_at)
+    with app.store.session() as session:
+        source_id = resolve_source(session, ref).id
+    run_backfill(app, [source_id], archive=archive, since=since_at, until=until_at, limit=limit, as_json=as_json)
+
+
+def run_backfill(
+    app: AppContext,
+    source_ids: list[int],
+    *,
+    archive: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    as_json: bool = False,
+) -> None:
+    """Backfill each source and print its report; an archive that failed ends with a one-line error."""
+    # lazy import: start-up time
+    from watcher.backfill import backfill
+    from watcher.config import parse_archive_base
+
+    base = None
+    if archive is not None:
+        try:
+            base = parse_archive_base(archive)
+        except ValueError as error:
+            raise InputError(f"--archive {archive!r}: {error}") from None
+    reports = []
+    for source_id in source_ids:
+        report = backfill(
+            app.store, source_id, settings=app.settings, archive=base, since=since, until=until, limit=limit
+        )
+        reports.append(report.to_dict())
+        if not as_json:
+            _print_backfill(reports[-1])
+    if as_json:
+        emit_json(reports[0] if len(reports) == 1 else reports)
+    stopped = [r for r in reports if r["stopped"]]
+    if stopped:
+        raise FetchError(f"backfill stopped: {stopped[0]['stopped']}", kind="archive", transient=True)
+
+
+def _print_backfill(report: dict[str, Any]) -> None:
+    for item in report["recorded"]:
+        snap = f"snapshot {item['snapshot_id']}" if item["snapshot_id"] else ""
+        detail = item["error"] or snap
+        click.echo(
+            f"{item['outcome']:<12} {item['http_status'] or '-':>4}  {item['captured_at'][:19]}  {detail}".rstrip()
+        )
+    outcomes = ", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"
+    click.echo(
+        f"backfilled source {report['source_id']} from {report['archive']} ({report['listed_via']}): "
+        f"{report['listed']} capture(s) listed, {report['checks']} recorded ({outcomes}), "
+        f"{report['snapshots']} new snapshot(s)"
+    )
+    skipped = {
+        "duplicate digests": report["duplicates"],
+        "already recorded": report["already_recorded"],
+        "not served by the archive": report["unavailable"],
+        "left by --limit": report["left_by_limit"],
+    }
+    if any(skipped.values()):
+        click.echo("skipped: " + ", ".join(f"{v} {k}" for k, v in skipped.items() if v))
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
@@ -316,5 +419,5 @@ def serve_cmd(app: AppContext, host: str, port: int) -> None:
 
 
 def register(cli: click.Group) -> None:
-    for command in (history_cmd, search_cmd, claims_cmd, export_cmd, import_warc_cmd, serve_cmd):
+    for command in (history_cmd, search_cmd, claims_cmd, export_cmd, import_warc_cmd, backfill_cmd, serve_cmd):
         cli.add_command(command)

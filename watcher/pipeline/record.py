@@ -13,6 +13,7 @@ import logging
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -60,14 +61,16 @@ class CheckResult:
 VersionHook = Callable[[Session, TextVersion, TextVersion | None], None]
 
 
-def latest_text_version(session: Session, source_id: int) -> TextVersion | None:
-    return session.scalar(
+def latest_text_version(session: Session, source_id: int, *, before: datetime | None = None) -> TextVersion | None:
+    """The source's newest text version, or its newest captured before ``before`` when given."""
+    query = (
         select(TextVersion)
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
         .where(TextVersion.source_id == source_id, TextVersion.extractor_version == EXTRACTOR_VERSION)
-        .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
-        .limit(1)
     )
+    if before is not None:
+        query = query.where(Snapshot.fetched_at < before)
+    return session.scalar(query.order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1))
 
 
 def _safe_extract(capture: Capture) -> Extracted | None:
@@ -103,8 +106,15 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
     source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
-    check = Check(source_id=source.id, checked_at=capture.fetched_at, duration_ms=capture.duration_ms,
-                  http_status=capture.status, final_url=capture.final_url or None, outcome=ERROR)
+    check = Check(
+        source_id=source.id,
+        checked_at=capture.fetched_at,
+        duration_ms=capture.duration_ms,
+        http_status=capture.status,
+        final_url=capture.final_url or None,
+        outcome=ERROR,
+        archive_url=capture.archive_url,
+    )
     if capture.body:
         check.body_sha256 = sha256_hex(capture.body)
         check.body_size = len(capture.body)
@@ -115,7 +125,9 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
     if capture.error_kind is None and capture.status == 304:
         check.outcome = NOT_MODIFIED
     else:
-        previous = latest_text_version(session, source.id)
+        # An archived capture may be older than stored history (a backfill of a source watched
+        # already): it is compared with the version before it, the later history left as it stands.
+        previous = latest_text_version(session, source.id, before=capture.fetched_at if capture.archive_url else None)
         if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
         else:
@@ -142,7 +154,8 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
                         change = _store_change(session, previous, version, settings=settings)
                     if on_new_version is not None:
                         on_new_version(session, version, previous)
-        if check.outcome in (CHANGED, UNCHANGED):
+        if check.outcome in (CHANGED, UNCHANGED) and capture.archive_url is None:
+            # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
             source.last_modified = capture.header("Last-Modified")
     session.flush()
@@ -163,6 +176,7 @@ def _store_snapshot(session: Session, source: Source, capture: Capture, extracte
         content_type=content_type[:200] if content_type else None, encoding=extracted_encoding(capture),
         sha256=sha256_hex(capture.body), size=len(capture.body), compression="zlib",
         raw=zlib.compress(capture.body, 6),
+        archive_url=capture.archive_url,
     )
     session.add(snapshot)
     session.flush()
