@@ -38,7 +38,18 @@ def run(targets: list[FetchTarget], *, settings: Settings, capture_fd: int) -> N
     from spiders.clinic_pages import ClinicPagesSpider
     from spiders.settings import scrapy_settings
 
-    process = CrawlerProcess(scrapy_settings(settings, capture_fd=capture_fd))
+    crawl_settings = scrapy_settings(settings, capture_fd=capture_fd)
+    rendered = [target for target in targets if target.needs_browser]
+    if rendered:  # only then: without a rendered target nothing of the browser is loaded or started
+        from urllib.parse import urlsplit
+
+        from spiders.browser import browser_settings, reserve_proxy_socket
+
+        crawl_settings.update(browser_settings(
+            browser_path=settings.browser_path, render_timeout=settings.render_timeout,
+            proxy=reserve_proxy_socket(), max_pages=settings.browser_max_pages,
+            hosts=sorted({(urlsplit(t.url).hostname or "").lower() for t in rendered})))
+    process = CrawlerProcess(crawl_settings)
     process.crawl(ClinicPagesSpider, targets=targets)
     process.start()
 

@@ -23,7 +23,7 @@ from scrapy.exceptions import (
 from twisted.internet import error as tx_error
 from twisted.web.client import ResponseFailed
 
-from spiders.handlers import STARTED_META
+from spiders.handlers import STARTED_META, RenderFailed, RenderTimeout
 from spiders.middlewares import RefusedRequest, RobotsDisallowed
 from watcher.capture import Capture, FetchTarget
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 TARGET_META = "watcher_target"
+RENDER_META = "watcher_render"  # the RenderJob of a target fetched through the browser
 MAX_MESSAGE_CHARS = 300
 
 
@@ -40,6 +41,8 @@ MAX_MESSAGE_CHARS = 300
 _KINDS: list[tuple[str, tuple[type[BaseException], ...]]] = [
     ("refused_address", (RefusedRequest,)),
     ("robots", (RobotsDisallowed,)),
+    ("render_timeout", (RenderTimeout,)),
+    ("render_failed", (RenderFailed,)),
     ("timeout", (DownloadTimeoutError, tx_error.TimeoutError)),
     ("dns", (CannotResolveHostError, tx_error.DNSLookupError)),
     # Before "connection": a failed handshake also shows up as the connection it lost.

@@ -59,6 +59,13 @@ def _parse_non_negative_int(raw: str) -> int:
     return value
 
 
+def _parse_render_timeout(raw: str) -> float:
+    value = float(raw)
+    if not 1 <= value <= 3600:  # also rejects NaN
+        raise ValueError("expected a number of seconds between 1 and 3600")
+    return value
+
+
 def _parse_tick(raw: str) -> float:
     value = float(raw)
     if not 0.1 <= value <= 86400:  # also rejects NaN
@@ -109,6 +116,13 @@ class Settings:
     concurrent_requests: int = 8
     obey_robots: bool = True
     allow_private_addresses: bool = False
+    # Rendering (sources added with --render or --screenshot): the browser's executable, the time one
+    # page may take in it, how many pages a browser renders before it is restarted, the tallest
+    # screenshot (pixels; a taller page is cut there)
+    browser_path: str = "/usr/bin/chromium"
+    render_timeout: float = 60.0
+    browser_max_pages: int = 50
+    screenshot_max_height: int = 20000
     # Scheduler (watcher run): how often it looks for due sources, the random spread of each
     # source's interval, and how many due sources one crawl subprocess takes at most
     scheduler_tick: float = 60.0
@@ -182,6 +196,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         concurrent_requests=_env("CONCURRENT_REQUESTS", _parse_positive_int, 8, env),
         obey_robots=_env("OBEY_ROBOTS", _parse_bool, True, env),
         allow_private_addresses=_env("ALLOW_PRIVATE_ADDRESSES", _parse_bool, False, env),
+        browser_path=_env("BROWSER_PATH", str.strip, "/usr/bin/chromium", env),
+        render_timeout=_env("RENDER_TIMEOUT", _parse_render_timeout, 60.0, env),
+        browser_max_pages=_env("BROWSER_MAX_PAGES", _parse_positive_int, 50, env),
+        screenshot_max_height=_env("SCREENSHOT_MAX_HEIGHT", _parse_positive_int, 20000, env),
         diff_timeout=_env("DIFF_TIMEOUT", _parse_seconds, 2.0, env),
         scheduler_tick=_env("SCHEDULER_TICK", _parse_tick, 60.0, env),
         scheduler_jitter=_env("SCHEDULER_JITTER", _parse_fraction, 0.1, env),

@@ -137,6 +137,8 @@ class SourceSpec:
     interval_seconds: int = 86400
     language: str | None = None
     options: dict[str, Any] | None = None  # site sources: discovery options (SiteOptions.to_json)
+    render: bool = False  # fetch through the headless browser (the DOM after scripts ran)
+    screenshot: bool = False  # a full-page screenshot of each new version (implied by render)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:
@@ -173,11 +175,28 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
             interval_seconds=spec.interval_seconds,
             language=spec.language,
             options=spec.options,
+            render=spec.render,
+            screenshot=spec.screenshot or spec.render,
         )
         session.add(source)
         added.append(source)
     session.flush()
     return added
+
+
+def set_rendering(source: Source, *, render: bool | None = None, screenshot: bool | None = None) -> None:
+    """Turn browser rendering and screenshots on or off for a source (None leaves one as it is).
+    Rendering implies screenshots: turning it on turns them on, turning screenshots off turns it off."""
+    if render is not None:
+        source.render = render
+        if render:
+            source.screenshot = True
+    if screenshot is not None:
+        if not screenshot and render:
+            raise InputError("--render takes a screenshot of every version: it cannot go with --no-screenshot")
+        source.screenshot = screenshot
+        if not screenshot:
+            source.render = False
 
 
 def list_sources(session: Session) -> list[Source]:
@@ -212,6 +231,8 @@ def source_dict(source: Source) -> dict[str, Any]:
         "active": source.active,
         "created_at": source.created_at.isoformat(),
         "options": source.options,
+        "render": source.render,
+        "screenshot": source.screenshot,
         "discovered_from_id": source.discovered_from_id,
         "next_due_at": source.next_due_at.isoformat() if source.next_due_at else None,
     }
@@ -242,6 +263,8 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
                     interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
                     language=str(entry["language"]) if entry.get("language") else None,
                     options=_seed_site_options(entry),
+                    render=entry.get("render") is True,
+                    screenshot=entry.get("screenshot") is True,
                 )
             )
         except InputError as error:

@@ -117,6 +117,8 @@ def sources() -> None:
     metavar="REGEX",
     help="With --site: never discover URLs this regular expression matches (repeatable).",
 )
+@click.option("--render", is_flag=True, help="Fetch through a headless browser (pages whose text scripts write).")
+@click.option("--screenshot", is_flag=True, help="Keep a full-page screenshot of each version (--render does).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
 def sources_add(
@@ -130,6 +132,8 @@ def sources_add(
     max_depth: int | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    render: bool,
+    screenshot: bool,
     as_json: bool,
 ) -> None:
     """Watch one or more URLs."""
@@ -153,6 +157,8 @@ def sources_add(
             interval_seconds=seconds,
             language=language,
             options=options,
+            render=render,
+            screenshot=screenshot,
         )
         for url in urls
     ]
@@ -164,6 +170,30 @@ def sources_add(
     else:
         for row in rows:
             click.echo(f"added source {row['id']}: {row['url']}")
+
+
+@sources.command("set")
+@click.argument("ref")
+@click.option("--render/--no-render", default=None, help="Fetch through a headless browser, or not.")
+@click.option("--screenshot/--no-screenshot", default=None, help="Keep a screenshot of each version, or not.")
+@click.option("--json", "as_json", is_flag=True, help="Print the source as JSON.")
+@pass_app
+def sources_set(app: AppContext, ref: str, render: bool | None, screenshot: bool | None, as_json: bool) -> None:
+    """Change how a source (id or URL) is fetched: rendering in a browser, screenshots."""
+    # lazy import: start-up time
+    from watcher.sources import resolve_source, set_rendering, source_dict
+
+    if render is None and screenshot is None:
+        raise InputError("nothing to set: give --render/--no-render or --screenshot/--no-screenshot")
+    with app.store.session() as session:
+        source = resolve_source(session, ref)
+        set_rendering(source, render=render, screenshot=screenshot)
+        row = source_dict(source)
+    if as_json:
+        emit_json(row)
+    else:
+        click.echo(f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
+                   f"screenshot {'on' if row['screenshot'] else 'off'}  {row['url']}")
 
 
 @sources.command("list")

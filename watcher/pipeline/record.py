@@ -23,8 +23,9 @@ from watcher.changes import diff_texts
 from watcher.config import Settings
 from watcher.extract import EXTRACTOR_VERSION, Extracted, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
-from watcher.models import Change, Check, Snapshot, Source, TextVersion
+from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion
 from watcher.quality import Verdict, assess
+from watcher.shell import shell_hint
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def record_capture(
         http_status=capture.status,
         final_url=capture.final_url or None,
         outcome=ERROR,
+        rendered=capture.rendered,
     )
     if capture.body:
         check.body_sha256 = sha256_hex(capture.body)
@@ -125,6 +127,7 @@ def record_capture(
         previous = latest_text_version(session, source.id)
         if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
+            check.hint = _hint(capture, previous.text)
         else:
             site_document = None
             if source.kind == "site":  # a sitemap or feed compares as its list of URLs
@@ -134,6 +137,7 @@ def record_capture(
             else:
                 extracted = _safe_extract(capture)
                 verdict = assess(capture, extracted)
+                check.hint = _hint(capture, extracted.text if extracted else "")
             if not verdict.ok or extracted is None:
                 check.outcome = verdict.outcome or ERROR
                 check.error_kind = verdict.kind or "empty"
@@ -168,6 +172,14 @@ def record_capture(
     )
 
 
+def _hint(capture: Capture, text: str) -> str | None:
+    """The empty-shell hint (``watcher.shell``) for a static HTML capture; rendered ones need none."""
+    if capture.rendered or capture.status != 200 or capture.error_kind or not capture.body:
+        return None
+    content_type = (capture.header("Content-Type") or "text/html").lower()
+    return shell_hint(capture.body, text) if "html" in content_type else None
+
+
 def _store_snapshot(
     session: Session, source: Source, capture: Capture, extracted: Extracted, text_sha: str
 ) -> tuple[Snapshot, TextVersion]:
@@ -198,6 +210,18 @@ def _store_snapshot(
         text_sha256=text_sha,
     )
     session.add(version)
+    if capture.screenshot:
+        session.add(
+            Screenshot(
+                snapshot_id=snapshot.id,
+                source_id=source.id,
+                taken_at=capture.fetched_at,
+                media_type="image/png",
+                sha256=sha256_hex(capture.screenshot),
+                size=len(capture.screenshot),
+                data=capture.screenshot,
+            )
+        )
     session.flush()
     return snapshot, version
 
