@@ -39,6 +39,8 @@ def check_dict(check: Check) -> dict[str, Any]:
         "body_sha256": check.body_sha256,
         "error_kind": check.error_kind,
         "error": check.error,
+        "rendered": check.rendered,
+        "hint": check.hint,
     }
 
 
