@@ -185,7 +185,7 @@ class RenderJob:
                        screenshot=self.png)
 
 
-class RenderingDownloadHandler(ScrapyPlaywrightDownloadHandler):
+class RenderingDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
     """scrapy-playwright's handler, timed like ``TimedHTTP11DownloadHandler``, with the guard proxy,
     a time limit per page, the size limit on the rendered page, and browser restarts."""
 

@@ -5,19 +5,24 @@ watched site, 127.0.0.3 a private host its scripts must not reach."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
+from warcio.archiveiterator import ArchiveIterator
 
 from spiders.__main__ import crawl_settings
 from watcher.capture import FetchTarget
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
-from watcher.models import Alert, Check, Screenshot, Snapshot
+from watcher.models import Alert, Check, Screenshot, Snapshot, raw_bytes
+from watcher.notify.render import alert_views
+from watcher.web.app import create_app
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,8 +57,6 @@ HANGING_PAGE = b"<!doctype html><html><body><p>spinning</p><script>for(;;){}</sc
 
 
 def js_page(paragraphs: list[str], extra: str = "") -> bytes:
-    import json
-
     return JS_PAGE.format(paragraphs=json.dumps(paragraphs), extra=extra).encode("utf-8")
 
 
@@ -81,7 +84,7 @@ def clinic(forbidden: VersionedSite) -> Iterator[VersionedSite]:
 
 
 def test_rendered_page_claims_alert_and_screenshots(
-    clinic: VersionedSite, forbidden: VersionedSite, run_cli, store: Store
+    clinic: VersionedSite, forbidden: VersionedSite, run_cli, store: Store, settings: Settings, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     rendered = clinic.url("/clinic/")
     static = clinic.url("/clinic/?static")
@@ -120,7 +123,51 @@ def test_rendered_page_claims_alert_and_screenshots(
     assert clinic.requests_to("/bounce"), "the script's fetch of the redirecting URL was made"
 
     history = run_cli("history", "2")
-    assert "--render" in history.out
+    assert "hint: looks like a JavaScript shell" in history.out and "--render" in history.out
+    history = run_cli("history", "1")
+    assert "(rendered)" in history.out and f"screenshot #{shots[1].id}  sha256 {shots[1].sha256}" in history.out
+    evidence_surfaces(store, settings, run_cli, tmp_path, shots)
+
+
+def evidence_surfaces(store: Store, settings: Settings, run_cli, tmp_path: Path, shots: list[Screenshot]) -> None:  # type: ignore[no-untyped-def]
+    """Where the screenshots show: API download, dashboard version and diff views, alert mails, WARC."""
+    old, new = shots
+    with TestClient(create_app(settings)) as client:
+        api = client.get(f"/api/snapshots/{new.snapshot_id}/screenshot")
+        assert api.status_code == 200 and api.headers["content-type"] == "image/png"
+        assert api.content == new.data and api.headers["x-content-sha256"] == new.sha256
+        assert client.get(f"/api/snapshots/{new.snapshot_id}/screenshot?x=1").status_code == 200
+        info = client.get(f"/api/snapshots/{new.snapshot_id}").json()
+        assert info["screenshot"]["sha256"] == new.sha256
+        diff = client.get(f"/sources/1/diff?from={old.snapshot_id}&to={new.snapshot_id}").text
+        assert f'src="/snapshots/{old.snapshot_id}/screenshot"' in diff
+        assert f'src="/snapshots/{new.snapshot_id}/screenshot"' in diff
+        version = client.get(f"/snapshots/{new.snapshot_id}").text
+        assert f'src="/snapshots/{new.snapshot_id}/screenshot"' in version and new.sha256 in version
+        image = client.get(f"/snapshots/{old.snapshot_id}/screenshot")
+        assert image.status_code == 200 and image.content == old.data
+        assert client.get("/api/snapshots/999/screenshot").status_code == 404
+    with store.session() as session:
+        alert_ids = [a.id for a in session.scalars(select(Alert).where(Alert.source_id == 1))]
+        views = alert_views(session, alert_ids, settings)
+    changed = [v for v in views if v.old_snapshot_id == old.snapshot_id]
+    assert changed and changed[0].new_screenshot_link == f"{settings.public_url}/snapshots/{new.snapshot_id}/screenshot"
+    assert changed[0].old_screenshot_link == f"{settings.public_url}/snapshots/{old.snapshot_id}/screenshot"
+    archive = tmp_path / "render.warc.gz"
+    assert run_cli("export", "--format", "warc", "--output", str(archive)).code == 0
+    with archive.open("rb") as stream:
+        records = []
+        for record in ArchiveIterator(stream, check_digests=True):
+            record.payload = record.content_stream().read()
+            records.append(record)
+    responses = {r.rec_headers.get_header("Watcher-Snapshot-Id"): r for r in records if r.rec_type == "response"}
+    resources = [r for r in records if r.rec_type == "resource"]
+    assert len(resources) == 2
+    for resource in resources:
+        response = responses[resource.rec_headers.get_header("Watcher-Snapshot-Id")]
+        assert resource.rec_headers.get_header("WARC-Concurrent-To") == response.rec_headers.get_header("WARC-Record-ID")
+        assert resource.rec_headers.get_header("Content-Type") == "image/png"
+        assert hashlib.sha256(resource.payload).hexdigest() == resource.rec_headers.get_header("Watcher-Screenshot-SHA256")
 
 
 def test_hanging_page_is_a_failed_check_and_the_browser_goes_on(
@@ -174,8 +221,6 @@ def test_screenshot_of_a_static_source_keeps_the_servers_bytes(
     assert run_cli("check").code == 0
     with store.session() as session:
         snapshot = session.scalars(select(Snapshot)).one()
-        from watcher.models import raw_bytes
-
         assert raw_bytes(snapshot) == PLAIN
         assert session.scalars(select(Screenshot)).one().snapshot_id == snapshot.id
         assert not session.scalars(select(Check)).one().rendered

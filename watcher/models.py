@@ -156,6 +156,7 @@ class Snapshot(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
 
     text_version: Mapped[TextVersion | None] = relationship(back_populates="snapshot", uselist=False)
+    screenshot: Mapped[Screenshot | None] = relationship(uselist=False, viewonly=True)
 
 
 class Screenshot(Base):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from watcher.changes import DELETE, EQUAL, INSERT, diff_texts
 from watcher.config import Settings
 from watcher.describe import STRENGTH_WORDS, describe_alert
-from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
+from watcher.models import Alert, Clinic, Delivery, Screenshot, Snapshot, Source, Subscription
 from watcher.queries.alerts import alert_dict
 
 NO_CLINIC = "(no clinic)"
@@ -69,6 +69,9 @@ class AlertView:
     source_link: str
     diff_link: str | None
     alert_link: str
+    # The screenshots of the old and new versions, when the source keeps them.
+    old_screenshot_link: str | None = None
+    new_screenshot_link: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -159,6 +162,12 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
         .order_by(Alert.detected_at, Alert.id)
     ).all()
     base = settings.public_url
+    wanted = {alert.new_snapshot_id for alert, *_ in rows} | {a.old_snapshot_id for a, *_ in rows if a.old_snapshot_id}
+    shot_ids = set(session.scalars(select(Screenshot.snapshot_id).where(Screenshot.snapshot_id.in_(wanted))))
+
+    def shot_link(snapshot_id: int | None) -> str | None:
+        return f"{base}/snapshots/{snapshot_id}/screenshot" if snapshot_id in shot_ids else None
+
     views = []
     for alert, source, clinic, old_sha, new_sha in rows:
         data = alert_dict(alert, source)
@@ -195,6 +204,8 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
                 source_link=f"{base}/sources/{source.id}",
                 diff_link=diff_link,
                 alert_link=f"{base}/api/alerts/{alert.id}",
+                old_screenshot_link=shot_link(alert.old_snapshot_id),
+                new_screenshot_link=shot_link(alert.new_snapshot_id),
                 data=data,
             )
         )
