@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "watcher.netguard",
             "watcher.extract",
             "watcher.quality",
+            "watcher.shell",
             "watcher.links",
             "watcher.changes",
             "watcher.claims",
