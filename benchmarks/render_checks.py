@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -61,7 +60,10 @@ def run_check(env: dict[str, str], refs: list[str]) -> tuple[float, float, list[
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "watcher.cli", "check", "--json", *refs],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -89,16 +91,29 @@ def main() -> None:
             site.route(f"/static/{index}/", static)
             site.route(f"/shot/{index}/", static)
             site.route(f"/app/{index}/", scripted)
-        env = {**os.environ, "WATCHER_DATA_DIR": data, "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1",
-               "WATCHER_DOWNLOAD_DELAY": "0", "WATCHER_AUTOTHROTTLE": "0", "WATCHER_OBEY_ROBOTS": "0",
-               "WATCHER_LOG_LEVEL": "ERROR"}
-        kinds = {"static": ("/static/", []), "screenshot": ("/shot/", ["--screenshot"]),
-                 "render": ("/app/", ["--render"])}
+        env = {
+            **os.environ,
+            "WATCHER_DATA_DIR": data,
+            "WATCHER_ALLOW_PRIVATE_ADDRESSES": "1",
+            "WATCHER_DOWNLOAD_DELAY": "0",
+            "WATCHER_AUTOTHROTTLE": "0",
+            "WATCHER_OBEY_ROBOTS": "0",
+            "WATCHER_LOG_LEVEL": "ERROR",
+        }
+        kinds = {
+            "static": ("/static/", []),
+            "screenshot": ("/shot/", ["--screenshot"]),
+            "render": ("/app/", ["--render"]),
+        }
         refs: dict[str, list[str]] = {}
         for kind, (prefix, flags) in kinds.items():
             urls = [site.url(f"{prefix}{i}/") for i in range(args.pages)]
-            subprocess.run([sys.executable, "-m", "watcher.cli", "sources", "add", *urls, *flags],
-                           env=env, capture_output=True, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "watcher.cli", "sources", "add", *urls, *flags],
+                env=env,
+                capture_output=True,
+                check=True,
+            )
             refs[kind] = urls
         results: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
         for round_number in (1, 2):
@@ -118,10 +133,14 @@ def main() -> None:
     print(f"{'kind':<11} {'round':>5} {'wall s':>8} {'CPU s':>8} {'wall/check ms':>14} {'CPU/check ms':>13}")
     for kind, rounds in results.items():
         for number, (wall, cpu) in enumerate(rounds, 1):
-            print(f"{kind:<11} {number:>5} {wall:>8.2f} {cpu:>8.2f} {1000 * wall / args.pages:>14.0f} "
-                  f"{1000 * cpu / args.pages:>13.0f}")
-    print(f"screenshots: {count}, {total / max(count, 1) / 1024:.1f} KiB per version on average, "
-          f"largest {largest / 1024:.1f} KiB")
+            print(
+                f"{kind:<11} {number:>5} {wall:>8.2f} {cpu:>8.2f} {1000 * wall / args.pages:>14.0f} "
+                f"{1000 * cpu / args.pages:>13.0f}"
+            )
+    print(
+        f"screenshots: {count}, {total / max(count, 1) / 1024:.1f} KiB per version on average, "
+        f"largest {largest / 1024:.1f} KiB"
+    )
 
 
 if __name__ == "__main__":

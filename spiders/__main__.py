@@ -53,10 +53,15 @@ def crawl_settings(settings: Settings, targets: list[FetchTarget], *, capture_fd
     if rendered:
         from spiders.browser import browser_settings, reserve_proxy_socket
 
-        result.update(browser_settings(
-            browser_path=settings.browser_path, render_timeout=settings.render_timeout,
-            proxy=reserve_proxy_socket(), max_pages=settings.browser_max_pages,
-            hosts=sorted({(urlsplit(target.url).hostname or "").lower() for target in rendered})))
+        result.update(
+            browser_settings(
+                browser_path=settings.browser_path,
+                render_timeout=settings.render_timeout,
+                proxy=reserve_proxy_socket(),
+                max_pages=settings.browser_max_pages,
+                hosts=sorted({(urlsplit(target.url).hostname or "").lower() for target in rendered}),
+            )
+        )
     return result
 
 

@@ -74,11 +74,19 @@ CHROMIUM_ARGS = (
 )
 # Chromium's own service hosts, which it calls whatever the flags above say (update checks, sign-in):
 # no page needs them, and a monitor must not report to them. Refused quietly.
-BROWSER_SERVICE_HOSTS = frozenset({
-    "accounts.google.com", "clients2.google.com", "clients2.googleusercontent.com",
-    "clientservices.googleapis.com", "update.googleapis.com", "optimizationguide-pa.googleapis.com",
-    "safebrowsing.googleapis.com", "content-autofill.googleapis.com", "redirector.gvt1.com",
-})
+BROWSER_SERVICE_HOSTS = frozenset(
+    {
+        "accounts.google.com",
+        "clients2.google.com",
+        "clients2.googleusercontent.com",
+        "clientservices.googleapis.com",
+        "update.googleapis.com",
+        "optimizationguide-pa.googleapis.com",
+        "safebrowsing.googleapis.com",
+        "content-autofill.googleapis.com",
+        "redirector.gvt1.com",
+    }
+)
 VIEWPORT = {"width": 1280, "height": 900}
 # After the load event, how long scripts may keep the network busy before the page is taken as it is.
 SETTLE_SECONDS = 5.0
@@ -147,8 +155,7 @@ class RenderJob:
         return {
             "playwright": True,
             "playwright_context": "watcher",
-            "playwright_context_kwargs": {"viewport": VIEWPORT, "service_workers": "block",
-                                          "accept_downloads": False},
+            "playwright_context_kwargs": {"viewport": VIEWPORT, "service_workers": "block", "accept_downloads": False},
             "playwright_page_init_callback": self.attach,
             "playwright_page_methods": [PageMethod(self.settle), PageMethod(self.shoot)],
             RENDER_META: self,
@@ -168,12 +175,17 @@ class RenderJob:
             self.raw_body = await self.document.body()
 
     async def shoot(self, page: Page) -> None:
-        height = int(await page.evaluate("Math.max(document.documentElement.scrollHeight, document.body ? "
-                                         "document.body.scrollHeight : 0)"))
+        height = int(
+            await page.evaluate(
+                "Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)"
+            )
+        )
         if height > self.screenshot_max_height:
             self.png = await page.screenshot(
-                full_page=True, type="png",
-                clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": self.screenshot_max_height})
+                full_page=True,
+                type="png",
+                clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": self.screenshot_max_height},
+            )
         else:
             self.png = await page.screenshot(full_page=True, type="png")
 
@@ -181,8 +193,7 @@ class RenderJob:
         """The capture of the rendered page: the DOM (``--render``) or the server's bytes, and the PNG."""
         if self.target.render:
             return replace(capture, rendered=True, screenshot=self.png)
-        return replace(capture, body=self.raw_body if self.raw_body is not None else capture.body,
-                       screenshot=self.png)
+        return replace(capture, body=self.raw_body if self.raw_body is not None else capture.body, screenshot=self.png)
 
 
 class RenderingDownloadHandler(ScrapyPlaywrightDownloadHandler):  # type: ignore[misc]
@@ -260,8 +271,9 @@ class _ServiceHost(Exception):
 class GuardProxy:
     """An HTTP forward proxy (plain requests and CONNECT tunnels) that applies the address guard."""
 
-    def __init__(self, *, sock: socket.socket, allow_private: bool, private_hosts: frozenset[str],
-                 max_bytes: int, timeout: float) -> None:
+    def __init__(
+        self, *, sock: socket.socket, allow_private: bool, private_hosts: frozenset[str], max_bytes: int, timeout: float
+    ) -> None:
         self.sock = sock
         self.allow_private = allow_private
         self.private_hosts = private_hosts
@@ -322,8 +334,9 @@ class GuardProxy:
             with contextlib.suppress(OSError):
                 client_writer.close()
 
-    async def _forward(self, head: bytes, client_reader: asyncio.StreamReader,
-                       client_writer: asyncio.StreamWriter) -> None:
+    async def _forward(
+        self, head: bytes, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         request_line, _, rest = head.partition(b"\r\n")
         method, target, version = request_line.decode("latin-1").split(" ", 2)
         if method.upper() == "CONNECT":
@@ -331,7 +344,8 @@ class GuardProxy:
             port = int(port_text)
             address = await self.address_for(host, port)
             upstream_reader, upstream_writer = await asyncio.wait_for(
-                asyncio.open_connection(str(address), port), self.timeout)
+                asyncio.open_connection(str(address), port), self.timeout
+            )
             client_writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await client_writer.drain()
         else:
@@ -341,15 +355,20 @@ class GuardProxy:
             port = parts.port or 80
             address = await self.address_for(parts.hostname, port)
             upstream_reader, upstream_writer = await asyncio.wait_for(
-                asyncio.open_connection(str(address), port), self.timeout)
+                asyncio.open_connection(str(address), port), self.timeout
+            )
             path = parts.path or "/"
             if parts.query:
                 path += "?" + parts.query
             # One request per connection: the response ends when the server closes.
-            headers = [line for line in rest.split(b"\r\n") if line and not line.lower().startswith(
-                (b"proxy-connection:", b"connection:", b"keep-alive:"))]
-            upstream_writer.write(b"\r\n".join([f"{method} {path} {version}".encode("latin-1"), *headers,
-                                                b"Connection: close", b"", b""]))
+            headers = [
+                line
+                for line in rest.split(b"\r\n")
+                if line and not line.lower().startswith((b"proxy-connection:", b"connection:", b"keep-alive:"))
+            ]
+            upstream_writer.write(
+                b"\r\n".join([f"{method} {path} {version}".encode("latin-1"), *headers, b"Connection: close", b"", b""])
+            )
             await upstream_writer.drain()
         uploading = asyncio.ensure_future(self._pipe(client_reader, upstream_writer, limit=None))
         try:
@@ -360,8 +379,9 @@ class GuardProxy:
             with contextlib.suppress(OSError):
                 upstream_writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, limit: int | None,
-                    what: str = "") -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, limit: int | None, what: str = ""
+    ) -> None:
         sent = 0
         try:
             while True:

@@ -42,19 +42,33 @@ class ClinicPagesSpider(scrapy.Spider):
             # Imported here: a crawl without a rendered target never loads the browser's stack.
             from spiders.browser import SETTLE_SECONDS, RenderJob
 
-            job = RenderJob(target, screenshot_max_height=self.settings.getint("WATCHER_SCREENSHOT_MAX_HEIGHT"),
-                            settle_seconds=SETTLE_SECONDS)
+            job = RenderJob(
+                target,
+                screenshot_max_height=self.settings.getint("WATCHER_SCREENSHOT_MAX_HEIGHT"),
+                settle_seconds=SETTLE_SECONDS,
+            )
             # No conditional headers: a 304 would leave the browser nothing to render or photograph.
-            return scrapy.Request(target.url, callback=self.parse, errback=self.failed, dont_filter=True,
-                                  meta={TARGET_META: target, **job.meta()})
+            return scrapy.Request(
+                target.url,
+                callback=self.parse,
+                errback=self.failed,
+                dont_filter=True,
+                meta={TARGET_META: target, **job.meta()},
+            )
         headers: dict[str, str] = {}
         if target.etag:
             headers["If-None-Match"] = target.etag
         if target.last_modified:
             headers["If-Modified-Since"] = target.last_modified
         # dont_filter: two sources may share a URL, and each must get its own capture.
-        return scrapy.Request(target.url, headers=headers, callback=self.parse, errback=self.failed,
-                              dont_filter=True, meta={TARGET_META: target})
+        return scrapy.Request(
+            target.url,
+            headers=headers,
+            callback=self.parse,
+            errback=self.failed,
+            dont_filter=True,
+            meta={TARGET_META: target},
+        )
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Capture]:
         capture = capture_from_response(response)
@@ -65,5 +79,4 @@ class ClinicPagesSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         assert request is not None, "Scrapy sets failure.request before calling an errback"
         assert failure.value is not None
-        yield capture_from_failure(failure.value, request,
-                                   max_body_bytes=self.settings.getint("DOWNLOAD_MAXSIZE"))
+        yield capture_from_failure(failure.value, request, max_body_bytes=self.settings.getint("DOWNLOAD_MAXSIZE"))

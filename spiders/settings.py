@@ -35,8 +35,10 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         # is the one the connection uses; do not swap it without revisiting AddressGuardMiddleware.
         "TWISTED_DNS_RESOLVER": "scrapy.resolver.CachingThreadedResolver",
         # Twisted's HTTP/1.1 client connects through the resolver above (httpx/aiohttp would not).
-        "DOWNLOAD_HANDLERS": {"http": "spiders.handlers.TimedHTTP11DownloadHandler",
-                              "https": "spiders.handlers.TimedHTTP11DownloadHandler"},
+        "DOWNLOAD_HANDLERS": {
+            "http": "spiders.handlers.TimedHTTP11DownloadHandler",
+            "https": "spiders.handlers.TimedHTTP11DownloadHandler",
+        },
         # Politeness
         "USER_AGENT": settings.effective_user_agent,
         "ROBOTSTXT_OBEY": settings.obey_robots,

@@ -165,9 +165,13 @@ def evidence_surfaces(store: Store, settings: Settings, run_cli, tmp_path: Path,
     assert len(resources) == 2
     for resource in resources:
         response = responses[resource.rec_headers.get_header("Watcher-Snapshot-Id")]
-        assert resource.rec_headers.get_header("WARC-Concurrent-To") == response.rec_headers.get_header("WARC-Record-ID")
+        assert resource.rec_headers.get_header("WARC-Concurrent-To") == response.rec_headers.get_header(
+            "WARC-Record-ID"
+        )
         assert resource.rec_headers.get_header("Content-Type") == "image/png"
-        assert hashlib.sha256(resource.payload).hexdigest() == resource.rec_headers.get_header("Watcher-Screenshot-SHA256")
+        assert hashlib.sha256(resource.payload).hexdigest() == resource.rec_headers.get_header(
+            "Watcher-Screenshot-SHA256"
+        )
 
 
 def test_hanging_page_is_a_failed_check_and_the_browser_goes_on(

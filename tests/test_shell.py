@@ -11,16 +11,25 @@ LONG_TEXT = "NMN drips are offered to adults after a consultation about their hi
 SHELLS = [
     ('<html><body><div id="root"></div><script src="/main.js"></script></body></html>', "", "mount point root"),
     ("<html><body><div id='__next'></div></body></html>", "", "__next"),
-    ('<html><body><app-root></app-root></body></html>', "Loading", "app-root"),
-    ("<html><body><noscript>このサイトを見るにはJavaScriptを有効にしてください</noscript></body></html>", "", "noscript"),
-    ("<html><body><noscript>You need to enable JavaScript to run this app.</noscript><div id=app></div></body></html>",
-     "", "noscript"),
+    ("<html><body><app-root></app-root></body></html>", "Loading", "app-root"),
+    (
+        "<html><body><noscript>このサイトを見るにはJavaScriptを有効にしてください</noscript></body></html>",
+        "",
+        "noscript",
+    ),
+    (
+        "<html><body><noscript>You need to enable JavaScript to run this app.</noscript><div id=app></div></body></html>",
+        "",
+        "noscript",
+    ),
     ("<html><body><p>Hi</p><script>" + "var x=1;" * 400 + "</script></body></html>", "Hi", "scripts outweigh"),
 ]
 NOT_SHELLS = [
     # Enough text: the page is there, whatever its scripts do.
-    (f'<html><body><div id="root"><p>{LONG_TEXT}</p></div><noscript>enable JavaScript</noscript></body></html>',
-     LONG_TEXT),
+    (
+        f'<html><body><div id="root"><p>{LONG_TEXT}</p></div><noscript>enable JavaScript</noscript></body></html>',
+        LONG_TEXT,
+    ),
     # Little text but no sign of a script-built page: a short page, not a shell.
     ("<html><body><p>Closed for the holidays.</p></body></html>", "Closed for the holidays."),
     # A noscript that does not ask for JavaScript (a tracking pixel).

@@ -192,8 +192,10 @@ def sources_set(app: AppContext, ref: str, render: bool | None, screenshot: bool
     if as_json:
         emit_json(row)
     else:
-        click.echo(f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
-                   f"screenshot {'on' if row['screenshot'] else 'off'}  {row['url']}")
+        click.echo(
+            f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
+            f"screenshot {'on' if row['screenshot'] else 'off'}  {row['url']}"
+        )
 
 
 @sources.command("list")

@@ -50,8 +50,9 @@ def screenshot_briefs(session: Session, snapshot_ids: list[int]) -> dict[int, di
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(snapshot_ids), 500):
         rows = session.execute(
-            select(Screenshot.id, Screenshot.snapshot_id, Screenshot.sha256, Screenshot.size, Screenshot.media_type)
-            .where(Screenshot.snapshot_id.in_(snapshot_ids[start : start + 500]))
+            select(
+                Screenshot.id, Screenshot.snapshot_id, Screenshot.sha256, Screenshot.size, Screenshot.media_type
+            ).where(Screenshot.snapshot_id.in_(snapshot_ids[start : start + 500]))
         ).all()
         for shot_id, snapshot_id, sha256, size, media_type in rows:
             found[snapshot_id] = {"id": shot_id, "sha256": sha256, "size": size, "media_type": media_type}
