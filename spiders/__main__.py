@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from watcher.capture import FetchTarget
 from watcher.config import Settings, load_settings
@@ -39,11 +40,32 @@ def run(targets: list[FetchTarget], *, settings: Settings, capture_fd: int) -> N
     from scrapy.crawler import CrawlerProcess
 
     from spiders.clinic_pages import ClinicPagesSpider
-    from spiders.settings import scrapy_settings
 
-    process = CrawlerProcess(scrapy_settings(settings, capture_fd=capture_fd))
+    process = CrawlerProcess(crawl_settings(settings, targets, capture_fd=capture_fd))
     process.crawl(ClinicPagesSpider, targets=targets)
     process.start()
+
+
+def crawl_settings(settings: Settings, targets: list[FetchTarget], *, capture_fd: int) -> dict[str, Any]:
+    """Scrapy's settings for these targets: the browser's part only when one of them needs it, so that
+    a crawl without a rendered target loads nothing of the browser and starts none."""
+    from spiders.settings import scrapy_settings
+
+    result = scrapy_settings(settings, capture_fd=capture_fd)
+    rendered = [target for target in targets if target.needs_browser]
+    if rendered:
+        from spiders.browser import browser_settings, reserve_proxy_socket
+
+        result.update(
+            browser_settings(
+                browser_path=settings.browser_path,
+                render_timeout=settings.render_timeout,
+                proxy=reserve_proxy_socket(),
+                max_pages=settings.browser_max_pages,
+                hosts=sorted({(urlsplit(target.url).hostname or "").lower() for target in rendered}),
+            )
+        )
+    return result
 
 
 def _reserve_stdout() -> int:

@@ -9,6 +9,7 @@ import scrapy
 from twisted.python.failure import Failure
 
 from spiders.items import (
+    RENDER_META,
     TARGET_META,
     capture_for_bad_target,
     capture_from_failure,
@@ -37,21 +38,45 @@ class ClinicPagesSpider(scrapy.Spider):
             yield request
 
     def request_for(self, target: FetchTarget) -> scrapy.Request:
+        if target.needs_browser:
+            # Imported here: a crawl without a rendered target never loads the browser's stack.
+            from spiders.browser import SETTLE_SECONDS, RenderJob
+
+            job = RenderJob(
+                target,
+                screenshot_max_height=self.settings.getint("WATCHER_SCREENSHOT_MAX_HEIGHT"),
+                settle_seconds=SETTLE_SECONDS,
+            )
+            # No conditional headers: a 304 would leave the browser nothing to render or photograph.
+            return scrapy.Request(
+                target.url,
+                callback=self.parse,
+                errback=self.failed,
+                dont_filter=True,
+                meta={TARGET_META: target, **job.meta()},
+            )
         headers: dict[str, str] = {}
         if target.etag:
             headers["If-None-Match"] = target.etag
         if target.last_modified:
             headers["If-Modified-Since"] = target.last_modified
         # dont_filter: two sources may share a URL, and each must get its own capture.
-        return scrapy.Request(target.url, headers=headers, callback=self.parse, errback=self.failed,
-                              dont_filter=True, meta={TARGET_META: target})
+        return scrapy.Request(
+            target.url,
+            headers=headers,
+            callback=self.parse,
+            errback=self.failed,
+            dont_filter=True,
+            meta={TARGET_META: target},
+        )
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Capture]:
-        yield capture_from_response(response)
+        capture = capture_from_response(response)
+        job = response.meta.get(RENDER_META)
+        yield capture if job is None else job.finish(capture)
 
     def failed(self, failure: Failure) -> Iterator[Capture]:
         request = getattr(failure, "request", None)
         assert request is not None, "Scrapy sets failure.request before calling an errback"
         assert failure.value is not None
-        yield capture_from_failure(failure.value, request,
-                                   max_body_bytes=self.settings.getint("DOWNLOAD_MAXSIZE"))
+        yield capture_from_failure(failure.value, request, max_body_bytes=self.settings.getint("DOWNLOAD_MAXSIZE"))

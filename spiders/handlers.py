@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 STARTED_META = "watcher_started"
 
 
+class RenderFailed(Exception):
+    """The headless browser failed on a page or went away (becomes error_kind "render_failed")."""
+
+
+class RenderTimeout(RenderFailed):
+    """A page did not finish rendering within WATCHER_RENDER_TIMEOUT (error_kind "render_timeout")."""
+
+
 class TimedHTTP11DownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 handler, noting when the first attempt really starts.
 

@@ -23,7 +23,7 @@ from scrapy.exceptions import (
 from twisted.internet import error as tx_error
 from twisted.web.client import ResponseFailed
 
-from spiders.handlers import STARTED_META
+from spiders.handlers import STARTED_META, RenderFailed, RenderTimeout
 from spiders.middlewares import RefusedRequest, RobotsDisallowed
 from watcher.capture import Capture, FetchTarget
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 TARGET_META = "watcher_target"
+RENDER_META = "watcher_render"  # the RenderJob of a target fetched through the browser
 MAX_MESSAGE_CHARS = 300
 
 
@@ -40,12 +41,22 @@ MAX_MESSAGE_CHARS = 300
 _KINDS: list[tuple[str, tuple[type[BaseException], ...]]] = [
     ("refused_address", (RefusedRequest,)),
     ("robots", (RobotsDisallowed,)),
+    ("render_timeout", (RenderTimeout,)),
+    ("render_failed", (RenderFailed,)),
     ("timeout", (DownloadTimeoutError, tx_error.TimeoutError)),
     ("dns", (CannotResolveHostError, tx_error.DNSLookupError)),
     # Before "connection": a failed handshake also shows up as the connection it lost.
     ("tls", (SSL.Error, tx_error.CertificateError)),
-    ("connection", (DownloadConnectionRefusedError, ResponseDataLossError, tx_error.ConnectError,
-                    tx_error.ConnectionLost, tx_error.ConnectionDone)),
+    (
+        "connection",
+        (
+            DownloadConnectionRefusedError,
+            ResponseDataLossError,
+            tx_error.ConnectError,
+            tx_error.ConnectionLost,
+            tx_error.ConnectionDone,
+        ),
+    ),
     # Scrapy cancels a download for one reason in a crawl that runs to its end: the body outgrew
     # DOWNLOAD_MAXSIZE (announced by Content-Length, or while streaming, then without a message).
     ("too_large", (DownloadCancelledError,)),
@@ -64,10 +75,16 @@ def capture_from_response(response: Response, *, fetched_at: datetime | None = N
     target = target_of(request)
     headers = {_text(name): [_text(value) for value in values] for name, values in response.headers.items()}
     return Capture(
-        source_id=target.source_id, requested_url=target.url, final_url=response.url,
-        fetched_at=fetched_at or datetime.now(UTC), duration_ms=_elapsed_ms(request),
-        status=response.status, headers=headers, body=bytes(response.body),
-        redirects=list(request.meta.get("redirect_urls", [])))
+        source_id=target.source_id,
+        requested_url=target.url,
+        final_url=response.url,
+        fetched_at=fetched_at or datetime.now(UTC),
+        duration_ms=_elapsed_ms(request),
+        status=response.status,
+        headers=headers,
+        body=bytes(response.body),
+        redirects=list(request.meta.get("redirect_urls", [])),
+    )
 
 
 def capture_from_failure(error: BaseException, request: Request, *, max_body_bytes: int) -> Capture:
@@ -76,16 +93,28 @@ def capture_from_failure(error: BaseException, request: Request, *, max_body_byt
     if kind == "too_large" and not str(error):
         message = f"response body larger than {max_body_bytes} bytes"
     return Capture(
-        source_id=target.source_id, requested_url=target.url, final_url=request.url,
-        fetched_at=datetime.now(UTC), duration_ms=_elapsed_ms(request),
-        redirects=list(request.meta.get("redirect_urls", [])), error_kind=kind, error=message)
+        source_id=target.source_id,
+        requested_url=target.url,
+        final_url=request.url,
+        fetched_at=datetime.now(UTC),
+        duration_ms=_elapsed_ms(request),
+        redirects=list(request.meta.get("redirect_urls", [])),
+        error_kind=kind,
+        error=message,
+    )
 
 
 def capture_for_bad_target(target: FetchTarget, error: BaseException) -> Capture:
     """A target Scrapy cannot even build a request for (a malformed URL)."""
-    return Capture(source_id=target.source_id, requested_url=target.url, final_url=target.url,
-                   fetched_at=datetime.now(UTC), duration_ms=0, error_kind="other",
-                   error=one_line(f"invalid URL: {error}"))
+    return Capture(
+        source_id=target.source_id,
+        requested_url=target.url,
+        final_url=target.url,
+        fetched_at=datetime.now(UTC),
+        duration_ms=0,
+        error_kind="other",
+        error=one_line(f"invalid URL: {error}"),
+    )
 
 
 def classify(error: BaseException, *, request: Request | None = None) -> tuple[str, str]:

@@ -70,6 +70,7 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         "WATCHER_RETRY_BACKOFF": settings.retry_backoff,
         "WATCHER_RETRY_AFTER_CAP": RETRY_AFTER_CAP_SECONDS,
         "WATCHER_ALLOWED_NETWORKS": ",".join(str(network) for network in settings.fetch_networks),
+        "WATCHER_SCREENSHOT_MAX_HEIGHT": settings.screenshot_max_height,
         # Every fetch is fresh and stateless: no cache, no cookie jar.
         "HTTPCACHE_ENABLED": False,
         "COOKIES_ENABLED": False,

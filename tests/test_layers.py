@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "watcher"
 # Lowest first. A name stands for the module and, for a package, everything in it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("watcher", "watcher.errors", "watcher.netguard", "watcher.config", "watcher.addresses")),
-    ("pure stages", ("watcher.capture", "watcher.extract", "watcher.quality", "watcher.links",
+    ("pure stages", ("watcher.capture", "watcher.extract", "watcher.quality", "watcher.shell", "watcher.links",
                      "watcher.changes", "watcher.claims", "watcher.describe")),
     ("storage", ("watcher.models", "watcher.db", "watcher.search_index")),
     ("sources and crawl", ("watcher.sources", "watcher.crawl", "watcher.lifeline", "watcher.webarchive")),

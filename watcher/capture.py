@@ -25,6 +25,12 @@ class FetchTarget:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    render: bool = False  # fetch through the headless browser: the DOM after its scripts ran
+    screenshot: bool = False  # a full-page screenshot too (implied by render)
+
+    @property
+    def needs_browser(self) -> bool:
+        return self.render or self.screenshot
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -40,7 +46,8 @@ class Capture:
 
     ``error_kind`` is set when no usable response arrived: ``timeout``, ``dns``, ``connection``,
     ``refused_address`` (private/loopback guard), ``robots`` (disallowed by robots.txt),
-    ``too_large`` (over WATCHER_MAX_BODY_BYTES), ``too_many_redirects``, ``tls``, ``other``.
+    ``too_large`` (over WATCHER_MAX_BODY_BYTES), ``too_many_redirects``, ``tls``, ``render_timeout``
+    and ``render_failed`` (the headless browser hung, crashed or failed), ``other``.
     An HTTP error status is not an error_kind: it arrives as a response with its status and body.
     ``archive_url`` is set on a capture backfilled from a web archive (the archive's capture URL):
     ``fetched_at`` is then the archive's capture time, not the time watcher fetched it.
@@ -59,6 +66,8 @@ class Capture:
     error_kind: str | None = None
     error: str | None = None
     archive_url: str | None = None
+    rendered: bool = False  # the body is the browser's DOM after scripts ran, not the server's bytes
+    screenshot: bytes = b""  # a full-page PNG, when the target asked for one
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -71,6 +80,7 @@ class Capture:
         data: dict[str, Any] = asdict(self)
         data["fetched_at"] = self.fetched_at.isoformat()
         data["body"] = base64.b64encode(self.body).decode("ascii")
+        data["screenshot"] = base64.b64encode(self.screenshot).decode("ascii")
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod
@@ -78,4 +88,5 @@ class Capture:
         data = json.loads(line)
         data["fetched_at"] = datetime.fromisoformat(data["fetched_at"])
         data["body"] = base64.b64decode(data["body"])
+        data["screenshot"] = base64.b64decode(data.get("screenshot", ""))
         return cls(**data)

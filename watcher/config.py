@@ -80,6 +80,13 @@ def _parse_non_negative_int(raw: str) -> int:
     return value
 
 
+def _parse_render_timeout(raw: str) -> float:
+    value = float(raw)
+    if not 1 <= value <= 3600:  # also rejects NaN
+        raise ValueError("expected a number of seconds between 1 and 3600")
+    return value
+
+
 def _parse_tick(raw: str) -> float:
     value = float(raw)
     if not 0.1 <= value <= 86400:  # also rejects NaN
@@ -134,6 +141,13 @@ class Settings:
     # Backfill from web archives (watcher backfill): the Wayback-compatible base and the pause between requests
     archive_url: str = "https://web.archive.org/web"
     archive_delay: float = 3.0
+    # Rendering (sources added with --render or --screenshot): the browser's executable, the time one
+    # page may take in it, how many pages a browser renders before it is restarted, the tallest
+    # screenshot (pixels; a taller page is cut there)
+    browser_path: str = "/usr/bin/chromium"
+    render_timeout: float = 60.0
+    browser_max_pages: int = 50
+    screenshot_max_height: int = 20000
     # Scheduler (watcher run): how often it looks for due sources, the random spread of each
     # source's interval, and how many due sources one crawl subprocess takes at most
     scheduler_tick: float = 60.0
@@ -221,6 +235,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allow_private_addresses=_env("ALLOW_PRIVATE_ADDRESSES", _parse_bool, False, env),
         archive_url=_env("ARCHIVE_URL", parse_archive_base, "https://web.archive.org/web", env),
         archive_delay=_env("ARCHIVE_DELAY", _parse_seconds, 3.0, env),
+        browser_path=_env("BROWSER_PATH", str.strip, "/usr/bin/chromium", env),
+        render_timeout=_env("RENDER_TIMEOUT", _parse_render_timeout, 60.0, env),
+        browser_max_pages=_env("BROWSER_MAX_PAGES", _parse_positive_int, 50, env),
+        screenshot_max_height=_env("SCREENSHOT_MAX_HEIGHT", _parse_positive_int, 20000, env),
         diff_timeout=_env("DIFF_TIMEOUT", _parse_seconds, 2.0, env),
         scheduler_tick=_env("SCHEDULER_TICK", _parse_tick, 60.0, env),
         scheduler_jitter=_env("SCHEDULER_JITTER", _parse_fraction, 0.1, env),

@@ -38,6 +38,8 @@ def check_dict(check: Check) -> dict[str, Any]:
         "error_kind": check.error_kind,
         "error": check.error,
         "archive_url": check.archive_url,
+        "rendered": check.rendered,
+        "hint": check.hint,
     }
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -103,6 +104,10 @@ class Source(Base):
     # Site sources: when links were last discovered. NULL until the first discovery, which is the
     # baseline: the pages it finds are watched without new_page alerts (see watcher.pipeline.discover).
     discovered_at: Mapped[datetime | None] = mapped_column()
+    # Fetched by a headless browser (the DOM after scripts ran) rather than as the server's bytes; and
+    # a full-page screenshot of each new version (always taken for rendered sources).
+    render: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    screenshot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
 
@@ -127,6 +132,9 @@ class Check(Base):
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id", ondelete="SET NULL"))
     # A capture backfilled from a web archive: the archive's capture URL (watcher.backfill); NULL when live.
     archive_url: Mapped[str | None] = mapped_column(String(2048))
+    rendered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A static capture that looks like an empty JavaScript shell: why, suggesting --render (watcher.shell).
+    hint: Mapped[str | None] = mapped_column(Text)
 
 
 class Snapshot(Base):
@@ -152,6 +160,23 @@ class Snapshot(Base):
     archive_url: Mapped[str | None] = mapped_column(String(2048))
 
     text_version: Mapped[TextVersion | None] = relationship(back_populates="snapshot", uselist=False)
+    screenshot: Mapped[Screenshot | None] = relationship(uselist=False, viewonly=True)
+
+
+class Screenshot(Base):
+    """A full-page screenshot of a snapshot's page as the browser showed it: one per snapshot, PNG
+    (losslessly compressed already, so stored as it is), identified by its SHA-256."""
+
+    __tablename__ = "screenshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    taken_at: Mapped[datetime] = mapped_column()
+    media_type: Mapped[str] = mapped_column(String(40), default="image/png")
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 def raw_bytes(snapshot: Snapshot) -> bytes:

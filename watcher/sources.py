@@ -129,6 +129,8 @@ class SourceSpec:
     interval_seconds: int = 86400
     language: str | None = None
     options: dict[str, Any] | None = None  # site sources: discovery options (SiteOptions.to_json)
+    render: bool = False  # fetch through the headless browser (the DOM after scripts ran)
+    screenshot: bool = False  # a full-page screenshot of each new version (implied by render)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:
@@ -158,12 +160,35 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
         if spec.language is not None and spec.language not in LANGUAGES:
             raise InputError(f"invalid language {spec.language!r}: use ja, en or mixed")
         clinic = get_or_create_clinic(session, spec.clinic) if spec.clinic else None
-        source = Source(url=url, kind=spec.kind, clinic=clinic, interval_seconds=spec.interval_seconds,
-                        language=spec.language, options=spec.options)
+        source = Source(
+            url=url,
+            kind=spec.kind,
+            clinic=clinic,
+            interval_seconds=spec.interval_seconds,
+            language=spec.language,
+            options=spec.options,
+            render=spec.render,
+            screenshot=spec.screenshot or spec.render,
+        )
         session.add(source)
         added.append(source)
     session.flush()
     return added
+
+
+def set_rendering(source: Source, *, render: bool | None = None, screenshot: bool | None = None) -> None:
+    """Turn browser rendering and screenshots on or off for a source (None leaves one as it is).
+    Rendering implies screenshots: turning it on turns them on, turning screenshots off turns it off."""
+    if render is not None:
+        source.render = render
+        if render:
+            source.screenshot = True
+    if screenshot is not None:
+        if not screenshot and render:
+            raise InputError("--render takes a screenshot of every version: it cannot go with --no-screenshot")
+        source.screenshot = screenshot
+        if not screenshot:
+            source.render = False
 
 
 def list_sources(session: Session) -> list[Source]:
@@ -198,6 +223,8 @@ def source_dict(source: Source) -> dict[str, Any]:
         "active": source.active,
         "created_at": source.created_at.isoformat(),
         "options": source.options,
+        "render": source.render,
+        "screenshot": source.screenshot,
         "discovered_from_id": source.discovered_from_id,
         "next_due_at": source.next_due_at.isoformat() if source.next_due_at else None,
     }
@@ -220,14 +247,18 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
         if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
             raise InputError(f"{path}: entry {index} needs a 'url'")
         try:
-            specs.append(SourceSpec(
-                url=entry["url"],
-                clinic=str(entry["clinic"]) if entry.get("clinic") else None,
-                kind=str(entry.get("kind", "page")),
-                interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
-                language=str(entry["language"]) if entry.get("language") else None,
-                options=_seed_site_options(entry),
-            ))
+            specs.append(
+                SourceSpec(
+                    url=entry["url"],
+                    clinic=str(entry["clinic"]) if entry.get("clinic") else None,
+                    kind=str(entry.get("kind", "page")),
+                    interval_seconds=parse_interval(str(entry.get("interval", "1d"))),
+                    language=str(entry["language"]) if entry.get("language") else None,
+                    options=_seed_site_options(entry),
+                    render=entry.get("render") is True,
+                    screenshot=entry.get("screenshot") is True,
+                )
+            )
         except InputError as error:
             raise InputError(f"{path}: entry {index}: {error}") from None
     return specs

@@ -2,7 +2,9 @@
 
 Writing (``write_warc``): one ``warcinfo`` record, then per snapshot a ``response`` record (the HTTP
 status line and headers as recorded, and the raw bytes kept for the snapshot) and a ``request``
-record (``WARC-Concurrent-To`` the response). ``WARC-Date`` is the capture's fetch time,
+record (``WARC-Concurrent-To`` the response), and for a version with a screenshot a ``resource``
+record (``urn:screenshot:`` + the URL, ``image/png``, ``WARC-Concurrent-To`` the response).
+``WARC-Date`` is the capture's fetch time,
 ``WARC-Target-URI`` its final URL; ``WARC-Block-Digest`` and ``WARC-Payload-Digest`` are SHA-256 in
 base32 (``sha256:…``), the usual WARC form, which warcio verifies; the payload digest is the
 snapshot's own SHA-256. Bodies are stored decoded, so ``Content-Encoding``/``Transfer-Encoding``
@@ -126,8 +128,30 @@ def write_warc(out: BinaryIO, snapshots: Iterable[Snapshot], *, gzip: bool, file
                                           is_http_request=True),
             warc_headers_dict=dict(common))
         writer.write_request_response_pair(request, response)
+        if snapshot.screenshot is not None:
+            writer.write_record(_screenshot_record(writer, snapshot, response, common))
         count += 1
     return count
+
+
+def _screenshot_record(writer: Any, snapshot: Snapshot, response: Any, common: dict[str, str]) -> Any:
+    """The version's screenshot as a ``resource`` record tied to its response (``WARC-Concurrent-To``)."""
+    shot = snapshot.screenshot
+    assert shot is not None
+    return writer.create_warc_record(
+        f"urn:screenshot:{snapshot.final_url}",
+        "resource",
+        payload=BytesIO(shot.data),
+        length=len(shot.data),
+        warc_content_type=shot.media_type,
+        warc_headers_dict={
+            **common,
+            "WARC-Date": warc_date(shot.taken_at),
+            "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            "Watcher-Snapshot-Id": str(snapshot.id),
+            "Watcher-Screenshot-SHA256": shot.sha256,
+        },
+    )
 
 
 # --- CDXJ index -----------------------------------------------------------------------------------

@@ -127,6 +127,8 @@ def sources() -> None:
     is_flag=True,
     help="Once added, record the source's earlier captures from the web archive (see `watcher backfill`).",
 )
+@click.option("--render", is_flag=True, help="Fetch through a headless browser (pages whose text scripts write).")
+@click.option("--screenshot", is_flag=True, help="Keep a full-page screenshot of each version (--render does).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
 def sources_add(
@@ -141,6 +143,8 @@ def sources_add(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     backfill: bool,
+    render: bool,
+    screenshot: bool,
     as_json: bool,
 ) -> None:
     """Watch one or more URLs; with --backfill, record their history from the web archive too."""
@@ -155,10 +159,24 @@ def sources_add(
     discovery_given = max_pages is not None or max_depth is not None or include or exclude
     if discovery_given and not site:
         raise InputError("--max-pages, --max-depth, --include and --exclude need --site")
-    options = site_options(max_depth=max_depth, max_pages=max_pages, include=include,
-                           exclude=exclude).to_json() if site else None
-    specs = [SourceSpec(url=url, clinic=clinic, kind="site" if site else "page", interval_seconds=seconds,
-                        language=language, options=options) for url in urls]
+    options = (
+        site_options(max_depth=max_depth, max_pages=max_pages, include=include, exclude=exclude).to_json()
+        if site
+        else None
+    )
+    specs = [
+        SourceSpec(
+            url=url,
+            clinic=clinic,
+            kind="site" if site else "page",
+            interval_seconds=seconds,
+            language=language,
+            options=options,
+            render=render,
+            screenshot=screenshot,
+        )
+        for url in urls
+    ]
     with app.store.session() as session:
         added = add_sources(session, specs)
         rows = [source_dict(s) for s in added]
@@ -171,6 +189,32 @@ def sources_add(
         # The reports go to stderr with --json, so stdout stays the one JSON document of the new sources.
         with redirect_stdout(sys.stderr) if as_json else nullcontext():
             history.run_backfill(app, [row["id"] for row in rows])
+
+
+@sources.command("set")
+@click.argument("ref")
+@click.option("--render/--no-render", default=None, help="Fetch through a headless browser, or not.")
+@click.option("--screenshot/--no-screenshot", default=None, help="Keep a screenshot of each version, or not.")
+@click.option("--json", "as_json", is_flag=True, help="Print the source as JSON.")
+@pass_app
+def sources_set(app: AppContext, ref: str, render: bool | None, screenshot: bool | None, as_json: bool) -> None:
+    """Change how a source (id or URL) is fetched: rendering in a browser, screenshots."""
+    # lazy import: start-up time
+    from watcher.sources import resolve_source, set_rendering, source_dict
+
+    if render is None and screenshot is None:
+        raise InputError("nothing to set: give --render/--no-render or --screenshot/--no-screenshot")
+    with app.store.session() as session:
+        source = resolve_source(session, ref)
+        set_rendering(source, render=render, screenshot=screenshot)
+        row = source_dict(source)
+    if as_json:
+        emit_json(row)
+    else:
+        click.echo(
+            f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
+            f"screenshot {'on' if row['screenshot'] else 'off'}  {row['url']}"
+        )
 
 
 @sources.command("list")

@@ -65,9 +65,13 @@ def _print_timeline(data: dict[str, Any]) -> None:
         if kind == 0:
             status = item["http_status"] or "-"
             line = f"{_when(item['checked_at'])}  check #{item['id']:<5} {item['outcome']:<12} {status:>4}"
+            if item["rendered"]:
+                line += "  (rendered)"
             if item["error"]:
                 line += f"  {item['error']}"
             click.echo(line)
+            if item["hint"]:
+                click.echo(f"    hint: {item['hint']}")
             snapshot = snapshots.get(item["snapshot_id"]) if item["snapshot_id"] else None
         else:
             snapshot = item
@@ -75,8 +79,13 @@ def _print_timeline(data: dict[str, Any]) -> None:
         if snapshot is None or snapshot["id"] in shown:
             continue
         shown.add(snapshot["id"])
-        click.echo(f"    snapshot #{snapshot['id']}  sha256 {snapshot['sha256']}  {snapshot['size']} B  "
-                   f"{snapshot['title'] or ''}".rstrip())
+        click.echo(
+            f"    snapshot #{snapshot['id']}  sha256 {snapshot['sha256']}  {snapshot['size']} B  "
+            f"{snapshot['title'] or ''}".rstrip()
+        )
+        if snapshot.get("screenshot"):
+            shot = snapshot["screenshot"]
+            click.echo(f"    screenshot #{shot['id']}  sha256 {shot['sha256']}  {shot['size']} B")
         click.echo(f"    claims: {_indications(snapshot['indications'])}")
         if snapshot["indication_changes"]:
             click.echo(f"    changed: {_changes(snapshot['indication_changes'])}")

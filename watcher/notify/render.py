@@ -25,7 +25,7 @@ from watcher.changes import DELETE, EQUAL, INSERT, diff_chars
 from watcher.claims.vocabulary import indication_label
 from watcher.config import Settings
 from watcher.describe import STRENGTH_WORDS
-from watcher.models import Alert, Clinic, Delivery, Snapshot, Source, Subscription
+from watcher.models import Alert, Clinic, Delivery, Screenshot, Snapshot, Source, Subscription
 from watcher.queries.alerts import alert_dict
 from watcher.queries.evidence import before_origin
 
@@ -74,6 +74,9 @@ class AlertView:
     diff_link: str | None
     alert_link: str  # the dashboard's page of the alert, for people
     api_link: str  # the same alert as JSON
+    # The screenshots of the old and new versions, when the source keeps them.
+    old_screenshot_link: str | None = None
+    new_screenshot_link: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -133,6 +136,12 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
         .order_by(Alert.detected_at, Alert.id)
     ).all()
     base = settings.public_url
+    wanted = {alert.new_snapshot_id for alert, *_ in rows} | {a.old_snapshot_id for a, *_ in rows if a.old_snapshot_id}
+    shot_ids = set(session.scalars(select(Screenshot.snapshot_id).where(Screenshot.snapshot_id.in_(wanted))))
+
+    def shot_link(snapshot_id: int | None) -> str | None:
+        return f"{base}/snapshots/{snapshot_id}/screenshot" if snapshot_id in shot_ids else None
+
     views = []
     for alert, source, clinic, old_sha, new_sha in rows:
         data = alert_dict(alert, source)
@@ -155,6 +164,7 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
             new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
             occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
             alert_link=f"{base}/alerts/{alert.id}", api_link=f"{base}/api/alerts/{alert.id}", data=data,
+            old_screenshot_link=shot_link(alert.old_snapshot_id), new_screenshot_link=shot_link(alert.new_snapshot_id),
         ))
     return views
 

@@ -24,8 +24,9 @@ from watcher.changes import diff_texts
 from watcher.config import Settings
 from watcher.extract import EXTRACTOR_VERSION, Extracted, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
-from watcher.models import Change, Check, Snapshot, Source, TextVersion
+from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion
 from watcher.quality import Verdict, assess
+from watcher.shell import shell_hint
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
         final_url=capture.final_url or None,
         outcome=ERROR,
         archive_url=capture.archive_url,
+        rendered=capture.rendered,
     )
     if capture.body:
         check.body_sha256 = sha256_hex(capture.body)
@@ -130,6 +132,7 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
         previous = latest_text_version(session, source.id, before=capture.fetched_at if capture.archive_url else None)
         if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
+            check.hint = _hint(capture, previous.text)
         else:
             site_document = None
             if source.kind == "site":  # a sitemap or feed compares as its list of URLs
@@ -139,6 +142,7 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
             else:
                 extracted = _safe_extract(capture)
                 verdict = assess(capture, extracted)
+                check.hint = _hint(capture, extracted.text if extracted else "")
             if not verdict.ok or extracted is None:
                 check.outcome = verdict.outcome or ERROR
                 check.error_kind = verdict.kind or "empty"
@@ -167,8 +171,17 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
                        change_id=change.id if change else None, error=check.error)
 
 
-def _store_snapshot(session: Session, source: Source, capture: Capture, extracted: Extracted,
-                    text_sha: str) -> tuple[Snapshot, TextVersion]:
+def _hint(capture: Capture, text: str) -> str | None:
+    """The empty-shell hint (``watcher.shell``) for a static HTML capture; rendered ones need none."""
+    if capture.rendered or capture.status != 200 or capture.error_kind or not capture.body:
+        return None
+    content_type = (capture.header("Content-Type") or "text/html").lower()
+    return shell_hint(capture.body, text) if "html" in content_type else None
+
+
+def _store_snapshot(
+    session: Session, source: Source, capture: Capture, extracted: Extracted, text_sha: str
+) -> tuple[Snapshot, TextVersion]:
     content_type = capture.header("Content-Type")
     snapshot = Snapshot(
         source_id=source.id, fetched_at=capture.fetched_at, requested_url=capture.requested_url,
@@ -184,6 +197,18 @@ def _store_snapshot(session: Session, source: Source, capture: Capture, extracte
                           title=extracted.title, language=extracted.language, text=extracted.text,
                           text_sha256=text_sha)
     session.add(version)
+    if capture.screenshot:
+        session.add(
+            Screenshot(
+                snapshot_id=snapshot.id,
+                source_id=source.id,
+                taken_at=capture.fetched_at,
+                media_type="image/png",
+                sha256=sha256_hex(capture.screenshot),
+                size=len(capture.screenshot),
+                data=capture.screenshot,
+            )
+        )
     session.flush()
     return snapshot, version
 

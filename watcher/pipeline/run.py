@@ -47,8 +47,17 @@ def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: S
 
 
 def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
-    return [FetchTarget(source_id=s.id, url=s.url, etag=s.etag, last_modified=s.last_modified)
-            for s in sources]
+    return [
+        FetchTarget(
+            source_id=s.id,
+            url=s.url,
+            etag=s.etag,
+            last_modified=s.last_modified,
+            render=s.render,
+            screenshot=s.screenshot,
+        )
+        for s in sources
+    ]
 
 
 def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, defer
 
 from watcher.errors import NotFoundError
 from watcher.history import check_dict
-from watcher.models import Check, Snapshot, Source, raw_bytes
+from watcher.models import Check, Screenshot, Snapshot, Source, raw_bytes
 from watcher.queries.paging import check_page, page
-from watcher.queries.timeline import preferred_versions, snapshot_meta, snapshot_text
+from watcher.queries.timeline import preferred_versions, screenshot_briefs, snapshot_meta, snapshot_text
 
 
 def get_source(session: Session, source_id: int) -> Source:
@@ -37,8 +37,15 @@ def snapshot_info(session: Session, snapshot_id: int) -> dict[str, Any]:
     version = preferred_versions(session, [snapshot.id]).get(snapshot.id)
     data = snapshot_meta(snapshot, version)
     source = get_source(session, snapshot.source_id)
-    data.update({"source_id": source.id, "source_url": source.url, "requested_url": snapshot.requested_url,
-                 "headers": snapshot.headers})
+    data.update(
+        {
+            "source_id": source.id,
+            "source_url": source.url,
+            "requested_url": snapshot.requested_url,
+            "headers": snapshot.headers,
+            "screenshot": screenshot_briefs(session, [snapshot.id]).get(snapshot.id),
+        }
+    )
     return data
 
 
@@ -61,6 +68,14 @@ def snapshot_raw(session: Session, snapshot_id: int) -> RawCapture:
     snapshot = get_snapshot(session, snapshot_id, with_raw=True)
     return RawCapture(snapshot_id=snapshot.id, body=raw_bytes(snapshot), content_type=snapshot.content_type,
                       sha256=snapshot.sha256)
+
+
+def snapshot_screenshot(session: Session, snapshot_id: int) -> RawCapture:
+    """The screenshot of a snapshot (the PNG as stored, with its SHA-256)."""
+    shot = session.scalar(select(Screenshot).where(Screenshot.snapshot_id == snapshot_id))
+    if shot is None:
+        raise NotFoundError(f"no screenshot of snapshot {snapshot_id}")
+    return RawCapture(snapshot_id=snapshot_id, body=shot.data, content_type=shot.media_type, sha256=shot.sha256)
 
 
 def checks_page(session: Session, source: Source, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from watcher.describe import STRENGTH_WORDS, describe_alert
 from watcher.errors import NotFoundError
 from watcher.extract import EXTRACTOR_VERSION
 from watcher.history import check_dict, checks_of
-from watcher.models import Alert, ClaimProfileRecord, Snapshot, Source, TextVersion
+from watcher.models import Alert, ClaimProfileRecord, Screenshot, Snapshot, Source, TextVersion
 from watcher.sources import source_dict
 
 
@@ -44,6 +44,20 @@ def snapshot_meta(snapshot: Snapshot, version: TextVersion | None) -> dict[str, 
         "text_sha256": version.text_sha256 if version else None,
         "extractor_version": version.extractor_version if version else None,
     }
+
+
+def screenshot_briefs(session: Session, snapshot_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per snapshot that has one, its screenshot's id, SHA-256, size and media type (not the image)."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(snapshot_ids), 500):
+        rows = session.execute(
+            select(
+                Screenshot.id, Screenshot.snapshot_id, Screenshot.sha256, Screenshot.size, Screenshot.media_type
+            ).where(Screenshot.snapshot_id.in_(snapshot_ids[start : start + 500]))
+        ).all()
+        for shot_id, snapshot_id, sha256, size, media_type in rows:
+            found[snapshot_id] = {"id": shot_id, "sha256": sha256, "size": size, "media_type": media_type}
+    return found
 
 
 def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, TextVersion]:
@@ -110,6 +124,7 @@ def timeline(session: Session, source: Source) -> dict[str, Any]:
     versions = preferred_versions(session, [s.id for s in snapshots])
     indications = _indications_by_version(session, source.id)
     alerts = _alerts_by_snapshot(session, source.id)
+    screenshots = screenshot_briefs(session, [s.id for s in snapshots])
     rows: list[dict[str, Any]] = []
     previous: dict[str, int] | None = None
     for snapshot in snapshots:
@@ -119,6 +134,7 @@ def timeline(session: Session, source: Source) -> dict[str, Any]:
         row["indications"] = current
         row["indication_changes"] = indication_changes(previous, current)
         row["alerts"] = alerts.get(snapshot.id, [])
+        row["screenshot"] = screenshots.get(snapshot.id)
         rows.append(row)
         if current is not None:
             previous = current

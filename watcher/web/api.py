@@ -30,6 +30,7 @@ from watcher.queries.snapshots import (
     get_source,
     snapshot_info,
     snapshot_raw,
+    snapshot_screenshot,
     snapshot_text_of,
     snapshots_page,
 )
@@ -213,6 +214,28 @@ def snapshot_text(session: SessionDep, snapshot_id: Id) -> dict[str, Any]:
 )
 def snapshot_raw_bytes(session: SessionDep, snapshot_id: Id) -> Response:
     return raw_download(snapshot_raw(session, snapshot_id))
+
+
+@read.get(
+    "/snapshots/{snapshot_id}/screenshot",
+    summary="The full-page screenshot of a version (PNG), for sources rendered or screenshotted",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "The PNG; X-Content-SHA256 is its SHA-256 (hex)."},
+        404: {"description": "No such snapshot, or no screenshot of it."},
+    },
+)
+def snapshot_screenshot_png(session: SessionDep, snapshot_id: Id) -> Response:
+    shot = snapshot_screenshot(session, snapshot_id)
+    return Response(
+        content=shot.body,
+        media_type="image/png",
+        headers={
+            "X-Content-SHA256": shot.sha256,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="screenshot-{shot.snapshot_id}.png"',
+        },
+    )
 
 
 # --- alerts ---------------------------------------------------------------------------------------

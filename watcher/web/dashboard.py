@@ -62,8 +62,8 @@ from watcher.queries.overview import (
     raising_alerts,
     source_overview,
 )
-from watcher.queries.snapshots import get_source, snapshot_info, snapshot_raw, snapshot_text_of
-from watcher.queries.timeline import timeline
+from watcher.queries.snapshots import get_source, snapshot_info, snapshot_raw, snapshot_screenshot, snapshot_text_of
+from watcher.queries.timeline import screenshot_briefs, timeline
 from watcher.search import MAX_TERM_CHARS, search
 from watcher.triage import (
     ACTIONS,
@@ -570,6 +570,7 @@ def diff_page(
     between = sequence[min(old_index, new_index) + 1 : max(old_index, new_index) + 1]
     alerts = _alerts_at(session, source.id, between) if new_index > old_index else []
     findings = _finding_dicts(session, result.old, result.new, alerts)
+    shots = screenshot_briefs(session, [old_id, new_id])
     lines = aligned_lines(result.diff.lines)
     placed = place_findings(findings, old=lines.old, new=lines.new)
     rows = (
@@ -609,6 +610,7 @@ def diff_page(
             "consecutive": abs(new_index - old_index) == 1,
             "language": result.new.language or source.language or "",
             "diff_url": diff_url,
+            "screenshots": {"old": shots.get(old_id), "new": shots.get(new_id)},
         },
     )
 
@@ -699,6 +701,23 @@ def export_page(request: Request, session: SessionDep, what: Annotated[str, Quer
                            excel=True)
     return Response(file.body, media_type=file.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+
+
+@router.get("/snapshots/{snapshot_id}/screenshot")
+def snapshot_screenshot_image(request: Request, session: SessionDep, snapshot_id: str) -> Response:
+    """The screenshot of a version: a PNG the browser made, shown inline (an image runs no script)."""
+    require_read(request)
+    shot = snapshot_screenshot(session, _id(snapshot_id, "snapshot"))
+    return Response(
+        content=shot.body,
+        media_type="image/png",
+        headers={
+            "Content-Disposition": f'inline; filename="screenshot-{shot.snapshot_id}-{shot.sha256[:12]}.png"',
+            "X-Content-SHA256": shot.sha256,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=31536000, immutable",
+        },
+    )
 
 
 # --- alerts and triage ----------------------------------------------------------------------------
