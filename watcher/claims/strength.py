@@ -157,39 +157,44 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     question = _is_question(norm, folded)
     bounds = _clause_bounds(hits, len(norm))
     parts: list[tuple[list[Hit], set[int], set[int]]] = []
-    for start, end in bounds:
-        in_clause = [hit for hit in hits if start <= hit.start < end]
-        discarded = _conditional(in_clause, norm, start)
-        parts.append((in_clause, discarded, _negated(in_clause, norm, discarded)))
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
-    research = next(
-        (
-            norm[hit.start : hit.end]
-            for in_clause, discarded, negated in parts
-            for position, hit in enumerate(in_clause)
-            if hit.term.kind == RESEARCH_STAGE and position not in discarded | negated
-        ),
-        "",
-    )
+    research = ""
+    remaining = hits
+    for _, end in bounds:
+        # hits are ordered by start: the clause's are the ones before its end
+        split = next((index for index, hit in enumerate(remaining) if hit.start >= end), len(remaining))
+        in_clause, remaining = remaining[:split], remaining[split:]
+        kinds = {hit.term.kind for hit in in_clause}
+        discarded = _conditional(in_clause, norm, bounds[len(parts)][0]) if "condition" in kinds else set()
+        negated = _negated(in_clause, norm, discarded) if "negation" in kinds else set()
+        parts.append((in_clause, discarded, negated))
+        if not research and RESEARCH_STAGE in kinds:
+            research = next(
+                (
+                    norm[hit.start : hit.end]
+                    for position, hit in enumerate(in_clause)
+                    if hit.term.kind == RESEARCH_STAGE and position not in discarded and position not in negated
+                ),
+                "",
+            )
     clauses: list[Clause] = []
     indications: list[Mention] = []
     treatments: list[Mention] = []
     markers: list[Mention] = []
     for index, ((start, end), (in_clause, discarded, negated)) in enumerate(zip(bounds, parts, strict=True)):
-        clauses.append(_score(in_clause, (start, end), norm, discarded, negated, implicit_level, research))
+        clause = _score(in_clause, (start, end), norm, discarded, negated, implicit_level, research)
+        if clause.level and _asks(norm, end):
+            # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
+            clause = replace(clause, level=0, therapeutic=False)
+        clauses.append(clause)
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
                 indications.append(_mention(hit, index))
             elif kind == "treatment":
                 treatments.append(_mention(hit, index))
-            elif kind in MARKER_KINDS and not question and position not in negated | discarded:
+            elif kind in MARKER_KINDS and not question and position not in negated and position not in discarded:
                 markers.append(_mention(hit, index))
-    # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
-    clauses = [
-        replace(clause, level=0, therapeutic=False) if clause.level and _asks(norm, clause.end) else clause
-        for clause in clauses
-    ]
     level = 0 if question else max((clause.level for clause in clauses), default=0)
     return SentenceAssessment(
         text=norm,
