@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -81,6 +83,11 @@ class Hit(NamedTuple):
     term: Term
 
 
+# Hits are made in the innermost loop: tuple.__new__ through partial skips the NamedTuple's Python __new__.
+_new_hit = partial(tuple.__new__, Hit)
+_START = itemgetter(0)
+
+
 class Lexicon:
     """One automaton and the matching rules around it."""
 
@@ -105,7 +112,7 @@ class Lexicon:
             start = last - term.length + 1
             if term.checked and not _fits(term, text, folded, start, last + 1):
                 continue
-            found.append(Hit(start, last + 1, term))
+            found.append(_new_hit((start, last + 1, term)))
         if len(found) < 2:
             return found
         return _longest_first(found)
@@ -194,7 +201,11 @@ def _term(
 
 
 def _longest_first(found: list[Hit]) -> list[Hit]:
-    found.sort(key=_by_start)
+    # By start, longest first among equal starts: the automaton reports by end, so reversing orders by
+    # end descending, and a stable sort by start keeps that among equal starts (two hits never share
+    # both start and end: one key is one term).
+    found.reverse()
+    found.sort(key=_START)
     ends = [0, 0]
     for hit in found:
         layer = hit.term.layer
@@ -209,9 +220,9 @@ def _longest_first(found: list[Hit]) -> list[Hit]:
     taken = [bytearray(size), bytearray(size)]
     kept: list[Hit] = []
     for hit in found:
-        layer = taken[hit.term.layer]
-        if not any(layer[hit.start : hit.end]):
-            layer[hit.start : hit.end] = b"\x01" * (hit.end - hit.start)
+        occupied = taken[hit.term.layer]
+        if not any(occupied[hit.start : hit.end]):
+            occupied[hit.start : hit.end] = b"\x01" * (hit.end - hit.start)
             kept.append(hit)
     kept.sort(key=_by_start)
     return kept

@@ -66,6 +66,13 @@ CACHE_SIZE = 1 << 16
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
+# The kinds ``_score`` acts on; the others (names, punctuation, markers) only feed the mentions.
+_SCORED_KINDS = CONTENT_KINDS | MODIFIER_KINDS | ZEROING_KINDS | PROOF_KINDS | {
+    RESEARCH_STAGE,
+    "correlation",
+    "role",
+    "ability",
+}
 
 _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
@@ -156,7 +163,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
     bounds = _clause_bounds(hits, len(norm))
-    parts: list[tuple[list[Hit], set[int], set[int]]] = []
+    parts: list[tuple[list[Hit], set[int], set[int], set[str]]] = []
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
     research = ""
     remaining = hits
@@ -167,7 +174,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
         kinds = {hit.term.kind for hit in in_clause}
         discarded = _conditional(in_clause, norm, bounds[len(parts)][0]) if "condition" in kinds else set()
         negated = _negated(in_clause, norm, discarded) if "negation" in kinds else set()
-        parts.append((in_clause, discarded, negated))
+        parts.append((in_clause, discarded, negated, kinds))
         if not research and RESEARCH_STAGE in kinds:
             research = next(
                 (
@@ -181,8 +188,8 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     indications: list[Mention] = []
     treatments: list[Mention] = []
     markers: list[Mention] = []
-    for index, ((start, end), (in_clause, discarded, negated)) in enumerate(zip(bounds, parts, strict=True)):
-        clause = _score(in_clause, (start, end), norm, discarded, negated, implicit_level, research)
+    for index, ((start, end), (in_clause, discarded, negated, kinds)) in enumerate(zip(bounds, parts, strict=True)):
+        clause = _score(in_clause, (start, end), norm, discarded, negated, implicit_level, research, kinds)
         if clause.level and _asks(norm, end):
             # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
             clause = replace(clause, level=0, therapeutic=False)
@@ -351,6 +358,7 @@ def _score(
     negated: set[int],
     implicit_level: int | None,
     research: str,
+    clause_kinds: set[str],
 ) -> Clause:
     """The clause's level: the strongest content, lifted to 4 by an intensifier, capped by its modifiers.
 
@@ -364,14 +372,20 @@ def _score(
     therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
     ability = ""
-    live = [position for position in range(len(in_clause)) if position not in discarded]
-    kinds = {in_clause[position].term.kind for position in live}
+    if discarded:
+        live: range | list[int] = [position for position in range(len(in_clause)) if position not in discarded]
+        kinds = {in_clause[position].term.kind for position in live}
+    else:
+        live = range(len(in_clause))
+        kinds = clause_kinds
     names_indication = implicit_level is not None or "indication" in kinds
     numeric = _DIGIT.search(norm, start, end) is not None
     for position in live:
         hit = in_clause[position]
         term = hit.term
         kind = term.kind
+        if kind not in _SCORED_KINDS:
+            continue  # names, punctuation, markers: nothing below reads them
         cue = norm[hit.start : hit.end]
         if position in negated:
             negated_content = negated_content or kind in CONTENT_KINDS
