@@ -211,7 +211,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
         indications=tuple(indications),
         treatments=tuple(treatments),
         markers=tuple(markers),
-        measurement=any(hit.term.kind == "measure" for hit in hits),
+        measurement=any("measure" in kinds for *_, kinds in parts),
     )
 
 
