@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
+from watcher.claims.segment import english_stop
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
 from watcher.extract.normalize import fold_case, normalise
 
@@ -79,6 +80,7 @@ _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]
 _CLOSERS = " \t」』)]}\"'>】。"
 _JAPANESE_QUESTION_BEFORE_KA = frozenset("すうのるたいんがだ")
 _DIGIT = re.compile(r"\d")
+_FULL_STOP = re.compile(r"\.(?=\s)")
 _OPENING_BRACKETS = frozenset("「『(【")
 _CLOSING_BRACKETS = frozenset("」』)】")
 _DEFINITION_ENDINGS = ("とは", "って何", "とは何")
@@ -162,7 +164,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     folded = fold_case(norm)
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
-    bounds = _clause_bounds(hits, len(norm))
+    bounds = _clause_bounds(hits, norm)
     parts: list[tuple[list[Hit], set[int], set[int], set[str]]] = []
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
     research = ""
@@ -220,8 +222,8 @@ def _mention(hit: Hit, clause: int) -> Mention:
     return Mention(term.kind, term.entry_id, term.group, term.level, clause, hit.start)
 
 
-def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
-    """Clauses between contrast words; a sentence that opens with one ("While more research is needed,
+def _clause_bounds(hits: list[Hit], norm: str) -> list[tuple[int, int]]:
+    """Clauses between contrast words and English sentence ends; a sentence that opens with one ("While more research is needed,
     studies show …") is cut at the comma that closes the fronted clause instead."""
     cuts = [0]
     fronted = bool(hits) and hits[0].term.kind == BREAK and hits[0].term.english and hits[0].start == 0
@@ -232,7 +234,11 @@ def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
                 cuts.append(hit.start)
         elif hit.term.kind == BREAK and hit.start > cuts[-1]:
             cuts.append(hit.start)
-    cuts.append(size)
+    if ". " in norm:
+        # several English sentences given as one text: each is its own clause, as after 「。」
+        stops = [stop.start() for stop in _FULL_STOP.finditer(norm) if english_stop(norm, stop.start())]
+        cuts = sorted({*cuts, *stops})
+    cuts.append(len(norm))
     return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
 
 
