@@ -8,9 +8,10 @@
     4  proof/statistics    証明されています, 有意な改善, 90%の患者, 反応率65%, 必ず, 完治, 適応が認められています,
                            FDA-cleared, proven, cures, guaranteed, "can say with certainty"
 
-A sentence is cut into clauses at contrast words (が、/しかし/ただし/but/however) and at semicolons; each
-clause is scored and the sentence takes its strongest clause, so "not proven, but may help" is 1 and
-"proven; results vary" is still 4.
+A sentence is cut into clauses at contrast words (が、/しかし/ただし/but/however), at semicolons and, in
+a text of several sentences, at each sentence end (「。」, an English full stop before the next sentence);
+each clause is scored and the sentence takes its strongest clause, so "not proven, but may help" is 1
+and "proven; results vary" is still 4.
 
 Inside a clause:
 
@@ -68,12 +69,18 @@ PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
 # The kinds ``_score`` acts on; the others (names, punctuation, markers) only feed the mentions.
-_SCORED_KINDS = CONTENT_KINDS | MODIFIER_KINDS | ZEROING_KINDS | PROOF_KINDS | {
-    RESEARCH_STAGE,
-    "correlation",
-    "role",
-    "ability",
-}
+_SCORED_KINDS = (
+    CONTENT_KINDS
+    | MODIFIER_KINDS
+    | ZEROING_KINDS
+    | PROOF_KINDS
+    | {
+        RESEARCH_STAGE,
+        "correlation",
+        "role",
+        "ability",
+    }
+)
 
 _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
@@ -223,8 +230,9 @@ def _mention(hit: Hit, clause: int) -> Mention:
 
 
 def _clause_bounds(hits: list[Hit], norm: str) -> list[tuple[int, int]]:
-    """Clauses between contrast words and English sentence ends; a sentence that opens with one ("While more research is needed,
-    studies show …") is cut at the comma that closes the fronted clause instead."""
+    """Clauses between contrast words and English sentence ends; a sentence that opens with a contrast
+    word ("While more research is needed, studies show …") is cut at the comma that closes the fronted
+    clause instead."""
     cuts = [0]
     fronted = bool(hits) and hits[0].term.kind == BREAK and hits[0].term.english and hits[0].start == 0
     for hit in hits:
