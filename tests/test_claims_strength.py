@@ -104,6 +104,15 @@ def test_english_ladder(level: int, sentence: str) -> None:
         ("「エクソソームでがんが治る」とうたう広告には注意が必要です。", 0),
         ("Be wary of clinics that claim stem cells cure autism.", 0),
         ("今回は、TMSがうつ病に効果を発揮するかについて解説します。", 0),
+        # several English sentences in one text: a hedge or a negation in one does not reach the next
+        ("The pilot could not enrol enough people. Our infusion relieves chronic fatigue.", 3),
+        ("We saw patients recover quickly. Larger trials may follow next spring.", 3),
+        ("Dr. Okada says the infusion may ease migraine.", 1),
+        # the writer's own report is an assertion; someone else's report is attributed
+        ("We report that the course relieves tinnitus in most of our patients.", 3),
+        ("Others have reported that the course relieves tinnitus.", 2),
+        # a mechanism: causal, never a therapeutic claim on its own
+        ("A single enzyme is responsible for the loss of colour.", 3),
     ],
 )
 def test_traps(sentence: str, level: int) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -68,12 +70,22 @@ class Term:
     after_number: bool
     verb_only: bool  # an English participle that counts only when used as a verb
     layer: int  # matches compete for the longest only within their layer
+    checked: bool = False  # any rule of ``_fits`` applies (worked out from the fields above)
+
+    def __post_init__(self) -> None:
+        checks = (self.left_boundary, self.right_boundary, self.exact is not None, self.after_number, self.verb_only)
+        object.__setattr__(self, "checked", any(checks))
 
 
 class Hit(NamedTuple):
     start: int
     end: int
     term: Term
+
+
+# Hits are made in the innermost loop: tuple.__new__ through partial skips the NamedTuple's Python __new__.
+_new_hit = partial(tuple.__new__, Hit)
+_START = itemgetter(0)
 
 
 class Lexicon:
@@ -95,25 +107,28 @@ class Lexicon:
         """Non-overlapping matches in ``text`` (already normalised), ordered by position."""
         if folded is None:
             folded = fold_case(text)
-        size = len(folded)
         found: list[Hit] = []
         for last, term in self._automaton.iter(folded):
             start = last - term.length + 1
-            end = last + 1
-            if term.left_boundary and start > 0 and folded[start - 1] in _WORD_CHARS:
+            if term.checked and not _fits(term, text, folded, start, last + 1):
                 continue
-            if term.right_boundary and end < size and folded[end] in _WORD_CHARS:
-                continue
-            if term.exact is not None and text[start:end] != term.exact:
-                continue
-            if term.after_number and not _after_number(folded, start):
-                continue
-            if term.verb_only and not _used_as_verb(folded, start, end):
-                continue
-            found.append(Hit(start, end, term))
+            found.append(_new_hit((start, last + 1, term)))
         if len(found) < 2:
             return found
         return _longest_first(found)
+
+
+def _fits(term: Term, text: str, folded: str, start: int, end: int) -> bool:
+    """The match rules beyond the automaton: word boundaries, exact case, a number before, a verb."""
+    if term.left_boundary and start > 0 and folded[start - 1] in _WORD_CHARS:
+        return False
+    if term.right_boundary and end < len(folded) and folded[end] in _WORD_CHARS:
+        return False
+    if term.exact is not None and text[start:end] != term.exact:
+        return False
+    if term.after_number and not _after_number(folded, start):
+        return False
+    return not (term.verb_only and not _used_as_verb(folded, start, end))
 
 
 def _after_number(folded: str, start: int) -> bool:
@@ -186,7 +201,11 @@ def _term(
 
 
 def _longest_first(found: list[Hit]) -> list[Hit]:
-    found.sort(key=_by_start)
+    # By start, longest first among equal starts: the automaton reports by end, so reversing orders by
+    # end descending, and a stable sort by start keeps that among equal starts (two hits never share
+    # both start and end: one key is one term).
+    found.reverse()
+    found.sort(key=_START)
     ends = [0, 0]
     for hit in found:
         layer = hit.term.layer
@@ -195,14 +214,22 @@ def _longest_first(found: list[Hit]) -> list[Hit]:
         ends[layer] = hit.end
     else:
         return found  # nothing overlaps: the common case
-    found.sort(key=lambda hit: (hit.start - hit.end, hit.start))
+    found.sort(key=_longest)
+    # Characters taken by a kept match, per layer: a match is kept when none of its characters is taken.
+    size = max(hit.end for hit in found)
+    taken = [bytearray(size), bytearray(size)]
     kept: list[Hit] = []
     for hit in found:
-        layer = hit.term.layer
-        if all(hit.end <= other.start or hit.start >= other.end or other.term.layer != layer for other in kept):
+        occupied = taken[hit.term.layer]
+        if not any(occupied[hit.start : hit.end]):
+            occupied[hit.start : hit.end] = b"\x01" * (hit.end - hit.start)
             kept.append(hit)
     kept.sort(key=_by_start)
     return kept
+
+
+def _longest(hit: Hit) -> tuple[int, int]:
+    return hit.start - hit.end, hit.start
 
 
 def _by_start(hit: Hit) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from watcher.claims.vocabulary import load_vocabulary
 from watcher.extract.normalize import normalise
 
 # Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
-ANALYSER_VERSION = "1.2.0"
+ANALYSER_VERSION = "1.2.1"
 
 MAX_EVIDENCE = 3
 MAX_PER_GROUP = 3

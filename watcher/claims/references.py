@@ -19,6 +19,8 @@ _PMID = re.compile(
 )
 _PMC = re.compile(r"\b(PMC\d{4,9})\b", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"」』）)]+")
+# What every DOI, PMID and PMC match contains: most lines have none, and one search rules all three out.
+_ANY_IDENTIFIER = re.compile(r"10\.\d|pmid|ncbi|pmc\d", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 # 34(9): 1390-1396 · ;21(18) · 94, 892-905 · vol. 12 · pp. 3-9 · 21:1234
 _VOLUME_OR_PAGES = re.compile(
@@ -76,13 +78,15 @@ def parse_reference(line: str, *, in_references_section: bool) -> Reference | No
     text = _LIST_MARK.sub("", line).strip()
     if len(text) < 8:
         return None
-    identifiers = _identifiers(text)
+    identifiers = _identifiers(text) if _ANY_IDENTIFIER.search(text) else []
     if identifiers:
         return _reference(text, identifiers)
-    if text.endswith("。") or len(text) > MAX_CITATION_LENGTH or _NOT_A_CITATION.search(text):
+    if text.endswith("。") or len(text) > MAX_CITATION_LENGTH:
         return None
     year = _YEAR.search(text)
     label = _SOURCE_LABEL.match(text)
+    if not (year or label or in_references_section) or _NOT_A_CITATION.search(text):
+        return None  # outside a references section a line without a year or a source label is no citation
     if label:
         # the label is not part of the identity: 「参照元:」 → 「出典:」 is no removal
         return _reference(text, [], plain=text[label.end() :])

@@ -97,7 +97,7 @@ def split_sentences(text: str) -> list[str]:
             depth += 1
         elif char in _CLOSERS:
             depth = max(0, depth - 1)
-        elif depth == 0 and (char != "." or _english_stop(text, index)):
+        elif depth == 0 and (char != "." or english_stop(text, index)):
             end = _TRAILING_RUN.match(text, index + 1).end()  # type: ignore[union-attr]
             piece = text[start:end].strip()
             if piece:
@@ -109,7 +109,7 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def _english_stop(text: str, index: int) -> bool:
+def english_stop(text: str, index: int) -> bool:
     """A full stop ends a sentence when a space and a capital (or digit, quote, Japanese) follow, and the
     word before it is not an abbreviation or an initial."""
     following = index + 1

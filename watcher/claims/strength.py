@@ -8,9 +8,10 @@
     4  proof/statistics    証明されています, 有意な改善, 90%の患者, 反応率65%, 必ず, 完治, 適応が認められています,
                            FDA-cleared, proven, cures, guaranteed, "can say with certainty"
 
-A sentence is cut into clauses at contrast words (が、/しかし/ただし/but/however) and at semicolons; each
-clause is scored and the sentence takes its strongest clause, so "not proven, but may help" is 1 and
-"proven; results vary" is still 4.
+A sentence is cut into clauses at contrast words (が、/しかし/ただし/but/however), at semicolons and, in
+a text of several sentences, at each sentence end (「。」, an English full stop before the next sentence);
+each clause is scored and the sentence takes its strongest clause, so "not proven, but may help" is 1
+and "proven; results vary" is still 4.
 
 Inside a clause:
 
@@ -47,6 +48,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
+from watcher.claims.segment import english_stop
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
 from watcher.extract.normalize import fold_case, normalise
 
@@ -66,12 +68,26 @@ CACHE_SIZE = 1 << 16
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
+# The kinds ``_score`` acts on; the others (names, punctuation, markers) only feed the mentions.
+_SCORED_KINDS = (
+    CONTENT_KINDS
+    | MODIFIER_KINDS
+    | ZEROING_KINDS
+    | PROOF_KINDS
+    | {
+        RESEARCH_STAGE,
+        "correlation",
+        "role",
+        "ability",
+    }
+)
 
 _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
 _CLOSERS = " \t」』)]}\"'>】。"
 _JAPANESE_QUESTION_BEFORE_KA = frozenset("すうのるたいんがだ")
 _DIGIT = re.compile(r"\d")
+_FULL_STOP = re.compile(r"\.(?=\s)")
 _OPENING_BRACKETS = frozenset("「『(【")
 _CLOSING_BRACKETS = frozenset("」』)】")
 _DEFINITION_ENDINGS = ("とは", "って何", "とは何")
@@ -155,41 +171,46 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     folded = fold_case(norm)
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
-    bounds = _clause_bounds(hits, len(norm))
-    parts: list[tuple[list[Hit], set[int], set[int]]] = []
-    for start, end in bounds:
-        in_clause = [hit for hit in hits if start <= hit.start < end]
-        discarded = _conditional(in_clause, norm, start)
-        parts.append((in_clause, discarded, _negated(in_clause, norm, discarded)))
+    bounds = _clause_bounds(hits, norm)
+    parts: list[tuple[list[Hit], set[int], set[int], set[str]]] = []
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
-    research = next(
-        (
-            norm[hit.start : hit.end]
-            for in_clause, discarded, negated in parts
-            for position, hit in enumerate(in_clause)
-            if hit.term.kind == RESEARCH_STAGE and position not in discarded | negated
-        ),
-        "",
-    )
+    research = ""
+    remaining = hits
+    for _, end in bounds:
+        # hits are ordered by start: the clause's are the ones before its end
+        split = next((index for index, hit in enumerate(remaining) if hit.start >= end), len(remaining))
+        in_clause, remaining = remaining[:split], remaining[split:]
+        kinds = {hit.term.kind for hit in in_clause}
+        discarded = _conditional(in_clause, norm, bounds[len(parts)][0]) if "condition" in kinds else set()
+        negated = _negated(in_clause, norm, discarded) if "negation" in kinds else set()
+        parts.append((in_clause, discarded, negated, kinds))
+        if not research and RESEARCH_STAGE in kinds:
+            research = next(
+                (
+                    norm[hit.start : hit.end]
+                    for position, hit in enumerate(in_clause)
+                    if hit.term.kind == RESEARCH_STAGE and position not in discarded and position not in negated
+                ),
+                "",
+            )
     clauses: list[Clause] = []
     indications: list[Mention] = []
     treatments: list[Mention] = []
     markers: list[Mention] = []
-    for index, ((start, end), (in_clause, discarded, negated)) in enumerate(zip(bounds, parts, strict=True)):
-        clauses.append(_score(in_clause, (start, end), norm, discarded, negated, implicit_level, research))
+    for index, ((start, end), (in_clause, discarded, negated, kinds)) in enumerate(zip(bounds, parts, strict=True)):
+        clause = _score(in_clause, (start, end), norm, discarded, negated, implicit_level, research, kinds)
+        if clause.level and _asks(norm, end):
+            # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
+            clause = replace(clause, level=0, therapeutic=False)
+        clauses.append(clause)
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
                 indications.append(_mention(hit, index))
             elif kind == "treatment":
                 treatments.append(_mention(hit, index))
-            elif kind in MARKER_KINDS and not question and position not in negated | discarded:
+            elif kind in MARKER_KINDS and not question and position not in negated and position not in discarded:
                 markers.append(_mention(hit, index))
-    # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
-    clauses = [
-        replace(clause, level=0, therapeutic=False) if clause.level and _asks(norm, clause.end) else clause
-        for clause in clauses
-    ]
     level = 0 if question else max((clause.level for clause in clauses), default=0)
     return SentenceAssessment(
         text=norm,
@@ -199,7 +220,7 @@ def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
         indications=tuple(indications),
         treatments=tuple(treatments),
         markers=tuple(markers),
-        measurement=any(hit.term.kind == "measure" for hit in hits),
+        measurement=any("measure" in kinds for *_, kinds in parts),
     )
 
 
@@ -208,9 +229,10 @@ def _mention(hit: Hit, clause: int) -> Mention:
     return Mention(term.kind, term.entry_id, term.group, term.level, clause, hit.start)
 
 
-def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
-    """Clauses between contrast words; a sentence that opens with one ("While more research is needed,
-    studies show …") is cut at the comma that closes the fronted clause instead."""
+def _clause_bounds(hits: list[Hit], norm: str) -> list[tuple[int, int]]:
+    """Clauses between contrast words and English sentence ends; a sentence that opens with a contrast
+    word ("While more research is needed, studies show …") is cut at the comma that closes the fronted
+    clause instead."""
     cuts = [0]
     fronted = bool(hits) and hits[0].term.kind == BREAK and hits[0].term.english and hits[0].start == 0
     for hit in hits:
@@ -220,7 +242,11 @@ def _clause_bounds(hits: list[Hit], size: int) -> list[tuple[int, int]]:
                 cuts.append(hit.start)
         elif hit.term.kind == BREAK and hit.start > cuts[-1]:
             cuts.append(hit.start)
-    cuts.append(size)
+    if ". " in norm:
+        # several English sentences given as one text: each is its own clause, as after 「。」
+        stops = [stop.start() for stop in _FULL_STOP.finditer(norm) if english_stop(norm, stop.start())]
+        cuts = sorted({*cuts, *stops})
+    cuts.append(len(norm))
     return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
 
 
@@ -346,6 +372,7 @@ def _score(
     negated: set[int],
     implicit_level: int | None,
     research: str,
+    clause_kinds: set[str],
 ) -> Clause:
     """The clause's level: the strongest content, lifted to 4 by an intensifier, capped by its modifiers.
 
@@ -359,14 +386,20 @@ def _score(
     therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
     ability = ""
-    live = [position for position in range(len(in_clause)) if position not in discarded]
-    kinds = {in_clause[position].term.kind for position in live}
+    if discarded:
+        live: range | list[int] = [position for position in range(len(in_clause)) if position not in discarded]
+        kinds = {in_clause[position].term.kind for position in live}
+    else:
+        live = range(len(in_clause))
+        kinds = clause_kinds
     names_indication = implicit_level is not None or "indication" in kinds
     numeric = _DIGIT.search(norm, start, end) is not None
     for position in live:
         hit = in_clause[position]
         term = hit.term
         kind = term.kind
+        if kind not in _SCORED_KINDS:
+            continue  # names, punctuation, markers: nothing below reads them
         cue = norm[hit.start : hit.end]
         if position in negated:
             negated_content = negated_content or kind in CONTENT_KINDS
