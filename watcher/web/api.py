@@ -108,6 +108,7 @@ class SubscriptionIn(BaseModel):
     sources: ShortList = Field(default_factory=list, description="Source URLs or ids.")
     kinds: ShortList = Field(default_factory=list)
     indications: ShortList = Field(default_factory=list)
+    categories: ShortList = Field(default_factory=list, description="Guideline categories, e.g. testimonial.")
     min_severity: Literal["low", "medium", "high"] = "low"
 
     @field_validator("email")
@@ -115,7 +116,7 @@ class SubscriptionIn(BaseModel):
     def no_control_characters(cls, value: str) -> str:
         return _clean(value)
 
-    @field_validator("clinics", "sources", "kinds", "indications")
+    @field_validator("clinics", "sources", "kinds", "indications", "categories")
     @classmethod
     def no_control_characters_in_lists(cls, values: list[str]) -> list[str]:
         return [_clean(value) for value in values]
@@ -281,7 +282,8 @@ def search_versions(session: SessionDep,
 def subscribe(session: SessionDep, body: Annotated[SubscriptionIn, Body()], response: Response) -> dict[str, Any]:
     subscription, created = create_subscription(session, SubscriptionSpec(
         email=body.email, mode=body.mode, clinics=list(body.clinics), sources=list(body.sources),
-        kinds=list(body.kinds), indications=list(body.indications), min_severity=body.min_severity))
+        kinds=list(body.kinds), indications=list(body.indications), categories=list(body.categories),
+        min_severity=body.min_severity))
     if not created:
         response.status_code = 200
     return subscription_dict(session, subscription)
