@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from watcher.claims.segment import ITEM, ROW, parse_blocks, split_sentences
+from watcher.claims.segment import HEADING, ITEM, ROW, parse_blocks, split_sentences
 from watcher.extract.normalize import fold_case, normalise
 
 FREE_TREATMENT = "free_treatment"
@@ -281,13 +281,18 @@ def _alternation(forms: Iterable[str]) -> re.Pattern[str]:
 
 
 def sentences_of(text: str) -> list[str]:
-    """The sentences of normalised text as the profile builder cuts them (a list item or table row whole)."""
+    """The sentences of normalised text as the profile builder cuts them (a list item or table row whole),
+    headings last: a disclosure's evidence is the sentence that states it rather than the heading above."""
     found: list[str] = []
+    headings: list[str] = []
     for block in parse_blocks(text):
         if not block.text:
             continue
-        found.extend([block.text] if block.kind in (ITEM, ROW) else split_sentences(block.text))
-    return found
+        if block.kind == HEADING:
+            headings.append(block.text)
+        else:
+            found.extend([block.text] if block.kind in (ITEM, ROW) else split_sentences(block.text))
+    return found + headings
 
 
 def review(
