@@ -15,21 +15,21 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0009'
-down_revision = '0005'
+revision = "0009"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('categories', sa.String(length=400), nullable=True))
-    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('categories', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("categories", sa.String(length=400), nullable=True))
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("categories", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('subscriptions', schema=None) as batch_op:
-        batch_op.drop_column('categories')
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.drop_column('categories')
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.drop_column("categories")
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_column("categories")

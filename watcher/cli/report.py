@@ -12,8 +12,14 @@ from watcher.cli.history import _open_output
 
 @click.command("report")
 @click.option("--clinic", required=True, metavar="NAME", help="The clinic to report on (its name).")
-@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True,
-              help="A self-contained HTML page, one CSV row per page × finding, or JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "csv", "json"]),
+    default="html",
+    show_default=True,
+    help="A self-contained HTML page, one CSV row per page × finding, or JSON.",
+)
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE instead of stdout.")
 @click.option("--excel", is_flag=True, help="With --format csv: a byte-order mark and CRLF line ends for Excel.")
 @pass_app
@@ -34,8 +40,11 @@ def report_cmd(app: AppContext, clinic: str, fmt: str, output: Path | None, exce
     with _open_output(output, "w") as stream:
         stream.write(body)
     findings = sum(len(page["categories"]) + len(page["missing_disclosures"]) for page in report["pages"])
-    click.echo(f"report on {report['clinic']}: {len(report['pages'])} page(s), {findings} finding(s), "
-               f"written as {fmt} to {output}", err=True)
+    click.echo(
+        f"report on {report['clinic']}: {len(report['pages'])} page(s), {findings} finding(s), "
+        f"written as {fmt} to {output}",
+        err=True,
+    )
 
 
 def register(cli: click.Group) -> None:

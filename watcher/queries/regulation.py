@@ -170,10 +170,14 @@ def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def clinics_in_category(session: Session, category: str) -> set[int]:
     """Clinics with a page whose latest capture falls under ``category`` (the matrix's filter)."""
-    rank = func.row_number().over(
-        partition_by=ClaimProfileRecord.source_id,
-        order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc(), TextVersion.id.desc()),
-    ).label("rank")
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=ClaimProfileRecord.source_id,
+            order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc(), TextVersion.id.desc()),
+        )
+        .label("rank")
+    )
     ranked = (
         select(Source.clinic_id, ClaimProfileRecord.profile, TextVersion.extractor_version, rank)
         .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
