@@ -140,7 +140,7 @@ def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Sto
     assert '<mark class="evidence">' in version
 
     alerts = page(client, "/alerts")
-    assert alerts.count('class="alert-card') == 6
+    assert alerts.count('class="alert-card') == 7  # incl. disclosure_removed: the price left the exosome page
     one = page(client, f"/alerts/{alert_ids[('claim_strengthened', 'depression', a)]}")
     assert "No triage yet" in one and "Log in with the team token" in one
 
@@ -163,12 +163,12 @@ def test_filters(client: TestClient, store: Store, history: DashboardHistory) ->
     assert "new indication" in recent and "claim strengthened" not in recent
 
     assert page(client, "/alerts?kind=new_indication").count('class="alert-card') == 2
-    assert page(client, f"/alerts?clinic={clinics[AOBA]}").count('class="alert-card') == 4
+    assert page(client, f"/alerts?clinic={clinics[AOBA]}").count('class="alert-card') == 5
     assert page(client, f"/alerts?source={history.base.b}").count('class="alert-card') == 1
     assert page(client, "/alerts?severity=low").count('class="alert-card') == 1
     assert page(client, "/alerts?indication=anxiety").count('class="alert-card') == 1
     assert page(client, "/alerts?since=2026-03-06&until=2026-03-06").count('class="alert-card') == 2
-    assert page(client, "/alerts?state=open").count('class="alert-card') == 6
+    assert page(client, "/alerts?state=open").count('class="alert-card') == 7
     assert page(client, "/alerts?state=acknowledged").count('class="alert-card') == 0
     assert page(client, f"/search?q=depression&clinic={clinics[BIRCH]}").count('class="url"') >= 1
 
@@ -278,7 +278,7 @@ def test_token_login_csrf_and_triage(client: TestClient, store: Store, history: 
         assert session.get(Alert, alert_id).acknowledged_at is None  # type: ignore[union-attr]
     client.post(target, data={"action": "false_positive", "csrf_token": token})
     assert page(client, "/alerts?state=false_positive").count('class="alert-card') == 1
-    assert page(client, "/alerts?state=open").count('class="alert-card') == 5
+    assert page(client, "/alerts?state=open").count('class="alert-card') == 6
     # Bad actions and unknown alerts.
     assert client.post(target, data={"action": "delete", "csrf_token": token}).status_code == 400
     assert client.post("/alerts/9999/triage", data={"action": "note", "note": "x", "csrf_token": token}).status_code == 404

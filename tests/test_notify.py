@@ -200,6 +200,7 @@ def test_filters_history_and_unsubscribe(store: Store, mail_settings: Settings, 
     subscribe(store, "indication@example.org", indications=["depression"])
     subscribe(store, "severity@example.org", min_severity="medium")
     subscribe(store, "combined@example.org", clinics=[CLINIC_A], min_severity="high", kinds=["new_indication"])
+    subscribe(store, "category@example.org", categories=["誇大広告", "false_advertising"])
     change_both(store, mail_settings, a, b)
     subscribe(store, "late@example.org")  # created after the alerts: none of them is sent to it
 
@@ -221,6 +222,10 @@ def test_filters_history_and_unsubscribe(store: Store, mail_settings: Settings, 
     assert got["severity@example.org"] != set(alerts), "the low reference_added is filtered out"
     assert got["combined@example.org"] == expected(lambda x: x.source_id == a and x.kind == "new_indication")
     assert len(got["combined@example.org"]) == 1
+    # Clinic A's exosome claim turned to proof (誇大広告), clinic B's TMS "cures" (虚偽広告): one alert each.
+    in_category = expected(lambda x: bool({"exaggeration", "false_advertising"} & set((x.categories or "").split(","))))
+    assert got["category@example.org"] == in_category
+    assert {alerts[i].source_id for i in in_category} == {a, b} and in_category != set(alerts)
     assert "late@example.org" not in got
 
     # Unsubscribing stops mail: new alerts go to the others, not to the unsubscribed address.

@@ -279,6 +279,9 @@ class Alert(Base):
     # Triage (API/dashboard): who acknowledged the alert and when; NULL while open.
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    # Guideline categories of the finding (watcher.claims.regulation) as ",id,id,", so that a subscription's
+    # category filter is one portable LIKE; NULL on alerts raised before analyser 1.3.0.
+    categories: Mapped[str | None] = mapped_column(String(400))
 
 
 class Subscription(Base):
@@ -294,6 +297,7 @@ class Subscription(Base):
     source_ids: Mapped[list[Any]] = mapped_column(default=list)
     kinds: Mapped[list[Any]] = mapped_column(default=list)
     indications: Mapped[list[Any]] = mapped_column(default=list)
+    categories: Mapped[list[Any]] = mapped_column(default=list)  # guideline categories (issue 19)
     min_severity: Mapped[str] = mapped_column(String(8), default="low")
     unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

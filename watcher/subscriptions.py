@@ -1,9 +1,10 @@
 """Subscriptions: who is told about which alerts, immediately or in a daily digest.
 
-A subscription is an e-mail address, filters (clinics, sources, alert kinds, indications, a minimum
-severity; an empty filter means "any") and a mode. It only ever receives alerts *detected after it
-was created*: subscribing never floods anyone with history. Nor is an alert whose new capture came
-from a web archive (``watcher backfill``) ever mailed: it is history, not news. Unsubscribing deactivates the row (kept
+A subscription is an e-mail address, filters (clinics, sources, alert kinds, indications, guideline
+categories of the medical-advertising rules, a minimum severity; an empty filter means "any") and a
+mode. It only ever receives alerts *detected after it was created*: subscribing never floods anyone
+with history. Nor is an alert whose new capture came from a web archive (``watcher backfill``) ever
+mailed: it is history, not news. Unsubscribing deactivates the row (kept
 for the outbox's records) and cancels its pending deliveries.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from watcher.addresses import check_email
 from watcher.claims.compare import SEVERITIES
+from watcher.claims.regulation import check_category
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Alert, Clinic, Delivery, DeliveryItem, Snapshot, Source, Subscription
 from watcher.queries.choices import alert_kind, indication_id
@@ -35,6 +37,7 @@ class SubscriptionSpec:
     sources: list[str] = field(default_factory=list)  # source URLs or ids
     kinds: list[str] = field(default_factory=list)
     indications: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)  # guideline category ids or names (体験談, testimonial)
     min_severity: str = "low"
 
 
@@ -65,20 +68,28 @@ def create_subscription(session: Session, spec: SubscriptionSpec) -> tuple[Subsc
     min_severity = _check_choice(spec.min_severity, SEVERITY_ORDER, "severity")
     kinds = sorted({alert_kind(kind) for kind in spec.kinds})
     indications = sorted({indication_id(item) for item in spec.indications})
+    categories = sorted({_category(item) for item in spec.categories})
     clinic_ids = sorted({_resolve_clinic(session, ref).id for ref in spec.clinics})
     source_ids = sorted({resolve_source(session, ref).id for ref in spec.sources})
     for existing in session.scalars(select(Subscription).where(Subscription.email == email,
                                                                Subscription.active.is_(True))):
         if (existing.mode, existing.min_severity, sorted(existing.kinds), sorted(existing.indications),
-                sorted(existing.clinic_ids), sorted(existing.source_ids)) == (
-                mode, min_severity, kinds, indications, clinic_ids, source_ids):
+                sorted(existing.clinic_ids), sorted(existing.source_ids), sorted(existing.categories or [])) == (
+                mode, min_severity, kinds, indications, clinic_ids, source_ids, categories):
             return existing, False
     subscription = Subscription(email=email, mode=mode, clinic_ids=clinic_ids, source_ids=source_ids, kinds=kinds,
-                                indications=indications, min_severity=min_severity,
+                                indications=indications, categories=categories, min_severity=min_severity,
                                 unsubscribe_token=secrets.token_urlsafe(24), active=True)
     session.add(subscription)
     session.flush()
     return subscription, True
+
+
+def _category(value: str) -> str:
+    try:
+        return check_category(value)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 def list_subscriptions(session: Session, *, include_inactive: bool = False) -> list[Subscription]:
@@ -131,6 +142,7 @@ def subscription_dict(session: Session, subscription: Subscription) -> dict[str,
         "source_ids": list(subscription.source_ids),
         "kinds": list(subscription.kinds),
         "indications": list(subscription.indications),
+        "categories": list(subscription.categories or []),
         "min_severity": subscription.min_severity,
         "active": subscription.active,
         "created_at": subscription.created_at.isoformat(),
@@ -160,4 +172,7 @@ def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
         conditions.append(Alert.kind.in_(subscription.kinds))
     if subscription.indications:
         conditions.append(Alert.indication.in_(subscription.indications))
+    if subscription.categories:
+        conditions.append(or_(*(Alert.categories.contains(f",{category},", autoescape=True)
+                                for category in subscription.categories)))
     return and_(*conditions)

@@ -15,6 +15,7 @@ Stages, one module each:
 - ``references``  references and their stable keys.
 - ``language``    ``detect_language``.
 - ``profile``     ``analyze`` → ``ClaimProfile`` (JSON round-trip with ``to_dict``/``from_dict``).
+- ``regulation``  the guideline categories and required disclosures of a page (``data/regulation.yaml``).
 - ``compare``     ``compare``/``compare_texts`` → ``Finding`` list.
 
 A ``ClaimProfile`` holds: ``indications`` (canonical id → strength, linked treatments, the evidence
@@ -22,7 +23,9 @@ sentences that give the maximum strength, the cue that decided it, and ``claims`
 each treatment for that indication); ``excluded`` (indications a page says it does not treat);
 ``mentioned`` (named without a claim, e.g. in a mechanism sentence or a question); the page's
 ``treatments``; ``references`` (stable key → reference); ``caveats`` (hedge/limitation/disclaimer
-sentences by group); ``markers`` (safety claims, testimonials, superlatives, recruitment).
+sentences by group); ``markers`` (safety claims, testimonials, superlatives, recruitment); ``categories``
+(the medical-advertising guideline categories the page may fall under, each with its evidence sentence)
+and ``disclosures`` (the required disclosure items present and missing: a state, never a finding by itself).
 
 Finding kinds (``Finding.kind``), most severe first:
 
@@ -46,11 +49,15 @@ Finding kinds (``Finding.kind``), most severe first:
   "the best", "world's first").
 - ``trial_or_monitor_recruitment``: a recruitment group appears (モニター募集/モニター価格, 臨床研究の参加者募集,
   "now recruiting").
+- ``disclosure_removed``: a required disclosure item (限定解除要件: treatment content, cost, period and
+  sessions, risks; for unapproved products also their status, acquisition route, domestic alternative and
+  safety abroad) stated by the old text is gone from the new one, which still requires it.
 - ``claim_weakened``: an indication's maximum strength fell; to 0 when the new text still names it
   without claiming it (negated, excluded, only in a mechanism sentence or a question). Low.
 - ``indication_removed``: an indication claimed before is not named at all in the new text. Low.
 - ``reference_added``: a reference with no match in the old text. Low.
 
+Every finding carries ``categories``: the guideline categories its new sentence may fall under.
 Every strength finding names the cue that decided each strength (``cue_before``/``cue_after``: 「改善 +
 有意」, "improve, capped by may", "FDA-cleared"). The floor of the ladder is research stage: a research-
 stage qualifier on an efficacy statement (「有効な可能性あり(研究段階)」, "still experimental but promising")
@@ -69,12 +76,15 @@ from watcher.claims.compare import Finding, compare, compare_texts
 from watcher.claims.language import detect_language
 from watcher.claims.profile import ANALYSER_VERSION, Caveat, ClaimProfile, IndicationClaim, Marker, analyze
 from watcher.claims.references import Reference
+from watcher.claims.regulation import CategoryHit, Disclosures
 from watcher.claims.strength import sentence_strength
 
 __all__ = [
     "ANALYSER_VERSION",
+    "CategoryHit",
     "Caveat",
     "ClaimProfile",
+    "Disclosures",
     "Finding",
     "IndicationClaim",
     "Marker",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from watcher.claims.profile import (
     RECRUITMENT,
+    SAFETY,
     SUPERLATIVE,
     TESTIMONIAL,
     ClaimProfile,
@@ -17,6 +18,7 @@ from watcher.claims.profile import (
     analyze,
 )
 from watcher.claims.references import Reference
+from watcher.claims.regulation import MISSING_DISCLOSURE, finding_categories
 
 NEW_INDICATION = "new_indication"
 CLAIM_STRENGTHENED = "claim_strengthened"
@@ -29,6 +31,7 @@ SAFETY_CLAIM_ADDED = "safety_claim_added"
 TESTIMONIAL_ADDED = "testimonial_added"
 SUPERLATIVE_ADDED = "superlative_added"
 TRIAL_OR_MONITOR_RECRUITMENT = "trial_or_monitor_recruitment"
+DISCLOSURE_REMOVED = "disclosure_removed"
 
 KINDS = (
     NEW_INDICATION,
@@ -36,6 +39,7 @@ KINDS = (
     REFERENCE_REMOVED,
     SAFETY_CLAIM_ADDED,
     CAVEAT_REMOVED,
+    DISCLOSURE_REMOVED,
     TESTIMONIAL_ADDED,
     SUPERLATIVE_ADDED,
     TRIAL_OR_MONITOR_RECRUITMENT,
@@ -47,6 +51,12 @@ SEVERITIES = ("high", "medium", "low")
 _TYPO_MIN_LENGTH = 5
 _TYPO_PREFIX = 3
 
+_MARKER_KIND_OF_FINDING = {
+    SAFETY_CLAIM_ADDED: SAFETY,
+    TESTIMONIAL_ADDED: TESTIMONIAL,
+    SUPERLATIVE_ADDED: SUPERLATIVE,
+    TRIAL_OR_MONITOR_RECRUITMENT: RECRUITMENT,
+}
 _MARKER_FINDINGS = {
     TESTIMONIAL: TESTIMONIAL_ADDED,
     SUPERLATIVE: SUPERLATIVE_ADDED,
@@ -69,6 +79,7 @@ class Finding:
     treatments: tuple[str, ...] = ()
     cue_before: str | None = None  # the cue(s) that decided strength_before: "may help, capped by may"
     cue_after: str | None = None  # the cue(s) that decided strength_after: "FDA-cleared", 「改善 + 有意」
+    categories: tuple[str, ...] = ()  # guideline categories it may fall under (watcher.claims.regulation)
 
     def key(self) -> str:
         """A stable identity: the same change found twice gives the same key."""
@@ -79,6 +90,7 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["treatments"] = list(self.treatments)
+        data["categories"] = list(self.categories)
         data["key"] = self.key()
         return data
 
@@ -91,8 +103,9 @@ def compare(old: ClaimProfile, new: ClaimProfile) -> list[Finding]:
         *_caveat_findings(old, new),
         *_safety_findings(old, new),
         *_marker_findings(old, new),
+        *_disclosure_findings(old, new),
     ]
-    return sorted(findings, key=_order)
+    return sorted((_categorised(finding, new) for finding in findings), key=_order)
 
 
 def compare_texts(old_text: str, new_text: str, lang: str | None = None) -> list[Finding]:
@@ -292,3 +305,27 @@ def _marker_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
             if marker.group not in known:
                 known.add(marker.group)
                 yield Finding(finding_kind, "medium", group=marker.group, after=marker.text)
+
+
+def _disclosure_findings(old: ClaimProfile, new: ClaimProfile) -> Iterable[Finding]:
+    """A required disclosure item that the old text stated and the new one, which still requires it, lacks.
+    An item missing from the start is a state of the page (``ClaimProfile.disclosures.missing``), not news."""
+    for item in new.disclosures.missing:
+        before = old.disclosures.present.get(item)
+        if before is not None:
+            yield Finding(DISCLOSURE_REMOVED, "medium", group=item, before=before, categories=(MISSING_DISCLOSURE,))
+
+
+def _categorised(finding: Finding, new: ClaimProfile) -> Finding:
+    if finding.categories:
+        return finding
+    kind = _MARKER_KIND_OF_FINDING.get(finding.kind)
+    marker = (kind, finding.group or "", finding.strength_after) if kind else None
+    categories = finding_categories(
+        sentence=finding.after,
+        treatments=finding.treatments,
+        strength=None if kind else finding.strength_after,
+        marker=marker,
+        page=new.categories,
+    )
+    return replace(finding, categories=categories) if categories else finding

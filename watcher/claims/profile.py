@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from watcher.claims.language import detect_language
 from watcher.claims.references import Reference, looks_like_citation, parse_reference
+from watcher.claims.regulation import CategoryHit, ClaimFact, Disclosures, MarkerFact, review
 from watcher.claims.sections import EXCLUSIONS, REFERENCES, Line, is_claim_heading, is_topic_heading, walk
 from watcher.claims.segment import ITEM, ROW, parse_blocks, split_sentences
 from watcher.claims.strength import SentenceAssessment, assess
@@ -17,7 +18,7 @@ from watcher.claims.vocabulary import load_vocabulary
 from watcher.extract.normalize import normalise
 
 # Bump whenever rules or vocabulary change, so stored profiles can be re-derived.
-ANALYSER_VERSION = "1.2.1"
+ANALYSER_VERSION = "1.3.0"
 
 MAX_EVIDENCE = 3
 MAX_PER_GROUP = 3
@@ -115,6 +116,10 @@ class ClaimProfile:
     caveats: tuple[Caveat, ...] = ()
     markers: tuple[Marker, ...] = ()
     analyser_version: str = ANALYSER_VERSION
+    # The regulator's lens (watcher.claims.regulation): guideline categories with their evidence sentences,
+    # and the required disclosures present and missing. Empty on profiles stored before analyser 1.3.0.
+    categories: tuple[CategoryHit, ...] = ()
+    disclosures: Disclosures = field(default_factory=Disclosures)
 
     def strength(self, indication: str) -> int:
         claim = self.indications.get(indication)
@@ -126,6 +131,9 @@ class ClaimProfile:
 
     def markers_of(self, kind: str) -> tuple[Marker, ...]:
         return tuple(marker for marker in self.markers if marker.kind == kind)
+
+    def category_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(hit.category for hit in self.categories))
 
     @property
     def safety_claims(self) -> tuple[Marker, ...]:
@@ -160,6 +168,8 @@ class ClaimProfile:
                 {"kind": marker.kind, "group": marker.group, "level": marker.level, "text": marker.text}
                 for marker in self.markers
             ],
+            "categories": [hit.to_dict() for hit in self.categories],
+            "disclosures": self.disclosures.to_dict(),
         }
 
     @classmethod
@@ -177,6 +187,8 @@ class ClaimProfile:
             },
             caveats=tuple(Caveat(item["group"], item["text"]) for item in data["caveats"]),
             markers=tuple(Marker(item["kind"], item["group"], item["level"], item["text"]) for item in data["markers"]),
+            categories=tuple(CategoryHit.from_dict(item) for item in data.get("categories", [])),
+            disclosures=Disclosures.from_dict(data.get("disclosures")),
         )
 
 
@@ -190,7 +202,15 @@ def analyze(text: str, lang: str | None = None) -> ClaimProfile:
     builder = _ProfileBuilder()
     for line in walk(parse_blocks(normalised)):
         builder.add_line(line)
-    return builder.build(lang or detect_language(normalised))
+    profile = builder.build(lang or detect_language(normalised))
+    regulation = review(
+        normalised,
+        claims=[ClaimFact(c.strength, c.sentence, c.treatments) for claims in builder.claims.values() for c in claims],
+        markers=[MarkerFact(m.kind, m.group, m.level, m.text) for m in builder.markers],
+        treatments=profile.treatments,
+        language=profile.language,
+    )
+    return replace(profile, categories=regulation.categories, disclosures=regulation.disclosures)
 
 
 @dataclass(frozen=True, slots=True)

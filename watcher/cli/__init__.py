@@ -4,7 +4,7 @@
 0 success, 2 bad input, configuration or store, 130 interrupted.
 
 The package: this module (the group, ``main`` and the core commands), ``app`` (the lazily opened
-settings and store every command shares), ``history``, ``notify`` and ``service`` (more commands,
+settings and store every command shares), ``history``, ``notify``, ``report`` and ``service`` (more commands,
 each with a ``register(cli)``).
 
 Start-up time. Commands import what they use inside their function, each such import marked
@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from watcher import __version__
-from watcher.cli import history, notify, service
+from watcher.cli import history, notify, report, service
 from watcher.cli.app import AppContext, display_width, emit_json, emit_rows, pad_cells, pass_app
 from watcher.describe import describe_alert
 from watcher.errors import InputError, WatcherError
@@ -445,7 +445,7 @@ def demo_cmd(rounds: int | None, keep: Path | None) -> None:
     run_demo(rounds=rounds, keep=keep, echo=click.echo)
 
 
-for _module in (notify, service, history):
+for _module in (notify, service, history, report):
     _module.register(cli)
 
 

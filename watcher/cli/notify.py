@@ -11,7 +11,7 @@ from watcher.cli.app import AppContext, emit_json, emit_rows, pass_app
 
 def _describe_subscription(row: dict[str, Any]) -> str:
     filters = []
-    for key in ("clinics", "sources", "kinds", "indications"):
+    for key in ("clinics", "sources", "kinds", "indications", "categories"):
         if row[key]:
             filters.append(f"{key} {', '.join(row[key])}")
     if row["min_severity"] != "low":
@@ -29,6 +29,8 @@ def _describe_subscription(row: dict[str, Any]) -> str:
               help="Only this alert kind, e.g. new_indication (repeatable).")
 @click.option("--indication", "indications", multiple=True, metavar="I",
               help="Only this indication id, e.g. schizophrenia (repeatable).")
+@click.option("--category", "categories", multiple=True, metavar="C",
+              help="Only alerts in this guideline category, e.g. testimonial or 体験談 (repeatable).")
 @click.option("--min-severity", default="low", show_default=True, metavar="low|medium|high",
               help="Only alerts of at least this severity.")
 @click.option("--digest", "mode", default="immediate", show_default=True, metavar="immediate|daily",
@@ -36,14 +38,15 @@ def _describe_subscription(row: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the subscription as JSON.")
 @pass_app
 def subscribe_cmd(app: AppContext, email: str, clinics: tuple[str, ...], sources: tuple[str, ...],
-                  kinds: tuple[str, ...], indications: tuple[str, ...], min_severity: str, mode: str,
+                  kinds: tuple[str, ...], indications: tuple[str, ...], categories: tuple[str, ...],
+                  min_severity: str, mode: str,
                   as_json: bool) -> None:
     """Mail alerts detected from now on to EMAIL (never earlier ones)."""
     # lazy import: start-up time
     from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
 
     spec = SubscriptionSpec(email=email, mode=mode.strip().lower(), clinics=list(clinics), sources=list(sources),
-                            kinds=list(kinds), indications=list(indications),
+                            kinds=list(kinds), indications=list(indications), categories=list(categories),
                             min_severity=min_severity.strip().lower())
     with app.store.session() as session:
         subscription, created = create_subscription(session, spec)

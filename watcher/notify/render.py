@@ -204,6 +204,8 @@ def _filters(session: Session, subscription: Subscription) -> str:
         parts.append("kinds " + ", ".join(subscription.kinds))
     if subscription.indications:
         parts.append("indications " + ", ".join(subscription.indications))
+    if subscription.categories:
+        parts.append("categories " + ", ".join(subscription.categories))
     if subscription.min_severity != "low":
         parts.append(f"severity {subscription.min_severity} and above")
     return "; ".join(parts) or "all alerts"

@@ -58,7 +58,8 @@ def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion
             before=finding.before, after=finding.after,
             old_snapshot_id=old.snapshot_id if old else None, new_snapshot_id=new.snapshot_id,
             old_fetched_at=old.snapshot.fetched_at if old else None, new_fetched_at=new.snapshot.fetched_at,
-            dedupe_key=key, details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
+            dedupe_key=key, categories=f",{','.join(finding.categories)}," if finding.categories else None,
+            details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
         )
         session.add(alert)
         session.flush()

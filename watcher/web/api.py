@@ -108,6 +108,7 @@ class SubscriptionIn(BaseModel):
     sources: ShortList = Field(default_factory=list, description="Source URLs or ids.")
     kinds: ShortList = Field(default_factory=list)
     indications: ShortList = Field(default_factory=list)
+    categories: ShortList = Field(default_factory=list, description="Guideline categories, e.g. testimonial.")
     min_severity: Literal["low", "medium", "high"] = "low"
 
 
@@ -345,6 +346,7 @@ def subscribe(session: SessionDep, body: Annotated[SubscriptionIn, Body()], resp
             sources=list(body.sources),
             kinds=list(body.kinds),
             indications=list(body.indications),
+            categories=list(body.categories),
             min_severity=body.min_severity,
         ),
     )

@@ -5,7 +5,10 @@ Pages (all GET unless said otherwise):
 ==============================  =================================================================
 ``/``                           overview: clinics and sources, what each claims now and how
                                 strongly, last check, recent alerts; filters clinic/indication/kind
-``/matrix``                     clinic × indication: current strength, linked to the evidence
+``/matrix``                     clinic × indication: current strength, linked to the evidence;
+                                ``category`` keeps the clinics with a page in that guideline category
+``/clinics/{id}/report``        the regulator's report (``watcher report``); ``format=csv|json``
+                                downloads it
 ``/clinics/{id}``               claim drift: strength per indication over time (SVG step charts),
                                 indications and references counted over time
 ``/sources/{id}``               page history: versions and checks
@@ -46,12 +49,13 @@ from sqlalchemy.orm import Session
 from watcher import __version__
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
 from watcher.claims.compare import SEVERITIES
+from watcher.claims.regulation import category_ids, check_category
 from watcher.config import Settings
 from watcher.describe import describe_alert
 from watcher.errors import InputError, NotFoundError, WatcherError
 from watcher.export import WHATS, export_download, export_filter
 from watcher.history import diff_versions
-from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion
+from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion, utcnow
 from watcher.queries.choices import ALERT_KINDS as KINDS
 from watcher.queries.claims import claim_timelines
 from watcher.queries.clinics import list_clinics
@@ -62,6 +66,7 @@ from watcher.queries.overview import (
     raising_alerts,
     source_overview,
 )
+from watcher.queries.regulation import clinics_in_category, regulation_report
 from watcher.queries.snapshots import get_source, snapshot_info, snapshot_raw, snapshot_screenshot, snapshot_text_of
 from watcher.queries.timeline import screenshot_briefs, timeline
 from watcher.search import MAX_TERM_CHARS, search
@@ -81,6 +86,7 @@ from watcher.web.diffview import (
     place_findings,
     side_by_side_rows,
 )
+from watcher.web.report import MEDIA_TYPES, REPORT_FORMATS, report_filename, report_text
 from watcher.web.security import (
     SESSION_COOKIE,
     CsrfError,
@@ -412,14 +418,43 @@ def clinic_page(request: Request, session: SessionDep, clinic_id: str) -> Respon
     )
 
 
-@router.get("/matrix", response_class=HTMLResponse)
-def matrix(request: Request, session: SessionDep) -> Response:
+@router.get("/clinics/{clinic_id}/report", response_class=HTMLResponse)
+def clinic_report(request: Request, session: SessionDep, clinic_id: str,
+                  format: Annotated[str | None, Query(max_length=8)] = None) -> Response:
+    """The regulator's report of a clinic; ``format=csv`` (for Excel) or ``json`` as a download."""
     require_read(request)
+    clinic = session.get(Clinic, _id(clinic_id, "clinic"))
+    if clinic is None:
+        raise NotFoundError(f"no clinic {clinic_id}")
+    report = regulation_report(session, clinic=clinic.name)
+    fmt = _choice(format, REPORT_FORMATS, "format") or "html"
+    if fmt != "html":
+        return Response(report_text(report, fmt, generated=utcnow(), excel=True), media_type=MEDIA_TYPES[fmt],
+                        headers={"Content-Disposition": f'attachment; filename="{report_filename(report, fmt)}"'})
+    return render(request, "report.html", {"nav": "overview", "report": report, "generated": utcnow()})
+
+
+def _category_filter(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return check_category(value)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+@router.get("/matrix", response_class=HTMLResponse)
+def matrix(request: Request, session: SessionDep, category: OptionalText = None) -> Response:
+    require_read(request)
+    chosen = _category_filter(category)
+    keep = clinics_in_category(session, chosen) if chosen else None
     data = claim_timelines(session)
     evidence = raising_alerts(session)
     rows: dict[Any, dict[str, Any]] = {}
     claimed_now: dict[str, int] = {}
     for item in data["timelines"]:
+        if keep is not None and item["clinic_id"] not in keep:
+            continue
         last = item["steps"][-1]
         key = item["clinic_id"] if item["clinic_id"] is not None else f"source-{last['source_id']}"
         row = rows.setdefault(
@@ -439,9 +474,9 @@ def matrix(request: Request, session: SessionDep) -> Response:
         claimed_now[item["indication"]] = claimed_now.get(item["indication"], 0) + (1 if strength > 0 else 0)
     columns = sorted(claimed_now, key=lambda name: (-claimed_now[name], name))
     ordered = sorted(rows.values(), key=lambda r: (r["clinic"] is None, r["clinic"] or r["source_url"]))
-    return render(
-        request, "matrix.html", {"nav": "matrix", "rows": ordered, "columns": columns, "claimed_now": claimed_now}
-    )
+    return render(request, "matrix.html", {"nav": "matrix", "rows": ordered, "columns": columns,
+                                           "claimed_now": claimed_now, "category": chosen,
+                                           "categories": category_ids()})
 
 
 # --- page history, versions, diffs, raw captures ---------------------------------------------------
