@@ -51,8 +51,6 @@ CONFIG = {
 def test_the_api_behaves_as_its_schema_says(
     store: Store, settings: Settings, reads_need_token: bool, fault_figures: list[dict[str, object]]
 ) -> None:
-    if reads_need_token and store.engine.dialect.name != "sqlite":
-        pytest.skip("the token-reads schema differs only in security: once is enough (SQLite)")
     build_history(store, settings)
     # Throttling is tested on its own (test_login_throttle): here, ignored_auth's wrong tokens must not trip it.
     app = create_app(
