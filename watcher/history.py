@@ -40,6 +40,7 @@ def check_dict(check: Check) -> dict[str, Any]:
         "archive_url": check.archive_url,
         "rendered": check.rendered,
         "hint": check.hint,
+        "extraction_doubt": check.extraction_doubt,
     }
 
 

@@ -72,6 +72,8 @@ def _print_timeline(data: dict[str, Any]) -> None:
             click.echo(line)
             if item["hint"]:
                 click.echo(f"    hint: {item['hint']}")
+            if item["extraction_doubt"]:
+                click.echo(f"    doubtful extraction: {item['extraction_doubt']}")
             snapshot = snapshots.get(item["snapshot_id"]) if item["snapshot_id"] else None
         else:
             snapshot = item

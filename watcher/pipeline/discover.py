@@ -89,14 +89,18 @@ class DiscoveryReport:
 def record_discovered(session: Session, site: Source, urls: Sequence[str], *, depth: int, found_on: str,
                       baseline: bool) -> list[Source]:
     """Add ``urls`` as page sources of the site's clinic (skipping any already watched) and mark the
-    site as discovered; returns the new sources."""
+    site as discovered; returns the new sources. They inherit the site's interval, language, browser
+    rendering, screenshots and CSS selectors (which a site applies to its pages, not its listing)."""
     added: list[Source] = []
     for url in urls:
         if session.scalar(select(Source.id).where(Source.url == url)) is not None:
             continue
         source = Source(url=url, kind="page", clinic_id=site.clinic_id, language=site.language,
                         interval_seconds=site.interval_seconds, discovered_from_id=site.id,
-                        options={"discovery": {"depth": depth, "found_on": found_on, "baseline": baseline}})
+                        options={"discovery": {"depth": depth, "found_on": found_on, "baseline": baseline}},
+                        render=site.render, screenshot=site.screenshot,
+                        selectors=dict(site.selectors) if site.selectors else None,
+                        selectors_key=site.selectors_key)
         session.add(source)
         added.append(source)
     site.discovered_at = utcnow()

@@ -25,9 +25,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
-from watcher.extract import EXTRACTOR_VERSION
 from watcher.models import ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion, UTCDateTime
 from watcher.queries.choices import indication_id
+from watcher.sources import extractor_version_sql
 
 
 @dataclass
@@ -80,7 +80,7 @@ def _versions(*columns: Any) -> Select[Any]:
             .join(Source, Snapshot.source_id == Source.id)
             .outerjoin(Clinic, Source.clinic_id == Clinic.id)
             .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-                   TextVersion.extractor_version == EXTRACTOR_VERSION))
+                   TextVersion.extractor_version == extractor_version_sql()))
 
 
 def _all_rows(session: Session, *, clinic_id: int | None) -> Iterator[_Row]:

@@ -15,8 +15,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
-from watcher.extract import EXTRACTOR_VERSION
 from watcher.models import Alert, Check, ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion
+from watcher.sources import extractor_version_sql
 
 RAISING_KINDS = ("new_indication", "claim_strengthened")
 
@@ -25,13 +25,14 @@ def _latest_profiles(session: Session, source_ids: list[int]) -> dict[int, dict[
     rank = func.row_number().over(
         partition_by=ClaimProfileRecord.source_id,
         order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc(),
-                  case((TextVersion.extractor_version == EXTRACTOR_VERSION, 0), else_=1), TextVersion.id.desc()),
+                  case((TextVersion.extractor_version == extractor_version_sql(), 0), else_=1), TextVersion.id.desc()),
     ).label("rank")
     ranked = (select(ClaimProfileRecord.source_id, ClaimProfileRecord.indications,
                      ClaimProfileRecord.reference_count, Snapshot.id.label("snapshot_id"),
                      Snapshot.fetched_at, rank)
               .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
               .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
+              .join(Source, Source.id == TextVersion.source_id)
               .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
                      ClaimProfileRecord.source_id.in_(source_ids))
               .subquery())
@@ -91,21 +92,21 @@ def source_overview(session: Session, *, clinic_id: int | None = None,
 def clinic_counts(session: Session, clinic_id: int) -> list[dict[str, Any]]:
     """The clinic's number of claimed indications (strength ≥ 1 on any of its pages) and of distinct
     references (stable keys, across its pages) over time: one point per capture that changed either."""
-    query = (select(Source.id, Snapshot.id, Snapshot.fetched_at, TextVersion.extractor_version,
-                    ClaimProfileRecord.profile)
+    query = (select(Source.id, Snapshot.id, Snapshot.fetched_at,
+                    TextVersion.extractor_version == extractor_version_sql(), ClaimProfileRecord.profile)
              .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
              .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
              .join(Source, Snapshot.source_id == Source.id)
              .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION, Source.clinic_id == clinic_id)
              .order_by(Snapshot.fetched_at, Snapshot.id, TextVersion.id))
-    chosen: dict[int, tuple[str, int, datetime, dict[str, Any]]] = {}
+    chosen: dict[int, tuple[bool, int, datetime, dict[str, Any]]] = {}
     order: list[int] = []
-    for source_id, snapshot_id, fetched_at, extractor, profile in session.execute(query):
+    for source_id, snapshot_id, fetched_at, is_current, profile in session.execute(query):
         held = chosen.get(snapshot_id)
         if held is None:
             order.append(snapshot_id)
-        if held is None or held[0] != EXTRACTOR_VERSION:
-            chosen[snapshot_id] = (extractor, source_id, fetched_at, profile or {})
+        if held is None or not held[0]:
+            chosen[snapshot_id] = (bool(is_current), source_id, fetched_at, profile or {})
     in_force: dict[int, tuple[set[str], set[str]]] = {}
     points: list[dict[str, Any]] = []
     for snapshot_id in order:

@@ -20,10 +20,9 @@ from sqlalchemy.orm import Session, defer
 from watcher.claims import ANALYSER_VERSION
 from watcher.describe import STRENGTH_WORDS, describe_alert
 from watcher.errors import NotFoundError
-from watcher.extract import EXTRACTOR_VERSION
 from watcher.history import check_dict, checks_of
 from watcher.models import Alert, ClaimProfileRecord, Screenshot, Snapshot, Source, TextVersion
-from watcher.sources import source_dict
+from watcher.sources import extractor_version_sql, source_dict
 
 
 def snapshot_meta(snapshot: Snapshot, version: TextVersion | None) -> dict[str, Any]:
@@ -61,15 +60,21 @@ def screenshot_briefs(session: Session, snapshot_ids: list[int]) -> dict[int, di
 
 
 def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, TextVersion]:
-    """Per snapshot, the text version of the current extractor, else the newest one (texts deferred)."""
+    """Per snapshot, the text version of its source's current extractor version (the current
+    extractor with the source's selectors), else the newest one (texts deferred)."""
     chosen: dict[int, TextVersion] = {}
+    current: set[int] = set()
     for start in range(0, len(snapshot_ids), 500):
         chunk = snapshot_ids[start:start + 500]
-        for version in session.scalars(select(TextVersion).options(defer(TextVersion.text))
-                                       .where(TextVersion.snapshot_id.in_(chunk)).order_by(TextVersion.id)):
-            held = chosen.get(version.snapshot_id)
-            if held is None or held.extractor_version != EXTRACTOR_VERSION:
+        rows = session.execute(select(TextVersion, TextVersion.extractor_version == extractor_version_sql())
+                               .options(defer(TextVersion.text))
+                               .join(Source, Source.id == TextVersion.source_id)
+                               .where(TextVersion.snapshot_id.in_(chunk)).order_by(TextVersion.id))
+        for version, is_current in rows:
+            if version.snapshot_id not in current:
                 chosen[version.snapshot_id] = version
+                if is_current:
+                    current.add(version.snapshot_id)
     return chosen
 
 
