@@ -243,8 +243,8 @@ def sources_set(app: AppContext, ref: str, render: bool | None, screenshot: bool
         f"select {_css_list(row['select'])}, drop {_css_list(row['drop'])}  {row['url']}"
     )
     if rederived is not None:
-        click.echo(f"re-extracted {rederived.text_versions_created} text version(s) with the new selectors "
-                   "; no alerts")
+        click.echo(f"re-extracted {rederived.text_versions_created} text version(s) with the new selectors; "
+                   "no alerts")
 
 
 def _css_list(selectors: list[str]) -> str:
