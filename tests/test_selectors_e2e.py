@@ -28,8 +28,10 @@ PAGE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>院�
 <body><header><a href="/">トップ</a></header><main><article><h1>エクソソーム点滴について</h1>
 <div class="entry"><p>{entry}</p><p class="note">記事の内容は二〇二四年の時点のものです。</p></div>
 <div class="campaign"><p>{campaign}</p></div>{links}</article></main><footer>医療法人 架空会</footer></body></html>"""
-ENTRY = ("当院のエクソソーム点滴は、うつ病の症状の改善が期待されています。治療の前には必ず医師が丁寧にお話を"
-         "うかがい、副作用や費用についてもご説明しています。")
+ENTRY = (
+    "当院のエクソソーム点滴は、うつ病の症状の改善が期待されています。治療の前には必ず医師が丁寧にお話を"
+    "うかがい、副作用や費用についてもご説明しています。"
+)
 ENTRY_CLAIM = ENTRY + "エクソソーム点滴は統合失調症の陰性症状を改善します。"
 CAMPAIGN = "春の特別キャンペーン実施中です。初回の点滴が割引になります。お気軽にお電話ください。"
 CAMPAIGN_CLAIM = "春の特別キャンペーン実施中です。エクソソーム点滴は自閉症を改善します。お気軽にお電話ください。"
@@ -45,6 +47,7 @@ def page(entry: str, campaign: str, links: str = "") -> bytes:
 def clinic() -> Iterator[tuple[VersionedSite, dict[str, str]]]:
     state = {"entry": ENTRY, "campaign": CAMPAIGN}
     with VersionedSite() as site:
+
         def blog(info: RequestInfo) -> RouteResult:
             return 200, {"Content-Type": "text/html; charset=utf-8"}, page(state["entry"], state["campaign"])
 
@@ -65,8 +68,9 @@ def clinic() -> Iterator[tuple[VersionedSite, dict[str, str]]]:
 
 def texts(store: Store, source_id: int) -> list[TextVersion]:
     with store.session() as session:
-        rows = session.scalars(select(TextVersion).where(TextVersion.source_id == source_id)
-                               .order_by(TextVersion.id)).all()
+        rows = session.scalars(
+            select(TextVersion).where(TextVersion.source_id == source_id).order_by(TextVersion.id)
+        ).all()
         session.expunge_all()
         return list(rows)
 
@@ -153,7 +157,9 @@ def test_doubtful_extraction_in_history_api_and_dashboard(
 
     with TestClient(create_app(replace(settings, api_token=TOKEN))) as client:  # type: ignore[arg-type]
         api = client.get(f"/api/sources/{doubtful}/checks").json()
-        assert {c["extraction_doubt"] for c in api["items"]} == {"main text is under a tenth of the page's visible text"}
+        assert {c["extraction_doubt"] for c in api["items"]} == {
+            "main text is under a tenth of the page's visible text"
+        }
         html = client.get(f"/sources/{doubtful}").text
         assert "Doubtful extraction: main text is under a tenth" in html
         assert "main text by CSS:" in html and "<code>.lead</code>" in html
@@ -188,7 +194,9 @@ def test_discovered_pages_inherit_a_sites_selectors(
     assert changed.code == 0, changed.err
     pages = run_cli("sources", "list", "--json").json()
     assert {row["id"]: (row["select"], row["drop"]) for row in pages if row["id"] in (site_id, page_id)} == {
-        site_id: ([".entry"], [".note"]), page_id: ([".entry"], [".note"])}
+        site_id: ([".entry"], [".note"]),
+        page_id: ([".entry"], [".note"]),
+    }
     newest = texts(store, page_id)[-1]
     assert newest.extractor_version == extractor_version(Selectors.parse(select=[".entry"], drop=[".note"]))
     assert "時点" not in newest.text
@@ -197,19 +205,30 @@ def test_discovered_pages_inherit_a_sites_selectors(
 
 def test_discovered_pages_inherit_rendering_and_screenshots(store: Store) -> None:
     with store.session() as session:
-        site = Source(url="https://clinic.example/blog/", kind="site", render=True, screenshot=True,
-                      selectors={"select": ["#content"], "drop": []},
-                      selectors_key=Selectors.parse(select=["#content"]).key)
+        site = Source(
+            url="https://clinic.example/blog/",
+            kind="site",
+            render=True,
+            screenshot=True,
+            selectors={"select": ["#content"], "drop": []},
+            selectors_key=Selectors.parse(select=["#content"]).key,
+        )
         plain = Source(url="https://other.example/blog/", kind="site")
         session.add_all([site, plain])
         session.flush()
-        [child] = record_discovered(session, site, ["https://clinic.example/blog/p1"], depth=1,
-                                    found_on=site.url, baseline=True)
-        [other] = record_discovered(session, plain, ["https://other.example/blog/p1"], depth=1,
-                                    found_on=plain.url, baseline=True)
+        [child] = record_discovered(
+            session, site, ["https://clinic.example/blog/p1"], depth=1, found_on=site.url, baseline=True
+        )
+        [other] = record_discovered(
+            session, plain, ["https://other.example/blog/p1"], depth=1, found_on=plain.url, baseline=True
+        )
         session.flush()
         assert (child.render, child.screenshot, child.selectors, child.selectors_key) == (
-            True, True, {"select": ["#content"], "drop": []}, site.selectors_key)
+            True,
+            True,
+            {"select": ["#content"], "drop": []},
+            site.selectors_key,
+        )
         assert (other.render, other.screenshot, other.selectors, other.selectors_key) == (False, False, None, None)
 
 
@@ -219,8 +238,9 @@ def test_selectors_on_add_set_and_seeds_bad_ones_one_line(run_cli: Any, store: S
     assert "invalid CSS selector 'div['" in message
     assert run_cli("sources", "list", "--json").json() == []
 
-    added = run_cli("sources", "add", url, "--select", " article .body ", "--select", "h1", "--drop", ".ad, .sns",
-                    "--json")
+    added = run_cli(
+        "sources", "add", url, "--select", " article .body ", "--select", "h1", "--drop", ".ad, .sns", "--json"
+    )
     assert added.code == 0, added.err
     assert (added.json()["select"], added.json()["drop"]) == (["article .body", "h1"], [".ad, .sns"])
     assert "invalid CSS selector" in one_line_error(run_cli("sources", "set", url, "--drop", "p:::"))
@@ -234,13 +254,20 @@ def test_selectors_on_add_set_and_seeds_bad_ones_one_line(run_cli: Any, store: S
         assert source is not None and source.selectors_key == Selectors.parse(drop=["aside"]).key
 
     seeds = tmp_path / "seeds.yaml"
-    seeds.write_text("sources:\n  - url: http://127.0.0.1:9/seeded\n    select: '#content'\n"
-                     "    drop: [.related, footer]\n    render: true\n", encoding="utf-8")
+    seeds.write_text(
+        "sources:\n  - url: http://127.0.0.1:9/seeded\n    select: '#content'\n"
+        "    drop: [.related, footer]\n    render: true\n",
+        encoding="utf-8",
+    )
     imported = run_cli("sources", "import", str(seeds), "--json")
     assert imported.code == 0, imported.err
     [row] = imported.json()["added"]
-    assert (row["select"], row["drop"], row["render"], row["screenshot"]) == (["#content"], [".related", "footer"],
-                                                                              True, True)
+    assert (row["select"], row["drop"], row["render"], row["screenshot"]) == (
+        ["#content"],
+        [".related", "footer"],
+        True,
+        True,
+    )
     seeds.write_text("sources:\n  - url: http://127.0.0.1:9/other\n    drop: 'p >> q'\n", encoding="utf-8")
     assert "entry 1: invalid CSS selector" in one_line_error(run_cli("sources", "import", str(seeds)))
 
@@ -248,12 +275,14 @@ def test_selectors_on_add_set_and_seeds_bad_ones_one_line(run_cli: Any, store: S
 def test_api_add_source_with_rendering_and_selectors(settings: Settings, store: Store) -> None:
     with TestClient(create_app(replace(settings, api_token=TOKEN))) as client:  # type: ignore[arg-type]
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        created = client.post("/api/sources", headers=headers, json={
-            "url": "http://127.0.0.1:9/api-page", "render": True, "select": [".entry"], "drop": [".note"]})
+        created = client.post(
+            "/api/sources",
+            headers=headers,
+            json={"url": "http://127.0.0.1:9/api-page", "render": True, "select": [".entry"], "drop": [".note"]},
+        )
         assert created.status_code == 201, created.text
         body = created.json()
-        assert (body["render"], body["screenshot"], body["select"], body["drop"]) == (True, True, [".entry"],
-                                                                                    [".note"])
+        assert (body["render"], body["screenshot"], body["select"], body["drop"]) == (True, True, [".entry"], [".note"])
         shot = client.post("/api/sources", headers=headers, json={"url": "http://127.0.0.1:9/shot", "screenshot": True})
         assert (shot.json()["render"], shot.json()["screenshot"]) == (False, True)
         bad = client.post("/api/sources", headers=headers, json={"url": "http://127.0.0.1:9/bad", "select": ["a[["]})

@@ -202,8 +202,9 @@ class TextVersion(Base):
         UniqueConstraint("snapshot_id", "extractor_version"),
         # Full-text search (watcher.search): a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
         # trigram table kept in sync by triggers (migration 0004), invisible to the metadata.
-        Index("ix_text_versions_text_trgm", "text", postgresql_using="gin",
-              postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_text_versions_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -65,23 +65,36 @@ class SiteOptions:
     exclude: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"max_depth": self.max_depth, "max_pages": self.max_pages, "include": list(self.include),
-                "exclude": list(self.exclude)}
+        return {
+            "max_depth": self.max_depth,
+            "max_pages": self.max_pages,
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> SiteOptions:
         """Stored options (validated when stored); unknown or damaged values fall back to defaults."""
         data = data or {}
         try:
-            return site_options(max_depth=data.get("max_depth"), max_pages=data.get("max_pages"),
-                                include=data.get("include") or (), exclude=data.get("exclude") or ())
+            return site_options(
+                max_depth=data.get("max_depth"),
+                max_pages=data.get("max_pages"),
+                include=data.get("include") or (),
+                exclude=data.get("exclude") or (),
+            )
         except (InputError, TypeError, ValueError) as error:
             log.warning("ignoring damaged site options %r: %s", dict(data), error)
             return cls()
 
 
-def site_options(*, max_depth: int | None = None, max_pages: int | None = None,
-                 include: Iterable[str] = (), exclude: Iterable[str] = ()) -> SiteOptions:
+def site_options(
+    *,
+    max_depth: int | None = None,
+    max_pages: int | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> SiteOptions:
     """Validated options; a bad value raises InputError with one line naming the option."""
     depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
     pages = DEFAULT_MAX_PAGES if max_pages is None else int(max_pages)
@@ -110,8 +123,6 @@ def compile_pattern(pattern: str, *, option: str = "pattern") -> re.Pattern[str]
         raise InputError(f"invalid {option} pattern {pattern!r}: {error}") from None
 
 
-
-
 def selectors_json(selectors: Selectors) -> dict[str, Any] | None:
     return {"select": list(selectors.select), "drop": list(selectors.drop)} if selectors else None
 
@@ -138,8 +149,9 @@ def source_extractor_version(source: Source) -> str:
 def extractor_version_sql() -> ColumnElement[str]:
     """``source_extractor_version`` as an SQL expression over ``Source`` (for queries over many sources)."""
     keyed = literal(f"{EXTRACTOR_VERSION}+", String) + cast(Source.selectors_key, String)
-    return case((or_(Source.selectors_key.is_(None), Source.kind == "site"), literal(EXTRACTOR_VERSION, String)),
-                else_=keyed)
+    return case(
+        (or_(Source.selectors_key.is_(None), Source.kind == "site"), literal(EXTRACTOR_VERSION, String)), else_=keyed
+    )
 
 
 def set_selectors(source: Source, selectors: Selectors) -> bool:
@@ -322,8 +334,12 @@ def _seed_site_options(entry: dict[str, Any]) -> dict[str, Any] | None:
     if str(entry.get("kind", "page")) != "site":
         return None
     try:
-        return site_options(max_depth=entry.get("max_depth"), max_pages=entry.get("max_pages"),
-                            include=_seed_list(entry, "include"), exclude=_seed_list(entry, "exclude")).to_json()
+        return site_options(
+            max_depth=entry.get("max_depth"),
+            max_pages=entry.get("max_pages"),
+            include=_seed_list(entry, "include"),
+            exclude=_seed_list(entry, "exclude"),
+        ).to_json()
     except (TypeError, ValueError) as error:
         raise InputError(f"invalid discovery option: {error}") from None
 

@@ -26,16 +26,25 @@ log = logging.getLogger(__name__)
 
 def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
     """The stored profile for the current analyser version, computing and storing it when missing."""
-    record = session.scalar(select(ClaimProfileRecord).where(
-        ClaimProfileRecord.text_version_id == version.id,
-        ClaimProfileRecord.analyser_version == ANALYSER_VERSION))
+    record = session.scalar(
+        select(ClaimProfileRecord).where(
+            ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+        )
+    )
     if record is not None:
         return ClaimProfile.from_dict(record.profile)
     profile = analyze(version.text)
     data = profile.to_dict()
-    session.add(ClaimProfileRecord(
-        text_version_id=version.id, source_id=version.source_id, analyser_version=ANALYSER_VERSION,
-        profile=data, indications=profile.indication_strengths(), reference_count=len(profile.references)))
+    session.add(
+        ClaimProfileRecord(
+            text_version_id=version.id,
+            source_id=version.source_id,
+            analyser_version=ANALYSER_VERSION,
+            profile=data,
+            indications=profile.indication_strengths(),
+            reference_count=len(profile.references),
+        )
+    )
     session.flush()
     return profile
 
@@ -53,8 +62,7 @@ def analyse_new_version(session: Session, version: TextVersion, previous: TextVe
     findings = compare(profile_of(session, previous), profile)
     created = record_alerts(session, findings, old=previous, new=version)
     for alert in created:
-        log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "",
-                 version.source_id)
+        log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "", version.source_id)
 
 
 @dataclass(frozen=True)
@@ -68,18 +76,32 @@ def _rederive_snapshots(session: Session, source: Source, snapshots: list[Snapsh
     for those that lack one; returns how many were made."""
     version_name = source_extractor_version(source)
     selectors = extraction_selectors(source)
-    held = set(session.scalars(select(TextVersion.snapshot_id).where(
-        TextVersion.source_id == source.id, TextVersion.extractor_version == version_name)))
+    held = set(
+        session.scalars(
+            select(TextVersion.snapshot_id).where(
+                TextVersion.source_id == source.id, TextVersion.extractor_version == version_name
+            )
+        )
+    )
     created = 0
     for snapshot in snapshots:
         if snapshot.id in held:
             continue
-        extracted = extract_document(raw_bytes(snapshot), content_type=snapshot.content_type,
-                                     url=snapshot.final_url, selectors=selectors)
-        session.add(TextVersion(snapshot_id=snapshot.id, source_id=source.id, extractor_version=version_name,
-                                title=extracted.title, language=extracted.language, text=extracted.text,
-                                text_sha256=sha256_hex(extracted.text.encode("utf-8")),
-                                extraction_doubt=extracted.doubt))
+        extracted = extract_document(
+            raw_bytes(snapshot), content_type=snapshot.content_type, url=snapshot.final_url, selectors=selectors
+        )
+        session.add(
+            TextVersion(
+                snapshot_id=snapshot.id,
+                source_id=source.id,
+                extractor_version=version_name,
+                title=extracted.title,
+                language=extracted.language,
+                text=extracted.text,
+                text_sha256=sha256_hex(extracted.text.encode("utf-8")),
+                extraction_doubt=extracted.doubt,
+            )
+        )
         created += 1
     session.flush()
     return created
@@ -96,9 +118,13 @@ def rederive_source(session: Session, source: Source) -> ReanalysisReport:
     created = _rederive_snapshots(session, source, _snapshots_of(session, source.id))
     rebuilt = 0
     if source.kind != "site":
-        versions = session.scalars(select(TextVersion).where(
-            TextVersion.source_id == source.id,
-            TextVersion.extractor_version == source_extractor_version(source)).order_by(TextVersion.id)).all()
+        versions = session.scalars(
+            select(TextVersion)
+            .where(
+                TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source)
+            )
+            .order_by(TextVersion.id)
+        ).all()
         for version in versions:
             profile_of(session, version)
             rebuilt += 1
@@ -109,17 +135,28 @@ def change_selectors(session: Session, source: Source, selectors: Selectors) -> 
     """Set a source's CSS selectors and re-derive its texts (``rederive_source``); for a site, also
     for the pages discovered from it that still have the selectors they inherited from it. None when
     nothing changed; else the sum of the re-derivations."""
-    inherited = session.scalars(select(Source).where(
-        Source.discovered_from_id == source.id, Source.kind == "page",
-        Source.selectors_key.is_(None) if source.selectors_key is None
-        else Source.selectors_key == source.selectors_key)).all() if source.kind == "site" else []
+    inherited = (
+        session.scalars(
+            select(Source).where(
+                Source.discovered_from_id == source.id,
+                Source.kind == "page",
+                Source.selectors_key.is_(None)
+                if source.selectors_key is None
+                else Source.selectors_key == source.selectors_key,
+            )
+        ).all()
+        if source.kind == "site"
+        else []
+    )
     changed = [item for item in (source, *inherited) if set_selectors(item, selectors)]
     if not changed:
         return None
     session.flush()
     reports = [rederive_source(session, item) for item in changed]
-    return ReanalysisReport(text_versions_created=sum(r.text_versions_created for r in reports),
-                            profiles_rebuilt=sum(r.profiles_rebuilt for r in reports))
+    return ReanalysisReport(
+        text_versions_created=sum(r.text_versions_created for r in reports),
+        profiles_rebuilt=sum(r.profiles_rebuilt for r in reports),
+    )
 
 
 def reanalyze(session: Session) -> ReanalysisReport:
@@ -132,9 +169,12 @@ def reanalyze(session: Session) -> ReanalysisReport:
     session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.analyser_version != ANALYSER_VERSION))
     rebuilt = 0
     # Site sources (sitemaps, blog listings) have no claim profile: see analyse_new_version.
-    versions = session.scalars(select(TextVersion).join(Source, Source.id == TextVersion.source_id)
-                               .where(TextVersion.extractor_version == extractor_version_sql(), Source.kind != "site")
-                               .order_by(TextVersion.id)).all()
+    versions = session.scalars(
+        select(TextVersion)
+        .join(Source, Source.id == TextVersion.source_id)
+        .where(TextVersion.extractor_version == extractor_version_sql(), Source.kind != "site")
+        .order_by(TextVersion.id)
+    ).all()
     for version in versions:
         session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == version.id))
         profile_of(session, version)

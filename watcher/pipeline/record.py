@@ -81,8 +81,9 @@ def _safe_extract(capture: Capture, selectors: Selectors) -> Extracted | None:
     if capture.error_kind or not capture.body:
         return None
     try:
-        return extract_document(capture.body, content_type=capture.header("Content-Type"),
-                                url=capture.final_url, selectors=selectors)
+        return extract_document(
+            capture.body, content_type=capture.header("Content-Type"), url=capture.final_url, selectors=selectors
+        )
     except Exception:
         log.exception("extraction failed for %s", capture.final_url)
         return None
@@ -98,15 +99,17 @@ def assess_site_document(capture: Capture, *, max_bytes: int) -> tuple[Extracted
     if capture.truncated:
         return None, Verdict(ok=False, outcome="error", kind="truncated", reason="the sitemap was cut off")
     try:
-        document = parse_xml_links(ungzip(capture.body, max_bytes=max_bytes),
-                                   base_url=capture.final_url or capture.requested_url)
+        document = parse_xml_links(
+            ungzip(capture.body, max_bytes=max_bytes), base_url=capture.final_url or capture.requested_url
+        )
     except DocumentError as error:
         return None, Verdict(ok=False, outcome="error", kind=error.kind, reason=str(error))
     return Extracted(title=document.kind, text=document.text(), language=None), Verdict(ok=True)
 
 
-def record_capture(session: Session, capture: Capture, *, settings: Settings,
-                   on_new_version: VersionHook | None = None) -> CheckResult:
+def record_capture(
+    session: Session, capture: Capture, *, settings: Settings, on_new_version: VersionHook | None = None
+) -> CheckResult:
     source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
@@ -170,9 +173,16 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
     if snapshot is not None:
         check.snapshot_id = snapshot.id
     session.flush()
-    return CheckResult(source_id=source.id, url=source.url, check_id=check.id, outcome=check.outcome,
-                       http_status=check.http_status, snapshot_id=snapshot.id if snapshot else None,
-                       change_id=change.id if change else None, error=check.error)
+    return CheckResult(
+        source_id=source.id,
+        url=source.url,
+        check_id=check.id,
+        outcome=check.outcome,
+        http_status=check.http_status,
+        snapshot_id=snapshot.id if snapshot else None,
+        change_id=change.id if change else None,
+        error=check.error,
+    )
 
 
 def _extract_page(capture: Capture, source: Source) -> tuple[Extracted | None, Verdict]:
@@ -198,19 +208,32 @@ def _store_snapshot(
 ) -> tuple[Snapshot, TextVersion]:
     content_type = capture.header("Content-Type")
     snapshot = Snapshot(
-        source_id=source.id, fetched_at=capture.fetched_at, requested_url=capture.requested_url,
-        final_url=capture.final_url, http_status=capture.status or 0, headers=capture.headers,
-        content_type=content_type[:200] if content_type else None, encoding=extracted_encoding(capture),
-        sha256=sha256_hex(capture.body), size=len(capture.body), compression="zlib",
+        source_id=source.id,
+        fetched_at=capture.fetched_at,
+        requested_url=capture.requested_url,
+        final_url=capture.final_url,
+        http_status=capture.status or 0,
+        headers=capture.headers,
+        content_type=content_type[:200] if content_type else None,
+        encoding=extracted_encoding(capture),
+        sha256=sha256_hex(capture.body),
+        size=len(capture.body),
+        compression="zlib",
         raw=zlib.compress(capture.body, 6),
         archive_url=capture.archive_url,
     )
     session.add(snapshot)
     session.flush()
-    version = TextVersion(snapshot_id=snapshot.id, source_id=source.id,
-                          extractor_version=source_extractor_version(source), title=extracted.title,
-                          language=extracted.language, text=extracted.text, text_sha256=text_sha,
-                          extraction_doubt=extracted.doubt)
+    version = TextVersion(
+        snapshot_id=snapshot.id,
+        source_id=source.id,
+        extractor_version=source_extractor_version(source),
+        title=extracted.title,
+        language=extracted.language,
+        text=extracted.text,
+        text_sha256=text_sha,
+        extraction_doubt=extracted.doubt,
+    )
     session.add(version)
     if capture.screenshot:
         session.add(
@@ -237,9 +260,15 @@ def extracted_encoding(capture: Capture) -> str | None:
 
 def _store_change(session: Session, old: TextVersion, new: TextVersion, *, settings: Settings) -> Change:
     diff = diff_texts(old.text, new.text, timeout=settings.diff_timeout)
-    change = Change(source_id=new.source_id, old_version_id=old.id, new_version_id=new.id,
-                    inserted_chars=diff.inserted_chars, deleted_chars=diff.deleted_chars,
-                    ops=compact_ops(diff.ops), diff_seconds=diff.seconds)
+    change = Change(
+        source_id=new.source_id,
+        old_version_id=old.id,
+        new_version_id=new.id,
+        inserted_chars=diff.inserted_chars,
+        deleted_chars=diff.deleted_chars,
+        ops=compact_ops(diff.ops),
+        diff_seconds=diff.seconds,
+    )
     session.add(change)
     session.flush()
     return change

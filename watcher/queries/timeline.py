@@ -65,11 +65,14 @@ def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, T
     chosen: dict[int, TextVersion] = {}
     current: set[int] = set()
     for start in range(0, len(snapshot_ids), 500):
-        chunk = snapshot_ids[start:start + 500]
-        rows = session.execute(select(TextVersion, TextVersion.extractor_version == extractor_version_sql())
-                               .options(defer(TextVersion.text))
-                               .join(Source, Source.id == TextVersion.source_id)
-                               .where(TextVersion.snapshot_id.in_(chunk)).order_by(TextVersion.id))
+        chunk = snapshot_ids[start : start + 500]
+        rows = session.execute(
+            select(TextVersion, TextVersion.extractor_version == extractor_version_sql())
+            .options(defer(TextVersion.text))
+            .join(Source, Source.id == TextVersion.source_id)
+            .where(TextVersion.snapshot_id.in_(chunk))
+            .order_by(TextVersion.id)
+        )
         for version, is_current in rows:
             if version.snapshot_id not in current:
                 chosen[version.snapshot_id] = version
@@ -79,24 +82,38 @@ def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, T
 
 
 def _snapshots(session: Session, source_id: int) -> list[Snapshot]:
-    return list(session.scalars(select(Snapshot).options(defer(Snapshot.raw))
-                                .where(Snapshot.source_id == source_id)
-                                .order_by(Snapshot.fetched_at, Snapshot.id)))
+    return list(
+        session.scalars(
+            select(Snapshot)
+            .options(defer(Snapshot.raw))
+            .where(Snapshot.source_id == source_id)
+            .order_by(Snapshot.fetched_at, Snapshot.id)
+        )
+    )
 
 
 def _indications_by_version(session: Session, source_id: int) -> dict[int, dict[str, int]]:
-    rows = session.execute(select(ClaimProfileRecord.text_version_id, ClaimProfileRecord.indications)
-                           .where(ClaimProfileRecord.source_id == source_id,
-                                  ClaimProfileRecord.analyser_version == ANALYSER_VERSION)).all()
+    rows = session.execute(
+        select(ClaimProfileRecord.text_version_id, ClaimProfileRecord.indications).where(
+            ClaimProfileRecord.source_id == source_id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+        )
+    ).all()
     return {version_id: {str(k): int(v) for k, v in (indications or {}).items()} for version_id, indications in rows}
 
 
 def alert_brief(alert: Alert, *, recurrence: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": alert.id, "kind": alert.kind, "severity": alert.severity, "indication": alert.indication,
-        "reference": alert.reference, "strength_before": alert.strength_before,
-        "strength_after": alert.strength_after, "before": alert.before, "after": alert.after,
-        "recurrence": recurrence, "occurrences": alert.occurrences,
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "indication": alert.indication,
+        "reference": alert.reference,
+        "strength_before": alert.strength_before,
+        "strength_after": alert.strength_after,
+        "before": alert.before,
+        "after": alert.after,
+        "recurrence": recurrence,
+        "occurrences": alert.occurrences,
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
     }
     data["description"] = describe_alert(data)
@@ -156,26 +173,39 @@ def describe_strength(strength: int | None) -> str:
 
 def version_at(session: Session, source: Source, at: datetime) -> dict[str, Any]:
     """The version in force at ``at``: the latest snapshot fetched at or before it, with its text."""
-    snapshot = session.scalar(select(Snapshot).options(defer(Snapshot.raw))
-                              .where(Snapshot.source_id == source.id, Snapshot.fetched_at <= at)
-                              .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1))
+    snapshot = session.scalar(
+        select(Snapshot)
+        .options(defer(Snapshot.raw))
+        .where(Snapshot.source_id == source.id, Snapshot.fetched_at <= at)
+        .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+        .limit(1)
+    )
     if snapshot is None:
-        first = session.scalar(select(Snapshot.fetched_at).where(Snapshot.source_id == source.id)
-                               .order_by(Snapshot.fetched_at).limit(1))
+        first = session.scalar(
+            select(Snapshot.fetched_at).where(Snapshot.source_id == source.id).order_by(Snapshot.fetched_at).limit(1)
+        )
         hint = f"its first is from {first.isoformat()}" if first else "it has none yet"
         raise NotFoundError(f"source {source.id} has no snapshot at or before {at.isoformat()} ({hint})")
     following = session.execute(
         select(Snapshot.id, Snapshot.fetched_at)
-        .where(Snapshot.source_id == source.id,
-               or_(Snapshot.fetched_at > snapshot.fetched_at,
-                   (Snapshot.fetched_at == snapshot.fetched_at) & (Snapshot.id > snapshot.id)))
-        .order_by(Snapshot.fetched_at, Snapshot.id).limit(1)).first()
+        .where(
+            Snapshot.source_id == source.id,
+            or_(
+                Snapshot.fetched_at > snapshot.fetched_at,
+                (Snapshot.fetched_at == snapshot.fetched_at) & (Snapshot.id > snapshot.id),
+            ),
+        )
+        .order_by(Snapshot.fetched_at, Snapshot.id)
+        .limit(1)
+    ).first()
     data = snapshot_text(session, snapshot)
-    data.update({
-        "source": source_dict(source),
-        "at": at.isoformat(),
-        "next_snapshot": {"id": following[0], "fetched_at": following[1].isoformat()} if following else None,
-    })
+    data.update(
+        {
+            "source": source_dict(source),
+            "at": at.isoformat(),
+            "next_snapshot": {"id": following[0], "fetched_at": following[1].isoformat()} if following else None,
+        }
+    )
     return data
 
 

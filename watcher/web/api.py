@@ -293,20 +293,34 @@ def acknowledge(
 
 # --- exports --------------------------------------------------------------------------------------
 
-@read.get("/export", summary="Export as a file: alerts, claims or snapshots (CSV, JSON), captures (WARC)",
-          response_class=Response)
-def export(session: SessionDep, what: Literal["alerts", "claims", "snapshots"] = "alerts",
-           format: Literal["csv", "json", "warc"] = "csv", clinic: Text = None,
-           source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
-           since: DateParam = None, until: DateParam = None, kind: Annotated[str | None, Query(max_length=40)] = None,
-           indication: Annotated[str | None, Query(max_length=80)] = None,
-           excel: Annotated[bool, Query(description="CSV with a byte-order mark for Excel.")] = False) -> Response:
+
+@read.get(
+    "/export",
+    summary="Export as a file: alerts, claims or snapshots (CSV, JSON), captures (WARC)",
+    response_class=Response,
+)
+def export(
+    session: SessionDep,
+    what: Literal["alerts", "claims", "snapshots"] = "alerts",
+    format: Literal["csv", "json", "warc"] = "csv",
+    clinic: Text = None,
+    source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
+    since: DateParam = None,
+    until: DateParam = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    indication: Annotated[str | None, Query(max_length=80)] = None,
+    excel: Annotated[bool, Query(description="CSV with a byte-order mark for Excel.")] = False,
+) -> Response:
     """The filters of `watcher export`; a WARC holds the captures (what=snapshots), gzipped per record."""
-    filters = export_filter(session, clinic=clinic, source=source, since=since, until=until, kind=kind,
-                            indication=indication)
+    filters = export_filter(
+        session, clinic=clinic, source=source, since=since, until=until, kind=kind, indication=indication
+    )
     file = export_download(session, what=what, fmt=format, filters=filters, excel=excel)
-    return Response(file.body, media_type=file.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+    return Response(
+        file.body,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 # --- claims and search ----------------------------------------------------------------------------
