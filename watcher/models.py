@@ -108,6 +108,11 @@ class Source(Base):
     # a full-page screenshot of each new version (always taken for rendered sources).
     render: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     screenshot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # CSS selectors for the main text ({"select": [...], "drop": [...]}, watcher.extract.Selectors) and
+    # their key (Selectors.key; NULL without selectors): its texts are stored under
+    # extractor_version(selectors), see watcher.sources.source_extractor_version.
+    selectors: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    selectors_key: Mapped[str | None] = mapped_column(String(16))
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
 
@@ -135,6 +140,9 @@ class Check(Base):
     rendered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # A static capture that looks like an empty JavaScript shell: why, suggesting --render (watcher.shell).
     hint: Mapped[str | None] = mapped_column(Text)
+    # Why the extracted text may have missed the page's article (watcher.extract.Extracted.doubt):
+    # empty or a small part of the visible text, or --select matched nothing. NULL: no doubt.
+    extraction_doubt: Mapped[str | None] = mapped_column(Text)
 
 
 class Snapshot(Base):
@@ -194,8 +202,9 @@ class TextVersion(Base):
         UniqueConstraint("snapshot_id", "extractor_version"),
         # Full-text search (watcher.search): a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
         # trigram table kept in sync by triggers (migration 0004), invisible to the metadata.
-        Index("ix_text_versions_text_trgm", "text", postgresql_using="gin",
-              postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_text_versions_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -206,6 +215,8 @@ class TextVersion(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     text_sha256: Mapped[str] = mapped_column(String(64))
+    # The extraction's doubt (as on Check.extraction_doubt), kept with the text it is about.
+    extraction_doubt: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     snapshot: Mapped[Snapshot] = relationship(back_populates="text_version")

@@ -1,5 +1,6 @@
-"""Sources: validating, adding, listing and importing watched URLs, and the options of site sources
-(what discovery may add from a site entry point: ``SiteOptions``)."""
+"""Sources: validating, adding, listing and importing watched URLs, the options of site sources
+(what discovery may add from a site entry point: ``SiteOptions``) and the CSS selectors of a source's
+main text (``set_selectors``; its texts are stored under ``source_extractor_version``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, case, cast, literal, or_, select
 from sqlalchemy.orm import Session
 
 from watcher.errors import DuplicateError, InputError, NotFoundError
+from watcher.extract import EXTRACTOR_VERSION, NO_SELECTORS, Selectors
 from watcher.links import normalize_url
 from watcher.models import Clinic, Source
 
@@ -63,23 +65,36 @@ class SiteOptions:
     exclude: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"max_depth": self.max_depth, "max_pages": self.max_pages, "include": list(self.include),
-                "exclude": list(self.exclude)}
+        return {
+            "max_depth": self.max_depth,
+            "max_pages": self.max_pages,
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> SiteOptions:
         """Stored options (validated when stored); unknown or damaged values fall back to defaults."""
         data = data or {}
         try:
-            return site_options(max_depth=data.get("max_depth"), max_pages=data.get("max_pages"),
-                                include=data.get("include") or (), exclude=data.get("exclude") or ())
+            return site_options(
+                max_depth=data.get("max_depth"),
+                max_pages=data.get("max_pages"),
+                include=data.get("include") or (),
+                exclude=data.get("exclude") or (),
+            )
         except (InputError, TypeError, ValueError) as error:
             log.warning("ignoring damaged site options %r: %s", dict(data), error)
             return cls()
 
 
-def site_options(*, max_depth: int | None = None, max_pages: int | None = None,
-                 include: Iterable[str] = (), exclude: Iterable[str] = ()) -> SiteOptions:
+def site_options(
+    *,
+    max_depth: int | None = None,
+    max_pages: int | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+) -> SiteOptions:
     """Validated options; a bad value raises InputError with one line naming the option."""
     depth = DEFAULT_MAX_DEPTH if max_depth is None else int(max_depth)
     pages = DEFAULT_MAX_PAGES if max_pages is None else int(max_pages)
@@ -108,6 +123,45 @@ def compile_pattern(pattern: str, *, option: str = "pattern") -> re.Pattern[str]
         raise InputError(f"invalid {option} pattern {pattern!r}: {error}") from None
 
 
+def selectors_json(selectors: Selectors) -> dict[str, Any] | None:
+    return {"select": list(selectors.select), "drop": list(selectors.drop)} if selectors else None
+
+
+def stored_selectors(source: Source) -> Selectors:
+    """The selectors stored on a source (validated when stored; InputError if damaged since)."""
+    data = source.selectors or {}
+    return Selectors.parse(select=data.get("select") or (), drop=data.get("drop") or ())
+
+
+def extraction_selectors(source: Source) -> Selectors:
+    """The selectors its captures are extracted with. A site source's own entry point (a listing) is
+    extracted without them: they are for the pages discovered from it, which inherit them."""
+    return NO_SELECTORS if source.kind == "site" else stored_selectors(source)
+
+
+def source_extractor_version(source: Source) -> str:
+    """The extractor version its current texts are stored and compared under:
+    ``watcher.extract.extractor_version(extraction_selectors(source))``, from the stored key."""
+    key = source.selectors_key if source.kind != "site" else None
+    return f"{EXTRACTOR_VERSION}+{key}" if key else EXTRACTOR_VERSION
+
+
+def extractor_version_sql() -> ColumnElement[str]:
+    """``source_extractor_version`` as an SQL expression over ``Source`` (for queries over many sources)."""
+    keyed = literal(f"{EXTRACTOR_VERSION}+", String) + cast(Source.selectors_key, String)
+    return case(
+        (or_(Source.selectors_key.is_(None), Source.kind == "site"), literal(EXTRACTOR_VERSION, String)), else_=keyed
+    )
+
+
+def set_selectors(source: Source, selectors: Selectors) -> bool:
+    """Store a source's selectors; True when they changed (its texts must then be re-derived:
+    ``watcher.pipeline.analyse.rederive_source``)."""
+    key = selectors.key or None
+    changed = key != source.selectors_key
+    source.selectors = selectors_json(selectors)
+    source.selectors_key = key
+    return changed
 
 
 def discovery_info(source: Source) -> dict[str, Any]:
@@ -131,6 +185,7 @@ class SourceSpec:
     options: dict[str, Any] | None = None  # site sources: discovery options (SiteOptions.to_json)
     render: bool = False  # fetch through the headless browser (the DOM after scripts ran)
     screenshot: bool = False  # a full-page screenshot of each new version (implied by render)
+    selectors: Selectors = NO_SELECTORS  # CSS selectors of the main text (site sources: of their pages)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:
@@ -170,6 +225,7 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
             render=spec.render,
             screenshot=spec.screenshot or spec.render,
         )
+        set_selectors(source, spec.selectors)
         session.add(source)
         added.append(source)
     session.flush()
@@ -225,6 +281,8 @@ def source_dict(source: Source) -> dict[str, Any]:
         "options": source.options,
         "render": source.render,
         "screenshot": source.screenshot,
+        "select": list((source.selectors or {}).get("select") or []),
+        "drop": list((source.selectors or {}).get("drop") or []),
         "discovered_from_id": source.discovered_from_id,
         "next_due_at": source.next_due_at.isoformat() if source.next_due_at else None,
     }
@@ -257,6 +315,7 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
                     options=_seed_site_options(entry),
                     render=entry.get("render") is True,
                     screenshot=entry.get("screenshot") is True,
+                    selectors=Selectors.parse(select=_seed_list(entry, "select"), drop=_seed_list(entry, "drop")),
                 )
             )
         except InputError as error:
@@ -264,18 +323,23 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
     return specs
 
 
+def _seed_list(entry: dict[str, Any], key: str) -> list[str]:
+    """A seed key holding one string or a list of them (patterns, selectors)."""
+    value = entry.get(key) or []
+    return [str(item) for item in (value if isinstance(value, list) else [value])]
+
+
 def _seed_site_options(entry: dict[str, Any]) -> dict[str, Any] | None:
     """Discovery options of a ``kind: site`` seed entry (max_pages, max_depth, include, exclude)."""
     if str(entry.get("kind", "page")) != "site":
         return None
-
-    def patterns(key: str) -> list[str]:
-        value = entry.get(key) or []
-        return [str(item) for item in (value if isinstance(value, list) else [value])]
-
     try:
-        return site_options(max_depth=entry.get("max_depth"), max_pages=entry.get("max_pages"),
-                            include=patterns("include"), exclude=patterns("exclude")).to_json()
+        return site_options(
+            max_depth=entry.get("max_depth"),
+            max_pages=entry.get("max_pages"),
+            include=_seed_list(entry, "include"),
+            exclude=_seed_list(entry, "exclude"),
+        ).to_json()
     except (TypeError, ValueError) as error:
         raise InputError(f"invalid discovery option: {error}") from None
 

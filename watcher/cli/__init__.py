@@ -36,8 +36,9 @@ log = logging.getLogger("watcher")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=getattr(logging, level), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("alembic", "scrapy", "twisted"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
@@ -53,6 +54,7 @@ def cli(ctx: click.Context) -> None:
 
 
 # --- db -----------------------------------------------------------------------------------------
+
 
 @cli.group()
 def db() -> None:
@@ -96,6 +98,7 @@ def db_current(app: AppContext, as_json: bool) -> None:
 
 # --- sources ------------------------------------------------------------------------------------
 
+
 @cli.group()
 def sources() -> None:
     """Watched pages and sites."""
@@ -129,6 +132,20 @@ def sources() -> None:
 )
 @click.option("--render", is_flag=True, help="Fetch through a headless browser (pages whose text scripts write).")
 @click.option("--screenshot", is_flag=True, help="Keep a full-page screenshot of each version (--render does).")
+@click.option(
+    "--select",
+    "select_css",
+    multiple=True,
+    metavar="CSS",
+    help="The main text is what this CSS selector matches (repeatable; with --site: for its pages).",
+)
+@click.option(
+    "--drop",
+    "drop_css",
+    multiple=True,
+    metavar="CSS",
+    help="Remove what this CSS selector matches before extracting (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the new source(s) as JSON.")
 @pass_app
 def sources_add(
@@ -145,13 +162,17 @@ def sources_add(
     backfill: bool,
     render: bool,
     screenshot: bool,
+    select_css: tuple[str, ...],
+    drop_css: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Watch one or more URLs; with --backfill, record their history from the web archive too."""
     # lazy import: start-up time
+    from watcher.extract import Selectors
     from watcher.netguard import check_new_source
     from watcher.sources import SourceSpec, add_sources, parse_interval, site_options, source_dict
 
+    selectors = Selectors.parse(select=select_css, drop=drop_css)
 
     for url in urls:  # a private, loopback or link-local address is refused now, not at every fetch
         check_new_source(url, allowed=app.settings.fetch_networks)
@@ -174,6 +195,7 @@ def sources_add(
             options=options,
             render=render,
             screenshot=screenshot,
+            selectors=selectors,
         )
         for url in urls
     ]
@@ -195,26 +217,70 @@ def sources_add(
 @click.argument("ref")
 @click.option("--render/--no-render", default=None, help="Fetch through a headless browser, or not.")
 @click.option("--screenshot/--no-screenshot", default=None, help="Keep a screenshot of each version, or not.")
+@click.option(
+    "--select",
+    "select_css",
+    multiple=True,
+    metavar="CSS",
+    help="Replace the source's --select selectors with these (repeatable).",
+)
+@click.option(
+    "--drop",
+    "drop_css",
+    multiple=True,
+    metavar="CSS",
+    help="Replace the source's --drop selectors with these (repeatable).",
+)
+@click.option("--clear-selectors", is_flag=True, help="Remove the source's CSS selectors (before any given here).")
 @click.option("--json", "as_json", is_flag=True, help="Print the source as JSON.")
 @pass_app
-def sources_set(app: AppContext, ref: str, render: bool | None, screenshot: bool | None, as_json: bool) -> None:
-    """Change how a source (id or URL) is fetched: rendering in a browser, screenshots."""
+def sources_set(
+    app: AppContext,
+    ref: str,
+    render: bool | None,
+    screenshot: bool | None,
+    select_css: tuple[str, ...],
+    drop_css: tuple[str, ...],
+    clear_selectors: bool,
+    as_json: bool,
+) -> None:
+    """Change how a source (id or URL) is fetched and extracted: rendering in a browser, screenshots,
+    CSS selectors. New selectors re-derive its stored texts silently (no alerts)."""
     # lazy import: start-up time
-    from watcher.sources import resolve_source, set_rendering, source_dict
+    from watcher.extract import Selectors
+    from watcher.pipeline.analyse import change_selectors
+    from watcher.sources import resolve_source, set_rendering, source_dict, stored_selectors
 
-    if render is None and screenshot is None:
-        raise InputError("nothing to set: give --render/--no-render or --screenshot/--no-screenshot")
+    selecting = bool(select_css or drop_css or clear_selectors)
+    if render is None and screenshot is None and not selecting:
+        raise InputError(
+            "nothing to set: give --render/--no-render, --screenshot/--no-screenshot, "
+            "--select, --drop or --clear-selectors"
+        )
+    given = Selectors.parse(select=select_css, drop=drop_css)  # a bad selector: one line, nothing changed
+    rederived = None
     with app.store.session() as session:
         source = resolve_source(session, ref)
         set_rendering(source, render=render, screenshot=screenshot)
+        if selecting:
+            kept = Selectors() if clear_selectors else stored_selectors(source)
+            chosen = Selectors.parse(select=given.select or kept.select, drop=given.drop or kept.drop)
+            rederived = change_selectors(session, source, chosen)
         row = source_dict(source)
     if as_json:
         emit_json(row)
-    else:
-        click.echo(
-            f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
-            f"screenshot {'on' if row['screenshot'] else 'off'}  {row['url']}"
-        )
+        return
+    click.echo(
+        f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
+        f"screenshot {'on' if row['screenshot'] else 'off'}, "
+        f"select {_css_list(row['select'])}, drop {_css_list(row['drop'])}  {row['url']}"
+    )
+    if rederived is not None:
+        click.echo(f"re-extracted {rederived.text_versions_created} text version(s) with the new selectors; no alerts")
+
+
+def _css_list(selectors: list[str]) -> str:
+    return " | ".join(selectors) if selectors else "-"
 
 
 @sources.command("list")
@@ -228,9 +294,15 @@ def sources_list(app: AppContext, as_json: bool) -> None:
     with app.store.session() as session:
         rows = [source_dict(s) for s in list_sources(session)]
     width = max((display_width(row["clinic"] or "-") for row in rows), default=0)
-    emit_rows(rows, as_json=as_json, empty="no sources yet: add one with `watcher sources add URL`",
-              show=lambda row: click.echo(f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  "
-                                          f"{pad_cells(row['clinic'] or '-', width)}  {row['url']}"))
+    emit_rows(
+        rows,
+        as_json=as_json,
+        empty="no sources yet: add one with `watcher sources add URL`",
+        show=lambda row: click.echo(
+            f"{row['id']:>5}  {row['kind']:<4}  {row['interval']:>4}  "
+            f"{pad_cells(row['clinic'] or '-', width)}  {row['url']}"
+        ),
+    )
 
 
 @sources.command("import")
@@ -256,6 +328,7 @@ def sources_import(app: AppContext, path: Path, as_json: bool) -> None:
 
 
 # --- check / history / diff ---------------------------------------------------------------------
+
 
 @cli.command("check")
 @click.argument("refs", nargs=-1)
@@ -309,8 +382,9 @@ def diff_cmd(app: AppContext, ref: str, from_id: int | None, to_id: int | None, 
     from watcher.sources import resolve_source
 
     with app.store.session() as session:
-        result = diff_versions(session, resolve_source(session, ref), from_id=from_id, to_id=to_id,
-                               timeout=app.settings.diff_timeout)
+        result = diff_versions(
+            session, resolve_source(session, ref), from_id=from_id, to_id=to_id, timeout=app.settings.diff_timeout
+        )
         data = result.to_dict()
     if as_json:
         emit_json(data)
@@ -397,8 +471,9 @@ def compare_cmd(app: AppContext, old_file: Path, new_file: Path, as_json: bool) 
 @click.option("--since", help="Only alerts whose new capture is on or after this date (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
-def alerts_cmd(app: AppContext, source_ref: str | None, kind: str | None, indication: str | None,
-               since: str | None, as_json: bool) -> None:
+def alerts_cmd(
+    app: AppContext, source_ref: str | None, kind: str | None, indication: str | None, since: str | None, as_json: bool
+) -> None:
     """List alerts, oldest first."""
     # lazy import: start-up time
     from watcher.queries.alerts import find_alerts
@@ -427,16 +502,22 @@ def reanalyze_cmd(app: AppContext) -> None:
 
     with app.store.session() as session:
         report = reanalyze(session)
-    click.echo(f"re-extracted {report.text_versions_created} text version(s), "
-               f"rebuilt {report.profiles_rebuilt} claim profile(s)")
+    click.echo(
+        f"re-extracted {report.text_versions_created} text version(s), "
+        f"rebuilt {report.profiles_rebuilt} claim profile(s)"
+    )
 
 
 # --- demo ---------------------------------------------------------------------------------------
 
+
 @cli.command("demo")
 @click.option("--rounds", type=click.IntRange(1, 20), default=None, help="Rounds to run (default: all).")
-@click.option("--keep", type=click.Path(path_type=Path, file_okay=False),
-              help="Keep the demo database in this directory (default: a temporary one).")
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the demo database in this directory (default: a temporary one).",
+)
 def demo_cmd(rounds: int | None, keep: Path | None) -> None:
     """Run the whole pipeline against the bundled demo site on a fresh embedded database."""
     # lazy import: start-up time

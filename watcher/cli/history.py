@@ -59,8 +59,11 @@ def _print_timeline(data: dict[str, Any]) -> None:
     snapshots = {s["id"]: s for s in data["snapshots"]}
     shown: set[int] = set()
     events = [(c["checked_at"], 0, c) for c in data["checks"]]
-    events += [(s["fetched_at"], 1, s) for s in data["snapshots"] if not any(
-        c["snapshot_id"] == s["id"] for c in data["checks"])]
+    events += [
+        (s["fetched_at"], 1, s)
+        for s in data["snapshots"]
+        if not any(c["snapshot_id"] == s["id"] for c in data["checks"])
+    ]
     for _at, kind, item in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == 0:
             status = item["http_status"] or "-"
@@ -72,6 +75,8 @@ def _print_timeline(data: dict[str, Any]) -> None:
             click.echo(line)
             if item["hint"]:
                 click.echo(f"    hint: {item['hint']}")
+            if item["extraction_doubt"]:
+                click.echo(f"    doubtful extraction: {item['extraction_doubt']}")
             snapshot = snapshots.get(item["snapshot_id"]) if item["snapshot_id"] else None
         else:
             snapshot = item
@@ -96,12 +101,19 @@ def _print_timeline(data: dict[str, Any]) -> None:
 
 @click.command("history")
 @click.argument("ref")
-@click.option("--at", "at", metavar="DATE",
-              help="Print the text as it was at DATE: the latest snapshot fetched at or before it "
-                   "(YYYY-MM-DD means the end of that day, UTC).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print JSON: source, checks, snapshots (with indications and alerts); with --at, the "
-                   "snapshot and its text.")
+@click.option(
+    "--at",
+    "at",
+    metavar="DATE",
+    help="Print the text as it was at DATE: the latest snapshot fetched at or before it "
+    "(YYYY-MM-DD means the end of that day, UTC).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: source, checks, snapshots (with indications and alerts); with --at, the snapshot and its text.",
+)
 @pass_app
 def history_cmd(app: AppContext, ref: str, at: str | None, as_json: bool) -> None:
     """Checks and snapshots of one source (by id or URL), with the claims and alerts of each version."""
@@ -121,10 +133,16 @@ def history_cmd(app: AppContext, ref: str, at: str | None, as_json: bool) -> Non
         _print_timeline(data)
         return
     snap = data["snapshot"]
-    until = f", in force until {_when(data['next_snapshot']['fetched_at'])}" if data["next_snapshot"] else \
-        ", still the latest"
-    click.echo(f"source {data['source']['id']} as of {_when(data['at'])} UTC: snapshot #{snap['id']} fetched "
-               f"{_when(snap['fetched_at'])}{until}; sha256 {snap['sha256']}", err=True)
+    until = (
+        f", in force until {_when(data['next_snapshot']['fetched_at'])}"
+        if data["next_snapshot"]
+        else ", still the latest"
+    )
+    click.echo(
+        f"source {data['source']['id']} as of {_when(data['at'])} UTC: snapshot #{snap['id']} fetched "
+        f"{_when(snap['fetched_at'])}{until}; sha256 {snap['sha256']}",
+        err=True,
+    )
     click.echo(data["text"] if data["text"] is not None else "(no text was extracted from this snapshot)")
 
 
@@ -136,8 +154,9 @@ def history_cmd(app: AppContext, ref: str, at: str | None, as_json: bool) -> Non
 @click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True, help="At most this many pages.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per source.")
 @pass_app
-def search_cmd(app: AppContext, text: str, clinic: str | None, since: str | None, until: str | None, limit: int,
-               as_json: bool) -> None:
+def search_cmd(
+    app: AppContext, text: str, clinic: str | None, since: str | None, until: str | None, limit: int, as_json: bool
+) -> None:
     """Full-text search over every stored version (Japanese without spaces included), per page:
     first and last seen, in how many versions, and an excerpt."""
     # lazy import: start-up time
@@ -147,8 +166,14 @@ def search_cmd(app: AppContext, text: str, clinic: str | None, since: str | None
 
     with app.store.session() as session:
         clinic_id = resolve_clinic(session, clinic).id if clinic else None
-        hits = search(session, text, clinic_id=clinic_id, since=parse_when(since),
-                      until=parse_when(until, end_of_day=True), limit=limit)
+        hits = search(
+            session,
+            text,
+            clinic_id=clinic_id,
+            since=parse_when(since),
+            until=parse_when(until, end_of_day=True),
+            limit=limit,
+        )
     if as_json:
         emit_json(hits)
         return
@@ -162,9 +187,11 @@ def search_cmd(app: AppContext, text: str, clinic: str | None, since: str | None
         else:
             state = "after --until: not looked at"
         click.echo(f"{hit['clinic'] or '-'}  {hit['source_url']}  (source {hit['source_id']})")
-        click.echo(f"  first seen {_when(hit['first_seen'])} (snapshot #{hit['first_snapshot_id']}), last seen "
-                   f"{_when(hit['last_seen'])} (snapshot #{hit['last_snapshot_id']}), in {hit['versions']} "
-                   f"version(s); {state}")
+        click.echo(
+            f"  first seen {_when(hit['first_seen'])} (snapshot #{hit['first_snapshot_id']}), last seen "
+            f"{_when(hit['last_seen'])} (snapshot #{hit['last_snapshot_id']}), in {hit['versions']} "
+            f"version(s); {state}"
+        )
         click.echo(f"  {hit['excerpt']}")
 
 
@@ -178,27 +205,41 @@ def _print_claims(data: dict[str, Any]) -> None:
             clinic = timeline["clinic"]
             click.echo(f"{clinic or '(no clinic) ' + timeline['steps'][0]['source_url']}")
         first = timeline["first_claimed"]
-        before = (f"; the page before: snapshot #{first['previous_snapshot_id']} of "
-                  f"{_when(first['previous_fetched_at'])}" if first["previous_snapshot_id"]
-                  else "; first version of the page")
-        click.echo(f"  {timeline['indication']}: first claimed {_when(first['at'])} ({_strength(first['strength'])}) "
-                   f"in snapshot #{first['snapshot_id']} of {first['source_url']} (source {first['source_id']})"
-                   f"{before}")
+        before = (
+            f"; the page before: snapshot #{first['previous_snapshot_id']} of {_when(first['previous_fetched_at'])}"
+            if first["previous_snapshot_id"]
+            else "; first version of the page"
+        )
+        click.echo(
+            f"  {timeline['indication']}: first claimed {_when(first['at'])} ({_strength(first['strength'])}) "
+            f"in snapshot #{first['snapshot_id']} of {first['source_url']} (source {first['source_id']})"
+            f"{before}"
+        )
         if first["previous_snapshot_id"]:
             source_id = first["source_id"]
-            click.echo(f"    the page just before: watcher history {source_id} --at {first['previous_fetched_at']}"
-                       f"  (what changed: watcher diff {source_id} --from {first['previous_snapshot_id']} "
-                       f"--to {first['snapshot_id']})")
-        now = (f"claimed now ({_strength(timeline['current_strength'])}) since {_when(timeline['claimed_since'])}"
-               if timeline["claimed_now"] else f"dropped {_when(timeline['dropped_at'])}")
-        steps = " → ".join(f"{_when(step['at'])} {_strength(step['strength']) if step['strength'] else 'dropped'} "
-                           f"(#{step['snapshot_id']})" for step in timeline["steps"])
+            click.echo(
+                f"    the page just before: watcher history {source_id} --at {first['previous_fetched_at']}"
+                f"  (what changed: watcher diff {source_id} --from {first['previous_snapshot_id']} "
+                f"--to {first['snapshot_id']})"
+            )
+        now = (
+            f"claimed now ({_strength(timeline['current_strength'])}) since {_when(timeline['claimed_since'])}"
+            if timeline["claimed_now"]
+            else f"dropped {_when(timeline['dropped_at'])}"
+        )
+        steps = " → ".join(
+            f"{_when(step['at'])} {_strength(step['strength']) if step['strength'] else 'dropped'} "
+            f"(#{step['snapshot_id']})"
+            for step in timeline["steps"]
+        )
         click.echo(f"    {now}; steps: {steps}")
     if data["current"]:
         click.echo("claimed now, across clinics:")
         for item in data["current"]:
-            clinics = ", ".join(f"{c['clinic'] or c['source_url']} ({_strength(c['strength'])}, since "
-                                f"{_when(c['since'])})" for c in item["clinics"])
+            clinics = ", ".join(
+                f"{c['clinic'] or c['source_url']} ({_strength(c['strength'])}, since {_when(c['since'])})"
+                for c in item["clinics"]
+            )
             click.echo(f"  {item['indication']}: {clinics}")
 
 
@@ -224,12 +265,24 @@ def claims_cmd(app: AppContext, clinic: str | None, indication: str | None, as_j
 
 
 @click.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "warc"]), required=True,
-              help="csv/json: a table (see --what); warc: the raw captures as WARC 1.1.")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to FILE (default: stdout); a WARC whose name ends in .gz is gzipped per record.")
-@click.option("--what", type=click.Choice(["alerts", "claims", "snapshots"]), default=None,
-              help="What to export as csv/json (default: alerts); a WARC always holds snapshots.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "warc"]),
+    required=True,
+    help="csv/json: a table (see --what); warc: the raw captures as WARC 1.1.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to FILE (default: stdout); a WARC whose name ends in .gz is gzipped per record.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(["alerts", "claims", "snapshots"]),
+    default=None,
+    help="What to export as csv/json (default: alerts); a WARC always holds snapshots.",
+)
 @click.option("--clinic", metavar="NAME", help="Only this clinic.")
 @click.option("--source", "source_ref", metavar="URL|ID", help="Only this source.")
 @click.option("--since", metavar="DATE", help="Only captures (alerts: their new capture) on or after DATE.")
@@ -238,9 +291,19 @@ def claims_cmd(app: AppContext, clinic: str | None, indication: str | None, as_j
 @click.option("--indication", metavar="ID", help="Alerts and claims: only this indication (an id or a name).")
 @click.option("--excel", is_flag=True, help="CSV for Excel: a byte-order mark and CRLF line ends (Japanese intact).")
 @pass_app
-def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None, clinic: str | None,
-               source_ref: str | None, since: str | None, until: str | None, kind: str | None,
-               indication: str | None, excel: bool) -> None:
+def export_cmd(
+    app: AppContext,
+    fmt: str,
+    output: Path | None,
+    what: str | None,
+    clinic: str | None,
+    source_ref: str | None,
+    since: str | None,
+    until: str | None,
+    kind: str | None,
+    indication: str | None,
+    excel: bool,
+) -> None:
     """Export alerts, claim timelines or snapshot metadata (CSV, JSON), or the captures as WARC."""
     # lazy import: start-up time
     from watcher.export import ExportFilter, export_table, export_warc
@@ -253,9 +316,14 @@ def export_cmd(app: AppContext, fmt: str, output: Path | None, what: str | None,
         raise InputError(f"a WARC holds captures: --what {what} needs --format csv or json")
     since_at, until_at = parse_when(since), parse_when(until, end_of_day=True)
     with app.store.session() as session:
-        filters = ExportFilter(clinic_id=resolve_clinic(session, clinic).id if clinic else None,
-                               source_id=resolve_source(session, source_ref).id if source_ref else None,
-                               since=since_at, until=until_at, kind=kind, indication=indication)
+        filters = ExportFilter(
+            clinic_id=resolve_clinic(session, clinic).id if clinic else None,
+            source_id=resolve_source(session, source_ref).id if source_ref else None,
+            since=since_at,
+            until=until_at,
+            kind=kind,
+            indication=indication,
+        )
         if fmt == "warc":
             gzip = output is not None and output.name.endswith(".gz")
             if output is None:
@@ -305,11 +373,17 @@ def import_warc_cmd(app: AppContext, path: Path, clinic: str | None, as_json: bo
         emit_json(report)
         return
     outcomes = ", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"
-    click.echo(f"read {report['records']} record(s), {report['responses']} response(s): "
-               f"{report['checks']} check(s) recorded ({outcomes}), {report['snapshots']} new snapshot(s), "
-               f"{len(report['sources_created'])} new source(s)")
-    skipped = {"already imported": report["already_imported"], "older than stored history": report["skipped_older"],
-               "not pages": report["skipped_not_pages"], "bad URLs": report["skipped_bad_urls"]}
+    click.echo(
+        f"read {report['records']} record(s), {report['responses']} response(s): "
+        f"{report['checks']} check(s) recorded ({outcomes}), {report['snapshots']} new snapshot(s), "
+        f"{len(report['sources_created'])} new source(s)"
+    )
+    skipped = {
+        "already imported": report["already_imported"],
+        "older than stored history": report["skipped_older"],
+        "not pages": report["skipped_not_pages"],
+        "bad URLs": report["skipped_bad_urls"],
+    }
     if any(skipped.values()):
         click.echo("skipped: " + ", ".join(f"{v} {k}" for k, v in skipped.items() if v))
 
@@ -423,7 +497,9 @@ def serve_cmd(app: AppContext, host: str, port: int) -> None:
     if host not in ("127.0.0.1", "::1", "localhost") and not settings.api_read_token_required:
         logging.getLogger("watcher").warning(
             "serving on %s with open reads: anyone who can reach it can read the history "
-            "(set WATCHER_API_READ_TOKEN_REQUIRED=1 to require the token)", host)
+            "(set WATCHER_API_READ_TOKEN_REQUIRED=1 to require the token)",
+            host,
+        )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
 

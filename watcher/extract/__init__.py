@@ -31,10 +31,11 @@ from watcher.extract.document import extract_document, is_html
 from watcher.extract.html import EXTRACTOR_VERSION, Extracted, extract_main_text, extractor_version
 from watcher.extract.language import detect_language
 from watcher.extract.normalize import normalize_text
-from watcher.extract.selectors import Selectors
+from watcher.extract.selectors import NO_SELECTORS, Selectors
 
 __all__ = [
     "EXTRACTOR_VERSION",
+    "NO_SELECTORS",
     "Decoded",
     "Extracted",
     "Selectors",

@@ -1,7 +1,8 @@
 """Analysing a new text version (the flow's third step): profile it, compare the profile with the
 previous comparable version's, and record the findings as alerts (``watcher.pipeline.alerts``); the
 first version of a newly discovered page goes to ``watcher.pipeline.new_pages`` instead. Also the
-re-derivation (``reanalyze``) that never alerts.
+re-derivations that never alert: ``reanalyze`` (every source, after an extractor or analyser
+upgrade) and ``rederive_source`` (one source whose CSS selectors changed).
 """
 
 from __future__ import annotations
@@ -14,26 +15,36 @@ from sqlalchemy.orm import Session
 
 from watcher.capture import sha256_hex
 from watcher.claims import ANALYSER_VERSION, ClaimProfile, analyze, compare
-from watcher.extract import EXTRACTOR_VERSION, extract_document
+from watcher.extract import Selectors, extract_document
 from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion, raw_bytes
 from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.new_pages import alert_new_page
+from watcher.sources import extraction_selectors, extractor_version_sql, set_selectors, source_extractor_version
 
 log = logging.getLogger(__name__)
 
 
 def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
     """The stored profile for the current analyser version, computing and storing it when missing."""
-    record = session.scalar(select(ClaimProfileRecord).where(
-        ClaimProfileRecord.text_version_id == version.id,
-        ClaimProfileRecord.analyser_version == ANALYSER_VERSION))
+    record = session.scalar(
+        select(ClaimProfileRecord).where(
+            ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+        )
+    )
     if record is not None:
         return ClaimProfile.from_dict(record.profile)
     profile = analyze(version.text)
     data = profile.to_dict()
-    session.add(ClaimProfileRecord(
-        text_version_id=version.id, source_id=version.source_id, analyser_version=ANALYSER_VERSION,
-        profile=data, indications=profile.indication_strengths(), reference_count=len(profile.references)))
+    session.add(
+        ClaimProfileRecord(
+            text_version_id=version.id,
+            source_id=version.source_id,
+            analyser_version=ANALYSER_VERSION,
+            profile=data,
+            indications=profile.indication_strengths(),
+            reference_count=len(profile.references),
+        )
+    )
     session.flush()
     return profile
 
@@ -51,8 +62,7 @@ def analyse_new_version(session: Session, version: TextVersion, previous: TextVe
     findings = compare(profile_of(session, previous), profile)
     created = record_alerts(session, findings, old=previous, new=version)
     for alert in created:
-        log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "",
-                 version.source_id)
+        log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "", version.source_id)
 
 
 @dataclass(frozen=True)
@@ -61,29 +71,110 @@ class ReanalysisReport:
     profiles_rebuilt: int
 
 
-def reanalyze(session: Session) -> ReanalysisReport:
-    """Re-derive text versions (current extractor) and claim profiles (current analyser) from the
-    stored snapshots. Never raises alerts: the alerts stand for what was detected at the time."""
+def _rederive_snapshots(session: Session, source: Source, snapshots: list[Snapshot]) -> int:
+    """Text versions of ``snapshots`` under the source's current extractor version (its selectors),
+    for those that lack one; returns how many were made."""
+    version_name = source_extractor_version(source)
+    selectors = extraction_selectors(source)
+    held = set(
+        session.scalars(
+            select(TextVersion.snapshot_id).where(
+                TextVersion.source_id == source.id, TextVersion.extractor_version == version_name
+            )
+        )
+    )
     created = 0
-    snapshots = session.scalars(select(Snapshot).order_by(Snapshot.id)).all()
     for snapshot in snapshots:
-        exists = session.scalar(select(TextVersion.id).where(
-            TextVersion.snapshot_id == snapshot.id, TextVersion.extractor_version == EXTRACTOR_VERSION))
-        if exists is None:
-            extracted = extract_document(raw_bytes(snapshot), content_type=snapshot.content_type,
-                                         url=snapshot.final_url)
-            session.add(TextVersion(snapshot_id=snapshot.id, source_id=snapshot.source_id,
-                                    extractor_version=EXTRACTOR_VERSION, title=extracted.title,
-                                    language=extracted.language, text=extracted.text,
-                                    text_sha256=sha256_hex(extracted.text.encode("utf-8"))))
-            created += 1
+        if snapshot.id in held:
+            continue
+        extracted = extract_document(
+            raw_bytes(snapshot), content_type=snapshot.content_type, url=snapshot.final_url, selectors=selectors
+        )
+        session.add(
+            TextVersion(
+                snapshot_id=snapshot.id,
+                source_id=source.id,
+                extractor_version=version_name,
+                title=extracted.title,
+                language=extracted.language,
+                text=extracted.text,
+                text_sha256=sha256_hex(extracted.text.encode("utf-8")),
+                extraction_doubt=extracted.doubt,
+            )
+        )
+        created += 1
     session.flush()
+    return created
+
+
+def _snapshots_of(session: Session, source_id: int) -> list[Snapshot]:
+    return list(session.scalars(select(Snapshot).where(Snapshot.source_id == source_id).order_by(Snapshot.id)))
+
+
+def rederive_source(session: Session, source: Source) -> ReanalysisReport:
+    """After a change of the source's selectors: its text versions and claim profiles under the new
+    extractor version, from its stored snapshots. Never raises alerts, so a change of selectors never
+    reads as a change of claims; the next check compares with the re-derived text."""
+    created = _rederive_snapshots(session, source, _snapshots_of(session, source.id))
+    rebuilt = 0
+    if source.kind != "site":
+        versions = session.scalars(
+            select(TextVersion)
+            .where(
+                TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source)
+            )
+            .order_by(TextVersion.id)
+        ).all()
+        for version in versions:
+            profile_of(session, version)
+            rebuilt += 1
+    return ReanalysisReport(text_versions_created=created, profiles_rebuilt=rebuilt)
+
+
+def change_selectors(session: Session, source: Source, selectors: Selectors) -> ReanalysisReport | None:
+    """Set a source's CSS selectors and re-derive its texts (``rederive_source``); for a site, also
+    for the pages discovered from it that still have the selectors they inherited from it. None when
+    nothing changed; else the sum of the re-derivations."""
+    inherited = (
+        session.scalars(
+            select(Source).where(
+                Source.discovered_from_id == source.id,
+                Source.kind == "page",
+                Source.selectors_key.is_(None)
+                if source.selectors_key is None
+                else Source.selectors_key == source.selectors_key,
+            )
+        ).all()
+        if source.kind == "site"
+        else []
+    )
+    changed = [item for item in (source, *inherited) if set_selectors(item, selectors)]
+    if not changed:
+        return None
+    session.flush()
+    reports = [rederive_source(session, item) for item in changed]
+    return ReanalysisReport(
+        text_versions_created=sum(r.text_versions_created for r in reports),
+        profiles_rebuilt=sum(r.profiles_rebuilt for r in reports),
+    )
+
+
+def reanalyze(session: Session) -> ReanalysisReport:
+    """Re-derive text versions (current extractor, each source's selectors) and claim profiles
+    (current analyser) from the stored snapshots. Never raises alerts: the alerts stand for what was
+    detected at the time."""
+    created = 0
+    for source in session.scalars(select(Source).order_by(Source.id)).all():
+        created += _rederive_snapshots(session, source, _snapshots_of(session, source.id))
     session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.analyser_version != ANALYSER_VERSION))
     rebuilt = 0
     # Site sources (sitemaps, blog listings) have no claim profile: see analyse_new_version.
-    versions = session.scalars(select(TextVersion).join(Source, Source.id == TextVersion.source_id)
-                               .where(TextVersion.extractor_version == EXTRACTOR_VERSION, Source.kind != "site")
-                               .order_by(TextVersion.id)).all()
+    versions = session.scalars(
+        select(TextVersion)
+        .join(Source, Source.id == TextVersion.source_id)
+        .where(TextVersion.extractor_version == extractor_version_sql(), Source.kind != "site")
+        .order_by(TextVersion.id)
+    ).all()
     for version in versions:
         session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == version.id))
         profile_of(session, version)

@@ -86,17 +86,29 @@ class DiscoveryReport:
     skipped: Counter[str] = field(default_factory=Counter)
 
 
-def record_discovered(session: Session, site: Source, urls: Sequence[str], *, depth: int, found_on: str,
-                      baseline: bool) -> list[Source]:
+def record_discovered(
+    session: Session, site: Source, urls: Sequence[str], *, depth: int, found_on: str, baseline: bool
+) -> list[Source]:
     """Add ``urls`` as page sources of the site's clinic (skipping any already watched) and mark the
-    site as discovered; returns the new sources."""
+    site as discovered; returns the new sources. They inherit the site's interval, language, browser
+    rendering, screenshots and CSS selectors (which a site applies to its pages, not its listing)."""
     added: list[Source] = []
     for url in urls:
         if session.scalar(select(Source.id).where(Source.url == url)) is not None:
             continue
-        source = Source(url=url, kind="page", clinic_id=site.clinic_id, language=site.language,
-                        interval_seconds=site.interval_seconds, discovered_from_id=site.id,
-                        options={"discovery": {"depth": depth, "found_on": found_on, "baseline": baseline}})
+        source = Source(
+            url=url,
+            kind="page",
+            clinic_id=site.clinic_id,
+            language=site.language,
+            interval_seconds=site.interval_seconds,
+            discovered_from_id=site.id,
+            options={"discovery": {"depth": depth, "found_on": found_on, "baseline": baseline}},
+            render=site.render,
+            screenshot=site.screenshot,
+            selectors=dict(site.selectors) if site.selectors else None,
+            selectors_key=site.selectors_key,
+        )
         session.add(source)
         added.append(source)
     site.discovered_at = utcnow()
@@ -105,14 +117,18 @@ def record_discovered(session: Session, site: Source, urls: Sequence[str], *, de
 
 
 def _latest_snapshot(session: Session, source_id: int) -> Snapshot | None:
-    return session.scalar(select(Snapshot).where(Snapshot.source_id == source_id)
-                          .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1))
+    return session.scalar(
+        select(Snapshot)
+        .where(Snapshot.source_id == source_id)
+        .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+        .limit(1)
+    )
 
 
 def _known(session: Session, urls: Sequence[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(urls), 500):
-        chunk = list(urls[start:start + 500])
+        chunk = list(urls[start : start + 500])
         known.update(session.scalars(select(Source.url).where(Source.url.in_(chunk))))
     return known
 
@@ -124,9 +140,15 @@ def _default_fetch(settings: Settings) -> Fetch:
     return fetch
 
 
-def discover(store: Store, source_id: int, *, settings: Settings, fetch: Fetch | None = None,
-             robots: dict[str, str | None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> DiscoveryReport:
+def discover(
+    store: Store,
+    source_id: int,
+    *,
+    settings: Settings,
+    fetch: Fetch | None = None,
+    robots: dict[str, str | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DiscoveryReport:
     """Discover new pages from the latest stored capture of ``source_id``: a site source, or a page
     discovered from one whose depth allows following its links. Records them; returns the report.
     ``robots`` caches robots.txt texts by URL across the discoveries of one run; when ``should_stop()``
@@ -147,8 +169,9 @@ def discover(store: Store, source_id: int, *, settings: Settings, fetch: Fetch |
             if site is None or not info:
                 return report
             depth = int(info.get("depth", MAX_DEPTH_LIMIT)) + 1
-            snapshots = session.scalar(select(func.count()).select_from(Snapshot)
-                                       .where(Snapshot.source_id == source.id)) or 0
+            snapshots = (
+                session.scalar(select(func.count()).select_from(Snapshot).where(Snapshot.source_id == source.id)) or 0
+            )
             baseline = bool(info.get("baseline")) and snapshots <= 1
         options = SiteOptions.from_json(site.options)
         if depth > options.max_depth:
@@ -159,8 +182,9 @@ def discover(store: Store, source_id: int, *, settings: Settings, fetch: Fetch |
         body, content_type, final_url = raw_bytes(snapshot), snapshot.content_type, snapshot.final_url
         site_id = site.id
         site_urls = [site.url, final_url] if is_site else [site.url, source.url]
-        already = session.scalar(select(func.count()).select_from(Source)
-                                 .where(Source.discovered_from_id == site.id)) or 0
+        already = (
+            session.scalar(select(func.count()).select_from(Source).where(Source.discovered_from_id == site.id)) or 0
+        )
     report.baseline = baseline
     found_on = final_url
     try:
@@ -175,21 +199,33 @@ def discover(store: Store, source_id: int, *, settings: Settings, fetch: Fetch |
     robots = {} if robots is None else robots
     page_urls = list(document.urls)
     if is_site and document.is_index:
-        page_urls = _expand_index(document, site_urls=site_urls, settings=settings, fetcher=fetcher,
-                                  site_id=site_id, robots=robots, skipped=report.skipped)
+        page_urls = _expand_index(
+            document,
+            site_urls=site_urls,
+            settings=settings,
+            fetcher=fetcher,
+            site_id=site_id,
+            robots=robots,
+            skipped=report.skipped,
+        )
     candidates = candidate_urls(page_urls, site_urls=site_urls, options=options, skipped=report.skipped)
     with store.session() as session:
         known = _known(session, candidates)
     fresh = [url for url in candidates if url not in known]
     budget = options.max_pages - already
     if fresh and budget > 0 and settings.obey_robots:
-        fresh = _robots_filter(fresh, settings=settings, fetcher=fetcher, site_id=site_id, robots=robots,
-                               skipped=report.skipped)
+        fresh = _robots_filter(
+            fresh, settings=settings, fetcher=fetcher, site_id=site_id, robots=robots, skipped=report.skipped
+        )
     if len(fresh) > max(budget, 0):
         report.skipped["max_pages"] += len(fresh) - max(budget, 0)
-        log.warning("discovery: %s: max_pages %d reached; %d new link(s) not added", site_urls[0],
-                    options.max_pages, len(fresh) - max(budget, 0))
-        fresh = fresh[:max(budget, 0)]
+        log.warning(
+            "discovery: %s: max_pages %d reached; %d new link(s) not added",
+            site_urls[0],
+            options.max_pages,
+            len(fresh) - max(budget, 0),
+        )
+        fresh = fresh[: max(budget, 0)]
     if should_stop is not None and should_stop():
         return report  # the fetches above may have been cut short: decide nothing on them
     with store.session() as session:
@@ -199,10 +235,13 @@ def discover(store: Store, source_id: int, *, settings: Settings, fetch: Fetch |
         added = record_discovered(session, site_row, fresh, depth=depth, found_on=found_on, baseline=baseline)
         report.added = [source.id for source in added]
     if report.added or report.skipped:
-        log.info("discovery: %s: %d new page(s)%s%s", found_on, len(report.added),
-                 " (baseline: no new_page alerts)" if baseline and report.added else "",
-                 "; skipped " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items()))
-                 if report.skipped else "")
+        log.info(
+            "discovery: %s: %d new page(s)%s%s",
+            found_on,
+            len(report.added),
+            " (baseline: no new_page alerts)" if baseline and report.added else "",
+            "; skipped " + ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())) if report.skipped else "",
+        )
     return report
 
 
@@ -211,8 +250,16 @@ def _fetch_documents(urls: Sequence[str], *, site_id: int, fetcher: Fetch) -> di
     return {capture.requested_url: capture for capture in fetcher(targets)}
 
 
-def _expand_index(index: EntryDocument, *, site_urls: Sequence[str], settings: Settings, fetcher: Fetch,
-                  site_id: int, robots: dict[str, str | None], skipped: Counter[str]) -> list[str]:
+def _expand_index(
+    index: EntryDocument,
+    *,
+    site_urls: Sequence[str],
+    settings: Settings,
+    fetcher: Fetch,
+    site_id: int,
+    robots: dict[str, str | None],
+    skipped: Counter[str],
+) -> list[str]:
     """The page URLs of the child sitemaps of an index (nested indexes followed, within bounds); the
     first fetch also brings robots.txt, which the candidates are filtered by later."""
     pages: list[str] = []
@@ -226,7 +273,7 @@ def _expand_index(index: EntryDocument, *, site_urls: Sequence[str], settings: S
             break
         if fetched + len(level) > MAX_CHILD_SITEMAPS:
             skipped["child_sitemaps_over_limit"] += fetched + len(level) - MAX_CHILD_SITEMAPS
-            level = level[:MAX_CHILD_SITEMAPS - fetched]
+            level = level[: MAX_CHILD_SITEMAPS - fetched]
         seen.update(level)
         fetched += len(level)
         extra = [robots_url(site_urls[0])] if settings.obey_robots and not robots else []
@@ -242,8 +289,9 @@ def _expand_index(index: EntryDocument, *, site_urls: Sequence[str], settings: S
                 skipped["child_sitemap_failed"] += 1
                 continue
             try:
-                child = parse_xml_links(ungzip(capture.body, max_bytes=settings.max_body_bytes),
-                                        base_url=capture.final_url)
+                child = parse_xml_links(
+                    ungzip(capture.body, max_bytes=settings.max_body_bytes), base_url=capture.final_url
+                )
             except DocumentError as error:
                 log.warning("discovery: child sitemap %s: %s", url, error)
                 skipped["child_sitemap_failed"] += 1
@@ -270,8 +318,15 @@ def _robots_text(capture: Capture | None) -> str | None:
     return None
 
 
-def _robots_filter(urls: list[str], *, settings: Settings, fetcher: Fetch, site_id: int,
-                   robots: dict[str, str | None], skipped: Counter[str]) -> list[str]:
+def _robots_filter(
+    urls: list[str],
+    *,
+    settings: Settings,
+    fetcher: Fetch,
+    site_id: int,
+    robots: dict[str, str | None],
+    skipped: Counter[str],
+) -> list[str]:
     by_robots: dict[str, list[str]] = {}
     for url in urls:
         by_robots.setdefault(robots_url(url), []).append(url)
@@ -294,9 +349,14 @@ def _robots_filter(urls: list[str], *, settings: Settings, fetcher: Fetch, site_
     return [url for url in urls if url in allowed_all]
 
 
-def discover_after(store: Store, results: Iterable[CheckResult], *, settings: Settings,
-                   robots: dict[str, str | None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> list[int]:
+def discover_after(
+    store: Store,
+    results: Iterable[CheckResult],
+    *,
+    settings: Settings,
+    robots: dict[str, str | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[int]:
     """Discovery for the site sources (and followable discovered pages) among check results;
     returns the ids of the pages added, to be checked next."""
     added: list[int] = []
@@ -310,12 +370,13 @@ def discover_after(store: Store, results: Iterable[CheckResult], *, settings: Se
             if source is None:
                 continue
             is_site = source.kind == "site"
-            follow = (not is_site and result.outcome == "changed" and bool(discovery_info(source)))
+            follow = not is_site and result.outcome == "changed" and bool(discovery_info(source))
         if not (is_site or follow):
             continue
         try:
-            added.extend(discover(store, result.source_id, settings=settings, robots=robots,
-                                  should_stop=should_stop).added)
+            added.extend(
+                discover(store, result.source_id, settings=settings, robots=robots, should_stop=should_stop).added
+            )
         except Exception as error:  # one site's discovery must not stop the run
             log.error("discovery of %s failed: %s", result.url, " ".join(str(error).split())[:300])
             log.debug("discovery failure", exc_info=True)

@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session
 from watcher.capture import Capture, sha256_hex
 from watcher.changes import diff_texts
 from watcher.config import Settings
-from watcher.extract import EXTRACTOR_VERSION, Extracted, decode_body, extract_document
+from watcher.errors import InputError
+from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
+from watcher.sources import extraction_selectors, source_extractor_version
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +64,26 @@ class CheckResult:
 VersionHook = Callable[[Session, TextVersion, TextVersion | None], None]
 
 
-def latest_text_version(session: Session, source_id: int, *, before: datetime | None = None) -> TextVersion | None:
-    """The source's newest text version, or its newest captured before ``before`` when given."""
+def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
+    """The source's newest text version under its current extractor version (its selectors' one),
+    or its newest captured before ``before`` when given."""
     query = (
         select(TextVersion)
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
-        .where(TextVersion.source_id == source_id, TextVersion.extractor_version == EXTRACTOR_VERSION)
+        .where(TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source))
     )
     if before is not None:
         query = query.where(Snapshot.fetched_at < before)
     return session.scalar(query.order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1))
 
 
-def _safe_extract(capture: Capture) -> Extracted | None:
+def _safe_extract(capture: Capture, selectors: Selectors) -> Extracted | None:
     if capture.error_kind or not capture.body:
         return None
     try:
-        return extract_document(capture.body, content_type=capture.header("Content-Type"),
-                                url=capture.final_url)
+        return extract_document(
+            capture.body, content_type=capture.header("Content-Type"), url=capture.final_url, selectors=selectors
+        )
     except Exception:
         log.exception("extraction failed for %s", capture.final_url)
         return None
@@ -95,15 +99,17 @@ def assess_site_document(capture: Capture, *, max_bytes: int) -> tuple[Extracted
     if capture.truncated:
         return None, Verdict(ok=False, outcome="error", kind="truncated", reason="the sitemap was cut off")
     try:
-        document = parse_xml_links(ungzip(capture.body, max_bytes=max_bytes),
-                                   base_url=capture.final_url or capture.requested_url)
+        document = parse_xml_links(
+            ungzip(capture.body, max_bytes=max_bytes), base_url=capture.final_url or capture.requested_url
+        )
     except DocumentError as error:
         return None, Verdict(ok=False, outcome="error", kind=error.kind, reason=str(error))
     return Extracted(title=document.kind, text=document.text(), language=None), Verdict(ok=True)
 
 
-def record_capture(session: Session, capture: Capture, *, settings: Settings,
-                   on_new_version: VersionHook | None = None) -> CheckResult:
+def record_capture(
+    session: Session, capture: Capture, *, settings: Settings, on_new_version: VersionHook | None = None
+) -> CheckResult:
     source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
@@ -129,10 +135,11 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
     else:
         # An archived capture may be older than stored history (a backfill of a source watched
         # already): it is compared with the version before it, the later history left as it stands.
-        previous = latest_text_version(session, source.id, before=capture.fetched_at if capture.archive_url else None)
+        previous = latest_text_version(session, source, before=capture.fetched_at if capture.archive_url else None)
         if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
             check.hint = _hint(capture, previous.text)
+            check.extraction_doubt = previous.extraction_doubt
         else:
             site_document = None
             if source.kind == "site":  # a sitemap or feed compares as its list of URLs
@@ -140,9 +147,9 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
             if site_document is not None:
                 extracted, verdict = site_document
             else:
-                extracted = _safe_extract(capture)
-                verdict = assess(capture, extracted)
+                extracted, verdict = _extract_page(capture, source)
                 check.hint = _hint(capture, extracted.text if extracted else "")
+                check.extraction_doubt = extracted.doubt if extracted else None
             if not verdict.ok or extracted is None:
                 check.outcome = verdict.outcome or ERROR
                 check.error_kind = verdict.kind or "empty"
@@ -166,9 +173,26 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
     if snapshot is not None:
         check.snapshot_id = snapshot.id
     session.flush()
-    return CheckResult(source_id=source.id, url=source.url, check_id=check.id, outcome=check.outcome,
-                       http_status=check.http_status, snapshot_id=snapshot.id if snapshot else None,
-                       change_id=change.id if change else None, error=check.error)
+    return CheckResult(
+        source_id=source.id,
+        url=source.url,
+        check_id=check.id,
+        outcome=check.outcome,
+        http_status=check.http_status,
+        snapshot_id=snapshot.id if snapshot else None,
+        change_id=change.id if change else None,
+        error=check.error,
+    )
+
+
+def _extract_page(capture: Capture, source: Source) -> tuple[Extracted | None, Verdict]:
+    """The main text of a page's capture (with the source's selectors) and the quality gate's verdict."""
+    try:
+        selectors = extraction_selectors(source)
+    except InputError as error:  # selectors damaged in the database since they were validated
+        return None, Verdict(ok=False, outcome=ERROR, kind="bad_selectors", reason=str(error))
+    extracted = _safe_extract(capture, selectors)
+    return extracted, assess(capture, extracted)
 
 
 def _hint(capture: Capture, text: str) -> str | None:
@@ -184,18 +208,32 @@ def _store_snapshot(
 ) -> tuple[Snapshot, TextVersion]:
     content_type = capture.header("Content-Type")
     snapshot = Snapshot(
-        source_id=source.id, fetched_at=capture.fetched_at, requested_url=capture.requested_url,
-        final_url=capture.final_url, http_status=capture.status or 0, headers=capture.headers,
-        content_type=content_type[:200] if content_type else None, encoding=extracted_encoding(capture),
-        sha256=sha256_hex(capture.body), size=len(capture.body), compression="zlib",
+        source_id=source.id,
+        fetched_at=capture.fetched_at,
+        requested_url=capture.requested_url,
+        final_url=capture.final_url,
+        http_status=capture.status or 0,
+        headers=capture.headers,
+        content_type=content_type[:200] if content_type else None,
+        encoding=extracted_encoding(capture),
+        sha256=sha256_hex(capture.body),
+        size=len(capture.body),
+        compression="zlib",
         raw=zlib.compress(capture.body, 6),
         archive_url=capture.archive_url,
     )
     session.add(snapshot)
     session.flush()
-    version = TextVersion(snapshot_id=snapshot.id, source_id=source.id, extractor_version=EXTRACTOR_VERSION,
-                          title=extracted.title, language=extracted.language, text=extracted.text,
-                          text_sha256=text_sha)
+    version = TextVersion(
+        snapshot_id=snapshot.id,
+        source_id=source.id,
+        extractor_version=source_extractor_version(source),
+        title=extracted.title,
+        language=extracted.language,
+        text=extracted.text,
+        text_sha256=text_sha,
+        extraction_doubt=extracted.doubt,
+    )
     session.add(version)
     if capture.screenshot:
         session.add(
@@ -222,9 +260,15 @@ def extracted_encoding(capture: Capture) -> str | None:
 
 def _store_change(session: Session, old: TextVersion, new: TextVersion, *, settings: Settings) -> Change:
     diff = diff_texts(old.text, new.text, timeout=settings.diff_timeout)
-    change = Change(source_id=new.source_id, old_version_id=old.id, new_version_id=new.id,
-                    inserted_chars=diff.inserted_chars, deleted_chars=diff.deleted_chars,
-                    ops=compact_ops(diff.ops), diff_seconds=diff.seconds)
+    change = Change(
+        source_id=new.source_id,
+        old_version_id=old.id,
+        new_version_id=new.id,
+        inserted_chars=diff.inserted_chars,
+        deleted_chars=diff.deleted_chars,
+        ops=compact_ops(diff.ops),
+        diff_seconds=diff.seconds,
+    )
     session.add(change)
     session.flush()
     return change

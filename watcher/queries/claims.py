@@ -25,9 +25,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
-from watcher.extract import EXTRACTOR_VERSION
 from watcher.models import ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion, UTCDateTime
 from watcher.queries.choices import indication_id
+from watcher.sources import extractor_version_sql
 
 
 @dataclass
@@ -73,29 +73,48 @@ class _Row:
 
 def _versions(*columns: Any) -> Select[Any]:
     """Profiled versions (current analyser and extractor) with their snapshot, page and clinic."""
-    return (select(*columns)
-            .select_from(ClaimProfileRecord)
-            .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
-            .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
-            .join(Source, Snapshot.source_id == Source.id)
-            .outerjoin(Clinic, Source.clinic_id == Clinic.id)
-            .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-                   TextVersion.extractor_version == EXTRACTOR_VERSION))
+    return (
+        select(*columns)
+        .select_from(ClaimProfileRecord)
+        .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
+        .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
+        .join(Source, Snapshot.source_id == Source.id)
+        .outerjoin(Clinic, Source.clinic_id == Clinic.id)
+        .where(
+            ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
+            TextVersion.extractor_version == extractor_version_sql(),
+        )
+    )
 
 
 def _all_rows(session: Session, *, clinic_id: int | None) -> Iterator[_Row]:
     """Every profiled version, in capture order."""
-    query = _versions(Source.id, Source.url, Source.clinic_id, Clinic.name, Snapshot.id, Snapshot.fetched_at,
-                      ClaimProfileRecord.indications).order_by(Snapshot.fetched_at, Snapshot.id)
+    query = _versions(
+        Source.id,
+        Source.url,
+        Source.clinic_id,
+        Clinic.name,
+        Snapshot.id,
+        Snapshot.fetched_at,
+        ClaimProfileRecord.indications,
+    ).order_by(Snapshot.fetched_at, Snapshot.id)
     if clinic_id is not None:
         query = query.where(Source.clinic_id == clinic_id)
     before: dict[int, tuple[int, datetime]] = {}
     for source_id, url, cid, clinic, snapshot_id, fetched_at, indications in session.execute(query):
         previous = before.get(source_id)
         before[source_id] = (snapshot_id, fetched_at)
-        yield _Row(source_id, url, cid, clinic, snapshot_id, fetched_at,
-                   {str(k): int(v) for k, v in (indications or {}).items() if int(v) > 0},
-                   previous[0] if previous else None, previous[1] if previous else None)
+        yield _Row(
+            source_id,
+            url,
+            cid,
+            clinic,
+            snapshot_id,
+            fetched_at,
+            {str(k): int(v) for k, v in (indications or {}).items() if int(v) > 0},
+            previous[0] if previous else None,
+            previous[1] if previous else None,
+        )
 
 
 def _indication_rows(session: Session, *, clinic_id: int | None, indication: str) -> Iterator[_Row]:
@@ -105,35 +124,55 @@ def _indication_rows(session: Session, *, clinic_id: int | None, indication: str
     strength = ClaimProfileRecord.indications[indication].as_integer()
 
     def page_before(value: Any, **kind: Any) -> Any:
-        return func.lag(value, **kind).over(partition_by=Snapshot.source_id,
-                                            order_by=(Snapshot.fetched_at, Snapshot.id))
+        return func.lag(value, **kind).over(
+            partition_by=Snapshot.source_id, order_by=(Snapshot.fetched_at, Snapshot.id)
+        )
 
     inner = _versions(
-        Source.id.label("source_id"), Source.url.label("url"), Source.clinic_id.label("clinic_id"),
-        Clinic.name.label("clinic"), Snapshot.id.label("snapshot_id"), Snapshot.fetched_at.label("fetched_at"),
+        Source.id.label("source_id"),
+        Source.url.label("url"),
+        Source.clinic_id.label("clinic_id"),
+        Clinic.name.label("clinic"),
+        Snapshot.id.label("snapshot_id"),
+        Snapshot.fetched_at.label("fetched_at"),
         func.coalesce(strength, 0).label("strength"),
         func.coalesce(page_before(strength), 0).label("before"),
         page_before(Snapshot.id).label("previous_id"),
-        page_before(Snapshot.fetched_at, type_=UTCDateTime()).label("previous_at"))
+        page_before(Snapshot.fetched_at, type_=UTCDateTime()).label("previous_at"),
+    )
     if clinic_id is not None:
         inner = inner.where(Source.clinic_id == clinic_id)
     versions = inner.subquery()
-    query = (select(versions).where(versions.c.strength != versions.c.before)
-             .order_by(versions.c.fetched_at, versions.c.snapshot_id))
+    query = (
+        select(versions)
+        .where(versions.c.strength != versions.c.before)
+        .order_by(versions.c.fetched_at, versions.c.snapshot_id)
+    )
     for row in session.execute(query):
-        yield _Row(row.source_id, row.url, row.clinic_id, row.clinic, row.snapshot_id, row.fetched_at,
-                   {indication: int(row.strength)} if row.strength > 0 else {}, row.previous_id, row.previous_at)
+        yield _Row(
+            row.source_id,
+            row.url,
+            row.clinic_id,
+            row.clinic,
+            row.snapshot_id,
+            row.fetched_at,
+            {indication: int(row.strength)} if row.strength > 0 else {},
+            row.previous_id,
+            row.previous_at,
+        )
 
 
-def claim_timelines(session: Session, *, clinic_id: int | None = None,
-                    indication: str | None = None) -> dict[str, Any]:
+def claim_timelines(session: Session, *, clinic_id: int | None = None, indication: str | None = None) -> dict[str, Any]:
     indication = indication_id(indication) if indication else None
     timelines: dict[tuple[Any, str], _Timeline] = {}
     # Per clinic group: each page's claims in force, and the group's strength per indication.
     pages: dict[Any, dict[int, dict[str, int]]] = {}
     levels: dict[Any, dict[str, int]] = {}
-    rows = (_indication_rows(session, clinic_id=clinic_id, indication=indication) if indication
-            else _all_rows(session, clinic_id=clinic_id))
+    rows = (
+        _indication_rows(session, clinic_id=clinic_id, indication=indication)
+        if indication
+        else _all_rows(session, clinic_id=clinic_id)
+    )
     for row in rows:
         group = row.clinic_id if row.clinic_id is not None else ("source", row.source_id)
         in_force = pages.setdefault(group, {})
@@ -146,12 +185,17 @@ def claim_timelines(session: Session, *, clinic_id: int | None = None,
                 continue
             level[name] = strength
             timeline = timelines.setdefault((group, name), _Timeline(row.clinic, row.clinic_id, name))
-            timeline.steps.append({
-                "at": row.fetched_at.isoformat(), "strength": strength, "snapshot_id": row.snapshot_id,
-                "source_id": row.source_id, "source_url": row.source_url,
-                "previous_snapshot_id": row.previous_snapshot_id,
-                "previous_fetched_at": row.previous_fetched_at.isoformat() if row.previous_fetched_at else None,
-            })
+            timeline.steps.append(
+                {
+                    "at": row.fetched_at.isoformat(),
+                    "strength": strength,
+                    "snapshot_id": row.snapshot_id,
+                    "source_id": row.source_id,
+                    "source_url": row.source_url,
+                    "previous_snapshot_id": row.previous_snapshot_id,
+                    "previous_fetched_at": row.previous_fetched_at.isoformat() if row.previous_fetched_at else None,
+                }
+            )
     found = [t.to_dict() for t in timelines.values()]
     found.sort(key=lambda t: (t["clinic"] or "", t["first_claimed"]["at"], t["indication"]))
     return {"analyser_version": ANALYSER_VERSION, "timelines": found, "current": _current(found)}
@@ -162,17 +206,24 @@ def _current(timelines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_indication: dict[str, list[dict[str, Any]]] = {}
     for timeline in timelines:
         if timeline["claimed_now"]:
-            by_indication.setdefault(timeline["indication"], []).append({
-                "clinic": timeline["clinic"], "clinic_id": timeline["clinic_id"],
-                "strength": timeline["current_strength"], "since": timeline["claimed_since"],
-                "source_url": timeline["steps"][-1]["source_url"],
-            })
-    return [{"indication": name, "clinics": sorted(clinics, key=lambda c: c["since"])}
-            for name, clinics in sorted(by_indication.items())]
+            by_indication.setdefault(timeline["indication"], []).append(
+                {
+                    "clinic": timeline["clinic"],
+                    "clinic_id": timeline["clinic_id"],
+                    "strength": timeline["current_strength"],
+                    "since": timeline["claimed_since"],
+                    "source_url": timeline["steps"][-1]["source_url"],
+                }
+            )
+    return [
+        {"indication": name, "clinics": sorted(clinics, key=lambda c: c["since"])}
+        for name, clinics in sorted(by_indication.items())
+    ]
 
 
-def claim_steps_rows(data: dict[str, Any], *, since: datetime | None = None,
-                     until: datetime | None = None) -> list[dict[str, Any]]:
+def claim_steps_rows(
+    data: dict[str, Any], *, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
     """Flat rows, one per step, for CSV export: clinic, indication, date, strength, snapshot, page."""
     rows = []
     for timeline in data["timelines"]:
@@ -180,6 +231,12 @@ def claim_steps_rows(data: dict[str, Any], *, since: datetime | None = None,
             at = datetime.fromisoformat(step["at"])
             if (since is not None and at < since) or (until is not None and at > until):
                 continue
-            rows.append({"clinic": timeline["clinic"], "indication": timeline["indication"], **step,
-                         "claimed": step["strength"] > 0})
+            rows.append(
+                {
+                    "clinic": timeline["clinic"],
+                    "indication": timeline["indication"],
+                    **step,
+                    "claimed": step["strength"] > 0,
+                }
+            )
     return rows

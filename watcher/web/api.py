@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from watcher.errors import InputError
 from watcher.export import export_download, export_filter
+from watcher.extract import Selectors
 from watcher.history import diff_versions
 from watcher.netguard import check_new_source
 from watcher.queries.alerts import acknowledge_alert, alerts_page, get_alert
@@ -78,6 +79,7 @@ PLAIN = r"^[^\x00-\x1f]*$"
 URL = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20]+$"
 INTERVAL = r"^ *[0-9]+(\.[0-9]+)? *[smhdwSMHDW] *$"
 PlainText = Annotated[str, Field(max_length=300, pattern=PLAIN)]
+CssList = Annotated[list[Annotated[str, Field(max_length=500, pattern=PLAIN)]], Field(max_length=20)]
 
 
 class SourceIn(BaseModel):
@@ -88,6 +90,10 @@ class SourceIn(BaseModel):
     kind: Literal["page", "site"] = "page"
     interval: str = Field(default="1d", max_length=20, pattern=INTERVAL, description="Check interval: 30m, 6h, 1d, 1w.")
     language: Literal["ja", "en", "mixed"] | None = None
+    render: bool = Field(default=False, description="Fetch through a headless browser (implies screenshot).")
+    screenshot: bool = Field(default=False, description="Keep a full-page screenshot of each version.")
+    select: CssList = Field(default_factory=list, description="CSS selectors: the main text is what they match.")
+    drop: CssList = Field(default_factory=list, description="CSS selectors: removed before extracting.")
 
 
 class AcknowledgeIn(BaseModel):
@@ -134,6 +140,9 @@ def add_source(session: SessionDep, settings: SettingsDep, body: Annotated[Sourc
         kind=body.kind,
         interval_seconds=parse_interval(body.interval),
         language=body.language,
+        render=body.render,
+        screenshot=body.screenshot,
+        selectors=Selectors.parse(select=body.select, drop=body.drop),  # invalid CSS: 400, one line
     )
     return source_dict(add_sources(session, [spec])[0])
 
@@ -285,20 +294,34 @@ def acknowledge(
 
 # --- exports --------------------------------------------------------------------------------------
 
-@read.get("/export", summary="Export as a file: alerts, claims or snapshots (CSV, JSON), captures (WARC)",
-          response_class=Response)
-def export(session: SessionDep, what: Literal["alerts", "claims", "snapshots"] = "alerts",
-           format: Literal["csv", "json", "warc"] = "csv", clinic: Text = None,
-           source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
-           since: DateParam = None, until: DateParam = None, kind: Annotated[str | None, Query(max_length=40)] = None,
-           indication: Annotated[str | None, Query(max_length=80)] = None,
-           excel: Annotated[bool, Query(description="CSV with a byte-order mark for Excel.")] = False) -> Response:
+
+@read.get(
+    "/export",
+    summary="Export as a file: alerts, claims or snapshots (CSV, JSON), captures (WARC)",
+    response_class=Response,
+)
+def export(
+    session: SessionDep,
+    what: Literal["alerts", "claims", "snapshots"] = "alerts",
+    format: Literal["csv", "json", "warc"] = "csv",
+    clinic: Text = None,
+    source: Annotated[str | None, Query(max_length=2048, description="Source id or URL.")] = None,
+    since: DateParam = None,
+    until: DateParam = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    indication: Annotated[str | None, Query(max_length=80)] = None,
+    excel: Annotated[bool, Query(description="CSV with a byte-order mark for Excel.")] = False,
+) -> Response:
     """The filters of `watcher export`; a WARC holds the captures (what=snapshots), gzipped per record."""
-    filters = export_filter(session, clinic=clinic, source=source, since=since, until=until, kind=kind,
-                            indication=indication)
+    filters = export_filter(
+        session, clinic=clinic, source=source, since=since, until=until, kind=kind, indication=indication
+    )
     file = export_download(session, what=what, fmt=format, filters=filters, excel=excel)
-    return Response(file.body, media_type=file.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+    return Response(
+        file.body,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 # --- claims and search ----------------------------------------------------------------------------
