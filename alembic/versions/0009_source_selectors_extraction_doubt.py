@@ -1,7 +1,7 @@
 """extraction: per-source CSS selectors, the extraction doubt on checks and text versions
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-10 12:00:00.000000
 
 ``sources.selectors`` ({"select": [...], "drop": [...]}) and ``sources.selectors_key`` (their
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
