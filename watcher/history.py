@@ -16,13 +16,15 @@ from watcher.sources import source_dict
 
 
 def checks_of(session: Session, source: Source) -> list[Check]:
-    return list(session.scalars(select(Check).where(Check.source_id == source.id)
-                                .order_by(Check.checked_at, Check.id)))
+    return list(session.scalars(select(Check).where(Check.source_id == source.id).order_by(Check.checked_at, Check.id)))
 
 
 def snapshots_of(session: Session, source: Source) -> list[Snapshot]:
-    return list(session.scalars(select(Snapshot).where(Snapshot.source_id == source.id)
-                                .order_by(Snapshot.fetched_at, Snapshot.id)))
+    return list(
+        session.scalars(
+            select(Snapshot).where(Snapshot.source_id == source.id).order_by(Snapshot.fetched_at, Snapshot.id)
+        )
+    )
 
 
 def check_dict(check: Check) -> dict[str, Any]:
@@ -43,26 +45,6 @@ def check_dict(check: Check) -> dict[str, Any]:
     }
 
 
-def snapshot_dict(snapshot: Snapshot) -> dict[str, Any]:
-    version = snapshot.text_version
-    return {
-        "id": snapshot.id,
-        "fetched_at": snapshot.fetched_at.isoformat(),
-        "sha256": snapshot.sha256,
-        "size": snapshot.size,
-        "http_status": snapshot.http_status,
-        "final_url": snapshot.final_url,
-        "content_type": snapshot.content_type,
-        "encoding": snapshot.encoding,
-        "archive_url": snapshot.archive_url,
-        "text_version_id": version.id if version else None,
-        "title": version.title if version else None,
-        "language": version.language if version else None,
-        "text_sha256": version.text_sha256 if version else None,
-        "extractor_version": version.extractor_version if version else None,
-    }
-
-
 @dataclass(frozen=True)
 class VersionDiff:
     source: Source
@@ -73,31 +55,46 @@ class VersionDiff:
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": source_dict(self.source),
-            "from": {"snapshot_id": self.old.snapshot_id, "fetched_at": self.old.snapshot.fetched_at.isoformat(),
-                     "sha256": self.old.snapshot.sha256},
-            "to": {"snapshot_id": self.new.snapshot_id, "fetched_at": self.new.snapshot.fetched_at.isoformat(),
-                   "sha256": self.new.snapshot.sha256},
+            "from": {
+                "snapshot_id": self.old.snapshot_id,
+                "fetched_at": self.old.snapshot.fetched_at.isoformat(),
+                "sha256": self.old.snapshot.sha256,
+            },
+            "to": {
+                "snapshot_id": self.new.snapshot_id,
+                "fetched_at": self.new.snapshot.fetched_at.isoformat(),
+                "sha256": self.new.snapshot.sha256,
+            },
             "inserted_chars": self.diff.inserted_chars,
             "deleted_chars": self.diff.deleted_chars,
             "ops": [{"op": OP_NAMES[op], "text": text} for op, text in self.diff.ops],
             # The edited, removed and added lines with their numbers in each version (null: absent).
-            "changed_lines": [{"old_line": row.old_number, "new_line": row.new_number,
-                               "ops": [{"op": OP_NAMES[op], "text": text} for op, text in row.ops]}
-                              for row in self.diff.lines if row.changed],
+            "changed_lines": [
+                {
+                    "old_line": row.old_number,
+                    "new_line": row.new_number,
+                    "ops": [{"op": OP_NAMES[op], "text": text} for op, text in row.ops],
+                }
+                for row in self.diff.lines
+                if row.changed
+            ],
         }
 
 
 def _version_of_snapshot(session: Session, source: Source, snapshot_id: int) -> TextVersion:
-    version = session.scalar(select(TextVersion).where(TextVersion.snapshot_id == snapshot_id)
-                             .order_by(TextVersion.id.desc()).limit(1))
+    version = session.scalar(
+        select(TextVersion).where(TextVersion.snapshot_id == snapshot_id).order_by(TextVersion.id.desc()).limit(1)
+    )
     if version is None or version.source_id != source.id:
-        raise NotFoundError(f"snapshot {snapshot_id} is not a snapshot of source {source.id} "
-                            f"(see `watcher history {source.id}`)")
+        raise NotFoundError(
+            f"snapshot {snapshot_id} is not a snapshot of source {source.id} (see `watcher history {source.id}`)"
+        )
     return version
 
 
-def diff_versions(session: Session, source: Source, *, from_id: int | None = None, to_id: int | None = None,
-                  timeout: float = 2.0) -> VersionDiff:
+def diff_versions(
+    session: Session, source: Source, *, from_id: int | None = None, to_id: int | None = None, timeout: float = 2.0
+) -> VersionDiff:
     """Diff two snapshots of a source (ids are snapshot ids); default: the last two."""
     snapshots = snapshots_of(session, source)
     if to_id is None and from_id is None and len(snapshots) < 2:

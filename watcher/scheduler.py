@@ -376,27 +376,25 @@ class Service:
                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             )
             now = datetime.now(UTC)
-            scheduler.add_job(
-                self._check_job,
-                IntervalTrigger(seconds=self.tick, timezone=UTC),
-                id="check-due-sources",
-                name="check due sources",
-                next_run_time=now,
+            jobs = (
+                (self._check_job, self.tick, "check-due-sources", "check due sources", 0),
+                (
+                    self._notify_job,
+                    self.settings.scheduler_notify_interval,
+                    "send-notifications",
+                    "send notifications",
+                    1,
+                ),
+                (self._digest_job, self.settings.scheduler_digest_interval, "enqueue-digests", "collect digests", 2),
             )
-            scheduler.add_job(
-                self._notify_job,
-                IntervalTrigger(seconds=self.settings.scheduler_notify_interval, timezone=UTC),
-                id="send-notifications",
-                name="send notifications",
-                next_run_time=now + timedelta(seconds=1),
-            )
-            scheduler.add_job(
-                self._digest_job,
-                IntervalTrigger(seconds=self.settings.scheduler_digest_interval, timezone=UTC),
-                id="enqueue-digests",
-                name="collect digests",
-                next_run_time=now + timedelta(seconds=2),
-            )
+            for job, seconds, job_id, name, delay in jobs:
+                scheduler.add_job(
+                    job,
+                    IntervalTrigger(seconds=seconds, timezone=UTC),
+                    id=job_id,
+                    name=name,
+                    next_run_time=now + timedelta(seconds=delay),
+                )
             scheduler.start()
             try:
                 while not self.stop_requested.wait(0.5):

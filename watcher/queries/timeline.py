@@ -23,11 +23,12 @@ from watcher.errors import NotFoundError
 from watcher.extract import EXTRACTOR_VERSION
 from watcher.history import check_dict, checks_of
 from watcher.models import Alert, ClaimProfileRecord, Screenshot, Snapshot, Source, TextVersion
+from watcher.queries.alerts import alert_fields
 from watcher.sources import source_dict
 
 
 def snapshot_meta(snapshot: Snapshot, version: TextVersion | None) -> dict[str, Any]:
-    """The keys of ``watcher.history.snapshot_dict``, from an explicitly chosen text version."""
+    """A snapshot's metadata with that of the text version chosen for it (None: not extracted)."""
     return {
         "id": snapshot.id,
         "fetched_at": snapshot.fetched_at.isoformat(),
@@ -64,9 +65,13 @@ def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, T
     """Per snapshot, the text version of the current extractor, else the newest one (texts deferred)."""
     chosen: dict[int, TextVersion] = {}
     for start in range(0, len(snapshot_ids), 500):
-        chunk = snapshot_ids[start:start + 500]
-        for version in session.scalars(select(TextVersion).options(defer(TextVersion.text))
-                                       .where(TextVersion.snapshot_id.in_(chunk)).order_by(TextVersion.id)):
+        chunk = snapshot_ids[start : start + 500]
+        for version in session.scalars(
+            select(TextVersion)
+            .options(defer(TextVersion.text))
+            .where(TextVersion.snapshot_id.in_(chunk))
+            .order_by(TextVersion.id)
+        ):
             held = chosen.get(version.snapshot_id)
             if held is None or held.extractor_version != EXTRACTOR_VERSION:
                 chosen[version.snapshot_id] = version
@@ -74,24 +79,30 @@ def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, T
 
 
 def _snapshots(session: Session, source_id: int) -> list[Snapshot]:
-    return list(session.scalars(select(Snapshot).options(defer(Snapshot.raw))
-                                .where(Snapshot.source_id == source_id)
-                                .order_by(Snapshot.fetched_at, Snapshot.id)))
+    return list(
+        session.scalars(
+            select(Snapshot)
+            .options(defer(Snapshot.raw))
+            .where(Snapshot.source_id == source_id)
+            .order_by(Snapshot.fetched_at, Snapshot.id)
+        )
+    )
 
 
 def _indications_by_version(session: Session, source_id: int) -> dict[int, dict[str, int]]:
-    rows = session.execute(select(ClaimProfileRecord.text_version_id, ClaimProfileRecord.indications)
-                           .where(ClaimProfileRecord.source_id == source_id,
-                                  ClaimProfileRecord.analyser_version == ANALYSER_VERSION)).all()
+    rows = session.execute(
+        select(ClaimProfileRecord.text_version_id, ClaimProfileRecord.indications).where(
+            ClaimProfileRecord.source_id == source_id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+        )
+    ).all()
     return {version_id: {str(k): int(v) for k, v in (indications or {}).items()} for version_id, indications in rows}
 
 
 def alert_brief(alert: Alert, *, recurrence: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": alert.id, "kind": alert.kind, "severity": alert.severity, "indication": alert.indication,
-        "reference": alert.reference, "strength_before": alert.strength_before,
-        "strength_after": alert.strength_after, "before": alert.before, "after": alert.after,
-        "recurrence": recurrence, "occurrences": alert.occurrences,
+        **alert_fields(alert),
+        "recurrence": recurrence,
+        "occurrences": alert.occurrences,
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
     }
     data["description"] = describe_alert(data)
@@ -151,26 +162,39 @@ def describe_strength(strength: int | None) -> str:
 
 def version_at(session: Session, source: Source, at: datetime) -> dict[str, Any]:
     """The version in force at ``at``: the latest snapshot fetched at or before it, with its text."""
-    snapshot = session.scalar(select(Snapshot).options(defer(Snapshot.raw))
-                              .where(Snapshot.source_id == source.id, Snapshot.fetched_at <= at)
-                              .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1))
+    snapshot = session.scalar(
+        select(Snapshot)
+        .options(defer(Snapshot.raw))
+        .where(Snapshot.source_id == source.id, Snapshot.fetched_at <= at)
+        .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+        .limit(1)
+    )
     if snapshot is None:
-        first = session.scalar(select(Snapshot.fetched_at).where(Snapshot.source_id == source.id)
-                               .order_by(Snapshot.fetched_at).limit(1))
+        first = session.scalar(
+            select(Snapshot.fetched_at).where(Snapshot.source_id == source.id).order_by(Snapshot.fetched_at).limit(1)
+        )
         hint = f"its first is from {first.isoformat()}" if first else "it has none yet"
         raise NotFoundError(f"source {source.id} has no snapshot at or before {at.isoformat()} ({hint})")
     following = session.execute(
         select(Snapshot.id, Snapshot.fetched_at)
-        .where(Snapshot.source_id == source.id,
-               or_(Snapshot.fetched_at > snapshot.fetched_at,
-                   (Snapshot.fetched_at == snapshot.fetched_at) & (Snapshot.id > snapshot.id)))
-        .order_by(Snapshot.fetched_at, Snapshot.id).limit(1)).first()
+        .where(
+            Snapshot.source_id == source.id,
+            or_(
+                Snapshot.fetched_at > snapshot.fetched_at,
+                (Snapshot.fetched_at == snapshot.fetched_at) & (Snapshot.id > snapshot.id),
+            ),
+        )
+        .order_by(Snapshot.fetched_at, Snapshot.id)
+        .limit(1)
+    ).first()
     data = snapshot_text(session, snapshot)
-    data.update({
-        "source": source_dict(source),
-        "at": at.isoformat(),
-        "next_snapshot": {"id": following[0], "fetched_at": following[1].isoformat()} if following else None,
-    })
+    data.update(
+        {
+            "source": source_dict(source),
+            "at": at.isoformat(),
+            "next_snapshot": {"id": following[0], "fetched_at": following[1].isoformat()} if following else None,
+        }
+    )
     return data
 
 
