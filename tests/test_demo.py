@@ -4,6 +4,7 @@ seeds/demo_site/README.md: the alerts it must raise, and the pages that must rai
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -59,7 +60,7 @@ def test_demo_tells_the_story(tmp_path: Path, monkeypatch) -> None:  # type: ign
     days = [at.date() for _, at in sorted(round_dates().items())]
     assert snapshot_days == set(days), snapshot_days
     assert check_days == set(days) | {days[0] + timedelta(days=1)}, check_days
-    assert all((later - earlier).days >= 60 for earlier, later in zip(days, days[1:], strict=False))
+    assert all((later - earlier).days >= 60 for earlier, later in pairwise(days))
     assert f"database: {tmp_path / 'watcher.db'}" in output
     assert f"remove it when done: rm {tmp_path / 'watcher.db'}" in output
     assert f"WATCHER_DATABASE_URL=sqlite:///{tmp_path / 'watcher.db'} watcher history 1 --at 2025-" in output
