@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
@@ -22,6 +20,7 @@ from scrapy.utils.response import response_status_message
 from twisted.internet.error import DNSLookupError
 
 from watcher.errors import RefusedAddressError
+from watcher.httpdates import retry_after_seconds
 from watcher.netguard import Network, check_address, check_scheme_and_host, parse_ip, parse_networks
 
 if TYPE_CHECKING:
@@ -160,20 +159,3 @@ class BackoffRetryMiddleware(RetryMiddleware):
             attempt = int(retry.meta.get("retry_times", 1))
             retry.meta[BACKOFF_META] = max(self.backoff * 2 ** (attempt - 1), retry_after or 0.0)
         return retry
-
-
-def retry_after_seconds(value: bytes | str | None) -> float | None:
-    """A Retry-After header (delta-seconds or HTTP-date) as seconds from now; None if absent or bad."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

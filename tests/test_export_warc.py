@@ -48,11 +48,12 @@ def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 def captures(store: Store) -> dict[str, list[tuple[datetime, str, str, str]]]:
     with store.session() as session:
-        rows = session.execute(select(Source.url, Snapshot.fetched_at, Snapshot.sha256, TextVersion.text_sha256,
-                                      TextVersion.text)
-                               .join(Snapshot, Snapshot.source_id == Source.id)
-                               .join(TextVersion, TextVersion.snapshot_id == Snapshot.id)
-                               .order_by(Source.url, Snapshot.fetched_at)).all()
+        rows = session.execute(
+            select(Source.url, Snapshot.fetched_at, Snapshot.sha256, TextVersion.text_sha256, TextVersion.text)
+            .join(Snapshot, Snapshot.source_id == Source.id)
+            .join(TextVersion, TextVersion.snapshot_id == Snapshot.id)
+            .order_by(Source.url, Snapshot.fetched_at)
+        ).all()
     out: dict[str, list[tuple[datetime, str, str, str]]] = {}
     for url, *rest in rows:
         out.setdefault(url, []).append(tuple(rest))  # type: ignore[arg-type]
@@ -61,12 +62,21 @@ def captures(store: Store) -> dict[str, list[tuple[datetime, str, str, str]]]:
 
 def alert_kinds(store: Store) -> Counter[tuple[str, str, str | None]]:
     with store.session() as session:
-        return Counter(session.execute(select(Source.url, Alert.kind, Alert.indication)
-                                       .join(Source, Alert.source_id == Source.id)).all())
+        return Counter(
+            session.execute(
+                select(Source.url, Alert.kind, Alert.indication).join(Source, Alert.source_id == Source.id)
+            ).all()
+        )
 
 
-def test_warc_round_trip(store: Store, settings: Settings, run_cli, tmp_path: Path, fresh_url: str,  # type: ignore[no-untyped-def]
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warc_round_trip(
+    store: Store,
+    settings: Settings,
+    run_cli,
+    tmp_path: Path,
+    fresh_url: str,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     build_history(store, settings)
     plain, packed = tmp_path / "all.warc", tmp_path / "all.warc.gz"
     for target in (plain, packed):
@@ -99,10 +109,12 @@ def test_warc_round_trip(store: Store, settings: Settings, run_cli, tmp_path: Pa
             assert date == snapshot.fetched_at
             assert record.http_headers.get_statuscode() == "200"
         requests = [r for r in records if r.rec_type == "request"]
-        assert requests[0].rec_headers.get_header("WARC-Concurrent-To") == \
-            responses[0].rec_headers.get_header("WARC-Record-ID")
-        checked = subprocess.run([sys.executable, "-m", "warcio.cli", "check", "-v", str(path)],
-                                 capture_output=True, text=True, check=False)
+        assert requests[0].rec_headers.get_header("WARC-Concurrent-To") == responses[0].rec_headers.get_header(
+            "WARC-Record-ID"
+        )
+        checked = subprocess.run(
+            [sys.executable, "-m", "warcio.cli", "check", "-v", str(path)], capture_output=True, text=True, check=False
+        )
         assert checked.returncode == 0 and "digest pass" in checked.stdout, checked.stdout + checked.stderr
 
     # Into a fresh database: the same texts and hashes, the same claims and alerts.
@@ -130,19 +142,71 @@ def test_warc_round_trip(store: Store, settings: Settings, run_cli, tmp_path: Pa
     only_b = tmp_path / "b.warc"
     assert run_cli("export", "--format", "warc", "--source", URL_B, "--output", str(only_b)).code == 0
     with only_b.open("rb") as stream:
-        uris = {r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream) if r.rec_type == "response"}
+        uris = {
+            r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(stream) if r.rec_type == "response"
+        }
     assert uris == {URL_B}
 
 
-def _response(writer: WARCWriter, url: str, date: str, status: str, body: bytes, content_type: str,
-              extra: list[tuple[str, str]] | None = None) -> None:
+def source_clinics(store: Store) -> dict[str, str | None]:
+    with store.session() as session:
+        return {s.url: (s.clinic.name if s.clinic else None) for s in session.scalars(select(Source))}
+
+
+def test_warc_round_trip_keeps_clinic_names(  # type: ignore[no-untyped-def]
+    store: Store, settings: Settings, run_cli, tmp_path: Path, fresh_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export names each source's clinic in a metadata record; an import without --clinic puts
+    the new sources back in those clinics (and a source without one in none)."""
+    build_history(store, settings)
+    target = tmp_path / "all.warc.gz"
+    assert run_cli("export", "--format", "warc", "--output", str(target)).code == 0
+    original = source_clinics(store)
+    assert None in original.values() and len({c for c in original.values() if c}) == 2
+    with target.open("rb") as stream:
+        metadata = [
+            (r.rec_headers.get_header("WARC-Concurrent-To"), r.content_stream().read().decode("utf-8"))
+            for r in ArchiveIterator(stream)
+            if r.rec_type == "metadata"
+        ]
+    assert len(metadata) == len([c for c in original.values() if c])  # one per source with a clinic
+    assert all(concurrent and "watcher-clinic: " in fields for concurrent, fields in metadata)
+
+    monkeypatch.setenv("WATCHER_DATABASE_URL", fresh_url)
+    assert run_cli("import-warc", str(target), "--json").json()["snapshots"] == 8
+    fresh = Store(fresh_url)
+    try:
+        assert source_clinics(fresh) == original
+    finally:
+        fresh.dispose()
+
+
+def _response(
+    writer: WARCWriter,
+    url: str,
+    date: str,
+    status: str,
+    body: bytes,
+    content_type: str,
+    extra: list[tuple[str, str]] | None = None,
+) -> None:
     headers = StatusAndHeaders(status, [("Content-Type", content_type), *(extra or [])], protocol="HTTP/1.1")
-    writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
-                                                  http_headers=headers, warc_headers_dict={"WARC-Date": date}))
+    writer.write_record(
+        writer.create_warc_record(
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=headers,
+            warc_headers_dict={"WARC-Date": date},
+        )
+    )
 
 
-PAGE = ("<html><head><title>Wayback</title></head><body><main><h1>TMS therapy</h1>"
-        "<p>TMS therapy may help with depression in some patients.</p></main></body></html>")
+PAGE = (
+    "<html><head><title>Wayback</title></head><body><main><h1>TMS therapy</h1>"
+    "<p>TMS therapy may help with depression in some patients.</p></main></body></html>"
+)
 PAGE_2 = PAGE.replace("may help with", "is clinically proven to cure")
 
 
@@ -151,14 +215,28 @@ def test_import_wayback_style_archive(store: Store, settings: Settings, run_cli,
     with archive.open("wb") as out:
         writer = WARCWriter(out, gzip=True)
         # Out of order on purpose: the import sorts by capture date.
-        _response(writer, "https://old.example/tms", "2025-06-01T00:00:00Z", "200 OK",
-                  gzip.compress(PAGE_2.encode()), "text/html; charset=utf-8", [("Content-Encoding", "gzip")])
+        _response(
+            writer,
+            "https://old.example/tms",
+            "2025-06-01T00:00:00Z",
+            "200 OK",
+            gzip.compress(PAGE_2.encode()),
+            "text/html; charset=utf-8",
+            [("Content-Encoding", "gzip")],
+        )
         _response(writer, "https://old.example/tms", "2025-01-01T00:00:00Z", "200 OK", PAGE.encode(), "text/html")
-        _response(writer, "https://old.example/tms", "2025-03-01T00:00:00Z", "404 Not Found",
-                  b"<html><body><h1>Not Found</h1></body></html>", "text/html")
+        _response(
+            writer,
+            "https://old.example/tms",
+            "2025-03-01T00:00:00Z",
+            "404 Not Found",
+            b"<html><body><h1>Not Found</h1></body></html>",
+            "text/html",
+        )
         _response(writer, "https://old.example/logo.png", "2025-01-01T00:00:00Z", "200 OK", b"\x89PNG....", "image/png")
-        writer.write_record(writer.create_warc_record("https://old.example/tms", "metadata",
-                                                      payload=io.BytesIO(b"note: x"), length=7))
+        writer.write_record(
+            writer.create_warc_record("https://old.example/tms", "metadata", payload=io.BytesIO(b"note: x"), length=7)
+        )
     result = run_cli("import-warc", str(archive), "--clinic", "Old Clinic", "--json")
     assert result.code == 0, result.err
     report = result.json()
@@ -166,7 +244,10 @@ def test_import_wayback_style_archive(store: Store, settings: Settings, run_cli,
     assert report["outcomes"] == {"changed": 2, "error": 1} and report["snapshots"] == 2
     history = run_cli("history", "https://old.example/tms", "--json").json()
     assert [(c["checked_at"][:10], c["outcome"], c["http_status"]) for c in history["checks"]] == [
-        ("2025-01-01", "changed", 200), ("2025-03-01", "error", 404), ("2025-06-01", "changed", 200)]
+        ("2025-01-01", "changed", 200),
+        ("2025-03-01", "error", 404),
+        ("2025-06-01", "changed", 200),
+    ]
     assert history["snapshots"][1]["indications"] == {"depression": 4}
     kinds = {(a["kind"], a["indication"]) for a in run_cli("alerts", "--json").json()}
     assert ("claim_strengthened", "depression") in kinds
@@ -175,8 +256,14 @@ def test_import_wayback_style_archive(store: Store, settings: Settings, run_cli,
     # A capture older than the stored history cannot be put in the middle of it: skipped and counted.
     older = tmp_path / "older.warc"
     with older.open("wb") as out:
-        _response(WARCWriter(out, gzip=False), "https://old.example/tms", "2024-01-01T00:00:00Z", "200 OK",
-                  PAGE.encode(), "text/html")
+        _response(
+            WARCWriter(out, gzip=False),
+            "https://old.example/tms",
+            "2024-01-01T00:00:00Z",
+            "200 OK",
+            PAGE.encode(),
+            "text/html",
+        )
     skipped = run_cli("import-warc", str(older), "--json").json()
     assert skipped["skipped_older"] == 1 and skipped["checks"] == 0
 

@@ -20,9 +20,23 @@ PACKAGE = Path(__file__).resolve().parent.parent / "watcher"
 
 # Lowest first. A name stands for the module and, for a package, everything in it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("watcher", "watcher.errors", "watcher.netguard", "watcher.config", "watcher.addresses")),
-    ("pure stages", ("watcher.capture", "watcher.extract", "watcher.quality", "watcher.shell", "watcher.links",
-                     "watcher.changes", "watcher.claims", "watcher.describe")),
+    (
+        "foundation",
+        ("watcher", "watcher.errors", "watcher.netguard", "watcher.config", "watcher.addresses", "watcher.httpdates"),
+    ),
+    (
+        "pure stages",
+        (
+            "watcher.capture",
+            "watcher.extract",
+            "watcher.quality",
+            "watcher.shell",
+            "watcher.links",
+            "watcher.changes",
+            "watcher.claims",
+            "watcher.describe",
+        ),
+    ),
     ("storage", ("watcher.models", "watcher.db", "watcher.search_index")),
     ("sources and crawl", ("watcher.sources", "watcher.crawl", "watcher.lifeline", "watcher.webarchive")),
     ("write path", ("watcher.pipeline",)),
@@ -87,8 +101,7 @@ def imports_of(module: str) -> list[Import]:
                 if child.level:
                     anchor = package.split(".")[: len(package.split(".")) - (child.level - 1)]
                     base = ".".join([*anchor, base] if base else anchor)
-                found.extend(Import(module, resolve(base, alias.name), child.lineno, function)
-                             for alias in child.names)
+                found.extend(Import(module, resolve(base, alias.name), child.lineno, function) for alias in child.names)
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 visit(child, getattr(child, "name", "<lambda>"))
             else:
@@ -122,9 +135,11 @@ def test_every_module_has_a_layer() -> None:
 
 
 def test_no_upward_import_between_layers() -> None:
-    upward = [f"{i.module}:{i.line} imports {i.target} ({LAYERS[layer_of(i.module)][0]} -> "
-              f"{LAYERS[layer_of(i.target)][0]})"
-              for i in ALL_IMPORTS if internal(i) and layer_of(i.target) > layer_of(i.module)]
+    upward = [
+        f"{i.module}:{i.line} imports {i.target} ({LAYERS[layer_of(i.module)][0]} -> {LAYERS[layer_of(i.target)][0]})"
+        for i in ALL_IMPORTS
+        if internal(i) and layer_of(i.target) > layer_of(i.module)
+    ]
     assert upward == []
 
 
@@ -134,9 +149,13 @@ def test_pipeline_modules_import_only_later_steps() -> None:
         return PIPELINE_ORDER.index(module.removeprefix(prefix)) if module.startswith(prefix) else None
 
     assert {m.removeprefix("watcher.pipeline.") for m in MODULES if m.startswith("watcher.pipeline.")} == set(
-        PIPELINE_ORDER)
-    backwards = [f"{i.module}:{i.line} imports {i.target}" for i in ALL_IMPORTS
-                 if (a := step(i.module)) is not None and (b := step(i.target)) is not None and b <= a]
+        PIPELINE_ORDER
+    )
+    backwards = [
+        f"{i.module}:{i.line} imports {i.target}"
+        for i in ALL_IMPORTS
+        if (a := step(i.module)) is not None and (b := step(i.target)) is not None and b <= a
+    ]
     assert backwards == []
 
 
@@ -154,7 +173,7 @@ def test_no_import_cycle() -> None:
         stack.append(module)
         for target in sorted(graph[module]):
             if state.get(target) == 1:
-                cycles.append([*stack[stack.index(target):], target])
+                cycles.append([*stack[stack.index(target) :], target])
             elif target not in state:
                 visit(target)
         stack.pop()
@@ -176,27 +195,37 @@ def test_imports_inside_functions_only_in_the_cli_and_marked() -> None:
             continue
         lines = MODULES[item.module].read_text(encoding="utf-8").splitlines()
         before = lines[: item.line - 1]
-        def_line = max(n for n, text in enumerate(before)
-                       if text.lstrip().startswith(("def ", "async def ")) and f" {item.in_function}(" in text)
+        def_line = max(
+            n
+            for n, text in enumerate(before)
+            if text.lstrip().startswith(("def ", "async def ")) and f" {item.in_function}(" in text
+        )
         if not any(text.strip().startswith(LAZY_MARK) for text in before[def_line:]):
-            bad.append(f"{item.module}:{item.line} imports {item.target} inside {item.in_function}() "
-                       f"without {LAZY_MARK!r} before it")
+            bad.append(
+                f"{item.module}:{item.line} imports {item.target} inside {item.in_function}() "
+                f"without {LAZY_MARK!r} before it"
+            )
     assert bad == []
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("from watcher.pipeline.run import check_with_discovery\n", "upward"),
-    ("def f() -> None:\n    from watcher.errors import InputError\n", "inside"),
-])
-def test_the_rules_catch_what_they_forbid(source: str, expected: str, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from watcher.pipeline.run import check_with_discovery\n", "upward"),
+        ("def f() -> None:\n    from watcher.errors import InputError\n", "inside"),
+    ],
+)
+def test_the_rules_catch_what_they_forbid(
+    source: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A pure-stage module that imported the write path, or imported inside a function, would fail.
     planted = PACKAGE / "links.py"
     monkeypatch.setitem(MODULES, "watcher.links", tmp_path / "links.py")
     (tmp_path / "links.py").write_text(planted.read_text(encoding="utf-8") + "\n" + source, encoding="utf-8")
     planted_imports = imports_of("watcher.links")
     if expected == "upward":
-        assert any(i.target == "watcher.pipeline.run" and layer_of(i.target) > layer_of(i.module)
-                   for i in planted_imports)
+        assert any(
+            i.target == "watcher.pipeline.run" and layer_of(i.target) > layer_of(i.module) for i in planted_imports
+        )
     else:
         assert any(i.in_function == "f" for i in planted_imports)

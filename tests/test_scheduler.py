@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,12 +19,13 @@ import pytest
 from sqlalchemy import func, select, update
 from waiting import STARTUP_SECONDS, children, spawn, wait_for
 
-from watcher.config import load_settings
+from watcher.config import Settings, load_settings
 from watcher.db import Store
+from watcher.demo.sink import MailSink
 from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.errors import ConfigError
 from watcher.models import Check, Snapshot, Source, TextVersion, utcnow
-from watcher.scheduler import claim_due, jittered, load_notify, release, schedule_next
+from watcher.scheduler import Service, claim_due, jittered, release, schedule_next
 from watcher.sources import SourceSpec, add_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -125,12 +127,18 @@ def test_bad_scheduler_settings_are_one_line(run_cli) -> None:  # type: ignore[n
         assert f"WATCHER_{name}=" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_missing_notifier_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    settings = load_settings({})
-    assert load_notify(settings, module="watcher.notify_not_built_yet") is None
-    assert "notifications are off: watcher.notify_not_built_yet is not installed" in caplog.text
-    assert load_notify(settings, module="watcher.models") is None
-    assert "has no send_due()" in caplog.text
+def test_service_says_whether_it_mails(store: Store, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """The notification jobs are the outbox's own: without WATCHER_SMTP_HOST the service says e-mail
+    is disabled and its jobs send nothing; with a (real, local) SMTP server it says how often it sends."""
+    caplog.set_level(logging.INFO, logger="watcher.scheduler")
+    assert Service(store, replace(settings, smtp_host="")).once() == 0
+    assert "e-mail is disabled (WATCHER_SMTP_HOST is empty)" in caplog.text
+    caplog.clear()
+    with MailSink() as sink:
+        mailing = replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, scheduler_notify_interval=7)
+        assert Service(store, mailing).once() == 0
+    assert "notifications every 7 s" in caplog.text and "disabled" not in caplog.text
+    assert sink.received() == []  # nothing to send: no subscriptions, no alerts
 
 
 # --- the real service, in a subprocess ----------------------------------------------------------

@@ -34,11 +34,11 @@ from spiders.middlewares import (
     BackoffRetryMiddleware,
     RefusedRequest,
     RobotsDisallowed,
-    retry_after_seconds,
 )
 from spiders.settings import MIN_AUTOTHROTTLE_START_DELAY, robots_token, scrapy_settings
 from watcher.capture import FetchTarget
 from watcher.config import Settings
+from watcher.httpdates import parse_http_date, retry_after_seconds
 from watcher.netguard import ALL_NETWORKS, LOOPBACK_NETWORKS
 
 TARGET = FetchTarget(source_id=7, url="https://clinic.example/page")
@@ -46,9 +46,18 @@ TARGET = FetchTarget(source_id=7, url="https://clinic.example/page")
 
 # -- settings ---------------------------------------------------------------------------------------
 
+
 def test_settings_are_polite_and_follow_watcher_settings() -> None:
-    settings = Settings(download_delay=3.0, download_timeout=12.0, max_body_bytes=1234, retry_times=4,
-                        obey_robots=True, autothrottle=True, log_level="WARNING", contact="a@b.example")
+    settings = Settings(
+        download_delay=3.0,
+        download_timeout=12.0,
+        max_body_bytes=1234,
+        retry_times=4,
+        obey_robots=True,
+        autothrottle=True,
+        log_level="WARNING",
+        contact="a@b.example",
+    )
     flat = scrapy_settings(settings, capture_fd=9)
     assert flat["CONCURRENT_REQUESTS_PER_DOMAIN"] == 1
     assert flat["DOWNLOAD_DELAY"] == 3.0 and flat["AUTOTHROTTLE_START_DELAY"] == 3.0
@@ -69,41 +78,62 @@ def test_no_delay_means_a_tiny_one_and_a_small_autothrottle_start() -> None:
     assert flat["AUTOTHROTTLE_START_DELAY"] == MIN_AUTOTHROTTLE_START_DELAY <= 0.5
 
 
-@pytest.mark.parametrize("agent, token", [("watcher/0.1.0 (medical-claim change monitor)", "watcher"),
-                                          ("MyBot/2.0", "MyBot"), ("plain agent", "plain"), ("", "watcher")])
+@pytest.mark.parametrize(
+    "agent, token",
+    [
+        ("watcher/0.1.0 (medical-claim change monitor)", "watcher"),
+        ("MyBot/2.0", "MyBot"),
+        ("plain agent", "plain"),
+        ("", "watcher"),
+    ],
+)
 def test_robots_token(agent: str, token: str) -> None:
     assert robots_token(agent) == token
 
 
 # -- error classification ---------------------------------------------------------------------------
 
+
 def _wrapped(outer: BaseException, inner: BaseException) -> BaseException:
     outer.__cause__ = inner
     return outer
 
 
-@pytest.mark.parametrize("error, kind", [
-    (DownloadTimeoutError("Getting x took longer than 1.0 seconds."), "timeout"),
-    (tx_error.TimeoutError(), "timeout"),
-    (CannotResolveHostError("DNS lookup failed"), "dns"),
-    (_wrapped(CannotResolveHostError("x"), tx_error.DNSLookupError("x")), "dns"),
-    (DownloadConnectionRefusedError("refused"), "connection"),
-    (tx_error.ConnectionLost(), "connection"),
-    (RefusedRequest("refused 127.0.0.1: loopback address"), "refused_address"),
-    (RobotsDisallowed("Forbidden by robots.txt"), "robots"),
-    (DownloadCancelledError("Expected to receive 2000 bytes which is larger than download max size"),
-     "too_large"),
-    (DownloadCancelledError(), "too_large"),
-    (IgnoreRequest("Ignored response because its body exceeded DOWNLOAD_MAXSIZE (10 B) during "
-                   "decompression."), "too_large"),
-    (IgnoreRequest("max redirections reached"), "too_many_redirects"),
-    (ResponseFailed([Failure(SSL.Error([("SSL routines", "", "wrong version number")]))]), "tls"),
-    (_wrapped(DownloadFailedError("boom"),
-              ResponseFailed([Failure(SSL.Error([("SSL routines", "", "handshake failure")]))])), "tls"),
-    (ResponseFailed([Failure(SSL.Error([("SSL routines", "", "bad certificate")])),
-                     Failure(tx_error.ConnectionLost())]), "tls"),
-    (ValueError("something\nelse"), "other"),
-])
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (DownloadTimeoutError("Getting x took longer than 1.0 seconds."), "timeout"),
+        (tx_error.TimeoutError(), "timeout"),
+        (CannotResolveHostError("DNS lookup failed"), "dns"),
+        (_wrapped(CannotResolveHostError("x"), tx_error.DNSLookupError("x")), "dns"),
+        (DownloadConnectionRefusedError("refused"), "connection"),
+        (tx_error.ConnectionLost(), "connection"),
+        (RefusedRequest("refused 127.0.0.1: loopback address"), "refused_address"),
+        (RobotsDisallowed("Forbidden by robots.txt"), "robots"),
+        (DownloadCancelledError("Expected to receive 2000 bytes which is larger than download max size"), "too_large"),
+        (DownloadCancelledError(), "too_large"),
+        (
+            IgnoreRequest("Ignored response because its body exceeded DOWNLOAD_MAXSIZE (10 B) during decompression."),
+            "too_large",
+        ),
+        (IgnoreRequest("max redirections reached"), "too_many_redirects"),
+        (ResponseFailed([Failure(SSL.Error([("SSL routines", "", "wrong version number")]))]), "tls"),
+        (
+            _wrapped(
+                DownloadFailedError("boom"),
+                ResponseFailed([Failure(SSL.Error([("SSL routines", "", "handshake failure")]))]),
+            ),
+            "tls",
+        ),
+        (
+            ResponseFailed(
+                [Failure(SSL.Error([("SSL routines", "", "bad certificate")])), Failure(tx_error.ConnectionLost())]
+            ),
+            "tls",
+        ),
+        (ValueError("something\nelse"), "other"),
+    ],
+)
 def test_classify(error: BaseException, kind: str) -> None:
     got, message = classify(error)
     assert got == kind and "\n" not in message and message
@@ -121,11 +151,18 @@ def test_exhausted_redirects_are_recognised_without_the_message() -> None:
 
 # -- retry policy -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def crawler() -> Crawler:
-    crawler = get_crawler(ClinicPagesSpider, {"RETRY_TIMES": 2, "WATCHER_RETRY_BACKOFF": 0.5,
-                                              "WATCHER_RETRY_AFTER_CAP": 60,
-                                              "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504]})
+    crawler = get_crawler(
+        ClinicPagesSpider,
+        {
+            "RETRY_TIMES": 2,
+            "WATCHER_RETRY_BACKOFF": 0.5,
+            "WATCHER_RETRY_AFTER_CAP": 60,
+            "RETRY_HTTP_CODES": [408, 429, 500, 502, 503, 504],
+        },
+    )
     crawler.spider = crawler._create_spider()
     return crawler
 
@@ -156,14 +193,16 @@ def test_no_retry_for_final_answers(crawler: Crawler, status: int) -> None:
 def test_retry_after_within_the_cap_is_waited_for(crawler: Crawler) -> None:
     request = Request("https://a.example/")
     retry = BackoffRetryMiddleware.from_crawler(crawler).process_response(
-        request, _response(request, 429, {"Retry-After": "7"}))
+        request, _response(request, 429, {"Retry-After": "7"})
+    )
     assert isinstance(retry, Request) and retry.meta[BACKOFF_META] == 7.0
 
 
 def test_retry_after_beyond_the_cap_is_not_retried(crawler: Crawler) -> None:
     request = Request("https://a.example/")
     result = BackoffRetryMiddleware.from_crawler(crawler).process_response(
-        request, _response(request, 503, {"Retry-After": "3600"}))
+        request, _response(request, 503, {"Retry-After": "3600"})
+    )
     assert isinstance(result, Response) and result.status == 503
 
 
@@ -184,12 +223,30 @@ def test_retry_after_header_forms() -> None:
     past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
     assert retry_after_seconds(past) == 0.0
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+    moment = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    assert retry_after_seconds("Tue, 05 Mar 2024 09:30:40 GMT", now=moment) == 40.0
+
+
+def test_http_dates_are_aware_utc_or_none() -> None:
+    assert parse_http_date(b"Tue, 05 Mar 2024 09:30:00 GMT") == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    assert parse_http_date("Tue, 05 Mar 2024 18:30:00 +0900") == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    assert parse_http_date("Tue, 05 Mar 2024 09:30:00 -0000") == datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    assert parse_http_date(None) is None and parse_http_date("") is None and parse_http_date("yesterday") is None
 
 
 # -- the address guard (literal addresses: no resolver, no reactor needed) ------------------------
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://[::1]:8080/", "http://10.0.0.8/",
-                                 "http://169.254.169.254/latest/meta-data/", "http://[::ffff:7f00:1]/"])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://[::1]:8080/",
+        "http://10.0.0.8/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:7f00:1]/",
+    ],
+)
 def test_guard_refuses_private_literals(url: str) -> None:
     guard = AddressGuardMiddleware()
     with pytest.raises(RefusedRequest, match="refused"):
@@ -202,8 +259,16 @@ def test_guard_passes_public_literals_and_private_when_allowed() -> None:
     asyncio.run(AddressGuardMiddleware(allowed=ALL_NETWORKS).process_request(Request("http://10.0.0.8/")))
 
 
-@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
-                                 "http://[::ffff:169.254.169.254]/", "http://0.0.0.0/", "http://[fd00:ec2::254]/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://0.0.0.0/",
+        "http://[fd00:ec2::254]/",
+    ],
+)
 def test_guard_never_passes_link_local_or_metadata_addresses(url: str) -> None:
     for allowed in (LOOPBACK_NETWORKS, ALL_NETWORKS):
         with pytest.raises(RefusedRequest, match="refused"):
@@ -222,10 +287,12 @@ def test_guard_refuses_other_schemes_even_when_private_is_allowed() -> None:
 
 # -- captures ---------------------------------------------------------------------------------------
 
+
 def test_request_carries_conditional_headers() -> None:
     spider = ClinicPagesSpider(targets=[])
-    request = spider.request_for(FetchTarget(source_id=1, url="https://a.example/", etag='"abc"',
-                                             last_modified="Tue, 02 Jan 2024 00:00:00 GMT"))
+    request = spider.request_for(
+        FetchTarget(source_id=1, url="https://a.example/", etag='"abc"', last_modified="Tue, 02 Jan 2024 00:00:00 GMT")
+    )
     assert request.headers[b"If-None-Match"] == b'"abc"'
     assert request.headers[b"If-Modified-Since"] == b"Tue, 02 Jan 2024 00:00:00 GMT"
     assert request.dont_filter and request.meta[TARGET_META].source_id == 1
@@ -235,13 +302,26 @@ def test_request_carries_conditional_headers() -> None:
 
 def test_capture_from_response_keeps_raw_bytes_and_all_headers() -> None:
     body = "<p>うつ病</p>".encode("shift_jis")
-    request = Request("https://clinic.example/final",
-                      meta={TARGET_META: TARGET, STARTED_META: time.monotonic() - 0.25,
-                            "redirect_urls": ["https://clinic.example/page"]})
-    response = HtmlResponse("https://clinic.example/final", status=200, body=body, request=request,
-                            headers=[("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
-                                     ("Content-Type", "text/html; charset=shift_jis"),
-                                     ("X-Odd", b"caf\xe9")])
+    request = Request(
+        "https://clinic.example/final",
+        meta={
+            TARGET_META: TARGET,
+            STARTED_META: time.monotonic() - 0.25,
+            "redirect_urls": ["https://clinic.example/page"],
+        },
+    )
+    response = HtmlResponse(
+        "https://clinic.example/final",
+        status=200,
+        body=body,
+        request=request,
+        headers=[
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+            ("Content-Type", "text/html; charset=shift_jis"),
+            ("X-Odd", b"caf\xe9"),
+        ],
+    )
     capture = capture_from_response(response)
     assert capture.body == body and capture.status == 200
     assert capture.requested_url == TARGET.url and capture.final_url == "https://clinic.example/final"

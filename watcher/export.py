@@ -226,9 +226,12 @@ def export_table(session: Session, *, what: str, fmt: str, filters: ExportFilter
     return to_csv(rows, columns=ALERT_COLUMNS if what == "alerts" else SNAPSHOT_COLUMNS, excel=excel)
 
 
-def export_warc(session: Session, out: BinaryIO, *, filters: ExportFilter, gzip: bool,
-                filename: str | None = None) -> int:
-    return write_warc(out, iter_snapshots_with_raw(session, filters), gzip=gzip, filename=filename)
+def export_warc(
+    session: Session, out: BinaryIO, *, filters: ExportFilter, gzip: bool, filename: str | None = None
+) -> int:
+    named = select(Source.id, Clinic.name).join(Clinic, Source.clinic_id == Clinic.id)
+    clinics: dict[int, str] = dict(session.execute(named).all())
+    return write_warc(out, iter_snapshots_with_raw(session, filters), gzip=gzip, filename=filename, clinics=clinics)
 
 
 @dataclass(frozen=True)

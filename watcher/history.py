@@ -46,26 +46,6 @@ def check_dict(check: Check) -> dict[str, Any]:
     }
 
 
-def snapshot_dict(snapshot: Snapshot) -> dict[str, Any]:
-    version = snapshot.text_version
-    return {
-        "id": snapshot.id,
-        "fetched_at": snapshot.fetched_at.isoformat(),
-        "sha256": snapshot.sha256,
-        "size": snapshot.size,
-        "http_status": snapshot.http_status,
-        "final_url": snapshot.final_url,
-        "content_type": snapshot.content_type,
-        "encoding": snapshot.encoding,
-        "archive_url": snapshot.archive_url,
-        "text_version_id": version.id if version else None,
-        "title": version.title if version else None,
-        "language": version.language if version else None,
-        "text_sha256": version.text_sha256 if version else None,
-        "extractor_version": version.extractor_version if version else None,
-    }
-
-
 @dataclass(frozen=True)
 class VersionDiff:
     source: Source

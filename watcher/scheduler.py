@@ -10,10 +10,10 @@ the previous one is still going is skipped, never queued twice):
     (politeness per domain is Scrapy's, inside it); site sources discover new pages, which are checked
     in the same run. It takes the next batch at once while batches come full, and logs one line per run.
 ``send-notifications`` every ``WATCHER_SCHEDULER_NOTIFY_INTERVAL`` seconds
-    ``watcher.notify.outbox.enqueue`` (when present) then ``send_due``;
+    ``watcher.notify.outbox.enqueue`` then ``send_due``;
 ``enqueue-digests`` every ``WATCHER_SCHEDULER_DIGEST_INTERVAL`` seconds
     ``watcher.notify.outbox.enqueue_digests`` (which decides which digests are due).
-    Without ``watcher.notify.outbox`` the service logs that notifications are off and only checks.
+    Without ``WATCHER_SMTP_HOST`` both jobs find e-mail disabled and do nothing; the service says so at start.
 
 Resume. ``sources.next_due_at`` is the schedule. Each check commits together with its source's next
 due time (``checked_at + interval × (1 ± WATCHER_SCHEDULER_JITTER)``), so a restart, even after
@@ -37,7 +37,6 @@ and the process exits with status 0.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import random
@@ -45,7 +44,6 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,6 +59,7 @@ from sqlalchemy.orm import Session
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
+from watcher.notify import outbox
 from watcher.pipeline.run import check_with_discovery
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,6 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE_SECONDS = 600.0
 STOP_GRACE_SECONDS = 3.0  # then the running crawl subprocess is killed
 STOP_WAIT_SECONDS = 60.0  # longest wait for the running batch to finish recording after that
-NOTIFY_MODULE = "watcher.notify.outbox"
 
 
 # --- the schedule in the database ---------------------------------------------------------------
@@ -86,28 +84,35 @@ def jittered(seconds: float, jitter: float, rng: random.Random) -> timedelta:
     return timedelta(seconds=max(1.0, seconds * factor))
 
 
-def claim_due(session: Session, *, now: datetime, limit: int, jitter: float = 0.0,
-              rng: random.Random | None = None) -> list[Claim]:
+def claim_due(
+    session: Session, *, now: datetime, limit: int, jitter: float = 0.0, rng: random.Random | None = None
+) -> list[Claim]:
     """Claim up to ``limit`` due active sources, never-checked and longest-overdue first."""
     chance = rng or random.Random()
     rows = session.execute(
         select(Source.id, Source.next_due_at, Source.interval_seconds)
         .where(Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
         .order_by(Source.next_due_at.asc().nulls_first(), Source.id)
-        .limit(limit)).all()
+        .limit(limit)
+    ).all()
     claims = []
     for source_id, previous, interval in rows:
         lease = min(jittered(interval, jitter, chance), timedelta(seconds=CLAIM_LEASE_SECONDS))
         unchanged = Source.next_due_at.is_(None) if previous is None else Source.next_due_at == previous
-        result = session.execute(update(Source).where(Source.id == source_id, unchanged)
-                                 .values(next_due_at=now + lease).execution_options(synchronize_session=False))
+        result = session.execute(
+            update(Source)
+            .where(Source.id == source_id, unchanged)
+            .values(next_due_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
         if getattr(result, "rowcount", 0) == 1:  # else another scheduler claimed it first
             claims.append(Claim(source_id, previous))
     return claims
 
 
-def schedule_next(session: Session, source_id: int, *, now: datetime, jitter: float,
-                  rng: random.Random | None = None) -> None:
+def schedule_next(
+    session: Session, source_id: int, *, now: datetime, jitter: float, rng: random.Random | None = None
+) -> None:
     source = session.get(Source, source_id)
     if source is not None:
         source.next_due_at = now + jittered(source.interval_seconds, jitter, rng or random.Random())
@@ -116,18 +121,29 @@ def schedule_next(session: Session, source_id: int, *, now: datetime, jitter: fl
 def release(session: Session, claims: list[Claim]) -> None:
     """Give claimed but unchecked sources their previous due time back (on a clean stop)."""
     for claim in claims:
-        session.execute(update(Source).where(Source.id == claim.source_id)
-                        .values(next_due_at=claim.previous_due).execution_options(synchronize_session=False))
+        session.execute(
+            update(Source)
+            .where(Source.id == claim.source_id)
+            .values(next_due_at=claim.previous_due)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def next_due(session: Session) -> tuple[int, int, datetime | None]:
     """(active sources, of which due now, the earliest future due time)."""
     now = utcnow()
     active = session.scalar(select(func.count()).select_from(Source).where(Source.active.is_(True))) or 0
-    due = session.scalar(select(func.count()).select_from(Source).where(
-        Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))) or 0
-    upcoming = session.scalar(select(func.min(Source.next_due_at)).where(
-        Source.active.is_(True), Source.next_due_at > now))
+    due = (
+        session.scalar(
+            select(func.count())
+            .select_from(Source)
+            .where(Source.active.is_(True), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
+        )
+        or 0
+    )
+    upcoming = session.scalar(
+        select(func.min(Source.next_due_at)).where(Source.active.is_(True), Source.next_due_at > now)
+    )
     return active, due, upcoming
 
 
@@ -143,46 +159,6 @@ def describe_wait(when: datetime | None, *, now: datetime | None = None) -> str:
     if minutes < 120:
         return f"in {minutes:.0f} min"
     return f"in {minutes / 60:.1f} h"
-
-
-# --- notifications (watcher.notify, built alongside) --------------------------------------------
-
-
-@dataclass(frozen=True)
-class NotifyHooks:
-    send: Callable[[Store, Settings], Any]
-    digests: Callable[[Store, Settings], Any] | None
-    enabled: bool
-
-
-def load_notify(settings: Settings, module: str = NOTIFY_MODULE) -> NotifyHooks | None:
-    """The outbox functions, or None (with one log line saying why) when they are not available."""
-    try:
-        outbox = importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name and module.startswith(error.name):
-            log.warning("notifications are off: %s is not installed; only checks run", module)
-            return None
-        log.error("notifications are off: cannot import %s: %s", module, error)
-        return None
-    except Exception as error:  # a broken notifier must not stop the checks
-        log.error("notifications are off: cannot import %s: %s", module, " ".join(str(error).split()))
-        return None
-    send_due = getattr(outbox, "send_due", None)
-    if not callable(send_due):
-        log.warning("notifications are off: %s has no send_due()", module)
-        return None
-    enqueue = getattr(outbox, "enqueue", None)
-
-    def send(store: Store, settings: Settings) -> Any:
-        if callable(enqueue):
-            enqueue(store, settings)
-        return send_due(store, settings)
-
-    digests = getattr(outbox, "enqueue_digests", None)
-    enabled_check = getattr(outbox, "email_enabled", None)
-    enabled = bool(enabled_check(settings)) if callable(enabled_check) else True
-    return NotifyHooks(send=send, digests=digests if callable(digests) else None, enabled=enabled)
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -219,8 +195,9 @@ class RunReport:
 class Service:
     """The scheduler service; ``serve()`` blocks until SIGTERM/SIGINT, ``once()`` runs one tick."""
 
-    def __init__(self, store: Store, settings: Settings, *, tick: float | None = None,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, *, tick: float | None = None, rng: random.Random | None = None
+    ) -> None:
         self.store = store
         self.settings = settings
         self.tick = tick or settings.scheduler_tick
@@ -229,7 +206,6 @@ class Service:
         self._idle.set()
         self._runs = 0
         self._rng = rng or random.Random()
-        self._notify: NotifyHooks | None = None
 
     # -- one run ---------------------------------------------------------------------------------
 
@@ -243,22 +219,26 @@ class Service:
         recorded: set[int] = set()
 
         def on_recorded(session: Session, result: Any) -> None:
-            schedule_next(session, result.source_id, now=utcnow(), jitter=self.settings.scheduler_jitter,
-                          rng=self._rng)
+            schedule_next(session, result.source_id, now=utcnow(), jitter=self.settings.scheduler_jitter, rng=self._rng)
             recorded.add(result.source_id)
 
         batch_size = self.settings.scheduler_batch_size
         while not self.stop_requested.is_set():
             with self.store.session() as session:
-                claims = claim_due(session, now=utcnow(), limit=batch_size,
-                                   jitter=self.settings.scheduler_jitter, rng=self._rng)
+                claims = claim_due(
+                    session, now=utcnow(), limit=batch_size, jitter=self.settings.scheduler_jitter, rng=self._rng
+                )
             if not claims:
                 break
             report.batches += 1
             try:
-                for result in check_with_discovery(self.store, [c.source_id for c in claims],
-                                                   settings=self.settings, on_recorded=on_recorded,
-                                                   should_stop=self.stop_requested.is_set):
+                for result in check_with_discovery(
+                    self.store,
+                    [c.source_id for c in claims],
+                    settings=self.settings,
+                    on_recorded=on_recorded,
+                    should_stop=self.stop_requested.is_set,
+                ):
                     report.outcomes[result.outcome] += 1
             finally:
                 unchecked = [c for c in claims if c.source_id not in recorded]
@@ -273,10 +253,17 @@ class Service:
         report.stopped = self.stop_requested.is_set()
         report.seconds = time.monotonic() - started
         with self.store.session() as session:
-            report.new_alerts = session.scalar(select(func.count()).select_from(Alert)
-                                               .where(Alert.id > alert_mark)) or 0
-            report.new_pages = session.scalar(select(func.count()).select_from(Source).where(
-                Source.id > source_mark, Source.discovered_from_id.is_not(None))) or 0
+            report.new_alerts = (
+                session.scalar(select(func.count()).select_from(Alert).where(Alert.id > alert_mark)) or 0
+            )
+            report.new_pages = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Source)
+                    .where(Source.id > source_mark, Source.discovered_from_id.is_not(None))
+                )
+                or 0
+            )
             report.active, report.due, report.upcoming = next_due(session)
         log.info("%s", report.line())
         return report
@@ -297,28 +284,34 @@ class Service:
             self._idle.set()
 
     def _notify_job(self) -> None:
-        if self.stop_requested.is_set() or self._notify is None:
+        if self.stop_requested.is_set():
             return
         try:
-            report = self._notify.send(self.store, self.settings)
+            outbox.enqueue(self.store, self.settings)
+            report = outbox.send_due(self.store, self.settings)
         except Exception as error:
             log.error("sending notifications failed: %s", _one_line(error))
             log.debug("notification failure", exc_info=True)
             return
-        counts = {name: getattr(report, name, 0) for name in ("sent", "retrying", "failed", "cancelled")}
-        if any(isinstance(v, int) and v for v in counts.values()):
+        counts = {
+            "sent": report.sent,
+            "retrying": report.retrying,
+            "failed": report.failed,
+            "cancelled": report.cancelled,
+        }
+        if any(counts.values()):
             log.info("notifications: %s", ", ".join(f"{k} {v}" for k, v in counts.items() if v))
 
     def _digest_job(self) -> None:
-        if self.stop_requested.is_set() or self._notify is None or self._notify.digests is None:
+        if self.stop_requested.is_set():
             return
         try:
-            added = self._notify.digests(self.store, self.settings)
+            added = outbox.enqueue_digests(self.store, self.settings)
         except Exception as error:
             log.error("collecting digests failed: %s", _one_line(error))
             log.debug("digest failure", exc_info=True)
             return
-        if isinstance(added, int) and added:
+        if added:
             log.info("digests: %d alert(s) added to daily digests", added)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -326,18 +319,23 @@ class Service:
     def _announce(self) -> None:
         with self.store.session() as session:
             active, due, upcoming = next_due(session)
-        self._notify = load_notify(self.settings)
-        if self._notify is None:
-            notes = "notifications off"
-        elif not self._notify.enabled:
+        if not outbox.email_enabled(self.settings):
             notes = "notifications scheduled but e-mail is disabled (WATCHER_SMTP_HOST is empty)"
         else:
-            notes = (f"notifications every {self.settings.scheduler_notify_interval:g} s, digests collected every "
-                     f"{self.settings.scheduler_digest_interval:g} s")
+            notes = (
+                f"notifications every {self.settings.scheduler_notify_interval:g} s, digests collected every "
+                f"{self.settings.scheduler_digest_interval:g} s"
+            )
         resume = f"{due} due now" + (f", next {describe_wait(upcoming)}" if upcoming else "")
-        log.info("watcher run: %d active source(s), %s; tick %g s, jitter ±%g %%, batches of %d; %s",
-                 active, resume, self.tick, self.settings.scheduler_jitter * 100,
-                 self.settings.scheduler_batch_size, notes)
+        log.info(
+            "watcher run: %d active source(s), %s; tick %g s, jitter ±%g %%, batches of %d; %s",
+            active,
+            resume,
+            self.tick,
+            self.settings.scheduler_jitter * 100,
+            self.settings.scheduler_batch_size,
+            notes,
+        )
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if not self.stop_requested.is_set():
@@ -372,20 +370,31 @@ class Service:
         try:
             self._announce()
             scheduler = BackgroundScheduler(
-                timezone=UTC, logger=_apscheduler_logger(),
+                timezone=UTC,
+                logger=_apscheduler_logger(),
                 executors={"default": ThreadPoolExecutor(max_workers=3)},
-                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            )
             now = datetime.now(UTC)
-            scheduler.add_job(self._check_job, IntervalTrigger(seconds=self.tick, timezone=UTC),
-                              id="check-due-sources", name="check due sources", next_run_time=now)
-            if self._notify is not None:
-                scheduler.add_job(self._notify_job, IntervalTrigger(
-                    seconds=self.settings.scheduler_notify_interval, timezone=UTC),
-                    id="send-notifications", name="send notifications", next_run_time=now + timedelta(seconds=1))
-                if self._notify.digests is not None:
-                    scheduler.add_job(self._digest_job, IntervalTrigger(
-                        seconds=self.settings.scheduler_digest_interval, timezone=UTC),
-                        id="enqueue-digests", name="collect digests", next_run_time=now + timedelta(seconds=2))
+            jobs = (
+                (self._check_job, self.tick, "check-due-sources", "check due sources", 0),
+                (
+                    self._notify_job,
+                    self.settings.scheduler_notify_interval,
+                    "send-notifications",
+                    "send notifications",
+                    1,
+                ),
+                (self._digest_job, self.settings.scheduler_digest_interval, "enqueue-digests", "collect digests", 2),
+            )
+            for job, seconds, job_id, name, delay in jobs:
+                scheduler.add_job(
+                    job,
+                    IntervalTrigger(seconds=seconds, timezone=UTC),
+                    id=job_id,
+                    name=name,
+                    next_run_time=now + timedelta(seconds=delay),
+                )
             scheduler.start()
             try:
                 while not self.stop_requested.wait(0.5):
@@ -405,8 +414,11 @@ class Service:
         if killed:
             log.info("stopped the running crawl (%d process(es)); its unrecorded pages stay due", killed)
         if not self._idle.wait(STOP_WAIT_SECONDS):
-            log.warning("the running batch did not finish within %g s; exiting anyway (each recorded "
-                        "check is complete: captures are recorded one transaction each)", STOP_WAIT_SECONDS)
+            log.warning(
+                "the running batch did not finish within %g s; exiting anyway (each recorded "
+                "check is complete: captures are recorded one transaction each)",
+                STOP_WAIT_SECONDS,
+            )
 
 
 def interrupt_crawls() -> int:
@@ -421,7 +433,7 @@ def interrupt_crawls() -> int:
                 continue
             try:
                 stat = (entry / "stat").read_text()
-                parent = int(stat[stat.rindex(")") + 2:].split()[1])
+                parent = int(stat[stat.rindex(")") + 2 :].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
             if parent == me:

@@ -9,12 +9,15 @@ record (``urn:screenshot:`` + the URL, ``image/png``, ``WARC-Concurrent-To`` the
 base32 (``sha256:…``), the usual WARC form, which warcio verifies; the payload digest is the
 snapshot's own SHA-256. Bodies are stored decoded, so ``Content-Encoding``/``Transfer-Encoding``
 are dropped and ``Content-Length`` is the body's length. Extension fields ``Watcher-Requested-URI``,
-``Watcher-Source-Id`` and ``Watcher-Snapshot-Id`` tie records back to watcher. Gzip per record when
-asked (``.warc.gz``).
+``Watcher-Source-Id`` and ``Watcher-Snapshot-Id`` tie records back to watcher. The first response of
+each source that belongs to a clinic is followed by a ``metadata`` record (``application/warc-fields``,
+``WARC-Concurrent-To`` that response) naming the source's URL (``watcher-source-url``) and its clinic
+(``watcher-clinic``). Gzip per record when asked (``.warc.gz``).
 
 Reading (``import_warc``): ``response`` records of pages (HTML, XHTML, plain text or no content
 type) become ``Capture`` objects and go through ``watcher.pipeline.record.record_capture`` with the claim
-analysis, exactly like live captures, oldest first; sources are created for unknown URLs. A record
+analysis, exactly like live captures, oldest first; sources are created for unknown URLs, in the clinic
+that ``--clinic`` names, else in the one the file's ``watcher-clinic`` metadata gives their URL. A record
 already imported (same source, capture time and body hash) is skipped, so importing a file twice
 adds nothing. Captures older than a source's newest stored snapshot are skipped and counted:
 the pipeline diffs each capture against the latest version, so inserting one in the middle of a
@@ -26,7 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -61,6 +64,8 @@ WARC_VERSION = "1.1"
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 # The stored body is the decoded entity: these would describe a different byte stream.
 _DROPPED_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+METADATA_SOURCE_URL = "watcher-source-url"
+METADATA_CLINIC = "watcher-clinic"
 
 
 class _Sha256WARCWriter(WARCWriter):  # type: ignore[misc]
@@ -97,39 +102,67 @@ def _status_line(status: int) -> str:
     return f"{status} {phrase}"
 
 
-def write_warc(out: BinaryIO, snapshots: Iterable[Snapshot], *, gzip: bool, filename: str | None = None) -> int:
-    """Write the snapshots (with their raw bytes loaded) as WARC 1.1; returns how many."""
+def write_warc(
+    out: BinaryIO,
+    snapshots: Iterable[Snapshot],
+    *,
+    gzip: bool,
+    filename: str | None = None,
+    clinics: Mapping[int, str] | None = None,
+) -> int:
+    """Write the snapshots (with their raw bytes loaded) as WARC 1.1; returns how many. ``clinics``
+    (source id → clinic name) go into a metadata record after each source's first response."""
     writer = _Sha256WARCWriter(out, gzip=gzip, warc_version=WARC_VERSION)
-    info = writer.create_warcinfo_record(filename or "", {
-        "software": f"watcher/{__version__}",
-        "format": "WARC File Format 1.1",
-        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-        "description": "Captures of clinic web pages recorded by watcher (medical-claim change monitor)",
-    })
+    info = writer.create_warcinfo_record(
+        filename or "",
+        {
+            "software": f"watcher/{__version__}",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "description": "Captures of clinic web pages recorded by watcher (medical-claim change monitor)",
+        },
+    )
     writer.write_record(info)
     info_id = info.rec_headers.get_header("WARC-Record-ID")
     count = 0
+    named: set[int] = set()
     for snapshot in snapshots:
         body = raw_bytes(snapshot)
         items = [(k, v) for k, v in _header_items(snapshot.headers) if k.lower() not in _DROPPED_HEADERS]
         items.append(("Content-Length", str(len(body))))
         common = {"WARC-Date": warc_date(snapshot.fetched_at), "WARC-Warcinfo-ID": info_id}
         response = writer.create_warc_record(
-            snapshot.final_url, "response", payload=BytesIO(body), length=len(body),
+            snapshot.final_url,
+            "response",
+            payload=BytesIO(body),
+            length=len(body),
             http_headers=StatusAndHeaders(_status_line(snapshot.http_status), items, protocol="HTTP/1.1"),
-            warc_headers_dict={**common, "Watcher-Requested-URI": snapshot.requested_url,
-                               "Watcher-Source-Id": str(snapshot.source_id),
-                               "Watcher-Snapshot-Id": str(snapshot.id)})
+            warc_headers_dict={
+                **common,
+                "Watcher-Requested-URI": snapshot.requested_url,
+                "Watcher-Source-Id": str(snapshot.source_id),
+                "Watcher-Snapshot-Id": str(snapshot.id),
+            },
+        )
         parts = urlsplit(snapshot.final_url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         request = writer.create_warc_record(
-            snapshot.final_url, "request", payload=BytesIO(b""), length=0,
-            http_headers=StatusAndHeaders(f"GET {target}", [("Host", parts.netloc)], protocol="HTTP/1.1",
-                                          is_http_request=True),
-            warc_headers_dict=dict(common))
+            snapshot.final_url,
+            "request",
+            payload=BytesIO(b""),
+            length=0,
+            http_headers=StatusAndHeaders(
+                f"GET {target}", [("Host", parts.netloc)], protocol="HTTP/1.1", is_http_request=True
+            ),
+            warc_headers_dict=dict(common),
+        )
         writer.write_request_response_pair(request, response)
         if snapshot.screenshot is not None:
             writer.write_record(_screenshot_record(writer, snapshot, response, common))
+        clinic = (clinics or {}).get(snapshot.source_id)
+        if clinic and snapshot.source_id not in named:
+            named.add(snapshot.source_id)
+            writer.write_record(_clinic_record(writer, snapshot, clinic, response, common))
         count += 1
     return count
 
@@ -152,6 +185,42 @@ def _screenshot_record(writer: Any, snapshot: Snapshot, response: Any, common: d
             "Watcher-Screenshot-SHA256": shot.sha256,
         },
     )
+
+
+def _clinic_record(writer: Any, snapshot: Snapshot, clinic: str, response: Any, common: dict[str, str]) -> Any:
+    """The clinic of the response's source, as ``application/warc-fields`` (one line each, UTF-8)."""
+    fields = {METADATA_SOURCE_URL: snapshot.requested_url, METADATA_CLINIC: clinic}
+    payload = "".join(f"{name}: {' '.join(value.split())}\r\n" for name, value in fields.items()).encode("utf-8")
+    return writer.create_warc_record(
+        snapshot.final_url,
+        "metadata",
+        payload=BytesIO(payload),
+        length=len(payload),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={
+            **common,
+            "WARC-Concurrent-To": response.rec_headers.get_header("WARC-Record-ID"),
+            "Watcher-Source-Id": str(snapshot.source_id),
+        },
+    )
+
+
+def clinics_of(record: Any) -> tuple[str, str] | None:
+    """(source URL, clinic name) of a watcher ``metadata`` record; None for any other record."""
+    if record.rec_type != "metadata":
+        return None
+    fields: dict[str, str] = {}
+    for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
+        name, colon, value = line.partition(":")
+        if colon:
+            fields[name.strip().lower()] = value.strip()
+    url, clinic = fields.get(METADATA_SOURCE_URL), fields.get(METADATA_CLINIC)
+    if not url or not clinic:
+        return None
+    try:
+        return normalize_url(url), clinic
+    except InputError:
+        return None
 
 
 # --- CDXJ index -----------------------------------------------------------------------------------
@@ -216,6 +285,7 @@ def cdxj_path(warc_path: Path) -> Path:
 
 # --- import ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ArchivedResponse:
     url: str  # the URL the source is identified by (requested URI when recorded, else target URI)
@@ -249,10 +319,15 @@ class ImportReport(Tally):
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "records": self.records, "responses": self.responses, "checks": self.checks,
-            "snapshots": self.snapshots, "outcomes": dict(sorted(self.outcomes.items())),
-            "already_imported": self.already_imported, "skipped_older": self.skipped_older,
-            "skipped_not_pages": self.skipped_not_pages, "skipped_bad_urls": self.skipped_bad_urls,
+            "records": self.records,
+            "responses": self.responses,
+            "checks": self.checks,
+            "snapshots": self.snapshots,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "already_imported": self.already_imported,
+            "skipped_older": self.skipped_older,
+            "skipped_not_pages": self.skipped_not_pages,
+            "skipped_bad_urls": self.skipped_bad_urls,
             "sources_created": self.sources_created,
         }
 
@@ -278,13 +353,18 @@ def _status(headers: StatusAndHeaders) -> int | None:
         return None
 
 
-def read_responses(path: Path, report: ImportReport) -> list[ArchivedResponse]:
-    """The page responses of a WARC file, oldest first. Raises InputError for a malformed file."""
+def read_responses(path: Path, report: ImportReport) -> tuple[list[ArchivedResponse], dict[str, str]]:
+    """The page responses of a WARC file, oldest first, and the clinics its metadata records name
+    (source URL → clinic). Raises InputError for a malformed file."""
     found: list[ArchivedResponse] = []
+    clinics: dict[str, str] = {}
     try:
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
                 report.records += 1
+                named = clinics_of(record)
+                if named is not None:
+                    clinics[named[0]] = named[1]
                 response = _response_of(record, report)
                 if response is not None:
                     found.append(response)
@@ -296,7 +376,7 @@ def read_responses(path: Path, report: ImportReport) -> list[ArchivedResponse]:
     if report.records == 0:
         raise InputError(f"{path} is not a valid WARC file: it holds no records")
     found.sort(key=lambda r: r.fetched_at)
-    return found
+    return found, clinics
 
 
 def _response_of(record: Any, report: ImportReport) -> ArchivedResponse | None:
@@ -319,9 +399,15 @@ def _response_of(record: Any, report: ImportReport) -> ArchivedResponse | None:
     except Exception as problem:  # a broken gzip/brotli/chunked body: a failed capture, not a failed import
         body, error = b"", f"undecodable body in the WARC record: {problem}"
     return ArchivedResponse(
-        url=record.rec_headers.get_header("Watcher-Requested-URI") or target, target_uri=target,
-        fetched_at=fetched_at, status=status, headers=_headers_dict(record.http_headers), body=body,
-        truncated=bool(record.rec_headers.get_header("WARC-Truncated")), error=error)
+        url=record.rec_headers.get_header("Watcher-Requested-URI") or target,
+        target_uri=target,
+        fetched_at=fetched_at,
+        status=status,
+        headers=_headers_dict(record.http_headers),
+        body=body,
+        truncated=bool(record.rec_headers.get_header("WARC-Truncated")),
+        error=error,
+    )
 
 
 def _source_for(session: Session, url: str, *, clinic: str | None, report: ImportReport) -> Source:
@@ -334,18 +420,31 @@ def _source_for(session: Session, url: str, *, clinic: str | None, report: Impor
 
 def _already_imported(session: Session, source_id: int, response: ArchivedResponse) -> bool:
     digest = sha256_hex(response.body) if response.body else None
-    rows = session.scalars(select(Check.body_sha256).where(Check.source_id == source_id,
-                                                          Check.checked_at == response.fetched_at))
+    rows = session.scalars(
+        select(Check.body_sha256).where(Check.source_id == source_id, Check.checked_at == response.fetched_at)
+    )
     return any(row == digest for row in rows)
 
 
 def _newer_snapshot_exists(session: Session, source_id: int, moment: datetime) -> bool:
-    return session.scalar(select(Snapshot.id).where(Snapshot.source_id == source_id, Snapshot.fetched_at > moment)
-                          .limit(1)) is not None
+    return (
+        session.scalar(
+            select(Snapshot.id).where(Snapshot.source_id == source_id, Snapshot.fetched_at > moment).limit(1)
+        )
+        is not None
+    )
 
 
-def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic: str | None,
-                      report: ImportReport) -> Iterator[Capture]:
+def captures_in_order(
+    store: Store,
+    responses: list[ArchivedResponse],
+    *,
+    clinic: str | None,
+    report: ImportReport,
+    clinics: Mapping[str, str] | None = None,
+) -> Iterator[Capture]:
+    """Captures of the responses not recorded yet; a new source goes in ``clinic``, else in the clinic
+    that ``clinics`` (source URL → name) gives its URL."""
     for response in responses:
         try:
             url = normalize_url(response.url)
@@ -353,7 +452,7 @@ def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic
             report.skipped_bad_urls += 1
             continue
         with store.session() as session:
-            source = _source_for(session, url, clinic=clinic, report=report)
+            source = _source_for(session, url, clinic=clinic or (clinics or {}).get(url), report=report)
             if _already_imported(session, source.id, response):
                 report.already_imported += 1
                 continue
@@ -361,10 +460,19 @@ def captures_in_order(store: Store, responses: list[ArchivedResponse], *, clinic
                 report.skipped_older += 1
                 continue
             source_id = source.id
-        yield Capture(source_id=source_id, requested_url=url, final_url=response.target_uri or url,
-                      fetched_at=response.fetched_at, duration_ms=0, status=response.status,
-                      headers=response.headers, body=response.body, truncated=response.truncated,
-                      error_kind="other" if response.error else None, error=response.error)
+        yield Capture(
+            source_id=source_id,
+            requested_url=url,
+            final_url=response.target_uri or url,
+            fetched_at=response.fetched_at,
+            duration_ms=0,
+            status=response.status,
+            headers=response.headers,
+            body=response.body,
+            truncated=response.truncated,
+            error_kind="other" if response.error else None,
+            error=response.error,
+        )
 
 
 def record_external(store: Store, capture: Capture, *, settings: Settings, tally: Tally) -> CheckResult:
@@ -383,7 +491,7 @@ def record_external(store: Store, capture: Capture, *, settings: Settings, tally
 def import_warc(store: Store, path: Path, *, settings: Settings, clinic: str | None = None) -> ImportReport:
     """Backfill history from a WARC file through the live capture pipeline (see the module doc)."""
     report = ImportReport()
-    responses = read_responses(path, report)
-    for capture in captures_in_order(store, responses, clinic=clinic, report=report):
+    responses, clinics = read_responses(path, report)
+    for capture in captures_in_order(store, responses, clinic=clinic, report=report, clinics=clinics):
         record_external(store, capture, settings=settings, tally=report)
     return report

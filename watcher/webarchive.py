@@ -26,7 +26,6 @@ the connection goes to the very address that was checked.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import logging
@@ -38,12 +37,12 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.errors import FetchError
+from watcher.httpdates import parse_http_date, retry_after_seconds
 from watcher.netguard import check_address, check_scheme_and_host, resolve
 
 log = logging.getLogger(__name__)
@@ -160,9 +159,8 @@ def parse_timemap(body: bytes, *, original: str) -> list[ArchivedCapture]:
         }
         if "memento" not in (params.get("rel") or "").split() or not params.get("datetime"):
             continue
-        try:
-            moment = parsedate_to_datetime(params["datetime"])
-        except (TypeError, ValueError):
+        moment = parse_http_date(params["datetime"])
+        if moment is None:
             continue
         captures.append(ArchivedCapture(timestamp=timestamp_of(moment), original=original))
     return captures
@@ -216,18 +214,6 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
     def connect(self) -> None:
         super().connect()
         self.sock = ssl.create_default_context().wrap_socket(self.sock, server_hostname=self.host)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
@@ -355,10 +341,8 @@ class WebArchive:
         requested_url: str,
         duration_ms: int,
     ) -> Capture:
-        fetched_at = capture.captured_at
-        if archived_at:  # the capture served, which a redirect to the nearest one may have changed
-            with contextlib.suppress(TypeError, ValueError):
-                fetched_at = parsedate_to_datetime(archived_at).astimezone(UTC)
+        # the capture served, which a redirect to the nearest one may have changed
+        fetched_at = parse_http_date(archived_at) or capture.captured_at
         headers = site_headers(response.headers)
         error_kind = error = None
         body = response.body
@@ -405,7 +389,7 @@ class WebArchive:
                         transient=True,
                     )
                 return response
-            wait = _retry_after(response.header("Retry-After"))
+            wait = retry_after_seconds(response.header("Retry-After"))
             if wait is None:
                 wait = self._settings.retry_backoff * 2 ** (attempt - 1)
             if wait > MAX_RETRY_AFTER:

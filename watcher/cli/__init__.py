@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections import Counter
 from contextlib import nullcontext, redirect_stdout
@@ -523,7 +524,23 @@ def demo_cmd(rounds: int | None, keep: Path | None) -> None:
     # lazy import: start-up time
     from watcher.demo.run import run_demo
 
-    run_demo(rounds=rounds, keep=keep, echo=click.echo)
+    run_demo(rounds=rounds, keep=keep, echo=click.echo, command=_this_command())
+
+
+def _this_command() -> str:
+    """How to run this same watcher command again from here, for the hints a command prints:
+    ``.venv/bin/watcher`` as the README's install leaves it, ``watcher`` when that is what PATH finds."""
+    program = Path(sys.argv[0]).resolve()
+    found = shutil.which("watcher")
+    if found is not None and Path(found).resolve() == program:
+        return "watcher"
+    if program.name != "watcher" or not program.exists():
+        return "watcher"
+    try:
+        relative = program.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(program)
+    return relative if "/" in relative else f"./{relative}"
 
 
 for _module in (notify, service, history, report):

@@ -33,12 +33,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 from urllib.parse import unquote, urlsplit
+
+from watcher.httpdates import parse_http_date
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +120,12 @@ class VersionedSite(ThreadingHTTPServer):
 
     def start(self) -> Self:
         if self._thread is None:
-            self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"VersionedSite:{self.port}", daemon=True)
+            self._thread = threading.Thread(
+                target=self.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"VersionedSite:{self.port}",
+                daemon=True,
+            )
             self._thread.start()
         return self
 
@@ -133,8 +139,9 @@ class VersionedSite(ThreadingHTTPServer):
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -254,8 +261,11 @@ class VersionedSite(ThreadingHTTPServer):
         if best is None:
             return None
         number, path, variant = best
-        return _Page(content=path.read_bytes(), content_type=_CONTENT_TYPES[variant],
-                     last_modified=_VERSION_EPOCH + timedelta(days=number))
+        return _Page(
+            content=path.read_bytes(),
+            content_type=_CONTENT_TYPES[variant],
+            last_modified=_VERSION_EPOCH + timedelta(days=number),
+        )
 
     def _fill_placeholders(self, content: bytes) -> bytes:
         if b"{{" not in content:
@@ -263,9 +273,11 @@ class VersionedSite(ThreadingHTTPServer):
         with self._lock:
             visitors = self._visitors
         # Placeholders are ASCII, so byte replacement is safe in utf-8, Shift_JIS and EUC-JP alike.
-        return (content.replace(b"{{csrf_token}}", secrets.token_hex(16).encode())
-                .replace(b"{{visitor_count}}", str(visitors).encode())
-                .replace(b"{{served_at}}", datetime.now(UTC).isoformat(timespec="microseconds").encode()))
+        return (
+            content.replace(b"{{csrf_token}}", secrets.token_hex(16).encode())
+            .replace(b"{{visitor_count}}", str(visitors).encode())
+            .replace(b"{{served_at}}", datetime.now(UTC).isoformat(timespec="microseconds").encode())
+        )
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that timed out and hung up mid-response is routine in tests, not worth a traceback.
@@ -293,13 +305,8 @@ def _not_modified(info: RequestInfo, page: _Page) -> bool:
         return "*" in tags or page.etag in tags
     if_modified_since = info.header("If-Modified-Since")
     if if_modified_since is not None:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        return page.last_modified <= since
+        since = parse_http_date(if_modified_since)
+        return since is not None and page.last_modified <= since
     return False
 
 
@@ -318,9 +325,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self, *, send_body: bool) -> None:
         parts = urlsplit(self.path)
-        info = RequestInfo(method=self.command, path=parts.path or "/", query=parts.query,
-                           headers=dict(self.headers.items()), round=self.server.round,
-                           received_at=time.monotonic())
+        info = RequestInfo(
+            method=self.command,
+            path=parts.path or "/",
+            query=parts.query,
+            headers=dict(self.headers.items()),
+            round=self.server.round,
+            received_at=time.monotonic(),
+        )
         host = self.server._enter(info)
         try:
             status, headers, body = self.server.respond(info)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from sqlalchemy.orm import Session
 
-from watcher.capture import FetchTarget
+from watcher.capture import Capture, FetchTarget
 from watcher.config import Settings
 from watcher.crawl import crawl
 from watcher.db import Store
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: Settings,
                          on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                         should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
+                         should_stop: Callable[[], bool] | None = None,
+                         dated: Callable[[Capture], Capture] | None = None) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
@@ -38,7 +39,7 @@ def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: S
             return
         results = []
         for result in check_sources(store, pending, settings=settings, on_new_version=analyse_new_version,
-                                    on_recorded=on_recorded, should_stop=should_stop):
+                                    on_recorded=on_recorded, should_stop=should_stop, dated=dated):
             results.append(result)
             yield result
         if should_stop is not None and should_stop():
@@ -63,12 +64,15 @@ def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
 def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
                   on_new_version: VersionHook | None = None,
                   on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
+                  should_stop: Callable[[], bool] | None = None,
+                  dated: Callable[[Capture], Capture] | None = None) -> Iterator[CheckResult]:
     """Fetch the sources and record each capture in its own transaction, as it arrives.
 
     ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a
     check and its schedule commit together). When ``should_stop()`` turns true the captures still to
-    come are not recorded and the crawl is stopped: what was recorded stays whole.
+    come are not recorded and the crawl is stopped: what was recorded stays whole. ``dated`` gives a
+    capture the time it is recorded at, as an imported capture brings its own (the demo's simulated
+    timeline); without it a capture keeps the time it was fetched.
     """
     with store.session() as session:
         sources = [s for s in (session.get(Source, i) for i in source_ids) if s is not None]
@@ -79,6 +83,8 @@ def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings
             if should_stop is not None and should_stop():
                 log.info("stopping: the rest of this crawl is not recorded")
                 return
+            if dated is not None:
+                capture = dated(capture)
             with store.session() as session:
                 result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
                 if on_recorded is not None:

@@ -22,7 +22,8 @@ from watcher.queries.paging import check_page, page
 MAX_ACKNOWLEDGER = 200
 
 
-def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
+def alert_fields(alert: Alert) -> dict[str, Any]:
+    """What an alert found: kind, severity, subject, strengths, the texts before and after."""
     return {
         "id": alert.id,
         "kind": alert.kind,
@@ -33,6 +34,12 @@ def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
         "strength_after": alert.strength_after,
         "before": alert.before,
         "after": alert.after,
+    }
+
+
+def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
+    return {
+        **alert_fields(alert),
         "source_id": source.id,
         "source_url": source.url,
         "clinic": source.clinic.name if source.clinic else None,
@@ -49,17 +56,27 @@ def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
 
 def full_alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
     data = alert_dict(alert, source)
-    data.update({
-        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
-        "acknowledged_by": alert.acknowledged_by,
-    })
+    data.update(
+        {
+            "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+            "acknowledged_by": alert.acknowledged_by,
+        }
+    )
     return data
 
 
-def alerts_query(*, source_id: int | None = None, clinic_id: int | None = None, kind: str | None = None,
-                 indication: str | None = None, severity: str | None = None, since: datetime | None = None,
-                 until: datetime | None = None, acknowledged: bool | None = None,
-                 newest_first: bool = False) -> Select[Alert, Source]:
+def alerts_query(
+    *,
+    source_id: int | None = None,
+    clinic_id: int | None = None,
+    kind: str | None = None,
+    indication: str | None = None,
+    severity: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    acknowledged: bool | None = None,
+    newest_first: bool = False,
+) -> Select[Alert, Source]:
     """The one alert filter: the CLI, the API, exports, the dashboard and the triage view use it."""
     check_range(since, until)
     kind, indication = checked_filters(kind, indication)
@@ -85,12 +102,30 @@ def alerts_query(*, source_id: int | None = None, clinic_id: int | None = None, 
     return query.order_by(Alert.new_fetched_at, Alert.id)
 
 
-def find_alerts(session: Session, *, source_id: int | None = None, clinic_id: int | None = None,
-                kind: str | None = None, indication: str | None = None, since: datetime | None = None,
-                until: datetime | None = None, acknowledged: bool | None = None, newest_first: bool = False,
-                limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-    query = alerts_query(source_id=source_id, clinic_id=clinic_id, kind=kind, indication=indication, since=since,
-                   until=until, acknowledged=acknowledged, newest_first=newest_first)
+def find_alerts(
+    session: Session,
+    *,
+    source_id: int | None = None,
+    clinic_id: int | None = None,
+    kind: str | None = None,
+    indication: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    acknowledged: bool | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    query = alerts_query(
+        source_id=source_id,
+        clinic_id=clinic_id,
+        kind=kind,
+        indication=indication,
+        since=since,
+        until=until,
+        acknowledged=acknowledged,
+        newest_first=newest_first,
+    )
     if offset:
         query = query.offset(offset)
     if limit is not None:
@@ -105,8 +140,9 @@ def alerts_page(session: Session, *, limit: int = 50, offset: int = 0, **filters
 
 
 def get_alert(session: Session, alert_id: int) -> dict[str, Any]:
-    row = session.execute(select(Alert, Source).join(Source, Alert.source_id == Source.id)
-                          .where(Alert.id == alert_id)).first()
+    row = session.execute(
+        select(Alert, Source).join(Source, Alert.source_id == Source.id).where(Alert.id == alert_id)
+    ).first()
     if row is None:
         raise NotFoundError(f"no alert {alert_id}")
     alert, source = row
@@ -115,8 +151,9 @@ def get_alert(session: Session, alert_id: int) -> dict[str, Any]:
     return data
 
 
-def acknowledge_alert(session: Session, alert_id: int, *, by: str | None = None,
-                      at: datetime | None = None) -> dict[str, Any]:
+def acknowledge_alert(
+    session: Session, alert_id: int, *, by: str | None = None, at: datetime | None = None
+) -> dict[str, Any]:
     """Mark an alert as seen. Idempotent: acknowledging it again keeps the first acknowledgement."""
     who = (by or "").strip() or None
     if who is not None and (len(who) > MAX_ACKNOWLEDGER or any(ord(ch) < 32 for ch in who)):

@@ -1,4 +1,4 @@
-"""Clinics by name (exact, else case-insensitive), with a one-line error listing the known ones."""
+"""Clinics by id, or by name (exact, else case-insensitive) with a one-line error listing the known ones."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from sqlalchemy.orm import Session
 
 from watcher.errors import NotFoundError
 from watcher.models import Clinic, Source
+
+
+def get_clinic(session: Session, clinic_id: int) -> Clinic:
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise NotFoundError(f"no clinic {clinic_id}")
+    return clinic
 
 
 def resolve_clinic(session: Session, name: str) -> Clinic:
@@ -28,5 +35,7 @@ def list_clinics(session: Session) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Clinic.id, Clinic.name, func.count(Source.id))
         .outerjoin(Source, Source.clinic_id == Clinic.id)
-        .group_by(Clinic.id, Clinic.name).order_by(Clinic.name)).all()
+        .group_by(Clinic.id, Clinic.name)
+        .order_by(Clinic.name)
+    ).all()
     return [{"id": cid, "name": name, "sources": count} for cid, name, count in rows]

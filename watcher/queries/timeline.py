@@ -22,11 +22,12 @@ from watcher.describe import STRENGTH_WORDS, describe_alert
 from watcher.errors import NotFoundError
 from watcher.history import check_dict, checks_of
 from watcher.models import Alert, ClaimProfileRecord, Screenshot, Snapshot, Source, TextVersion
+from watcher.queries.alerts import alert_fields
 from watcher.sources import extractor_version_sql, source_dict
 
 
 def snapshot_meta(snapshot: Snapshot, version: TextVersion | None) -> dict[str, Any]:
-    """The keys of ``watcher.history.snapshot_dict``, from an explicitly chosen text version."""
+    """A snapshot's metadata with that of the text version chosen for it (None: not extracted)."""
     return {
         "id": snapshot.id,
         "fetched_at": snapshot.fetched_at.isoformat(),
@@ -103,15 +104,7 @@ def _indications_by_version(session: Session, source_id: int) -> dict[int, dict[
 
 def alert_brief(alert: Alert, *, recurrence: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": alert.id,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "indication": alert.indication,
-        "reference": alert.reference,
-        "strength_before": alert.strength_before,
-        "strength_after": alert.strength_after,
-        "before": alert.before,
-        "after": alert.after,
+        **alert_fields(alert),
         "recurrence": recurrence,
         "occurrences": alert.occurrences,
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,

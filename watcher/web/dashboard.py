@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -42,23 +42,19 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from sqlalchemy import func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from watcher import __version__
-from watcher.claims import ANALYSER_VERSION, ClaimProfile, compare, compare_texts
 from watcher.claims.compare import SEVERITIES
 from watcher.claims.regulation import category_ids, check_category
 from watcher.config import Settings
-from watcher.describe import describe_alert
 from watcher.errors import InputError, NotFoundError, WatcherError
 from watcher.export import WHATS, export_download, export_filter
 from watcher.history import diff_versions
-from watcher.models import Alert, ClaimProfileRecord, Clinic, Snapshot, TextVersion, utcnow
 from watcher.queries.choices import ALERT_KINDS as KINDS
 from watcher.queries.claims import claim_timelines
-from watcher.queries.clinics import list_clinics
+from watcher.queries.clinics import get_clinic, list_clinics
 from watcher.queries.dates import parse_when
 from watcher.queries.overview import (
     clinic_counts,
@@ -69,6 +65,15 @@ from watcher.queries.overview import (
 from watcher.queries.regulation import clinics_in_category, regulation_report
 from watcher.queries.snapshots import get_source, snapshot_info, snapshot_raw, snapshot_screenshot, snapshot_text_of
 from watcher.queries.timeline import screenshot_briefs, timeline
+from watcher.queries.versions import (
+    alert_indications,
+    alerts_at,
+    diff_context,
+    neighbours,
+    open_alert_count,
+    profile_evidence,
+    stored_profile,
+)
 from watcher.search import MAX_TERM_CHARS, search
 from watcher.triage import (
     ACTIONS,
@@ -290,8 +295,7 @@ def static_file(name: str) -> Response:
 
 def _known_indications(session: Session, rows: list[dict[str, Any]]) -> list[str]:
     seen = {name for row in rows if row["claims"] for name in row["claims"]["indications"]}
-    seen |= {str(i) for i in session.scalars(select(Alert.indication).where(Alert.indication.is_not(None)).distinct())}
-    return sorted(seen)
+    return sorted(seen | alert_indications(session))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -305,8 +309,8 @@ def overview(
     require_read(request)
     clinic_id = _optional_id(clinic, "clinic")
     chosen_kind = _choice(kind, KINDS, "alert kind")
-    if clinic_id is not None and session.get(Clinic, clinic_id) is None:
-        raise NotFoundError(f"no clinic {clinic_id}")
+    if clinic_id is not None:
+        get_clinic(session, clinic_id)
     everything = source_overview(session)
     rows = [r for r in everything if clinic_id is None or r["clinic_id"] == clinic_id]
     if indication:
@@ -319,7 +323,6 @@ def overview(
     alerts = triaged_alerts_page(
         session, limit=15, clinic_id=clinic_id, kind=chosen_kind, indication=indication or None
     )
-    open_alerts = session.scalar(select(func.count()).select_from(Alert).where(Alert.acknowledged_at.is_(None)))
     last_checks = [r["last_check"]["checked_at"] for r in everything if r["last_check"]]
     return render(
         request,
@@ -336,7 +339,7 @@ def overview(
             "summary": {
                 "clinics": len({r["clinic_id"] for r in everything if r["clinic_id"] is not None}),
                 "sources": len(everything),
-                "open_alerts": open_alerts or 0,
+                "open_alerts": open_alert_count(session),
                 "last_check": max(last_checks) if last_checks else None,
             },
         },
@@ -353,11 +356,9 @@ def _step_title(step: dict[str, Any]) -> str:
 @router.get("/clinics/{clinic_id}", response_class=HTMLResponse)
 def clinic_page(request: Request, session: SessionDep, clinic_id: str) -> Response:
     require_read(request)
-    clinic = session.get(Clinic, _id(clinic_id, "clinic"))
-    if clinic is None:
-        raise NotFoundError(f"no clinic {clinic_id}")
+    clinic = get_clinic(session, _id(clinic_id, "clinic"))
     first, last = clinic_time_range(session, clinic.id)
-    end = last + max((last - first) * 0.03, timedelta(hours=6)) if first and last else None  # room after the end
+    end = last  # the axis ends at the clinic's last check or capture
     timelines = claim_timelines(session, clinic_id=clinic.id)["timelines"]
     charts = []
     if first is not None and end is not None:
@@ -423,15 +424,14 @@ def clinic_report(request: Request, session: SessionDep, clinic_id: str,
                   format: Annotated[str | None, Query(max_length=8)] = None) -> Response:
     """The regulator's report of a clinic; ``format=csv`` (for Excel) or ``json`` as a download."""
     require_read(request)
-    clinic = session.get(Clinic, _id(clinic_id, "clinic"))
-    if clinic is None:
-        raise NotFoundError(f"no clinic {clinic_id}")
+    clinic = get_clinic(session, _id(clinic_id, "clinic"))
     report = regulation_report(session, clinic=clinic.name)
     fmt = _choice(format, REPORT_FORMATS, "format") or "html"
+    generated = datetime.now(UTC)
     if fmt != "html":
-        return Response(report_text(report, fmt, generated=utcnow(), excel=True), media_type=MEDIA_TYPES[fmt],
+        return Response(report_text(report, fmt, generated=generated, excel=True), media_type=MEDIA_TYPES[fmt],
                         headers={"Content-Disposition": f'attachment; filename="{report_filename(report, fmt)}"'})
-    return render(request, "report.html", {"nav": "overview", "report": report, "generated": utcnow()})
+    return render(request, "report.html", {"nav": "overview", "report": report, "generated": generated})
 
 
 def _category_filter(value: str | None) -> str | None:
@@ -494,9 +494,6 @@ def source_page(
         version["previous_id"] = versions[index - 1]["id"] if index > 0 else None
     all_checks = list(reversed(data["checks"]))
     shown = all_checks if checks == "all" else all_checks[:CHECKS_SHOWN]
-    open_alerts = session.scalar(
-        select(func.count()).select_from(Alert).where(Alert.source_id == source.id, Alert.acknowledged_at.is_(None))
-    )
     return render(
         request,
         "source.html",
@@ -506,7 +503,7 @@ def source_page(
             "versions": list(reversed(versions)),
             "checks": shown,
             "hidden_checks": len(all_checks) - len(shown),
-            "open_alerts": open_alerts or 0,
+            "open_alerts": open_alert_count(session, source_id=source.id),
         },
     )
 
@@ -517,55 +514,6 @@ def diff_redirect(request: Request, source_id: str) -> Response:
     target = f"/sources/{_id(source_id, 'source')}/diff"
     query = request.url.query
     return RedirectResponse(f"{target}?{query}" if query else target, status_code=307)
-
-
-def _snapshot_sequence(session: Session, source_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(Snapshot.id).where(Snapshot.source_id == source_id).order_by(Snapshot.fetched_at, Snapshot.id)
-        )
-    )
-
-
-def _profile(session: Session, version: TextVersion) -> ClaimProfile | None:
-    data = session.scalar(
-        select(ClaimProfileRecord.profile).where(
-            ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
-        )
-    )
-    return ClaimProfile.from_dict(data) if data else None
-
-
-def _alerts_at(session: Session, source_id: int, snapshot_ids: list[int]) -> list[Alert]:
-    if not snapshot_ids:
-        return []
-    return list(
-        session.scalars(
-            select(Alert)
-            .where(
-                Alert.source_id == source_id,
-                or_(Alert.new_snapshot_id.in_(snapshot_ids), Alert.last_snapshot_id.in_(snapshot_ids)),
-            )
-            .order_by(Alert.id)
-        )
-    )
-
-
-def _finding_dicts(session: Session, old: TextVersion, new: TextVersion, alerts: list[Alert]) -> list[dict[str, Any]]:
-    old_profile, new_profile = _profile(session, old), _profile(session, new)
-    found = (
-        compare(old_profile, new_profile)
-        if old_profile is not None and new_profile is not None
-        else compare_texts(old.text, new.text)
-    )
-    by_subject = {(a.kind, a.indication or a.reference or ""): a.id for a in alerts}
-    out = []
-    for finding in found:
-        data = finding.to_dict()
-        data["description"] = describe_alert(data)
-        data["alert_id"] = by_subject.get((finding.kind, finding.indication or finding.reference or ""))
-        out.append(data)
-    return out
 
 
 @router.get("/sources/{source_id}/diff", response_class=HTMLResponse)
@@ -597,21 +545,13 @@ def diff_page(
         to_id=_optional_id(to_id, "to"),
         timeout=settings.diff_timeout,
     )
-    sequence = _snapshot_sequence(session, source.id)
+    around = diff_context(session, result)
     old_id, new_id = result.old.snapshot_id, result.new.snapshot_id
-    old_index, new_index = sequence.index(old_id), sequence.index(new_id)
-    previous = (sequence[old_index - 1], old_id) if old_index > 0 else None
-    following = (new_id, sequence[new_index + 1]) if new_index + 1 < len(sequence) else None
-    between = sequence[min(old_index, new_index) + 1 : max(old_index, new_index) + 1]
-    alerts = _alerts_at(session, source.id, between) if new_index > old_index else []
-    findings = _finding_dicts(session, result.old, result.new, alerts)
     shots = screenshot_briefs(session, [old_id, new_id])
     lines = aligned_lines(result.diff.lines)
-    placed = place_findings(findings, old=lines.old, new=lines.new)
+    placed = place_findings(around.findings, old=lines.old, new=lines.new)
     rows = (
-        inline_rows(lines, context=lines_around)
-        if mode == "inline"
-        else side_by_side_rows(lines, context=lines_around)
+        inline_rows(lines, context=lines_around) if mode == "inline" else side_by_side_rows(lines, context=lines_around)
     )
 
     def diff_url(old: int, new: int, *, view: str | None = None, context: int | str | None = None) -> str:
@@ -639,10 +579,10 @@ def diff_page(
             "mode": mode,
             "context": "all" if lines_around is None else lines_around,
             "findings": placed,
-            "alerts": alerts,
-            "previous": previous,
-            "following": following,
-            "consecutive": abs(new_index - old_index) == 1,
+            "alerts": around.alerts,
+            "previous": around.previous,
+            "following": around.following,
+            "consecutive": around.consecutive,
             "language": result.new.language or source.language or "",
             "diff_url": diff_url,
             "screenshots": {"old": shots.get(old_id), "new": shots.get(new_id)},
@@ -660,28 +600,10 @@ def snapshot_page(
     require_read(request)
     info = snapshot_info(session, _id(snapshot_id, "snapshot"))
     text = snapshot_text_of(session, info["id"])["text"] or ""
-    profile_data = None
-    if info["text_version_id"] is not None:
-        profile_data = session.scalar(
-            select(ClaimProfileRecord.profile).where(
-                ClaimProfileRecord.text_version_id == info["text_version_id"],
-                ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-            )
-        )
-    evidence = sorted(
-        {
-            sentence
-            for claim in ((profile_data or {}).get("indications") or {}).values()
-            for sentence in claim.get("evidence", [])
-        },
-        key=len,
-        reverse=True,
-    )
+    profile_data = None if info["text_version_id"] is None else stored_profile(session, info["text_version_id"])
     needles = [(q.strip(), "hit")] if q and q.strip() else []
-    needles += [(sentence, "evidence") for sentence in evidence]
-    sequence = _snapshot_sequence(session, info["source_id"])
-    index = sequence.index(info["id"])
-    alerts = _alerts_at(session, info["source_id"], [info["id"]])
+    needles += [(sentence, "evidence") for sentence in profile_evidence(profile_data)]
+    previous_id, next_id = neighbours(session, info["source_id"], info["id"])
     return render(
         request,
         "snapshot.html",
@@ -693,20 +615,9 @@ def snapshot_page(
             "q": q or "",
             "profile": profile_data,
             "source": get_source(session, info["source_id"]),
-            "previous_id": sequence[index - 1] if index > 0 else None,
-            "next_id": sequence[index + 1] if index + 1 < len(sequence) else None,
-            "alerts": [
-                {
-                    "id": a.id,
-                    "kind": a.kind,
-                    "severity": a.severity,
-                    "indication": a.indication,
-                    "reference": a.reference,
-                    "strength_before": a.strength_before,
-                    "strength_after": a.strength_after,
-                }
-                for a in alerts
-            ],
+            "previous_id": previous_id,
+            "next_id": next_id,
+            "alerts": alerts_at(session, info["source_id"], [info["id"]]),
             "language": info["language"] or "",
         },
     )
@@ -722,20 +633,33 @@ def snapshot_raw_download(request: Request, session: SessionDep, snapshot_id: st
 
 # --- downloads ------------------------------------------------------------------------------------
 
+
 @router.get("/export")
-def export_page(request: Request, session: SessionDep, what: Annotated[str, Query(max_length=10)] = "alerts",
-                format: Annotated[str, Query(max_length=5)] = "csv", clinic: OptionalText = None,
-                source: OptionalText = None, kind: OptionalText = None, indication: OptionalText = None,
-                since: Annotated[str | None, Query(max_length=40)] = None,
-                until: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+def export_page(
+    request: Request,
+    session: SessionDep,
+    what: Annotated[str, Query(max_length=10)] = "alerts",
+    format: Annotated[str, Query(max_length=5)] = "csv",
+    clinic: OptionalText = None,
+    source: OptionalText = None,
+    kind: OptionalText = None,
+    indication: OptionalText = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
     """The export of `watcher export` as a download; CSV for Excel (byte-order mark) by default."""
     require_read(request)
-    filters = export_filter(session, clinic=clinic, source=source, since=since, until=until, kind=kind,
-                            indication=indication)
-    file = export_download(session, what=_choice(what, WHATS, "export") or "alerts", fmt=format, filters=filters,
-                           excel=True)
-    return Response(file.body, media_type=file.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+    filters = export_filter(
+        session, clinic=clinic, source=source, since=since, until=until, kind=kind, indication=indication
+    )
+    file = export_download(
+        session, what=_choice(what, WHATS, "export") or "alerts", fmt=format, filters=filters, excel=True
+    )
+    return Response(
+        file.body,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 @router.get("/snapshots/{snapshot_id}/screenshot")
