@@ -1,8 +1,10 @@
 """Claim-strength benchmark on the InSciOut press-release/abstract pairs (Wright & Augenstein 2021).
 
-Label = sign(sentence_strength(press release conclusion) - sentence_strength(abstract conclusion)):
-exaggerates / same / downplays. Reports macro-F1 and per-class P/R/F1 for each split, and
-sentence_strength throughput on one core over every sentence of the data.
+Label = sign of sentence_certainty(press release conclusion) compared with sentence_certainty(abstract
+conclusion): the 0-4 level first, then, on the same level, the fewer hedges ("could potentially" <
+"could") is the stronger; exaggerates / same / downplays. ``--levels-only`` compares the levels alone
+(sentence_strength, the comparison up to analyser 1.3.0). Reports macro-F1 and per-class P/R/F1 for each
+split, and sentence_strength throughput on one core over every sentence of the data.
 
 The data is GPL-3.0 evaluation data and stays outside the repository:
 
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watcher.claims import ANALYSER_VERSION, sentence_strength
+from watcher.claims import ANALYSER_VERSION, sentence_certainty, sentence_strength
 from watcher.claims.strength import clear_cache
 
 LABELS = ("exaggerates", "same", "downplays")
@@ -29,11 +31,15 @@ DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "benchmarks"
 THROUGHPUT_ROUNDS = 20
 
 
-def predict(press_release: str, abstract: str) -> str:
-    difference = sentence_strength(press_release, "en") - sentence_strength(abstract, "en")
-    if difference > 0:
+def predict(press_release: str, abstract: str, *, levels_only: bool = False) -> str:
+    if levels_only:
+        stronger: tuple[int, ...] = (sentence_strength(press_release, "en"),)
+        weaker: tuple[int, ...] = (sentence_strength(abstract, "en"),)
+    else:
+        stronger, weaker = sentence_certainty(press_release), sentence_certainty(abstract)
+    if stronger > weaker:
         return "exaggerates"
-    if difference < 0:
+    if stronger < weaker:
         return "downplays"
     return "same"
 
@@ -58,9 +64,11 @@ def load(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def evaluate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(rows: list[dict[str, Any]], *, levels_only: bool = False) -> dict[str, Any]:
     gold = [row["exaggeration_label"] for row in rows]
-    predicted = [predict(row["press_release_conclusion"], row["abstract_conclusion"]) for row in rows]
+    predicted = [
+        predict(row["press_release_conclusion"], row["abstract_conclusion"], levels_only=levels_only) for row in rows
+    ]
     return scores(gold, predicted)
 
 
@@ -84,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--split", choices=("train", "test", "both"), default="both")
+    parser.add_argument("--levels-only", action="store_true", help="compare the 0-4 levels alone, no hedge tie-break")
     args = parser.parse_args(argv)
     splits = ("train", "test") if args.split == "both" else (args.split,)
-    report: dict[str, Any] = {"analyser_version": ANALYSER_VERSION}
+    comparison = "levels" if args.levels_only else "levels, then hedges"
+    report: dict[str, Any] = {"analyser_version": ANALYSER_VERSION, "comparison": comparison}
     sentences: list[str] = []
     for split in splits:
         path = args.data_dir / f"insciout_{split}.jsonl"
@@ -94,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"missing {path}; pass --data-dir", file=sys.stderr)
             return 2
         rows = load(path)
-        report[split] = {"pairs": len(rows), **evaluate(rows)}
+        report[split] = {"pairs": len(rows), **evaluate(rows, levels_only=args.levels_only)}
         sentences += [row[key] for row in rows for key in ("press_release_conclusion", "abstract_conclusion")]
     average_length = sum(map(len, sentences)) / len(sentences)
     report["throughput"] = {

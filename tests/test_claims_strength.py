@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from watcher.claims import detect_language, sentence_strength
+from watcher.claims import detect_language, sentence_certainty, sentence_strength
 from watcher.claims.strength import assess
 
 LADDER_JA = [
@@ -179,3 +179,50 @@ def test_throughput_smoke() -> None:
     for sentence in sentences:
         sentence_strength(sentence)
     assert len(sentences) / (time.perf_counter() - started) > 2_000
+
+
+# sentence_certainty: the level first, then fewer possibility words. Pairs (weaker, stronger) on one level.
+SAME_LEVEL_CERTAINTY = [
+    # two possibility words are softer than one, both at 1
+    ("Ozone therapy could possibly ease back pain.", "Ozone therapy could ease back pain."),
+    ("NMN might perhaps improve fatigue in older adults.", "NMN might improve fatigue in older adults."),
+    ("エクソソームで不眠が改善するかもしれない可能性があります。", "エクソソームで不眠が改善する可能性があります。"),
+    # "can" with a named treatment and indication is an assertion (3), but dropping it still firms it up
+    ("Our TMS can relieve depression.", "Our TMS relieves depression."),
+    # at 4 as well: a statistic with "can" before it
+    ("TMS can significantly reduce migraine attacks.", "TMS significantly reduces migraine attacks."),
+]
+
+
+@pytest.mark.parametrize(("weaker", "stronger"), SAME_LEVEL_CERTAINTY)
+def test_certainty_breaks_a_tie_between_hedged_and_less_hedged(weaker: str, stronger: str) -> None:
+    assert sentence_strength(weaker) == sentence_strength(stronger) > 0
+    assert sentence_certainty(weaker) < sentence_certainty(stronger)
+    assert sentence_certainty(weaker)[0] == sentence_strength(weaker)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        # one possibility word each: equally certain, whichever the word
+        ("Ozone therapy may ease back pain.", "Ozone therapy could ease back pain."),
+        ("NMN点滴で疲れが軽くなるかもしれません。", "NMN点滴で疲れが軽くなる可能性があります。"),
+        # a negated or conditional "may" softens no claim; nor does a hedge in a clause that claims nothing
+        ("PRP improves knee pain.", "PRP improves knee pain, and it is not true that it may hurt."),
+        ("Ozone therapy improves back pain. Costs may vary.", "Ozone therapy improves back pain."),
+        # questions and texts without a claim are (0, 0), hedged or not
+        ("Could exosomes help with autism?", "Our clinic is near the station."),
+        ("It may rain on Tuesday.", "Parking is free."),
+    ],
+)
+def test_certainty_is_equal_when_the_claims_are_equally_hedged(one: str, other: str) -> None:
+    assert sentence_certainty(one) == sentence_certainty(other)
+
+
+def test_certainty_never_reorders_levels() -> None:
+    # a level-3 claim hedged once is still above any level-1 claim, however unhedged the rest looks
+    assert sentence_certainty("Our TMS can relieve depression.") > sentence_certainty("TMS might help with OCD.")
+    assert sentence_certainty("TMS might help with OCD.") > sentence_certainty("TMS is offered on weekdays.")
+    assert sentence_certainty("Could exosomes help with autism?") == (0, 0)
+    # the strongest clause decides: a hedged second sentence does not soften the first
+    assert sentence_certainty("NMN improves fatigue. It may also help sleep.") == (3, 0)

@@ -9,7 +9,8 @@ Stages, one module each:
 - ``normalise``   NFKC and punctuation folding.
 - ``vocabulary``  loads and validates the YAML vocabulary.
 - ``lexicon``     the automata and the longest-match scan.
-- ``strength``    ``sentence_strength``: the 0-4 ladder for one sentence (see that module).
+- ``strength``    ``sentence_strength``: the 0-4 ladder for one sentence (see that module);
+                  ``sentence_certainty``: the level, then the hedges, for comparing two texts.
 - ``segment``     lines into blocks, paragraphs into sentences.
 - ``sections``    headings as context: indication lists, exclusion lists, reference lists.
 - ``references``  references and their stable keys.
@@ -77,7 +78,7 @@ from watcher.claims.language import detect_language
 from watcher.claims.profile import ANALYSER_VERSION, Caveat, ClaimProfile, IndicationClaim, Marker, analyze
 from watcher.claims.references import Reference
 from watcher.claims.regulation import CategoryHit, Disclosures
-from watcher.claims.strength import sentence_strength
+from watcher.claims.strength import sentence_certainty, sentence_strength
 
 __all__ = [
     "ANALYSER_VERSION",
@@ -93,5 +94,6 @@ __all__ = [
     "compare",
     "compare_texts",
     "detect_language",
+    "sentence_certainty",
     "sentence_strength",
 ]

@@ -39,6 +39,11 @@ Inside a clause:
   exclusion by the profile); so does the page talking about itself (「…について解説します」).
 
 Questions (a final ?, a Japanese final か, a "Q." prefix, an English interrogative opening) are 0.
+
+``sentence_certainty`` refines the level for comparisons: ``(level, -hedges)``, where ``hedges`` counts the
+possibility words (may, could, potentially, 可能性, かもしれません, and "can" however it is read) in the
+strongest clause. Between two texts on the same level the less hedged one is the more certain: "could
+potentially help" → "could help", "TMS can significantly improve mood" → "TMS significantly improves mood".
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ class Clause:
     negated: bool  # content that a negation removed
     caveats: tuple[str, ...]  # groups of limitation/disclaimer cues, and ``not_proven``
     cue: str = ""  # the cue(s) that decided ``level``: 「改善 + 有意」, "may help, capped by may"
+    hedges: int = 0  # possibility words in a claiming clause (may, could, 可能性, can); 0 at level 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,16 @@ class SentenceAssessment:
     measurement: bool = False  # names a level or concentration ("NAD+ levels fall by 50%")
 
     @property
+    def certainty(self) -> tuple[int, int]:
+        """``(level, -hedges)`` of the strongest clause: the level first, then, between two texts on the
+        same level, the one whose claim carries fewer possibility words is the more certain ("could
+        potentially help" < "could help", "can improve" < "improves", both at their level). A question
+        or a text that claims nothing is ``(0, 0)``. Compare the tuples: the larger is the stronger."""
+        if self.question:
+            return (0, 0)
+        return max(((clause.level, -clause.hedges) for clause in self.clauses), default=(0, 0))
+
+    @property
     def caveats(self) -> tuple[str, ...]:
         return tuple(group for clause in self.clauses for group in clause.caveats)
 
@@ -146,6 +162,14 @@ def sentence_strength(text: str, lang: str | None = None) -> int:
     """The 0-4 strength of one sentence. ``lang`` is accepted for symmetry with ``analyze``; the rules
     follow each cue's own language, so mixed Japanese/English sentences need no hint."""
     return assess(text).level
+
+
+def sentence_certainty(text: str) -> tuple[int, int]:
+    """A finer ``sentence_strength``: ``(level, -hedges)``, see ``SentenceAssessment.certainty``. Two texts
+    on the same level differ when one softens its claim with more possibility words ("may", "could",
+    "potentially", 可能性, "can"): a sentence that drops its "may" or its "can" and stays on its level
+    still became more certain."""
+    return assess(text).certainty
 
 
 def assess(text: str, *, implicit_level: int | None = None, normalised: bool = False) -> SentenceAssessment:
@@ -347,6 +371,7 @@ class _Tally:
     intensifier_cue: str = ""
     hedge_cap: int = 4
     hedge_cue: str = ""
+    hedges: int = 0
     modifier_cap: int = 4
     modifier_cue: str = ""
 
@@ -358,6 +383,8 @@ class _Tally:
             self.content, self.content_cue = level, cue
 
     def cap(self, level: int, cue: str, *, hedge: bool) -> None:
+        if hedge:
+            self.hedges += 1
         if hedge and level < self.hedge_cap:
             self.hedge_cap, self.hedge_cue = level, cue
         elif not hedge and level < self.modifier_cap:
@@ -460,6 +487,7 @@ def _score(
         negated=negated_content,
         caveats=tuple(caveats),
         cue=_explain(tally, level, ordinary, research) if level else "",
+        hedges=tally.hedges if level else 0,
     )
 
 
