@@ -59,9 +59,13 @@ def page_html(index: int, version: int, rng: random.Random) -> str:
                            items=items, month=1 + index % 9, day=index % 10, page=100 + index % 800)
 
 
+def changed_pages(pages: int, changed: float) -> set[int]:
+    """The indices of the pages that have a second version (the same for every script and tool)."""
+    return set(random.Random(42).sample(range(pages), int(pages * changed)))
+
+
 def build_site(root: Path, pages: int, changed: float) -> None:
-    rng = random.Random(42)
-    changed_set = set(rng.sample(range(pages), int(pages * changed)))
+    changed_set = changed_pages(pages, changed)
     for index in range(pages):
         folder = root / "bench" / f"page-{index:05d}"
         folder.mkdir(parents=True)
