@@ -153,6 +153,7 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
                     check.outcome = UNCHANGED
                 else:
                     snapshot, version = _store_snapshot(session, source, capture, extracted, text_sha)
+                    check.snapshot_id = snapshot.id
                     check.outcome = CHANGED
                     if previous is not None:
                         change = _store_change(session, previous, version, settings=settings)
@@ -162,9 +163,6 @@ def record_capture(session: Session, capture: Capture, *, settings: Settings,
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
             source.last_modified = capture.header("Last-Modified")
-    session.flush()
-    if snapshot is not None:
-        check.snapshot_id = snapshot.id
     session.flush()
     return CheckResult(source_id=source.id, url=source.url, check_id=check.id, outcome=check.outcome,
                        http_status=check.http_status, snapshot_id=snapshot.id if snapshot else None,
