@@ -31,7 +31,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,8 +79,14 @@ def measured(command: list[str], *, env: dict[str, str], cwd: Path, log: Path) -
     """Run ``command`` under the wrapper; its stdout goes to ``log`` (the caller parses it)."""
     stats = log.with_suffix(".rusage.json")
     with log.open("w") as out:
-        subprocess.run([sys.executable, "-c", _WRAPPER, str(stats), *command], env=env, cwd=cwd,
-                       stdout=out, stderr=subprocess.STDOUT, check=False)
+        subprocess.run(
+            [sys.executable, "-c", _WRAPPER, str(stats), *command],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     result: dict[str, float] = json.loads(stats.read_text())
     if result["code"] != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-3:]
@@ -95,8 +100,12 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def two_rounds(root: Path, pages: int, expected: tuple[int, int],
-               one_round: Callable[[VersionedSite, list[str], int], tuple[dict[str, float], int, int]]) -> list[Round]:
+def two_rounds(
+    root: Path,
+    pages: int,
+    expected: tuple[int, int],
+    one_round: Callable[[VersionedSite, list[str], int], tuple[dict[str, float], int, int]],
+) -> list[Round]:
     """Serve the site, run round 1, switch the changed pages to version 2, run round 2."""
     rounds = []
     with VersionedSite(root=root) as site:
@@ -104,15 +113,27 @@ def two_rounds(root: Path, pages: int, expected: tuple[int, int],
         for number in (1, 2):
             site.round = number
             stats, disk, found = one_round(site, urls, number)
-            rounds.append(Round(wall_s=stats["wall_s"], cpu_s=stats["cpu_s"], peak_rss_mib=stats["peak_rss_mib"],
-                                disk_bytes=disk, found=found, expected=expected[number - 1]))
+            rounds.append(
+                Round(
+                    wall_s=stats["wall_s"],
+                    cpu_s=stats["cpu_s"],
+                    peak_rss_mib=stats["peak_rss_mib"],
+                    disk_bytes=disk,
+                    found=found,
+                    expected=expected[number - 1],
+                )
+            )
     return rounds
 
 
 def run_watcher(root: Path, work: Path, pages: int, expected: tuple[int, int], *, defaults: bool) -> list[Round]:
     db_path = work / "watcher.db"
-    env = {**os.environ, "WATCHER_DATABASE_URL": f"sqlite:///{db_path}", "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8",
-           "WATCHER_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "WATCHER_DATABASE_URL": f"sqlite:///{db_path}",
+        "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WATCHER_LOG_LEVEL": "WARNING",
+    }
     if not defaults:
         env.update({"WATCHER_DOWNLOAD_DELAY": "0", "WATCHER_AUTOTHROTTLE": "0", "WATCHER_CONCURRENT_REQUESTS": "16"})
     cli = [sys.executable, "-m", "watcher.cli"]
@@ -120,8 +141,9 @@ def run_watcher(root: Path, work: Path, pages: int, expected: tuple[int, int], *
     def one_round(site: VersionedSite, urls: list[str], number: int) -> tuple[dict[str, float], int, int]:
         if number == 1:
             for start in range(0, len(urls), 200):
-                subprocess.run([*cli, "sources", "add", *urls[start:start + 200]], env=env, check=True,
-                               capture_output=True)
+                subprocess.run(
+                    [*cli, "sources", "add", *urls[start : start + 200]], env=env, check=True, capture_output=True
+                )
         log = work / f"watcher-round{number}.json"
         stats = measured([*cli, "check", "--json"], env=env, cwd=work, log=log)
         results = json.loads(log.read_text())
@@ -130,13 +152,24 @@ def run_watcher(root: Path, work: Path, pages: int, expected: tuple[int, int], *
     return two_rounds(root, pages, expected, one_round)
 
 
+def run_watcher_fast(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
+    return run_watcher(root, work, pages, expected, defaults=False)
+
+
+def run_watcher_defaults(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
+    return run_watcher(root, work, pages, expected, defaults=True)
+
+
 def run_urlwatch(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
     venv = PEERS["urlwatch"][0]
     config = work / "urlwatch.yaml"
     # Plain stdout report, one line per NEW/CHANGED job; nothing else is sent anywhere.
-    config.write_text("display: {new: true, error: true, unchanged: false, empty-diff: false}\n"
-                      "report:\n  text: {details: false, footer: false, minimal: false}\n"
-                      "  stdout: {enabled: true, color: false}\n", encoding="utf-8")
+    config.write_text(
+        "display: {new: true, error: true, unchanged: false, empty-diff: false}\n"
+        "report:\n  text: {details: false, footer: false, minimal: false}\n"
+        "  stdout: {enabled: true, color: false}\n",
+        encoding="utf-8",
+    )
     cache = work / "urlwatch-cache.db"
     jobs = work / "urls.yaml"
     hooks = work / "hooks.py"
@@ -145,12 +178,26 @@ def run_urlwatch(root: Path, work: Path, pages: int, expected: tuple[int, int]) 
 
     def one_round(site: VersionedSite, urls: list[str], number: int) -> tuple[dict[str, float], int, int]:
         if number == 1:
-            jobs.write_text("\n---\n".join(f"name: page {i}\nurl: {url}" for i, url in enumerate(urls)) + "\n",
-                            encoding="utf-8")
+            jobs.write_text(
+                "\n---\n".join(f"name: page {i}\nurl: {url}" for i, url in enumerate(urls)) + "\n", encoding="utf-8"
+            )
         log = work / f"urlwatch-round{number}.txt"
-        stats = measured([str(venv / "bin" / "urlwatch"), "--urls", str(jobs), "--config", str(config),
-                          "--cache", str(cache), "--hooks", str(hooks)],
-                         env={**os.environ, "HOME": str(work)}, cwd=work, log=log)
+        stats = measured(
+            [
+                str(venv / "bin" / "urlwatch"),
+                "--urls",
+                str(jobs),
+                "--config",
+                str(config),
+                "--cache",
+                str(cache),
+                "--hooks",
+                str(hooks),
+            ],
+            env={**os.environ, "HOME": str(work)},
+            cwd=work,
+            log=log,
+        )
         return stats, tree_bytes(cache), len(headline.findall(log.read_text(errors="replace")))
 
     return two_rounds(root, pages, expected, one_round)
@@ -166,8 +213,7 @@ def run_changedetection(root: Path, work: Path, pages: int, expected: tuple[int,
     port = str(_free_port())
 
     def one_round(site: VersionedSite, urls: list[str], number: int) -> tuple[dict[str, float], int, int]:
-        command = [str(venv / "bin" / "changedetection.py"), "-d", str(datastore), "-p", port, "-h", "127.0.0.1",
-                   "-b"]
+        command = [str(venv / "bin" / "changedetection.py"), "-d", str(datastore), "-p", port, "-h", "127.0.0.1", "-b"]
         command += [arg for url in urls for arg in ("-u", url)] if number == 1 else ["-r", "all"]
         stats = measured(command, env=env, cwd=work, log=work / f"cdio-round{number}.txt")
         # Each watch keeps a history index, one line per stored version.
@@ -210,8 +256,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--changed", type=float, default=0.10)
-    parser.add_argument("--defaults-pages", type=int, default=50,
-                        help="pages for watcher with its default settings (2 s delay per host: 50 pages ≈ 100 s)")
+    parser.add_argument(
+        "--defaults-pages",
+        type=int,
+        default=50,
+        help="pages for watcher with its default settings (2 s delay per host: 50 pages ≈ 100 s)",
+    )
     parser.add_argument("--tools", nargs="+", default=["watcher", "urlwatch", "changedetection.io"])
     parser.add_argument("--install", action="store_true", help="create the peers' virtual environments if missing")
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the figures to this file")
@@ -224,17 +274,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="watcher-peers-") as tmp:
             root = Path(tmp) / "site"
             build_site(root, pages, args.changed)
-            plans: list[tuple[str, int, Callable[[Path, int, tuple[int, int]], list[Round]]]] = []
+            plans: list[tuple[str, int, Callable[[Path, Path, int, tuple[int, int]], list[Round]]]] = []
             if "watcher" in args.tools:
-                plans.append(("watcher (no delay)", pages,
-                              lambda w, n, e: run_watcher(root, w, n, e, defaults=False)))
+                plans.append(("watcher (no delay)", pages, run_watcher_fast))
             if "urlwatch" in args.tools:
-                plans.append(("urlwatch 2.29", pages, lambda w, n, e: run_urlwatch(root, w, n, e)))
+                plans.append(("urlwatch 2.29", pages, run_urlwatch))
             if "changedetection.io" in args.tools:
-                plans.append(("changedetection.io 0.60.10", pages, lambda w, n, e: run_changedetection(root, w, n, e)))
+                plans.append(("changedetection.io 0.60.10", pages, run_changedetection))
             if "watcher" in args.tools and pages == args.pages[0] and args.defaults_pages:
-                n = min(pages, args.defaults_pages)
-                plans.append(("watcher (defaults)", n, lambda w, n, e: run_watcher(root, w, n, e, defaults=True)))
+                plans.append(("watcher (defaults)", min(pages, args.defaults_pages), run_watcher_defaults))
             for name, n, plan in plans:
                 run = ToolRun(tool=name, pages=n)
                 peer = next((t for t in PEERS if name.startswith(t)), None)
@@ -245,7 +293,7 @@ def main() -> None:
                     work.mkdir()
                     expected = (n, sum(1 for i in changed if i < n))
                     try:
-                        run.rounds = plan(work, n, expected)
+                        run.rounds = plan(root, work, n, expected)
                     except RuntimeError as error:
                         run.note = str(error)
                     run.note = run.note or f"load {load_average()}"
@@ -253,21 +301,32 @@ def main() -> None:
                 runs.append(run)
     print(render(runs))
     if args.json_path:
-        args.json_path.write_text(json.dumps([{"tool": r.tool, "pages": r.pages, "note": r.note,
-                                               "rounds": [vars(x) for x in r.rounds]} for r in runs], indent=2))
+        args.json_path.write_text(
+            json.dumps(
+                [
+                    {"tool": r.tool, "pages": r.pages, "note": r.note, "rounds": [vars(x) for x in r.rounds]}
+                    for r in runs
+                ],
+                indent=2,
+            )
+        )
 
 
 def render(runs: list[ToolRun]) -> str:
-    lines = ["| tool | N | round | wall s | CPU ms/page | peak RSS MiB | disk MB | changes found / expected | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| tool | N | round | wall s | CPU ms/page | peak RSS MiB | disk MB | changes found / expected | note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for run in runs:
         if not run.rounds:
             lines.append(f"| {run.tool} | {run.pages} | — | | | | | | {run.note} |")
         for number, r in enumerate(run.rounds, 1):
             label = "1: first capture" if number == 1 else "2: 10% changed"
-            lines.append(f"| {run.tool} | {run.pages} | {label} | {r.wall_s:.1f} | {1000 * r.cpu_s / run.pages:.1f} | "
-                         f"{r.peak_rss_mib:.0f} | {r.disk_bytes / 1e6:.1f} | {r.found} / {r.expected} | "
-                         f"{run.note if number == 1 else ''} |")
+            lines.append(
+                f"| {run.tool} | {run.pages} | {label} | {r.wall_s:.1f} | {1000 * r.cpu_s / run.pages:.1f} | "
+                f"{r.peak_rss_mib:.0f} | {r.disk_bytes / 1e6:.1f} | {r.found} / {r.expected} | "
+                f"{run.note if number == 1 else ''} |"
+            )
     return "\n".join(lines)
 
 

@@ -483,8 +483,9 @@ print(f"written {written}", file=sys.stderr, flush=True)
 """
 
 
-def test_closing_while_the_child_floods_the_buffer(monkeypatch: pytest.MonkeyPatch,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_closing_while_the_child_floods_the_buffer(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """The parent buffers only a few captures (back-pressure; its memory is measured in
     benchmarks/peers.py): a child still writing 500 large captures when the parent stops after one
     takes its SIGTERM and ends cleanly, and nothing waits on the full buffer."""
@@ -496,8 +497,9 @@ def test_closing_while_the_child_floods_the_buffer(monkeypatch: pytest.MonkeyPat
     # Wait until the child has written more than the parent buffers and the pipe holds: it is blocked.
     full = crawl_module.BUFFERED_CAPTURES + 4
     deadline = time.monotonic() + 30
-    while not any(r.getMessage().startswith("wrote ") and int(r.getMessage().split()[1]) >= full
-                  for r in list(caplog.records)):
+    while not any(
+        r.getMessage().startswith("wrote ") and int(r.getMessage().split()[1]) >= full for r in list(caplog.records)
+    ):
         assert time.monotonic() < deadline, "the child never filled the buffer"
         time.sleep(0.01)
     started = time.monotonic()

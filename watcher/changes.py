@@ -228,8 +228,9 @@ def widen_to_words(ops: list[Op]) -> list[Op]:
 _TOKEN = re.compile(r"[A-Za-z0-9]+|\s+|.", re.DOTALL)
 
 
-def _kept_share(before: Sequence[str], after: Sequence[str], *, engine: diff_match_patch,
-                deadline: float | None) -> float:
+def _kept_share(
+    before: Sequence[str], after: Sequence[str], *, engine: diff_match_patch, deadline: float | None
+) -> float:
     """The share of the two lines' characters that a diff keeps (after semantic cleanup, so that
     scattered common words do not count), computed on the lines' tokens (``_TOKEN``, split once per
     line by the caller): several times cheaper than characters."""

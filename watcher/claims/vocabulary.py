@@ -181,7 +181,7 @@ def indication_labels() -> dict[str, tuple[str | None, str | None]]:
 
 
 def indication_label(indication: str) -> str:
-    """"Parkinson's disease パーキンソン病" for parkinsons_disease: the names, else the id in words."""
+    """ "Parkinson's disease パーキンソン病" for parkinsons_disease: the names, else the id in words."""
     english, japanese = indication_labels().get(indication, (None, None))
     return " ".join(name for name in (english or indication.replace("_", " "), japanese) if name)
 
