@@ -60,6 +60,12 @@ def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
     ]
 
 
+def _load_targets(store: Store, source_ids: Sequence[int]) -> list[FetchTarget]:
+    """The fetch targets of the sources; the ORM objects are not kept for the length of the crawl."""
+    with store.session() as session:
+        return targets_for([s for s in (session.get(Source, i) for i in source_ids) if s is not None])
+
+
 def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
                   on_new_version: VersionHook | None = None,
                   on_recorded: Callable[[Session, CheckResult], None] | None = None,
@@ -70,10 +76,7 @@ def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings
     check and its schedule commit together). When ``should_stop()`` turns true the captures still to
     come are not recorded and the crawl is stopped: what was recorded stays whole.
     """
-    with store.session() as session:
-        sources = [s for s in (session.get(Source, i) for i in source_ids) if s is not None]
-        targets = targets_for(sources)
-    captures = crawl(targets, settings=settings)
+    captures = crawl(_load_targets(store, source_ids), settings=settings)
     try:
         for capture in captures:
             if should_stop is not None and should_stop():
