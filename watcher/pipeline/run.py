@@ -24,9 +24,14 @@ from watcher.sources import MAX_DEPTH_LIMIT
 log = logging.getLogger(__name__)
 
 
-def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: Settings,
-                         on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                         should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
+def check_with_discovery(
+    store: Store,
+    source_ids: Sequence[int],
+    *,
+    settings: Settings,
+    on_recorded: Callable[[Session, CheckResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
@@ -37,8 +42,14 @@ def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: S
         if not pending:
             return
         results = []
-        for result in check_sources(store, pending, settings=settings, on_new_version=analyse_new_version,
-                                    on_recorded=on_recorded, should_stop=should_stop):
+        for result in check_sources(
+            store,
+            pending,
+            settings=settings,
+            on_new_version=analyse_new_version,
+            on_recorded=on_recorded,
+            should_stop=should_stop,
+        ):
             results.append(result)
             yield result
         if should_stop is not None and should_stop():
@@ -66,10 +77,15 @@ def _load_targets(store: Store, source_ids: Sequence[int]) -> list[FetchTarget]:
         return targets_for([s for s in (session.get(Source, i) for i in source_ids) if s is not None])
 
 
-def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
-                  on_new_version: VersionHook | None = None,
-                  on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> Iterator[CheckResult]:
+def check_sources(
+    store: Store,
+    source_ids: Sequence[int],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None = None,
+    on_recorded: Callable[[Session, CheckResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[CheckResult]:
     """Fetch the sources and record each capture in its own transaction, as it arrives.
 
     ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a
