@@ -22,6 +22,7 @@ from watcher.pipeline.record import CheckResult, VersionHook, record_capture
 from watcher.sources import MAX_DEPTH_LIMIT
 
 log = logging.getLogger(__name__)
+LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 
 
 def check_with_discovery(
@@ -72,9 +73,14 @@ def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
 
 
 def _load_targets(store: Store, source_ids: Sequence[int]) -> list[FetchTarget]:
-    """The fetch targets of the sources; the ORM objects are not kept for the length of the crawl."""
-    with store.session() as session:
-        return targets_for([s for s in (session.get(Source, i) for i in source_ids) if s is not None])
+    """The fetch targets of the sources, read ``LOAD_CHUNK`` rows per session: neither the ORM rows nor
+    an identity map of every source is kept (a check of thousands of sources would hold them all)."""
+    targets: list[FetchTarget] = []
+    for start in range(0, len(source_ids), LOAD_CHUNK):
+        with store.session() as session:
+            chunk = source_ids[start : start + LOAD_CHUNK]
+            targets += targets_for([s for s in (session.get(Source, i) for i in chunk) if s is not None])
+    return targets
 
 
 def check_sources(
