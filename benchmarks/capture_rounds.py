@@ -53,15 +53,26 @@ def page_html(index: int, version: int, rng: random.Random) -> str:
     paragraphs = "\n".join(
         f"<p>{treatment}は{condition}の症状を{verb}。当院では{rng.randint(10, 99)}名の方に実施してきました。"
         f"This therapy may support recovery; results vary between patients (case {index}-{n}).</p>"
-        for n in range(12))
+        for n in range(12)
+    )
     items = "".join(f"<li>{c}</li>" for c in CONDITIONS[: 3 + index % 4 + (version - 1)])
-    return TEMPLATE.format(title=f"{treatment}と{condition}について(記事{index})", paragraphs=paragraphs,
-                           items=items, month=1 + index % 9, day=index % 10, page=100 + index % 800)
+    return TEMPLATE.format(
+        title=f"{treatment}と{condition}について(記事{index})",
+        paragraphs=paragraphs,
+        items=items,
+        month=1 + index % 9,
+        day=index % 10,
+        page=100 + index % 800,
+    )
+
+
+def changed_pages(pages: int, changed: float) -> set[int]:
+    """The indices of the pages that have a second version (the same for every script and tool)."""
+    return set(random.Random(42).sample(range(pages), int(pages * changed)))
 
 
 def build_site(root: Path, pages: int, changed: float) -> None:
-    rng = random.Random(42)
-    changed_set = set(rng.sample(range(pages), int(pages * changed)))
+    changed_set = changed_pages(pages, changed)
     for index in range(pages):
         folder = root / "bench" / f"page-{index:05d}"
         folder.mkdir(parents=True)
@@ -89,8 +100,9 @@ def forget_validators(db_path: Path) -> None:
 def run_round(env: dict[str, str]) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "watcher.cli", "check", "--json"], env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "watcher.cli", "check", "--json"], env=env, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -99,30 +111,47 @@ def run_round(env: dict[str, str]) -> dict[str, float]:
     outcomes: dict[str, int] = {}
     for row in results:
         outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + 1
-    return {"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "peak_rss_mib": after.ru_maxrss / 1024, **{f"n_{k}": v for k, v in outcomes.items()}}
+    return {
+        "wall_s": wall,
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "peak_rss_mib": after.ru_maxrss / 1024,
+        **{f"n_{k}": v for k, v in outcomes.items()},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--changed", type=float, default=0.10)
-    parser.add_argument("--unconditional", action="store_true",
-                        help="forget ETag/Last-Modified before each round, so every page is downloaded and "
-                             "compared on its extracted text (a server that ignores conditional requests)")
+    parser.add_argument(
+        "--unconditional",
+        action="store_true",
+        help="forget ETag/Last-Modified before each round, so every page is downloaded and "
+        "compared on its extracted text (a server that ignores conditional requests)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="watcher-bench-") as tmp:
         root = Path(tmp) / "site"
         build_site(root, args.pages, args.changed)
         db_path = Path(tmp) / "bench.db"
-        env = {**os.environ, "WATCHER_DATABASE_URL": f"sqlite:///{db_path}", "WATCHER_DOWNLOAD_DELAY": "0",
-               "WATCHER_AUTOTHROTTLE": "0", "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8", "WATCHER_LOG_LEVEL": "WARNING",
-               "WATCHER_CONCURRENT_REQUESTS": "16"}
+        env = {
+            **os.environ,
+            "WATCHER_DATABASE_URL": f"sqlite:///{db_path}",
+            "WATCHER_DOWNLOAD_DELAY": "0",
+            "WATCHER_AUTOTHROTTLE": "0",
+            "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "WATCHER_LOG_LEVEL": "WARNING",
+            "WATCHER_CONCURRENT_REQUESTS": "16",
+        }
         with VersionedSite(root=root) as site:
             urls = [site.url(f"/bench/page-{i:05d}/") for i in range(args.pages)]
             for start in range(0, len(urls), 200):
-                subprocess.run([sys.executable, "-m", "watcher.cli", "sources", "add", *urls[start:start + 200]],
-                               env=env, check=True, capture_output=True)
+                subprocess.run(
+                    [sys.executable, "-m", "watcher.cli", "sources", "add", *urls[start : start + 200]],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
             size0 = database_bytes(db_path)
             first = run_round(env)
             size1 = database_bytes(db_path)
@@ -142,12 +171,18 @@ def main() -> None:
     per_unchanged = (size3 - size2) / args.pages
     changed2 = second.get("n_changed", 0)
     per_changed = ((size2 - size1) - (args.pages - changed2) * per_unchanged) / max(changed2, 1)
-    report = {"pages": args.pages, "unconditional": args.unconditional, "round1": first, "round2": second, "round3_nothing_changed": third,
-              "checks_total": checks, "db_bytes": {"after_sources": size0, "after_round1": size1,
-                                                  "after_round2": size2, "after_round3": size3},
-              "bytes_per_first_capture": round((size1 - size0) / args.pages),
-              "bytes_per_unchanged_check": round(per_unchanged),
-              "bytes_per_changed_check": round(per_changed)}
+    report = {
+        "pages": args.pages,
+        "unconditional": args.unconditional,
+        "round1": first,
+        "round2": second,
+        "round3_nothing_changed": third,
+        "checks_total": checks,
+        "db_bytes": {"after_sources": size0, "after_round1": size1, "after_round2": size2, "after_round3": size3},
+        "bytes_per_first_capture": round((size1 - size0) / args.pages),
+        "bytes_per_unchanged_check": round(per_unchanged),
+        "bytes_per_changed_check": round(per_changed),
+    }
     print(json.dumps(report, indent=2))
 
 

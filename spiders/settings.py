@@ -7,6 +7,14 @@ from typing import Any
 from watcher.config import Settings
 from watcher.crawl import HEARTBEAT_SECONDS
 
+EXTENSIONS_BASE = {
+    "scrapy.extensions.corestats.CoreStats": 0,
+    "scrapy.extensions.logcount.LogCount": 0,
+    "scrapy.extensions.closespider.CloseSpider": 0,
+    "scrapy.extensions.logstats.LogStats": 0,
+    "scrapy.extensions.throttle.AutoThrottle": 0,
+}
+
 # Never a delay of exactly 0: Scrapy 2.19's downloader marks a request as transferring in a task
 # that runs one event-loop turn after it leaves the site's queue, so with no delay two requests
 # queued in the same turn (typically those waiting on robots.txt) both start, breaking the
@@ -86,6 +94,10 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         },
         "ITEM_PIPELINES": {"spiders.pipelines.CaptureWriterPipeline": 100},
         "EXTENSIONS": {"spiders.extensions.Heartbeat": 100},
+        # Scrapy imports every extension of its base list even when a setting turns it off (and even when
+        # EXTENSIONS maps it to None): the base list keeps only those watcher uses, so the child does not
+        # load Twisted's telnet stack or aiohttp at every start.
+        "EXTENSIONS_BASE": EXTENSIONS_BASE,
         "WATCHER_CAPTURE_FD": capture_fd,
         "WATCHER_HEARTBEAT_SECONDS": HEARTBEAT_SECONDS,
         # Logging goes to stderr in a fixed format that watcher.crawl parses for the level.

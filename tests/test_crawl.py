@@ -462,3 +462,54 @@ def test_no_targets_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(crawl_module, "crawl_command", no_process)
     assert list(crawl([], settings=fast_settings())) == []
+
+
+FLOODING_CHILD = """
+import json, os, signal, sys
+from datetime import datetime, timezone
+targets = [json.loads(line) for line in sys.stdin if line.strip()]
+written = 0
+def report(signum, frame):
+    print(f"written {written}", file=sys.stderr, flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, report)
+for target in targets:
+    print(json.dumps({"source_id": target["source_id"], "requested_url": target["url"],
+                      "final_url": target["url"], "fetched_at": datetime.now(timezone.utc).isoformat(),
+                      "duration_ms": 1, "status": 200, "body": "x" * 20000}), flush=True)
+    written += 1
+    print(f"wrote {written}", file=sys.stderr, flush=True)
+print(f"written {written}", file=sys.stderr, flush=True)
+"""
+
+
+def test_closing_while_the_child_floods_the_buffer(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The parent buffers only a few captures (back-pressure; its memory is measured in
+    benchmarks/peers.py): a child still writing 500 large captures when the parent stops after one
+    takes its SIGTERM and ends cleanly, and nothing waits on the full buffer."""
+    monkeypatch.setattr(crawl_module, "crawl_command", lambda: [sys.executable, "-c", FLOODING_CHILD])
+    targets = [FetchTarget(source_id=i, url=f"http://example.test/{i}") for i in range(500)]
+    caplog.set_level(logging.DEBUG, logger="watcher.crawl")
+    iterator = crawl(targets, settings=fast_settings())
+    assert next(iterator).source_id == 0
+    # Wait until the child has written more than the parent buffers and the pipe holds: it is blocked.
+    full = crawl_module.BUFFERED_CAPTURES + 4
+    deadline = time.monotonic() + 30
+    while not any(
+        r.getMessage().startswith("wrote ") and int(r.getMessage().split()[1]) >= full for r in list(caplog.records)
+    ):
+        assert time.monotonic() < deadline, "the child never filled the buffer"
+        time.sleep(0.01)
+    started = time.monotonic()
+    iterator.close()  # type: ignore[attr-defined]
+    assert time.monotonic() - started < crawl_module.TERMINATE_GRACE_SECONDS  # no thread or child waited on
+    assert any(r.getMessage().startswith("written ") for r in caplog.records)  # its own handler, not SIGKILL
+
+
+def test_a_flood_of_captures_all_arrive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crawl_module, "crawl_command", lambda: [sys.executable, "-c", FLOODING_CHILD])
+    targets = [FetchTarget(source_id=i, url=f"http://example.test/{i}") for i in range(300)]
+    captures = list(crawl(targets, settings=fast_settings()))
+    assert [c.source_id for c in captures] == list(range(300)) and all(c.error_kind is None for c in captures)

@@ -228,23 +228,28 @@ def widen_to_words(ops: list[Op]) -> list[Op]:
 _TOKEN = re.compile(r"[A-Za-z0-9]+|\s+|.", re.DOTALL)
 
 
-def _kept_share(before: str, after: str, *, engine: diff_match_patch, deadline: float | None) -> float:
+def _kept_share(
+    before: Sequence[str], after: Sequence[str], *, engine: diff_match_patch, deadline: float | None
+) -> float:
     """The share of the two lines' characters that a diff keeps (after semantic cleanup, so that
-    scattered common words do not count), computed on tokens: several times cheaper than characters."""
+    scattered common words do not count), computed on the lines' tokens (``_TOKEN``, split once per
+    line by the caller): several times cheaper than characters."""
     symbols: dict[str, str] = {}
     sizes: dict[str, int] = {}
 
-    def encode(line: str) -> str:
+    def encode(tokens: Sequence[str]) -> str:
         out = []
-        for token in _TOKEN.findall(line):
-            symbol = symbols.setdefault(token, _symbol(len(symbols)))
-            sizes[symbol] = len(token)
+        for token in tokens:
+            symbol = symbols.get(token)
+            if symbol is None:
+                symbol = symbols[token] = _symbol(len(symbols))
+                sizes[symbol] = len(token)
             out.append(symbol)
         return "".join(out)
 
     ops = engine.diff_main(encode(before), encode(after), False, deadline)
     engine.diff_cleanupSemantic(ops)
-    total = len(before) + len(after)
+    total = sum(map(len, before)) + sum(map(len, after))
     return 2 * sum(sizes[symbol] for op, run in ops if op == EQUAL for symbol in run) / total if total else 1.0
 
 
@@ -277,10 +282,16 @@ def _pairing(
         for options in by_line.values():
             shortlist.update(cell for _, cell in sorted(options, reverse=True)[:CANDIDATES_PER_LINE])
     candidates: dict[tuple[int, int], float] = {}
+    old_tokens: dict[int, list[str]] = {}
+    new_tokens: dict[int, list[str]] = {}
     for x, y in sorted(shortlist):
         if deadline is not None and time.time() > deadline:
             break
-        share = _kept_share(olds[x], news[y], engine=engine, deadline=deadline)
+        if x not in old_tokens:
+            old_tokens[x] = _TOKEN.findall(olds[x])
+        if y not in new_tokens:
+            new_tokens[y] = _TOKEN.findall(news[y])
+        share = _kept_share(old_tokens[x], new_tokens[y], engine=engine, deadline=deadline)
         if share >= PAIR_SIMILARITY:
             candidates[x, y] = share
     if not candidates:

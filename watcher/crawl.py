@@ -51,6 +51,9 @@ _LEVELS = {
     "CRITICAL": logging.CRITICAL,
 }
 _MAX_MESSAGE_CHARS = 300
+# Capture lines read from the child and not yet taken by the parent: with the pipe's own buffer, what
+# the parent holds at most, whatever the number of targets.
+BUFFERED_CAPTURES = 16
 
 
 def crawl_command() -> list[str]:
@@ -150,9 +153,12 @@ class _Child:
             self._lifeline.cut()
             raise
         self._lifeline.started()
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        # Bounded: when the parent records more slowly than the child fetches, the reader thread waits,
+        # the pipe fills and the child's writes block (back-pressure), instead of captures piling up here.
+        self._lines: queue.Queue[str | None] = queue.Queue(maxsize=BUFFERED_CAPTURES)
         self._last_activity = time.monotonic()
         self._last_error = ""
+        self._closing = threading.Event()
         self._stalled: float | None = None  # the silence, in seconds, after which it was killed
         self._threads = [
             threading.Thread(target=self._read_stdout, name="crawl-stdout", daemon=True),
@@ -199,6 +205,7 @@ class _Child:
         return "crawl finished without a capture for this target" + self._error_suffix()
 
     def close(self) -> None:
+        self._closing.set()  # nobody reads the buffer any more: the reader stops filling it
         process = self._process
         if process.poll() is None:
             process.terminate()
@@ -233,11 +240,24 @@ class _Child:
         try:
             for line in stdout:
                 self._last_activity = time.monotonic()
-                self._lines.put(line)
+                # Once closing, lines are read and dropped, so that a child blocked on a full pipe can
+                # take its SIGTERM and end cleanly.
+                if self._put(line):
+                    self._last_activity = time.monotonic()  # waiting for the parent is no silence
         except (ValueError, OSError):
             pass
         finally:
-            self._lines.put(None)
+            self._put(None)
+
+    def _put(self, line: str | None) -> bool:
+        """Hand a line to the parent, waiting while the buffer is full; False once close() gave up on it."""
+        while not self._closing.is_set():
+            try:
+                self._lines.put(line, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _read_stderr(self) -> None:
         stderr = self._process.stderr

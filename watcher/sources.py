@@ -251,6 +251,10 @@ def list_sources(session: Session) -> list[Source]:
     return list(session.scalars(select(Source).order_by(Source.id)))
 
 
+def list_source_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Source.id).order_by(Source.id)))
+
+
 def resolve_source(session: Session, ref: str) -> Source:
     """A source by numeric id or by URL."""
     ref = ref.strip()

@@ -31,6 +31,7 @@ _SENTENCE_END = "。!?"
 # The only characters split_sentences looks at, found by one compiled scan instead of a loop per character.
 _MARKS = re.compile("[" + re.escape(_OPENERS + _CLOSERS + _SENTENCE_END + ".") + "]")
 _TRAILING_RUN = re.compile("[" + re.escape(_TRAILING + _SENTENCE_END) + "]*")
+_NOT_SPACE = re.compile(r"\S")
 _ABBREVIATIONS = frozenset({
     "dr", "mr", "mrs", "ms", "prof", "e.g", "i.e", "etc", "vs", "fig", "no", "al", "approx", "st", "inc", "ltd",
     "jr", "sr", "dept", "univ", "vol", "pp", "ca", "cf", "ref", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
@@ -117,8 +118,13 @@ def english_stop(text: str, index: int) -> bool:
         return True
     if not text[following].isspace():
         return False
-    rest = text[following:].lstrip()
-    if not rest or not (rest[0].isupper() or rest[0].isdigit() or rest[0] in "\"'(「" or ord(rest[0]) > 0x3000):
+    # The next non-space character, found without copying the rest of the text (a copy per full stop
+    # made a long single-line page quadratic).
+    found = _NOT_SPACE.search(text, following)
+    if found is None:
+        return False
+    first = found.group()
+    if not (first.isupper() or first.isdigit() or first in "\"'(「" or ord(first) > 0x3000):
         return False
     word_start = index
     while word_start > 0 and (text[word_start - 1].isalpha() or text[word_start - 1] == "."):

@@ -69,7 +69,9 @@ ZEROING_KINDS = frozenset({"limitation", "disclaimer", "exclusion", "meta"})
 NEGATABLE_KINDS = LEVEL_KINDS | MARKER_KINDS
 RESEARCH_STAGE = "research_stage"
 RESEARCH_STAGE_CAP = 1
-CACHE_SIZE = 1 << 16
+# Clause assessments kept (LRU): enough for a site's shared sentences and a batch of pages; at about
+# 1 KB each the cache stays near 8 MB, so that the memory of a long run does not grow with its pages.
+CACHE_SIZE = 1 << 13
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"

@@ -181,7 +181,7 @@ def indication_labels() -> dict[str, tuple[str | None, str | None]]:
 
 
 def indication_label(indication: str) -> str:
-    """"Parkinson's disease パーキンソン病" for parkinsons_disease: the names, else the id in words."""
+    """ "Parkinson's disease パーキンソン病" for parkinsons_disease: the names, else the id in words."""
     english, japanese = indication_labels().get(indication, (None, None))
     return " ".join(name for name in (english or indication.replace("_", " "), japanese) if name)
 
@@ -201,13 +201,18 @@ def match_key(form: str, *, exact: bool) -> str:
     return normalised if exact else fold_case(normalised)
 
 
+# libyaml's parser when PyYAML was built with it (several times faster than the pure-Python one, which
+# every process that analyses claims would otherwise pay at start-up); the same safe subset either way.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
 def load_vocabulary() -> Vocabulary:
     """The shipped vocabulary, parsed and validated once per process."""
     package = resources.files("watcher.claims") / "data"
     entries: list[Entry] = []
     for name in DATA_FILES:
-        document = yaml.safe_load((package / name).read_text(encoding="utf-8"))
+        document = yaml.load((package / name).read_text(encoding="utf-8"), Loader=_LOADER)
         entries.extend(parse_entries(document, source=name))
     vocabulary = Vocabulary(tuple(entries))
     validate(vocabulary)

@@ -340,11 +340,12 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
     sources discover new pages, which are checked too."""
     # lazy import: start-up time
     from watcher.pipeline.run import check_with_discovery
-    from watcher.sources import list_sources, resolve_source
+    from watcher.sources import list_source_ids, resolve_source
 
     with app.store.session() as session:
-        chosen = [resolve_source(session, ref) for ref in refs] if refs else list_sources(session)
-        ids = list(dict.fromkeys(s.id for s in chosen))
+        # All sources by id only: the rows of thousands of sources are not loaded at once.
+        chosen = [resolve_source(session, ref).id for ref in refs] if refs else list_source_ids(session)
+        ids = list(dict.fromkeys(chosen))
     if not ids:
         raise InputError("no sources to check: add one with `watcher sources add URL`")
     results = []

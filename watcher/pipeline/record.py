@@ -160,6 +160,7 @@ def record_capture(
                     check.outcome = UNCHANGED
                 else:
                     snapshot, version = _store_snapshot(session, source, capture, extracted, text_sha)
+                    check.snapshot_id = snapshot.id
                     check.outcome = CHANGED
                     if previous is not None:
                         change = _store_change(session, previous, version, settings=settings)
@@ -169,9 +170,6 @@ def record_capture(
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
             source.last_modified = capture.header("Last-Modified")
-    session.flush()
-    if snapshot is not None:
-        check.snapshot_id = snapshot.id
     session.flush()
     return CheckResult(
         source_id=source.id,

@@ -22,12 +22,18 @@ from watcher.pipeline.record import CheckResult, VersionHook, record_capture
 from watcher.sources import MAX_DEPTH_LIMIT
 
 log = logging.getLogger(__name__)
+LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 
 
-def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: Settings,
-                         on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                         should_stop: Callable[[], bool] | None = None,
-                         dated: Callable[[Capture], Capture] | None = None) -> Iterator[CheckResult]:
+def check_with_discovery(
+    store: Store,
+    source_ids: Sequence[int],
+    *,
+    settings: Settings,
+    on_recorded: Callable[[Session, CheckResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    dated: Callable[[Capture], Capture] | None = None,
+) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
@@ -38,8 +44,15 @@ def check_with_discovery(store: Store, source_ids: Sequence[int], *, settings: S
         if not pending:
             return
         results = []
-        for result in check_sources(store, pending, settings=settings, on_new_version=analyse_new_version,
-                                    on_recorded=on_recorded, should_stop=should_stop, dated=dated):
+        for result in check_sources(
+            store,
+            pending,
+            settings=settings,
+            on_new_version=analyse_new_version,
+            on_recorded=on_recorded,
+            should_stop=should_stop,
+            dated=dated,
+        ):
             results.append(result)
             yield result
         if should_stop is not None and should_stop():
@@ -61,11 +74,27 @@ def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
     ]
 
 
-def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings,
-                  on_new_version: VersionHook | None = None,
-                  on_recorded: Callable[[Session, CheckResult], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None,
-                  dated: Callable[[Capture], Capture] | None = None) -> Iterator[CheckResult]:
+def _load_targets(store: Store, source_ids: Sequence[int]) -> list[FetchTarget]:
+    """The fetch targets of the sources, read ``LOAD_CHUNK`` rows per session: neither the ORM rows nor
+    an identity map of every source is kept (a check of thousands of sources would hold them all)."""
+    targets: list[FetchTarget] = []
+    for start in range(0, len(source_ids), LOAD_CHUNK):
+        with store.session() as session:
+            chunk = source_ids[start : start + LOAD_CHUNK]
+            targets += targets_for([s for s in (session.get(Source, i) for i in chunk) if s is not None])
+    return targets
+
+
+def check_sources(
+    store: Store,
+    source_ids: Sequence[int],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None = None,
+    on_recorded: Callable[[Session, CheckResult], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    dated: Callable[[Capture], Capture] | None = None,
+) -> Iterator[CheckResult]:
     """Fetch the sources and record each capture in its own transaction, as it arrives.
 
     ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a
@@ -74,10 +103,7 @@ def check_sources(store: Store, source_ids: Sequence[int], *, settings: Settings
     capture the time it is recorded at, as an imported capture brings its own (the demo's simulated
     timeline); without it a capture keeps the time it was fetched.
     """
-    with store.session() as session:
-        sources = [s for s in (session.get(Source, i) for i in source_ids) if s is not None]
-        targets = targets_for(sources)
-    captures = crawl(targets, settings=settings)
+    captures = crawl(_load_targets(store, source_ids), settings=settings)
     try:
         for capture in captures:
             if should_stop is not None and should_stop():
