@@ -23,6 +23,7 @@ from watcher.db import Store
 from watcher.queries.timeline import timeline
 from watcher.search import search
 from watcher.sources import resolve_source
+from watcher.web import api
 from watcher.web.app import ROUTERS, create_app
 
 TOKEN = "s3cret-token"
@@ -45,7 +46,7 @@ def client(settings: Settings, history: History) -> Iterator[TestClient]:
 
 
 def test_sources_timeline_snapshots_and_diffs(client: TestClient, history: History, store: Store) -> None:
-    assert "watcher.web.api" in ROUTERS
+    assert api.router in ROUTERS
     schema = client.get("/openapi.json").json()
     assert "/api/sources/{source_id}/timeline" in schema["paths"] and "/api/search" in schema["paths"]
     assert client.get("/api/docs").status_code == 200

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, AlertTriage, Clinic, Snapshot
+from watcher.web import dashboard
 from watcher.web.app import ROUTERS, create_app
 from watcher.web.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE, csrf_token, decode_session, session_secret
 
@@ -95,7 +96,7 @@ def csrf_of(client: TestClient, path: str) -> str:
 
 def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Store,
                                                   history: DashboardHistory) -> None:
-    assert "watcher.web.dashboard" in ROUTERS
+    assert dashboard.router in ROUTERS
     known = ids(store, history)
     clinics, snaps = known["clinics"], known["snaps"]
     assert isinstance(clinics, dict) and isinstance(snaps, dict)

@@ -1,7 +1,7 @@
-"""The web application: ``create_app`` builds one Store and mounts the routers named in ``ROUTERS``.
+"""The web application: ``create_app`` builds one Store and mounts the routers of ``ROUTERS``.
 
-Each module in ``ROUTERS`` exports ``router`` (a FastAPI ``APIRouter``); the JSON API lives under
-``/api``, feeds and the dashboard add their own modules here (the dashboard serves ``/``). The
+Each module of ``ROUTERS`` exports ``router`` (a FastAPI ``APIRouter``); the JSON API lives under
+``/api``, feeds and the dashboard have their own modules (the dashboard serves ``/``). The
 OpenAPI schema is at ``/openapi.json`` and its browsable docs at ``/api/docs`` (Swagger UI from the
 packaged ``swagger-ui-bundle-v2`` files: no CDN, so they work offline). ``HEAD`` is answered wherever
 ``GET`` is (uptime monitors use it). Errors that watcher
@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib import import_module
 from typing import Any
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
@@ -28,10 +27,11 @@ from watcher import __version__
 from watcher.config import Settings, load_settings
 from watcher.db import Store
 from watcher.errors import DuplicateError, InputError, NotFoundError, StoreError, WatcherError
+from watcher.web import api, dashboard, feeds, unsubscribe
 from watcher.web.deps import document_security
 from watcher.web.throttle import LoginThrottle, LoginThrottled
 
-ROUTERS: tuple[str, ...] = ("watcher.web.api", "watcher.web.dashboard", "watcher.web.feeds", "watcher.web.unsubscribe")
+ROUTERS: tuple[APIRouter, ...] = (api.router, dashboard.router, feeds.router, unsubscribe.router)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -130,8 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_error_handlers(app)
     install_api_docs(app)
-    for name in ROUTERS:
-        app.include_router(import_module(name).router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(HeadAsGet)
     default_openapi = app.openapi
 
