@@ -11,7 +11,6 @@ from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.claims.sections import INDICATIONS, REFERENCES, heading_role, list_lead_in
 from watcher.claims.strength import assess, sentence_strength
 from watcher.claims.vocabulary import (
-    DATA_FILES,
     HEADING_KINDS,
     LEVEL_KINDS,
     MARKER_KINDS,
