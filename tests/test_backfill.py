@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -27,12 +28,16 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from watcher.claims import compare
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, Check, Snapshot
 from watcher.notify.outbox import enqueue
+from watcher.pipeline.alerts import record_alerts
+from watcher.pipeline.analyse import profile_of
 from watcher.subscriptions import SubscriptionSpec, create_subscription
 from watcher.warc import write_warc
+from watcher.web.feeds import ATOM_NS, atom_feed
 from watcher.webarchive import ArchivedCapture, collapse_digests, parse_cdx, parse_timemap, site_headers
 
 BIN = Path(sys.executable).parent
@@ -267,6 +272,68 @@ def test_backfill_from_pywb_answers_when_a_claim_first_appeared(  # type: ignore
         assert (fresh.kind, fresh.old_snapshot_id) == ("new_indication", newest_archived)
         assert session.get(Snapshot, fresh.new_snapshot_id).archive_url is None  # type: ignore[union-attr]
     assert enqueue(store, mail) == 1
+
+
+def test_a_live_recurrence_of_an_archived_alert_is_news_once(  # type: ignore[no-untyped-def]
+    archive: Archive, store: Store, settings: Settings, run_cli
+) -> None:
+    with store.session() as session:
+        create_subscription(session, SubscriptionSpec(email="desk@newsroom.example"))
+    assert run_cli("sources", "add", archive.page_url, "--backfill").code == 0
+    mail = replace(settings, smtp_host="127.0.0.1")
+    with store.session() as session:
+        (archived,) = session.scalars(select(Alert).where(Alert.indication == "schizophrenia")).all()
+        assert archived.from_archive and archived.new_fetched_at == at("2021-09-01T10:00:00")
+        archived_id = archived.id
+
+    def live_check(body: bytes) -> None:
+        archive.site_pages["/exosome-therapy"] = body
+        result = run_cli("check", archive.page_url)
+        assert result.code == 0, result.err
+
+    def schizophrenia_alerts() -> list[tuple[str, bool, int, int | None]]:
+        with store.session() as session:
+            alerts = session.scalars(select(Alert).where(Alert.indication == "schizophrenia").order_by(Alert.id)).all()
+            return [(a.kind, a.from_archive, a.occurrences, a.details.get("archived_alert_id")) for a in alerts]
+
+    # Live, the page drops schizophrenia (news), then claims it again exactly as in September 2021: the
+    # archived alert was never mailed, so this recurrence is raised as a live alert once, and mailed.
+    live_check(V1)
+    assert schizophrenia_alerts() == [("new_indication", True, 1, None), ("indication_removed", False, 1, None)]
+    mailed = enqueue(store, mail)
+    assert mailed == 2  # indication_removed (schizophrenia) and claim_weakened (depression)
+    live_check(V2)
+    assert schizophrenia_alerts()[2:] == [("new_indication", False, 1, archived_id)]
+    assert enqueue(store, mail) == 1
+    assert enqueue(store, mail) == 0
+
+    # Re-processing the live pair adds nothing; a further flip-flop only counts occurrences, unmailed.
+    with store.session() as session:
+        live = session.scalars(select(Alert).where(Alert.indication == "schizophrenia").order_by(Alert.id)).all()[-1]
+        new, old = session.get(Snapshot, live.new_snapshot_id), session.get(Snapshot, live.old_snapshot_id or 0)
+        assert new is not None and old is not None and new.text_version and old.text_version
+        findings = compare(profile_of(session, old.text_version), profile_of(session, new.text_version))
+        assert record_alerts(session, findings, old=old.text_version, new=new.text_version) == []
+    assert len(schizophrenia_alerts()) == 3
+    live_check(V1)
+    live_check(V2)
+    counted = schizophrenia_alerts()
+    assert [a[2] for a in counted] == [1, 2, 2] and counted[2][3] == archived_id
+    assert enqueue(store, mail) == 0
+
+    # Listed everywhere, marked archived; left out of the feeds as from mail.
+    listed = run_cli("alerts", "--indication", "schizophrenia", "--json").json()
+    assert [(a["kind"], a["archived"]) for a in listed] == [
+        ("new_indication", True),
+        ("indication_removed", False),
+        ("new_indication", False),
+    ]
+    with store.session() as session:
+        feed = ET.fromstring(atom_feed(session, settings, feed_path="/feeds/alerts.atom", title="t", subtitle="s"))
+        archived_ids = set(session.scalars(select(Alert.id).where(Alert.from_archive)))
+        live_ids = set(session.scalars(select(Alert.id).where(~Alert.from_archive)))
+    entries = {e.text.rsplit("/", 1)[1] for e in feed.iter(f"{{{ATOM_NS}}}id") if e.text and "/alert/" in e.text}
+    assert archived_ids and live_ids and entries == {str(i) for i in live_ids}
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

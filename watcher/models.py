@@ -28,9 +28,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    exists,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -293,6 +294,10 @@ class Alert(Base):
     # Guideline categories of the finding (watcher.claims.regulation) as ",id,id,", so that a subscription's
     # category filter is one portable LIKE; NULL on alerts raised before analyser 1.3.0.
     categories: Mapped[str | None] = mapped_column(String(400))
+    # Raised by a capture from a web archive (``watcher backfill``): history, never mailed nor in the feeds.
+    from_archive: Mapped[bool] = column_property(
+        exists().where(Snapshot.id == new_snapshot_id, Snapshot.archive_url.is_not(None))
+    )
 
 
 class Subscription(Base):
