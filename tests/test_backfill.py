@@ -7,8 +7,10 @@ Memento TimeMap is used), and the private-address guard. On SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import importlib.util
+import json
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -488,11 +491,74 @@ def test_exported_warc_and_its_cdxj_replay_in_pywb(archive: Archive, run_cli, tm
     subprocess.run([str(BIN / "wb-manager"), "init", name], cwd=archive.root, check=True, capture_output=True)
     shutil.copy(warc, archive.root / "collections" / name / "archive" / warc.name)
     shutil.copy(index, archive.root / "collections" / name / "indexes" / "index.cdxj")
-    replay = f"http://127.0.0.1:{archive.port}/{name}"
+    assert_replays_history(archive, name)
+
+
+def assert_replays_history(archive: Archive, collection: str) -> None:
+    """pywb serves the three archived versions from ``collection``, as sent and in its replay frame."""
+    replay = f"http://127.0.0.1:{archive.port}/{collection}"
     for stamp, body in (("20210301100000", V1), ("20210901100000", V2), ("20220601100000", V3)):
         assert get(f"{replay}/{stamp}id_/{archive.page_url}") == (200, body)
         status, shown = get(f"{replay}/{stamp}mp_/{archive.page_url}")  # the page as pywb's replay frame shows it
         assert status == 200 and b"Exosome therapy</h1>" in shown and b"wombat" in shown
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_wacz_export_is_valid_and_replays_in_pywb(archive: Archive, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("sources", "add", archive.page_url, "--backfill").code == 0
+    wacz = tmp_path / "harbor-light.wacz"
+    for wrong in (["--output", str(tmp_path / "a.zip")], [], ["--output", str(wacz), "--what", "alerts"]):
+        refused = run_cli("export", "--format", "wacz", *wrong)
+        assert refused.code == 2 and "Traceback" not in refused.err and not wacz.exists()
+    exported = run_cli("export", "--format", "wacz", "--output", str(wacz))
+    assert exported.code == 0, exported.err
+    assert f"exported 3 snapshot(s) as WACZ to {wacz} (3 page(s), 3 index line(s))" in exported.err
+    assert sorted(p.name for p in tmp_path.iterdir() if "watcher.db" not in p.name) == [wacz.name]  # nothing loose
+
+    with zipfile.ZipFile(wacz) as package:
+        assert package.testzip() is None
+        stored = {info.filename: info.compress_type for info in package.infolist()}
+        assert set(stored) == {
+            "archive/data.warc.gz",
+            "indexes/index.cdx",
+            "pages/pages.jsonl",
+            "datapackage.json",
+            "datapackage-digest.json",
+        }
+        assert stored["archive/data.warc.gz"] == zipfile.ZIP_STORED  # readers seek into it
+        manifest = json.loads(package.read("datapackage.json"))
+        assert (manifest["profile"], manifest["wacz_version"]) == ("data-package", "1.1.1")
+        assert (manifest["mainPageUrl"], manifest["mainPageDate"]) == (archive.page_url, "2022-06-01T10:00:00Z")
+        assert {r["path"] for r in manifest["resources"]} == set(stored) - {
+            "datapackage.json",
+            "datapackage-digest.json",
+        }
+        for resource in manifest["resources"]:
+            data = package.read(resource["path"])
+            assert resource["name"] == resource["path"].rsplit("/", 1)[1]
+            assert (resource["hash"], resource["bytes"]) == (f"sha256:{hashlib.sha256(data).hexdigest()}", len(data))
+        digest = json.loads(package.read("datapackage-digest.json"))
+        assert digest == {
+            "path": "datapackage.json",
+            "hash": f"sha256:{hashlib.sha256(package.read('datapackage.json')).hexdigest()}",
+        }
+        header, *pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()]
+        assert header["format"] == "json-pages-1.0"
+        assert [(p["url"], p["ts"]) for p in pages] == [
+            (archive.page_url, ts) for ts in ("2021-03-01T10:00:00Z", "2021-09-01T10:00:00Z", "2022-06-01T10:00:00Z")
+        ]
+        assert all("Exosome therapy" in p["title"] and p["id"].isdigit() for p in pages)
+        index = package.read("indexes/index.cdx").decode().splitlines()
+        assert [json.loads(line.split(" ", 2)[2])["filename"] for line in index] == ["data.warc.gz"] * 3
+
+    # pywb unpacks the WACZ (its WARC and watcher's index, not re-indexed) into a collection and replays it.
+    name = f"wacz-{uuid.uuid4().hex[:8]}"
+    manager = str(BIN / "wb-manager")
+    subprocess.run([manager, "init", name], cwd=archive.root, check=True, capture_output=True)
+    subprocess.run(
+        [manager, "add", "--unpack-wacz", name, str(wacz)], cwd=archive.root, check=True, capture_output=True
+    )
+    assert_replays_history(archive, name)
 
 
 # --- the pure parts ---------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "watcher.warc",
             "watcher.backfill",
             "watcher.export",
+            "watcher.wacz",
             "watcher.subscriptions",
         ),
     ),

@@ -54,6 +54,7 @@ ALERT_COLUMNS = (
     "occurrences",
     "last_snapshot_id",
     "scope",
+    "archived",
     "acknowledged_at",
     "acknowledged_by",
 )
