@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import importlib.util
 import json
+import mimetypes
 import shutil
 import socket
 import subprocess
@@ -29,12 +30,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from watcher.claims import compare
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Alert, Check, Snapshot
+from watcher.models import Alert, Check, Requisite, Snapshot, SnapshotRequisite
 from watcher.notify.outbox import enqueue
 from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.analyse import profile_of
@@ -100,7 +101,7 @@ class _Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = self.pages.get(self.path)
         self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", mimetypes.guess_type(self.path)[0] or "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body or b"")))
         self.end_headers()
         self.wfile.write(body or b"")
@@ -559,6 +560,89 @@ def test_wacz_export_is_valid_and_replays_in_pywb(archive: Archive, run_cli, tmp
         [manager, "add", "--unpack-wacz", name, str(wacz)], cwd=archive.root, check=True, capture_output=True
     )
     assert_replays_history(archive, name)
+
+
+def wait_for_the_next_second(store: Store) -> None:
+    with store.session() as session:
+        latest = session.scalar(select(func.max(SnapshotRequisite.fetched_at)))
+    deadline = time.monotonic() + 30
+    while latest is not None and datetime.now(UTC).replace(microsecond=0) <= latest.replace(microsecond=0):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def page_with_requisites(assets: str, *paragraphs: str) -> bytes:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Stem cells | Harbor Light Clinic</title>"
+        f"<link rel='stylesheet' href='/site.css'>{assets}</head><body><main><h1>Stem cell care</h1>{INTRO}"
+        f"<img src='/logo.png' alt='logo'>{''.join(paragraphs)}</main></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_requisites_are_kept_deduplicated_and_replay_in_pywb(  # type: ignore[no-untyped-def]
+    archive: Archive, store: Store, run_cli, tmp_path: Path
+) -> None:
+    # An off-site script on a second server (another origin), and an image on a never-fetched address.
+    cdn_pages: dict[str, bytes] = {"/lib/app.js": b"console.log('clinic');\n"}
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), type("Cdn", (_Site,), {"pages": cdn_pages}))
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
+    script = f"http://127.0.0.1:{cdn.server_address[1]}/lib/app.js"
+    assets = f"<script src='{script}'></script><link rel='icon' href='http://169.254.169.254/favicon.ico'>"
+    site = urlsplit(archive.page_url)
+    url = f"{site.scheme}://{site.netloc}/stem-cells"
+    style = f"{site.scheme}://{site.netloc}/site.css"
+    pages = archive.site_pages
+    pages.update({"/site.css": b"main { color: navy; }\n", "/logo.png": b"\x89PNG\r\n\x1a\nlogo-1"})
+    try:
+        added = run_cli("sources", "add", url, "--requisites", "--json")
+        assert added.code == 0 and added.json()["requisites"] is True, added.err
+        versions = [
+            page_with_requisites(assets, MAY_HELP_DEPRESSION),
+            page_with_requisites(assets, MAY_HELP_DEPRESSION, SCHIZOPHRENIA),  # the same requisites
+            page_with_requisites(assets, PROVEN_DEPRESSION, SCHIZOPHRENIA),  # a new stylesheet
+        ]
+        for number, body in enumerate(versions):
+            if number == 2:
+                pages["/site.css"] = b"main { color: maroon; }\n"
+            pages["/stem-cells"] = body
+            wait_for_the_next_second(store)  # one capture per second: replay asks by 14-digit timestamps
+            checked = run_cli("check", url)
+            assert checked.code == 0, checked.err
+    finally:
+        cdn.shutdown()
+        cdn.server_close()
+
+    with store.session() as session:
+        stored = session.scalars(select(Requisite).order_by(Requisite.id)).all()
+        assert sorted(r.url.rsplit("/", 1)[1] for r in stored) == ["app.js", "logo.png", "site.css", "site.css"]
+        assert session.get(Requisite, stored[0].id).content_type in ("text/css", "image/png", "text/javascript")  # type: ignore[union-attr]
+        links = session.execute(select(SnapshotRequisite.snapshot_id, SnapshotRequisite.requisite_id)).all()
+        assert len(links) == 9 and len({snapshot for snapshot, _r in links}) == 3
+    off = run_cli("sources", "set", url, "--no-requisites")
+    assert off.code == 0 and "requisites off" in off.out
+
+    warc = tmp_path / "requisites.warc.gz"
+    assert run_cli("export", "--format", "warc", "--source", url, "--output", str(warc)).code == 0
+    index = (tmp_path / "requisites.cdxj").read_text(encoding="utf-8").splitlines()
+    kinds = [
+        (json.loads(line.split(" ", 2)[2])["url"], json.loads(line.split(" ", 2)[2]).get("mime")) for line in index
+    ]
+    assert sum(mime == "warc/revisit" for _u, mime in kinds) == 5  # 3 on the second capture, 2 on the third
+    assert sum(u == style and mime != "warc/revisit" for u, mime in kinds) == 2
+
+    name = f"requisites-{uuid.uuid4().hex[:8]}"
+    subprocess.run([str(BIN / "wb-manager"), "init", name], cwd=archive.root, check=True, capture_output=True)
+    shutil.copy(warc, archive.root / "collections" / name / "archive" / warc.name)
+    shutil.copy(tmp_path / "requisites.cdxj", archive.root / "collections" / name / "indexes" / "index.cdxj")
+    replay = f"http://127.0.0.1:{archive.port}/{name}"
+    stamps = sorted(line.split(" ", 2)[1] for line in index if json.loads(line.split(" ", 2)[2])["url"] == style)
+    # The stylesheet as each capture had it: the second is a revisit, served from the first response.
+    expected = [b"main { color: navy; }\n", b"main { color: navy; }\n", b"main { color: maroon; }\n"]
+    assert [get(f"{replay}/{stamp}id_/{style}") for stamp in stamps] == [(200, body) for body in expected]
+    assert get(f"{replay}/{stamps[1]}id_/{script}") == (200, b"console.log('clinic');\n")
+    status, shown = get(f"{replay}/{stamps[1]}mp_/{url}")
+    assert status == 200 and f"/{name}/".encode() in shown and b"site.css" in shown
 
 
 # --- the pure parts ---------------------------------------------------------------------------------
