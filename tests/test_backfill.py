@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from watcher.claims import compare
@@ -41,6 +42,7 @@ from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.analyse import profile_of
 from watcher.subscriptions import SubscriptionSpec, create_subscription
 from watcher.warc import write_warc
+from watcher.web.app import create_app
 from watcher.web.feeds import ATOM_NS, atom_feed
 from watcher.webarchive import ArchivedCapture, collapse_digests, parse_cdx, parse_timemap, site_headers
 
@@ -338,6 +340,9 @@ def test_a_live_recurrence_of_an_archived_alert_is_news_once(  # type: ignore[no
         live_ids = set(session.scalars(select(Alert.id).where(~Alert.from_archive)))
     entries = {e.text.rsplit("/", 1)[1] for e in feed.iter(f"{{{ATOM_NS}}}id") if e.text and "/alert/" in e.text}
     assert archived_ids and live_ids and entries == {str(i) for i in live_ids}
+    with TestClient(create_app(settings)) as client:  # the dashboard keeps them, marked
+        listing = client.get("/alerts")
+    assert listing.status_code == 200 and listing.text.count("archived capture</span>") == len(archived_ids)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
