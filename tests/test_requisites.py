@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from watcher.config import Settings
 from watcher.links import requisite_urls
 from watcher.pipeline.requisites import PoliteFetcher
+from watcher.web.app import create_app
 
 
 def test_requisite_urls_of_a_page() -> None:
@@ -97,3 +100,29 @@ def test_fetcher_refuses_what_the_guard_refuses(settings: Settings, assets: tupl
     fetcher = PoliteFetcher(replace(settings, allowed_networks=(), obey_robots=False))
     assert fetcher.get(f"{base}/a.css") is None and seen == []
     assert fetcher.get("http://169.254.169.254/latest/meta-data/") is None
+
+
+def test_requisites_from_the_api_and_seed_files(settings: Settings, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    token = "requisites-token"
+    with TestClient(create_app(replace(settings, api_token=token))) as client:
+        created = client.post(
+            "/api/sources",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"url": "http://127.0.0.1:9/with-assets", "requisites": True},
+        )
+    assert created.status_code == 201 and created.json()["requisites"] is True, created.text
+    seeds = tmp_path / "sources.yaml"
+    seeds.write_text(
+        "sources:\n  - url: http://127.0.0.1:9/seeded\n    requisites: true\n  - url: http://127.0.0.1:9/plain\n",
+        encoding="utf-8",
+    )
+    assert run_cli("sources", "import", str(seeds)).code == 0
+    listed = {row["url"]: row["requisites"] for row in run_cli("sources", "list", "--json").json()}
+    assert listed == {
+        "http://127.0.0.1:9/with-assets": True,
+        "http://127.0.0.1:9/seeded": True,
+        "http://127.0.0.1:9/plain": False,
+    }
+    assert run_cli("sources", "set", "http://127.0.0.1:9/plain", "--requisites", "--json").json()["requisites"] is True
+    nothing = run_cli("sources", "set", "http://127.0.0.1:9/plain")
+    assert nothing.code == 2 and "--requisites/--no-requisites" in nothing.err

@@ -318,6 +318,7 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
                     options=_seed_site_options(entry),
                     render=entry.get("render") is True,
                     screenshot=entry.get("screenshot") is True,
+                    requisites=entry.get("requisites") is True,
                     selectors=Selectors.parse(select=_seed_list(entry, "select"), drop=_seed_list(entry, "drop")),
                 )
             )
