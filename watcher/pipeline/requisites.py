@@ -116,15 +116,25 @@ def fetch_requisites_after(
                 base_url=snapshot.final_url,
                 limit=MAX_REQUISITES,
             )
-            kept += keep_requisites(session, snapshot, urls, fetcher)
+        kept += keep_requisites(store, result.snapshot_id, urls, fetcher, should_stop=should_stop)
     return kept
 
 
-def keep_requisites(session: Session, snapshot: Snapshot, urls: list[str], fetcher: PoliteFetcher) -> int:
-    """Fetch ``urls`` (and the targets of their redirects, within ``MAX_REQUISITES``) for ``snapshot``."""
+def keep_requisites(
+    store: Store,
+    snapshot_id: int,
+    urls: list[str],
+    fetcher: PoliteFetcher,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Fetch ``urls`` (and the targets of their redirects, within ``MAX_REQUISITES``) for the snapshot,
+    each stored in its own short transaction: no write lock is held while the network answers."""
     queue = list(dict.fromkeys(urls))
     kept = 0
     for url in queue:
+        if should_stop is not None and should_stop():
+            break
         answer = fetcher.get(url)
         if answer is None or answer.truncated or answer.status >= 400 or answer.status == 304:
             if answer is not None:
@@ -140,12 +150,13 @@ def keep_requisites(session: Session, snapshot: Snapshot, urls: list[str], fetch
             target = urljoin(url, location)
             if target not in queue:
                 queue.append(target)
-        _link(session, snapshot, url, answer, body)
+        with store.session() as session:
+            _link(session, snapshot_id, url, answer, body)
         kept += 1
     return kept
 
 
-def _link(session: Session, snapshot: Snapshot, url: str, answer: HttpResponse, body: bytes) -> None:
+def _link(session: Session, snapshot_id: int, url: str, answer: HttpResponse, body: bytes) -> None:
     """Store the content once per (URL, SHA-256), and tie it to the snapshot."""
     digest, url_digest = sha256_hex(body), sha256_hex(url.encode("utf-8"))
     requisite = session.scalar(select(Requisite).where(Requisite.url_sha256 == url_digest, Requisite.sha256 == digest))
@@ -159,7 +170,7 @@ def _link(session: Session, snapshot: Snapshot, url: str, answer: HttpResponse, 
         )  # fmt: skip
         session.add(requisite)
         session.flush()
-    known = session.get(SnapshotRequisite, (snapshot.id, requisite.id))
+    known = session.get(SnapshotRequisite, (snapshot_id, requisite.id))
     if known is None:
-        session.add(SnapshotRequisite(snapshot_id=snapshot.id, requisite_id=requisite.id, fetched_at=now))
+        session.add(SnapshotRequisite(snapshot_id=snapshot_id, requisite_id=requisite.id, fetched_at=now))
         session.flush()
