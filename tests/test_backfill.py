@@ -7,8 +7,11 @@ Memento TimeMap is used), and the private-address guard. On SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import importlib.util
+import json
+import mimetypes
 import shutil
 import socket
 import subprocess
@@ -16,6 +19,8 @@ import sys
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -25,14 +30,20 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from watcher.claims import compare
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Alert, Check, Snapshot
+from watcher.models import Alert, Check, Requisite, Snapshot, SnapshotRequisite
 from watcher.notify.outbox import enqueue
+from watcher.pipeline.alerts import record_alerts
+from watcher.pipeline.analyse import profile_of
 from watcher.subscriptions import SubscriptionSpec, create_subscription
 from watcher.warc import write_warc
+from watcher.web.app import create_app
+from watcher.web.feeds import ATOM_NS, atom_feed
 from watcher.webarchive import ArchivedCapture, collapse_digests, parse_cdx, parse_timemap, site_headers
 
 BIN = Path(sys.executable).parent
@@ -92,7 +103,7 @@ class _Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = self.pages.get(self.path)
         self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", mimetypes.guess_type(self.path)[0] or "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body or b"")))
         self.end_headers()
         self.wfile.write(body or b"")
@@ -269,6 +280,71 @@ def test_backfill_from_pywb_answers_when_a_claim_first_appeared(  # type: ignore
     assert enqueue(store, mail) == 1
 
 
+def test_a_live_recurrence_of_an_archived_alert_is_news_once(  # type: ignore[no-untyped-def]
+    archive: Archive, store: Store, settings: Settings, run_cli
+) -> None:
+    with store.session() as session:
+        create_subscription(session, SubscriptionSpec(email="desk@newsroom.example"))
+    assert run_cli("sources", "add", archive.page_url, "--backfill").code == 0
+    mail = replace(settings, smtp_host="127.0.0.1")
+    with store.session() as session:
+        (archived,) = session.scalars(select(Alert).where(Alert.indication == "schizophrenia")).all()
+        assert archived.from_archive and archived.new_fetched_at == at("2021-09-01T10:00:00")
+        archived_id = archived.id
+
+    def live_check(body: bytes) -> None:
+        archive.site_pages["/exosome-therapy"] = body
+        result = run_cli("check", archive.page_url)
+        assert result.code == 0, result.err
+
+    def schizophrenia_alerts() -> list[tuple[str, bool, int, int | None]]:
+        with store.session() as session:
+            alerts = session.scalars(select(Alert).where(Alert.indication == "schizophrenia").order_by(Alert.id)).all()
+            return [(a.kind, a.from_archive, a.occurrences, a.details.get("archived_alert_id")) for a in alerts]
+
+    # Live, the page drops schizophrenia (news), then claims it again exactly as in September 2021: the
+    # archived alert was never mailed, so this recurrence is raised as a live alert once, and mailed.
+    live_check(V1)
+    assert schizophrenia_alerts() == [("new_indication", True, 1, None), ("indication_removed", False, 1, None)]
+    mailed = enqueue(store, mail)
+    assert mailed == 2  # indication_removed (schizophrenia) and claim_weakened (depression)
+    live_check(V2)
+    assert schizophrenia_alerts()[2:] == [("new_indication", False, 1, archived_id)]
+    assert enqueue(store, mail) == 1
+    assert enqueue(store, mail) == 0
+
+    # Re-processing the live pair adds nothing; a further flip-flop only counts occurrences, unmailed.
+    with store.session() as session:
+        live = session.scalars(select(Alert).where(Alert.indication == "schizophrenia").order_by(Alert.id)).all()[-1]
+        new, old = session.get(Snapshot, live.new_snapshot_id), session.get(Snapshot, live.old_snapshot_id or 0)
+        assert new is not None and old is not None and new.text_version and old.text_version
+        findings = compare(profile_of(session, old.text_version), profile_of(session, new.text_version))
+        assert record_alerts(session, findings, old=old.text_version, new=new.text_version) == []
+    assert len(schizophrenia_alerts()) == 3
+    live_check(V1)
+    live_check(V2)
+    counted = schizophrenia_alerts()
+    assert [a[2] for a in counted] == [1, 2, 2] and counted[2][3] == archived_id
+    assert enqueue(store, mail) == 0
+
+    # Listed everywhere, marked archived; left out of the feeds as from mail.
+    listed = run_cli("alerts", "--indication", "schizophrenia", "--json").json()
+    assert [(a["kind"], a["archived"]) for a in listed] == [
+        ("new_indication", True),
+        ("indication_removed", False),
+        ("new_indication", False),
+    ]
+    with store.session() as session:
+        feed = ET.fromstring(atom_feed(session, settings, feed_path="/feeds/alerts.atom", title="t", subtitle="s"))
+        archived_ids = set(session.scalars(select(Alert.id).where(Alert.from_archive)))
+        live_ids = set(session.scalars(select(Alert.id).where(~Alert.from_archive)))
+    entries = {e.text.rsplit("/", 1)[1] for e in feed.iter(f"{{{ATOM_NS}}}id") if e.text and "/alert/" in e.text}
+    assert archived_ids and live_ids and entries == {str(i) for i in live_ids}
+    with TestClient(create_app(settings)) as client:  # the dashboard keeps them, marked
+        listing = client.get("/alerts")
+    assert listing.status_code == 200 and listing.text.count("archived capture</span>") == len(archived_ids)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_limit_and_date_range_resume_where_they_stopped(archive: Archive, store: Store, run_cli) -> None:  # type: ignore[no-untyped-def]
     assert run_cli("sources", "add", archive.page_url).code == 0
@@ -421,11 +497,157 @@ def test_exported_warc_and_its_cdxj_replay_in_pywb(archive: Archive, run_cli, tm
     subprocess.run([str(BIN / "wb-manager"), "init", name], cwd=archive.root, check=True, capture_output=True)
     shutil.copy(warc, archive.root / "collections" / name / "archive" / warc.name)
     shutil.copy(index, archive.root / "collections" / name / "indexes" / "index.cdxj")
-    replay = f"http://127.0.0.1:{archive.port}/{name}"
+    assert_replays_history(archive, name)
+
+
+def assert_replays_history(archive: Archive, collection: str) -> None:
+    """pywb serves the three archived versions from ``collection``, as sent and in its replay frame."""
+    replay = f"http://127.0.0.1:{archive.port}/{collection}"
     for stamp, body in (("20210301100000", V1), ("20210901100000", V2), ("20220601100000", V3)):
         assert get(f"{replay}/{stamp}id_/{archive.page_url}") == (200, body)
         status, shown = get(f"{replay}/{stamp}mp_/{archive.page_url}")  # the page as pywb's replay frame shows it
         assert status == 200 and b"Exosome therapy</h1>" in shown and b"wombat" in shown
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_wacz_export_is_valid_and_replays_in_pywb(archive: Archive, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli("sources", "add", archive.page_url, "--backfill").code == 0
+    wacz = tmp_path / "harbor-light.wacz"
+    for wrong in (["--output", str(tmp_path / "a.zip")], [], ["--output", str(wacz), "--what", "alerts"]):
+        refused = run_cli("export", "--format", "wacz", *wrong)
+        assert refused.code == 2 and "Traceback" not in refused.err and not wacz.exists()
+    exported = run_cli("export", "--format", "wacz", "--output", str(wacz))
+    assert exported.code == 0, exported.err
+    assert f"exported 3 snapshot(s) as WACZ to {wacz} (3 page(s), 3 index line(s))" in exported.err
+    assert sorted(p.name for p in tmp_path.iterdir() if "watcher.db" not in p.name) == [wacz.name]  # nothing loose
+
+    with zipfile.ZipFile(wacz) as package:
+        assert package.testzip() is None
+        stored = {info.filename: info.compress_type for info in package.infolist()}
+        assert set(stored) == {
+            "archive/data.warc.gz",
+            "indexes/index.cdx",
+            "pages/pages.jsonl",
+            "datapackage.json",
+            "datapackage-digest.json",
+        }
+        assert stored["archive/data.warc.gz"] == zipfile.ZIP_STORED  # readers seek into it
+        manifest = json.loads(package.read("datapackage.json"))
+        assert (manifest["profile"], manifest["wacz_version"]) == ("data-package", "1.1.1")
+        assert (manifest["mainPageUrl"], manifest["mainPageDate"]) == (archive.page_url, "2022-06-01T10:00:00Z")
+        assert {r["path"] for r in manifest["resources"]} == set(stored) - {
+            "datapackage.json",
+            "datapackage-digest.json",
+        }
+        for resource in manifest["resources"]:
+            data = package.read(resource["path"])
+            assert resource["name"] == resource["path"].rsplit("/", 1)[1]
+            assert (resource["hash"], resource["bytes"]) == (f"sha256:{hashlib.sha256(data).hexdigest()}", len(data))
+        digest = json.loads(package.read("datapackage-digest.json"))
+        assert digest == {
+            "path": "datapackage.json",
+            "hash": f"sha256:{hashlib.sha256(package.read('datapackage.json')).hexdigest()}",
+        }
+        header, *pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()]
+        assert header["format"] == "json-pages-1.0"
+        assert [(p["url"], p["ts"]) for p in pages] == [
+            (archive.page_url, ts) for ts in ("2021-03-01T10:00:00Z", "2021-09-01T10:00:00Z", "2022-06-01T10:00:00Z")
+        ]
+        assert all("Exosome therapy" in p["title"] and p["id"].isdigit() for p in pages)
+        index = package.read("indexes/index.cdx").decode().splitlines()
+        assert [json.loads(line.split(" ", 2)[2])["filename"] for line in index] == ["data.warc.gz"] * 3
+
+    # pywb unpacks the WACZ (its WARC and watcher's index, not re-indexed) into a collection and replays it.
+    name = f"wacz-{uuid.uuid4().hex[:8]}"
+    manager = str(BIN / "wb-manager")
+    subprocess.run([manager, "init", name], cwd=archive.root, check=True, capture_output=True)
+    subprocess.run(
+        [manager, "add", "--unpack-wacz", name, str(wacz)], cwd=archive.root, check=True, capture_output=True
+    )
+    assert_replays_history(archive, name)
+
+
+def wait_for_the_next_second(store: Store) -> None:
+    with store.session() as session:
+        latest = session.scalar(select(func.max(SnapshotRequisite.fetched_at)))
+    deadline = time.monotonic() + 30
+    while latest is not None and datetime.now(UTC).replace(microsecond=0) <= latest.replace(microsecond=0):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def page_with_requisites(assets: str, *paragraphs: str) -> bytes:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Stem cells | Harbor Light Clinic</title>"
+        f"<link rel='stylesheet' href='/site.css'>{assets}</head><body><main><h1>Stem cell care</h1>{INTRO}"
+        f"<img src='/logo.png' alt='logo'>{''.join(paragraphs)}</main></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_requisites_are_kept_deduplicated_and_replay_in_pywb(  # type: ignore[no-untyped-def]
+    archive: Archive, store: Store, run_cli, tmp_path: Path
+) -> None:
+    # An off-site script on a second server (another origin), and an image on a never-fetched address.
+    cdn_pages: dict[str, bytes] = {"/lib/app.js": b"console.log('clinic');\n"}
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), type("Cdn", (_Site,), {"pages": cdn_pages}))
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
+    script = f"http://127.0.0.1:{cdn.server_address[1]}/lib/app.js"
+    assets = f"<script src='{script}'></script><link rel='icon' href='http://169.254.169.254/favicon.ico'>"
+    site = urlsplit(archive.page_url)
+    url = f"{site.scheme}://{site.netloc}/stem-cells"
+    style = f"{site.scheme}://{site.netloc}/site.css"
+    pages = archive.site_pages
+    pages.update({"/site.css": b"main { color: navy; }\n", "/logo.png": b"\x89PNG\r\n\x1a\nlogo-1"})
+    try:
+        added = run_cli("sources", "add", url, "--requisites", "--json")
+        assert added.code == 0 and added.json()["requisites"] is True, added.err
+        versions = [
+            page_with_requisites(assets, MAY_HELP_DEPRESSION),
+            page_with_requisites(assets, MAY_HELP_DEPRESSION, SCHIZOPHRENIA),  # the same requisites
+            page_with_requisites(assets, PROVEN_DEPRESSION, SCHIZOPHRENIA),  # a new stylesheet
+        ]
+        for number, body in enumerate(versions):
+            if number == 2:
+                pages["/site.css"] = b"main { color: maroon; }\n"
+            pages["/stem-cells"] = body
+            wait_for_the_next_second(store)  # one capture per second: replay asks by 14-digit timestamps
+            checked = run_cli("check", url)
+            assert checked.code == 0, checked.err
+    finally:
+        cdn.shutdown()
+        cdn.server_close()
+
+    with store.session() as session:
+        stored = session.scalars(select(Requisite).order_by(Requisite.id)).all()
+        assert sorted(r.url.rsplit("/", 1)[1] for r in stored) == ["app.js", "logo.png", "site.css", "site.css"]
+        assert session.get(Requisite, stored[0].id).content_type in ("text/css", "image/png", "text/javascript")  # type: ignore[union-attr]
+        links = session.execute(select(SnapshotRequisite.snapshot_id, SnapshotRequisite.requisite_id)).all()
+        assert len(links) == 9 and len({snapshot for snapshot, _r in links}) == 3
+    off = run_cli("sources", "set", url, "--no-requisites")
+    assert off.code == 0 and "requisites off" in off.out
+
+    warc = tmp_path / "requisites.warc.gz"
+    assert run_cli("export", "--format", "warc", "--source", url, "--output", str(warc)).code == 0
+    index = (tmp_path / "requisites.cdxj").read_text(encoding="utf-8").splitlines()
+    kinds = [
+        (json.loads(line.split(" ", 2)[2])["url"], json.loads(line.split(" ", 2)[2]).get("mime")) for line in index
+    ]
+    assert sum(mime == "warc/revisit" for _u, mime in kinds) == 5  # 3 on the second capture, 2 on the third
+    assert sum(u == style and mime != "warc/revisit" for u, mime in kinds) == 2
+
+    name = f"requisites-{uuid.uuid4().hex[:8]}"
+    subprocess.run([str(BIN / "wb-manager"), "init", name], cwd=archive.root, check=True, capture_output=True)
+    shutil.copy(warc, archive.root / "collections" / name / "archive" / warc.name)
+    shutil.copy(tmp_path / "requisites.cdxj", archive.root / "collections" / name / "indexes" / "index.cdxj")
+    replay = f"http://127.0.0.1:{archive.port}/{name}"
+    stamps = sorted(line.split(" ", 2)[1] for line in index if json.loads(line.split(" ", 2)[2])["url"] == style)
+    # The stylesheet as each capture had it: the second is a revisit, served from the first response.
+    expected = [b"main { color: navy; }\n", b"main { color: navy; }\n", b"main { color: maroon; }\n"]
+    assert [get(f"{replay}/{stamp}id_/{style}") for stamp in stamps] == [(200, body) for body in expected]
+    assert get(f"{replay}/{stamps[1]}id_/{script}") == (200, b"console.log('clinic');\n")
+    status, shown = get(f"{replay}/{stamps[1]}mp_/{url}")
+    assert status == 200 and f"/{name}/".encode() in shown and b"site.css" in shown
 
 
 # --- the pure parts ---------------------------------------------------------------------------------

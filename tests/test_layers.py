@@ -50,13 +50,14 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "watcher.warc",
             "watcher.backfill",
             "watcher.export",
+            "watcher.wacz",
             "watcher.subscriptions",
         ),
     ),
     ("delivery", ("watcher.notify", "watcher.scheduler")),
     ("surfaces", ("watcher.web", "watcher.demo", "watcher.cli")),
 )
-PIPELINE_ORDER = ("run", "discover", "record", "analyse", "new_pages", "alerts")
+PIPELINE_ORDER = ("run", "requisites", "discover", "record", "analyse", "new_pages", "alerts")
 LAZY_ALLOWED = "watcher.cli"
 LAZY_MARK = "# lazy import: start-up time"
 

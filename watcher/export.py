@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, defer
 
 from watcher.errors import InputError, NotFoundError
-from watcher.models import Clinic, Snapshot, Source, utcnow
+from watcher.models import Clinic, Requisite, Snapshot, SnapshotRequisite, Source, utcnow
 from watcher.queries.alerts import find_alerts
 from watcher.queries.claims import claim_steps_rows, claim_timelines
 from watcher.queries.clinics import resolve_clinic
@@ -54,6 +54,7 @@ ALERT_COLUMNS = (
     "occurrences",
     "last_snapshot_id",
     "scope",
+    "archived",
     "acknowledged_at",
     "acknowledged_by",
 )
@@ -231,7 +232,28 @@ def export_warc(
 ) -> int:
     named = select(Source.id, Clinic.name).join(Clinic, Source.clinic_id == Clinic.id)
     clinics: dict[int, str] = dict(session.execute(named).all())
-    return write_warc(out, iter_snapshots_with_raw(session, filters), gzip=gzip, filename=filename, clinics=clinics)
+    return write_warc(
+        out,
+        iter_snapshots_with_raw(session, filters),
+        gzip=gzip,
+        filename=filename,
+        clinics=clinics,
+        requisites=lambda snapshot: snapshot_requisites(session, snapshot.id),
+    )
+
+
+def snapshot_requisites(session: Session, snapshot_id: int) -> Iterator[tuple[Requisite, datetime]]:
+    """The page requisites kept with a snapshot (``--requisites``), with the time each was fetched for
+    it, in fetch order; their bytes are released once the caller has moved on."""
+    rows = session.execute(
+        select(Requisite, SnapshotRequisite.fetched_at)
+        .join(SnapshotRequisite, SnapshotRequisite.requisite_id == Requisite.id)
+        .where(SnapshotRequisite.snapshot_id == snapshot_id)
+        .order_by(SnapshotRequisite.fetched_at, Requisite.id)
+    ).all()
+    for requisite, fetched_at in rows:
+        yield requisite, fetched_at
+        session.expunge(requisite)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,9 @@ _DEFAULT_EXCLUDE = tuple(re.compile(pattern, re.IGNORECASE) for pattern in DEFAU
 _GZIP_MAGIC = b"\x1f\x8b"
 _XML_START = re.compile(
     rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<\?xml-stylesheet[^>]*>\s*)?"
-    rb"<(?:[\w.-]+:)?(urlset|sitemapindex|rss|feed|RDF)\b", re.DOTALL)
+    rb"<(?:[\w.-]+:)?(urlset|sitemapindex|rss|feed|RDF)\b",
+    re.DOTALL,
+)
 _XML_END = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex|rss|feed|RDF)>\s*$")
 _SKIP_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#")
 
@@ -153,8 +155,11 @@ def _local(tag: Any) -> str:
 
 
 def _xml_root(data: bytes) -> Any:
-    strict = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_comments=True, remove_pis=True)
+    safe: dict[str, bool] = {
+        "resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+        "remove_comments": True, "remove_pis": True,
+    }  # fmt: skip
+    strict = etree.XMLParser(**safe)
     try:
         return etree.fromstring(data, strict)
     except etree.XMLSyntaxError as error:
@@ -163,17 +168,22 @@ def _xml_root(data: bytes) -> Any:
     # only from a document that ends with its root's end tag (a cut-off one is an error).
     if _XML_END.search(data[-512:]) is None:
         raise DocumentError(f"sitemap is not well-formed XML: {problem}")
-    lenient = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                              remove_comments=True, remove_pis=True, recover=True)
+    lenient = etree.XMLParser(**safe, recover=True)
     try:
         root = etree.fromstring(data, lenient)
     except etree.XMLSyntaxError:
         root = None
-    if root is None or _local(root.tag) not in {"urlset", "sitemapindex", "rss", "feed", "RDF"} or not any(
-            _local(el.tag) in {"loc", "link"} for el in root.iter()):
+    if (
+        root is None
+        or _local(root.tag) not in {"urlset", "sitemapindex", "rss", "feed", "RDF"}
+        or not any(_local(el.tag) in {"loc", "link"} for el in root.iter())
+    ):
         raise DocumentError(f"sitemap is not well-formed XML: {problem}")
-    log.warning("sitemap has XML errors (%s); using the %s links that could be read", problem,
-                sum(1 for el in root.iter() if _local(el.tag) in {"loc", "link"}))
+    log.warning(
+        "sitemap has XML errors (%s); using the %s links that could be read",
+        problem,
+        sum(1 for el in root.iter() if _local(el.tag) in {"loc", "link"}),
+    )
     return root
 
 
@@ -223,22 +233,31 @@ def parse_xml_links(data: bytes, *, base_url: str) -> EntryDocument:
     return EntryDocument(kind, tuple(url for url, _ in entries), ignored)
 
 
-def html_links(body: bytes, *, content_type: str | None, base_url: str) -> list[str]:
-    """Absolute URLs of the ``<a href>``/``<area href>`` links of an HTML page, in document order
-    (``<base href>`` honoured; script, mail and phone links and in-page anchors skipped)."""
+def _html_document(body: bytes, *, content_type: str | None, base_url: str) -> tuple[Any, str] | None:
+    """The parsed page and the URL its relative links resolve against (``<base href>`` honoured)."""
     text = decode_body(body, content_type=content_type).text
     if not text.strip():
-        return []
+        return None
     try:
         document = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError):
-        return []
+        return None
     base = base_url
     for element in document.iter("base"):
         href = element.get("href")
         if href:
             base = urljoin(base_url, href.strip())
             break
+    return document, base
+
+
+def html_links(body: bytes, *, content_type: str | None, base_url: str) -> list[str]:
+    """Absolute URLs of the ``<a href>``/``<area href>`` links of an HTML page, in document order
+    (``<base href>`` honoured; script, mail and phone links and in-page anchors skipped)."""
+    parsed = _html_document(body, content_type=content_type, base_url=base_url)
+    if parsed is None:
+        return []
+    document, base = parsed
     links: list[str] = []
     for element in document.iter("a", "area"):
         href = (element.get("href") or "").strip()
@@ -249,6 +268,44 @@ def html_links(body: bytes, *, content_type: str | None, base_url: str) -> list[
             log.warning("%s has more than %d links; the rest are ignored", base_url, MAX_DOCUMENT_URLS)
             break
     return links
+
+
+# What a browser loads to show a page: (element, attribute), and the <link rel> values that are requisites.
+_REQUISITE_ATTRIBUTES = (
+    ("img", "src"),
+    ("script", "src"),
+    ("source", "src"),
+    ("video", "poster"),
+    ("input", "src"),
+    ("embed", "src"),
+)
+_REQUISITE_RELS = frozenset({"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload"})
+
+
+def requisite_urls(body: bytes, *, content_type: str | None, base_url: str, limit: int) -> list[str]:
+    """Absolute http(s) URLs of a page's requisites — stylesheets and icons (``<link rel>``), images
+    (``src`` and every ``srcset`` candidate), scripts, media posters — same-site or not, in document
+    order, each once, at most ``limit``."""
+    parsed = _html_document(body, content_type=content_type, base_url=base_url)
+    if parsed is None:
+        return []
+    document, base = parsed
+    found: list[str] = []
+    for element in document.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        values: list[str] = []
+        if tag == "link" and _REQUISITE_RELS & set((element.get("rel") or "").lower().split()):
+            values.append(element.get("href") or "")
+        values += [element.get(attribute) or "" for name, attribute in _REQUISITE_ATTRIBUTES if tag == name]
+        if tag in ("img", "source") and element.get("srcset"):
+            values += [candidate.strip().split(" ", 1)[0] for candidate in element.get("srcset").split(",")]
+        for value in values:
+            url = urljoin(base, value.strip()) if value.strip() else ""
+            if urlsplit(url).scheme in ("http", "https") and url.split("#", 1)[0] not in found:
+                found.append(url.split("#", 1)[0])
+        if len(found) >= limit:
+            return found[:limit]
+    return found
 
 
 # --- filtering -----------------------------------------------------------------------------------
@@ -274,8 +331,9 @@ def same_site(url: str, site_url: str) -> bool:
     return key is not None and key == _site_key(site_url)
 
 
-def candidate_urls(urls: Iterable[str], *, site_urls: Sequence[str], options: LinkPatterns,
-                   skipped: Counter[str] | None = None) -> list[str]:
+def candidate_urls(
+    urls: Iterable[str], *, site_urls: Sequence[str], options: LinkPatterns, skipped: Counter[str] | None = None
+) -> list[str]:
     """The links worth adding, normalised and deduplicated, in order: same site, not excluded by
     default or by ``exclude``, matching ``include`` when given, not one of ``site_urls``."""
     counts: Counter[str] = skipped if skipped is not None else Counter()

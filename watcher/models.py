@@ -28,9 +28,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    exists,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -113,6 +114,9 @@ class Source(Base):
     # extractor_version(selectors), see watcher.sources.source_extractor_version.
     selectors: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     selectors_key: Mapped[str | None] = mapped_column(String(16))
+    # Page requisites (stylesheets, images, scripts) fetched and kept with each new snapshot, so that
+    # the WARC export replays the page as it looked (watcher.requisites, watcher.pipeline.requisites).
+    requisites: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     clinic: Mapped[Clinic | None] = relationship(back_populates="sources")
 
@@ -187,8 +191,42 @@ class Screenshot(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-def raw_bytes(snapshot: Snapshot) -> bytes:
-    """The captured bytes of a snapshot, decompressed."""
+class Requisite(Base):
+    """One version of a page requisite (a stylesheet, image or script a snapshot's HTML references),
+    stored once per URL and content whatever the number of snapshots that used it."""
+
+    __tablename__ = "requisites"
+    __table_args__ = (UniqueConstraint("url_sha256", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    url_sha256: Mapped[str] = mapped_column(String(64))  # the URL's SHA-256: a short unique key
+    fetched_at: Mapped[datetime] = mapped_column()  # when this content was first fetched
+    http_status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict[str, Any]] = mapped_column()
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    compression: Mapped[str] = mapped_column(String(8), default="zlib")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SnapshotRequisite(Base):
+    """A requisite as fetched with one snapshot (its time); the content row is shared."""
+
+    __tablename__ = "snapshot_requisites"
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"), primary_key=True)
+    requisite_id: Mapped[int] = mapped_column(
+        ForeignKey("requisites.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    fetched_at: Mapped[datetime] = mapped_column()
+
+    requisite: Mapped[Requisite] = relationship()
+
+
+def raw_bytes(snapshot: Snapshot | Requisite) -> bytes:
+    """The captured bytes of a snapshot or requisite, decompressed."""
     if snapshot.compression == "zlib":
         return zlib.decompress(snapshot.raw)
     return snapshot.raw
@@ -293,6 +331,10 @@ class Alert(Base):
     # Guideline categories of the finding (watcher.claims.regulation) as ",id,id,", so that a subscription's
     # category filter is one portable LIKE; NULL on alerts raised before analyser 1.3.0.
     categories: Mapped[str | None] = mapped_column(String(400))
+    # Raised by a capture from a web archive (``watcher backfill``): history, never mailed nor in the feeds.
+    from_archive: Mapped[bool] = column_property(
+        exists().where(Snapshot.id == new_snapshot_id, Snapshot.archive_url.is_not(None))
+    )
 
 
 class Subscription(Base):

@@ -186,6 +186,7 @@ class SourceSpec:
     render: bool = False  # fetch through the headless browser (the DOM after scripts ran)
     screenshot: bool = False  # a full-page screenshot of each new version (implied by render)
     selectors: Selectors = NO_SELECTORS  # CSS selectors of the main text (site sources: of their pages)
+    requisites: bool = False  # keep each new version's stylesheets, images and scripts (watcher.pipeline.requisites)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:
@@ -224,6 +225,7 @@ def add_sources(session: Session, specs: list[SourceSpec]) -> list[Source]:
             options=spec.options,
             render=spec.render,
             screenshot=spec.screenshot or spec.render,
+            requisites=spec.requisites,
         )
         set_selectors(source, spec.selectors)
         session.add(source)
@@ -285,6 +287,7 @@ def source_dict(source: Source) -> dict[str, Any]:
         "options": source.options,
         "render": source.render,
         "screenshot": source.screenshot,
+        "requisites": source.requisites,
         "select": list((source.selectors or {}).get("select") or []),
         "drop": list((source.selectors or {}).get("drop") or []),
         "discovered_from_id": source.discovered_from_id,
@@ -319,6 +322,7 @@ def load_seed_file(path: Path) -> list[SourceSpec]:
                     options=_seed_site_options(entry),
                     render=entry.get("render") is True,
                     screenshot=entry.get("screenshot") is True,
+                    requisites=entry.get("requisites") is True,
                     selectors=Selectors.parse(select=_seed_list(entry, "select"), drop=_seed_list(entry, "drop")),
                 )
             )

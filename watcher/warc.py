@@ -29,7 +29,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -53,7 +53,7 @@ from watcher.config import Settings
 from watcher.db import Store
 from watcher.errors import InputError
 from watcher.links import normalize_url
-from watcher.models import Check, Snapshot, Source, raw_bytes
+from watcher.models import Check, Requisite, Snapshot, Source, raw_bytes
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.record import CheckResult, record_capture
 from watcher.sources import SourceSpec, add_sources
@@ -109,9 +109,13 @@ def write_warc(
     gzip: bool,
     filename: str | None = None,
     clinics: Mapping[int, str] | None = None,
+    requisites: Callable[[Snapshot], Iterable[tuple[Requisite, datetime]]] | None = None,
 ) -> int:
     """Write the snapshots (with their raw bytes loaded) as WARC 1.1; returns how many. ``clinics``
-    (source id → clinic name) go into a metadata record after each source's first response."""
+    (source id → clinic name) go into a metadata record after each source's first response.
+    ``requisites`` gives a snapshot's page requisites with the time each was fetched for it: written
+    after the snapshot's records, a ``response`` the first time a URL's content appears in the file
+    and a ``revisit`` (identical payload digest) referring to that response every later time."""
     writer = _Sha256WARCWriter(out, gzip=gzip, warc_version=WARC_VERSION)
     info = writer.create_warcinfo_record(
         filename or "",
@@ -126,18 +130,16 @@ def write_warc(
     info_id = info.rec_headers.get_header("WARC-Record-ID")
     count = 0
     named: set[int] = set()
+    written: dict[tuple[str, str], tuple[str, str]] = {}  # (URL, SHA-256) of a requisite → (date, record id)
     for snapshot in snapshots:
-        body = raw_bytes(snapshot)
-        items = [(k, v) for k, v in _header_items(snapshot.headers) if k.lower() not in _DROPPED_HEADERS]
-        items.append(("Content-Length", str(len(body))))
         common = {"WARC-Date": warc_date(snapshot.fetched_at), "WARC-Warcinfo-ID": info_id}
-        response = writer.create_warc_record(
+        response = _response_record(
+            writer,
             snapshot.final_url,
-            "response",
-            payload=BytesIO(body),
-            length=len(body),
-            http_headers=StatusAndHeaders(_status_line(snapshot.http_status), items, protocol="HTTP/1.1"),
-            warc_headers_dict={
+            snapshot.http_status,
+            snapshot.headers,
+            raw_bytes(snapshot),
+            {
                 **common,
                 "Watcher-Requested-URI": snapshot.requested_url,
                 "Watcher-Source-Id": str(snapshot.source_id),
@@ -163,8 +165,52 @@ def write_warc(
         if clinic and snapshot.source_id not in named:
             named.add(snapshot.source_id)
             writer.write_record(_clinic_record(writer, snapshot, clinic, response, common))
+        for requisite, fetched_at in requisites(snapshot) if requisites is not None else ():
+            writer.write_record(_requisite_record(writer, requisite, fetched_at, info_id, written))
         count += 1
     return count
+
+
+def _response_record(
+    writer: Any, url: str, status: int, headers: dict[str, Any] | None, body: bytes, warc_headers: dict[str, str]
+) -> Any:
+    items = [(k, v) for k, v in _header_items(headers) if k.lower() not in _DROPPED_HEADERS]
+    items.append(("Content-Length", str(len(body))))
+    return writer.create_warc_record(
+        url,
+        "response",
+        payload=BytesIO(body),
+        length=len(body),
+        http_headers=StatusAndHeaders(_status_line(status), items, protocol="HTTP/1.1"),
+        warc_headers_dict=warc_headers,
+    )
+
+
+def _requisite_record(
+    writer: Any,
+    requisite: Requisite,
+    fetched_at: datetime,
+    info_id: str,
+    written: dict[tuple[str, str], tuple[str, str]],
+) -> Any:
+    """A requisite's ``response``, or a ``revisit`` of the response already written for its content."""
+    date = warc_date(fetched_at)
+    headers = {"WARC-Date": date, "WARC-Warcinfo-ID": info_id, "Watcher-Requisite-Id": str(requisite.id)}
+    key = (requisite.url, requisite.sha256)
+    if key in written:
+        first_date, first_id = written[key]
+        return writer.create_revisit_record(
+            requisite.url,
+            sha256_base32(requisite.sha256),
+            requisite.url,
+            first_date,
+            warc_headers_dict={**headers, "WARC-Refers-To": first_id},
+        )
+    record = _response_record(
+        writer, requisite.url, requisite.http_status, requisite.headers, raw_bytes(requisite), headers
+    )
+    written[key] = (date, record.rec_headers.get_header("WARC-Record-ID"))
+    return record
 
 
 def _screenshot_record(writer: Any, snapshot: Snapshot, response: Any, common: dict[str, str]) -> Any:

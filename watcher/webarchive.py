@@ -83,7 +83,7 @@ class Listing:
 
 
 @dataclass(frozen=True)
-class _Response:
+class HttpResponse:
     url: str
     status: int
     headers: list[tuple[str, str]]
@@ -216,7 +216,7 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
         self.sock = ssl.create_default_context().wrap_socket(self.sock, server_hostname=self.host)
 
 
-def _decoded(body: bytes, encoding: str | None) -> bytes:
+def decoded_body(body: bytes, encoding: str | None) -> bytes:
     coding = (encoding or "").strip().lower()
     if coding in ("gzip", "x-gzip"):
         return zlib.decompress(body, 16 + zlib.MAX_WBITS)
@@ -334,7 +334,7 @@ class WebArchive:
     def _capture(
         self,
         capture: ArchivedCapture,
-        response: _Response,
+        response: HttpResponse,
         archived_at: str | None,
         *,
         source_id: int,
@@ -347,7 +347,7 @@ class WebArchive:
         error_kind = error = None
         body = response.body
         try:
-            body = _decoded(body, response.header("Content-Encoding"))
+            body = decoded_body(body, response.header("Content-Encoding"))
         except (ValueError, zlib.error) as problem:
             body, error_kind, error = b"", "other", f"undecodable archived body: {problem}"
         return Capture(
@@ -367,7 +367,7 @@ class WebArchive:
 
     # --- HTTP ---------------------------------------------------------------------------------
 
-    def _get(self, url: str) -> _Response:
+    def _get(self, url: str) -> HttpResponse:
         """GET with the delay, the guard and retries; the last answer, or FetchError when none came."""
         attempts = self._settings.retry_times + 1
         for attempt in range(1, attempts + 1):
@@ -411,34 +411,10 @@ class WebArchive:
                 self._sleep(remaining)
         self._last_request = self._clock()
 
-    def _request(self, url: str) -> _Response:
-        host = check_scheme_and_host(url)
-        addresses = resolve(host)
-        for address in addresses:
-            check_address(host, address, allowed=self._settings.fetch_networks)
-        parts = urlsplit(url)
-        secure = parts.scheme.lower() == "https"
-        kind = _PinnedHTTPSConnection if secure else _PinnedHTTPConnection
-        port = parts.port or (443 if secure else 80)
-        connection = kind(host, port, address=str(addresses[0]), timeout=self._settings.download_timeout)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        limit = self._settings.max_body_bytes
+    def _request(self, url: str) -> HttpResponse:
         self.requests += 1
         try:
-            connection.request(
-                "GET",
-                target,
-                headers={"User-Agent": self._user_agent, "Accept-Encoding": "gzip", "Connection": "close"},
-            )
-            answer = connection.getresponse()
-            body = answer.read(limit + 1)
-            return _Response(
-                url=url,
-                status=answer.status,
-                headers=[(str(k), str(v)) for k, v in answer.getheaders()],
-                body=body[:limit],
-                truncated=len(body) > limit,
-            )
+            return guarded_get(url, settings=self._settings, user_agent=self._user_agent)
         except TimeoutError:
             raise FetchError(
                 f"archive {self.base} did not answer within {self._settings.download_timeout:g} s "
@@ -449,5 +425,36 @@ class WebArchive:
         except (OSError, http.client.HTTPException) as error:
             reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
             raise FetchError(f"archive {self.base} unreachable: {reason}", kind="connection", transient=True) from None
-        finally:
-            connection.close()
+
+
+def guarded_get(url: str, *, settings: Settings, user_agent: str) -> HttpResponse:
+    """One GET through the private-address guard (``WATCHER_ALLOWED_NETWORKS``), connected to the very
+    address that was checked, at most ``WATCHER_MAX_BODY_BYTES`` read (``truncated`` says when more
+    came). A refused address raises ``RefusedAddressError``; the network's failures come as they are
+    (``TimeoutError``, ``OSError``, ``http.client.HTTPException``) for the caller to word."""
+    host = check_scheme_and_host(url)
+    addresses = resolve(host)
+    for address in addresses:
+        check_address(host, address, allowed=settings.fetch_networks)
+    parts = urlsplit(url)
+    secure = parts.scheme.lower() == "https"
+    kind = _PinnedHTTPSConnection if secure else _PinnedHTTPConnection
+    port = parts.port or (443 if secure else 80)
+    connection = kind(host, port, address=str(addresses[0]), timeout=settings.download_timeout)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    limit = settings.max_body_bytes
+    try:
+        connection.request(
+            "GET", target, headers={"User-Agent": user_agent, "Accept-Encoding": "gzip", "Connection": "close"}
+        )
+        answer = connection.getresponse()
+        body = answer.read(limit + 1)
+        return HttpResponse(
+            url=url,
+            status=answer.status,
+            headers=[(str(k), str(v)) for k, v in answer.getheaders()],
+            body=body[:limit],
+            truncated=len(body) > limit,
+        )
+    finally:
+        connection.close()

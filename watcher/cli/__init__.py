@@ -134,6 +134,11 @@ def sources() -> None:
 @click.option("--render", is_flag=True, help="Fetch through a headless browser (pages whose text scripts write).")
 @click.option("--screenshot", is_flag=True, help="Keep a full-page screenshot of each version (--render does).")
 @click.option(
+    "--requisites",
+    is_flag=True,
+    help="Keep each version's stylesheets, images and scripts, so its WARC export replays as the page looked.",
+)
+@click.option(
     "--select",
     "select_css",
     multiple=True,
@@ -163,6 +168,7 @@ def sources_add(
     backfill: bool,
     render: bool,
     screenshot: bool,
+    requisites: bool,
     select_css: tuple[str, ...],
     drop_css: tuple[str, ...],
     as_json: bool,
@@ -196,6 +202,7 @@ def sources_add(
             options=options,
             render=render,
             screenshot=screenshot,
+            requisites=requisites,
             selectors=selectors,
         )
         for url in urls
@@ -219,6 +226,11 @@ def sources_add(
 @click.option("--render/--no-render", default=None, help="Fetch through a headless browser, or not.")
 @click.option("--screenshot/--no-screenshot", default=None, help="Keep a screenshot of each version, or not.")
 @click.option(
+    "--requisites/--no-requisites",
+    default=None,
+    help="Keep each new version's stylesheets, images and scripts (for replay), or not.",
+)
+@click.option(
     "--select",
     "select_css",
     multiple=True,
@@ -240,6 +252,7 @@ def sources_set(
     ref: str,
     render: bool | None,
     screenshot: bool | None,
+    requisites: bool | None,
     select_css: tuple[str, ...],
     drop_css: tuple[str, ...],
     clear_selectors: bool,
@@ -253,16 +266,18 @@ def sources_set(
     from watcher.sources import resolve_source, set_rendering, source_dict, stored_selectors
 
     selecting = bool(select_css or drop_css or clear_selectors)
-    if render is None and screenshot is None and not selecting:
+    if render is None and screenshot is None and requisites is None and not selecting:
         raise InputError(
             "nothing to set: give --render/--no-render, --screenshot/--no-screenshot, "
-            "--select, --drop or --clear-selectors"
+            "--requisites/--no-requisites, --select, --drop or --clear-selectors"
         )
     given = Selectors.parse(select=select_css, drop=drop_css)  # a bad selector: one line, nothing changed
     rederived = None
     with app.store.session() as session:
         source = resolve_source(session, ref)
         set_rendering(source, render=render, screenshot=screenshot)
+        if requisites is not None:
+            source.requisites = requisites
         if selecting:
             kept = Selectors() if clear_selectors else stored_selectors(source)
             chosen = Selectors.parse(select=given.select or kept.select, drop=given.drop or kept.drop)
@@ -273,7 +288,7 @@ def sources_set(
         return
     click.echo(
         f"source {row['id']}: render {'on' if row['render'] else 'off'}, "
-        f"screenshot {'on' if row['screenshot'] else 'off'}, "
+        f"screenshot {'on' if row['screenshot'] else 'off'}, requisites {'on' if row['requisites'] else 'off'}, "
         f"select {_css_list(row['select'])}, drop {_css_list(row['drop'])}  {row['url']}"
     )
     if rederived is not None:

@@ -268,9 +268,10 @@ def claims_cmd(app: AppContext, clinic: str | None, indication: str | None, as_j
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "json", "warc"]),
+    type=click.Choice(["csv", "json", "warc", "wacz"]),
     required=True,
-    help="csv/json: a table (see --what); warc: the raw captures as WARC 1.1.",
+    help="csv/json: a table (see --what); warc: the raw captures as WARC 1.1; wacz: the WARC, its CDXJ "
+    "index and a page list packaged as WACZ 1.1.1 (needs --output FILE.wacz).",
 )
 @click.option(
     "--output",
@@ -310,10 +311,13 @@ def export_cmd(
     from watcher.queries.clinics import resolve_clinic
     from watcher.queries.dates import parse_when
     from watcher.sources import resolve_source
+    from watcher.wacz import export_wacz
     from watcher.warc import cdxj_path, write_cdxj
 
-    if fmt == "warc" and what not in (None, "snapshots"):
-        raise InputError(f"a WARC holds captures: --what {what} needs --format csv or json")
+    if fmt in ("warc", "wacz") and what not in (None, "snapshots"):
+        raise InputError(f"a {fmt.upper()} holds captures: --what {what} needs --format csv or json")
+    if fmt == "wacz" and (output is None or not output.name.endswith(".wacz")):
+        raise InputError("--format wacz writes a ZIP file: give --output FILE.wacz")
     since_at, until_at = parse_when(since), parse_when(until, end_of_day=True)
     with app.store.session() as session:
         filters = ExportFilter(
@@ -324,6 +328,14 @@ def export_cmd(
             kind=kind,
             indication=indication,
         )
+        if fmt == "wacz" and output is not None:
+            report = export_wacz(session, output, filters=filters)
+            click.echo(
+                f"exported {report.snapshots} snapshot(s) as WACZ to {output} "
+                f"({report.pages} page(s), {report.index_lines} index line(s))",
+                err=True,
+            )
+            return
         if fmt == "warc":
             gzip = output is not None and output.name.endswith(".gz")
             if output is None:

@@ -8,6 +8,13 @@ a new alert, the existing one gets ``occurrences += 1`` and ``last_snapshot_id``
 point at the latest recurrence. Researchers are told once; journalists still see that the claim came
 back and when (the occurrences and the snapshots). A transition with different strengths (say 1 → 3
 after an earlier 1 → 4) is a different alert.
+
+History is not news, but its recurrence is. An alert raised by a capture from a web archive
+(``watcher backfill``) is never mailed. When a live capture later repeats its exact transition, that is
+the first time anyone could be told: a second alert with the identity ``live|…`` is raised once (mailed
+and in the feeds like any live alert; ``details["archived_alert_id"]`` names the archived one), and
+later recurrences, live or archived, bump that live alert. Re-processing a snapshot either alert
+already holds adds nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from sqlalchemy.orm import Session
 from watcher.claims import Finding
 from watcher.models import Alert, Source, TextVersion, utcnow
 
+FINDING_FIELDS = ("kind", "severity", "indication", "reference", "strength_before", "strength_after", "before", "after")
+LIVE_PREFIX = "live|"  # the identity of a live recurrence of an alert first raised from a web archive
+
 
 def dedupe_key(finding: Finding) -> str:
     key = f"{finding.key()}|{finding.strength_before}>{finding.strength_after}"
@@ -29,9 +39,15 @@ def dedupe_key(finding: Finding) -> str:
     return key
 
 
-def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion | None,
-                  new: TextVersion, scope: str | None = None,
-                  details: dict[str, Any] | None = None) -> list[Alert]:
+def record_alerts(
+    session: Session,
+    findings: list[Finding],
+    *,
+    old: TextVersion | None,
+    new: TextVersion,
+    scope: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> list[Alert]:
     """Store findings as alerts; returns the alerts that are new (not recurrences or repeats).
 
     ``details`` is merged into every alert's details. A ``scope`` (``"clinic"`` for the clinic-level
@@ -42,24 +58,37 @@ def record_alerts(session: Session, findings: list[Finding], *, old: TextVersion
     if source is None:
         raise LookupError(f"no source {new.source_id}")
     created: list[Alert] = []
+    archived = new.snapshot.archive_url is not None
     for finding in findings:
         key = dedupe_key(finding) if scope is None else f"{scope}|{dedupe_key(finding)}"
-        existing = session.scalar(select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key == key))
-        if existing is not None:
-            if new.snapshot_id not in (existing.new_snapshot_id, existing.last_snapshot_id):
-                existing.occurrences += 1
-                existing.last_snapshot_id = new.snapshot_id
-                existing.last_detected_at = utcnow()
+        live_key = f"{LIVE_PREFIX}{key}"
+        known = {
+            alert.dedupe_key: alert
+            for alert in session.scalars(
+                select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key.in_((key, live_key)))
+            )
+        }
+        if any(new.snapshot_id in (alert.new_snapshot_id, alert.last_snapshot_id) for alert in known.values()):
+            continue  # re-processing a snapshot already counted
+        first, live = known.get(key), known.get(live_key)
+        existing = (first or live) if archived else (live or first)
+        if existing is not None and (archived or not existing.from_archive):
+            existing.occurrences += 1
+            existing.last_snapshot_id = new.snapshot_id
+            existing.last_detected_at = utcnow()
             continue
+        extra = {"archived_alert_id": existing.id} if existing is not None else {}
         alert = Alert(
-            source_id=source.id, clinic_id=source.clinic_id, kind=finding.kind, severity=finding.severity,
-            indication=finding.indication, reference=finding.reference,
-            strength_before=finding.strength_before, strength_after=finding.strength_after,
-            before=finding.before, after=finding.after,
-            old_snapshot_id=old.snapshot_id if old else None, new_snapshot_id=new.snapshot_id,
-            old_fetched_at=old.snapshot.fetched_at if old else None, new_fetched_at=new.snapshot.fetched_at,
-            dedupe_key=key, categories=f",{','.join(finding.categories)}," if finding.categories else None,
-            details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {})},
+            source_id=source.id,
+            clinic_id=source.clinic_id,
+            **{name: getattr(finding, name) for name in FINDING_FIELDS},
+            old_snapshot_id=old.snapshot_id if old else None,
+            new_snapshot_id=new.snapshot_id,
+            old_fetched_at=old.snapshot.fetched_at if old else None,
+            new_fetched_at=new.snapshot.fetched_at,
+            dedupe_key=key if existing is None else live_key,
+            categories=f",{','.join(finding.categories)}," if finding.categories else None,
+            details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {}), **extra},
         )
         session.add(alert)
         session.flush()

@@ -1,6 +1,7 @@
 """Running checks (the flow's first step): fetch a batch of sources through the crawl subprocess,
 record each capture as it arrives (``watcher.pipeline.record``, with the claim analysis of
-``watcher.pipeline.analyse`` as its new-version hook), then let discovery
+``watcher.pipeline.analyse`` as its new-version hook), keep the page requisites of new snapshots
+(``watcher.pipeline.requisites``, sources with ``--requisites``), then let discovery
 (``watcher.pipeline.discover``) add the new pages of site sources, checked in the same run.
 """
 
@@ -19,6 +20,7 @@ from watcher.models import Source
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.discover import discover_after
 from watcher.pipeline.record import CheckResult, VersionHook, record_capture
+from watcher.pipeline.requisites import fetch_requisites_after
 from watcher.sources import MAX_DEPTH_LIMIT
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ def check_with_discovery(
             yield result
         if should_stop is not None and should_stop():
             return
+        fetch_requisites_after(store, results, settings=settings, should_stop=should_stop)
         pending = discover_after(store, results, settings=settings, robots=robots, should_stop=should_stop)
 
 

@@ -51,6 +51,7 @@ def alert_dict(alert: Alert, source: Source) -> dict[str, Any]:
         "occurrences": alert.occurrences,
         "last_snapshot_id": alert.last_snapshot_id,
         "scope": (alert.details or {}).get("scope") or "page",
+        "archived": alert.from_archive,
     }
 
 

@@ -92,6 +92,7 @@ class SourceIn(BaseModel):
     language: Literal["ja", "en", "mixed"] | None = None
     render: bool = Field(default=False, description="Fetch through a headless browser (implies screenshot).")
     screenshot: bool = Field(default=False, description="Keep a full-page screenshot of each version.")
+    requisites: bool = Field(default=False, description="Keep each version's stylesheets, images and scripts.")
     select: CssList = Field(default_factory=list, description="CSS selectors: the main text is what they match.")
     drop: CssList = Field(default_factory=list, description="CSS selectors: removed before extracting.")
 
@@ -142,6 +143,7 @@ def add_source(session: SessionDep, settings: SettingsDep, body: Annotated[Sourc
         language=body.language,
         render=body.render,
         screenshot=body.screenshot,
+        requisites=body.requisites,
         selectors=Selectors.parse(select=body.select, drop=body.drop),  # invalid CSS: 400, one line
     )
     return source_dict(add_sources(session, [spec])[0])

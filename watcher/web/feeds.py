@@ -2,7 +2,8 @@
 
 Entry ids are tag URIs built from the public URL's host and the alert id
 (``tag:HOST,2026:watcher/alert/ID``), so they stay the same across requests and restarts; an entry's
-``updated`` is the alert's latest detection (a flip-flop recurrence updates it). Alert text comes from
+``updated`` is the alert's latest detection (a flip-flop recurrence updates it). Alerts raised from
+web-archive captures are left out, as from mail (the dashboard keeps them, marked as archived). Alert text comes from
 scraped pages: it is only ever XML text here (escaped by ElementTree), and the ``type="html"`` content
 is rendered by the autoescaping e-mail templates first.
 
@@ -88,10 +89,19 @@ def _entry(feed: ET.Element, view: AlertView, updated: datetime, published: date
     _sub(entry, "content", alert_html(view), type="html")
 
 
-def atom_feed(session: Session, settings: Settings, *, feed_path: str, title: str, subtitle: str,
-              clinic_id: int | None = None, kind: str | None = None) -> bytes:
+def atom_feed(
+    session: Session,
+    settings: Settings,
+    *,
+    feed_path: str,
+    title: str,
+    subtitle: str,
+    clinic_id: int | None = None,
+    kind: str | None = None,
+) -> bytes:
     """The feed document for the alerts matching the clinic/kind filter."""
-    query = select(Alert.id, Alert.detected_at, Alert.last_detected_at)
+    # Alerts raised from web-archive captures (watcher backfill) are history, not news: left out as in mail.
+    query = select(Alert.id, Alert.detected_at, Alert.last_detected_at).where(~Alert.from_archive)
     if clinic_id is not None:
         query = query.where(Alert.clinic_id == clinic_id)
     if kind is not None:
@@ -124,8 +134,15 @@ def _atom(body: bytes) -> Response:
 @router.get("/feeds/alerts.atom", response_class=Response, summary="Atom feed of all alerts")
 def all_alerts_feed(store: StoreDep, settings: SettingsDep) -> Response:
     with store.session() as session:
-        return _atom(atom_feed(session, settings, feed_path="/feeds/alerts.atom", title="watcher: alerts",
-                               subtitle="Medical-claim changes on watched clinic pages"))
+        return _atom(
+            atom_feed(
+                session,
+                settings,
+                feed_path="/feeds/alerts.atom",
+                title="watcher: alerts",
+                subtitle="Medical-claim changes on watched clinic pages",
+            )
+        )
 
 
 @router.get("/feeds/clinics/{clinic_id}.atom", response_class=Response, summary="Atom feed of one clinic's alerts")
@@ -133,11 +150,21 @@ def clinic_alerts_feed(clinic_id: str, store: StoreDep, settings: SettingsDep) -
     with store.session() as session:
         clinic = session.get(Clinic, int(clinic_id)) if clinic_id.isdigit() else None
         if clinic is None:
-            raise HTTPException(status_code=404, detail=f"no clinic with id {clinic_id!r}: clinic feeds are "
-                                                        "/feeds/clinics/ID.atom with a numeric clinic id")
-        return _atom(atom_feed(session, settings, feed_path=f"/feeds/clinics/{clinic.id}.atom",
-                               title=f"watcher: alerts for {clinic.name}", subtitle=f"Claim changes of {clinic.name}",
-                               clinic_id=clinic.id))
+            raise HTTPException(
+                status_code=404,
+                detail=f"no clinic with id {clinic_id!r}: clinic feeds are "
+                "/feeds/clinics/ID.atom with a numeric clinic id",
+            )
+        return _atom(
+            atom_feed(
+                session,
+                settings,
+                feed_path=f"/feeds/clinics/{clinic.id}.atom",
+                title=f"watcher: alerts for {clinic.name}",
+                subtitle=f"Claim changes of {clinic.name}",
+                clinic_id=clinic.id,
+            )
+        )
 
 
 @router.get("/feeds/kinds/{kind}.atom", response_class=Response, summary="Atom feed of one kind of alert")
@@ -145,9 +172,16 @@ def kind_alerts_feed(kind: str, store: StoreDep, settings: SettingsDep) -> Respo
     if kind not in ALERT_KINDS:
         raise HTTPException(status_code=404, detail=f"unknown alert kind {kind!r}: use one of {', '.join(ALERT_KINDS)}")
     with store.session() as session:
-        return _atom(atom_feed(session, settings, feed_path=f"/feeds/kinds/{kind}.atom",
-                               title=f"watcher: {kind.replace('_', ' ')} alerts",
-                               subtitle=f"Alerts of kind {kind}", kind=kind))
+        return _atom(
+            atom_feed(
+                session,
+                settings,
+                feed_path=f"/feeds/kinds/{kind}.atom",
+                title=f"watcher: {kind.replace('_', ' ')} alerts",
+                subtitle=f"Alerts of kind {kind}",
+                kind=kind,
+            )
+        )
 
 
 mark_read_guarded(router)  # every feed follows the read-token rule (see the OpenAPI schema)
