@@ -79,7 +79,7 @@ def create_subscription(session: Session, spec: SubscriptionSpec) -> tuple[Subsc
             return existing, False
     subscription = Subscription(email=email, mode=mode, clinic_ids=clinic_ids, source_ids=source_ids, kinds=kinds,
                                 indications=indications, categories=categories, min_severity=min_severity,
-                                unsubscribe_token=secrets.token_urlsafe(24), active=True)
+                                unsubscribe_token=_new_token(), active=True)
     session.add(subscription)
     session.flush()
     return subscription, True
@@ -176,3 +176,11 @@ def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
         conditions.append(or_(*(Alert.categories.contains(f",{category},", autoescape=True)
                                 for category in subscription.categories)))
     return and_(*conditions)
+
+
+def _new_token() -> str:
+    """A random unsubscribe token that never starts with "-" (a command line would read it as an option)."""
+    token = secrets.token_urlsafe(24)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(24)
+    return token
