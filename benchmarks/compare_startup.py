@@ -57,10 +57,17 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run(command, env=env, capture_output=True, check=True)
             times.append(time.perf_counter() - started)
-        print(f"watcher compare, {args.runs} runs: min {min(times):.3f} s, median {statistics.median(times):.3f} s, "
-              f"mean {statistics.fmean(times):.3f} s, max {max(times):.3f} s")
-        traced = subprocess.run([sys.executable, "-X", "importtime", "-m", "watcher.cli", "compare", str(old),
-                                 str(new)], env=env, capture_output=True, text=True, check=True)
+        print(
+            f"watcher compare, {args.runs} runs: min {min(times):.3f} s, median {statistics.median(times):.3f} s, "
+            f"mean {statistics.fmean(times):.3f} s, max {max(times):.3f} s"
+        )
+        traced = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "watcher.cli", "compare", str(old), str(new)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     rows = []
     for line in traced.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line or "self" in line:
@@ -76,8 +83,9 @@ def main() -> None:
     for cumulative, _self, name, _depth in sorted(top_level, reverse=True)[:6]:
         print(f"  {cumulative / 1000:7.1f}  {name}")
     print("slowest watcher modules (self ms):")
-    for _cumulative, self_us, name, _depth in sorted((r for r in rows if r[2].startswith("watcher")),
-                                                     key=lambda r: -r[1])[:5]:
+    for _cumulative, self_us, name, _depth in sorted(
+        (r for r in rows if r[2].startswith("watcher")), key=lambda r: -r[1]
+    )[:5]:
         print(f"  {self_us / 1000:7.1f}  {name}")
 
 

@@ -52,17 +52,50 @@ from watcher.extract import EXTRACTOR_VERSION, extract_document
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SCHIZOPHRENIA = 2  # index in the indication lists
 
-JA_INDICATIONS = ["うつ病", "不安障害", "統合失調症", "自閉症", "不眠症", "パニック障害", "双極性障害", "認知症",
-                  "慢性疲労症候群", "PTSD"]
-EN_INDICATIONS = ["depression", "anxiety disorder", "schizophrenia", "autism", "insomnia", "panic disorder",
-                  "bipolar disorder", "dementia", "chronic fatigue syndrome", "PTSD"]
+JA_INDICATIONS = [
+    "うつ病",
+    "不安障害",
+    "統合失調症",
+    "自閉症",
+    "不眠症",
+    "パニック障害",
+    "双極性障害",
+    "認知症",
+    "慢性疲労症候群",
+    "PTSD",
+]
+EN_INDICATIONS = [
+    "depression",
+    "anxiety disorder",
+    "schizophrenia",
+    "autism",
+    "insomnia",
+    "panic disorder",
+    "bipolar disorder",
+    "dementia",
+    "chronic fatigue syndrome",
+    "PTSD",
+]
 JA_TREATMENTS = ["エクソソーム点滴", "幹細胞培養上清液点滴", "NMN点滴", "TMS治療", "高濃度ビタミンC点滴"]
-EN_TREATMENTS = ["Exosome therapy", "Stem cell secretome therapy", "NMN infusion", "TMS therapy",
-                 "High-dose vitamin C infusion"]
-JA_CLAIMS = {1: "{t}は、うつ病の症状を和らげる可能性があります。", 2: "{t}は、うつ病の改善が期待されています。",
-             3: "{t}で、うつ病の症状が改善します。", 4: "{t}で、うつ病が改善することが臨床試験で証明されています。"}
-EN_CLAIMS = {1: "{t} may help with depression.", 2: "{t} is expected to relieve depression.",
-             3: "{t} improves depression.", 4: "{t} is clinically proven to cure depression."}
+EN_TREATMENTS = [
+    "Exosome therapy",
+    "Stem cell secretome therapy",
+    "NMN infusion",
+    "TMS therapy",
+    "High-dose vitamin C infusion",
+]
+JA_CLAIMS = {
+    1: "{t}は、うつ病の症状を和らげる可能性があります。",
+    2: "{t}は、うつ病の改善が期待されています。",
+    3: "{t}で、うつ病の症状が改善します。",
+    4: "{t}で、うつ病が改善することが臨床試験で証明されています。",
+}
+EN_CLAIMS = {
+    1: "{t} may help with depression.",
+    2: "{t} is expected to relieve depression.",
+    3: "{t} improves depression.",
+    4: "{t} is clinically proven to cure depression.",
+}
 JA_FILLER = [
     "当院は駅から徒歩3分の場所にあり、平日は夜8時まで診療しております。初めての方も安心してご相談ください。",
     "ご予約はお電話またはWebフォームから承っております。当日のご予約も空きがあれば対応いたします。",
@@ -92,9 +125,11 @@ REFERENCES = [
     "Miller AH, Raison CL. The role of inflammation in depression. Nat Rev Immunol. 2016;16(1):22-34.",
     "Dowlati Y, et al. A meta-analysis of cytokines in major depression. Biol Psychiatry. 2010;67(5):446-457.",
 ]
-HTML = ("<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>"
-        "<header><nav><a href=\"/\">Home</a></nav></header><main><article>{body}</article></main>"
-        "<footer><p>© {clinic}</p></footer></body></html>")
+HTML = (
+    '<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head><body>'
+    '<header><nav><a href="/">Home</a></nav></header><main><article>{body}</article></main>'
+    "<footer><p>© {clinic}</p></footer></body></html>"
+)
 
 
 @dataclass
@@ -125,23 +160,99 @@ class Tables:
 
 
 COLUMNS = {
-    "checks": ("id", "source_id", "checked_at", "duration_ms", "outcome", "http_status", "final_url", "error_kind",
-               "error", "body_sha256", "body_size", "snapshot_id"),
-    "snapshots": ("id", "source_id", "fetched_at", "requested_url", "final_url", "http_status", "headers",
-                  "content_type", "encoding", "sha256", "size", "compression", "raw"),
-    "text_versions": ("id", "snapshot_id", "source_id", "extractor_version", "title", "language", "text",
-                      "text_sha256", "created_at"),
-    "changes": ("id", "source_id", "old_version_id", "new_version_id", "inserted_chars", "deleted_chars", "ops",
-                "diff_seconds", "created_at"),
-    "claim_profiles": ("id", "text_version_id", "source_id", "analyser_version", "profile", "indications",
-                       "reference_count", "created_at"),
-    "alerts": ("id", "source_id", "clinic_id", "kind", "severity", "indication", "reference", "strength_before",
-               "strength_after", "before", "after", "old_snapshot_id", "new_snapshot_id", "old_fetched_at",
-               "new_fetched_at", "detected_at", "dedupe_key", "occurrences", "last_snapshot_id", "last_detected_at",
-               "details"),
+    "checks": (
+        "id",
+        "source_id",
+        "checked_at",
+        "duration_ms",
+        "outcome",
+        "http_status",
+        "final_url",
+        "error_kind",
+        "error",
+        "body_sha256",
+        "body_size",
+        "snapshot_id",
+    ),
+    "snapshots": (
+        "id",
+        "source_id",
+        "fetched_at",
+        "requested_url",
+        "final_url",
+        "http_status",
+        "headers",
+        "content_type",
+        "encoding",
+        "sha256",
+        "size",
+        "compression",
+        "raw",
+    ),
+    "text_versions": (
+        "id",
+        "snapshot_id",
+        "source_id",
+        "extractor_version",
+        "title",
+        "language",
+        "text",
+        "text_sha256",
+        "created_at",
+    ),
+    "changes": (
+        "id",
+        "source_id",
+        "old_version_id",
+        "new_version_id",
+        "inserted_chars",
+        "deleted_chars",
+        "ops",
+        "diff_seconds",
+        "created_at",
+    ),
+    "claim_profiles": (
+        "id",
+        "text_version_id",
+        "source_id",
+        "analyser_version",
+        "profile",
+        "indications",
+        "reference_count",
+        "created_at",
+    ),
+    "alerts": (
+        "id",
+        "source_id",
+        "clinic_id",
+        "kind",
+        "severity",
+        "indication",
+        "reference",
+        "strength_before",
+        "strength_after",
+        "before",
+        "after",
+        "old_snapshot_id",
+        "new_snapshot_id",
+        "old_fetched_at",
+        "new_fetched_at",
+        "detected_at",
+        "dedupe_key",
+        "occurrences",
+        "last_snapshot_id",
+        "last_detected_at",
+        "details",
+    ),
 }
-TABLE_OF = {"checks": "checks", "snapshots": "snapshots", "versions": "text_versions", "changes": "changes",
-            "profiles": "claim_profiles", "alerts": "alerts"}
+TABLE_OF = {
+    "checks": "checks",
+    "snapshots": "snapshots",
+    "versions": "text_versions",
+    "changes": "changes",
+    "profiles": "claim_profiles",
+    "alerts": "alerts",
+}
 JSON_COLUMNS = {"headers", "ops", "profile", "indications", "details"}
 # Parents before children: foreign keys are checked as rows arrive.
 LOAD_ORDER = ("snapshots", "versions", "changes", "profiles", "checks", "alerts")
@@ -169,9 +280,14 @@ class Generator:
         rng.shuffle(pool)
         # Depression (0) always; schizophrenia (2) on a minority of pages, as on real clinic sites.
         indications = [0] + [i for i in pool[: rng.randint(0, 3)] if i != SCHIZOPHRENIA or rng.random() < 0.4]
-        return PageState(lang=lang, treatment=rng.randrange(5), strength=rng.randint(1, 3),
-                         indications=sorted(indications), fillers=rng.sample(range(10), rng.randint(4, 8)),
-                         references=rng.randint(0, 3))
+        return PageState(
+            lang=lang,
+            treatment=rng.randrange(5),
+            strength=rng.randint(1, 3),
+            indications=sorted(indications),
+            fillers=rng.sample(range(10), rng.randint(4, 8)),
+            references=rng.randint(0, 3),
+        )
 
     def evolve(self, state: PageState) -> None:
         rng = self.rng
@@ -204,9 +320,11 @@ class Generator:
         refs_heading = "参考文献" if ja else "References"
         date = f"更新日 {when:%Y.%m.%d}" if ja else f"Updated {when:%B %d, %Y}"
         fee = f"料金は1回{price:,}円(税込)です。" if ja else f"The fee is {price:,} yen per session."
-        body = (f"<h1>{title}</h1><p>{date}</p><p>{claim}</p>{''.join(f'<p>{f}</p>' for f in fillers)}"
-                f"<h2>{heading}</h2><ul>{''.join(f'<li>{n}</li>' for n in names)}</ul><p>{fee}</p>"
-                + (f"<h2>{refs_heading}</h2><ul>{''.join(f'<li>{r}</li>' for r in refs)}</ul>" if refs else ""))
+        body = (
+            f"<h1>{title}</h1><p>{date}</p><p>{claim}</p>{''.join(f'<p>{f}</p>' for f in fillers)}"
+            f"<h2>{heading}</h2><ul>{''.join(f'<li>{n}</li>' for n in names)}</ul><p>{fee}</p>"
+            + (f"<h2>{refs_heading}</h2><ul>{''.join(f'<li>{r}</li>' for r in refs)}</ul>" if refs else "")
+        )
         html = HTML.format(lang=state.lang, title=title, body=body, clinic=clinic)
         lines = [f"# {title}", date, claim, *fillers, f"## {heading}", *(f"- {n}" for n in names), fee]
         if refs:
@@ -217,8 +335,11 @@ class Generator:
         key = (state.lang, state.treatment, state.strength, tuple(state.indications), state.references)
         if key not in self.profiles:
             result = analyze(text)
-            self.profiles[key] = (json.dumps(result.to_dict(), ensure_ascii=False), result.indication_strengths(),
-                                  len(result.references))
+            self.profiles[key] = (
+                json.dumps(result.to_dict(), ensure_ascii=False),
+                result.indication_strengths(),
+                len(result.references),
+            )
         return self.profiles[key]
 
     def source_rows(self, source: int, tables: Tables) -> None:
@@ -236,11 +357,25 @@ class Generator:
                 gap = timedelta(days=rng.randint(2, 9), minutes=rng.randint(0, 600))
                 # One check in between that found nothing new (or failed).
                 between = when + gap / 2
-                outcome, status = rng.choice((("not_modified", 304), ("unchanged", 200), ("unchanged", 200),
-                                              ("error", 503)))
-                tables.checks.append((self.next_check, source, between, 120, outcome, status, url,
-                                      "http_503" if outcome == "error" else None,
-                                      "HTTP 503" if outcome == "error" else None, None, None, None))
+                outcome, status = rng.choice(
+                    (("not_modified", 304), ("unchanged", 200), ("unchanged", 200), ("error", 503))
+                )
+                tables.checks.append(
+                    (
+                        self.next_check,
+                        source,
+                        between,
+                        120,
+                        outcome,
+                        status,
+                        url,
+                        "http_503" if outcome == "error" else None,
+                        "HTTP 503" if outcome == "error" else None,
+                        None,
+                        None,
+                        None,
+                    )
+                )
                 self.next_check += 1
                 when += gap
             vid = self.next_version
@@ -250,26 +385,64 @@ class Generator:
             if vid <= 50:
                 check_extraction(raw, text)
             sha = hashlib.sha256(raw).hexdigest()
-            tables.snapshots.append((vid, source, when, url, url, 200,
-                                     {"Content-Type": ["text/html; charset=utf-8"]}, "text/html; charset=utf-8",
-                                     "utf-8", sha, len(raw), "zlib", zlib.compress(raw, 6)))
-            tables.versions.append((vid, vid, source, EXTRACTOR_VERSION, title, state.lang, text,
-                                    hashlib.sha256(text.encode("utf-8")).hexdigest(), when))
+            tables.snapshots.append(
+                (
+                    vid,
+                    source,
+                    when,
+                    url,
+                    url,
+                    200,
+                    {"Content-Type": ["text/html; charset=utf-8"]},
+                    "text/html; charset=utf-8",
+                    "utf-8",
+                    sha,
+                    len(raw),
+                    "zlib",
+                    zlib.compress(raw, 6),
+                )
+            )
+            tables.versions.append(
+                (
+                    vid,
+                    vid,
+                    source,
+                    EXTRACTOR_VERSION,
+                    title,
+                    state.lang,
+                    text,
+                    hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                    when,
+                )
+            )
             profile, indications, references = self.profile(state, text)
             tables.profiles.append((vid, vid, source, ANALYSER_VERSION, profile, indications, references, when))
-            tables.checks.append((self.next_check, source, when, 150, "changed", 200, url, None, None, sha, len(raw),
-                                  vid))
+            tables.checks.append(
+                (self.next_check, source, when, 150, "changed", 200, url, None, None, sha, len(raw), vid)
+            )
             self.next_check += 1
             if previous is not None:
                 old_id, old_when, old_ind, old_text = previous
                 delta = abs(len(text) - len(old_text)) + 20
-                tables.changes.append((vid, source, old_id, vid, delta, 20, [[0, 40], [-1, "旧"], [1, "新"]], 0.001,
-                                       when))
+                tables.changes.append(
+                    (vid, source, old_id, vid, delta, 20, [[0, 40], [-1, "旧"], [1, "新"]], 0.001, when)
+                )
                 self._alerts(tables, source, clinic_id, old_id, old_when, old_ind, vid, when, indications, seen)
             previous = (vid, when, indications, text)
 
-    def _alerts(self, tables: Tables, source: int, clinic_id: int, old_id: int, old_when: datetime,
-                old: dict[str, int], new_id: int, when: datetime, new: dict[str, int], seen: dict[str, int]) -> None:
+    def _alerts(
+        self,
+        tables: Tables,
+        source: int,
+        clinic_id: int,
+        old_id: int,
+        old_when: datetime,
+        old: dict[str, int],
+        new_id: int,
+        when: datetime,
+        new: dict[str, int],
+        seen: dict[str, int],
+    ) -> None:
         for name in sorted(set(old) | set(new)):
             before, after = old.get(name), new.get(name)
             if before == after:
@@ -288,12 +461,37 @@ class Generator:
                     row[18], row[19] = new_id, when
                     tables.alerts[seen[key]] = tuple(row)
                 continue
-            severity = "high" if kind in ("new_indication", "claim_strengthened") and (after or 0) >= 3 else \
-                ("medium" if kind in ("new_indication", "claim_strengthened") else "low")
+            severity = (
+                "high"
+                if kind in ("new_indication", "claim_strengthened") and (after or 0) >= 3
+                else ("medium" if kind in ("new_indication", "claim_strengthened") else "low")
+            )
             seen[key] = len(tables.alerts)
-            tables.alerts.append((self.next_alert, source, clinic_id, kind, severity, name, None, before, after,
-                                  None, None, old_id, new_id, old_when, when, when, key, 1, None, None,
-                                  {"kind": kind, "indication": name}))
+            tables.alerts.append(
+                (
+                    self.next_alert,
+                    source,
+                    clinic_id,
+                    kind,
+                    severity,
+                    name,
+                    None,
+                    before,
+                    after,
+                    None,
+                    None,
+                    old_id,
+                    new_id,
+                    old_when,
+                    when,
+                    when,
+                    key,
+                    1,
+                    None,
+                    None,
+                    {"kind": kind, "indication": name},
+                )
+            )
             self.next_alert += 1
 
 
@@ -304,6 +502,7 @@ def check_extraction(raw: bytes, text: str) -> None:
 
 
 # --- loading ---------------------------------------------------------------------------------------
+
 
 def _sqlite_value(column: str, value: Any) -> Any:
     if isinstance(value, datetime):
@@ -325,8 +524,9 @@ class SqliteLoader:
     def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = COLUMNS[table]
         converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
-        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                            converted)
+        self.db.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted
+        )
 
     def execute(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> None:
         if rows is None:
@@ -356,8 +556,10 @@ class PostgresLoader:
         with self.db.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 if json_positions:
-                    row = tuple(json.dumps(v, ensure_ascii=False) if i in json_positions and not isinstance(v, str)
-                                else v for i, v in enumerate(row))
+                    row = tuple(
+                        json.dumps(v, ensure_ascii=False) if i in json_positions and not isinstance(v, str) else v
+                        for i, v in enumerate(row)
+                    )
                 copy.write_row(row)
 
     def execute(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> None:
@@ -371,29 +573,50 @@ class PostgresLoader:
         self.db.commit()
 
     def finish(self) -> None:
-        for table in ("clinics", "sources", "checks", "snapshots", "text_versions", "changes", "claim_profiles",
-                      "alerts"):
-            self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                         f"(SELECT coalesce(max(id), 1) FROM {table}))")
+        for table in (
+            "clinics",
+            "sources",
+            "checks",
+            "snapshots",
+            "text_versions",
+            "changes",
+            "claim_profiles",
+            "alerts",
+        ):
+            self.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
+            )
         self.commit()
         self.db.autocommit = True
         self.execute("VACUUM ANALYZE")
         self.db.close()
 
 
-def generate_and_load(loader: SqliteLoader | PostgresLoader, *, sources: int, versions: int, seed: int,
-                      placeholder: str, log: Callable[[str], None]) -> dict[str, int]:
+def generate_and_load(
+    loader: SqliteLoader | PostgresLoader,
+    *,
+    sources: int,
+    versions: int,
+    seed: int,
+    placeholder: str,
+    log: Callable[[str], None],
+) -> dict[str, int]:
     gen = Generator(sources=sources, versions=versions, seed=seed)
     clinics = (sources + 9) // 10
     now = T0
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if placeholder == "?" else now
-    loader.execute(f"INSERT INTO clinics (id, name, created_at) VALUES ({placeholder}, {placeholder}, {placeholder})",
-                   [(c, f"Clinic {c}", stamp) for c in range(1, clinics + 1)])
+    loader.execute(
+        f"INSERT INTO clinics (id, name, created_at) VALUES ({placeholder}, {placeholder}, {placeholder})",
+        [(c, f"Clinic {c}", stamp) for c in range(1, clinics + 1)],
+    )
     loader.execute(
         f"INSERT INTO sources (id, url, kind, clinic_id, language, interval_seconds, active, created_at) VALUES "
         f"({', '.join([placeholder] * 8)})",
-        [(s, f"https://clinic{gen.clinic_of(s)}.example/page{s}", "page", gen.clinic_of(s), None, 86400, True, stamp)
-         for s in range(1, sources + 1)])
+        [
+            (s, f"https://clinic{gen.clinic_of(s)}.example/page{s}", "page", gen.clinic_of(s), None, 86400, True, stamp)
+            for s in range(1, sources + 1)
+        ],
+    )
     loader.commit()
     tables = Tables()
     counts = dict.fromkeys(LOAD_ORDER, 0)
@@ -414,6 +637,7 @@ def generate_and_load(loader: SqliteLoader | PostgresLoader, *, sources: int, ve
 
 # --- measuring -------------------------------------------------------------------------------------
 
+
 def timed_once(call: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = call()
@@ -423,8 +647,12 @@ def timed_once(call: Callable[[], Any]) -> tuple[float, Any]:
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1), "p95_ms": round(p95, 1),
-            "max_ms": round(ordered[-1], 1)}
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(ordered[-1], 1),
+    }
 
 
 def cold_and_warm(calls: list[Callable[[], Any]]) -> dict[str, Any]:
@@ -449,12 +677,14 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
     out: dict[str, Any] = {}
     clinics = (sources + 9) // 10
     try:
+
         def one_timeline(source_id: int) -> Callable[[], Any]:
             def call() -> Any:
                 with store.session() as session:
                     source = session.get(Source, source_id)
                     assert source is not None
                     return timeline(session, source)
+
             return call
 
         picked = [rng.randint(1, sources) for _ in range(queries)]
@@ -476,6 +706,7 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
             def call() -> Any:
                 with store.session() as session:
                     return alerts_page(session, limit=50, offset=0, newest_first=True, **chosen)
+
             return call
 
         out["alerts_listing"] = cold_and_warm([listing(filters[i % len(filters)]()) for i in range(queries)])
@@ -484,10 +715,12 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
             def call() -> Any:
                 with store.session() as session:
                     return claim_timelines(session, clinic_id=clinic_id)
+
             return call
 
-        out["claims one clinic"] = cold_and_warm([clinic_claims(rng.randint(1, clinics))
-                                                  for _ in range(max(3, queries // 10))])
+        out["claims one clinic"] = cold_and_warm(
+            [clinic_claims(rng.randint(1, clinics)) for _ in range(max(3, queries // 10))]
+        )
 
         def indication_claims() -> Any:
             with store.session() as session:
@@ -495,6 +728,7 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
 
         out["claims schizophrenia, all clinics"] = cold_and_warm([indication_claims] * 3)
         for term in ("統合失調症", "自閉症", "臨床試験で証明", "clinically proven", "うつ"):
+
             def find(term: str = term) -> Any:
                 with store.session() as session:
                     return search(session, term, limit=100)
@@ -504,16 +738,23 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
             warm = [timed_once(find)[0] for _ in range(repeat)]
             with store.session() as session:
                 match, params, method = _match_sql(session, term)
-                count = session.execute(text(f"SELECT count(*) FROM text_versions tv WHERE {match}"),
-                                        params).scalar_one()
-            out[f"search {term}"] = {"first_ms": round(first_ms, 1), "warm": summary(warm), "method": method,
-                                     "matching_versions": count, "sources_returned": len(hits)}
+                count = session.execute(
+                    text(f"SELECT count(*) FROM text_versions tv WHERE {match}"), params
+                ).scalar_one()
+            out[f"search {term}"] = {
+                "first_ms": round(first_ms, 1),
+                "warm": summary(warm),
+                "method": method,
+                "matching_versions": count,
+                "sources_returned": len(hits),
+            }
     finally:
         store.dispose()
     return out
 
 
 # --- backends --------------------------------------------------------------------------------------
+
 
 def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     import sqlite3
@@ -528,14 +769,20 @@ def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
     log(f"SQLite {sqlite3.sqlite_version}: {path}")
     started = time.perf_counter()
     loader = SqliteLoader(path)
-    counts = generate_and_load(loader, sources=args.sources, versions=args.versions, seed=args.seed,
-                               placeholder="?", log=log)
+    counts = generate_and_load(
+        loader, sources=args.sources, versions=args.versions, seed=args.seed, placeholder="?", log=log
+    )
     loader.finish()
     load_seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in workdir.glob("history.db*"))
     log(f"loaded in {load_seconds:.0f} s, {size / 1e9:.2f} GB")
-    result = {"backend": f"sqlite {sqlite3.sqlite_version}", "rows": counts, "load_seconds": round(load_seconds),
-              "size_bytes": size, "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed)}
+    result = {
+        "backend": f"sqlite {sqlite3.sqlite_version}",
+        "rows": counts,
+        "load_seconds": round(load_seconds),
+        "size_bytes": size,
+        "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
+    }
     if not args.keep:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -561,8 +808,9 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         loader = PostgresLoader(url)
         loader.execute("DROP INDEX ix_text_versions_text_trgm")
         loader.commit()
-        counts = generate_and_load(loader, sources=args.sources, versions=args.versions, seed=args.seed,
-                                   placeholder="%s", log=log)
+        counts = generate_and_load(
+            loader, sources=args.sources, versions=args.versions, seed=args.seed, placeholder="%s", log=log
+        )
         index_started = time.perf_counter()
         loader.execute("SET maintenance_work_mem = '1GB'")
         loader.execute("CREATE INDEX ix_text_versions_text_trgm ON text_versions USING gin (text gin_trgm_ops)")
@@ -571,14 +819,20 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         loader.finish()
         load_seconds = time.perf_counter() - started
         with psycopg.connect(url) as db:
-            row = db.execute("SELECT pg_database_size(current_database()), "
-                             "pg_relation_size('ix_text_versions_text_trgm')").fetchone()
-        size, index_size = (row or (0, 0))
+            row = db.execute(
+                "SELECT pg_database_size(current_database()), pg_relation_size('ix_text_versions_text_trgm')"
+            ).fetchone()
+        size, index_size = row or (0, 0)
         log(f"loaded in {load_seconds:.0f} s (trigram index {index_seconds:.0f} s), {size / 1e9:.2f} GB")
-        return {"backend": f"postgresql {version[0] if version else '?'}", "rows": counts,
-                "load_seconds": round(load_seconds), "trigram_index_seconds": round(index_seconds),
-                "size_bytes": size, "trigram_index_bytes": index_size,
-                "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed)}
+        return {
+            "backend": f"postgresql {version[0] if version else '?'}",
+            "rows": counts,
+            "load_seconds": round(load_seconds),
+            "trigram_index_seconds": round(index_seconds),
+            "size_bytes": size,
+            "trigram_index_bytes": index_size,
+            "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
+        }
     finally:
         if not args.keep:
             with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -593,12 +847,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="timed timelines and alert listings per backend")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", help="where the SQLite file goes (default: a temporary directory)")
-    parser.add_argument("--postgres-admin-url", default=os.environ.get(
-        "WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres-admin-url",
+        default=os.environ.get("WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--json", dest="json_out", help="also write the results to this file")
-    parser.add_argument("--measure", metavar="DATABASE_URL",
-                        help="only time the queries on a database kept by an earlier run (--keep)")
+    parser.add_argument(
+        "--measure", metavar="DATABASE_URL", help="only time the queries on a database kept by an earlier run (--keep)"
+    )
     args = parser.parse_args(argv)
     if args.measure:
         measured = measure(args.measure, sources=args.sources, queries=args.queries, seed=args.seed)
@@ -630,4 +887,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

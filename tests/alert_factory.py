@@ -57,9 +57,16 @@ def add_source(store: Store, url: str, clinic: str) -> int:
 
 def feed(store: Store, settings: Settings, source_id: int, url: str, pages: list[str], *, day0: int = 0) -> None:
     for offset, html in enumerate(pages):
-        capture = Capture(source_id=source_id, requested_url=url, final_url=url,
-                          fetched_at=T0 + timedelta(days=day0 + offset), duration_ms=5, status=200,
-                          headers={"Content-Type": ["text/html; charset=utf-8"]}, body=html.encode("utf-8"))
+        capture = Capture(
+            source_id=source_id,
+            requested_url=url,
+            final_url=url,
+            fetched_at=T0 + timedelta(days=day0 + offset),
+            duration_ms=5,
+            status=200,
+            headers={"Content-Type": ["text/html; charset=utf-8"]},
+            body=html.encode("utf-8"),
+        )
         with store.session() as session:
             record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
 

@@ -25,10 +25,14 @@ EVIL_CLINIC = "Evil <script>alert(1)</script> Clinic"
 _LIVE = f"{PAYLOAD_SCRIPT}{PAYLOAD_IMG}<svg onload=pwned=3></svg>"
 _AS_TEXT = "&lt;script&gt;pwned=1;alert(1)&lt;/script&gt; &lt;img src=x onerror=pwned=2;alert(1)&gt;"
 _MORE = "<p>Our clinic offers NMN drips every weekday; please book a consultation with our doctors first.</p>"
-EVIL_V1 = page(f"<h1>NMN drip &lt;script&gt;pwned=1;alert(1)&lt;/script&gt;</h1><p>NMN may help with depression in some patients.</p>{_MORE}{_LIVE}",
-               "&lt;script&gt;pwned=1;alert(1)&lt;/script&gt; NMN")
-EVIL_V2 = page(f"<h1>NMN drip &lt;script&gt;pwned=1;alert(1)&lt;/script&gt;</h1><p>NMN is clinically proven to cure depression {_AS_TEXT} guaranteed</p>{_MORE}{_LIVE}",
-               "&lt;script&gt;pwned=1;alert(1)&lt;/script&gt; NMN")
+EVIL_V1 = page(
+    f"<h1>NMN drip &lt;script&gt;pwned=1;alert(1)&lt;/script&gt;</h1><p>NMN may help with depression in some patients.</p>{_MORE}{_LIVE}",
+    "&lt;script&gt;pwned=1;alert(1)&lt;/script&gt; NMN",
+)
+EVIL_V2 = page(
+    f"<h1>NMN drip &lt;script&gt;pwned=1;alert(1)&lt;/script&gt;</h1><p>NMN is clinically proven to cure depression {_AS_TEXT} guaranteed</p>{_MORE}{_LIVE}",
+    "&lt;script&gt;pwned=1;alert(1)&lt;/script&gt; NMN",
+)
 
 
 @dataclass(frozen=True)

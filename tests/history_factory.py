@@ -36,19 +36,30 @@ def page(body: str, title: str = "page") -> str:
 
 
 _HEAD = "<h1>エクソソーム点滴とうつ病</h1><p>エクソソーム点滴で、うつ病が改善することが臨床試験で証明されています。</p>"
-A_V1 = page("<h1>エクソソーム点滴とうつ病</h1><p>エクソソーム点滴は、うつ病の症状を和らげる可能性があります。</p>"
-            "<p>料金は1回33,000円(税込)です。</p>", "エクソソーム点滴 v1")
+A_V1 = page(
+    "<h1>エクソソーム点滴とうつ病</h1><p>エクソソーム点滴は、うつ病の症状を和らげる可能性があります。</p>"
+    "<p>料金は1回33,000円(税込)です。</p>",
+    "エクソソーム点滴 v1",
+)
 A_V2 = page(_HEAD + "<h2>適応可能な精神症状</h2><ul><li>うつ病</li><li>統合失調症</li></ul>", "エクソソーム点滴 v2")
 A_V3 = page(_HEAD + "<h2>適応可能な精神症状</h2><ul><li>うつ病</li><li>不安障害</li></ul>", "エクソソーム点滴 v3")
-A_V4 = page(_HEAD + "<h2>適応可能な精神症状</h2><ul><li>うつ病</li><li>統合失調症</li><li>不安障害</li></ul>",
-            "エクソソーム点滴 v4")
-S_V1 = page("<h1>幹細胞上清液のご案内</h1><p>幹細胞培養上清液の点滴は、統合失調症の症状にも効果がある可能性があります。</p>",
-            "上清液")
+A_V4 = page(
+    _HEAD + "<h2>適応可能な精神症状</h2><ul><li>うつ病</li><li>統合失調症</li><li>不安障害</li></ul>",
+    "エクソソーム点滴 v4",
+)
+S_V1 = page(
+    "<h1>幹細胞上清液のご案内</h1><p>幹細胞培養上清液の点滴は、統合失調症の症状にも効果がある可能性があります。</p>",
+    "上清液",
+)
 B_V1 = page("<h1>TMS therapy</h1><p>TMS therapy may help with depression in some patients.</p>", "TMS")
-B_V2 = page("<h1>TMS therapy</h1><p>TMS therapy is clinically proven to cure depression: a significant "
-            "improvement in 90% of patients.</p>", "TMS")
-N_V1 = page("<h1>Vitamin drip</h1><p>Our vitamin drip is 100% natural and may support recovery; code a_b.</p>",
-            "Vitamin")
+B_V2 = page(
+    "<h1>TMS therapy</h1><p>TMS therapy is clinically proven to cure depression: a significant "
+    "improvement in 90% of patients.</p>",
+    "TMS",
+)
+N_V1 = page(
+    "<h1>Vitamin drip</h1><p>Our vitamin drip is 100% natural and may support recovery; code a_b.</p>", "Vitamin"
+)
 
 AOBA, BIRCH = "Aoba Clinic", "Birch TMS Center"
 URL_A, URL_S = "https://aoba.example/exosome", "https://aoba.example/supernatant"
@@ -67,24 +78,44 @@ def at(day: int) -> datetime:
     return T0 + timedelta(days=day)
 
 
-def capture(store: Store, settings: Settings, source_id: int, url: str, day: int, html: str | None,
-            *, status: int = 200) -> None:
+def capture(
+    store: Store, settings: Settings, source_id: int, url: str, day: int, html: str | None, *, status: int = 200
+) -> None:
     body = html.encode("utf-8") if html is not None else b"<h1>Internal Server Error</h1>"
-    item = Capture(source_id=source_id, requested_url=url, final_url=url, fetched_at=at(day), duration_ms=5,
-                   status=status, headers={"Content-Type": ["text/html; charset=utf-8"]}, body=body)
+    item = Capture(
+        source_id=source_id,
+        requested_url=url,
+        final_url=url,
+        fetched_at=at(day),
+        duration_ms=5,
+        status=status,
+        headers={"Content-Type": ["text/html; charset=utf-8"]},
+        body=body,
+    )
     with store.session() as session:
         record_capture(session, item, settings=settings, on_new_version=analyse_new_version)
 
 
 def build_history(store: Store, settings: Settings) -> History:
     with store.session() as session:
-        a, s = (src.id for src in add_sources(session, [SourceSpec(url=URL_A, clinic=AOBA),
-                                                         SourceSpec(url=URL_S, clinic=AOBA)]))
+        a, s = (
+            src.id
+            for src in add_sources(session, [SourceSpec(url=URL_A, clinic=AOBA), SourceSpec(url=URL_S, clinic=AOBA)])
+        )
         b = add_sources(session, [SourceSpec(url=URL_B, clinic=BIRCH)])[0].id
         n = add_sources(session, [SourceSpec(url=URL_N)])[0].id
-    plan = [(a, URL_A, 0, A_V1, 200), (n, URL_N, 0, N_V1, 200), (a, URL_A, 1, None, 500), (b, URL_B, 1, B_V1, 200),
-            (a, URL_A, 2, A_V2, 200), (a, URL_A, 3, A_V2, 200), (b, URL_B, 4, B_V2, 200), (a, URL_A, 5, A_V3, 200),
-            (s, URL_S, 6, S_V1, 200), (a, URL_A, 8, A_V4, 200)]
+    plan = [
+        (a, URL_A, 0, A_V1, 200),
+        (n, URL_N, 0, N_V1, 200),
+        (a, URL_A, 1, None, 500),
+        (b, URL_B, 1, B_V1, 200),
+        (a, URL_A, 2, A_V2, 200),
+        (a, URL_A, 3, A_V2, 200),
+        (b, URL_B, 4, B_V2, 200),
+        (a, URL_A, 5, A_V3, 200),
+        (s, URL_S, 6, S_V1, 200),
+        (a, URL_A, 8, A_V4, 200),
+    ]
     for source_id, url, day, html, status in plan:
         capture(store, settings, source_id, url, day, html, status=status)
     return History(a=a, s=s, b=b, n=n)

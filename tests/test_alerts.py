@@ -35,9 +35,16 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 def feed(store: Store, settings: Settings, source_id: int, pages: list[str]) -> None:
     for day, html in enumerate(pages):
-        capture = Capture(source_id=source_id, requested_url="https://c.example/p", final_url="https://c.example/p",
-                          fetched_at=T0 + timedelta(days=day), duration_ms=5, status=200,
-                          headers={"Content-Type": ["text/html; charset=utf-8"]}, body=html.encode("utf-8"))
+        capture = Capture(
+            source_id=source_id,
+            requested_url="https://c.example/p",
+            final_url="https://c.example/p",
+            fetched_at=T0 + timedelta(days=day),
+            duration_ms=5,
+            status=200,
+            headers={"Content-Type": ["text/html; charset=utf-8"]},
+            body=html.encode("utf-8"),
+        )
         with store.session() as session:
             record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
 
@@ -103,8 +110,21 @@ def test_alerts_command_json_and_filters(store: Store, settings: Settings, run_c
     source_id = new_source(store)
     feed(store, settings, source_id, [HEDGED, STRONG])
     rows = run_cli("alerts", "--json").json()
-    required = {"kind", "indication", "reference", "strength_before", "strength_after", "before", "after", "id",
-                "source_url", "clinic", "detected_at", "old_snapshot_id", "new_snapshot_id"}
+    required = {
+        "kind",
+        "indication",
+        "reference",
+        "strength_before",
+        "strength_after",
+        "before",
+        "after",
+        "id",
+        "source_url",
+        "clinic",
+        "detected_at",
+        "old_snapshot_id",
+        "new_snapshot_id",
+    }
     assert rows and all(required <= set(row) for row in rows)
     assert rows[0]["source_url"] == "https://c.example/p" and rows[0]["clinic"] == "C Clinic"
     only = run_cli("alerts", "--kind", "new_indication", "--json").json()
@@ -124,10 +144,14 @@ def test_compare_command(tmp_path: Path, run_cli) -> None:  # type: ignore[no-un
     old.write_text(HEDGED, encoding="utf-8")
     new.write_text(STRONG, encoding="utf-8")
     findings = run_cli("compare", str(old), str(new), "--json").json()
-    assert {(f["kind"], f["indication"]) for f in findings} >= {("claim_strengthened", "depression"),
-                                                                ("new_indication", "schizophrenia")}
-    assert all({"kind", "indication", "reference", "strength_before", "strength_after", "before", "after"}
-               <= set(f) for f in findings)
+    assert {(f["kind"], f["indication"]) for f in findings} >= {
+        ("claim_strengthened", "depression"),
+        ("new_indication", "schizophrenia"),
+    }
+    assert all(
+        {"kind", "indication", "reference", "strength_before", "strength_after", "before", "after"} <= set(f)
+        for f in findings
+    )
     plain_old, plain_new = tmp_path / "old.txt", tmp_path / "new.txt"
     plain_old.write_text("TMS治療はうつ病に効果が期待されています。\n", encoding="utf-8")
     plain_new.write_text("TMS治療はうつ病に効果が期待されています。\n", encoding="utf-8")

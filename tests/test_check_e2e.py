@@ -25,13 +25,17 @@ ARTICLE = """<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>�
 <p>訪問者 {{{{visitor_count}}}} 人 / {{{{served_at}}}}</p></footer></body></html>"""
 CLAIM_1 = "培養上清液の点滴は、不眠症の改善につながる可能性があります。効果には個人差があります。"
 CLAIM_2 = "培養上清液の点滴で、不眠症が改善することが臨床的に証明されています。効果には個人差があります。"
-SJIS_PAGE = ("<html><head><meta charset=\"Shift_JIS\"><title>ＮＭＮ点滴のご案内</title></head><body><main>"
-             "<h1>ＮＭＮ点滴のご案内</h1><p>ＮＭＮ点滴は慢性疲労の軽減が期待されています。①予約制です。</p>"
-             "</main></body></html>")
-CHALLENGE = (b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
-             b"<noscript>Enable JavaScript and cookies to continue</noscript>"
-             b"<div id=\"cf-chl-widget\"></div><script src=\"/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1\">"
-             b"</script></body></html>")
+SJIS_PAGE = (
+    '<html><head><meta charset="Shift_JIS"><title>ＮＭＮ点滴のご案内</title></head><body><main>'
+    "<h1>ＮＭＮ点滴のご案内</h1><p>ＮＭＮ点滴は慢性疲労の軽減が期待されています。①予約制です。</p>"
+    "</main></body></html>"
+)
+CHALLENGE = (
+    b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    b"<noscript>Enable JavaScript and cookies to continue</noscript>"
+    b'<div id="cf-chl-widget"></div><script src="/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1">'
+    b"</script></body></html>"
+)
 
 
 @pytest.fixture
@@ -55,8 +59,9 @@ def site(tmp_path: Path) -> Iterator[VersionedSite]:
     with VersionedSite(root=root) as server:
         server.route("/noisy/", noisy)
         server.route("/broken/", lambda info: (500, {"Content-Type": "text/html"}, b"<h1>Internal Server Error</h1>"))
-        server.route("/challenge/", lambda info: (403, {"Content-Type": "text/html", "Server": "cloudflare"},
-                                                  CHALLENGE))
+        server.route(
+            "/challenge/", lambda info: (403, {"Content-Type": "text/html", "Server": "cloudflare"}, CHALLENGE)
+        )
         server.route("/moved/", lambda info: (301, {"Location": server.url("/clinic/insomnia/")}, b""))
         yield server
 
@@ -71,8 +76,13 @@ def test_check_history_diff(site: VersionedSite, run_cli, store: Store) -> None:
     assert first.code == 0, first.err
     by_path = {row["url"].split(str(site.port))[1]: row for row in first.json()}
     assert {p: r["outcome"] for p, r in by_path.items()} == {
-        "/clinic/insomnia/": "changed", "/clinic/nmn/": "changed", "/noisy/": "changed",
-        "/broken/": "error", "/challenge/": "blocked", "/moved/": "changed"}
+        "/clinic/insomnia/": "changed",
+        "/clinic/nmn/": "changed",
+        "/noisy/": "changed",
+        "/broken/": "error",
+        "/challenge/": "blocked",
+        "/moved/": "changed",
+    }
     assert by_path["/broken/"]["http_status"] == 500 and by_path["/broken/"]["snapshot_id"] is None
     assert by_path["/challenge/"]["http_status"] == 403
     assert site.hits["/broken/"] > 1, "a 500 is transient and must be retried"
@@ -110,14 +120,18 @@ def test_check_history_diff(site: VersionedSite, run_cli, store: Store) -> None:
     assert moved["checks"][0]["final_url"] == site.url("/clinic/insomnia/")
 
     with store.session() as session:
-        sjis_text = session.scalars(select(TextVersion.text).where(
-            TextVersion.source_id == ids[site.url("/clinic/nmn/")])).one()
+        sjis_text = session.scalars(
+            select(TextVersion.text).where(TextVersion.source_id == ids[site.url("/clinic/nmn/")])
+        ).one()
     # ① exists only in cp932 (not strict Shift_JIS); NFKC then folds it to 1.
     assert "慢性疲労の軽減が期待されています" in sjis_text and "1予約制です" in sjis_text and "\ufffd" not in sjis_text
 
 
-def test_check_refuses_loopback_without_permission(site: VersionedSite, run_cli,  # type: ignore[no-untyped-def]
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_refuses_loopback_without_permission(
+    site: VersionedSite,
+    run_cli,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert run_cli("sources", "add", site.url("/clinic/insomnia/")).code == 0
     monkeypatch.setenv("WATCHER_ALLOWED_NETWORKS", "")
     result = run_cli("check", "--json")

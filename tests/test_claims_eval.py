@@ -269,9 +269,7 @@ def format_table(title: str, tallies: Mapping[str, Tally]) -> str:
     for name, t in tallies.items():
         lines.append(f"{name:20} {t.tp:4} {t.fp:4} {t.fn:4} {t.precision:9.3f} {t.recall:7.3f}")
         total.tp, total.fp, total.fn = total.tp + t.tp, total.fp + t.fp, total.fn + t.fn
-    lines.append(
-        f"{'(micro)':20} {total.tp:4} {total.fp:4} {total.fn:4} {total.precision:9.3f} {total.recall:7.3f}"
-    )
+    lines.append(f"{'(micro)':20} {total.tp:4} {total.fp:4} {total.fn:4} {total.precision:9.3f} {total.recall:7.3f}")
     return "\n".join(lines)
 
 

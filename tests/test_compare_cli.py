@@ -40,10 +40,14 @@ def text_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("content", [b"", b"   \n\t\n", b"<html><body><script>var x = 1;</script></body></html>"],
-                         ids=["no bytes", "whitespace", "html without text"])
-def test_empty_input_is_refused(tmp_path: Path, text_file: Path, capsys: pytest.CaptureFixture[str],
-                                content: bytes) -> None:
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"   \n\t\n", b"<html><body><script>var x = 1;</script></body></html>"],
+    ids=["no bytes", "whitespace", "html without text"],
+)
+def test_empty_input_is_refused(
+    tmp_path: Path, text_file: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
     empty = tmp_path / "empty.html"
     empty.write_bytes(content)
     assert "is empty" in refused(capsys, empty, text_file)
@@ -69,9 +73,9 @@ def test_wide_unicode_text_with_a_byte_order_mark_is_text(tmp_path: Path, capsys
     assert ("new_indication", "depression") in {(f["kind"], f["indication"]) for f in json.loads(out)}
 
 
-def test_input_larger_than_the_capture_cap_is_refused(tmp_path: Path, text_file: Path,
-                                                      capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_input_larger_than_the_capture_cap_is_refused(
+    tmp_path: Path, text_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     limit = len(HEDGED.encode("utf-8"))
     monkeypatch.setenv("WATCHER_MAX_BODY_BYTES", str(limit))
     at_limit = tmp_path / "at_limit.txt"
@@ -97,8 +101,9 @@ def test_compare_loads_neither_the_database_nor_the_web_stack_nor_scrapy(tmp_pat
         " or m in {'watcher.db', 'watcher.models'})), file=sys.stderr)\n"
         "sys.exit(status)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert ("new_indication", "depression") in {(f["kind"], f["indication"]) for f in json.loads(done.stdout)}
     assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -45,9 +45,15 @@ def client(settings: Settings, history: DashboardHistory) -> Iterator[TestClient
 def ids(store: Store, history: DashboardHistory) -> dict[str, object]:
     with store.session() as session:
         clinics = {c.name: c.id for c in session.scalars(select(Clinic))}
-        snaps = {source: [s.id for s in session.scalars(select(Snapshot).where(Snapshot.source_id == source)
-                                                        .order_by(Snapshot.fetched_at))]
-                 for source in (history.base.a, history.base.b, history.evil)}
+        snaps = {
+            source: [
+                s.id
+                for s in session.scalars(
+                    select(Snapshot).where(Snapshot.source_id == source).order_by(Snapshot.fetched_at)
+                )
+            ]
+            for source in (history.base.a, history.base.b, history.evil)
+        }
         alerts = {(a.kind, a.indication, a.source_id): a.id for a in session.scalars(select(Alert))}
     return {"clinics": clinics, "snaps": snaps, "alerts": alerts}
 
@@ -83,8 +89,11 @@ def page(client: TestClient, path: str, status: int = 200) -> str:
 
 def login(client: TestClient, author: str = "Sato") -> None:
     token = CSRF.search(page(client, "/login")).group(1)  # type: ignore[union-attr]
-    response = client.post("/login", data={"author": author, "token": TOKEN, "csrf_token": token, "next": "/alerts"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={"author": author, "token": TOKEN, "csrf_token": token, "next": "/alerts"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/alerts"
 
 
@@ -94,8 +103,7 @@ def csrf_of(client: TestClient, path: str) -> str:
     return found.group(1)
 
 
-def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Store,
-                                                  history: DashboardHistory) -> None:
+def test_router_is_mounted_and_every_page_renders(client: TestClient, store: Store, history: DashboardHistory) -> None:
     assert dashboard.router in ROUTERS
     known = ids(store, history)
     clinics, snaps = known["clinics"], known["snaps"]
@@ -173,21 +181,36 @@ def test_filters(client: TestClient, store: Store, history: DashboardHistory) ->
     assert page(client, "/alerts?state=acknowledged").count('class="alert-card') == 0
     assert page(client, f"/search?q=depression&clinic={clinics[BIRCH]}").count('class="url"') >= 1
 
-    for path in ("/alerts?kind=bogus", "/alerts?state=closed", "/?clinic=abc", "/alerts?since=yesterday",
-                 "/alerts?offset=-1", "/sources/1/diff?view=3d"):
+    for path in (
+        "/alerts?kind=bogus",
+        "/alerts?state=closed",
+        "/?clinic=abc",
+        "/alerts?since=yesterday",
+        "/alerts?offset=-1",
+        "/sources/1/diff?view=3d",
+    ):
         assert "Bad request" in page(client, path, 400)
 
 
 def test_unknown_ids_are_friendly_404_pages(client: TestClient, history: DashboardHistory) -> None:
-    for path in ("/clinics/9999", "/clinics/abc", "/sources/9999", "/sources/x/diff", "/snapshots/9999",
-                 "/snapshots/9999/raw", "/alerts/9999", "/alerts/0", f"/sources/{history.base.a}/diff?from=9999",
-                 "/?clinic=9999", "/static/nope.js"):
+    for path in (
+        "/clinics/9999",
+        "/clinics/abc",
+        "/sources/9999",
+        "/sources/x/diff",
+        "/snapshots/9999",
+        "/snapshots/9999/raw",
+        "/alerts/9999",
+        "/alerts/0",
+        f"/sources/{history.base.a}/diff?from=9999",
+        "/?clinic=9999",
+        "/static/nope.js",
+    ):
         body = page(client, path, 404)
         assert "Not found" in body and 'href="/"' in body
 
 
-def test_raw_capture_is_a_download_never_a_page(client: TestClient, store: Store,
-                                                history: DashboardHistory) -> None:
+def test_raw_capture_is_a_download_never_a_page(client: TestClient, store: Store, history: DashboardHistory) -> None:
     with store.session() as session:
         snapshot = session.scalars(select(Snapshot).where(Snapshot.source_id == history.evil)).first()
         assert snapshot is not None
@@ -208,11 +231,21 @@ def test_malicious_page_is_escaped_everywhere(client: TestClient, store: Store, 
     snaps, clinics, alert_ids = known["snaps"], known["clinics"], known["alerts"]
     assert isinstance(snaps, dict) and isinstance(clinics, dict) and isinstance(alert_ids, dict)
     evil_alert = alert_ids[("claim_strengthened", "depression", history.evil)]
-    paths = ["/", "/matrix", f"/clinics/{clinics[EVIL_CLINIC]}", f"/sources/{history.evil}",
-             f"/sources/{history.evil}/diff", f"/sources/{history.evil}/diff?view=side",
-             f"/snapshots/{snaps[history.evil][1]}", f"/snapshots/{snaps[history.evil][1]}?q=<script>",
-             "/alerts", f"/alerts/{evil_alert}", "/search?q=pwned", "/search?q=<img src=x onerror=alert(1)>",
-             f"/alerts?clinic={clinics[EVIL_CLINIC]}"]
+    paths = [
+        "/",
+        "/matrix",
+        f"/clinics/{clinics[EVIL_CLINIC]}",
+        f"/sources/{history.evil}",
+        f"/sources/{history.evil}/diff",
+        f"/sources/{history.evil}/diff?view=side",
+        f"/snapshots/{snaps[history.evil][1]}",
+        f"/snapshots/{snaps[history.evil][1]}?q=<script>",
+        "/alerts",
+        f"/alerts/{evil_alert}",
+        "/search?q=pwned",
+        "/search?q=<img src=x onerror=alert(1)>",
+        f"/alerts?clinic={clinics[EVIL_CLINIC]}",
+    ]
     escaped_script = "&lt;script&gt;pwned=1;alert(1)&lt;/script&gt;"
     for path in paths:
         body = page(client, path)
@@ -252,16 +285,27 @@ def test_token_login_csrf_and_triage(client: TestClient, store: Store, history: 
     assert client.post(target, data={"action": "acknowledge", "csrf_token": token}).status_code == 403
     token = csrf_of(client, f"/alerts/{alert_id}")
     # Cross-site POSTs are refused even with a valid token and cookie.
-    assert client.post(target, data={"action": "acknowledge", "csrf_token": token},
-                       headers={"Origin": "https://evil.example"}).status_code == 403
-    assert client.post(target, data={"action": "acknowledge", "csrf_token": token},
-                       headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert (
+        client.post(
+            target, data={"action": "acknowledge", "csrf_token": token}, headers={"Origin": "https://evil.example"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            target, data={"action": "acknowledge", "csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+        ).status_code
+        == 403
+    )
     with store.session() as session:
         assert session.scalar(select(AlertTriage)) is None
 
-    response = client.post(target, data={"action": "acknowledge", "csrf_token": token, "note": "checked the page",
-                                         "next": "/alerts#alert-1"}, headers={"Origin": "http://testserver"},
-                           follow_redirects=False)
+    response = client.post(
+        target,
+        data={"action": "acknowledge", "csrf_token": token, "note": "checked the page", "next": "/alerts#alert-1"},
+        headers={"Origin": "http://testserver"},
+        follow_redirects=False,
+    )
     assert response.status_code == 303 and response.headers["location"] == "/alerts#alert-1"
     detail = page(client, f"/alerts/{alert_id}")
     assert "acknowledged</span>" in detail and "Sato &lt;b&gt;Desk&lt;/b&gt;" in detail and "checked the page" in detail
@@ -272,8 +316,9 @@ def test_token_login_csrf_and_triage(client: TestClient, store: Store, history: 
         client.post(target, data={"action": action, "csrf_token": token, "note": f"{action} note"})
         assert f"{state}</span>" in page(client, f"/alerts/{alert_id}"), action
     with store.session() as session:
-        rows = list(session.scalars(select(AlertTriage).where(AlertTriage.alert_id == alert_id)
-                                    .order_by(AlertTriage.id)))
+        rows = list(
+            session.scalars(select(AlertTriage).where(AlertTriage.alert_id == alert_id).order_by(AlertTriage.id))
+        )
         assert [r.action for r in rows] == ["acknowledge", "false_positive", "note", "reopen"]
         assert {r.author for r in rows} == {"Sato <b>Desk</b>"} and all(r.created_at for r in rows)
         assert session.get(Alert, alert_id).acknowledged_at is None  # type: ignore[union-attr]
@@ -282,7 +327,9 @@ def test_token_login_csrf_and_triage(client: TestClient, store: Store, history: 
     assert page(client, "/alerts?state=open").count('class="alert-card') == 6
     # Bad actions and unknown alerts.
     assert client.post(target, data={"action": "delete", "csrf_token": token}).status_code == 400
-    assert client.post("/alerts/9999/triage", data={"action": "note", "note": "x", "csrf_token": token}).status_code == 404
+    assert (
+        client.post("/alerts/9999/triage", data={"action": "note", "note": "x", "csrf_token": token}).status_code == 404
+    )
     assert client.post(target, data={"action": "note", "csrf_token": token}).status_code == 400  # empty note
 
     logout = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
@@ -341,7 +388,9 @@ def test_head_requests_and_feed_links(client: TestClient, history: DashboardHist
         assert head.headers["content-type"] == get.headers["content-type"], path
     feed = '<link rel="alternate" type="application/atom+xml" href="/feeds/alerts.atom"'
     assert all(feed in page(client, path) for path in ("/", "/matrix", "/alerts"))
-    assert '<link rel="alternate" type="application/atom+xml" href="/feeds/clinics/1.atom"' in page(client, "/clinics/1")
+    assert '<link rel="alternate" type="application/atom+xml" href="/feeds/clinics/1.atom"' in page(
+        client, "/clinics/1"
+    )
     assert 'href="/feeds/kinds/new_indication.atom"' in page(client, "/alerts?kind=new_indication")
 
 
@@ -360,12 +409,17 @@ def test_no_asset_leaves_the_origin(client: TestClient, history: DashboardHistor
 
 # --- pure helpers ---------------------------------------------------------------------------------
 
+
 def test_strength_chart_geometry() -> None:
     from watcher.web.charts import Step, strength_chart
 
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
-    chart = strength_chart([Step(t0, 1, "a"), Step(t0 + timedelta(days=2), 4, "b", "/snapshots/2")],
-                           start=t0, end=t0 + timedelta(days=4), title="t")
+    chart = strength_chart(
+        [Step(t0, 1, "a"), Step(t0 + timedelta(days=2), 4, "b", "/snapshots/2")],
+        start=t0,
+        end=t0 + timedelta(days=4),
+        title="t",
+    )
     series = chart.series[0]
     assert series.path.startswith(f"M{float(chart.left)} ") and " H" in series.path and " V" in series.path
     assert [p.value for p in series.points] == [1, 4] and series.points[1].href == "/snapshots/2"
@@ -382,8 +436,17 @@ def test_diff_lines_and_findings() -> None:
     new = "# Title\nTMS is proven to cure depression.\nsame line\n" + "\n".join(f"filler {i}" for i in range(20))
     lines = aligned_lines(diff_texts(old, new).lines)
     old_lines, new_lines = lines.old, lines.new
-    placed = place_findings([{"kind": "claim_strengthened", "before": "TMS may help with depression.",
-                              "after": "TMS is proven to cure depression."}], old=old_lines, new=new_lines)
+    placed = place_findings(
+        [
+            {
+                "kind": "claim_strengthened",
+                "before": "TMS may help with depression.",
+                "after": "TMS is proven to cure depression.",
+            }
+        ],
+        old=old_lines,
+        new=new_lines,
+    )
     assert placed[0]["old_line"] == 2 and placed[0]["new_line"] == 2
     rows = inline_rows(lines, context=1)
     assert [r.kind for r in rows] == ["same", "removed", "added", "same", "fold"]

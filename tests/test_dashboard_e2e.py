@@ -201,9 +201,18 @@ def test_every_page_fits_a_phone_and_a_desktop(chromium: str, server: LiveServer
         source = session.scalar(select(Source.id).where(Source.clinic_id == clinic).order_by(Source.id))
         first = session.scalar(select(Snapshot.id).where(Snapshot.source_id == source).order_by(Snapshot.fetched_at))
     store.dispose()
-    paths = ["/", f"/clinics/{clinic}", "/matrix", f"/sources/{source}", f"/sources/{source}/diff?from={first}",
-             f"/sources/{source}/diff?view=side&context=all", "/alerts", "/alerts/1", "/search?q=うつ病",
-             f"/snapshots/{first}"]
+    paths = [
+        "/",
+        f"/clinics/{clinic}",
+        "/matrix",
+        f"/sources/{source}",
+        f"/sources/{source}/diff?from={first}",
+        f"/sources/{source}/diff?view=side&context=all",
+        "/alerts",
+        "/alerts/1",
+        "/search?q=うつ病",
+        f"/snapshots/{first}",
+    ]
     shots = os.environ.get("WATCHER_SCREENSHOTS")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)

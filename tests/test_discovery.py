@@ -48,40 +48,61 @@ def sitemap_index(*locs: str) -> bytes:
 
 
 def test_sitemap_urlset_index_gzip_and_newest_first() -> None:
-    body = urlset(("https://c.example/old/", "2023-01-01"), "https://c.example/undated/",
-                  ("https://c.example/new/", "2025-06-01T09:00:00+09:00"))
+    body = urlset(
+        ("https://c.example/old/", "2023-01-01"),
+        "https://c.example/undated/",
+        ("https://c.example/new/", "2025-06-01T09:00:00+09:00"),
+    )
     doc = parse_entry(body, content_type="application/xml", url="https://c.example/sitemap.xml", max_bytes=10**6)
     assert doc.kind == "urlset"
     assert doc.urls == ("https://c.example/new/", "https://c.example/old/", "https://c.example/undated/")
     assert doc.text().splitlines() == ["# sitemap", *doc.urls]
-    index = parse_entry(gzip.compress(sitemap_index("https://c.example/a.xml", "/b.xml")), content_type=None,
-                        url="https://c.example/sitemap_index.xml", max_bytes=10**6)
+    index = parse_entry(
+        gzip.compress(sitemap_index("https://c.example/a.xml", "/b.xml")),
+        content_type=None,
+        url="https://c.example/sitemap_index.xml",
+        max_bytes=10**6,
+    )
     assert index.is_index and index.urls == ("https://c.example/a.xml", "https://c.example/b.xml")
 
 
 def test_feeds_and_html_links() -> None:
-    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><link>https://c.example/</link>'
-           b"<item><title>t</title><link>https://c.example/p/1/</link></item></channel></rss>")
-    assert parse_entry(rss, content_type="application/rss+xml", url="https://c.example/feed/",
-                       max_bytes=10**6).urls == ("https://c.example/p/1/",)
-    atom = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><link href="https://c.example/"/>'
-            b'<entry><link rel="alternate" href="/p/2/"/><link rel="edit" href="/wp/edit/2"/></entry></feed>')
-    assert parse_entry(atom, content_type=None, url="https://c.example/atom.xml",
-                       max_bytes=10**6).urls == ("https://c.example/p/2/",)
-    page = ('<html><head><base href="https://c.example/blog/"></head><body><a href="post-1/">1</a>'
-            '<a href="/post-2/#comments">2</a><a href="mailto:x@c.example">m</a><a href="javascript:void(0)">j</a>'
-            '<a href="#top">top</a><map><area href="https://other.example/x"></map><a>no href</a></body></html>')
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><link>https://c.example/</link>'
+        b"<item><title>t</title><link>https://c.example/p/1/</link></item></channel></rss>"
+    )
+    assert parse_entry(
+        rss, content_type="application/rss+xml", url="https://c.example/feed/", max_bytes=10**6
+    ).urls == ("https://c.example/p/1/",)
+    atom = (
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><link href="https://c.example/"/>'
+        b'<entry><link rel="alternate" href="/p/2/"/><link rel="edit" href="/wp/edit/2"/></entry></feed>'
+    )
+    assert parse_entry(atom, content_type=None, url="https://c.example/atom.xml", max_bytes=10**6).urls == (
+        "https://c.example/p/2/",
+    )
+    page = (
+        '<html><head><base href="https://c.example/blog/"></head><body><a href="post-1/">1</a>'
+        '<a href="/post-2/#comments">2</a><a href="mailto:x@c.example">m</a><a href="javascript:void(0)">j</a>'
+        '<a href="#top">top</a><map><area href="https://other.example/x"></map><a>no href</a></body></html>'
+    )
     assert html_links(page.encode(), content_type="text/html", base_url="https://c.example/") == [
-        "https://c.example/blog/post-1/", "https://c.example/post-2/#comments", "https://other.example/x"]
+        "https://c.example/blog/post-1/",
+        "https://c.example/post-2/#comments",
+        "https://other.example/x",
+    ]
     assert parse_entry(b"", content_type="text/html", url="https://c.example/", max_bytes=10).urls == ()
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b'<?xml version="1.0"?><urlset><url><loc>https://c.example/a</loc></url', "not well-formed XML"),
-    (b'<?xml version="1.0"?>\n<urlset <<<', "not well-formed XML"),
-    (b'<?xml version="1.0"?><rss><channel><title>no items</title></channel>', "not well-formed XML"),
-    (b"\x1f\x8b\x08\x00garbage", "not valid gzip"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'<?xml version="1.0"?><urlset><url><loc>https://c.example/a</loc></url', "not well-formed XML"),
+        (b'<?xml version="1.0"?>\n<urlset <<<', "not well-formed XML"),
+        (b'<?xml version="1.0"?><rss><channel><title>no items</title></channel>', "not well-formed XML"),
+        (b"\x1f\x8b\x08\x00garbage", "not valid gzip"),
+    ],
+)
 def test_bad_sitemaps_are_one_line_errors(body: bytes, message: str) -> None:
     with pytest.raises(DocumentError, match=message) as caught:
         parse_entry(body, content_type="application/xml", url="https://c.example/sitemap.xml", max_bytes=10**6)
@@ -97,8 +118,10 @@ def test_sitemap_bounds_and_hostile_xml() -> None:
     doc = parse_entry(huge, content_type=None, url="https://c.example/s.xml", max_bytes=len(huge))
     assert len(doc.urls) == MAX_DOCUMENT_URLS and doc.ignored == 5
     # No external entities, no network, no expansion.
-    xxe = (b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-           b'<urlset><url><loc>https://c.example/&x;</loc></url></urlset>')
+    xxe = (
+        b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<urlset><url><loc>https://c.example/&x;</loc></url></urlset>"
+    )
     parsed = parse_entry(xxe, content_type=None, url="https://c.example/s.xml", max_bytes=10**6)
     assert all("root:" not in url for url in parsed.urls)
     # A bare "&" (common in hand-made sitemaps) is recovered, not fatal.
@@ -113,25 +136,40 @@ def test_same_site_and_candidates() -> None:
     options = site_options(include=[r"/(posts|news)/"], exclude=[r"/posts/draft-"])
     skipped: Counter[str] = Counter()
     found = candidate_urls(
-        ["https://c.example/posts/1/", "https://c.example/posts/1/#c", "/relative-is-invalid",
-         "https://c.example/about/", "https://c.example/posts/draft-2/", "https://other.example/posts/3/",
-         "https://c.example/posts/file.pdf", "https://c.example/wp-admin/x", "https://c.example/news/?s=q",
-         "https://c.example/news/4/", "https://c.example/blog/"],
-        site_urls=["https://c.example/blog/"], options=options, skipped=skipped)
+        [
+            "https://c.example/posts/1/",
+            "https://c.example/posts/1/#c",
+            "/relative-is-invalid",
+            "https://c.example/about/",
+            "https://c.example/posts/draft-2/",
+            "https://other.example/posts/3/",
+            "https://c.example/posts/file.pdf",
+            "https://c.example/wp-admin/x",
+            "https://c.example/news/?s=q",
+            "https://c.example/news/4/",
+            "https://c.example/blog/",
+        ],
+        site_urls=["https://c.example/blog/"],
+        options=options,
+        skipped=skipped,
+    )
     assert found == ["https://c.example/posts/1/", "https://c.example/news/4/"]
-    assert skipped == Counter({"invalid": 1, "not_included": 1, "excluded": 1, "off_site": 1,
-                               "default_exclude": 3})
-    allowed, disallowed = robots_allows("User-agent: *\nDisallow: /private/\n",
-                                        ["https://c.example/a", "https://c.example/private/b"], agent="watcher")
+    assert skipped == Counter({"invalid": 1, "not_included": 1, "excluded": 1, "off_site": 1, "default_exclude": 3})
+    allowed, disallowed = robots_allows(
+        "User-agent: *\nDisallow: /private/\n", ["https://c.example/a", "https://c.example/private/b"], agent="watcher"
+    )
     assert (allowed, disallowed) == (["https://c.example/a"], ["https://c.example/private/b"])
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"include": ["("]}, "invalid --include pattern '(': missing ), unterminated subpattern"),
-    ({"exclude": ["[a-"]}, "invalid --exclude pattern '[a-'"),
-    ({"max_depth": 0}, "invalid --max-depth 0"),
-    ({"max_pages": 100_001}, "invalid --max-pages 100001"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"include": ["("]}, "invalid --include pattern '(': missing ), unterminated subpattern"),
+        ({"exclude": ["[a-"]}, "invalid --exclude pattern '[a-'"),
+        ({"max_depth": 0}, "invalid --max-depth 0"),
+        ({"max_pages": 100_001}, "invalid --max-pages 100001"),
+    ],
+)
 def test_site_options_validation(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)) as caught:
         site_options(**kwargs)  # type: ignore[arg-type]
@@ -164,9 +202,15 @@ def clinic_site(tmp_path: Path) -> Iterator[VersionedSite]:
     write_page(root, "/private/secret/", 1, "非公開", ONE)
     (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n", encoding="utf-8")
     with VersionedSite(root=root) as site:
+
         def posts_sitemap(info: RequestInfo) -> RouteResult:
-            entries = [site.url("/posts/one/"), site.url("/posts/two/"), site.url("/private/secret/"),
-                       site.url("/posts/offsite/", host="localhost"), site.url("/feed/")]
+            entries = [
+                site.url("/posts/one/"),
+                site.url("/posts/two/"),
+                site.url("/private/secret/"),
+                site.url("/posts/offsite/", host="localhost"),
+                site.url("/feed/"),
+            ]
             if info.round >= 2:
                 entries.append(site.url("/posts/three/"))
             return 200, {"Content-Type": "application/x-gzip"}, gzip.compress(urlset(*entries))
@@ -174,16 +218,31 @@ def clinic_site(tmp_path: Path) -> Iterator[VersionedSite]:
         index = sitemap_index(site.url("/sitemap-posts.xml.gz"), site.url("/sitemap-x.xml", host="localhost"))
         site.route("/sitemap_index.xml", lambda info: (200, {"Content-Type": "application/xml"}, index))
         site.route("/sitemap-posts.xml.gz", posts_sitemap)
-        site.route("/broken-sitemap.xml", lambda info: (
-            200, {"Content-Type": "application/xml"}, b'<?xml version="1.0"?>\n<urlset <<< oops'))
+        site.route(
+            "/broken-sitemap.xml",
+            lambda info: (200, {"Content-Type": "application/xml"}, b'<?xml version="1.0"?>\n<urlset <<< oops'),
+        )
         yield site
 
 
-def test_sitemap_index_discovery_baseline_then_new_page(clinic_site: VersionedSite, run_cli,  # type: ignore[no-untyped-def]
-                                                        store: Store) -> None:
+def test_sitemap_index_discovery_baseline_then_new_page(
+    clinic_site: VersionedSite,
+    run_cli,  # type: ignore[no-untyped-def]
+    store: Store,
+) -> None:
     site = clinic_site
-    added = run_cli("sources", "add", site.url("/sitemap_index.xml"), site.url("/broken-sitemap.xml"), "--site",
-                    "--clinic", "Test Clinic", "--max-pages", "10", "--json")
+    added = run_cli(
+        "sources",
+        "add",
+        site.url("/sitemap_index.xml"),
+        site.url("/broken-sitemap.xml"),
+        "--site",
+        "--clinic",
+        "Test Clinic",
+        "--max-pages",
+        "10",
+        "--json",
+    )
     assert added.code == 0, added.err
     site_id = added.json()[0]["id"]
     assert added.json()[0]["options"] == {"max_depth": 1, "max_pages": 10, "include": [], "exclude": []}
@@ -200,8 +259,10 @@ def test_sitemap_index_discovery_baseline_then_new_page(clinic_site: VersionedSi
         discovered = session.scalars(select(Source).where(Source.discovered_from_id == site_id)).all()
         assert {s.url for s in discovered} == {site.url("/posts/one/"), site.url("/posts/two/")}
         assert all(s.kind == "page" and s.clinic is not None and s.clinic.name == "Test Clinic" for s in discovered)
-        assert all(s.options == {"discovery": {"depth": 1, "found_on": site.url("/sitemap_index.xml"),
-                                               "baseline": True}} for s in discovered)
+        assert all(
+            s.options == {"discovery": {"depth": 1, "found_on": site.url("/sitemap_index.xml"), "baseline": True}}
+            for s in discovered
+        )
         broken = session.scalars(select(Check).where(Check.source_id == added.json()[1]["id"])).one()
         assert broken.error_kind == "bad_sitemap"
         assert session.scalars(select(Alert)).all() == [], "the first discovery is the baseline: no alerts"
@@ -215,8 +276,11 @@ def test_sitemap_index_discovery_baseline_then_new_page(clinic_site: VersionedSi
     assert rows["/posts/three/"]["outcome"] == "changed"
     alerts = run_cli("alerts", "--json").json()
     kinds = {(a["kind"], a["indication"], a["scope"]) for a in alerts}
-    assert kinds == {("new_page", None, "page"), ("trial_or_monitor_recruitment", None, "page"),
-                     ("new_indication", "schizophrenia", "clinic")}, alerts
+    assert kinds == {
+        ("new_page", None, "page"),
+        ("trial_or_monitor_recruitment", None, "page"),
+        ("new_indication", "schizophrenia", "clinic"),
+    }, alerts
     assert all(a["source_url"] == site.url("/posts/three/") for a in alerts)
     with store.session() as session:
         page_alert = session.scalars(select(Alert).where(Alert.kind == "new_page")).one()
@@ -230,31 +294,60 @@ def test_sitemap_index_discovery_baseline_then_new_page(clinic_site: VersionedSi
         assert clinic_alert.details["scope"] == "clinic" and clinic_alert.details["clinic"] == "Test Clinic"
 
 
-
 @pytest.fixture
 def blog_site(tmp_path: Path) -> Iterator[VersionedSite]:
     root = tmp_path / "site"
-    listing = ('<ul><li><a href="/posts/a/">A</a></li><li><a href="/posts/b/#respond">B</a></li>'
-               '<li><a href="/tag/x/">tag</a></li><li><a href="/about/">about</a></li>'
-               '<li><a href="/news/n1/">news</a></li><li><a href="{offsite}">elsewhere</a></li>'
-               '<li><a href="mailto:info@c.example">mail</a></li></ul>')
-    for path, text, links in [("/posts/a/", ONE, '<a href="/posts/deep/">deeper</a> <a href="/posts/e/">e</a>'),
-                              ("/posts/b/", TWO, ""),
-                              ("/news/n1/", TWO, ""), ("/posts/deep/", TWO, '<a href="/posts/deeper/">x</a>'),
-                              ("/posts/e/", TWO, ""), ("/tag/x/", TWO, ""), ("/about/", TWO, "")]:
+    listing = (
+        '<ul><li><a href="/posts/a/">A</a></li><li><a href="/posts/b/#respond">B</a></li>'
+        '<li><a href="/tag/x/">tag</a></li><li><a href="/about/">about</a></li>'
+        '<li><a href="/news/n1/">news</a></li><li><a href="{offsite}">elsewhere</a></li>'
+        '<li><a href="mailto:info@c.example">mail</a></li></ul>'
+    )
+    for path, text, links in [
+        ("/posts/a/", ONE, '<a href="/posts/deep/">deeper</a> <a href="/posts/e/">e</a>'),
+        ("/posts/b/", TWO, ""),
+        ("/news/n1/", TWO, ""),
+        ("/posts/deep/", TWO, '<a href="/posts/deeper/">x</a>'),
+        ("/posts/e/", TWO, ""),
+        ("/tag/x/", TWO, ""),
+        ("/about/", TWO, ""),
+    ]:
         write_page(root, path, 1, path, text, links)
     with VersionedSite(root=root) as site:
-        write_page(root, "/blog/", 1, "ブログ一覧", "当院のブログ記事の一覧です。新しい記事から順に表示しています。診療に関するお知らせもこちらに掲載します。",
-                   listing.format(offsite=site.url("/posts/c/", host="localhost")))
+        write_page(
+            root,
+            "/blog/",
+            1,
+            "ブログ一覧",
+            "当院のブログ記事の一覧です。新しい記事から順に表示しています。診療に関するお知らせもこちらに掲載します。",
+            listing.format(offsite=site.url("/posts/c/", host="localhost")),
+        )
         yield site
 
 
-def test_blog_index_depth_bounds_include_exclude(blog_site: VersionedSite, run_cli,  # type: ignore[no-untyped-def]
-                                                 store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blog_index_depth_bounds_include_exclude(
+    blog_site: VersionedSite,
+    run_cli,  # type: ignore[no-untyped-def]
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     site = blog_site
     monkeypatch.setenv("WATCHER_OBEY_ROBOTS", "0")  # robots.txt is the sitemap test's subject; one crawl less
-    added = run_cli("sources", "add", site.url("/blog/"), "--site", "--max-depth", "2", "--max-pages", "4",
-                    "--include", "/(posts|news)/", "--exclude", "/tag/", "--json")
+    added = run_cli(
+        "sources",
+        "add",
+        site.url("/blog/"),
+        "--site",
+        "--max-depth",
+        "2",
+        "--max-pages",
+        "4",
+        "--include",
+        "/(posts|news)/",
+        "--exclude",
+        "/tag/",
+        "--json",
+    )
     assert added.code == 0, added.err
     result = run_cli("check", "--json")
     assert result.code == 0, result.err

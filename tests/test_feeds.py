@@ -56,7 +56,9 @@ def atom(client: TestClient, path: str) -> ET.Element:
         alternate = [link for link in entry.findall(f"{A}link") if link.get("rel") == "alternate"]
         alert_id = entry.findtext(f"{A}id", "").rsplit("/", 1)[1]
         assert [(link.get("type"), link.get("href")) for link in alternate] == [
-            ("text/html", f"{PUBLIC}/alerts/{alert_id}"), ("application/json", f"{PUBLIC}/api/alerts/{alert_id}")]
+            ("text/html", f"{PUBLIC}/alerts/{alert_id}"),
+            ("application/json", f"{PUBLIC}/api/alerts/{alert_id}"),
+        ]
         assert entry.find(f"{A}content").get("type") == "html"  # type: ignore[union-attr]
     return root
 
@@ -81,34 +83,47 @@ def test_alert_feeds(store: Store, settings: Settings, client: TestClient) -> No
     assert [entry.findtext(f"{A}id") for entry in entries(atom(client, "/feeds/alerts.atom"))] == ids, "stable ids"
     assert everything.findtext(f"{A}id") == "tag:watcher.example.org,2026:watcher/feeds/alerts"
 
-    strengthened = next(entry for entry in items if "claim strengthened: depression" in entry.findtext(f"{A}title", "")
-                        and URL_B in entry.findtext(f"{A}summary", ""))
+    strengthened = next(
+        entry
+        for entry in items
+        if "claim strengthened: depression" in entry.findtext(f"{A}title", "")
+        and URL_B in entry.findtext(f"{A}summary", "")
+    )
     summary = strengthened.findtext(f"{A}summary", "")
     assert "before: TMS therapy may help with depression." in summary and SCRIPT in summary
     content = strengthened.findtext(f"{A}content", "")
     assert "<script" not in content and "&lt;script&gt;" in content, "the HTML content escapes page text"
     assert "<del" in content and "<ins" in content
     assert {c.get("term") for c in strengthened.findall(f"{A}category")} == {
-        "claim_strengthened", "severity:high", "indication:depression"}
+        "claim_strengthened",
+        "severity:high",
+        "indication:depression",
+    }
 
     per_clinic = entries(atom(client, f"/feeds/clinics/{clinic_a}.atom"))
     assert len(per_clinic) == 3 and all(URL_A in e.findtext(f"{A}summary", "") for e in per_clinic)
     per_kind = entries(atom(client, "/feeds/kinds/new_indication.atom"))
     assert sorted(e.findtext(f"{A}title", "").split(" — ")[0] for e in per_kind) == [
         "[high] new indication: anxiety 不安障害 (not claimed → asserted)",
-        "[high] new indication: schizophrenia 統合失調症 (not claimed → asserted)"]
+        "[high] new indication: schizophrenia 統合失調症 (not claimed → asserted)",
+    ]
     assert entries(atom(client, "/feeds/kinds/caveat_removed.atom")) == []
 
-    for path, status, message in [("/feeds/clinics/999.atom", 404, "no clinic with id '999'"),
-                                  ("/feeds/clinics/aoba.atom", 404, "no clinic with id 'aoba'"),
-                                  ("/feeds/kinds/nope.atom", 404, "unknown alert kind 'nope': use one of")]:
+    for path, status, message in [
+        ("/feeds/clinics/999.atom", 404, "no clinic with id '999'"),
+        ("/feeds/clinics/aoba.atom", 404, "no clinic with id 'aoba'"),
+        ("/feeds/kinds/nope.atom", 404, "unknown alert kind 'nope': use one of"),
+    ]:
         response = client.get(path)
         assert response.status_code == status and message in response.json()["detail"]
 
     # A flip-flop recurrence moves the entry's updated time, not its id or published time.
     feed(store, settings, b, URL_B, [EN_OLD, EN_NEW], day0=2)
-    again = next(e for e in entries(atom(client, "/feeds/alerts.atom"))
-                 if e.findtext(f"{A}id") == strengthened.findtext(f"{A}id"))
+    again = next(
+        e
+        for e in entries(atom(client, "/feeds/alerts.atom"))
+        if e.findtext(f"{A}id") == strengthened.findtext(f"{A}id")
+    )
     assert again.findtext(f"{A}published") == strengthened.findtext(f"{A}published")
     assert again.findtext(f"{A}updated", "") > strengthened.findtext(f"{A}updated", "")
 

@@ -25,8 +25,11 @@ def test_timeline_json_and_text(store: Store, settings: Settings, run_cli) -> No
     assert [s["fetched_at"][:10] for s in snaps] == ["2026-03-01", "2026-03-03", "2026-03-06", "2026-03-09"]
     assert all(len(s["sha256"]) == 64 and len(s["text_sha256"]) == 64 for s in snaps)
     assert [s["indications"] for s in snaps] == [
-        {"depression": 1}, {"depression": 4, "schizophrenia": 3}, {"anxiety": 3, "depression": 4},
-        {"anxiety": 3, "depression": 4, "schizophrenia": 3}]
+        {"depression": 1},
+        {"depression": 4, "schizophrenia": 3},
+        {"anxiety": 3, "depression": 4},
+        {"anxiety": 3, "depression": 4, "schizophrenia": 3},
+    ]
     assert snaps[0]["indication_changes"] == [] and snaps[0]["alerts"] == []
     assert {"indication": "schizophrenia", "before": None, "after": 3} in snaps[1]["indication_changes"]
     kinds_v2 = {(a["kind"], a["indication"]) for a in snaps[1]["alerts"]}
@@ -56,7 +59,10 @@ def test_text_at_a_date(store: Store, settings: Settings, run_cli) -> None:  # t
     before = run_cli("history", str(ids.a), "--at", "2026-03-03T08:59:59").out
     assert "可能性があります" in before and "統合失調症" not in before, "the failed check of 2 March changes nothing"
     data = run_cli("history", URL_A, "--at", "2026-03-05T12:00:00+09:00", "--json").json()
-    assert data["snapshot"]["fetched_at"].startswith("2026-03-03") and data["next_snapshot"]["fetched_at"][:10] == "2026-03-06"
+    assert (
+        data["snapshot"]["fetched_at"].startswith("2026-03-03")
+        and data["next_snapshot"]["fetched_at"][:10] == "2026-03-06"
+    )
     assert data["text"].startswith("# エクソソーム点滴とうつ病") and set(data) >= {"source", "at", "snapshot", "text"}
     latest = run_cli("history", str(ids.a), "--at", "2030-01-01", "--json").json()
     assert latest["snapshot"]["fetched_at"][:10] == "2026-03-09" and latest["next_snapshot"] is None

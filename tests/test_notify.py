@@ -103,7 +103,10 @@ def test_alert_mails_content_headers_and_escaping(store: Store, mail_settings: S
     alert = alerts[alert_ids(mail)[0]]
     message = mail.message
     # Names as the dashboard shows them, not machine ids.
-    assert message["Subject"] == f"[watcher] [high] claim strengthened: depression うつ病 (possible -> proven) - {CLINIC_B}"
+    assert (
+        message["Subject"]
+        == f"[watcher] [high] claim strengthened: depression うつ病 (possible -> proven) - {CLINIC_B}"
+    )
     assert parseaddr(str(message["From"])) == ("watcher", "alerts@watcher.example.org")
     assert message["To"] == "reader@example.org"
     assert abs(parsedate_to_datetime(str(message["Date"])) - utcnow()) < timedelta(minutes=5)
@@ -176,7 +179,7 @@ def test_daily_digest_groups_by_clinic_and_waits_for_the_digest_hour(
     assert re.findall(r'<h2 class="clinic"[^>]*>([^<]*)</h2>', html) == [f"{CLINIC_A} (3)", f"{CLINIC_B} (3)"]
     assert "&lt;script&gt;" in html and "<script" not in html
     # A summary first: one line per alert, before the first clinic's section.
-    summary = text[text.index("In this digest:"):head_a].strip().splitlines()[1:]
+    summary = text[text.index("In this digest:") : head_a].strip().splitlines()[1:]
     assert len(summary) == 6 and all(line.startswith("- [") for line in summary)
     assert f"- [high] claim strengthened: depression うつ病 (possible → proven) ({CLINIC_B})" in summary
     assert html.index('<ul class="summary">') < html.index('<h2 class="clinic"')

@@ -39,16 +39,43 @@ def test_commands(store: Store, settings: Settings, run_cli, monkeypatch: pytest
         assert message in one_line_error(run_cli("subscribe", *args))
     assert run_cli("subscriptions", "--json").json() == []
 
-    made = run_cli("subscribe", "Reader@Example.ORG", "--clinic", CLINIC_A, "--kind", "claim_strengthened",
-                   "--kind", "new_indication", "--min-severity", "high", "--json").json()
+    made = run_cli(
+        "subscribe",
+        "Reader@Example.ORG",
+        "--clinic",
+        CLINIC_A,
+        "--kind",
+        "claim_strengthened",
+        "--kind",
+        "new_indication",
+        "--min-severity",
+        "high",
+        "--json",
+    ).json()
     assert made["created"] is True and made["email"] == "Reader@example.org"
     assert (made["clinics"], made["kinds"], made["min_severity"], made["mode"]) == (
-        [CLINIC_A], ["claim_strengthened", "new_indication"], "high", "immediate")
-    again = run_cli("subscribe", "Reader@Example.ORG", "--clinic", CLINIC_A, "--kind", "new_indication",
-                    "--kind", "claim_strengthened", "--min-severity", "high", "--json").json()
+        [CLINIC_A],
+        ["claim_strengthened", "new_indication"],
+        "high",
+        "immediate",
+    )
+    again = run_cli(
+        "subscribe",
+        "Reader@Example.ORG",
+        "--clinic",
+        CLINIC_A,
+        "--kind",
+        "new_indication",
+        "--kind",
+        "claim_strengthened",
+        "--min-severity",
+        "high",
+        "--json",
+    ).json()
     assert again["created"] is False and again["id"] == made["id"]
-    digest = run_cli("subscribe", "digest@example.org", "--digest", "daily", "--source", URL_A,
-                     "--indication", "schizophrenia")
+    digest = run_cli(
+        "subscribe", "digest@example.org", "--digest", "daily", "--source", URL_A, "--indication", "schizophrenia"
+    )
     assert digest.code == 0 and digest.out.startswith("subscribed: #") and "daily" in digest.out
     assert "e-mail is disabled until WATCHER_SMTP_HOST is set" in digest.err
     rows = run_cli("subscriptions", "--json").json()
@@ -58,7 +85,8 @@ def test_commands(store: Store, settings: Settings, run_cli, monkeypatch: pytest
 
     disabled = run_cli("notify")
     assert disabled.code == 0 and disabled.out.strip().splitlines() == [
-        "e-mail is disabled: set WATCHER_SMTP_HOST to send alerts (nothing enqueued or sent)"]
+        "e-mail is disabled: set WATCHER_SMTP_HOST to send alerts (nothing enqueued or sent)"
+    ]
     assert run_cli("notify", "--json").json() == {"disabled": True}
 
     change_both(store, settings, a, b)
@@ -88,28 +116,32 @@ def test_commands(store: Store, settings: Settings, run_cli, monkeypatch: pytest
     assert run_cli("unsubscribe", token).out.startswith(f"unsubscribed #{rows[1]['id']} digest@example.org")
     assert "no active subscription with this token" in one_line_error(run_cli("unsubscribe", token))
     assert "no active subscription for 'nobody@example.org'" in one_line_error(
-        run_cli("unsubscribe", "nobody@example.org"))
+        run_cli("unsubscribe", "nobody@example.org")
+    )
     assert run_cli("subscriptions", "--json").json() == []
 
 
-@pytest.mark.parametrize(("address", "ok"), [
-    ("reader@example.org", True),
-    ("first.last+tag@sub.example.co.jp", True),
-    ("o'brien@example.org", True),
-    ("", False),
-    ("reader", False),
-    ("reader@", False),
-    ("@example.org", False),
-    ("a@@example.org", False),
-    ("a b@example.org", False),
-    ("reader@example", False),
-    ("reader@-bad-.org", False),
-    ("a..b@example.org", False),
-    (".a@example.org", False),
-    ("Reader <reader@example.org>", False),
-    ("reader@example.org\nBcc: victim@example.org", False),
-    ("読者@example.org", False),
-])
+@pytest.mark.parametrize(
+    ("address", "ok"),
+    [
+        ("reader@example.org", True),
+        ("first.last+tag@sub.example.co.jp", True),
+        ("o'brien@example.org", True),
+        ("", False),
+        ("reader", False),
+        ("reader@", False),
+        ("@example.org", False),
+        ("a@@example.org", False),
+        ("a b@example.org", False),
+        ("reader@example", False),
+        ("reader@-bad-.org", False),
+        ("a..b@example.org", False),
+        (".a@example.org", False),
+        ("Reader <reader@example.org>", False),
+        ("reader@example.org\nBcc: victim@example.org", False),
+        ("読者@example.org", False),
+    ],
+)
 def test_address_checks(address: str, ok: bool) -> None:
     if ok:
         assert check_email(address) == address
@@ -122,14 +154,30 @@ def test_mail_settings() -> None:
     defaults = load_settings({})
     assert (defaults.smtp_host, defaults.smtp_port, defaults.smtp_starttls, defaults.smtp_ssl) == ("", 25, False, False)
     assert (defaults.public_url, defaults.mail_from, defaults.digest_hour) == (
-        "http://127.0.0.1:8000", "watcher@localhost", 8)
-    custom = load_settings({"WATCHER_SMTP_HOST": "mail.example.org", "WATCHER_SMTP_PORT": "587",
-                            "WATCHER_SMTP_STARTTLS": "1", "WATCHER_SMTP_USER": "u", "WATCHER_SMTP_PASSWORD": "p",
-                            "WATCHER_MAIL_FROM": "Watcher <alerts@example.org>",
-                            "WATCHER_PUBLIC_URL": "https://watch.example.org/", "WATCHER_DIGEST_HOUR": "6",
-                            "WATCHER_SMTP_MAX_ATTEMPTS": "3", "WATCHER_SMTP_TIMEOUT": "10"})
+        "http://127.0.0.1:8000",
+        "watcher@localhost",
+        8,
+    )
+    custom = load_settings(
+        {
+            "WATCHER_SMTP_HOST": "mail.example.org",
+            "WATCHER_SMTP_PORT": "587",
+            "WATCHER_SMTP_STARTTLS": "1",
+            "WATCHER_SMTP_USER": "u",
+            "WATCHER_SMTP_PASSWORD": "p",
+            "WATCHER_MAIL_FROM": "Watcher <alerts@example.org>",
+            "WATCHER_PUBLIC_URL": "https://watch.example.org/",
+            "WATCHER_DIGEST_HOUR": "6",
+            "WATCHER_SMTP_MAX_ATTEMPTS": "3",
+            "WATCHER_SMTP_TIMEOUT": "10",
+        }
+    )
     assert (custom.smtp_port, custom.smtp_starttls, custom.public_url, custom.digest_hour) == (
-        587, True, "https://watch.example.org", 6)
+        587,
+        True,
+        "https://watch.example.org",
+        6,
+    )
     assert load_settings(custom.as_env()) == custom, "settings survive the trip through the environment"
     for env, message in [
         ({"WATCHER_SMTP_PORT": "70000"}, "WATCHER_SMTP_PORT"),
@@ -153,8 +201,9 @@ def test_smtp_login_against_a_real_server() -> None:
     message["Subject"], message["From"], message["To"] = "hello", "a@example.org", "b@example.org"
     message.set_content("body")
     with MailSink(login="watcher", password="s3cret") as sink:
-        base = load_settings({"WATCHER_SMTP_HOST": "127.0.0.1", "WATCHER_SMTP_PORT": str(sink.port),
-                              "WATCHER_SMTP_TIMEOUT": "5"})
+        base = load_settings(
+            {"WATCHER_SMTP_HOST": "127.0.0.1", "WATCHER_SMTP_PORT": str(sink.port), "WATCHER_SMTP_TIMEOUT": "5"}
+        )
         good = load_settings({**base.as_env(), "WATCHER_SMTP_USER": "watcher", "WATCHER_SMTP_PASSWORD": "s3cret"})
         with SmtpSender(good) as sender:
             sender.send(message, sender="a@example.org", recipients=["b@example.org"])

@@ -30,38 +30,58 @@ def page(body: str, *, token: str = "t1", counter: int = 1, title: str = "エク
 
 def capture(source_id: int, body: bytes, *, minutes: int, status: int = 200, **extra: object) -> Capture:
     headers = {"Content-Type": ["text/html; charset=utf-8"], "ETag": [f'"e{minutes}"']}
-    return Capture(source_id=source_id, requested_url="https://clinic.example/p", final_url="https://clinic.example/p",
-                   fetched_at=T0 + timedelta(minutes=minutes), duration_ms=12, status=status, headers=headers,
-                   body=body, **extra)  # type: ignore[arg-type]
+    return Capture(
+        source_id=source_id,
+        requested_url="https://clinic.example/p",
+        final_url="https://clinic.example/p",
+        fetched_at=T0 + timedelta(minutes=minutes),
+        duration_ms=12,
+        status=status,
+        headers=headers,
+        body=body,
+        **extra,
+    )  # type: ignore[arg-type]
 
 
 def counts(store: Store) -> tuple[int, int, int, int]:
     with store.session() as s:
-        return tuple(s.scalar(select(func.count()).select_from(m)) or 0  # type: ignore[return-value]
-                     for m in (Check, Snapshot, TextVersion, Change))
+        return tuple(
+            s.scalar(select(func.count()).select_from(m)) or 0  # type: ignore[return-value]
+            for m in (Check, Snapshot, TextVersion, Change)
+        )
 
 
 def test_snapshots_only_when_text_changes(store: Store, settings: Settings) -> None:
     with store.session() as s:
         source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
-    text_a = "エクソソームはうつ病の症状を改善する可能性があります。十分な説明を行い、ご本人の同意を得て実施しています。"
+    text_a = (
+        "エクソソームはうつ病の症状を改善する可能性があります。十分な説明を行い、ご本人の同意を得て実施しています。"
+    )
     text_b = "エクソソームはうつ病の症状を改善することが証明されています。十分な説明を行い、ご本人の同意を得て実施しています。"
     outcomes = []
     steps = [
         capture(source_id, page(text_a), minutes=0),
-        capture(source_id, page(text_a, token="t2", counter=2), minutes=1),   # noise only
-        capture(source_id, page(text_a, token="t2", counter=2), minutes=2),   # byte-identical
+        capture(source_id, page(text_a, token="t2", counter=2), minutes=1),  # noise only
+        capture(source_id, page(text_a, token="t2", counter=2), minutes=2),  # byte-identical
         capture(source_id, b"", minutes=3, status=304),
-        capture(source_id, page(text_b, token="t3", counter=3), minutes=4),   # real change
+        capture(source_id, page(text_b, token="t3", counter=3), minutes=4),  # real change
         capture(source_id, b"<html><body>Internal error</body></html>", minutes=5, status=500),
         capture(source_id, b"", minutes=6, status=None, error_kind="timeout", error="timed out"),  # type: ignore[arg-type]
-        capture(source_id, page(text_b, token="t4", counter=4), minutes=7),   # back after errors: unchanged
+        capture(source_id, page(text_b, token="t4", counter=4), minutes=7),  # back after errors: unchanged
     ]
     for step in steps:
         with store.session() as s:
             outcomes.append(record_capture(s, step, settings=settings))
-    assert [r.outcome for r in outcomes] == ["changed", "unchanged", "unchanged", "not_modified", "changed",
-                                              "error", "error", "unchanged"]
+    assert [r.outcome for r in outcomes] == [
+        "changed",
+        "unchanged",
+        "unchanged",
+        "not_modified",
+        "changed",
+        "error",
+        "error",
+        "unchanged",
+    ]
     assert outcomes[0].snapshot_id is not None and outcomes[1].snapshot_id is None
     assert outcomes[4].change_id is not None
     assert outcomes[5].http_status == 500
@@ -81,7 +101,9 @@ def test_snapshots_only_when_text_changes(store: Store, settings: Settings) -> N
 def test_reprocessing_the_same_capture_adds_no_snapshot(store: Store, settings: Settings) -> None:
     with store.session() as s:
         source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
-    first = capture(source_id, page("NMNの点滴は疲労感の改善が期待されています。詳しくは医師にご相談ください。"), minutes=0)
+    first = capture(
+        source_id, page("NMNの点滴は疲労感の改善が期待されています。詳しくは医師にご相談ください。"), minutes=0
+    )
     for _ in range(3):
         with store.session() as s:
             record_capture(s, first, settings=settings)
@@ -92,8 +114,10 @@ def test_failed_page_never_becomes_previous_version(store: Store, settings: Sett
     with store.session() as s:
         source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
     good = page("TMS治療はうつ病に有効です。保険適用の条件についてはお問い合わせください。")
-    challenge = (b"<html><head><title>Just a moment...</title></head><body>"
-                 b"<div id='cf-chl-widget'>Checking your browser before accessing the site.</div></body></html>")
+    challenge = (
+        b"<html><head><title>Just a moment...</title></head><body>"
+        b"<div id='cf-chl-widget'>Checking your browser before accessing the site.</div></body></html>"
+    )
     with store.session() as s:
         record_capture(s, capture(source_id, good, minutes=0), settings=settings)
     with store.session() as s:

@@ -36,9 +36,17 @@ def capture(
     if content_type is not None:
         all_headers["Content-Type"] = [content_type]
     return Capture(
-        source_id=1, requested_url=URL, final_url=final_url, fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
-        duration_ms=120, status=status, headers=all_headers, body=body, truncated=truncated,
-        error_kind=error_kind, error=error,
+        source_id=1,
+        requested_url=URL,
+        final_url=final_url,
+        fetched_at=datetime(2025, 3, 1, tzinfo=UTC),
+        duration_ms=120,
+        status=status,
+        headers=all_headers,
+        body=body,
+        truncated=truncated,
+        error_kind=error_kind,
+        error=error,
     )
 
 
@@ -67,25 +75,39 @@ QUOTING_WAF = ARTICLE.replace(
     "<p>海外の論文サイトを開くと「Access Denied」や「アクセスが拒否されました」と表示されることがありますが、"
     "当院のページではそのようなことはありません。</p><h2>治療の流れ</h2>".encode(),
 )
-NGINX_403 = b"<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center>" \
-            b"<hr><center>nginx</center></body></html>"
-RATE_LIMIT_CAPTCHA = b"<html><head><title>Too many requests</title></head><body><p>We detected unusual traffic " \
-                     b"from your network. Please complete the captcha below.</p><div class='g-recaptcha'></div>" \
-                     b"</body></html>"
-INCAPSULA = b'<html><head><META NAME="robots" CONTENT="noindex,nofollow"></head><body><iframe ' \
-            b'src="/_Incapsula_Resource?CWUDNSAI=9&incident_id=000-111">Request unsuccessful. Incapsula ' \
-            b"incident ID: 000-111</iframe></body></html>"
-SECURITY_CHECK_TITLE = "<html><head><title>Security Check</title></head><body><h1>ロボットではありません</h1>" \
-                       "<p>続行するには下のボックスにチェックを入れてください。</p></body></html>".encode()
-LOGIN_FORM = "<html><head><title>ログイン | 会員サイト</title></head><body><h1>会員ログイン</h1><form>" \
-             "<input name='id'><input type='password' name='pw'></form><p>IDとパスワードを入力してください。</p>" \
-             "</body></html>".encode()
-SOFT_404 = "<html><head><title>ページが見つかりません | さくら通りクリニック</title></head><body><main>" \
-           "<h1>お探しのページは見つかりませんでした</h1><p>URLが変更されたか、ページが削除された可能性があります。" \
-           "</p><p><a href='/'>トップページへ戻る</a></p></main></body></html>".encode()
+NGINX_403 = (
+    b"<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center>"
+    b"<hr><center>nginx</center></body></html>"
+)
+RATE_LIMIT_CAPTCHA = (
+    b"<html><head><title>Too many requests</title></head><body><p>We detected unusual traffic "
+    b"from your network. Please complete the captcha below.</p><div class='g-recaptcha'></div>"
+    b"</body></html>"
+)
+INCAPSULA = (
+    b'<html><head><META NAME="robots" CONTENT="noindex,nofollow"></head><body><iframe '
+    b'src="/_Incapsula_Resource?CWUDNSAI=9&incident_id=000-111">Request unsuccessful. Incapsula '
+    b"incident ID: 000-111</iframe></body></html>"
+)
+SECURITY_CHECK_TITLE = (
+    "<html><head><title>Security Check</title></head><body><h1>ロボットではありません</h1>"
+    "<p>続行するには下のボックスにチェックを入れてください。</p></body></html>".encode()
+)
+LOGIN_FORM = (
+    "<html><head><title>ログイン | 会員サイト</title></head><body><h1>会員ログイン</h1><form>"
+    "<input name='id'><input type='password' name='pw'></form><p>IDとパスワードを入力してください。</p>"
+    "</body></html>".encode()
+)
+SOFT_404 = (
+    "<html><head><title>ページが見つかりません | さくら通りクリニック</title></head><body><main>"
+    "<h1>お探しのページは見つかりませんでした</h1><p>URLが変更されたか、ページが削除された可能性があります。"
+    "</p><p><a href='/'>トップページへ戻る</a></p></main></body></html>".encode()
+)
 ALMOST_EMPTY = "<html><body><main><h1>準備中</h1><p>ただいま準備中です。</p></main></body></html>".encode()
-JS_SHELL = b'<html><head><title>Clinic</title></head><body><div id="app"></div><script src="/app.js"></script>' \
-           b"<noscript>Please enable JavaScript.</noscript></body></html>"
+JS_SHELL = (
+    b'<html><head><title>Clinic</title></head><body><div id="app"></div><script src="/app.js"></script>'
+    b"<noscript>Please enable JavaScript.</noscript></body></html>"
+)
 PLAIN_TEXT = ("エクソソーム点滴についてのご案内です。治療の効果には個人差があります。\n" * 5).encode()
 
 
@@ -112,8 +134,9 @@ CASES = [
     Case("trap-gzip-content-length", capture(ARTICLE, headers={"Content-Length": "2100"}), None),
     Case("content-length-matches", capture(ARTICLE, headers={"Content-Length": str(len(ARTICLE))}), None),
     # --- fetch errors and statuses --------------------------------------------------------------
-    Case("timeout", capture(status=None, error_kind="timeout", error="no answer in 30 s"), "error", "timeout",
-         ["30 s"]),
+    Case(
+        "timeout", capture(status=None, error_kind="timeout", error="no answer in 30 s"), "error", "timeout", ["30 s"]
+    ),
     Case("robots", capture(status=None, error_kind="robots"), "error", "robots"),
     Case("no-response", capture(status=None), "error", "no_response"),
     Case("not-modified-is-not-ok", capture(status=304), "error", "http_304", ["caller"]),
@@ -123,20 +146,29 @@ CASES = [
     Case("500", capture(b"<h1>Internal Server Error</h1>", status=500), "error", "http_500"),
     Case("plain-403", capture(NGINX_403, status=403), "error", "http_403"),
     Case("plain-429", capture(b"Too Many Requests", status=429, content_type="text/plain"), "error", "http_429"),
-    Case("plain-503", capture(b"<h1>Service Unavailable</h1><p>Maintenance until 10:00</p>", status=503),
-         "error", "http_503"),
-    Case("401-basic-auth", capture(b"Unauthorized", status=401, headers={"WWW-Authenticate": 'Basic realm="x"'}),
-         "blocked", "login_wall"),
+    Case(
+        "plain-503",
+        capture(b"<h1>Service Unavailable</h1><p>Maintenance until 10:00</p>", status=503),
+        "error",
+        "http_503",
+    ),
+    Case(
+        "401-basic-auth",
+        capture(b"Unauthorized", status=401, headers={"WWW-Authenticate": 'Basic realm="x"'}),
+        "blocked",
+        "login_wall",
+    ),
     Case("401-bare", capture(b"", status=401), "error", "http_401"),
     # --- walls ----------------------------------------------------------------------------------
-    Case("cloudflare-403", capture(page("challenge_cloudflare.html"), status=403), "blocked", "challenge",
-         ["Cloudflare"]),
+    Case(
+        "cloudflare-403", capture(page("challenge_cloudflare.html"), status=403), "blocked", "challenge", ["Cloudflare"]
+    ),
     Case("cloudflare-503", capture(page("challenge_cloudflare.html"), status=503), "blocked", "challenge"),
     Case("cloudflare-200", capture(page("challenge_cloudflare.html")), "blocked", "challenge"),
-    Case("cf-mitigated-header", capture(b"", status=403, headers={"cf-mitigated": "challenge"}), "blocked",
-         "challenge"),
-    Case("aws-waf-header", capture(b"", status=202, headers={"x-amzn-waf-action": "captcha"}), "blocked",
-         "captcha"),
+    Case(
+        "cf-mitigated-header", capture(b"", status=403, headers={"cf-mitigated": "challenge"}), "blocked", "challenge"
+    ),
+    Case("aws-waf-header", capture(b"", status=202, headers={"x-amzn-waf-action": "captcha"}), "blocked", "captcha"),
     Case("akamai-403", capture(page("waf_block.html"), status=403), "blocked", "waf", ["Akamai"]),
     Case("japanese-waf-200", capture(page("waf_block_ja.html")), "blocked", "waf"),
     Case("japanese-waf-403", capture(page("waf_block_ja.html"), status=403), "blocked", "waf"),
@@ -145,20 +177,37 @@ CASES = [
     Case("captcha-title-200", capture(SECURITY_CHECK_TITLE), "blocked", "challenge"),
     Case("password-protected-post", capture(page("login_wall.html")), "blocked", "login_wall"),
     Case("login-form-page", capture(LOGIN_FORM), "blocked", "login_wall"),
-    Case("redirected-to-login", capture(ARTICLE, final_url="https://clinic.example/wp-login.php?redirect_to=x"),
-         "blocked", "login_wall"),
+    Case(
+        "redirected-to-login",
+        capture(ARTICLE, final_url="https://clinic.example/wp-login.php?redirect_to=x"),
+        "blocked",
+        "login_wall",
+    ),
     # --- content --------------------------------------------------------------------------------
-    Case("png", capture(b"\x89PNG\r\n\x1a\n" + os.urandom(500), content_type="image/png"), "error",
-         "unsupported_content"),
+    Case(
+        "png", capture(b"\x89PNG\r\n\x1a\n" + os.urandom(500), content_type="image/png"), "error", "unsupported_content"
+    ),
     Case("pdf", capture(b"%PDF-1.7\n" + b"x" * 500, content_type="application/pdf"), "error", "unsupported_content"),
     Case("json", capture(b'{"a": 1}', content_type="application/json"), "error", "unsupported_content"),
-    Case("nul-bytes-labelled-html", capture(b"<html>" + b"\x00\x01\x02" * 300 + b"</html>"), "error",
-         "unsupported_content"),
-    Case("binary-without-type", capture(b"\x1f\x8b\x08\x00" + os.urandom(500), content_type=None), "error",
-         "unsupported_content"),
+    Case(
+        "nul-bytes-labelled-html",
+        capture(b"<html>" + b"\x00\x01\x02" * 300 + b"</html>"),
+        "error",
+        "unsupported_content",
+    ),
+    Case(
+        "binary-without-type",
+        capture(b"\x1f\x8b\x08\x00" + os.urandom(500), content_type=None),
+        "error",
+        "unsupported_content",
+    ),
     Case("truncated-flag", capture(ARTICLE[:4000], truncated=True), "error", "truncated"),
-    Case("content-length-larger", capture(ARTICLE[:4000], headers={"Content-Length": str(len(ARTICLE))}),
-         "error", "truncated"),
+    Case(
+        "content-length-larger",
+        capture(ARTICLE[:4000], headers={"Content-Length": str(len(ARTICLE))}),
+        "error",
+        "truncated",
+    ),
     Case("partial-content", capture(ARTICLE, status=206), "error", "truncated"),
     Case("empty-body", capture(b""), "error", "empty"),
     Case("whitespace-body", capture(b" \r\n\t "), "error", "empty"),

@@ -36,8 +36,13 @@ def test_every_option_is_documented() -> None:
             if isinstance(command, click.Group):
                 out.extend(walk(command, f"{prefix} {name}"))
                 continue
-            out.extend(f"{prefix} {name} {opt}" for param in command.params if isinstance(param, click.Option)
-                       for opt in param.opts if opt.startswith("--") and opt not in README)
+            out.extend(
+                f"{prefix} {name} {opt}"
+                for param in command.params
+                if isinstance(param, click.Option)
+                for opt in param.opts
+                if opt.startswith("--") and opt not in README
+            )
         return out
 
     assert not walk(cli, "watcher"), "README does not mention these options"

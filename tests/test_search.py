@@ -23,8 +23,17 @@ def test_japanese_term_appears_disappears_reappears(store: Store, settings: Sett
     hits = by_url(result.json())
     assert set(hits) == {URL_A, URL_S}
     a = hits[URL_A]
-    assert set(a) >= {"source_url", "clinic", "first_seen", "last_seen", "versions", "excerpt", "source_id",
-                      "first_snapshot_id", "last_snapshot_id"}
+    assert set(a) >= {
+        "source_url",
+        "clinic",
+        "first_seen",
+        "last_seen",
+        "versions",
+        "excerpt",
+        "source_id",
+        "first_snapshot_id",
+        "last_snapshot_id",
+    }
     assert a["clinic"] == AOBA
     assert (a["first_seen"][:10], a["last_seen"][:10], a["versions"]) == ("2026-03-03", "2026-03-09", 2)
     assert a["present_now"] is True and a["gone_at"] is None and TERM_JA in a["excerpt"]
@@ -77,7 +86,9 @@ def test_index_follows_new_versions(store: Store, settings: Settings) -> None:
     from history_factory import capture, page
 
     ids = build_history(store, settings)
-    capture(store, settings, ids.b, URL_B, 10, page("<h1>TMS therapy</h1><p>TMS for 強迫性障害 may help some patients.</p>"))
+    capture(
+        store, settings, ids.b, URL_B, 10, page("<h1>TMS therapy</h1><p>TMS for 強迫性障害 may help some patients.</p>")
+    )
     with store.session() as session:
         assert by_url(search(session, "強迫性障害"))[URL_B]["versions"] == 1
         if session.connection().dialect.name == "sqlite":

@@ -10,8 +10,9 @@ from watcher.sources import format_interval, normalize_url, parse_interval
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("1d", 86400), ("6h", 21600), ("30m", 1800), ("2w", 1209600),
-                                               ("45s", 45), (" 1.5h ", 5400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("1d", 86400), ("6h", 21600), ("30m", 1800), ("2w", 1209600), ("45s", 45), (" 1.5h ", 5400)]
+)
 def test_parse_interval(text: str, seconds: int) -> None:
     assert parse_interval(text) == seconds
     assert parse_interval(format_interval(seconds)) == seconds
@@ -23,18 +24,35 @@ def test_parse_interval_rejects(text: str) -> None:
         parse_interval(text)
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("HTTPS://Example.COM", "https://example.com/"),
-    ("https://example.com/a?b=1#frag", "https://example.com/a?b=1"),
-    ("http://example.com:8080/x", "http://example.com:8080/x"),
-    ("https://wako-psy-clinic.com/blog/%e3%83%96/1924.html", "https://wako-psy-clinic.com/blog/%e3%83%96/1924.html"),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTPS://Example.COM", "https://example.com/"),
+        ("https://example.com/a?b=1#frag", "https://example.com/a?b=1"),
+        ("http://example.com:8080/x", "http://example.com:8080/x"),
+        (
+            "https://wako-psy-clinic.com/blog/%e3%83%96/1924.html",
+            "https://wako-psy-clinic.com/blog/%e3%83%96/1924.html",
+        ),
+    ],
+)
 def test_normalize_url(url: str, expected: str) -> None:
     assert normalize_url(url) == expected
 
 
-@pytest.mark.parametrize("url", ["", "example.com", "ftp://example.com/", "javascript:alert(1)", "https://",
-                                 "http://exa mple.com/", "https://user:pw@example.com/", "http://host:99999/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "example.com",
+        "ftp://example.com/",
+        "javascript:alert(1)",
+        "https://",
+        "http://exa mple.com/",
+        "https://user:pw@example.com/",
+        "http://host:99999/",
+    ],
+)
 def test_normalize_url_rejects(url: str) -> None:
     with pytest.raises(InputError):
         normalize_url(url)
@@ -55,18 +73,21 @@ def test_sources_add_list_json(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert listing[0]["interval"] == "6h"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("sources", "add", "not a url"), "invalid URL"),
-    (("sources", "add", "ftp://x.example/"), "only http and https"),
-    (("sources", "add", "https://x.example/", "--interval", "often"), "invalid interval"),
-    (("sources", "add", "https://x.example/", "https://x.example/"), "given twice"),
-    (("sources", "add"), "Missing argument"),
-    (("history", "999"), "no source"),
-    (("diff", "https://nowhere.example/"), "no source"),
-    (("check", "12345"), "no source"),
-    (("sources", "import", "/nonexistent/file.yaml"), "cannot read"),
-    (("frobnicate",), "No such command"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("sources", "add", "not a url"), "invalid URL"),
+        (("sources", "add", "ftp://x.example/"), "only http and https"),
+        (("sources", "add", "https://x.example/", "--interval", "often"), "invalid interval"),
+        (("sources", "add", "https://x.example/", "https://x.example/"), "given twice"),
+        (("sources", "add"), "Missing argument"),
+        (("history", "999"), "no source"),
+        (("diff", "https://nowhere.example/"), "no source"),
+        (("check", "12345"), "no source"),
+        (("sources", "import", "/nonexistent/file.yaml"), "cannot read"),
+        (("frobnicate",), "No such command"),
+    ],
+)
 def test_bad_cli_input_is_one_line(run_cli, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
     result = run_cli(*args)
     assert result.code != 0

@@ -101,8 +101,7 @@ _WALL_TITLES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"\| cloudflare$"), "challenge", "Cloudflare interstitial"),
     (re.compile(r"^access denied$"), "waf", "access denied"),
     (re.compile(r"^request rejected$"), "waf", "request rejected"),
-    (re.compile(r"^(security check|robot check|human verification|one moment, please)"), "challenge",
-     "bot check"),
+    (re.compile(r"^(security check|robot check|human verification|one moment, please)"), "challenge", "bot check"),
     (re.compile(r"^pardon our interruption"), "challenge", "Imperva bot check"),
 )
 # Words that a contact form may also use: they count only in the title or first heading of a
@@ -113,8 +112,11 @@ _CAPTCHA_WORDS = re.compile(
 )
 _PASSWORD_INPUT = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
 _LOGIN_WORDS = re.compile(r"log ?in|sign ?in|password|ログイン|パスワード|会員")
-_PROTECTED_POST = ("post-password-form", "このコンテンツはパスワードで保護されています",
-                   "this content is password protected")
+_PROTECTED_POST = (
+    "post-password-form",
+    "このコンテンツはパスワードで保護されています",
+    "this content is password protected",
+)
 _LOGIN_PATH = re.compile(
     r"(?:^|/)(?:wp-login\.php|login|log-in|signin|sign-in|sign_in|auth|members?/login|account/login)(?:[/.?]|$)",
     re.IGNORECASE,
@@ -126,8 +128,18 @@ _TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"\s+")
 
 _TEXT_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "text/xml", "application/xml")
-_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"RIFF",
-                 b"\x00\x00\x01\x00", b"wOFF", b"wOF2")
+_BINARY_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"wOFF",
+    b"wOF2",
+)
 _CONTROL_BYTES = frozenset(range(0x01, 0x09)) | frozenset(range(0x0E, 0x1B)) | frozenset(range(0x1C, 0x20))
 
 
@@ -183,9 +195,7 @@ class _Page:
         self.media_type = content_type.split(";", 1)[0].strip().lower() if content_type else None
         decoded = decode_body(capture.body[: _SCAN_CHARS * 2], content_type=content_type).text
         self.raw = decoded[:_SCAN_CHARS]
-        self.textual = self.media_type is None or self.media_type in _TEXT_TYPES or (
-            self.media_type.endswith("+xml")
-        )
+        self.textual = self.media_type is None or self.media_type in _TEXT_TYPES or (self.media_type.endswith("+xml"))
         self.title = _clean(_first(_TITLE, self.raw)).lower()
         self.first_heading = _clean(_first(_HEADING, self.raw)).lower()
         if extracted is not None:

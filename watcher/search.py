@@ -68,8 +68,11 @@ def _match_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str]:
         # but rechecks about twice as fast (ILIKE lower-cases every candidate text first).
         return "tv.text ~* :regex", {"regex": "***=" + term}, "pg_trgm"
     if len(term) >= MIN_TRIGRAM_CHARS and has_fts_table(connection):
-        return (f"tv.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase)",
-                {"phrase": fts_phrase(term)}, "fts5")
+        return (
+            f"tv.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase)",
+            {"phrase": fts_phrase(term)},
+            "fts5",
+        )
     return "tv.text LIKE :pattern ESCAPE '\\'", {"pattern": like_pattern(term)}, "like"
 
 
@@ -77,8 +80,15 @@ def search_method(session: Session, term: str) -> str:
     return _match_sql(session, check_term(term))[2]
 
 
-def search(session: Session, term: str, *, clinic_id: int | None = None, since: datetime | None = None,
-           until: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def search(
+    session: Session,
+    term: str,
+    *,
+    clinic_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     term = check_term(term)
     check_range(since, until)
     if not 1 <= limit <= MAX_LIMIT:
@@ -97,22 +107,31 @@ def search(session: Session, term: str, *, clinic_id: int | None = None, since: 
     postgres = session.connection().dialect.name == "postgresql"
     if postgres:
         # First and last matching snapshot per source, in capture order (ids break ties).
-        ends = ("(array_agg(s.id ORDER BY s.fetched_at, s.id))[1] AS first_id, "
-                "(array_agg(s.id ORDER BY s.fetched_at DESC, s.id DESC))[1] AS last_id")
+        ends = (
+            "(array_agg(s.id ORDER BY s.fetched_at, s.id))[1] AS first_id, "
+            "(array_agg(s.id ORDER BY s.fetched_at DESC, s.id DESC))[1] AS last_id"
+        )
     else:
         # SQLite stores these timestamps as ISO text, so text order is time order.
-        ends = ("min(s.fetched_at || '#' || printf('%012d', s.id)) AS first_id, "
-                "max(s.fetched_at || '#' || printf('%012d', s.id)) AS last_id")
-    sql = (f"SELECT tv.source_id, count(DISTINCT s.id) AS versions, {ends} "
-           f"FROM text_versions tv JOIN snapshots s ON s.id = tv.snapshot_id "
-           f"WHERE {' AND '.join(filters)} GROUP BY tv.source_id "
-           f"ORDER BY min(s.fetched_at), tv.source_id LIMIT :limit")
+        ends = (
+            "min(s.fetched_at || '#' || printf('%012d', s.id)) AS first_id, "
+            "max(s.fetched_at || '#' || printf('%012d', s.id)) AS last_id"
+        )
+    sql = (
+        f"SELECT tv.source_id, count(DISTINCT s.id) AS versions, {ends} "
+        f"FROM text_versions tv JOIN snapshots s ON s.id = tv.snapshot_id "
+        f"WHERE {' AND '.join(filters)} GROUP BY tv.source_id "
+        f"ORDER BY min(s.fetched_at), tv.source_id LIMIT :limit"
+    )
     params["limit"] = limit
-    statement = text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("since", "until")
-                                       if name in params))
+    statement = text(sql).bindparams(
+        *(bindparam(name, type_=UTCDateTime()) for name in ("since", "until") if name in params)
+    )
     with _index_scans_only(session, postgres and len(term) >= MIN_TRIGRAM_CHARS):
-        groups = [(source_id, int(versions), _snapshot_id(first), _snapshot_id(last))
-                  for source_id, versions, first, last in session.execute(statement, params).all()]
+        groups = [
+            (source_id, int(versions), _snapshot_id(first), _snapshot_id(last))
+            for source_id, versions, first, last in session.execute(statement, params).all()
+        ]
     return _describe(session, term, groups, until=until)
 
 
@@ -136,31 +155,49 @@ def _snapshot_id(value: Any) -> int:
     return int(value) if isinstance(value, int) else int(str(value).rsplit("#", 1)[1])
 
 
-def _describe(session: Session, term: str, groups: list[tuple[int, int, int, int]], *,
-              until: datetime | None) -> list[dict[str, Any]]:
+def _describe(
+    session: Session, term: str, groups: list[tuple[int, int, int, int]], *, until: datetime | None
+) -> list[dict[str, Any]]:
     """The answer rows, with a fixed number of queries whatever the number of pages."""
     if not groups:
         return []
-    sources = {sid: (url, clinic) for sid, url, clinic in session.execute(
-        select(Source.id, Source.url, Clinic.name).outerjoin(Clinic, Source.clinic_id == Clinic.id)
-        .where(Source.id.in_([g[0] for g in groups])))}
+    sources = {
+        sid: (url, clinic)
+        for sid, url, clinic in session.execute(
+            select(Source.id, Source.url, Clinic.name)
+            .outerjoin(Clinic, Source.clinic_id == Clinic.id)
+            .where(Source.id.in_([g[0] for g in groups]))
+        )
+    }
     ends = {g[2] for g in groups} | {g[3] for g in groups}
     fetched = dict(session.execute(select(Snapshot.id, Snapshot.fetched_at).where(Snapshot.id.in_(ends))).all())
     texts: dict[int, str] = {}
-    for snapshot_id, body in session.execute(select(TextVersion.snapshot_id, TextVersion.text)
-                                             .where(TextVersion.snapshot_id.in_([g[3] for g in groups]))
-                                             .order_by(TextVersion.id)):
+    for snapshot_id, body in session.execute(
+        select(TextVersion.snapshot_id, TextVersion.text)
+        .where(TextVersion.snapshot_id.in_([g[3] for g in groups]))
+        .order_by(TextVersion.id)
+    ):
         texts[snapshot_id] = body  # the newest text version of the snapshot wins
     # Per last matching snapshot, the source's next snapshot (which no longer has the term).
     last = aliased(Snapshot)
-    following_id = (select(Snapshot.id)
-                    .where(Snapshot.source_id == last.source_id, Snapshot.fetched_at >= last.fetched_at,
-                           Snapshot.id != last.id)
-                    .order_by(Snapshot.fetched_at, Snapshot.id).limit(1).correlate(last).scalar_subquery())
-    nexts: dict[int, int | None] = dict(session.execute(
-        select(last.id, following_id).where(last.id.in_([g[3] for g in groups]))).all())
-    next_at = dict(session.execute(select(Snapshot.id, Snapshot.fetched_at)
-                                   .where(Snapshot.id.in_([n for n in nexts.values() if n is not None]))).all())
+    following_id = (
+        select(Snapshot.id)
+        .where(Snapshot.source_id == last.source_id, Snapshot.fetched_at >= last.fetched_at, Snapshot.id != last.id)
+        .order_by(Snapshot.fetched_at, Snapshot.id)
+        .limit(1)
+        .correlate(last)
+        .scalar_subquery()
+    )
+    nexts: dict[int, int | None] = dict(
+        session.execute(select(last.id, following_id).where(last.id.in_([g[3] for g in groups]))).all()
+    )
+    next_at = dict(
+        session.execute(
+            select(Snapshot.id, Snapshot.fetched_at).where(
+                Snapshot.id.in_([n for n in nexts.values() if n is not None])
+            )
+        ).all()
+    )
     rows = []
     for source_id, versions, first_id, last_id in groups:
         url, clinic = sources[source_id]
@@ -168,20 +205,22 @@ def _describe(session: Session, term: str, groups: list[tuple[int, int, int, int
         # The next snapshot lacks the term — unless it lies beyond ``until``, where we did not look.
         unknown = following is not None and until is not None and next_at[following] > until
         gone = following if following is not None and not unknown else None
-        rows.append({
-            "source_id": source_id,
-            "source_url": url,
-            "clinic": clinic,
-            "first_seen": fetched[first_id].isoformat(),
-            "last_seen": fetched[last_id].isoformat(),
-            "versions": versions,
-            "first_snapshot_id": first_id,
-            "last_snapshot_id": last_id,
-            "present_now": None if unknown else following is None,
-            "gone_at": next_at[gone].isoformat() if gone is not None else None,
-            "gone_snapshot_id": gone,
-            "excerpt": excerpt(texts.get(last_id, ""), term),
-        })
+        rows.append(
+            {
+                "source_id": source_id,
+                "source_url": url,
+                "clinic": clinic,
+                "first_seen": fetched[first_id].isoformat(),
+                "last_seen": fetched[last_id].isoformat(),
+                "versions": versions,
+                "first_snapshot_id": first_id,
+                "last_snapshot_id": last_id,
+                "present_now": None if unknown else following is None,
+                "gone_at": next_at[gone].isoformat() if gone is not None else None,
+                "gone_snapshot_id": gone,
+                "excerpt": excerpt(texts.get(last_id, ""), term),
+            }
+        )
     return rows
 
 

@@ -29,6 +29,7 @@ MODES = ("immediate", "daily")
 SEVERITY_ORDER = ("low", "medium", "high")
 assert set(SEVERITY_ORDER) == set(SEVERITIES)
 
+
 @dataclass(frozen=True, kw_only=True)
 class SubscriptionSpec:
     email: str
@@ -48,8 +49,11 @@ def _resolve_clinic(session: Session, ref: str) -> Clinic:
         clinic = session.get(Clinic, int(text))
     if clinic is None:
         known = session.scalars(select(Clinic.name).order_by(Clinic.name).limit(6)).all()
-        hint = f" (known clinics: {', '.join(known)}{', …' if len(known) == 6 else ''})" if known else \
-            " (no clinics yet: add sources with --clinic NAME)"
+        hint = (
+            f" (known clinics: {', '.join(known)}{', …' if len(known) == 6 else ''})"
+            if known
+            else " (no clinics yet: add sources with --clinic NAME)"
+        )
         raise NotFoundError(f"no clinic {ref!r}{hint}")
     return clinic
 
@@ -71,15 +75,31 @@ def create_subscription(session: Session, spec: SubscriptionSpec) -> tuple[Subsc
     categories = sorted({_category(item) for item in spec.categories})
     clinic_ids = sorted({_resolve_clinic(session, ref).id for ref in spec.clinics})
     source_ids = sorted({resolve_source(session, ref).id for ref in spec.sources})
-    for existing in session.scalars(select(Subscription).where(Subscription.email == email,
-                                                               Subscription.active.is_(True))):
-        if (existing.mode, existing.min_severity, sorted(existing.kinds), sorted(existing.indications),
-                sorted(existing.clinic_ids), sorted(existing.source_ids), sorted(existing.categories or [])) == (
-                mode, min_severity, kinds, indications, clinic_ids, source_ids, categories):
+    for existing in session.scalars(
+        select(Subscription).where(Subscription.email == email, Subscription.active.is_(True))
+    ):
+        if (
+            existing.mode,
+            existing.min_severity,
+            sorted(existing.kinds),
+            sorted(existing.indications),
+            sorted(existing.clinic_ids),
+            sorted(existing.source_ids),
+            sorted(existing.categories or []),
+        ) == (mode, min_severity, kinds, indications, clinic_ids, source_ids, categories):
             return existing, False
-    subscription = Subscription(email=email, mode=mode, clinic_ids=clinic_ids, source_ids=source_ids, kinds=kinds,
-                                indications=indications, categories=categories, min_severity=min_severity,
-                                unsubscribe_token=_new_token(), active=True)
+    subscription = Subscription(
+        email=email,
+        mode=mode,
+        clinic_ids=clinic_ids,
+        source_ids=source_ids,
+        kinds=kinds,
+        indications=indications,
+        categories=categories,
+        min_severity=min_severity,
+        unsubscribe_token=_new_token(),
+        active=True,
+    )
     session.add(subscription)
     session.flush()
     return subscription, True
@@ -99,8 +119,9 @@ def list_subscriptions(session: Session, *, include_inactive: bool = False) -> l
     return list(session.scalars(query))
 
 
-def unsubscribe(session: Session, ref: str, *, subscription_id: int | None = None,
-                token_only: bool = False) -> list[Subscription]:
+def unsubscribe(
+    session: Session, ref: str, *, subscription_id: int | None = None, token_only: bool = False
+) -> list[Subscription]:
     """Deactivate the subscriptions of an address (or only ``subscription_id``), or the one with this
     unsubscribe token; their pending deliveries are cancelled. Returns what was deactivated.
     ``token_only`` (the web): an address is never accepted, only the secret token."""
@@ -114,24 +135,34 @@ def unsubscribe(session: Session, ref: str, *, subscription_id: int | None = Non
         query = query.where(Subscription.id == subscription_id)
     found = list(session.scalars(query.where(Subscription.active.is_(True)).order_by(Subscription.id)))
     if not found:
-        what = f"subscription {subscription_id} of {text!r}" if subscription_id is not None else \
-            (f"subscription for {text!r}" if "@" in text else "subscription with this token")
+        what = (
+            f"subscription {subscription_id} of {text!r}"
+            if subscription_id is not None
+            else (f"subscription for {text!r}" if "@" in text else "subscription with this token")
+        )
         raise NotFoundError(f"no active {what} (see `watcher subscriptions`)")
     for subscription in found:
         subscription.active = False
-    session.execute(update(Delivery)
-                    .where(Delivery.subscription_id.in_([s.id for s in found]),
-                           Delivery.status == "pending")
-                    .values(status="cancelled", last_error="unsubscribed"))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id.in_([s.id for s in found]), Delivery.status == "pending")
+        .values(status="cancelled", last_error="unsubscribed")
+    )
     session.flush()
     return found
 
 
 def subscription_dict(session: Session, subscription: Subscription) -> dict[str, Any]:
-    clinics = session.scalars(select(Clinic.name).where(Clinic.id.in_(subscription.clinic_ids))
-                              .order_by(Clinic.name)).all() if subscription.clinic_ids else []
-    sources = session.scalars(select(Source.url).where(Source.id.in_(subscription.source_ids))
-                              .order_by(Source.id)).all() if subscription.source_ids else []
+    clinics = (
+        session.scalars(select(Clinic.name).where(Clinic.id.in_(subscription.clinic_ids)).order_by(Clinic.name)).all()
+        if subscription.clinic_ids
+        else []
+    )
+    sources = (
+        session.scalars(select(Source.url).where(Source.id.in_(subscription.source_ids)).order_by(Source.id)).all()
+        if subscription.source_ids
+        else []
+    )
     return {
         "id": subscription.id,
         "email": subscription.email,
@@ -151,7 +182,7 @@ def subscription_dict(session: Session, subscription: Subscription) -> dict[str,
 
 
 def severities_at_least(minimum: str) -> tuple[str, ...]:
-    return SEVERITY_ORDER[SEVERITY_ORDER.index(minimum):] if minimum in SEVERITY_ORDER else SEVERITY_ORDER
+    return SEVERITY_ORDER[SEVERITY_ORDER.index(minimum) :] if minimum in SEVERITY_ORDER else SEVERITY_ORDER
 
 
 def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
@@ -164,8 +195,12 @@ def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
         ~exists().where(DeliveryItem.subscription_id == subscription.id, DeliveryItem.alert_id == Alert.id),
     ]
     if subscription.clinic_ids:
-        conditions.append(or_(Alert.clinic_id.in_(subscription.clinic_ids),
-                              and_(Alert.clinic_id.is_(None), Source.clinic_id.in_(subscription.clinic_ids))))
+        conditions.append(
+            or_(
+                Alert.clinic_id.in_(subscription.clinic_ids),
+                and_(Alert.clinic_id.is_(None), Source.clinic_id.in_(subscription.clinic_ids)),
+            )
+        )
     if subscription.source_ids:
         conditions.append(Alert.source_id.in_(subscription.source_ids))
     if subscription.kinds:
@@ -173,8 +208,9 @@ def matching_alert_filter(subscription: Subscription) -> ColumnElement[bool]:
     if subscription.indications:
         conditions.append(Alert.indication.in_(subscription.indications))
     if subscription.categories:
-        conditions.append(or_(*(Alert.categories.contains(f",{category},", autoescape=True)
-                                for category in subscription.categories)))
+        conditions.append(
+            or_(*(Alert.categories.contains(f",{category},", autoescape=True) for category in subscription.categories))
+        )
     return and_(*conditions)
 
 

@@ -43,8 +43,12 @@ class TriageState:
     actions: int  # how many triage actions (notes included) the alert has
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "by": self.by, "at": self.at.isoformat() if self.at else None,
-                "actions": self.actions}
+        return {
+            "state": self.state,
+            "by": self.by,
+            "at": self.at.isoformat() if self.at else None,
+            "actions": self.actions,
+        }
 
 
 def _printable(value: str, *, name: str, limit: int, multiline: bool = False) -> str:
@@ -54,8 +58,9 @@ def _printable(value: str, *, name: str, limit: int, multiline: bool = False) ->
     return value
 
 
-def record_triage(session: Session, alert_id: int, *, action: str, author: str, note: str | None = None,
-                  at: datetime | None = None) -> AlertTriage:
+def record_triage(
+    session: Session, alert_id: int, *, action: str, author: str, note: str | None = None, at: datetime | None = None
+) -> AlertTriage:
     """Record one action on an alert and keep the alert's acknowledgement columns in step."""
     if action not in ACTIONS:
         raise InputError(f"unknown triage action {action!r}: use one of {', '.join(ACTIONS)}")
@@ -82,8 +87,10 @@ def record_triage(session: Session, alert_id: int, *, action: str, author: str, 
 def triage_history(session: Session, alert_id: int) -> list[dict[str, Any]]:
     """An alert's triage actions, oldest first."""
     rows = session.scalars(select(AlertTriage).where(AlertTriage.alert_id == alert_id).order_by(AlertTriage.id))
-    return [{"id": r.id, "action": r.action, "author": r.author, "note": r.note,
-             "created_at": r.created_at.isoformat()} for r in rows]
+    return [
+        {"id": r.id, "action": r.action, "author": r.author, "note": r.note, "created_at": r.created_at.isoformat()}
+        for r in rows
+    ]
 
 
 def triage_states(session: Session, alerts: list[Alert]) -> dict[int, TriageState]:
@@ -92,9 +99,8 @@ def triage_states(session: Session, alerts: list[Alert]) -> dict[int, TriageStat
     latest: dict[int, AlertTriage] = {}
     counts: dict[int, int] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for row in session.scalars(select(AlertTriage).where(AlertTriage.alert_id.in_(chunk))
-                                   .order_by(AlertTriage.id)):
+        chunk = ids[start : start + 500]
+        for row in session.scalars(select(AlertTriage).where(AlertTriage.alert_id.in_(chunk)).order_by(AlertTriage.id)):
             counts[row.alert_id] = counts.get(row.alert_id, 0) + 1
             if row.action in STATE_ACTIONS:
                 latest[row.alert_id] = row
@@ -103,8 +109,9 @@ def triage_states(session: Session, alerts: list[Alert]) -> dict[int, TriageStat
         last = latest.get(alert.id)
         actions = counts.get(alert.id, 0)
         if alert.acknowledged_at is None:
-            states[alert.id] = TriageState(OPEN, last.author if last else None, last.created_at if last else None,
-                                           actions)
+            states[alert.id] = TriageState(
+                OPEN, last.author if last else None, last.created_at if last else None, actions
+            )
         elif last is not None and last.action == FALSE_POSITIVE:
             states[alert.id] = TriageState(FALSE_POSITIVE, last.author, last.created_at, actions)
         elif last is not None and last.action == ACKNOWLEDGE:
@@ -115,38 +122,76 @@ def triage_states(session: Session, alerts: list[Alert]) -> dict[int, TriageStat
 
 
 def _latest_state_action() -> Any:
-    return (select(AlertTriage.action)
-            .where(AlertTriage.alert_id == Alert.id, AlertTriage.action.in_(STATE_ACTIONS))
-            .order_by(AlertTriage.id.desc()).limit(1).correlate(Alert).scalar_subquery())
+    return (
+        select(AlertTriage.action)
+        .where(AlertTriage.alert_id == Alert.id, AlertTriage.action.in_(STATE_ACTIONS))
+        .order_by(AlertTriage.id.desc())
+        .limit(1)
+        .correlate(Alert)
+        .scalar_subquery()
+    )
 
 
-def _alerts_query(*, clinic_id: int | None, source_id: int | None, kind: str | None, indication: str | None,
-                  severity: str | None, state: str | None, since: datetime | None,
-                  until: datetime | None) -> Select[Alert, Source]:
+def _alerts_query(
+    *,
+    clinic_id: int | None,
+    source_id: int | None,
+    kind: str | None,
+    indication: str | None,
+    severity: str | None,
+    state: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Alert, Source]:
     """``alerts_query`` (newest first) narrowed to a triage state."""
     if state is not None and state not in STATES:
         raise InputError(f"unknown triage state {state!r}: use one of {', '.join(STATES)}")
-    query = alerts_query(clinic_id=clinic_id, source_id=source_id, kind=kind, indication=indication,
-                         severity=severity, since=since, until=until, acknowledged=False if state == OPEN else None,
-                         newest_first=True)
+    query = alerts_query(
+        clinic_id=clinic_id,
+        source_id=source_id,
+        kind=kind,
+        indication=indication,
+        severity=severity,
+        since=since,
+        until=until,
+        acknowledged=False if state == OPEN else None,
+        newest_first=True,
+    )
     if state == FALSE_POSITIVE:
         query = query.where(Alert.acknowledged_at.is_not(None), _latest_state_action() == FALSE_POSITIVE)
     elif state == ACKNOWLEDGED:
         latest = _latest_state_action()
-        query = query.where(Alert.acknowledged_at.is_not(None),
-                            (latest.is_(None)) | (latest != FALSE_POSITIVE))
+        query = query.where(Alert.acknowledged_at.is_not(None), (latest.is_(None)) | (latest != FALSE_POSITIVE))
     return query
 
 
-def triaged_alerts_page(session: Session, *, limit: int = 50, offset: int = 0, clinic_id: int | None = None,
-                        source_id: int | None = None, kind: str | None = None, indication: str | None = None,
-                        severity: str | None = None, state: str | None = None, since: datetime | None = None,
-                        until: datetime | None = None) -> dict[str, Any]:
+def triaged_alerts_page(
+    session: Session,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    clinic_id: int | None = None,
+    source_id: int | None = None,
+    kind: str | None = None,
+    indication: str | None = None,
+    severity: str | None = None,
+    state: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
     """Alerts newest first (by capture date) with every filter of the dashboard, each with ``triage``
     (its state) — the same alert dicts as the JSON API."""
     check_page(limit, offset)
-    query = _alerts_query(clinic_id=clinic_id, source_id=source_id, kind=kind, indication=indication,
-                          severity=severity, state=state, since=since, until=until)
+    query = _alerts_query(
+        clinic_id=clinic_id,
+        source_id=source_id,
+        kind=kind,
+        indication=indication,
+        severity=severity,
+        state=state,
+        since=since,
+        until=until,
+    )
     rows = session.execute(query.offset(offset).limit(limit + 1)).all()
     states = triage_states(session, [alert for alert, _source in rows])
     items = []
@@ -160,8 +205,12 @@ def triaged_alerts_page(session: Session, *, limit: int = 50, offset: int = 0, c
 
 def alert_with_triage(session: Session, alert_id: int) -> dict[str, Any]:
     """One alert with its details, triage state and triage history."""
-    row = session.execute(select(Alert, Source).join(Source, Alert.source_id == Source.id)
-                          .options(joinedload(Source.clinic)).where(Alert.id == alert_id)).first()
+    row = session.execute(
+        select(Alert, Source)
+        .join(Source, Alert.source_id == Source.id)
+        .options(joinedload(Source.clinic))
+        .where(Alert.id == alert_id)
+    ).first()
     if row is None:
         raise NotFoundError(f"no alert {alert_id}")
     alert, source = row

@@ -69,8 +69,7 @@ def pad_cells(text: str, width: int) -> str:
     return text + " " * (width - display_width(text))
 
 
-def emit_rows(rows: list[dict[str, Any]], *, as_json: bool, empty: str,
-              show: Callable[[dict[str, Any]], None]) -> None:
+def emit_rows(rows: list[dict[str, Any]], *, as_json: bool, empty: str, show: Callable[[dict[str, Any]], None]) -> None:
     """A listing: the rows as JSON with ``--json``; else ``show`` each row, or the ``empty`` hint on stderr."""
     if as_json:
         emit_json(rows)

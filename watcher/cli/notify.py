@@ -17,37 +17,76 @@ def _describe_subscription(row: dict[str, Any]) -> str:
     if row["min_severity"] != "low":
         filters.append(f"severity ≥ {row['min_severity']}")
     state = "" if row["active"] else "  (inactive)"
-    return (f"#{row['id']:<4} {row['email']:<32} {row['mode']:<9} {'; '.join(filters) or 'all alerts'}"
-            f"  token {row['unsubscribe_token']}{state}")
+    return (
+        f"#{row['id']:<4} {row['email']:<32} {row['mode']:<9} {'; '.join(filters) or 'all alerts'}"
+        f"  token {row['unsubscribe_token']}{state}"
+    )
 
 
 @click.command("subscribe")
 @click.argument("email")
 @click.option("--clinic", "clinics", multiple=True, metavar="NAME", help="Only alerts of this clinic (repeatable).")
 @click.option("--source", "sources", multiple=True, metavar="URL|ID", help="Only alerts of this source (repeatable).")
-@click.option("--kind", "kinds", multiple=True, metavar="K",
-              help="Only this alert kind, e.g. new_indication (repeatable).")
-@click.option("--indication", "indications", multiple=True, metavar="I",
-              help="Only this indication id, e.g. schizophrenia (repeatable).")
-@click.option("--category", "categories", multiple=True, metavar="C",
-              help="Only alerts in this guideline category, e.g. testimonial or 体験談 (repeatable).")
-@click.option("--min-severity", default="low", show_default=True, metavar="low|medium|high",
-              help="Only alerts of at least this severity.")
-@click.option("--digest", "mode", default="immediate", show_default=True, metavar="immediate|daily",
-              help="One mail per alert, or one daily digest at WATCHER_DIGEST_HOUR (UTC).")
+@click.option(
+    "--kind", "kinds", multiple=True, metavar="K", help="Only this alert kind, e.g. new_indication (repeatable)."
+)
+@click.option(
+    "--indication",
+    "indications",
+    multiple=True,
+    metavar="I",
+    help="Only this indication id, e.g. schizophrenia (repeatable).",
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    metavar="C",
+    help="Only alerts in this guideline category, e.g. testimonial or 体験談 (repeatable).",
+)
+@click.option(
+    "--min-severity",
+    default="low",
+    show_default=True,
+    metavar="low|medium|high",
+    help="Only alerts of at least this severity.",
+)
+@click.option(
+    "--digest",
+    "mode",
+    default="immediate",
+    show_default=True,
+    metavar="immediate|daily",
+    help="One mail per alert, or one daily digest at WATCHER_DIGEST_HOUR (UTC).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the subscription as JSON.")
 @pass_app
-def subscribe_cmd(app: AppContext, email: str, clinics: tuple[str, ...], sources: tuple[str, ...],
-                  kinds: tuple[str, ...], indications: tuple[str, ...], categories: tuple[str, ...],
-                  min_severity: str, mode: str,
-                  as_json: bool) -> None:
+def subscribe_cmd(
+    app: AppContext,
+    email: str,
+    clinics: tuple[str, ...],
+    sources: tuple[str, ...],
+    kinds: tuple[str, ...],
+    indications: tuple[str, ...],
+    categories: tuple[str, ...],
+    min_severity: str,
+    mode: str,
+    as_json: bool,
+) -> None:
     """Mail alerts detected from now on to EMAIL (never earlier ones)."""
     # lazy import: start-up time
     from watcher.subscriptions import SubscriptionSpec, create_subscription, subscription_dict
 
-    spec = SubscriptionSpec(email=email, mode=mode.strip().lower(), clinics=list(clinics), sources=list(sources),
-                            kinds=list(kinds), indications=list(indications), categories=list(categories),
-                            min_severity=min_severity.strip().lower())
+    spec = SubscriptionSpec(
+        email=email,
+        mode=mode.strip().lower(),
+        clinics=list(clinics),
+        sources=list(sources),
+        kinds=list(kinds),
+        indications=list(indications),
+        categories=list(categories),
+        min_severity=min_severity.strip().lower(),
+    )
     with app.store.session() as session:
         subscription, created = create_subscription(session, spec)
         row = subscription_dict(session, subscription)
@@ -86,8 +125,12 @@ def subscriptions_cmd(app: AppContext, as_json: bool) -> None:
 
     with app.store.session() as session:
         rows = [subscription_dict(session, s) for s in list_subscriptions(session)]
-    emit_rows(rows, as_json=as_json, empty="no subscriptions: add one with `watcher subscribe EMAIL`",
-              show=lambda row: click.echo(_describe_subscription(row)))
+    emit_rows(
+        rows,
+        as_json=as_json,
+        empty="no subscriptions: add one with `watcher subscribe EMAIL`",
+        show=lambda row: click.echo(_describe_subscription(row)),
+    )
 
 
 @click.command("notify")
@@ -114,13 +157,16 @@ def notify_cmd(app: AppContext, retry_failed: bool, as_json: bool) -> None:
         emit_json({**report.to_dict(), "reset": reset, "outbox": counts})
         return
     send = report.send
-    click.echo(f"enqueued {report.enqueued} alert mail(s), {report.digested} alert(s) into digests; "
-               f"sent {send.sent}, retrying {send.retrying}, failed {send.failed}, cancelled {send.cancelled}"
-               + (f"; {reset} failed delivery(ies) reset" if retry_failed else ""))
+    click.echo(
+        f"enqueued {report.enqueued} alert mail(s), {report.digested} alert(s) into digests; "
+        f"sent {send.sent}, retrying {send.retrying}, failed {send.failed}, cancelled {send.cancelled}"
+        + (f"; {reset} failed delivery(ies) reset" if retry_failed else "")
+    )
     pending = counts.get("pending", 0) + counts.get("sending", 0)
     if pending:
-        click.echo(f"outbox: {pending} delivery(ies) waiting (digests wait for WATCHER_DIGEST_HOUR, "
-                   f"failed attempts back off)")
+        click.echo(
+            f"outbox: {pending} delivery(ies) waiting (digests wait for WATCHER_DIGEST_HOUR, failed attempts back off)"
+        )
     for error in send.errors:
         click.echo(f"smtp: {error}", err=True)
 

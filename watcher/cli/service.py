@@ -10,8 +10,12 @@ from watcher.cli.app import AppContext, pass_app
 
 
 @click.command("run")
-@click.option("--tick", type=click.FloatRange(0.1, 86400), default=None,
-              help="Seconds between looks for due sources (default: WATCHER_SCHEDULER_TICK, 60).")
+@click.option(
+    "--tick",
+    type=click.FloatRange(0.1, 86400),
+    default=None,
+    help="Seconds between looks for due sources (default: WATCHER_SCHEDULER_TICK, 60).",
+)
 @click.option("--once", is_flag=True, help="Check what is due and send due notifications once, then exit.")
 @pass_app
 def run_cmd(app: AppContext, tick: float | None, once: bool) -> int:

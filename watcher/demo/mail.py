@@ -30,18 +30,29 @@ class DemoMail:
 
     def __enter__(self) -> DemoMail:
         self.sink.start()
-        self.settings = replace(self.base_settings, smtp_host=self.sink.host, smtp_port=self.sink.port,
-                                smtp_user="", smtp_password="", smtp_ssl=False, smtp_starttls=False,
-                                smtp_timeout=5.0, mail_from="watcher demo <watcher@example.org>")
+        self.settings = replace(
+            self.base_settings,
+            smtp_host=self.sink.host,
+            smtp_port=self.sink.port,
+            smtp_user="",
+            smtp_password="",
+            smtp_ssl=False,
+            smtp_starttls=False,
+            smtp_timeout=5.0,
+            mail_from="watcher demo <watcher@example.org>",
+        )
         with self.store.session() as session:
             create_subscription(session, SubscriptionSpec(email=RESEARCHER))
             create_subscription(session, SubscriptionSpec(email=EDITOR, mode="daily", kinds=["new_indication"]))
-        self.echo(f"mail: SMTP server on {self.sink.host}:{self.sink.port}; subscribed {RESEARCHER} (every alert, "
-                  f"immediately) and {EDITOR} (daily digest of new indications)")
+        self.echo(
+            f"mail: SMTP server on {self.sink.host}:{self.sink.port}; subscribed {RESEARCHER} (every alert, "
+            f"immediately) and {EDITOR} (daily digest of new indications)"
+        )
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.sink.stop()
 
     def after_round(self) -> None:
@@ -58,8 +69,10 @@ class DemoMail:
         due = next_digest_time(now, self.settings.digest_hour)
         digests = send_due(self.store, self.settings, now=due).sent
         mails = self.sink.received()
-        self.echo(f"\n== e-mail: the SMTP server received {len(mails)} message(s) "
-                  f"({len(mails) - digests} alert mails, {digests} digest sent at {due:%Y-%m-%d %H:%M} UTC) ==")
+        self.echo(
+            f"\n== e-mail: the SMTP server received {len(mails)} message(s) "
+            f"({len(mails) - digests} alert mails, {digests} digest sent at {due:%Y-%m-%d %H:%M} UTC) =="
+        )
         alert_mails = [m for m in mails if RESEARCHER in m.rcpt_tos]
         digest_mails = [m for m in mails if EDITOR in m.rcpt_tos]
         if alert_mails:

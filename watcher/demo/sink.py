@@ -39,8 +39,7 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self.sink = sink
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
-                          mail_options: list[str]) -> str:
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]) -> str:
         # Login is enforced here rather than with aiosmtpd's auth_required, which warns without TLS.
         if self.sink.login is not None and not session.authenticated:
             return "530 5.7.0 Authentication required"
@@ -61,8 +60,9 @@ class MailSink:
 
     ``login``/``password``: require SMTP AUTH (without TLS: loopback only, for tests)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, login: str | None = None,
-                 password: str | None = None) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, login: str | None = None, password: str | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.login = login
@@ -90,8 +90,11 @@ class MailSink:
         return self
 
     def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
-        ok = (isinstance(data, LoginPassword) and data.login.decode() == self.login
-              and data.password.decode() == self.password)
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == self.login
+            and data.password.decode() == self.password
+        )
         return AuthResult(success=ok, handled=False)
 
     def stop(self) -> None:
@@ -102,8 +105,9 @@ class MailSink:
     def __enter__(self) -> MailSink:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
     def received(self) -> list[ReceivedMail]:

@@ -41,22 +41,60 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _WINDOWS_1252 = "cp1252"
 _LABELS: dict[str, str] = {
     **dict.fromkeys(
-        ("shift_jis", "shift-jis", "sjis", "x-sjis", "s-jis", "shiftjis", "ms_kanji", "ms-kanji",
-         "csshiftjis", "windows-31j", "cswindows31j", "cp932", "ms932", "x-ms-cp932", "mskanji"),
+        (
+            "shift_jis",
+            "shift-jis",
+            "sjis",
+            "x-sjis",
+            "s-jis",
+            "shiftjis",
+            "ms_kanji",
+            "ms-kanji",
+            "csshiftjis",
+            "windows-31j",
+            "cswindows31j",
+            "cp932",
+            "ms932",
+            "x-ms-cp932",
+            "mskanji",
+        ),
         "cp932",
     ),
     **dict.fromkeys(("euc-jp", "eucjp", "x-euc-jp", "euc_jp", "cseucpkdfmtjapanese", "ujis"), "euc_jp"),
     **dict.fromkeys(("iso-2022-jp", "iso2022jp", "csiso2022jp", "iso2022_jp"), "iso2022_jp"),
     **dict.fromkeys(("utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8"), "utf-8"),
     **dict.fromkeys(
-        ("iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii",
-         "ansi_x3.4-1968", "windows-1252", "cp1252", "x-cp1252", "cp819", "ibm819", "csisolatin1"),
+        (
+            "iso-8859-1",
+            "iso8859-1",
+            "iso_8859-1",
+            "latin1",
+            "latin-1",
+            "l1",
+            "us-ascii",
+            "ascii",
+            "ansi_x3.4-1968",
+            "windows-1252",
+            "cp1252",
+            "x-cp1252",
+            "cp819",
+            "ibm819",
+            "csisolatin1",
+        ),
         _WINDOWS_1252,
     ),
 }
 # Codecs Python knows that are not web encodings (or are unsafe to honour: UTF-7 smuggles markup).
-_REFUSED = {"utf-7", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined",
-            "x-user-defined", "unicode-internal"}
+_REFUSED = {
+    "utf-7",
+    "unicode-escape",
+    "raw-unicode-escape",
+    "idna",
+    "punycode",
+    "undefined",
+    "x-user-defined",
+    "unicode-internal",
+}
 # Single-byte and legacy multi-byte labels, which lose to a body that is valid multi-byte UTF-8.
 _LEGACY = {"cp932", "euc_jp", "iso2022_jp", _WINDOWS_1252}
 
@@ -191,7 +229,7 @@ def decode_body(body: bytes, *, content_type: str | None = None) -> Decoded:
         return Decoded("", "utf-8")
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            return Decoded(body[len(bom):].decode(encoding, errors="replace"), encoding)
+            return Decoded(body[len(bom) :].decode(encoding, errors="replace"), encoding)
 
     header_label = declared_charset(content_type)
     meta_label = _meta_charset(body)

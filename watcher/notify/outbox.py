@@ -69,16 +69,25 @@ def next_digest_time(now: datetime, hour: int) -> datetime:
 
 
 def _matching_alert_ids(session: Session, subscription: Subscription) -> list[int]:
-    return list(session.scalars(
-        select(Alert.id).join(Source, Alert.source_id == Source.id)
-        .where(matching_alert_filter(subscription)).order_by(Alert.detected_at, Alert.id)))
+    return list(
+        session.scalars(
+            select(Alert.id)
+            .join(Source, Alert.source_id == Source.id)
+            .where(matching_alert_filter(subscription))
+            .order_by(Alert.detected_at, Alert.id)
+        )
+    )
 
 
 def _subscription_ids(store: Store, mode: str) -> list[int]:
     with store.session() as session:
-        return list(session.scalars(select(Subscription.id).where(Subscription.active.is_(True),
-                                                                  Subscription.mode == mode)
-                                    .order_by(Subscription.id)))
+        return list(
+            session.scalars(
+                select(Subscription.id)
+                .where(Subscription.active.is_(True), Subscription.mode == mode)
+                .order_by(Subscription.id)
+            )
+        )
 
 
 def _retrying_conflicts(store: Store, work: Any, subscription_id: int) -> int:
@@ -105,9 +114,15 @@ def enqueue(store: Store, settings: Settings, *, now: datetime | None = None) ->
     def work(session: Session, subscription: Subscription) -> int:
         alert_ids = _matching_alert_ids(session, subscription)
         for alert_id in alert_ids:
-            delivery = Delivery(subscription_id=subscription.id, kind="immediate",
-                                dedupe_key=f"alert:{subscription.id}:{alert_id}", status="pending", attempts=0,
-                                next_attempt_at=when, created_at=when)
+            delivery = Delivery(
+                subscription_id=subscription.id,
+                kind="immediate",
+                dedupe_key=f"alert:{subscription.id}:{alert_id}",
+                status="pending",
+                attempts=0,
+                next_attempt_at=when,
+                created_at=when,
+            )
             session.add(delivery)
             session.flush()
             session.add(DeliveryItem(delivery_id=delivery.id, subscription_id=subscription.id, alert_id=alert_id))
@@ -128,18 +143,37 @@ def enqueue_digests(store: Store, settings: Settings, now: datetime | None = Non
         alert_ids = _matching_alert_ids(session, subscription)
         if not alert_ids:
             return 0
-        digest = session.scalar(select(Delivery).where(
-            Delivery.subscription_id == subscription.id, Delivery.kind == "digest", Delivery.status == "pending",
-            Delivery.attempts == 0).order_by(Delivery.id).limit(1))
+        digest = session.scalar(
+            select(Delivery)
+            .where(
+                Delivery.subscription_id == subscription.id,
+                Delivery.kind == "digest",
+                Delivery.status == "pending",
+                Delivery.attempts == 0,
+            )
+            .order_by(Delivery.id)
+            .limit(1)
+        )
         if digest is None:
             due = next_digest_time(when, settings.digest_hour)
-            taken = set(session.scalars(select(Delivery.dedupe_key).where(
-                Delivery.subscription_id == subscription.id, Delivery.kind == "digest")))
+            taken = set(
+                session.scalars(
+                    select(Delivery.dedupe_key).where(
+                        Delivery.subscription_id == subscription.id, Delivery.kind == "digest"
+                    )
+                )
+            )
             while f"digest:{subscription.id}:{due.date().isoformat()}" in taken:
                 due += timedelta(days=1)
-            digest = Delivery(subscription_id=subscription.id, kind="digest",
-                              dedupe_key=f"digest:{subscription.id}:{due.date().isoformat()}", status="pending",
-                              attempts=0, next_attempt_at=due, created_at=when)
+            digest = Delivery(
+                subscription_id=subscription.id,
+                kind="digest",
+                dedupe_key=f"digest:{subscription.id}:{due.date().isoformat()}",
+                status="pending",
+                attempts=0,
+                next_attempt_at=due,
+                created_at=when,
+            )
             session.add(digest)
             session.flush()
         for alert_id in alert_ids:
@@ -163,8 +197,15 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"disabled": self.disabled, "sent": self.sent, "retrying": self.retrying, "failed": self.failed,
-                "cancelled": self.cancelled, "message_ids": self.message_ids, "errors": self.errors}
+        return {
+            "disabled": self.disabled,
+            "sent": self.sent,
+            "retrying": self.retrying,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "message_ids": self.message_ids,
+            "errors": self.errors,
+        }
 
 
 @dataclass(frozen=True)
@@ -176,14 +217,19 @@ class _Claim:
 
 def _due(store: Store, now: datetime) -> list[tuple[int, str, int]]:
     with store.session() as session:
-        return [(row.id, row.status, row.attempts) for row in session.execute(
-            select(Delivery.id, Delivery.status, Delivery.attempts)
-            .where(Delivery.status.in_(OPEN_STATUSES), Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at, Delivery.id))]
+        return [
+            (row.id, row.status, row.attempts)
+            for row in session.execute(
+                select(Delivery.id, Delivery.status, Delivery.attempts)
+                .where(Delivery.status.in_(OPEN_STATUSES), Delivery.next_attempt_at <= now)
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+            )
+        ]
 
 
-def _claim(store: Store, settings: Settings, delivery_id: int, status: str, attempts: int,
-           now: datetime) -> _Claim | None:
+def _claim(
+    store: Store, settings: Settings, delivery_id: int, status: str, attempts: int, now: datetime
+) -> _Claim | None:
     """Step 1, its own committed transaction: take the delivery, or learn that another sender has."""
     with store.session() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -193,9 +239,11 @@ def _claim(store: Store, settings: Settings, delivery_id: int, status: str, atte
         result = session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.status == status, Delivery.attempts == attempts)
-            .values(status="sending", attempts=attempts + 1, next_attempt_at=now + claim_lease(settings),
-                    message_id=mid)
-            .execution_options(synchronize_session=False))
+            .values(
+                status="sending", attempts=attempts + 1, next_attempt_at=now + claim_lease(settings), message_id=mid
+            )
+            .execution_options(synchronize_session=False)
+        )
         if getattr(result, "rowcount", 0) != 1:
             return None
     return _Claim(delivery_id, attempts + 1, mid)
@@ -206,10 +254,10 @@ def _finish(store: Store, claim: _Claim, **values: Any) -> bool:
     with store.session() as session:
         result = session.execute(
             update(Delivery)
-            .where(Delivery.id == claim.delivery_id, Delivery.status == "sending",
-                   Delivery.attempts == claim.attempts)
+            .where(Delivery.id == claim.delivery_id, Delivery.status == "sending", Delivery.attempts == claim.attempts)
             .values(**values)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         return getattr(result, "rowcount", 0) == 1
 
 
@@ -231,17 +279,25 @@ def send_due(store: Store, settings: Settings, now: datetime | None = None) -> S
                 continue
             if status == "sending":
                 if attempts >= settings.smtp_max_attempts:
-                    if _finish(store, claim, status="failed",
-                               last_error=f"left in 'sending' after {attempts} attempts; not sent again"):
+                    if _finish(
+                        store,
+                        claim,
+                        status="failed",
+                        last_error=f"left in 'sending' after {attempts} attempts; not sent again",
+                    ):
                         report.failed += 1
                     continue
-                log.warning("outbox: delivery %s was left in 'sending' (a crash?): sending it again as %s",
-                            delivery_id, claim.message_id)
+                log.warning(
+                    "outbox: delivery %s was left in 'sending' (a crash?): sending it again as %s",
+                    delivery_id,
+                    claim.message_id,
+                )
             with store.session() as session:
                 delivery = session.get(Delivery, delivery_id)
                 subscription = session.get(Subscription, delivery.subscription_id) if delivery else None
-                alert_ids = list(session.scalars(select(DeliveryItem.alert_id)
-                                                 .where(DeliveryItem.delivery_id == delivery_id)))
+                alert_ids = list(
+                    session.scalars(select(DeliveryItem.alert_id).where(DeliveryItem.delivery_id == delivery_id))
+                )
                 views = alert_views(session, alert_ids, settings)
                 message = None
                 if delivery is not None and subscription is not None and subscription.active and views:
@@ -262,12 +318,14 @@ def send_due(store: Store, settings: Settings, now: datetime | None = None) -> S
     return report
 
 
-def _record_failure(store: Store, settings: Settings, claim: _Claim, error: SmtpError, now: datetime,
-                    report: SendReport) -> None:
+def _record_failure(
+    store: Store, settings: Settings, claim: _Claim, error: SmtpError, now: datetime, report: SendReport
+) -> None:
     text = str(error)
     if error.transient and claim.attempts < settings.smtp_max_attempts:
-        if _finish(store, claim, status="pending", last_error=text,
-                   next_attempt_at=now + retry_delay(settings, claim.attempts)):
+        if _finish(
+            store, claim, status="pending", last_error=text, next_attempt_at=now + retry_delay(settings, claim.attempts)
+        ):
             report.retrying += 1
     else:
         reason = text if not error.transient else f"{text} (gave up after {claim.attempts} attempts)"
@@ -281,9 +339,11 @@ def retry_failed(store: Store, *, now: datetime | None = None) -> int:
     """Give failed deliveries a fresh set of attempts (after fixing the SMTP settings, say)."""
     with store.session() as session:
         result = session.execute(
-            update(Delivery).where(Delivery.status == "failed")
+            update(Delivery)
+            .where(Delivery.status == "failed")
             .values(status="pending", attempts=0, next_attempt_at=now or utcnow())
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
         return int(getattr(result, "rowcount", 0) or 0)
 
 

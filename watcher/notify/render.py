@@ -110,8 +110,9 @@ def describe_for_readers(data: dict[str, Any]) -> str:
     return line
 
 
-def highlight(before: str | None, after: str | None, *, timeout: float = 2.0
-              ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+def highlight(
+    before: str | None, after: str | None, *, timeout: float = 2.0
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The two sentences as diff pieces: (old side: equal/deleted, new side: equal/inserted), the
     changes widened to whole Latin words (``watcher.changes.diff_chars``)."""
     if not before or not after:
@@ -147,25 +148,49 @@ def alert_views(session: Session, alert_ids: Iterable[int], settings: Settings) 
         data = alert_dict(alert, source)
         before_ops, after_ops = highlight(alert.before, alert.after, timeout=settings.diff_timeout)
         origin = before_origin(session, alert)
-        diff_link = (f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
-                     if alert.old_snapshot_id else None)
-        views.append(AlertView(
-            id=alert.id, clinic=clinic or NO_CLINIC, source_id=source.id, source_url=source.url, kind=alert.kind,
-            severity=alert.severity, indication=alert.indication, reference=alert.reference,
-            indication_label=indication_label(alert.indication) if alert.indication else None,
-            strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
-            description=describe_for_readers(data), before=alert.before, after=alert.after,
-            before_ops=before_ops, after_ops=after_ops,
-            old_fetched_at=_when(alert.old_fetched_at), new_fetched_at=_when(alert.new_fetched_at) or "",
-            before_page=origin["url"] if origin else None,
-            before_fetched_at=(_when(datetime.fromisoformat(origin["fetched_at"])) if origin
-                               else _when(alert.old_fetched_at)),
-            detected_at=_when(alert.detected_at) or "", old_snapshot_id=alert.old_snapshot_id,
-            new_snapshot_id=alert.new_snapshot_id, old_sha256=old_sha, new_sha256=new_sha,
-            occurrences=alert.occurrences, source_link=f"{base}/sources/{source.id}", diff_link=diff_link,
-            alert_link=f"{base}/alerts/{alert.id}", api_link=f"{base}/api/alerts/{alert.id}", data=data,
-            old_screenshot_link=shot_link(alert.old_snapshot_id), new_screenshot_link=shot_link(alert.new_snapshot_id),
-        ))
+        diff_link = (
+            f"{base}/diff/{source.id}?from={alert.old_snapshot_id}&to={alert.new_snapshot_id}"
+            if alert.old_snapshot_id
+            else None
+        )
+        views.append(
+            AlertView(
+                id=alert.id,
+                clinic=clinic or NO_CLINIC,
+                source_id=source.id,
+                source_url=source.url,
+                kind=alert.kind,
+                severity=alert.severity,
+                indication=alert.indication,
+                reference=alert.reference,
+                indication_label=indication_label(alert.indication) if alert.indication else None,
+                strength=_strength(alert.strength_before, alert.strength_after) if alert.indication else None,
+                description=describe_for_readers(data),
+                before=alert.before,
+                after=alert.after,
+                before_ops=before_ops,
+                after_ops=after_ops,
+                old_fetched_at=_when(alert.old_fetched_at),
+                new_fetched_at=_when(alert.new_fetched_at) or "",
+                before_page=origin["url"] if origin else None,
+                before_fetched_at=(
+                    _when(datetime.fromisoformat(origin["fetched_at"])) if origin else _when(alert.old_fetched_at)
+                ),
+                detected_at=_when(alert.detected_at) or "",
+                old_snapshot_id=alert.old_snapshot_id,
+                new_snapshot_id=alert.new_snapshot_id,
+                old_sha256=old_sha,
+                new_sha256=new_sha,
+                occurrences=alert.occurrences,
+                source_link=f"{base}/sources/{source.id}",
+                diff_link=diff_link,
+                alert_link=f"{base}/alerts/{alert.id}",
+                api_link=f"{base}/api/alerts/{alert.id}",
+                data=data,
+                old_screenshot_link=shot_link(alert.old_snapshot_id),
+                new_screenshot_link=shot_link(alert.new_snapshot_id),
+            )
+        )
     return views
 
 
@@ -223,8 +248,15 @@ def subject_for(views: list[AlertView], *, digest: bool, day: str | None = None)
     return f"[watcher] digest{when}: {counts}" + (f" ({high} high)" if high else "")
 
 
-def build_message(session: Session, delivery: Delivery, subscription: Subscription, views: list[AlertView],
-                  settings: Settings, *, now: datetime) -> EmailMessage:
+def build_message(
+    session: Session,
+    delivery: Delivery,
+    subscription: Subscription,
+    views: list[AlertView],
+    settings: Settings,
+    *,
+    now: datetime,
+) -> EmailMessage:
     """The complete message for one delivery (an immediate alert mail or a digest)."""
     digest = delivery.kind == "digest"
     day = delivery.dedupe_key.rsplit(":", 1)[1] if digest else None  # digest:SUBSCRIPTION:DATE, fixed

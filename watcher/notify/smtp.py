@@ -44,8 +44,9 @@ class SmtpSender:
     def __enter__(self) -> SmtpSender:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -65,8 +66,9 @@ class SmtpSender:
         connection: smtplib.SMTP
         try:
             if settings.smtp_ssl:
-                connection = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout,
-                                              context=context)
+                connection = smtplib.SMTP_SSL(
+                    settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout, context=context
+                )
             else:
                 connection = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout)
         except (OSError, smtplib.SMTPException) as error:
@@ -80,8 +82,9 @@ class SmtpSender:
                 connection.login(settings.smtp_user, settings.smtp_password)
         except smtplib.SMTPAuthenticationError as error:
             connection.close()
-            raise self._unusable(f"SMTP login as {settings.smtp_user!r} refused by {self._where()}: "
-                                 f"{_reply(error)}") from None
+            raise self._unusable(
+                f"SMTP login as {settings.smtp_user!r} refused by {self._where()}: {_reply(error)}"
+            ) from None
         except (OSError, smtplib.SMTPException) as error:
             connection.close()
             raise self._unusable(f"SMTP session with {self._where()} failed: {_describe(error)}") from None
@@ -120,8 +123,10 @@ class SmtpSender:
 def _classify(error: smtplib.SMTPException) -> SmtpError:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _text in error.recipients.values()]
-        replies = "; ".join(f"{rcpt}: {code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
-                            for rcpt, (code, text) in error.recipients.items())
+        replies = "; ".join(
+            f"{rcpt}: {code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+            for rcpt, (code, text) in error.recipients.items()
+        )
         return SmtpError(f"recipient refused: {replies}", transient=not codes or min(codes) < 500)
     if isinstance(error, smtplib.SMTPResponseException):
         what = "sender refused" if isinstance(error, smtplib.SMTPSenderRefused) else "message refused"

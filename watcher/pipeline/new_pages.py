@@ -43,11 +43,16 @@ def alert_new_page(session: Session, source: Source, version: TextVersion, profi
     marker_kinds = {TRIAL_OR_MONITOR_RECRUITMENT, TESTIMONIAL_ADDED, SUPERLATIVE_ADDED, SAFETY_CLAIM_ADDED}
     markers = [f for f in compare(ClaimProfile(language=profile.language), profile) if f.kind in marker_kinds]
     claimed = {key: claim for key, claim in sorted(profile.indications.items()) if claim.strength >= 1}
-    claims = {key: {"strength": claim.strength, "treatments": list(claim.treatments),
-                    "evidence": list(claim.evidence[:3])} for key, claim in claimed.items()}
+    claims = {
+        key: {"strength": claim.strength, "treatments": list(claim.treatments), "evidence": list(claim.evidence[:3])}
+        for key, claim in claimed.items()
+    }
     strongest = max((claim.strength for claim in claimed.values()), default=0)
-    severity = "high" if strongest >= 3 or any(m.severity == "high" for m in markers) else (
-        "medium" if claims or markers else "low")
+    severity = (
+        "high"
+        if strongest >= 3 or any(m.severity == "high" for m in markers)
+        else ("medium" if claims or markers else "low")
+    )
     title = version.title or source.url
     summary = f"new page 「{title}」"
     if claims:
@@ -55,28 +60,62 @@ def alert_new_page(session: Session, source: Source, version: TextVersion, profi
     if markers:
         summary += "; " + ", ".join(sorted({m.kind for m in markers}))
     page = Finding(NEW_PAGE, severity, after=summary)  # the evidence sentences are in details["indications"]
-    created = record_alerts(session, [page], old=None, new=version, details={
-        "scope": "page", "url": source.url, "title": version.title, "discovered_from": site.url if site else None,
-        "indications": claims, "treatments": list(profile.treatments),
-        "markers": [{"kind": m.kind, "group": m.group, "text": m.after} for m in markers],
-        "references": len(profile.references)})
+    created = record_alerts(
+        session,
+        [page],
+        old=None,
+        new=version,
+        details={
+            "scope": "page",
+            "url": source.url,
+            "title": version.title,
+            "discovered_from": site.url if site else None,
+            "indications": claims,
+            "treatments": list(profile.treatments),
+            "markers": [{"kind": m.kind, "group": m.group, "text": m.after} for m in markers],
+            "references": len(profile.references),
+        },
+    )
     created += record_alerts(session, markers, old=None, new=version)
     clinic_findings = []
     claimed_before, named_before = _clinic_claims_before(session, source)
     for key, claim in sorted(profile.indications.items()):
         if claim.strength < 1 or key in claimed_before:
             continue
-        clinic_findings.append(Finding(
-            NEW_INDICATION, "high" if claim.strength >= 2 else "medium", indication=key,
-            strength_before=0 if key in named_before else None, strength_after=claim.strength,
-            before=named_before.get(key) or None, after=claim.evidence[0], treatments=claim.treatments))
+        clinic_findings.append(
+            Finding(
+                NEW_INDICATION,
+                "high" if claim.strength >= 2 else "medium",
+                indication=key,
+                strength_before=0 if key in named_before else None,
+                strength_after=claim.strength,
+                before=named_before.get(key) or None,
+                after=claim.evidence[0],
+                treatments=claim.treatments,
+            )
+        )
     clinic = source.clinic.name if source.clinic else None
-    created += record_alerts(session, clinic_findings, old=None, new=version, scope="clinic", details={
-        "clinic": clinic, "first_seen_url": source.url, "first_seen_title": version.title,
-        "discovered_from": site.url if site else None})
+    created += record_alerts(
+        session,
+        clinic_findings,
+        old=None,
+        new=version,
+        scope="clinic",
+        details={
+            "clinic": clinic,
+            "first_seen_url": source.url,
+            "first_seen_title": version.title,
+            "discovered_from": site.url if site else None,
+        },
+    )
     for alert in created:
-        log.info("alert %s %s on new page %s%s", alert.kind, alert.indication or "", source.url,
-                 " (clinic level)" if alert.details.get("scope") == "clinic" else "")
+        log.info(
+            "alert %s %s on new page %s%s",
+            alert.kind,
+            alert.indication or "",
+            source.url,
+            " (clinic level)" if alert.details.get("scope") == "clinic" else "",
+        )
     return created
 
 
@@ -92,9 +131,11 @@ def _clinic_claims_before(session: Session, source: Source) -> tuple[set[str], d
         peers = peers.where(Source.clinic_id == source.clinic_id)
     else:
         peers = peers.where(Source.discovered_from_id == source.discovered_from_id)
-    rows = session.execute(select(ClaimProfileRecord.indications, ClaimProfileRecord.profile)
-                           .where(ClaimProfileRecord.source_id.in_(peers),
-                                  ClaimProfileRecord.analyser_version == ANALYSER_VERSION)).all()
+    rows = session.execute(
+        select(ClaimProfileRecord.indications, ClaimProfileRecord.profile).where(
+            ClaimProfileRecord.source_id.in_(peers), ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+        )
+    ).all()
     claimed: set[str] = set()
     named: dict[str, str] = {}
     for indications, profile in rows:

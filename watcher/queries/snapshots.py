@@ -66,8 +66,9 @@ class RawCapture:
 
 def snapshot_raw(session: Session, snapshot_id: int) -> RawCapture:
     snapshot = get_snapshot(session, snapshot_id, with_raw=True)
-    return RawCapture(snapshot_id=snapshot.id, body=raw_bytes(snapshot), content_type=snapshot.content_type,
-                      sha256=snapshot.sha256)
+    return RawCapture(
+        snapshot_id=snapshot.id, body=raw_bytes(snapshot), content_type=snapshot.content_type, sha256=snapshot.sha256
+    )
 
 
 def snapshot_screenshot(session: Session, snapshot_id: int) -> RawCapture:
@@ -80,15 +81,27 @@ def snapshot_screenshot(session: Session, snapshot_id: int) -> RawCapture:
 
 def checks_page(session: Session, source: Source, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     check_page(limit, offset)
-    rows = session.scalars(select(Check).where(Check.source_id == source.id)
-                           .order_by(Check.checked_at, Check.id).offset(offset).limit(limit + 1)).all()
+    rows = session.scalars(
+        select(Check)
+        .where(Check.source_id == source.id)
+        .order_by(Check.checked_at, Check.id)
+        .offset(offset)
+        .limit(limit + 1)
+    ).all()
     return page([check_dict(c) for c in rows], limit=limit, offset=offset)
 
 
 def snapshots_page(session: Session, source: Source, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     check_page(limit, offset)
-    rows = list(session.scalars(select(Snapshot).options(defer(Snapshot.raw))
-                                .where(Snapshot.source_id == source.id)
-                                .order_by(Snapshot.fetched_at, Snapshot.id).offset(offset).limit(limit + 1)))
+    rows = list(
+        session.scalars(
+            select(Snapshot)
+            .options(defer(Snapshot.raw))
+            .where(Snapshot.source_id == source.id)
+            .order_by(Snapshot.fetched_at, Snapshot.id)
+            .offset(offset)
+            .limit(limit + 1)
+        )
+    )
     versions = preferred_versions(session, [s.id for s in rows])
     return page([snapshot_meta(s, versions.get(s.id)) for s in rows], limit=limit, offset=offset)

@@ -15,8 +15,9 @@ from watcher.sources import source_dict
 
 def sources_page(session: Session, *, limit: int = 100, offset: int = 0) -> dict[str, Any]:
     check_page(limit, offset)
-    rows = session.scalars(select(Source).options(joinedload(Source.clinic)).order_by(Source.id)
-                           .offset(offset).limit(limit + 1)).all()
+    rows = session.scalars(
+        select(Source).options(joinedload(Source.clinic)).order_by(Source.id).offset(offset).limit(limit + 1)
+    ).all()
     return page([source_dict(s) for s in rows], limit=limit, offset=offset)
 
 
@@ -24,6 +25,5 @@ def source_info(session: Session, source_id: int) -> dict[str, Any]:
     found = get_source(session, source_id)
     data = source_dict(found)
     data["checks"] = session.scalar(select(func.count()).select_from(Check).where(Check.source_id == found.id))
-    data["snapshots"] = session.scalar(select(func.count()).select_from(Snapshot)
-                                       .where(Snapshot.source_id == found.id))
+    data["snapshots"] = session.scalar(select(func.count()).select_from(Snapshot).where(Snapshot.source_id == found.id))
     return data

@@ -420,8 +420,9 @@ def clinic_page(request: Request, session: SessionDep, clinic_id: str) -> Respon
 
 
 @router.get("/clinics/{clinic_id}/report", response_class=HTMLResponse)
-def clinic_report(request: Request, session: SessionDep, clinic_id: str,
-                  format: Annotated[str | None, Query(max_length=8)] = None) -> Response:
+def clinic_report(
+    request: Request, session: SessionDep, clinic_id: str, format: Annotated[str | None, Query(max_length=8)] = None
+) -> Response:
     """The regulator's report of a clinic; ``format=csv`` (for Excel) or ``json`` as a download."""
     require_read(request)
     clinic = get_clinic(session, _id(clinic_id, "clinic"))
@@ -429,8 +430,11 @@ def clinic_report(request: Request, session: SessionDep, clinic_id: str,
     fmt = _choice(format, REPORT_FORMATS, "format") or "html"
     generated = datetime.now(UTC)
     if fmt != "html":
-        return Response(report_text(report, fmt, generated=generated, excel=True), media_type=MEDIA_TYPES[fmt],
-                        headers={"Content-Disposition": f'attachment; filename="{report_filename(report, fmt)}"'})
+        return Response(
+            report_text(report, fmt, generated=generated, excel=True),
+            media_type=MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{report_filename(report, fmt)}"'},
+        )
     return render(request, "report.html", {"nav": "overview", "report": report, "generated": generated})
 
 
@@ -474,9 +478,18 @@ def matrix(request: Request, session: SessionDep, category: OptionalText = None)
         claimed_now[item["indication"]] = claimed_now.get(item["indication"], 0) + (1 if strength > 0 else 0)
     columns = sorted(claimed_now, key=lambda name: (-claimed_now[name], name))
     ordered = sorted(rows.values(), key=lambda r: (r["clinic"] is None, r["clinic"] or r["source_url"]))
-    return render(request, "matrix.html", {"nav": "matrix", "rows": ordered, "columns": columns,
-                                           "claimed_now": claimed_now, "category": chosen,
-                                           "categories": category_ids()})
+    return render(
+        request,
+        "matrix.html",
+        {
+            "nav": "matrix",
+            "rows": ordered,
+            "columns": columns,
+            "claimed_now": claimed_now,
+            "category": chosen,
+            "categories": category_ids(),
+        },
+    )
 
 
 # --- page history, versions, diffs, raw captures ---------------------------------------------------

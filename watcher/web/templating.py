@@ -125,10 +125,18 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update({
-        "strength_word": strength_word, "when": when, "http_url": http_url, "kind_label": kind_label,
-        "short_hash": short_hash, "human_size": human_size, "indication_ja": indication_ja,
-        "indication_name": indication_name, "text_lang": text_lang,
-    })
+    env.filters.update(
+        {
+            "strength_word": strength_word,
+            "when": when,
+            "http_url": http_url,
+            "kind_label": kind_label,
+            "short_hash": short_hash,
+            "human_size": human_size,
+            "indication_ja": indication_ja,
+            "indication_name": indication_name,
+            "text_lang": text_lang,
+        }
+    )
     env.globals.update({"link": link, "highlight": highlight, "strength_words": STRENGTH_WORDS})
     return Jinja2Templates(env=env)

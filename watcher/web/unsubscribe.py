@@ -33,14 +33,17 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Confirm unsubscribing")
 def confirm_unsubscribe(token: str, store: StoreDep) -> HTMLResponse:
     with store.session() as session:
-        subscription = session.scalar(select(Subscription).where(Subscription.unsubscribe_token == token,
-                                                                 Subscription.active.is_(True)))
+        subscription = session.scalar(
+            select(Subscription).where(Subscription.unsubscribe_token == token, Subscription.active.is_(True))
+        )
         if subscription is None:
             return _page(f"<p>{_INVALID}</p>", 404)
         email, mode = subscription.email, subscription.mode
-    return _page(f"<p>Stop sending watcher alerts ({escape(mode)}) to <b>{escape(email)}</b>?</p>"
-                 f'<form method="post"><button type="submit" name="List-Unsubscribe" value="One-Click">'
-                 f"Unsubscribe</button></form>")
+    return _page(
+        f"<p>Stop sending watcher alerts ({escape(mode)}) to <b>{escape(email)}</b>?</p>"
+        f'<form method="post"><button type="submit" name="List-Unsubscribe" value="One-Click">'
+        f"Unsubscribe</button></form>"
+    )
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe (one click)")
@@ -51,5 +54,6 @@ def do_unsubscribe(token: str, store: StoreDep) -> HTMLResponse:
             emails = sorted({s.email for s in removed})
     except NotFoundError:
         return _page(f"<p>{_INVALID}</p>", 404)
-    return _page(f"<p>Unsubscribed: {escape(', '.join(emails))} will receive no more watcher alerts "
-                 "from this subscription.</p>")
+    return _page(
+        f"<p>Unsubscribed: {escape(', '.join(emails))} will receive no more watcher alerts from this subscription.</p>"
+    )
