@@ -25,7 +25,7 @@ from twisted.web.client import ResponseFailed
 
 from spiders.handlers import STARTED_META, RenderFailed, RenderTimeout
 from spiders.middlewares import RefusedRequest, RobotsDisallowed
-from watcher.capture import Capture, FetchTarget
+from watcher.capture import Capture, FetchTarget, one_line
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 TARGET_META = "watcher_target"
 RENDER_META = "watcher_render"  # the RenderJob of a target fetched through the browser
-MAX_MESSAGE_CHARS = 300
 
 
 # Checked in this order against the exception and each exception it was raised from: Scrapy wraps
@@ -106,15 +105,7 @@ def capture_from_failure(error: BaseException, request: Request, *, max_body_byt
 
 def capture_for_bad_target(target: FetchTarget, error: BaseException) -> Capture:
     """A target Scrapy cannot even build a request for (a malformed URL)."""
-    return Capture(
-        source_id=target.source_id,
-        requested_url=target.url,
-        final_url=target.url,
-        fetched_at=datetime.now(UTC),
-        duration_ms=0,
-        error_kind="other",
-        error=one_line(f"invalid URL: {error}"),
-    )
+    return Capture.failed(target, kind="other", error=f"invalid URL: {error}")
 
 
 def classify(error: BaseException, *, request: Request | None = None) -> tuple[str, str]:
@@ -152,11 +143,6 @@ def _redirects_exhausted(request: Request | None) -> bool:
     if request is None:
         return False
     return bool(request.meta.get("redirect_times")) and request.meta.get("redirect_ttl") == 0
-
-
-def one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_MESSAGE_CHARS else flat[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _elapsed_ms(request: Request) -> int:

@@ -10,8 +10,16 @@ import base64
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+MAX_MESSAGE_CHARS = 300
+
+
+def one_line(text: str) -> str:
+    """An error message on one line of at most ``MAX_MESSAGE_CHARS`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= MAX_MESSAGE_CHARS else flat[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def sha256_hex(data: bytes) -> str:
@@ -68,6 +76,19 @@ class Capture:
     archive_url: str | None = None
     rendered: bool = False  # the body is the browser's DOM after scripts ran, not the server's bytes
     screenshot: bytes = b""  # a full-page PNG, when the target asked for one
+
+    @classmethod
+    def failed(cls, target: FetchTarget, *, kind: str, error: str) -> Capture:
+        """A capture of ``target`` that never got a response (no request could be made, or the crawl died)."""
+        return cls(
+            source_id=target.source_id,
+            requested_url=target.url,
+            final_url=target.url,
+            fetched_at=datetime.now(UTC),
+            duration_ms=0,
+            error_kind=kind,
+            error=one_line(error),
+        )
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

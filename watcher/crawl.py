@@ -29,9 +29,8 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 
-from watcher.capture import Capture, FetchTarget
+from watcher.capture import Capture, FetchTarget, one_line
 from watcher.config import PREFIX, SECRET_SETTINGS, Settings
 from watcher.lifeline import Lifeline
 
@@ -50,7 +49,6 @@ _LEVELS = {
     "ERROR": logging.ERROR,
     "CRITICAL": logging.CRITICAL,
 }
-_MAX_MESSAGE_CHARS = 300
 # Capture lines read from the child and not yet taken by the parent: with the pipe's own buffer, what
 # the parent holds at most, whatever the number of targets.
 BUFFERED_CAPTURES = 16
@@ -87,15 +85,7 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
 
 
 def crawl_failed(target: FetchTarget, reason: str) -> Capture:
-    return Capture(
-        source_id=target.source_id,
-        requested_url=target.url,
-        final_url=target.url,
-        fetched_at=datetime.now(UTC),
-        duration_ms=0,
-        error_kind="crawl_failed",
-        error=_one_line(reason),
-    )
+    return Capture.failed(target, kind="crawl_failed", error=reason)
 
 
 class _Pending:
@@ -274,13 +264,8 @@ class _Child:
                     level = _LEVELS[match.group(1)]
                     line = f"{match.group(2)}: {match.group(3)}"
                 if level >= logging.ERROR or (not match and level >= logging.WARNING):
-                    self._last_error = _one_line(line)
+                    self._last_error = one_line(line)
                 # The child's chatter is debug detail for the parent; its warnings stay warnings.
                 log.log(level if level >= logging.WARNING else logging.DEBUG, "%s", line)
         except (ValueError, OSError):
             pass
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _MAX_MESSAGE_CHARS else flat[: _MAX_MESSAGE_CHARS - 1] + "…"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import ColumnElement, String, case, cast, literal, or_, select
+from sqlalchemy import ColumnElement, Select, String, case, cast, literal, or_, select
 from sqlalchemy.orm import Session
 
 from watcher.errors import DuplicateError, InputError, NotFoundError
@@ -187,6 +187,15 @@ class SourceSpec:
     screenshot: bool = False  # a full-page screenshot of each new version (implied by render)
     selectors: Selectors = NO_SELECTORS  # CSS selectors of the main text (site sources: of their pages)
     requisites: bool = False  # keep each new version's stylesheets, images and scripts (watcher.pipeline.requisites)
+
+
+def clinic_peers(source: Source) -> Select[int]:
+    """The ids of the other pages of the source's clinic (or, without a clinic, of the site it was
+    discovered from): where a clinic-level claim of this page may have been made before."""
+    peers = select(Source.id).where(Source.id != source.id, Source.kind == "page")
+    if source.clinic_id is not None:
+        return peers.where(Source.clinic_id == source.clinic_id)
+    return peers.where(Source.discovered_from_id == source.discovered_from_id)
 
 
 def get_or_create_clinic(session: Session, name: str) -> Clinic:

@@ -396,8 +396,7 @@ def import_warc_cmd(app: AppContext, path: Path, clinic: str | None, as_json: bo
         "not pages": report["skipped_not_pages"],
         "bad URLs": report["skipped_bad_urls"],
     }
-    if any(skipped.values()):
-        click.echo("skipped: " + ", ".join(f"{v} {k}" for k, v in skipped.items() if v))
+    _echo_skipped(skipped)
 
 
 @click.command("backfill")
@@ -490,8 +489,7 @@ def _print_backfill(report: dict[str, Any]) -> None:
         "not served by the archive": report["unavailable"],
         "left by --limit": report["left_by_limit"],
     }
-    if any(skipped.values()):
-        click.echo("skipped: " + ", ".join(f"{v} {k}" for k, v in skipped.items() if v))
+    _echo_skipped(skipped)
 
 
 @click.command("serve")
@@ -518,3 +516,9 @@ def serve_cmd(app: AppContext, host: str, port: int) -> None:
 def register(cli: click.Group) -> None:
     for command in (history_cmd, search_cmd, claims_cmd, export_cmd, import_warc_cmd, backfill_cmd, serve_cmd):
         cli.add_command(command)
+
+
+def _echo_skipped(skipped: dict[str, int]) -> None:
+    """One line naming what a WARC import or a backfill passed over, and why; nothing when nothing was."""
+    if any(skipped.values()):
+        click.echo("skipped: " + ", ".join(f"{count} {why}" for why, count in skipped.items() if count))

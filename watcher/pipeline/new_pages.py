@@ -27,7 +27,7 @@ from watcher.claims.compare import (
 from watcher.describe import STRENGTH_WORDS
 from watcher.models import Alert, ClaimProfileRecord, Source, TextVersion
 from watcher.pipeline.alerts import record_alerts
-from watcher.sources import is_new_page
+from watcher.sources import clinic_peers, is_new_page
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ def _strength_word(strength: int) -> str:
 def _clinic_claims_before(session: Session, source: Source) -> tuple[set[str], dict[str, str]]:
     """Indications the other pages of the source's clinic (or, without a clinic, of its site) ever
     claimed, and those they only named (excluded or mentioned), with a sentence that names them."""
-    peers = select(Source.id).where(Source.id != source.id, Source.kind == "page")
-    if source.clinic_id is not None:
-        peers = peers.where(Source.clinic_id == source.clinic_id)
-    else:
-        peers = peers.where(Source.discovered_from_id == source.discovered_from_id)
+    peers = clinic_peers(source)
     rows = session.execute(
         select(ClaimProfileRecord.indications, ClaimProfileRecord.profile).where(
             ClaimProfileRecord.source_id.in_(peers), ClaimProfileRecord.analyser_version == ANALYSER_VERSION

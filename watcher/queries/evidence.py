@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watcher.models import Alert, ClaimProfileRecord, Snapshot, Source, TextVersion
+from watcher.sources import clinic_peers
 
 
 def before_origin(session: Session, alert: Alert) -> dict[str, Any] | None:
@@ -24,11 +25,7 @@ def before_origin(session: Session, alert: Alert) -> dict[str, Any] | None:
     source = session.get(Source, alert.source_id)
     if source is None:
         return None
-    peers = select(Source.id).where(Source.id != source.id, Source.kind == "page")
-    if source.clinic_id is not None:
-        peers = peers.where(Source.clinic_id == source.clinic_id)
-    else:
-        peers = peers.where(Source.discovered_from_id == source.discovered_from_id)
+    peers = clinic_peers(source)
     rows = session.execute(
         select(
             ClaimProfileRecord.profile,
