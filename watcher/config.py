@@ -232,7 +232,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = _env("DATA_DIR", _parse_data_dir, _default_data_dir(), env)
     database_url = _env("DATABASE_URL", _parse_database_url, "", env)
-    settings = Settings(
+    return Settings(
         data_dir=data_dir,
         database_url=database_url,
         log_level=_env("LOG_LEVEL", _parse_log_level, "INFO", env),
@@ -268,6 +268,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         **_worker_settings(env),
         **_mail_settings(env),
     )
+
+
+def check_executor(settings: Settings) -> Settings:
+    """The queue executor needs PostgreSQL (checked by the commands; the crawl child, which gets no
+    database URL, does not check it)."""
     if settings.executor == "queue" and not settings.database_url.startswith("postgresql"):
         raise ConfigError(
             f"{PREFIX}EXECUTOR=queue needs PostgreSQL: set {PREFIX}DATABASE_URL=postgresql://… (workers on "

@@ -204,6 +204,7 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
         schedule_next(session, result.source_id, now=utcnow(), jitter=settings.scheduler_jitter, rng=rng)
         recorded.add(result.source_id)
 
+    log.info("%s: job %s, %d due source(s) of %d", host, context.job.id, len(due), len(leased))
     summary["waited"] = round(
         take_turn(store, host, delay=settings.download_delay, rng=rng, should_stop=context.should_abort), 3
     )

@@ -31,6 +31,7 @@ def run_cmd(app: AppContext, tick: float | None, once: bool) -> int:
         for name in ("watcher.pipeline.run", "watcher.pipeline.record"):
             logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)  # one line per job from watcher.queue
         logging.getLogger("watcher.scheduler.apscheduler").setLevel(logging.WARNING)
     dispatcher = None
     if app.settings.executor == "queue":
@@ -60,7 +61,7 @@ def worker_cmd(app: AppContext, concurrency: int | None) -> int:
     from watcher.queue import run_worker
 
     if getattr(logging, app.settings.log_level) > logging.DEBUG:
-        for name in ("watcher.pipeline.run", "watcher.pipeline.record"):
+        for name in ("watcher.pipeline.run", "watcher.pipeline.record", "procrastinate"):
             logging.getLogger(name).setLevel(logging.WARNING)
     return run_worker(app.store, app.settings, concurrency=concurrency or app.settings.worker_concurrency)
 
