@@ -8,6 +8,7 @@ the settings' one-line errors."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -18,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,8 @@ from watcher.demo.sink import MailSink
 from watcher.demo.site import VersionedSite
 from watcher.errors import ConfigError
 from watcher.models import Alert, Check, Delivery, Snapshot, Source, utcnow
-from watcher.queue import DELAY_JITTER, Leadership, host_of
+from watcher.queue import DELAY_JITTER, TASK, Leadership, QueueDispatcher, host_of
+from watcher.scheduler import RunReport
 from watcher.sources import SourceSpec, add_sources
 from watcher.subscriptions import SubscriptionSpec, create_subscription
 
@@ -148,10 +151,21 @@ def requests_in_order(site: VersionedSite) -> list[Any]:
     return sorted(site.requests, key=lambda r: r.received_at)
 
 
-def test_three_workers_one_killed_mid_crawl(
-    postgres_url: str, tmp_path: Path, hosts: list[VersionedSite], fault_figures: list[dict[str, object]]
-) -> None:
+@pytest.fixture
+def store(postgres_url: str) -> Iterator[Store]:
+    """The queue executor's store: PostgreSQL only."""
     store = Store(postgres_url)
+    yield store
+    store.dispose()
+
+
+def test_three_workers_one_killed_mid_crawl(
+    postgres_url: str,
+    store: Store,
+    tmp_path: Path,
+    hosts: list[VersionedSite],
+    fault_figures: list[dict[str, object]],
+) -> None:
     ids = watch_all(store, hosts)
     with store.session() as session:
         create_subscription(session, SubscriptionSpec(email="desk@example.org"))
@@ -228,7 +242,12 @@ def test_three_workers_one_killed_mid_crawl(
                 details=processes.logs,
             )
             received = sink.received()
-            assert scheduler.poll() is None and all(w.poll() is None for w in workers if w is not victim)
+            # The others ran on, and stop cleanly on SIGTERM.
+            for process in [scheduler, *(w for w in workers if w is not victim)]:
+                assert process.poll() is None
+                process.send_signal(signal.SIGTERM)
+            for process in [scheduler, *(w for w in workers if w is not victim)]:
+                assert process.wait(timeout=60) == 0, processes.logs()
         finally:
             processes.kill_all()
 
@@ -283,7 +302,6 @@ def test_three_workers_one_killed_mid_crawl(
             "service": "running",
         }
     )
-    store.dispose()
 
 
 def checks_of_host(store: Store, host: str, since: int) -> int:
@@ -336,3 +354,37 @@ def test_queue_needs_postgresql_and_workers_need_the_queue(tmp_path: Path) -> No
     result = subprocess.run([sys.executable, "-m", "watcher.cli", "worker"], env=local, capture_output=True, text=True)
     assert result.returncode == 2 and "needs WATCHER_EXECUTOR=queue" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_stalled_job_gives_way_to_a_newer_batch_of_its_host(postgres_url: str, store: Store, tmp_path: Path) -> None:
+    """A worker dies while a newer batch of its host is already queued (the first one ran past its
+    lease): the stalled job cannot go back to the queue beside it (the host's queueing lock), so it
+    ends and the newer batch runs; the host is not left locked by a dead worker's job."""
+    settings = replace(
+        load_settings({}), data_dir=tmp_path, database_url=postgres_url, executor="queue", worker_stalled=1.0
+    )
+    dispatcher = QueueDispatcher(store, settings)
+
+    async def dead_worker_and_newer_batch() -> tuple[int, int]:
+        async with dispatcher.app.open_async():
+            manager, task = dispatcher.app.job_manager, dispatcher.app.tasks[TASK]
+            first = await task.configure(lock="h.example", queueing_lock="h.example").defer_async(
+                host="h.example", sources=[]
+            )
+            worker = await manager.register_worker()
+            fetched = await manager.fetch_job(queues=None, worker_id=worker)
+            assert fetched is not None and fetched.id == first
+            second = await task.configure(lock="h.example", queueing_lock="h.example").defer_async(
+                host="h.example", sources=[]
+            )
+            return first, second
+
+    first, second = asyncio.run(dead_worker_and_newer_batch())
+    with store.session() as session:  # the worker went silent an hour ago
+        session.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"))
+    report = RunReport(number=1)
+    assert dispatcher.run_due(report) and report.retried == 1
+    with store.session() as session:
+        status = dict(session.execute(text("SELECT id, status::text FROM procrastinate_jobs")).all())
+    assert status == {first: "failed", second: "todo"}
+    dispatcher.close()

@@ -47,13 +47,15 @@ from urllib.parse import urlsplit
 
 import psycopg
 from procrastinate import App, JobContext, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from watcher.config import Settings
 from watcher.db import Store
+from watcher.errors import StoreError
 from watcher.models import HostTurn, Source, utcnow
 from watcher.pipeline.record import CheckResult
 from watcher.pipeline.run import check_with_discovery
@@ -83,9 +85,18 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def connect(database_url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection of its own; a database that cannot be reached is one line."""
+    try:
+        return psycopg.connect(conninfo(database_url), autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise StoreError(f"cannot reach the queue's database: {first}") from None
+
+
 def ensure_queue_schema(database_url: str) -> bool:
     """Apply procrastinate's schema unless it is there; True when it was applied now."""
-    with psycopg.connect(conninfo(database_url), autocommit=True) as connection:
+    with connect(database_url) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         try:
             present = connection.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
@@ -260,16 +271,24 @@ class Leadership:
     """The active scheduler across machines: a session-level advisory lock on its own connection."""
 
     def __init__(self, database_url: str) -> None:
-        self._conninfo = conninfo(database_url)
+        self._database_url = database_url
         self._connection: psycopg.Connection[Any] | None = None
 
     def acquire(self, stop: threading.Event, *, wait: bool) -> bool:
         """Take the lock; with ``wait``, keep trying (a standby) until it is free or ``stop`` is set."""
         said = False
         while not stop.is_set():
-            if self._connection is None or self._connection.closed:
-                self._connection = psycopg.connect(self._conninfo, autocommit=True)
-            row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()
+            try:
+                if self._connection is None or self._connection.closed:
+                    self._connection = connect(self._database_url)
+                row = self._connection.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()
+            except (StoreError, psycopg.Error) as error:
+                if not wait:
+                    raise StoreError(f"cannot take the scheduler lock: {error}") from None
+                log.warning("standby: %s; trying again", error)
+                self.release()
+                stop.wait(STANDBY_POLL_SECONDS)
+                continue
             if row and row[0]:
                 if said:
                     log.info("the active scheduler is gone: this one takes over")
@@ -351,8 +370,19 @@ class QueueDispatcher:
             manager = self.app.job_manager
             stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self.settings.worker_stalled))
             for job in stalled:
+                try:
+                    await manager.retry_job(job)
+                except UniqueViolation:  # a newer batch of that host waits (its queueing lock): it takes over
+                    assert job.id is not None
+                    await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+                    log.warning(
+                        "job %s (%s) was running on a worker that went silent: ended, a newer batch of the host "
+                        "is queued (its other sources come back when their lease ends)",
+                        job.id,
+                        job.lock,
+                    )
+                    continue
                 log.warning("job %s (%s) was running on a worker that went silent: retried", job.id, job.lock)
-                await manager.retry_job(job)
             task = self.app.tasks[TASK]
             for host, items in sorted(batches.items()):
                 try:
