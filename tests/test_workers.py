@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
-from test_faults import count, duplicates, orphans, write_site
+from test_faults import count, duplicates, orphans, service_env, write_site
 from waiting import children, is_running, spawn, wait_for
 
 from watcher.config import check_executor, load_settings
@@ -52,23 +52,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("
 
 
 def queue_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("WATCHER_")}
-    return {
-        **env,
-        "WATCHER_DATABASE_URL": database_url,
-        "WATCHER_DATA_DIR": str(data_dir),
-        "WATCHER_EXECUTOR": "queue",
-        "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "WATCHER_DOWNLOAD_DELAY": str(DELAY),
-        "WATCHER_AUTOTHROTTLE": "0",
-        "WATCHER_RETRY_TIMES": "0",
-        "WATCHER_DOWNLOAD_TIMEOUT": "60",
-        "WATCHER_SCHEDULER_JITTER": "0",
-        "WATCHER_WORKER_HEARTBEAT": "0.5",
-        "WATCHER_WORKER_STALLED": "3",
-        "WATCHER_LOG_LEVEL": "INFO",
+    """The service's settings of tests/test_faults.py, with the queue executor, the delay and quick heartbeats."""
+    return service_env(
+        database_url,
+        data_dir,
+        WATCHER_EXECUTOR="queue",
+        WATCHER_DOWNLOAD_DELAY=str(DELAY),
+        WATCHER_WORKER_HEARTBEAT="0.5",
+        WATCHER_WORKER_STALLED="3",
         **extra,
-    }
+    )
 
 
 class Processes:
