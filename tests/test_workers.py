@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 from test_faults import count, duplicates, orphans, service_env, write_site
-from waiting import children, is_running, spawn, wait_for
+from waiting import STARTUP_SECONDS, children, is_running, spawn, wait_for
 
 from watcher.config import check_executor, load_settings
 from watcher.db import Store
 from watcher.demo.sink import MailSink
-from watcher.demo.site import VersionedSite
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.errors import ConfigError
 from watcher.models import Alert, Check, Delivery, Snapshot, Source, utcnow
 from watcher.queue import DELAY_JITTER, TASK, Leadership, QueueDispatcher, host_of
@@ -381,3 +381,43 @@ def test_a_stalled_job_gives_way_to_a_newer_batch_of_its_host(postgres_url: str,
         status = dict(session.execute(text("SELECT id, status::text FROM procrastinate_jobs")).all())
     assert status == {first: "failed", second: "todo"}
     dispatcher.close()
+
+
+def test_sigterm_stops_a_worker_mid_crawl_and_gives_its_sources_back(
+    postgres_url: str, store: Store, tmp_path: Path
+) -> None:
+    """SIGTERM while the crawl waits on a page that never answers: the worker ends the crawl (after
+    its 3 s grace) instead of waiting for the download timeout, records nothing more, gives the
+    unchecked sources their due time back and exits 0."""
+    entered, unblock = threading.Event(), threading.Event()
+
+    def stuck(info: RequestInfo) -> RouteResult:
+        entered.set()
+        unblock.wait(STARTUP_SECONDS)
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, PAGE.format(name="late", text="late").encode()
+
+    root = tmp_path / "site"
+    root.mkdir()
+    with VersionedSite(root=root, host=HOSTS[0]) as site:
+        site.route("/stuck", stuck)
+        with store.session() as session:
+            (source,) = add_sources(session, [SourceSpec(url=site.url("/stuck"), interval_seconds=86400)])
+        env = queue_env(postgres_url, tmp_path, WATCHER_DOWNLOAD_TIMEOUT="600")
+        processes = Processes(env, tmp_path)
+        try:
+            scheduler = processes.start("run", "run", "--tick", "0.3")
+            worker = processes.start("worker", "worker")
+            assert entered.wait(STARTUP_SECONDS), processes.logs()
+            scheduler.send_signal(signal.SIGTERM)  # it would queue the given-back source again
+            assert scheduler.wait(timeout=STARTUP_SECONDS) == 0, processes.logs()
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=STARTUP_SECONDS)
+        finally:
+            unblock.set()
+            processes.kill_all()
+    assert code == 0, processes.logs()
+    assert "stopped the running crawl" in processes.log_of(worker)
+    assert count(store, Check) == 0, "the interrupted capture must not be recorded"
+    with store.session() as session:
+        due = session.scalars(select(Source.next_due_at).where(Source.id == source.id)).one()
+    assert due is None or due <= utcnow(), "the unchecked source is given back, due now"

@@ -59,7 +59,7 @@ from watcher.errors import StoreError
 from watcher.models import HostTurn, Source, utcnow
 from watcher.pipeline.record import CheckResult
 from watcher.pipeline.run import check_with_discovery
-from watcher.scheduler import STOP_GRACE_SECONDS, RunReport, claim_due, schedule_next
+from watcher.scheduler import STOP_GRACE_SECONDS, RunReport, claim_due, interrupt_crawls, schedule_next
 
 log = logging.getLogger(__name__)
 
@@ -216,13 +216,15 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
         recorded.add(result.source_id)
 
     log.info("%s: job %s, %d due source(s) of %d", host, context.job.id, len(due), len(leased))
+    finished = threading.Event()
+    threading.Thread(target=_end_crawl_on_abort, args=(context, finished), name="abort-watch", daemon=True).start()
     summary["waited"] = round(
         take_turn(store, host, delay=settings.download_delay, rng=rng, should_stop=context.should_abort), 3
     )
     try:
         for result in check_with_discovery(
             store,
-            [s.source_id for s in due],
+            [] if context.should_abort() else [s.source_id for s in due],
             settings=settings,
             on_recorded=on_recorded,
             should_stop=context.should_abort,
@@ -230,6 +232,7 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
             summary["checks"] += 1
             summary[result.outcome] = summary.get(result.outcome, 0) + 1
     finally:
+        finished.set()
         end_turn(store, host)
         unchecked = [s for s in due if s.source_id not in recorded]
         if unchecked and context.should_abort():
@@ -238,6 +241,18 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
             summary["given_back"] = len(unchecked)
     log.info("%s: %d check(s) of %d due source(s)", host, summary["checks"], len(due))
     return summary
+
+
+def _end_crawl_on_abort(context: JobContext, finished: threading.Event) -> None:
+    """When the worker stops (SIGTERM, after its grace), end the crawl at once rather than wait for a
+    slow download: nothing is recorded after a stop anyway. Stops are the worker's, so every running
+    job is stopping and ending all of its crawl subprocesses is right."""
+    while not finished.wait(TURN_POLL_SECONDS):
+        if context.should_abort():
+            killed = interrupt_crawls()
+            if killed:
+                log.info("stopped the running crawl (%d process(es)); its unrecorded pages are given back", killed)
+            return
 
 
 def run_worker(store: Store, settings: Settings, *, concurrency: int, name: str | None = None) -> int:
