@@ -26,14 +26,14 @@ def load() -> dict[str, Any]:
 
 def test_services_health_and_start_order() -> None:
     services = load()["services"]
-    assert {"postgres", "migrate", "scheduler", "web", "mailpit"} <= set(services)
+    assert {"postgres", "migrate", "scheduler", "worker", "web", "mailpit"} <= set(services)
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
     assert services["migrate"]["command"] == ["db", "upgrade"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["scheduler"]["command"] == ["run"]
     assert services["web"]["command"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
-    for name in ("scheduler", "web"):
+    for name in ("scheduler", "worker", "web"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert services[name]["restart"] == "unless-stopped"
     assert services["scheduler"]["stop_signal"] == "SIGTERM" and services["scheduler"]["init"] is True
@@ -53,7 +53,7 @@ def test_watcher_services_share_settings_and_reach_mailpit() -> None:
     services = load()["services"]
     known = {PREFIX + f.name.upper() for f in fields(Settings)}
     watcher_services = [name for name, service in services.items() if service.get("build") == "."]
-    assert set(watcher_services) >= {"migrate", "scheduler", "web", "check"}
+    assert set(watcher_services) >= {"migrate", "scheduler", "worker", "web", "check"}
     for name in watcher_services:
         env = services[name]["environment"]
         assert set(env) <= known, f"{name}: unknown settings {set(env) - known}"
@@ -77,3 +77,20 @@ def test_compose_commands_exist() -> None:
         assert not isinstance(command, click.Group), f"{name}: {service['command']} is not a watcher command"
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert {a for a in args if a.startswith("--")} <= options, f"{name}: unknown options in {service['command']}"
+
+
+def test_worker_service_scales() -> None:
+    """`docker compose up --scale worker=3`: nothing in the worker service may be unique to one
+    container (a container name, a published host port), and it runs the queue executor's jobs
+    that the scheduler queues (both with WATCHER_EXECUTOR=queue on PostgreSQL)."""
+    services = load()["services"]
+    worker = services["worker"]
+    assert worker["command"] == ["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["restart"] == "unless-stopped" and worker["init"] is True
+    assert worker["stop_signal"] == "SIGTERM"
+    for name in ("scheduler", "worker"):
+        env = services[name]["environment"]
+        assert env["WATCHER_EXECUTOR"] == "queue" and env["WATCHER_DATABASE_URL"].startswith("postgresql://")
+    deploy = worker.get("deploy") or {}
+    assert "replicas" not in deploy or int(deploy["replicas"]) >= 1

@@ -54,7 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "watcher.subscriptions",
         ),
     ),
-    ("delivery", ("watcher.notify", "watcher.scheduler")),
+    ("delivery", ("watcher.notify", "watcher.scheduler", "watcher.queue")),
     ("surfaces", ("watcher.web", "watcher.demo", "watcher.cli")),
 )
 PIPELINE_ORDER = ("run", "requisites", "discover", "record", "analyse", "new_pages", "alerts")

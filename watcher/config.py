@@ -23,6 +23,7 @@ from watcher.netguard import ALL_NETWORKS, Network, parse_networks
 T = TypeVar("T")
 
 PREFIX = "WATCHER_"
+EXECUTORS = ("local", "queue")
 
 
 def _default_data_dir() -> Path:
@@ -101,6 +102,13 @@ def _parse_fraction(raw: str) -> float:
     return value
 
 
+def _parse_executor(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in EXECUTORS:
+        raise ValueError("expected local or queue")
+    return value
+
+
 def _parse_log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -155,6 +163,13 @@ class Settings:
     scheduler_batch_size: int = 50
     scheduler_notify_interval: float = 60.0
     scheduler_digest_interval: float = 900.0
+    # Executor: "local" (checks in the `watcher run` process) or "queue" (PostgreSQL only: `watcher run`
+    # queues host batches that `watcher worker` processes run, see watcher.queue); the workers' jobs
+    # at once, their heartbeat, and the silence after which a worker's jobs are retried elsewhere
+    executor: str = "local"
+    worker_concurrency: int = 1
+    worker_heartbeat: float = 10.0
+    worker_stalled: float = 60.0
     # Diffs
     diff_timeout: float = 2.0
     # JSON API (watcher serve): bearer token for writes (empty = writes disabled); reads need it too when required
@@ -250,8 +265,36 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_max_failures=_env("LOGIN_MAX_FAILURES", _parse_positive_int, 5, env),
         login_max_failures_global=_env("LOGIN_MAX_FAILURES_GLOBAL", _parse_positive_int, 50, env),
         login_window=_env("LOGIN_WINDOW", _parse_tick, 300.0, env),
+        **_worker_settings(env),
         **_mail_settings(env),
     )
+
+
+def check_executor(settings: Settings) -> Settings:
+    """The queue executor needs PostgreSQL (checked by the commands; the crawl child, which gets no
+    database URL, does not check it)."""
+    if settings.executor == "queue" and not settings.database_url.startswith("postgresql"):
+        raise ConfigError(
+            f"{PREFIX}EXECUTOR=queue needs PostgreSQL: set {PREFIX}DATABASE_URL=postgresql://… (workers on "
+            "several machines share one database); the embedded SQLite store runs with the local executor"
+        )
+    return settings
+
+
+def _worker_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The executor and the queue's workers (``watcher worker``), with the check between the two times."""
+    values: dict[str, Any] = {
+        "executor": _env("EXECUTOR", _parse_executor, "local", env),
+        "worker_concurrency": _env("WORKER_CONCURRENCY", _parse_positive_int, 1, env),
+        "worker_heartbeat": _env("WORKER_HEARTBEAT", _parse_tick, 10.0, env),
+        "worker_stalled": _env("WORKER_STALLED", _parse_tick, 60.0, env),
+    }
+    if values["worker_stalled"] <= 2 * values["worker_heartbeat"]:
+        raise ConfigError(
+            f"{PREFIX}WORKER_STALLED={values['worker_stalled']:g} must be more than twice "
+            f"{PREFIX}WORKER_HEARTBEAT={values['worker_heartbeat']:g}: a live worker would look dead between heartbeats"
+        )
+    return values
 
 
 # A SQLAlchemy URL, ``dialect[+driver]://[user[:password]@][host][:port][/database][?query]``, read

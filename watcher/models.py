@@ -406,3 +406,16 @@ class AlertTriage(Base):
     author: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HostTurn(Base):
+    """Politeness across the queue's workers (``watcher.queue``): per host, when its last crawl ended
+    (database time) and whether one is going on. A host's jobs never run at once (a queue lock per
+    host); this row makes the next one wait the download delay after the previous one, whichever
+    machine ran it."""
+
+    __tablename__ = "host_turns"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_request_at: Mapped[datetime | None] = mapped_column()
+    busy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -176,8 +176,14 @@ class RunReport:
     active: int = 0
     due: int = 0
     upcoming: datetime | None = None
+    # The queue executor: jobs queued (one per host batch), their sources, stalled jobs retried.
+    queued_jobs: int = 0
+    queued_sources: int = 0
+    retried: int = 0
 
     def line(self) -> str:
+        if self.queued_jobs or self.retried:
+            return self._queued_line()
         total = sum(self.outcomes.values())
         parts = [f"run {self.number}: {total} check(s) in {self.seconds:.1f} s"]
         if self.outcomes:
@@ -187,18 +193,48 @@ class RunReport:
         parts.append(f"{self.new_alerts} new alert(s)")
         if self.stopped:
             parts.append("interrupted by stop")
-        waiting = f"{self.due} due now" if self.due else f"next due {describe_wait(self.upcoming)}"
-        parts.append(f"{self.active} active source(s), {waiting}")
+        parts.append(self._sources_part())
         return "; ".join(parts)
+
+    def _queued_line(self) -> str:
+        parts = [f"run {self.number}: queued {self.queued_jobs} host batch(es) of {self.queued_sources} source(s)"]
+        if self.retried:
+            parts.append(f"{self.retried} stalled job(s) retried")
+        parts.append(self._sources_part())
+        return "; ".join(parts)
+
+    def _sources_part(self) -> str:
+        waiting = f"{self.due} due now" if self.due else f"next due {describe_wait(self.upcoming)}"
+        return f"{self.active} active source(s), {waiting}"
+
+
+class Dispatcher(Protocol):
+    """Where due checks go instead of this process (``watcher.queue.QueueDispatcher``): it also
+    decides which ``watcher run`` is the active one across machines."""
+
+    def lead(self, stop: threading.Event, *, wait: bool = True) -> bool: ...
+
+    def leading(self) -> bool: ...
+
+    def run_due(self, report: RunReport) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class Service:
     """The scheduler service; ``serve()`` blocks until SIGTERM/SIGINT, ``once()`` runs one tick."""
 
     def __init__(
-        self, store: Store, settings: Settings, *, tick: float | None = None, rng: random.Random | None = None
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        tick: float | None = None,
+        rng: random.Random | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.store = store
+        self.dispatcher = dispatcher
         self.settings = settings
         self.tick = tick or settings.scheduler_tick
         self.stop_requested = threading.Event()
@@ -206,11 +242,14 @@ class Service:
         self._idle.set()
         self._runs = 0
         self._rng = rng or random.Random()
+        self.lost_lead = False
 
     # -- one run ---------------------------------------------------------------------------------
 
     def run_due(self) -> RunReport | None:
         """Check everything due now, in batches; None when nothing was due."""
+        if self.dispatcher is not None:
+            return self._dispatch_due(self.dispatcher)
         started = time.monotonic()
         with self.store.session() as session:
             alert_mark = session.scalar(select(func.max(Alert.id))) or 0
@@ -264,6 +303,24 @@ class Service:
                 )
                 or 0
             )
+            report.active, report.due, report.upcoming = next_due(session)
+        log.info("%s", report.line())
+        return report
+
+    def _dispatch_due(self, dispatcher: Dispatcher) -> RunReport | None:
+        """The queue executor: hand what is due to the workers; None when nothing was due."""
+        if not dispatcher.leading():
+            log.error("lost the scheduler lock (database connection ended): stopping; a standby takes over")
+            self.lost_lead = True
+            self.stop_requested.set()
+            return None
+        started = time.monotonic()
+        report = RunReport(number=self._runs + 1)
+        if not dispatcher.run_due(report):
+            return None
+        self._runs += 1
+        report.seconds = time.monotonic() - started
+        with self.store.session() as session:
             report.active, report.due, report.upcoming = next_due(session)
         log.info("%s", report.line())
         return report
@@ -350,6 +407,9 @@ class Service:
         previous = self._install_signals()
         try:
             self._announce()
+            if self.dispatcher is not None and not self.dispatcher.lead(self.stop_requested, wait=False):
+                log.info("another watcher run is active (the queue executor's scheduler): nothing done")
+                return 0
             self._idle.clear()
             try:
                 if self.run_due() is None:
@@ -361,6 +421,8 @@ class Service:
             self._notify_job()
             self._digest_job()
         finally:
+            if self.dispatcher is not None:
+                self.dispatcher.close()
             _restore_signals(previous)
         return 0
 
@@ -369,6 +431,9 @@ class Service:
         previous = self._install_signals()
         try:
             self._announce()
+            if self.dispatcher is not None and not self.dispatcher.lead(self.stop_requested):
+                log.info("stopped while on standby")
+                return 0
             scheduler = BackgroundScheduler(
                 timezone=UTC,
                 logger=_apscheduler_logger(),
@@ -403,7 +468,11 @@ class Service:
                 scheduler.shutdown(wait=False)  # no new jobs; the running ones finish below
                 self._wait_for_run()
         finally:
+            if self.dispatcher is not None:
+                self.dispatcher.close()
             _restore_signals(previous)
+        if self.lost_lead:
+            return 1
         log.info("stopped cleanly after %d run(s)", self._runs)
         return 0
 

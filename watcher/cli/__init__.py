@@ -76,6 +76,12 @@ def db_upgrade(app: AppContext, revision: str) -> None:
         click.echo(f"database at revision {current_revision(engine)}")
     finally:
         engine.dispose()
+    if app.settings.executor == "queue":
+        # lazy import: start-up time
+        from watcher.queue import ensure_queue_schema
+
+        applied = ensure_queue_schema(app.settings.database_url)
+        click.echo("queue schema (procrastinate) " + ("applied" if applied else "already present"))
 
 
 @db.command("current")

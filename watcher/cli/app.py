@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from watcher.config import Settings, load_settings
+from watcher.config import Settings, check_executor, load_settings
 
 if TYPE_CHECKING:
     from watcher.db import Store
@@ -30,7 +30,7 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings()
+            self._settings = check_executor(load_settings())
         return self._settings
 
     @property
