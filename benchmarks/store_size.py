@@ -12,6 +12,7 @@ VACUUMed copy of the original), or the PostgreSQL store without its trigram inde
 
     .venv/bin/python benchmarks/store_size.py --pages 500 --database sqlite --without-fts
     .venv/bin/python benchmarks/store_size.py --pages 500 --database postgresql --without-fts
+    (--unconditional: forget the validators before rounds 2 and 3, as capture_rounds.py does)
 
 PostgreSQL: a fresh database is created and dropped on the server of ``--postgres`` (default
 postgresql://postgres@127.0.0.1:5432/postgres, trust auth).
@@ -125,12 +126,22 @@ def sqlite_sizes(path: Path) -> tuple[int, int]:
     return disk, (count - free) * size
 
 
+def forget_validators(url: str) -> None:
+    """As a server that ignores conditional requests: every page is downloaded and compared on its text."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE sources SET etag = NULL, last_modified = NULL")
+    engine.dispose()
+
+
 def rounds(
     root: Path,
     pages: int,
     env: dict[str, str],
     size: Callable[[], tuple[int, int]],
     after_round2: Callable[[], None],
+    *,
+    unconditional: bool,
 ) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:
     sizes, outcomes = [], []
     with VersionedSite(root=root) as site:
@@ -138,6 +149,8 @@ def rounds(
         sizes.append(size())
         for number in (1, 2, 3):
             site.round = min(number, 2)  # round 3: nothing changed since round 2
+            if unconditional and number > 1:
+                forget_validators(env["WATCHER_DATABASE_URL"])
             outcomes.append(run_round(env))
             sizes.append(size())
             if number == 2:
@@ -155,8 +168,13 @@ def main() -> None:
         "--without-fts", action="store_true", help="also size the store without the per-version FTS index"
     )
     parser.add_argument("--keep", type=Path, help="SQLite: copy the store after round 2 here")
+    parser.add_argument(
+        "--unconditional",
+        action="store_true",
+        help="forget ETag/Last-Modified before rounds 2 and 3 (as capture_rounds.py)",
+    )
     args = parser.parse_args()
-    report: dict[str, object] = {"pages": args.pages, "database": args.database}
+    report: dict[str, object] = {"pages": args.pages, "database": args.database, "unconditional": args.unconditional}
     env = {
         **os.environ,
         "WATCHER_DOWNLOAD_DELAY": "0",
@@ -183,6 +201,7 @@ def main() -> None:
                 env,
                 lambda: sqlite_sizes(db_path),
                 lambda: shutil.copyfile(db_path, round2),
+                unconditional=args.unconditional,
             )
         else:
             with admin.connect() as connection:
@@ -192,7 +211,7 @@ def main() -> None:
             tables: dict[str, int] = {}
             sizes, outcomes = rounds(
                 work / "site", args.pages, env, lambda: (postgres_bytes(engine_url),) * 2,
-                lambda: tables.update(postgres_tables(engine_url)),
+                lambda: tables.update(postgres_tables(engine_url)), unconditional=args.unconditional,
             )  # fmt: skip
         changed = int(outcomes[1].get("n_changed", 0))
         disk, used = [d for d, _ in sizes], [u for _, u in sizes]
