@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 from waiting import STARTUP_SECONDS, wait_for
+from warcio.archiveiterator import ArchiveIterator
 
 from watcher.capture import Capture, sha256_hex
 from watcher.config import Settings
 from watcher.db import Store
+from watcher.export import ExportFilter, export_warc
 from watcher.models import Body, Change, Check, Snapshot, TextVersion, raw_bytes, store_body
 from watcher.pipeline.record import record_capture
+from watcher.queries.snapshots import snapshot_raw
 from watcher.sources import SourceSpec, add_sources
 
 PAGE = """<html><head><title>{title}</title></head><body>
@@ -133,7 +137,8 @@ def test_failed_page_never_becomes_previous_version(store: Store, settings: Sett
 
 
 def test_page_flipping_back_keeps_one_copy_of_each_body(store: Store, settings: Settings) -> None:
-    """A → B → A: three checks and three snapshots, but the bytes of A are stored once."""
+    """A → B → A: three checks and three snapshots, but the bytes of A are stored once; every reader
+    gives each snapshot its own bytes back."""
     with store.session() as s:
         source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
     body_a = page("エクソソームはうつ病の症状を改善する可能性があります。")
@@ -150,6 +155,13 @@ def test_page_flipping_back_keeps_one_copy_of_each_body(store: Store, settings: 
         assert [raw_bytes(x) for x in snapshots if x is not None] == [body_a, body_b, body_a]
         assert snapshots[0] is not None and snapshots[2] is not None
         assert snapshots[0].sha256 == snapshots[2].sha256 == sha256_hex(body_a)
+        # The readers: the raw view, and a WARC export whose one batch holds A's body for two snapshots.
+        assert [snapshot_raw(s, r.snapshot_id or 0).body for r in results] == [body_a, body_b, body_a]
+        out = io.BytesIO()
+        assert export_warc(s, out, filters=ExportFilter(), gzip=False) == 3
+    out.seek(0)
+    payloads = [r.content_stream().read() for r in ArchiveIterator(out) if r.rec_type == "response"]
+    assert payloads == [body_a, body_b, body_a]
 
 
 def test_same_body_stored_by_two_transactions_at_once(store: Store) -> None:
