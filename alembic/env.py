@@ -39,9 +39,14 @@ def run_migrations_online() -> None:
             compare_type=True,
             include_object=include_object_for(connection.dialect.name),
         )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        except BaseException:
+            if sqlite:
+                connection.invalidate()  # foreign keys still off on it: never back into the pool
+            raise
         if sqlite:
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
