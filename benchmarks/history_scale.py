@@ -255,7 +255,8 @@ TABLE_OF = {
     "profiles": "claim_profiles",
     "alerts": "alerts",
 }
-JSON_COLUMNS = {"headers", "ops", "indications", "details"}  # profile: zlib-compressed JSON (ZlibJSON)
+JSON_COLUMNS = {"headers", "indications", "details"}  # profile, ops: zlib-compressed JSON (ZlibJSON)
+OPS = zlib.compress(compact_json([[0, 40], [-1, "旧"], [1, "新"]]).encode("utf-8"), 9)
 # Parents before children: foreign keys are checked as rows arrive.
 LOAD_ORDER = ("bodies", "snapshots", "versions", "changes", "profiles", "checks", "alerts")
 
@@ -429,9 +430,7 @@ class Generator:
             if previous is not None:
                 old_id, old_when, old_ind, old_text = previous
                 delta = abs(len(text) - len(old_text)) + 20
-                tables.changes.append(
-                    (vid, source, old_id, vid, delta, 20, [[0, 40], [-1, "旧"], [1, "新"]], 0.001, when)
-                )
+                tables.changes.append((vid, source, old_id, vid, delta, 20, OPS, 0.001, when))
                 self._alerts(tables, source, clinic_id, old_id, old_when, old_ind, vid, when, indications, seen)
             previous = (vid, when, indications, text)
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from watcher.db import current_revision, downgrade, head_revision, make_engine, upgrade
-from watcher.models import Base, Body, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
+from watcher.models import Base, Body, Change, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
 from watcher.search_index import include_object_for
 
 
@@ -45,12 +45,13 @@ def test_store_migrates_on_first_use(database_url: str) -> None:
 
 
 PROFILE = {"indications": {"depression": {"strength": 3, "evidence": ["うつ病の症状を改善します。"]}}}
+OPS = [[0, 12], [-1, "可能性があります"], [1, "証明されています"]]
 
 
 def _insert_captures_at_0010(connection: Connection, pages: list[bytes]) -> list[str]:
     """Store as revision 0010 did: each snapshot with its own zlib copy; one page requisite; a text
     version, a check and a claim profile per snapshot (rows that refer to the snapshots the migration
-    rebuilds, and the profiles 0013 compresses)."""
+    rebuilds, and the profiles 0013 compresses); a stored diff between the first two."""
     now = datetime(2026, 1, 1, tzinfo=UTC)
     connection.execute(text("INSERT INTO sources (id, url, kind, interval_seconds, active, created_at, render, "
                             "screenshot, requisites) VALUES (1, 'https://clinic.example/p', 'page', 86400, :t, :now, "
@@ -79,6 +80,11 @@ def _insert_captures_at_0010(connection: Connection, pages: list[bytes]) -> list
                  "reference_count, created_at) VALUES (:id, 1, '1.3.0', :profile, '{}', 0, :now)"),
             {"id": number, "profile": json.dumps(PROFILE), "now": now},
         )  # fmt: skip
+    connection.execute(
+        text("INSERT INTO changes (source_id, old_version_id, new_version_id, inserted_chars, deleted_chars, ops, "
+             "diff_seconds, created_at) VALUES (1, 1, 2, 8, 8, :ops, 0.01, :now)"),
+        {"ops": json.dumps(OPS), "now": now},
+    )  # fmt: skip
     style = b"body { color: black }"
     connection.execute(
         text("INSERT INTO requisites (id, url, url_sha256, fetched_at, http_status, headers, sha256, size, "
@@ -93,7 +99,7 @@ def _insert_captures_at_0010(connection: Connection, pages: list[bytes]) -> list
 def test_bodies_migration_moves_bytes_both_ways(database_url: str) -> None:
     """0012 moves every stored body into ``bodies`` once per SHA-256 (A→B→A: two rows), every
     snapshot and the rows referring to them stay, and the downgrade puts the same bytes back; 0013
-    compresses claim profiles and gives them back."""
+    compresses claim profiles and stored diffs and gives them back."""
     pages = [b"<html>A</html>" * 50, b"<html>B</html>" * 50, b"<html>A</html>" * 50]
     engine = make_engine(database_url)
     try:
@@ -109,6 +115,7 @@ def test_bodies_migration_moves_bytes_both_ways(database_url: str) -> None:
             assert raw_bytes(session.scalars(select(Requisite)).one()) == b"body { color: black }"
             assert session.scalar(select(func.count()).select_from(TextVersion)) == 3
             assert list(session.scalars(select(ClaimProfileRecord.profile))) == [PROFILE] * 3
+            assert session.scalars(select(Change.ops)).one() == OPS
             assert session.scalar(select(func.count()).select_from(Check).where(Check.snapshot_id.is_not(None))) == 3
         downgrade(engine, "0010")
         with engine.connect() as connection:
@@ -122,6 +129,8 @@ def test_bodies_migration_moves_bytes_both_ways(database_url: str) -> None:
             assert connection.scalar(text("SELECT COUNT(*) FROM text_versions")) == 3
             profiles = connection.execute(text("SELECT profile FROM claim_profiles")).scalars().all()
             assert [json.loads(p) if isinstance(p, str) else p for p in profiles] == [PROFILE] * 3
+            ops = connection.execute(text("SELECT ops FROM changes")).scalar_one()
+            assert (json.loads(ops) if isinstance(ops, str) else ops) == OPS
             assert "bodies" not in inspect(connection).get_table_names()
     finally:
         engine.dispose()

@@ -79,7 +79,7 @@ def compact_json(value: Any) -> str:
 
 class ZlibJSON(TypeDecorator[Any]):
     """A JSON document stored zlib-compressed: for documents only ever read whole in Python (a claim
-    profile), never queried inside by SQL; a third of the bytes of the JSON text."""
+    profile, a stored diff), never queried inside by SQL; a third of a profile's JSON text."""
 
     impl = LargeBinary
     cache_ok = True
@@ -322,7 +322,7 @@ class Change(Base):
     new_version_id: Mapped[int] = mapped_column(ForeignKey("text_versions.id", ondelete="CASCADE"))
     inserted_chars: Mapped[int] = mapped_column(Integer)
     deleted_chars: Mapped[int] = mapped_column(Integer)
-    ops: Mapped[list[Any]] = mapped_column()
+    ops: Mapped[list[Any]] = mapped_column(ZlibJSON())
     diff_seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
