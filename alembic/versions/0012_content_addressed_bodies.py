@@ -16,8 +16,8 @@ The downgrade copies each row's body back and drops the table.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 
 revision = "0012"
 down_revision = "0010"
@@ -48,10 +48,10 @@ def upgrade() -> None:
     for table in TABLES:
         for low, high in _id_batches(table):
             bind.execute(
-                sa.text(f'INSERT INTO bodies (sha256, size, compression, data) '
-                        f'SELECT sha256, size, compression, raw FROM {table} WHERE id BETWEEN :low AND :high '
-                        f'ORDER BY id ON CONFLICT (sha256) DO NOTHING'),
-                {'low': low, 'high': high},
+                sa.text(f"INSERT INTO bodies (sha256, size, compression, data) "
+                        f"SELECT sha256, size, compression, raw FROM {table} WHERE id BETWEEN :low AND :high "
+                        f"ORDER BY id ON CONFLICT (sha256) DO NOTHING"),
+                {"low": low, "high": high},
             )  # fmt: skip
         with op.batch_alter_table(table) as batch:
             batch.drop_column("raw")
@@ -68,11 +68,11 @@ def downgrade() -> None:
             batch.add_column(sa.Column("raw", sa.LargeBinary(), nullable=True))
         for low, high in _id_batches(table):
             bind.execute(
-                sa.text(f'UPDATE {table} SET '
-                        f'compression = (SELECT compression FROM bodies WHERE bodies.sha256 = {table}.sha256), '
-                        f'raw = (SELECT data FROM bodies WHERE bodies.sha256 = {table}.sha256) '
-                        f'WHERE id BETWEEN :low AND :high'),
-                {'low': low, 'high': high},
+                sa.text(f"UPDATE {table} SET "
+                        f"compression = (SELECT compression FROM bodies WHERE bodies.sha256 = {table}.sha256), "
+                        f"raw = (SELECT data FROM bodies WHERE bodies.sha256 = {table}.sha256) "
+                        f"WHERE id BETWEEN :low AND :high"),
+                {"low": low, "high": high},
             )  # fmt: skip
         with op.batch_alter_table(table) as batch:
             batch.alter_column("compression", existing_type=sa.String(length=8), nullable=False)

@@ -23,18 +23,18 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
 BATCH = 500
-DOCUMENTS = (('claim_profiles', 'profile'), ('changes', 'ops'))
+DOCUMENTS = (("claim_profiles", "profile"), ("changes", "ops"))
 
 
 def _compress(value: Any) -> bytes:
     document = json.loads(value) if isinstance(value, str) else value  # SQLite gives text; psycopg parses json
-    return zlib.compress(json.dumps(document, ensure_ascii=False, separators=(',', ':')).encode('utf-8'), 9)
+    return zlib.compress(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 9)
 
 
 def _decompress(value: Any) -> Any:
@@ -44,22 +44,22 @@ def _decompress(value: Any) -> Any:
 def _convert(table: str, column: str, target_type: sa.types.TypeEngine[Any], convert: Callable[[Any], Any]) -> None:
     """Rewrite every value of ``table.column`` with ``convert`` into a new column of ``target_type``
     that then replaces it."""
-    new = f'{column}_new'
+    new = f"{column}_new"
     with op.batch_alter_table(table) as batch:
         batch.add_column(sa.Column(new, target_type, nullable=True))
     bind = op.get_bind()
-    update = sa.text(f'UPDATE {table} SET {new} = :value WHERE id = :id').bindparams(
-        sa.bindparam('value', type_=target_type)
+    update = sa.text(f"UPDATE {table} SET {new} = :value WHERE id = :id").bindparams(
+        sa.bindparam("value", type_=target_type)
     )
     last = 0
     while True:
         rows = bind.execute(
-            sa.text(f'SELECT id, {column} FROM {table} WHERE id > :last ORDER BY id LIMIT :batch'),
-            {'last': last, 'batch': BATCH},
+            sa.text(f"SELECT id, {column} FROM {table} WHERE id > :last ORDER BY id LIMIT :batch"),
+            {"last": last, "batch": BATCH},
         ).all()
         if not rows:
             break
-        bind.execute(update, [{'id': row_id, 'value': convert(value)} for row_id, value in rows])
+        bind.execute(update, [{"id": row_id, "value": convert(value)} for row_id, value in rows])
         last = rows[-1][0]
     with op.batch_alter_table(table) as batch:
         batch.drop_column(column)
