@@ -97,6 +97,18 @@ def forget_validators(db_path: Path) -> None:
     engine.dispose()
 
 
+def add_page_sources(site: VersionedSite, pages: int, env: dict[str, str]) -> None:
+    """Add the site's N generated pages as sources, with the real CLI (200 URLs per call)."""
+    urls = [site.url(f"/bench/page-{i:05d}/") for i in range(pages)]
+    for start in range(0, len(urls), 200):
+        subprocess.run(
+            [sys.executable, "-m", "watcher.cli", "sources", "add", *urls[start : start + 200]],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+
 def run_round(env: dict[str, str]) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -144,14 +156,7 @@ def main() -> None:
             "WATCHER_CONCURRENT_REQUESTS": "16",
         }
         with VersionedSite(root=root) as site:
-            urls = [site.url(f"/bench/page-{i:05d}/") for i in range(args.pages)]
-            for start in range(0, len(urls), 200):
-                subprocess.run(
-                    [sys.executable, "-m", "watcher.cli", "sources", "add", *urls[start : start + 200]],
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                )
+            add_page_sources(site, args.pages, env)
             size0 = database_bytes(db_path)
             first = run_round(env)
             size1 = database_bytes(db_path)

@@ -48,6 +48,7 @@ from typing import Any
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
+from watcher.models import compact_json
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SCHIZOPHRENIA = 2  # index in the indication lists
@@ -145,6 +146,7 @@ class PageState:
 @dataclass
 class Tables:
     checks: list[tuple[Any, ...]] = field(default_factory=list)
+    bodies: list[tuple[Any, ...]] = field(default_factory=list)
     snapshots: list[tuple[Any, ...]] = field(default_factory=list)
     versions: list[tuple[Any, ...]] = field(default_factory=list)
     changes: list[tuple[Any, ...]] = field(default_factory=list)
@@ -155,7 +157,7 @@ class Tables:
         return len(self.versions)
 
     def clear(self) -> None:
-        for rows in (self.checks, self.snapshots, self.versions, self.changes, self.profiles, self.alerts):
+        for rows in (self.checks, self.bodies, self.snapshots, self.versions, self.changes, self.profiles, self.alerts):
             rows.clear()
 
 
@@ -186,9 +188,8 @@ COLUMNS = {
         "encoding",
         "sha256",
         "size",
-        "compression",
-        "raw",
     ),
+    "bodies": ("sha256", "size", "compression", "data"),
     "text_versions": (
         "id",
         "snapshot_id",
@@ -246,6 +247,7 @@ COLUMNS = {
     ),
 }
 TABLE_OF = {
+    "bodies": "bodies",
     "checks": "checks",
     "snapshots": "snapshots",
     "versions": "text_versions",
@@ -253,9 +255,10 @@ TABLE_OF = {
     "profiles": "claim_profiles",
     "alerts": "alerts",
 }
-JSON_COLUMNS = {"headers", "ops", "profile", "indications", "details"}
+JSON_COLUMNS = {"headers", "indications", "details"}  # profile, ops: zlib-compressed JSON (ZlibJSON)
+OPS = zlib.compress(compact_json([[0, 40], [-1, "旧"], [1, "新"]]).encode("utf-8"), 9)
 # Parents before children: foreign keys are checked as rows arrive.
-LOAD_ORDER = ("snapshots", "versions", "changes", "profiles", "checks", "alerts")
+LOAD_ORDER = ("bodies", "snapshots", "versions", "changes", "profiles", "checks", "alerts")
 
 
 class Generator:
@@ -265,7 +268,8 @@ class Generator:
         self.rng = random.Random(seed)
         self.sources = sources
         self.per_source = max(1, versions // sources)
-        self.profiles: dict[tuple[Any, ...], tuple[str, dict[str, int], int]] = {}
+        self.profiles: dict[tuple[Any, ...], tuple[bytes, dict[str, int], int]] = {}
+        self.bodies: set[int] = set()  # 64-bit prefixes of the SHA-256 of the bodies kept: each once
         self.next_check = 1
         self.next_alert = 1
         self.next_version = 1
@@ -331,12 +335,12 @@ class Generator:
             lines += [f"## {refs_heading}", *(f"- {r}" for r in refs)]
         return html, "\n".join(lines), title
 
-    def profile(self, state: PageState, text: str) -> tuple[str, dict[str, int], int]:
+    def profile(self, state: PageState, text: str) -> tuple[bytes, dict[str, int], int]:
         key = (state.lang, state.treatment, state.strength, tuple(state.indications), state.references)
         if key not in self.profiles:
             result = analyze(text)
             self.profiles[key] = (
-                json.dumps(result.to_dict(), ensure_ascii=False),
+                zlib.compress(compact_json(result.to_dict()).encode("utf-8"), 9),
                 result.indication_strengths(),
                 len(result.references),
             )
@@ -384,7 +388,11 @@ class Generator:
             raw = html.encode("utf-8")
             if vid <= 50:
                 check_extraction(raw, text)
-            sha = hashlib.sha256(raw).hexdigest()
+            digest = hashlib.sha256(raw).digest()
+            sha = digest.hex()
+            if int.from_bytes(digest[:8]) not in self.bodies:
+                self.bodies.add(int.from_bytes(digest[:8]))
+                tables.bodies.append((sha, len(raw), "zlib", zlib.compress(raw, 6)))
             tables.snapshots.append(
                 (
                     vid,
@@ -398,8 +406,6 @@ class Generator:
                     "utf-8",
                     sha,
                     len(raw),
-                    "zlib",
-                    zlib.compress(raw, 6),
                 )
             )
             tables.versions.append(
@@ -424,9 +430,7 @@ class Generator:
             if previous is not None:
                 old_id, old_when, old_ind, old_text = previous
                 delta = abs(len(text) - len(old_text)) + 20
-                tables.changes.append(
-                    (vid, source, old_id, vid, delta, 20, [[0, 40], [-1, "旧"], [1, "新"]], 0.001, when)
-                )
+                tables.changes.append((vid, source, old_id, vid, delta, 20, OPS, 0.001, when))
                 self._alerts(tables, source, clinic_id, old_id, old_when, old_ind, vid, when, indications, seen)
             previous = (vid, when, indications, text)
 
@@ -508,7 +512,7 @@ def _sqlite_value(column: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if column in JSON_COLUMNS and not isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return compact_json(value)
     return value
 
 
@@ -557,7 +561,7 @@ class PostgresLoader:
             for row in rows:
                 if json_positions:
                     row = tuple(
-                        json.dumps(v, ensure_ascii=False) if i in json_positions and not isinstance(v, str) else v
+                        compact_json(v) if i in json_positions and not isinstance(v, str) else v
                         for i, v in enumerate(row)
                     )
                 copy.write_row(row)

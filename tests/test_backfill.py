@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from watcher.claims import compare
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Alert, Check, Requisite, Snapshot, SnapshotRequisite
+from watcher.models import Alert, Body, Check, Requisite, Snapshot, SnapshotRequisite
 from watcher.notify.outbox import enqueue
 from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.analyse import profile_of
@@ -143,8 +143,7 @@ def write_history(path: Path, url: str, captures: list[tuple[datetime, int, dict
             headers={"Content-Type": ["text/html; charset=utf-8"], **headers},
             sha256="",
             size=len(body),
-            compression="none",
-            raw=body,
+            body=Body(sha256="", size=len(body), compression="none", data=body),
         )
         for number, (moment, status, headers, body) in enumerate(captures, start=1)
     ]

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import hashlib
+import json
+import zlib
+from datetime import UTC, datetime, timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy.orm import Session
 
 from watcher.db import current_revision, downgrade, head_revision, make_engine, upgrade
-from watcher.models import Base
+from watcher.models import Base, Body, Change, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
 from watcher.search_index import include_object_for
 
 
@@ -36,3 +42,95 @@ def test_store_migrates_on_first_use(database_url: str) -> None:
         assert "sources" in inspect(store.engine).get_table_names()
     finally:
         store.dispose()
+
+
+PROFILE = {"indications": {"depression": {"strength": 3, "evidence": ["うつ病の症状を改善します。"]}}}
+OPS = [[0, 12], [-1, "可能性があります"], [1, "証明されています"]]
+
+
+def _insert_captures_at_0010(connection: Connection, pages: list[bytes]) -> list[str]:
+    """Store as revision 0010 did: each snapshot with its own zlib copy; one page requisite; a text
+    version, a check and a claim profile per snapshot (rows that refer to the snapshots the migration
+    rebuilds, and the profiles 0013 compresses); a stored diff between the first two."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    connection.execute(text("INSERT INTO sources (id, url, kind, interval_seconds, active, created_at, render, "
+                            "screenshot, requisites) VALUES (1, 'https://clinic.example/p', 'page', 86400, :t, :now, "
+                            ":f, :f, :t)"), {"now": now, "t": True, "f": False})  # fmt: skip
+    digests = []
+    for number, page in enumerate(pages, start=1):
+        digest = hashlib.sha256(page).hexdigest()
+        digests.append(digest)
+        connection.execute(
+            text("INSERT INTO snapshots (id, source_id, fetched_at, requested_url, final_url, http_status, headers, "
+                 "sha256, size, compression, raw) VALUES (:id, 1, :at, 'https://clinic.example/p', "
+                 "'https://clinic.example/p', 200, '{}', :sha, :size, 'zlib', :raw)"),
+            {"id": number, "at": now + timedelta(days=number), "sha": digest, "size": len(page),
+             "raw": zlib.compress(page)},
+        )  # fmt: skip
+        connection.execute(
+            text("INSERT INTO text_versions (snapshot_id, source_id, extractor_version, text, text_sha256, "
+                 "created_at) VALUES (:id, 1, 'x', 'text', 'sha', :now)"), {"id": number, "now": now}
+        )  # fmt: skip
+        connection.execute(
+            text("INSERT INTO checks (source_id, checked_at, outcome, snapshot_id) VALUES (1, :now, 'changed', :id)"),
+            {"id": number, "now": now},
+        )
+        connection.execute(
+            text("INSERT INTO claim_profiles (text_version_id, source_id, analyser_version, profile, indications, "
+                 "reference_count, created_at) VALUES (:id, 1, '1.3.0', :profile, '{}', 0, :now)"),
+            {"id": number, "profile": json.dumps(PROFILE), "now": now},
+        )  # fmt: skip
+    connection.execute(
+        text("INSERT INTO changes (source_id, old_version_id, new_version_id, inserted_chars, deleted_chars, ops, "
+             "diff_seconds, created_at) VALUES (1, 1, 2, 8, 8, :ops, 0.01, :now)"),
+        {"ops": json.dumps(OPS), "now": now},
+    )  # fmt: skip
+    style = b"body { color: black }"
+    connection.execute(
+        text("INSERT INTO requisites (id, url, url_sha256, fetched_at, http_status, headers, sha256, size, "
+             "compression, raw) VALUES (1, 'https://clinic.example/s.css', 'u', :now, 200, '{}', :sha, :size, "
+             "'none', :raw)"),
+        {"now": now, "sha": hashlib.sha256(style).hexdigest(), "size": len(style), "raw": style},
+    )  # fmt: skip
+    connection.execute(text("INSERT INTO snapshot_requisites VALUES (1, 1, :now)"), {"now": now})
+    return digests
+
+
+def test_bodies_migration_moves_bytes_both_ways(database_url: str) -> None:
+    """0012 moves every stored body into ``bodies`` once per SHA-256 (A→B→A: two rows), every
+    snapshot and the rows referring to them stay, and the downgrade puts the same bytes back; 0013
+    compresses claim profiles and stored diffs and gives them back."""
+    pages = [b"<html>A</html>" * 50, b"<html>B</html>" * 50, b"<html>A</html>" * 50]
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0010")
+        with engine.begin() as connection:
+            _insert_captures_at_0010(connection, pages)
+        upgrade(engine)
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(Body)) == 3  # A, B and the stylesheet
+            snapshots = session.scalars(select(Snapshot).order_by(Snapshot.id)).all()
+            assert [raw_bytes(s) for s in snapshots] == pages
+            assert snapshots[0].body is snapshots[2].body
+            assert raw_bytes(session.scalars(select(Requisite)).one()) == b"body { color: black }"
+            assert session.scalar(select(func.count()).select_from(TextVersion)) == 3
+            assert list(session.scalars(select(ClaimProfileRecord.profile))) == [PROFILE] * 3
+            assert session.scalars(select(Change.ops)).one() == OPS
+            assert session.scalar(select(func.count()).select_from(Check).where(Check.snapshot_id.is_not(None))) == 3
+        downgrade(engine, "0010")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT compression, raw FROM snapshots ORDER BY id")).all()
+            assert [zlib.decompress(raw) for compression, raw in rows] == pages
+            assert {compression for compression, _ in rows} == {"zlib"}
+            assert connection.execute(text("SELECT compression, raw FROM requisites")).one() == (
+                "none",
+                b"body { color: black }",
+            )
+            assert connection.scalar(text("SELECT COUNT(*) FROM text_versions")) == 3
+            profiles = connection.execute(text("SELECT profile FROM claim_profiles")).scalars().all()
+            assert [json.loads(p) if isinstance(p, str) else p for p in profiles] == [PROFILE] * 3
+            ops = connection.execute(text("SELECT ops FROM changes")).scalar_one()
+            assert (json.loads(ops) if isinstance(ops, str) else ops) == OPS
+            assert "bodies" not in inspect(connection).get_table_names()
+    finally:
+        engine.dispose()

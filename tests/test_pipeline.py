@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from waiting import STARTUP_SECONDS, wait_for
+from warcio.archiveiterator import ArchiveIterator
 
-from watcher.capture import Capture
+from watcher.capture import Capture, sha256_hex
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Change, Check, Snapshot, TextVersion, raw_bytes
+from watcher.export import ExportFilter, export_warc
+from watcher.models import Body, Change, Check, Snapshot, TextVersion, raw_bytes, store_body
 from watcher.pipeline.record import record_capture
+from watcher.queries.snapshots import snapshot_raw
 from watcher.sources import SourceSpec, add_sources
 
 PAGE = """<html><head><title>{title}</title></head><body>
@@ -93,7 +99,7 @@ def test_snapshots_only_when_text_changes(store: Store, settings: Settings) -> N
         assert "証明されてい" in inserted
         snapshot = s.get(Snapshot, outcomes[4].snapshot_id)
         assert snapshot is not None and raw_bytes(snapshot) == steps[4].body
-        assert snapshot.size == len(steps[4].body) and len(snapshot.raw) < snapshot.size
+        assert snapshot.size == len(steps[4].body) and len(snapshot.body.data) < snapshot.size
         errors = s.scalars(select(Check).where(Check.outcome == "error").order_by(Check.id)).all()
         assert [e.error_kind for e in errors] == ["http_500", "timeout"]
 
@@ -128,3 +134,63 @@ def test_failed_page_never_becomes_previous_version(store: Store, settings: Sett
         back = record_capture(s, capture(source_id, good, minutes=3), settings=settings)
     assert (blocked.outcome, empty.outcome, back.outcome) == ("blocked", "error", "unchanged")
     assert counts(store)[1:] == (1, 1, 0)
+
+
+def test_page_flipping_back_keeps_one_copy_of_each_body(store: Store, settings: Settings) -> None:
+    """A → B → A: three checks and three snapshots, but the bytes of A are stored once; every reader
+    gives each snapshot its own bytes back."""
+    with store.session() as s:
+        source_id = add_sources(s, [SourceSpec(url="https://clinic.example/p")])[0].id
+    body_a = page("エクソソームはうつ病の症状を改善する可能性があります。")
+    body_b = page("エクソソームはうつ病の症状を改善することが証明されています。")
+    results = []
+    for minutes, body in enumerate([body_a, body_b, body_a]):
+        with store.session() as s:
+            results.append(record_capture(s, capture(source_id, body, minutes=minutes), settings=settings))
+    assert [r.outcome for r in results] == ["changed", "changed", "changed"]
+    assert counts(store)[:2] == (3, 3)
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Body)) == 2
+        snapshots = [s.get(Snapshot, r.snapshot_id) for r in results]
+        assert [raw_bytes(x) for x in snapshots if x is not None] == [body_a, body_b, body_a]
+        assert snapshots[0] is not None and snapshots[2] is not None
+        assert snapshots[0].sha256 == snapshots[2].sha256 == sha256_hex(body_a)
+        # The readers: the raw view, and a WARC export whose one batch holds A's body for two snapshots.
+        assert [snapshot_raw(s, r.snapshot_id or 0).body for r in results] == [body_a, body_b, body_a]
+        out = io.BytesIO()
+        assert export_warc(s, out, filters=ExportFilter(), gzip=False) == 3
+    out.seek(0)
+    payloads = [r.content_stream().read() for r in ArchiveIterator(out) if r.rec_type == "response"]
+    assert payloads == [body_a, body_b, body_a]
+
+
+def test_same_body_stored_by_two_transactions_at_once(store: Store) -> None:
+    """Two transactions keeping the same bytes: the second waits for the first (PostgreSQL: on the
+    key; SQLite: on the write lock), then adds nothing; neither fails, one row remains."""
+    body = page("同じ本文を二つのトランザクションが同時に保存します。")
+    stored: list[str] = []
+    postgres = store.engine.dialect.name == "postgresql"
+    with store.session() as first:
+        stored.append(store_body(first, body))
+        first.flush()
+        worker = threading.Thread(target=lambda: stored.append(_store_in_own_session(store, body)))
+        worker.start()
+        if postgres:  # the second insert is blocked on the first one's uncommitted key
+            wait_for(lambda: _waiting_on_lock(store), what="the second insert to wait on the first")
+    worker.join(timeout=STARTUP_SECONDS)
+    assert not worker.is_alive() and stored == [sha256_hex(body)] * 2
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Body)) == 1
+
+
+def _store_in_own_session(store: Store, body: bytes) -> str:
+    with store.session() as session:
+        return store_body(session, body)
+
+
+def _waiting_on_lock(store: Store) -> bool:
+    query = text(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    with store.engine.connect() as connection:  # a fresh view: pg_stat_activity is frozen per transaction
+        return bool(connection.execute(query).scalar())

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alembic import command
 from watcher.errors import StoreError
+from watcher.models import compact_json
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,12 @@ def make_engine(database_url: str) -> Engine:
             except OSError as error:  # not a directory, read-only, impossible (/proc/...): one line
                 reason = "it is not a directory" if isinstance(error, FileExistsError) else error.strerror
                 raise StoreError(f"cannot create the database directory {folder}: {reason}") from None
-        engine = create_engine(url)
+        engine = create_engine(url, json_serializer=compact_json)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=compact_json)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import Select, inspect, select
+from sqlalchemy.orm import Session, selectinload
 
 from watcher.errors import InputError, NotFoundError
 from watcher.models import Clinic, Requisite, Snapshot, SnapshotRequisite, Source, utcnow
@@ -116,21 +116,21 @@ def _snapshot_query(filters: ExportFilter) -> Select[int]:
 
 
 def snapshot_batches(session: Session, filters: ExportFilter, *, with_raw: bool) -> Iterator[list[Snapshot]]:
-    """The chosen snapshots in capture order, in batches (raw bytes only when asked)."""
+    """The chosen snapshots in capture order, in batches (their bodies loaded with them when asked)."""
     ids = list(session.scalars(_snapshot_query(filters)))
     for start in range(0, len(ids), _BATCH):
         chunk = ids[start : start + _BATCH]
         query = select(Snapshot).where(Snapshot.id.in_(chunk)).order_by(Snapshot.fetched_at, Snapshot.id)
-        if not with_raw:
-            query = query.options(defer(Snapshot.raw))
+        if with_raw:
+            query = query.options(selectinload(Snapshot.body))
         yield list(session.scalars(query))
 
 
 def iter_snapshots_with_raw(session: Session, filters: ExportFilter) -> Iterator[Snapshot]:
     for batch in snapshot_batches(session, filters, with_raw=True):
         yield from batch
-        for snapshot in batch:
-            session.expunge(snapshot)  # hold the raw bytes of one batch at a time
+        for item in {x for snapshot in batch for x in (snapshot, snapshot.body)}:
+            session.expunge(item)  # hold the raw bytes of one batch at a time
 
 
 def snapshot_rows(session: Session, filters: ExportFilter) -> list[dict[str, Any]]:
@@ -253,7 +253,10 @@ def snapshot_requisites(session: Session, snapshot_id: int) -> Iterator[tuple[Re
     ).all()
     for requisite, fetched_at in rows:
         yield requisite, fetched_at
-        session.expunge(requisite)
+        loaded_body = None if "body" in inspect(requisite).unloaded else requisite.body
+        for item in (requisite, loaded_body):
+            if item is not None and item in session:  # two requisites may share one body
+                session.expunge(item)
 
 
 @dataclass(frozen=True)

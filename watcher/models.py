@@ -7,6 +7,8 @@ pairs of claim profiles and are never re-raised by re-derivation.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,7 +33,9 @@ from sqlalchemy import (
     exists,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,6 +69,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def compact_json(value: Any) -> str:
+    """JSON as watcher writes it (the engines' serializer, ``ZlibJSON``): UTF-8 text as it is (a Japanese
+    character is 3 bytes, not a 6-byte ``\\uXXXX`` escape) and no spaces after separators."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class ZlibJSON(TypeDecorator[Any]):
+    """A JSON document stored zlib-compressed: for documents only ever read whole in Python (a claim
+    profile, a stored diff), never queried inside by SQL; a third of a profile's JSON text."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else zlib.compress(compact_json(value).encode("utf-8"), 9)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(zlib.decompress(value))
 
 
 class Base(DeclarativeBase):
@@ -149,8 +173,21 @@ class Check(Base):
     extraction_doubt: Mapped[str | None] = mapped_column(Text)
 
 
+class Body(Base):
+    """The bytes of one distinct captured body, stored once however many snapshots and requisites have
+    them (content addressed by SHA-256): a page flipping A→B→A keeps one copy of A and three snapshots.
+    Written with ``store_body``, read with ``raw_bytes``; never updated nor deleted."""
+
+    __tablename__ = "bodies"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    compression: Mapped[str] = mapped_column(String(8), default="zlib")  # zlib | none
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Snapshot(Base):
-    """The raw capture of a page when its content changed. Immutable."""
+    """The raw capture of a page when its content changed. Immutable; its bytes are its ``body``."""
 
     __tablename__ = "snapshots"
     __table_args__ = (Index("ix_snapshots_source_fetched", "source_id", "fetched_at"),)
@@ -164,13 +201,12 @@ class Snapshot(Base):
     headers: Mapped[dict[str, Any]] = mapped_column()
     content_type: Mapped[str | None] = mapped_column(String(200))
     encoding: Mapped[str | None] = mapped_column(String(40))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("bodies.sha256"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    compression: Mapped[str] = mapped_column(String(8), default="zlib")
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
     # Provenance of a backfilled capture: the web archive's capture URL; NULL for live captures.
     archive_url: Mapped[str | None] = mapped_column(String(2048))
 
+    body: Mapped[Body] = relationship()
     text_version: Mapped[TextVersion | None] = relationship(back_populates="snapshot", uselist=False)
     screenshot: Mapped[Screenshot | None] = relationship(uselist=False, viewonly=True)
 
@@ -205,10 +241,10 @@ class Requisite(Base):
     http_status: Mapped[int] = mapped_column(Integer)
     headers: Mapped[dict[str, Any]] = mapped_column()
     content_type: Mapped[str | None] = mapped_column(String(200))
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(ForeignKey("bodies.sha256"))
     size: Mapped[int] = mapped_column(BigInteger)
-    compression: Mapped[str] = mapped_column(String(8), default="zlib")
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+    body: Mapped[Body] = relationship()
 
 
 class SnapshotRequisite(Base):
@@ -225,11 +261,25 @@ class SnapshotRequisite(Base):
     requisite: Mapped[Requisite] = relationship()
 
 
-def raw_bytes(snapshot: Snapshot | Requisite) -> bytes:
-    """The captured bytes of a snapshot or requisite, decompressed."""
-    if snapshot.compression == "zlib":
-        return zlib.decompress(snapshot.raw)
-    return snapshot.raw
+def store_body(session: Session, body: bytes) -> str:
+    """Keep ``body`` once in ``bodies`` (a no-op when those bytes are kept already, also when another
+    transaction adds them at the same time) and return its SHA-256, the key snapshots and requisites
+    refer to it by. zlib level 6: level 9 and zstandard without a dictionary make HTML bodies no smaller
+    (benchmarks/README.md, "Store size")."""
+    digest = hashlib.sha256(body).hexdigest()
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(Body)
+        .values(sha256=digest, size=len(body), compression="zlib", data=zlib.compress(body, 6))
+        .on_conflict_do_nothing(index_elements=[Body.sha256])
+    )
+    return digest
+
+
+def raw_bytes(item: Snapshot | Requisite) -> bytes:
+    """The captured bytes of a snapshot or requisite (its body), decompressed: every reader's accessor."""
+    body = item.body
+    return zlib.decompress(body.data) if body.compression == "zlib" else body.data
 
 
 class TextVersion(Base):
@@ -272,7 +322,7 @@ class Change(Base):
     new_version_id: Mapped[int] = mapped_column(ForeignKey("text_versions.id", ondelete="CASCADE"))
     inserted_chars: Mapped[int] = mapped_column(Integer)
     deleted_chars: Mapped[int] = mapped_column(Integer)
-    ops: Mapped[list[Any]] = mapped_column()
+    ops: Mapped[list[Any]] = mapped_column(ZlibJSON())
     diff_seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -287,7 +337,7 @@ class ClaimProfileRecord(Base):
     text_version_id: Mapped[int] = mapped_column(ForeignKey("text_versions.id", ondelete="CASCADE"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     analyser_version: Mapped[str] = mapped_column(String(40))
-    profile: Mapped[dict[str, Any]] = mapped_column()
+    profile: Mapped[dict[str, Any]] = mapped_column(ZlibJSON())
     # Denormalised {indication id: strength} so that timelines need not parse whole profiles.
     indications: Mapped[dict[str, Any]] = mapped_column()
     reference_count: Mapped[int] = mapped_column(Integer, default=0)

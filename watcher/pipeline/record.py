@@ -10,7 +10,6 @@ Each new text version is handed to ``on_new_version`` (``watcher.pipeline.analys
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,7 @@ from watcher.config import Settings
 from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
-from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion
+from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion, store_body
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
 from watcher.sources import extraction_selectors, source_extractor_version
@@ -214,10 +213,8 @@ def _store_snapshot(
         headers=capture.headers,
         content_type=content_type[:200] if content_type else None,
         encoding=extracted_encoding(capture),
-        sha256=sha256_hex(capture.body),
+        sha256=store_body(session, capture.body),
         size=len(capture.body),
-        compression="zlib",
-        raw=zlib.compress(capture.body, 6),
         archive_url=capture.archive_url,
     )
     session.add(snapshot)

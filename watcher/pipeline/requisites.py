@@ -11,7 +11,8 @@ contact-bearing user agent, ``WATCHER_DOWNLOAD_DELAY`` seconds between two reque
 cannot be fetched (refused address, network failure, a truncated body, HTTP 4xx/5xx) is logged and
 left out: the check stands as recorded.
 
-Storage: ``requisites`` holds each (URL, content) once, however many snapshots use it;
+Storage: ``requisites`` holds each (URL, content) once, however many snapshots use it, its bytes in
+``bodies`` (once per content, shared with snapshots and with the same file under other URLs);
 ``snapshot_requisites`` ties it to a snapshot with the time it was fetched for it. A snapshot that has
 its requisites already is not fetched again.
 """
@@ -34,7 +35,7 @@ from watcher.config import Settings
 from watcher.db import Store
 from watcher.errors import FetchError
 from watcher.links import requisite_urls, robots_agent, robots_allows, robots_url
-from watcher.models import Requisite, Snapshot, SnapshotRequisite, Source, raw_bytes, utcnow
+from watcher.models import Requisite, Snapshot, SnapshotRequisite, Source, raw_bytes, store_body, utcnow
 from watcher.pipeline.record import CheckResult
 from watcher.webarchive import HttpResponse, decoded_body, guarded_get, site_headers
 
@@ -165,8 +166,8 @@ def _link(session: Session, snapshot_id: int, url: str, answer: HttpResponse, bo
         media = (answer.header("Content-Type") or "").strip()[:200] or None
         requisite = Requisite(
             url=url, url_sha256=url_digest, fetched_at=now, http_status=answer.status,
-            headers=site_headers(answer.headers), content_type=media, sha256=digest, size=len(body),
-            compression="zlib", raw=zlib.compress(body),
+            headers=site_headers(answer.headers), content_type=media, sha256=store_body(session, body),
+            size=len(body),
         )  # fmt: skip
         session.add(requisite)
         session.flush()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from watcher.errors import NotFoundError
 from watcher.history import check_dict
@@ -22,11 +22,8 @@ def get_source(session: Session, source_id: int) -> Source:
     return source
 
 
-def get_snapshot(session: Session, snapshot_id: int, *, with_raw: bool = False) -> Snapshot:
-    query = select(Snapshot).where(Snapshot.id == snapshot_id)
-    if not with_raw:
-        query = query.options(defer(Snapshot.raw))
-    snapshot = session.scalar(query)
+def get_snapshot(session: Session, snapshot_id: int) -> Snapshot:
+    snapshot = session.get(Snapshot, snapshot_id)
     if snapshot is None:
         raise NotFoundError(f"no snapshot {snapshot_id}")
     return snapshot
@@ -65,7 +62,7 @@ class RawCapture:
 
 
 def snapshot_raw(session: Session, snapshot_id: int) -> RawCapture:
-    snapshot = get_snapshot(session, snapshot_id, with_raw=True)
+    snapshot = get_snapshot(session, snapshot_id)
     return RawCapture(
         snapshot_id=snapshot.id, body=raw_bytes(snapshot), content_type=snapshot.content_type, sha256=snapshot.sha256
     )
@@ -96,7 +93,6 @@ def snapshots_page(session: Session, source: Source, *, limit: int = 100, offset
     rows = list(
         session.scalars(
             select(Snapshot)
-            .options(defer(Snapshot.raw))
             .where(Snapshot.source_id == source.id)
             .order_by(Snapshot.fetched_at, Snapshot.id)
             .offset(offset)

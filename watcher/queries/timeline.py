@@ -85,10 +85,7 @@ def preferred_versions(session: Session, snapshot_ids: list[int]) -> dict[int, T
 def _snapshots(session: Session, source_id: int) -> list[Snapshot]:
     return list(
         session.scalars(
-            select(Snapshot)
-            .options(defer(Snapshot.raw))
-            .where(Snapshot.source_id == source_id)
-            .order_by(Snapshot.fetched_at, Snapshot.id)
+            select(Snapshot).where(Snapshot.source_id == source_id).order_by(Snapshot.fetched_at, Snapshot.id)
         )
     )
 
@@ -168,7 +165,6 @@ def version_at(session: Session, source: Source, at: datetime) -> dict[str, Any]
     """The version in force at ``at``: the latest snapshot fetched at or before it, with its text."""
     snapshot = session.scalar(
         select(Snapshot)
-        .options(defer(Snapshot.raw))
         .where(Snapshot.source_id == source.id, Snapshot.fetched_at <= at)
         .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
         .limit(1)
