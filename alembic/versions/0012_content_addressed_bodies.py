@@ -1,7 +1,7 @@
 """content-addressed bodies: raw bytes stored once per distinct body
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 08:00:00.000000
 
 ``bodies`` holds each distinct captured body once, keyed by its SHA-256 (the ``sha256`` that snapshots
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
