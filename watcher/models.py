@@ -238,11 +238,7 @@ class TextVersion(Base):
     __tablename__ = "text_versions"
     __table_args__ = (
         UniqueConstraint("snapshot_id", "extractor_version"),
-        # Full-text search (watcher.search): a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
-        # trigram table kept in sync by triggers (migration 0004), invisible to the metadata.
-        Index(
-            "ix_text_versions_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
-        ).ddl_if(dialect="postgresql"),
+        # Search reads the distinct-passage index (Passage and after), not every version's text.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -406,3 +402,67 @@ class AlertTriage(Base):
     author: Mapped[str] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Passage(Base):
+    """One distinct line (paragraph, heading, list item) of extracted text, stored once whatever the
+    number of versions and pages that show it; keyed by the SHA-256 of its text (watcher.passages)."""
+
+    __tablename__ = "passages"
+    __table_args__ = (
+        # Searches of three characters and more: a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
+        # trigram table over passages kept in sync by triggers (migration 0011), invisible to the metadata.
+        Index("ix_passages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class PassageTerm(Base):
+    """The one- and two-character terms (lower-cased) of a passage: searches shorter than a trigram."""
+
+    __tablename__ = "passage_terms"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    term: Mapped[str] = mapped_column(String(2), primary_key=True)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
+
+
+class PassageOccurrence(Base):
+    """An interval of a source's consecutive versions that contain a passage: first and last snapshot
+    showing it, how many versions, and the snapshot that dropped it (NULL: still there). A passage that
+    goes and comes back (A → B → A) has one interval per stretch."""
+
+    __tablename__ = "passage_occurrences"
+    __table_args__ = (
+        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id"),
+        Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    first_snapshot_id: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_snapshot_id: Mapped[int] = mapped_column(Integer)
+    last_seen: Mapped[datetime] = mapped_column()
+    versions: Mapped[int] = mapped_column(Integer)
+    gone_snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    gone_at: Mapped[datetime | None] = mapped_column()
+
+
+class PassageIndexState(Base):
+    """How far a source's passages are indexed: its newest text version indexed and its number of
+    versions (snapshots with text). ``watcher reindex`` rebuilds the sources whose state is stale."""
+
+    __tablename__ = "passage_index_state"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    last_text_version_id: Mapped[int] = mapped_column(Integer)
+    last_snapshot_id: Mapped[int] = mapped_column(Integer)
+    last_fetched_at: Mapped[datetime] = mapped_column()
+    versions: Mapped[int] = mapped_column(Integer)

@@ -19,6 +19,7 @@ from watcher.extract import Selectors, extract_document
 from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion, raw_bytes
 from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.new_pages import alert_new_page
+from watcher.pipeline.passages import rebuild_source, reindex
 from watcher.sources import extraction_selectors, extractor_version_sql, set_selectors, source_extractor_version
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def rederive_source(session: Session, source: Source) -> ReanalysisReport:
     extractor version, from its stored snapshots. Never raises alerts, so a change of selectors never
     reads as a change of claims; the next check compares with the re-derived text."""
     created = _rederive_snapshots(session, source, _snapshots_of(session, source.id))
+    rebuild_source(session, source.id)  # the passage index reads the re-derived texts
     rebuilt = 0
     if source.kind != "site":
         versions = session.scalars(
@@ -166,6 +168,7 @@ def reanalyze(session: Session) -> ReanalysisReport:
     created = 0
     for source in session.scalars(select(Source).order_by(Source.id)).all():
         created += _rederive_snapshots(session, source, _snapshots_of(session, source.id))
+    reindex(session)  # the passage index of the sources that got new texts
     session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.analyser_version != ANALYSER_VERSION))
     rebuilt = 0
     # Site sources (sitemaps, blog listings) have no claim profile: see analyse_new_version.

@@ -26,6 +26,7 @@ from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion
+from watcher.pipeline.passages import index_new_version
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
 from watcher.sources import extraction_selectors, source_extractor_version
@@ -160,6 +161,7 @@ def record_capture(
                     check.outcome = UNCHANGED
                 else:
                     snapshot, version = _store_snapshot(session, source, capture, extracted, text_sha)
+                    index_new_version(session, version)
                     check.snapshot_id = snapshot.id
                     check.outcome = CHANGED
                     if previous is not None:
