@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Passage, PassageIndexState, PassageOccurrence, PassageTerm, Snapshot, Source
+from watcher.models import IndicationStep, Passage, PassageIndexState, PassageOccurrence, PassageTerm, Snapshot, Source
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import advance, chain_intervals, keyed_lines, reindex, short_terms, stale_sources
 from watcher.pipeline.record import record_capture
+from watcher.queries.claims import _indication_rows, _scanned_indication_rows, claim_timelines
 from watcher.search import search, search_method
 
 Row = tuple[Any, ...]
@@ -46,6 +47,13 @@ def index_rows(session: Session) -> set[Row]:
             .join(Passage, Passage.id == PassageOccurrence.passage_id)
             .join(Source, Source.id == PassageOccurrence.source_id)
         )
+    }
+
+
+def step_rows(session: Session) -> set[Row]:
+    return {
+        (s.source_id, s.indication, s.snapshot_id, s.fetched_at, s.strength, s.previous_snapshot_id)
+        for s in session.scalars(select(IndicationStep))
     }
 
 
@@ -92,9 +100,11 @@ def test_reindex_builds_what_the_write_path_built(store: Store, settings: Settin
     with store.session() as session:
         record_capture(session, old, settings=settings, on_new_version=analyse_new_version)
     with store.session() as session:
-        incremental = index_rows(session)
+        incremental, steps = index_rows(session), step_rows(session)
+        assert steps
         assert intervals_of(session, URL_B, "# TMS therapy") == [("2026-02-09", "2026-03-05", 3, None)]
         session.execute(delete(PassageOccurrence))
+        session.execute(delete(IndicationStep))
         session.execute(delete(PassageIndexState))
         session.execute(delete(PassageTerm))
         session.execute(delete(Passage))
@@ -109,7 +119,7 @@ def test_reindex_builds_what_the_write_path_built(store: Store, settings: Settin
     again = run_cli("reindex", "--json").json()
     assert (again["sources_rebuilt"], again["sources_left"]) == (0, 0)
     with store.session() as session:
-        assert index_rows(session) == incremental
+        assert index_rows(session) == incremental and step_rows(session) == steps
         assert reindex(session).sources_rebuilt == 0
         # The backfilled capture is the first to show 統合失調症 on the TMS page.
         hits = {row["source_url"]: row for row in search(session, TERM_JA)}
@@ -174,3 +184,15 @@ def test_intervals_cover_exactly_the_versions_that_contain_a_line(versions: list
 
 def test_short_terms() -> None:
     assert short_terms("TMS 療法") == {"t", "m", "s", "療", "法", "tm", "ms", "療法"}
+
+
+def test_indication_steps_answer_as_the_scan_of_every_profile(store: Store, settings: Settings) -> None:
+    build_history(store, settings)
+    with store.session() as session:
+        for indication in ("schizophrenia", "depression", "anxiety"):
+            for clinic_id in (None, 1):
+                indexed = list(_indication_rows(session, clinic_id=clinic_id, indication=indication))
+                scanned = list(_scanned_indication_rows(session, clinic_id=clinic_id, indication=indication))
+                assert indexed == scanned and (indexed or indication == "anxiety"), indication
+        timelines = claim_timelines(session, indication="統合失調症")["timelines"]
+        assert [t["first_claimed"]["at"][:10] for t in timelines] == ["2026-03-03"]

@@ -456,8 +456,9 @@ class PassageOccurrence(Base):
 
 
 class PassageIndexState(Base):
-    """How far a source's passages are indexed: its newest text version indexed and its number of
-    versions (snapshots with text). ``watcher reindex`` rebuilds the sources whose state is stale."""
+    """How far a source's passages (and indication steps) are indexed: its newest text version indexed,
+    its number of versions (snapshots with text) and its newest claim profile. ``watcher reindex``
+    rebuilds the sources whose state is stale."""
 
     __tablename__ = "passage_index_state"
 
@@ -466,3 +467,22 @@ class PassageIndexState(Base):
     last_snapshot_id: Mapped[int] = mapped_column(Integer)
     last_fetched_at: Mapped[datetime] = mapped_column()
     versions: Mapped[int] = mapped_column(Integer)
+    last_profile_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class IndicationStep(Base):
+    """A change of a page's claimed strength for one indication (0: not claimed), with the page's
+    version before: the claim timelines of one indication read these instead of every profile
+    (watcher.pipeline.claim_steps keeps them; the current analyser and extractor versions)."""
+
+    __tablename__ = "indication_steps"
+    __table_args__ = (Index("ix_indication_steps_indication_fetched", "indication", "fetched_at", "snapshot_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    indication: Mapped[str] = mapped_column(String(80))
+    snapshot_id: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column()
+    strength: Mapped[int] = mapped_column(Integer)
+    previous_snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    previous_fetched_at: Mapped[datetime | None] = mapped_column()

@@ -1,4 +1,5 @@
-"""distinct-passage index: each distinct line of text once, its short terms, per-source intervals
+"""distinct-passage index: each distinct line of text once, its short terms, per-source intervals;
+indication steps for the claim timelines of one indication
 
 Revision ID: 0011
 Revises: 0010
@@ -7,7 +8,9 @@ Create Date: 2026-12-03 08:00:00.000000
 Search reads ``passages`` (each distinct line of extracted text once), ``passage_terms`` (their one-
 and two-character terms, for searches below a trigram) and ``passage_occurrences`` (per source, the
 intervals of consecutive versions that contain a passage); ``passage_index_state`` records how far each
-source is indexed (watcher.pipeline.passages). Searches of three characters and more use a pg_trgm GIN
+source is indexed (watcher.pipeline.passages). ``indication_steps`` holds each change of a page's
+strength for an indication (watcher.pipeline.claim_steps), which the claim timelines of one
+indication read instead of every claim profile. Searches of three characters and more use a pg_trgm GIN
 index on passages.text (PostgreSQL) or an FTS5 trigram table over passages kept in sync by triggers
 (SQLite >= 3.34; the table is not in the metadata, watcher.search_index hides it from autogenerate).
 
@@ -124,10 +127,28 @@ def upgrade() -> None:
         sa.Column('last_snapshot_id', sa.Integer(), nullable=False),
         sa.Column('last_fetched_at', watcher.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column('versions', sa.Integer(), nullable=False),
+        sa.Column('last_profile_id', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['source_id'], ['sources.id'],
                                 name=op.f('fk_passage_index_state_source_id_sources'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('source_id', name=op.f('pk_passage_index_state')),
     )
+    op.create_table(
+        'indication_steps',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('source_id', sa.Integer(), nullable=False),
+        sa.Column('indication', sa.String(length=80), nullable=False),
+        sa.Column('snapshot_id', sa.Integer(), nullable=False),
+        sa.Column('fetched_at', watcher.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('strength', sa.Integer(), nullable=False),
+        sa.Column('previous_snapshot_id', sa.Integer(), nullable=True),
+        sa.Column('previous_fetched_at', watcher.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['source_id'], ['sources.id'],
+                                name=op.f('fk_indication_steps_source_id_sources'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_indication_steps')),
+    )
+    op.create_index('ix_indication_steps_indication_fetched', 'indication_steps',
+                    ['indication', 'fetched_at', 'snapshot_id'])
+    op.create_index(op.f('ix_indication_steps_source_id'), 'indication_steps', ['source_id'])
     if dialect == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.create_index('ix_passages_text_trgm', 'passages', ['text'], unique=False,
@@ -149,6 +170,9 @@ def downgrade() -> None:
         _drop_fts(FTS)
         if _sqlite_has_trigram():
             _fts(OLD_FTS, "text_versions", OLD_TRIGGERS)
+    op.drop_index(op.f('ix_indication_steps_source_id'), table_name='indication_steps')
+    op.drop_index('ix_indication_steps_indication_fetched', table_name='indication_steps')
+    op.drop_table('indication_steps')
     op.drop_table('passage_index_state')
     op.drop_index('ix_passage_occurrences_source_gone', table_name='passage_occurrences')
     op.drop_index('ix_passage_occurrences_passage_source', table_name='passage_occurrences')

@@ -117,7 +117,6 @@ def rederive_source(session: Session, source: Source) -> ReanalysisReport:
     extractor version, from its stored snapshots. Never raises alerts, so a change of selectors never
     reads as a change of claims; the next check compares with the re-derived text."""
     created = _rederive_snapshots(session, source, _snapshots_of(session, source.id))
-    rebuild_source(session, source.id)  # the passage index reads the re-derived texts
     rebuilt = 0
     if source.kind != "site":
         versions = session.scalars(
@@ -130,6 +129,7 @@ def rederive_source(session: Session, source: Source) -> ReanalysisReport:
         for version in versions:
             profile_of(session, version)
             rebuilt += 1
+    rebuild_source(session, source.id)  # the search index reads the re-derived texts and profiles
     return ReanalysisReport(text_versions_created=created, profiles_rebuilt=rebuilt)
 
 
@@ -168,7 +168,6 @@ def reanalyze(session: Session) -> ReanalysisReport:
     created = 0
     for source in session.scalars(select(Source).order_by(Source.id)).all():
         created += _rederive_snapshots(session, source, _snapshots_of(session, source.id))
-    reindex(session)  # the passage index of the sources that got new texts
     session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.analyser_version != ANALYSER_VERSION))
     rebuilt = 0
     # Site sources (sitemaps, blog listings) have no claim profile: see analyse_new_version.
@@ -182,4 +181,5 @@ def reanalyze(session: Session) -> ReanalysisReport:
         session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == version.id))
         profile_of(session, version)
         rebuilt += 1
+    reindex(session)  # the search index of the sources with new texts or profiles
     return ReanalysisReport(text_versions_created=created, profiles_rebuilt=rebuilt)

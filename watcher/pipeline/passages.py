@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from watcher.models import (
+    ClaimProfileRecord,
     Passage,
     PassageIndexState,
     PassageOccurrence,
@@ -37,6 +38,7 @@ from watcher.models import (
     Snapshot,
     TextVersion,
 )
+from watcher.pipeline.claim_steps import rebuild_steps
 
 CHUNK = 500  # keys per IN (...) list
 
@@ -169,6 +171,7 @@ def rebuild_source(session: Session, source_id: int) -> int:
     if intervals:
         session.execute(insert(PassageOccurrence), [i.row(ids[i.key], source_id) for i in intervals])
     state = session.get(PassageIndexState, source_id)
+    profile_id = rebuild_steps(session, source_id)
     if not chain:
         if state is not None:
             session.delete(state)
@@ -180,6 +183,7 @@ def rebuild_source(session: Session, source_id: int) -> int:
         session.add(state)
     state.last_text_version_id = max(tv for _s, _a, tv, _t in chain)
     state.last_snapshot_id, state.last_fetched_at, state.versions = last_snapshot, last_at, len(chain)
+    state.last_profile_id = profile_id
     session.flush()
     return len(intervals)
 
@@ -233,6 +237,7 @@ def index_new_version(session: Session, version: TextVersion) -> None:
         session.execute(insert(PassageOccurrence), [open_[key].row(ids[key], version.source_id) for key in new])
     state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
     state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
+    state.last_profile_id = rebuild_steps(session, version.source_id)  # a page's few steps: rebuilt whole
     session.flush()
 
 
@@ -244,14 +249,26 @@ class ReindexReport:
 
 
 def stale_sources(session: Session) -> list[int]:
-    """Sources whose text versions changed since their passages were indexed (or never were)."""
+    """Sources whose text versions or claim profiles changed since they were indexed (or never were)."""
     current = session.execute(
         select(TextVersion.source_id, func.max(TextVersion.id), func.count(func.distinct(TextVersion.snapshot_id)))
         .group_by(TextVersion.source_id)
         .order_by(TextVersion.source_id)
     )
-    states = {s.source_id: (s.last_text_version_id, s.versions) for s in session.scalars(select(PassageIndexState))}
-    stale = [source_id for source_id, newest, count in current if states.pop(source_id, None) != (newest, count)]
+    profiles: dict[int, int] = dict(
+        session.execute(
+            select(ClaimProfileRecord.source_id, func.max(ClaimProfileRecord.id)).group_by(ClaimProfileRecord.source_id)
+        ).all()
+    )
+    states = {
+        s.source_id: (s.last_text_version_id, s.versions, s.last_profile_id)
+        for s in session.scalars(select(PassageIndexState))
+    }
+    stale = [
+        source_id
+        for source_id, newest, count in current
+        if states.pop(source_id, None) != (newest, count, profiles.get(source_id))
+    ]
     return sorted(stale + list(states))  # states left: sources whose text versions are all gone
 
 

@@ -161,13 +161,13 @@ def record_capture(
                     check.outcome = UNCHANGED
                 else:
                     snapshot, version = _store_snapshot(session, source, capture, extracted, text_sha)
-                    index_new_version(session, version)
                     check.snapshot_id = snapshot.id
                     check.outcome = CHANGED
                     if previous is not None:
                         change = _store_change(session, previous, version, settings=settings)
                     if on_new_version is not None:
                         on_new_version(session, version, previous)
+                    index_new_version(session, version)
         if check.outcome in (CHANGED, UNCHANGED) and capture.archive_url is None:
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
