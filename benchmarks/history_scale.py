@@ -48,6 +48,7 @@ from typing import Any
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
+from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import chain_intervals, short_terms
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -157,6 +158,7 @@ class Tables:
     terms: list[tuple[Any, ...]] = field(default_factory=list)
     occurrences: list[tuple[Any, ...]] = field(default_factory=list)
     states: list[tuple[Any, ...]] = field(default_factory=list)
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
 
     def size(self) -> int:
         return len(self.versions)
@@ -265,7 +267,24 @@ COLUMNS = {
         "gone_snapshot_id",
         "gone_at",
     ),
-    "passage_index_state": ("source_id", "last_text_version_id", "last_snapshot_id", "last_fetched_at", "versions"),
+    "passage_index_state": (
+        "source_id",
+        "last_text_version_id",
+        "last_snapshot_id",
+        "last_fetched_at",
+        "versions",
+        "last_profile_id",
+    ),
+    "indication_steps": (
+        "id",
+        "source_id",
+        "indication",
+        "snapshot_id",
+        "fetched_at",
+        "strength",
+        "previous_snapshot_id",
+        "previous_fetched_at",
+    ),
 }
 TABLE_OF = {
     "checks": "checks",
@@ -278,6 +297,7 @@ TABLE_OF = {
     "terms": "passage_terms",
     "occurrences": "passage_occurrences",
     "states": "passage_index_state",
+    "steps": "indication_steps",
 }
 JSON_COLUMNS = {"headers", "ops", "profile", "indications", "details"}
 # Parents before children: foreign keys are checked as rows arrive.
@@ -292,6 +312,7 @@ LOAD_ORDER = (
     "terms",
     "occurrences",
     "states",
+    "steps",
 )
 
 
@@ -307,6 +328,7 @@ class Generator:
         self.next_alert = 1
         self.next_version = 1
         self.next_occurrence = 1
+        self.next_step = 1
         self.passage_ids: dict[str, int] = {}
 
     def clinic_of(self, source: int) -> int:
@@ -357,7 +379,11 @@ class Generator:
         title = f"{treatment}による治療のご案内" if ja else f"{treatment} at {clinic}"
         heading = "適応可能な症状" if ja else "Conditions we treat"
         refs_heading = "参考文献" if ja else "References"
-        date = f"この情報は{when:%Y年%m月%d日}時点のものです。" if ja else f"This page was last reviewed on {when:%B %d, %Y}."
+        date = (
+            f"この情報は{when:%Y年%m月%d日}時点のものです。"
+            if ja
+            else f"This page was last reviewed on {when:%B %d, %Y}."
+        )
         fee = f"料金は1回{price:,}円(税込)です。" if ja else f"The fee is {price:,} yen per session."
         body = (
             f"<h1>{title}</h1><p>{date}</p><p>{claim}</p>{''.join(f'<p>{f}</p>' for f in fillers)}"
@@ -391,6 +417,7 @@ class Generator:
         previous: tuple[int, datetime, dict[str, int], str] | None = None
         seen: dict[str, int] = {}
         chain: list[tuple[int, datetime, str]] = []
+        profiled: list[tuple[int, datetime, dict[str, Any] | None]] = []
         for n in range(self.per_source):
             if n:
                 self.evolve(state)
@@ -470,7 +497,22 @@ class Generator:
                 self._alerts(tables, source, clinic_id, old_id, old_when, old_ind, vid, when, indications, seen)
             previous = (vid, when, indications, text)
             chain.append((vid, when, text))
+            profiled.append((vid, when, dict(indications)))
         self._passages(tables, source, chain)
+        for step in steps_of(profiled):
+            tables.steps.append(
+                (
+                    self.next_step,
+                    source,
+                    step["indication"],
+                    step["snapshot_id"],
+                    step["fetched_at"],
+                    step["strength"],
+                    step["previous_snapshot_id"],
+                    step["previous_fetched_at"],
+                )
+            )
+            self.next_step += 1
 
     def _passages(self, tables: Tables, source: int, chain: list[tuple[int, datetime, str]]) -> None:
         """The distinct-passage index of the source, as ``watcher reindex`` builds it (the same
@@ -498,7 +540,7 @@ class Generator:
             )
             self.next_occurrence += 1
         last_id, last_at, _text = chain[-1]
-        tables.states.append((source, last_id, last_id, last_at, len(chain)))
+        tables.states.append((source, last_id, last_id, last_at, len(chain), last_id))  # profile id = version id
 
     def _alerts(
         self,
@@ -654,6 +696,7 @@ class PostgresLoader:
             "alerts",
             "passages",
             "passage_occurrences",
+            "indication_steps",
         ):
             self.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
@@ -833,7 +876,14 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
 # --- backends --------------------------------------------------------------------------------------
 
 # What the search index costs, beside the rest: tables with their indexes.
-INDEX_TABLES = ("passages", "passage_terms", "passage_occurrences", "passage_index_state", "passages_fts")
+INDEX_TABLES = (
+    "passages",
+    "passage_terms",
+    "passage_occurrences",
+    "passage_index_state",
+    "passages_fts",
+    "indication_steps",
+)
 
 
 def sqlite_table_sizes(path: Path) -> dict[str, int]:
