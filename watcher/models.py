@@ -439,7 +439,8 @@ class PassageOccurrence(Base):
 
     __tablename__ = "passage_occurrences"
     __table_args__ = (
-        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id"),
+        # Covering the search's candidate query (matching passages → pages, by first appearance).
+        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id", "first_seen", "last_seen"),
         Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
     )
 
@@ -486,3 +487,13 @@ class IndicationStep(Base):
     strength: Mapped[int] = mapped_column(Integer)
     previous_snapshot_id: Mapped[int | None] = mapped_column(Integer)
     previous_fetched_at: Mapped[datetime | None] = mapped_column()
+
+
+# Alert listings compute Alert.from_archive for every row they show; PostgreSQL plans that EXISTS as one
+# hashed set of the archived snapshots, which without this index is a scan of every snapshot.
+Index(
+    "ix_snapshots_archived",
+    Snapshot.id,
+    postgresql_where=Snapshot.archive_url.is_not(None),
+    sqlite_where=Snapshot.archive_url.is_not(None),
+)

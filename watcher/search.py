@@ -182,12 +182,11 @@ def _index_scans_only(session: Session, enabled: bool) -> Iterator[None]:
 
 
 def _chains(session: Session, source_ids: list[int]) -> dict[int, list[tuple[int, datetime]]]:
-    """Each source's snapshots with text (id, capture time), in capture order."""
+    """Each source's snapshots (id, capture time), in capture order (every snapshot has its text)."""
     chains: dict[int, list[tuple[int, datetime]]] = {sid: [] for sid in source_ids}
-    with_text = select(TextVersion.id).where(TextVersion.snapshot_id == Snapshot.id).exists()
     for source_id, snapshot_id, fetched_at in session.execute(
         select(Snapshot.source_id, Snapshot.id, Snapshot.fetched_at)
-        .where(Snapshot.source_id.in_(source_ids), with_text)
+        .where(Snapshot.source_id.in_(source_ids))
         .order_by(Snapshot.source_id, Snapshot.fetched_at, Snapshot.id)
     ):
         chains[source_id].append((snapshot_id, fetched_at))

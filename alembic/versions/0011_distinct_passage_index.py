@@ -16,7 +16,9 @@ index on passages.text (PostgreSQL) or an FTS5 trigram table over passages kept 
 
 The per-version full-text index of 0004 (text_versions_fts with its triggers; ix_text_versions_text_trgm)
 is dropped: search no longer reads it, and it held about as many bytes as the rest of the store.
-The new tables start empty: ``watcher reindex`` fills them for an existing store (resumable); new
+``ix_snapshots_archived`` (a partial index of the archived snapshots) serves the alert listings'
+``from_archive`` flag, which PostgreSQL otherwise computes by scanning every snapshot. The new tables
+start empty: ``watcher reindex`` fills them for an existing store (resumable); new
 versions are indexed as they are recorded. The downgrade rebuilds the per-version index.
 """
 
@@ -118,7 +120,8 @@ def upgrade() -> None:
                                 name=op.f('fk_passage_occurrences_source_id_sources'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_passage_occurrences')),
     )
-    op.create_index('ix_passage_occurrences_passage_source', 'passage_occurrences', ['passage_id', 'source_id'])
+    op.create_index('ix_passage_occurrences_passage_source', 'passage_occurrences',
+                    ['passage_id', 'source_id', 'first_seen', 'last_seen'])
     op.create_index('ix_passage_occurrences_source_gone', 'passage_occurrences', ['source_id', 'gone_at'])
     op.create_table(
         'passage_index_state',
@@ -149,6 +152,8 @@ def upgrade() -> None:
     op.create_index('ix_indication_steps_indication_fetched', 'indication_steps',
                     ['indication', 'fetched_at', 'snapshot_id'])
     op.create_index(op.f('ix_indication_steps_source_id'), 'indication_steps', ['source_id'])
+    archived = sa.text('archive_url IS NOT NULL')
+    op.create_index('ix_snapshots_archived', 'snapshots', ['id'], postgresql_where=archived, sqlite_where=archived)
     if dialect == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.create_index('ix_passages_text_trgm', 'passages', ['text'], unique=False,
@@ -174,6 +179,7 @@ def downgrade() -> None:
     op.drop_index('ix_indication_steps_indication_fetched', table_name='indication_steps')
     op.drop_table('indication_steps')
     op.drop_table('passage_index_state')
+    op.drop_index('ix_snapshots_archived', table_name='snapshots')
     op.drop_index('ix_passage_occurrences_source_gone', table_name='passage_occurrences')
     op.drop_index('ix_passage_occurrences_passage_source', table_name='passage_occurrences')
     op.drop_table('passage_occurrences')

@@ -135,7 +135,17 @@ def _indication_rows(session: Session, *, clinic_id: int | None, indication: str
         yield from _scanned_indication_rows(session, clinic_id=clinic_id, indication=indication)
         return
     query = (
-        select(IndicationStep, Source.url, Source.clinic_id, Clinic.name)
+        select(
+            IndicationStep.source_id,
+            Source.url,
+            Source.clinic_id,
+            Clinic.name,
+            IndicationStep.snapshot_id,
+            IndicationStep.fetched_at,
+            IndicationStep.strength,
+            IndicationStep.previous_snapshot_id,
+            IndicationStep.previous_fetched_at,
+        )
         .join(Source, Source.id == IndicationStep.source_id)
         .outerjoin(Clinic, Source.clinic_id == Clinic.id)
         .where(IndicationStep.indication == indication)
@@ -143,17 +153,19 @@ def _indication_rows(session: Session, *, clinic_id: int | None, indication: str
     )
     if clinic_id is not None:
         query = query.where(Source.clinic_id == clinic_id)
-    for step, url, cid, clinic in session.execute(query):
+    for source_id, url, cid, clinic, snapshot_id, fetched_at, strength, previous_id, previous_at in session.execute(
+        query
+    ):
         yield _Row(
-            step.source_id,
+            source_id,
             url,
             cid,
             clinic,
-            step.snapshot_id,
-            step.fetched_at,
-            {indication: step.strength} if step.strength > 0 else {},
-            step.previous_snapshot_id,
-            step.previous_fetched_at,
+            snapshot_id,
+            fetched_at,
+            {indication: strength} if strength > 0 else {},
+            previous_id,
+            previous_at,
         )
 
 
