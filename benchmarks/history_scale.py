@@ -896,7 +896,7 @@ def sqlite_table_sizes(path: Path) -> dict[str, int]:
         sizes: dict[str, int] = {}
         for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
             table = owner.get(name, name)
-            table = next((fts for fts in INDEX_TABLES if table.startswith(fts + "_")), table)
+            table = next((t for t in sorted(INDEX_TABLES, key=len, reverse=True) if table.startswith(t + "_")), table)
             sizes[table] = sizes.get(table, 0) + int(size)
         return dict(sorted(sizes.items(), key=lambda item: -item[1]))
     finally:
