@@ -16,7 +16,9 @@ Answers are per source: when the text was first and last seen (capture dates of 
 text contains it), in how many versions, whether the current version still has it and, if not,
 when it disappeared, with an excerpt of the last matching version. The matching intervals give the
 candidate sources in SQL (ordered by first appearance); the answer rows are then computed exactly
-from the intervals and the sources' chains of snapshots.
+from the intervals and the sources' chains of snapshots. With ``since``, a page whose matching stretch
+began before it counts as first seen at ``since`` for choosing which pages make the ``limit``
+(its row then shows its real first version inside the range).
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from watcher.models import (
@@ -131,19 +133,33 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
 
 
 def passage_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
-    """The ids of these passages (by key), inserting those not stored yet with their terms."""
+    """The ids of these passages (by key), inserting those not stored yet with their terms. Two writers
+    storing the same new line at once (PostgreSQL) do not collide: the second one's insert does nothing."""
     ids: dict[str, int] = {}
     for keys in _chunks(list(texts)):
         ids.update(session.execute(select(Passage.sha256, Passage.id).where(Passage.sha256.in_(keys))).all())
     missing = [key for key in texts if key not in ids]
-    for key in missing:
-        passage = Passage(sha256=key, text=texts[key])
-        session.add(passage)
-        session.flush()
-        ids[key] = passage.id
-        terms = short_terms(texts[key])
+    if not missing:
+        return ids
+    dialect_insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+    for keys in _chunks(missing):
+        inserted = dict(
+            session.execute(
+                dialect_insert(Passage)
+                .values([{"sha256": key, "text": texts[key]} for key in keys])
+                .on_conflict_do_nothing(index_elements=["sha256"])
+                .returning(Passage.sha256, Passage.id)
+            ).all()
+        )
+        terms = [
+            {"term": t, "passage_id": pid} for key, pid in inserted.items() for t in sorted(short_terms(texts[key]))
+        ]
         if terms:
-            session.execute(insert(PassageTerm), [{"term": t, "passage_id": passage.id} for t in sorted(terms)])
+            session.execute(insert(PassageTerm), terms)
+        ids.update(inserted)
+        late = [key for key in keys if key not in inserted]  # stored by another writer meanwhile
+        if late:
+            ids.update(session.execute(select(Passage.sha256, Passage.id).where(Passage.sha256.in_(late))).all())
     return ids
 
 
