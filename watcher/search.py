@@ -148,9 +148,7 @@ def search(
             if not page:
                 break
             offset += len(page)
-            found = [
-                _Interval(*row) for row in session.execute(intervals, {**params, "sources": page})
-            ]
+            found = [_Interval(*row) for row in session.execute(intervals, {**params, "sources": page})]
             rows += _describe(session, term, page, found, since=since, until=until)
             if len(page) < limit:
                 break
