@@ -49,8 +49,12 @@ from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
 from watcher.models import compact_json
+from watcher.pipeline.claim_steps import steps_of
+from watcher.pipeline.passages import chain_intervals, short_terms
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+# Japanese and English searches of one, two and three or more characters.
+SEARCH_TERMS = ("症", "うつ", "不安", "統合失調症", "臨床試験で証明", "x", "TM", "autism", "clinically proven")
 SCHIZOPHRENIA = 2  # index in the indication lists
 
 JA_INDICATIONS = [
@@ -152,13 +156,18 @@ class Tables:
     changes: list[tuple[Any, ...]] = field(default_factory=list)
     profiles: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
+    passages: list[tuple[Any, ...]] = field(default_factory=list)
+    terms: list[tuple[Any, ...]] = field(default_factory=list)
+    occurrences: list[tuple[Any, ...]] = field(default_factory=list)
+    states: list[tuple[Any, ...]] = field(default_factory=list)
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
 
     def size(self) -> int:
         return len(self.versions)
 
     def clear(self) -> None:
-        for rows in (self.checks, self.bodies, self.snapshots, self.versions, self.changes, self.profiles, self.alerts):
-            rows.clear()
+        for name in TABLE_OF:
+            getattr(self, name).clear()
 
 
 COLUMNS = {
@@ -245,6 +254,38 @@ COLUMNS = {
         "last_detected_at",
         "details",
     ),
+    "passages": ("id", "sha256", "text"),
+    "passage_terms": ("term", "passage_id"),
+    "passage_occurrences": (
+        "id",
+        "passage_id",
+        "source_id",
+        "first_snapshot_id",
+        "first_seen",
+        "last_snapshot_id",
+        "last_seen",
+        "versions",
+        "gone_snapshot_id",
+        "gone_at",
+    ),
+    "passage_index_state": (
+        "source_id",
+        "last_text_version_id",
+        "last_snapshot_id",
+        "last_fetched_at",
+        "versions",
+        "last_profile_id",
+    ),
+    "indication_steps": (
+        "id",
+        "source_id",
+        "indication",
+        "snapshot_id",
+        "fetched_at",
+        "strength",
+        "previous_snapshot_id",
+        "previous_fetched_at",
+    ),
 }
 TABLE_OF = {
     "bodies": "bodies",
@@ -254,11 +295,29 @@ TABLE_OF = {
     "changes": "changes",
     "profiles": "claim_profiles",
     "alerts": "alerts",
+    "passages": "passages",
+    "terms": "passage_terms",
+    "occurrences": "passage_occurrences",
+    "states": "passage_index_state",
+    "steps": "indication_steps",
 }
 JSON_COLUMNS = {"headers", "indications", "details"}  # profile, ops: zlib-compressed JSON (ZlibJSON)
 OPS = zlib.compress(compact_json([[0, 40], [-1, "旧"], [1, "新"]]).encode("utf-8"), 9)
 # Parents before children: foreign keys are checked as rows arrive.
-LOAD_ORDER = ("bodies", "snapshots", "versions", "changes", "profiles", "checks", "alerts")
+LOAD_ORDER = (
+    "bodies",
+    "snapshots",
+    "versions",
+    "changes",
+    "profiles",
+    "checks",
+    "alerts",
+    "passages",
+    "terms",
+    "occurrences",
+    "states",
+    "steps",
+)
 
 
 class Generator:
@@ -273,6 +332,9 @@ class Generator:
         self.next_check = 1
         self.next_alert = 1
         self.next_version = 1
+        self.next_occurrence = 1
+        self.next_step = 1
+        self.passage_ids: dict[str, int] = {}
 
     def clinic_of(self, source: int) -> int:
         return (source - 1) // 10 + 1
@@ -322,7 +384,11 @@ class Generator:
         title = f"{treatment}による治療のご案内" if ja else f"{treatment} at {clinic}"
         heading = "適応可能な症状" if ja else "Conditions we treat"
         refs_heading = "参考文献" if ja else "References"
-        date = f"更新日 {when:%Y.%m.%d}" if ja else f"Updated {when:%B %d, %Y}"
+        date = (
+            f"この情報は{when:%Y年%m月%d日}時点のものです。"
+            if ja
+            else f"This page was last reviewed on {when:%B %d, %Y}."
+        )
         fee = f"料金は1回{price:,}円(税込)です。" if ja else f"The fee is {price:,} yen per session."
         body = (
             f"<h1>{title}</h1><p>{date}</p><p>{claim}</p>{''.join(f'<p>{f}</p>' for f in fillers)}"
@@ -355,6 +421,8 @@ class Generator:
         when = T0 + timedelta(hours=rng.randint(0, 24 * 30))
         previous: tuple[int, datetime, dict[str, int], str] | None = None
         seen: dict[str, int] = {}
+        chain: list[tuple[int, datetime, str]] = []
+        profiled: list[tuple[int, datetime, dict[str, Any] | None]] = []
         for n in range(self.per_source):
             if n:
                 self.evolve(state)
@@ -433,6 +501,51 @@ class Generator:
                 tables.changes.append((vid, source, old_id, vid, delta, 20, OPS, 0.001, when))
                 self._alerts(tables, source, clinic_id, old_id, old_when, old_ind, vid, when, indications, seen)
             previous = (vid, when, indications, text)
+            chain.append((vid, when, text))
+            profiled.append((vid, when, dict(indications)))
+        self._passages(tables, source, chain)
+        for step in steps_of(profiled):
+            tables.steps.append(
+                (
+                    self.next_step,
+                    source,
+                    step["indication"],
+                    step["snapshot_id"],
+                    step["fetched_at"],
+                    step["strength"],
+                    step["previous_snapshot_id"],
+                    step["previous_fetched_at"],
+                )
+            )
+            self.next_step += 1
+
+    def _passages(self, tables: Tables, source: int, chain: list[tuple[int, datetime, str]]) -> None:
+        """The distinct-passage index of the source, as ``watcher reindex`` builds it (the same
+        ``chain_intervals``); snapshot and text version ids are equal here."""
+        intervals, texts = chain_intervals(chain)
+        for key, line in texts.items():
+            if key not in self.passage_ids:
+                passage_id = self.passage_ids[key] = len(self.passage_ids) + 1
+                tables.passages.append((passage_id, key, line))
+                tables.terms.extend((term, passage_id) for term in sorted(short_terms(line)))
+        for i in intervals:
+            tables.occurrences.append(
+                (
+                    self.next_occurrence,
+                    self.passage_ids[i.key],
+                    source,
+                    i.first_snapshot_id,
+                    i.first_seen,
+                    i.last_snapshot_id,
+                    i.last_seen,
+                    i.versions,
+                    i.gone_snapshot_id,
+                    i.gone_at,
+                )
+            )
+            self.next_occurrence += 1
+        last_id, last_at, _text = chain[-1]
+        tables.states.append((source, last_id, last_id, last_at, len(chain), last_id))  # profile id = version id
 
     def _alerts(
         self,
@@ -569,9 +682,9 @@ class PostgresLoader:
     def execute(self, sql: str, rows: list[tuple[Any, ...]] | None = None) -> None:
         with self.db.cursor() as cursor:
             if rows is None:
-                cursor.execute(sql)  # type: ignore[call-overload]
+                cursor.execute(sql)
             else:
-                cursor.executemany(sql, rows)  # type: ignore[call-overload]
+                cursor.executemany(sql, rows)
 
     def commit(self) -> None:
         self.db.commit()
@@ -586,6 +699,9 @@ class PostgresLoader:
             "changes",
             "claim_profiles",
             "alerts",
+            "passages",
+            "passage_occurrences",
+            "indication_steps",
         ):
             self.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
@@ -674,7 +790,7 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
     from watcher.queries.alerts import alerts_page
     from watcher.queries.claims import claim_timelines
     from watcher.queries.timeline import timeline
-    from watcher.search import _match_sql, search
+    from watcher.search import _passages_sql, search
 
     rng = random.Random(seed + 1)
     store = Store(url, migrate=False)
@@ -731,7 +847,7 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
                 return claim_timelines(session, indication="schizophrenia")
 
         out["claims schizophrenia, all clinics"] = cold_and_warm([indication_claims] * 3)
-        for term in ("統合失調症", "自閉症", "臨床試験で証明", "clinically proven", "うつ"):
+        for term in SEARCH_TERMS:
 
             def find(term: str = term) -> Any:
                 with store.session() as session:
@@ -741,15 +857,20 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
             first_ms, hits = timed_once(find)
             warm = [timed_once(find)[0] for _ in range(repeat)]
             with store.session() as session:
-                match, params, method = _match_sql(session, term)
-                count = session.execute(
-                    text(f"SELECT count(*) FROM text_versions tv WHERE {match}"), params
-                ).scalar_one()
+                passages, params, method = _passages_sql(session, term)
+                matching, intervals = session.execute(
+                    text(
+                        f"SELECT count(DISTINCT passage_id), count(*) FROM passage_occurrences "
+                        f"WHERE passage_id IN ({passages})"
+                    ),
+                    params,
+                ).one()
             out[f"search {term}"] = {
                 "first_ms": round(first_ms, 1),
                 "warm": summary(warm),
                 "method": method,
-                "matching_versions": count,
+                "matching_passages": matching,
+                "matching_intervals": intervals,
                 "sources_returned": len(hits),
             }
     finally:
@@ -758,6 +879,54 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
 
 
 # --- backends --------------------------------------------------------------------------------------
+
+# What the search index costs, beside the rest: tables with their indexes.
+INDEX_TABLES = (
+    "passages",
+    "passage_terms",
+    "passage_occurrences",
+    "passage_index_state",
+    "passages_fts",
+    "indication_steps",
+)
+
+
+def sqlite_table_sizes(path: Path) -> dict[str, int]:
+    """Bytes per table, its indexes (and an FTS5 table's shadow tables) included (the dbstat table)."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        owner = dict(db.execute("SELECT name, tbl_name FROM sqlite_schema").fetchall())
+        sizes: dict[str, int] = {}
+        for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            table = owner.get(name, name)
+            table = next((t for t in sorted(INDEX_TABLES, key=len, reverse=True) if table.startswith(t + "_")), table)
+            sizes[table] = sizes.get(table, 0) + int(size)
+        return dict(sorted(sizes.items(), key=lambda item: -item[1]))
+    finally:
+        db.close()
+
+
+def postgres_table_sizes(url: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        rows = db.execute(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace = 'public'::regnamespace ORDER BY 2 DESC"
+        ).fetchall()
+    return {name: int(size) for name, size in rows}
+
+
+def sizes_summary(sizes: dict[str, int], total: int, versions: int) -> dict[str, Any]:
+    index = sum(size for name, size in sizes.items() if name in INDEX_TABLES)
+    return {
+        "table_bytes": sizes,
+        "search_index_bytes": index,
+        "bytes_per_version": round(total / versions),
+        "search_index_bytes_per_version": round(index / versions),
+    }
 
 
 def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
@@ -769,7 +938,7 @@ def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
     for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)
     url = f"sqlite:///{path}"
-    Store(url).dispose()  # migrations: FTS5 table, triggers, indexes
+    Store(url).dispose()  # migrations: the passages' FTS5 table, triggers, indexes
     log(f"SQLite {sqlite3.sqlite_version}: {path}")
     started = time.perf_counter()
     loader = SqliteLoader(path)
@@ -785,6 +954,7 @@ def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
         "rows": counts,
         "load_seconds": round(load_seconds),
         "size_bytes": size,
+        **sizes_summary(sqlite_table_sizes(path), size, counts["versions"]),
         "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
     }
     if not args.keep:
@@ -810,21 +980,21 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         Store(url).dispose()
         started = time.perf_counter()
         loader = PostgresLoader(url)
-        loader.execute("DROP INDEX ix_text_versions_text_trgm")
+        loader.execute("DROP INDEX ix_passages_text_trgm")
         loader.commit()
         counts = generate_and_load(
             loader, sources=args.sources, versions=args.versions, seed=args.seed, placeholder="%s", log=log
         )
         index_started = time.perf_counter()
         loader.execute("SET maintenance_work_mem = '1GB'")
-        loader.execute("CREATE INDEX ix_text_versions_text_trgm ON text_versions USING gin (text gin_trgm_ops)")
+        loader.execute("CREATE INDEX ix_passages_text_trgm ON passages USING gin (text gin_trgm_ops)")
         loader.commit()
         index_seconds = time.perf_counter() - index_started
         loader.finish()
         load_seconds = time.perf_counter() - started
         with psycopg.connect(url) as db:
             row = db.execute(
-                "SELECT pg_database_size(current_database()), pg_relation_size('ix_text_versions_text_trgm')"
+                "SELECT pg_database_size(current_database()), pg_relation_size('ix_passages_text_trgm')"
             ).fetchone()
         size, index_size = row or (0, 0)
         log(f"loaded in {load_seconds:.0f} s (trigram index {index_seconds:.0f} s), {size / 1e9:.2f} GB")
@@ -835,6 +1005,7 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
             "trigram_index_seconds": round(index_seconds),
             "size_bytes": size,
             "trigram_index_bytes": index_size,
+            **sizes_summary(postgres_table_sizes(url), size, counts["versions"]),
             "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
         }
     finally:
@@ -873,7 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
     while not where.exists():
         where = where.parent
     free = shutil.disk_usage(where).free
-    need = args.versions * 8_000  # generous: ~4 KB per version per backend (text, FTS/GIN, raw, profile)
+    need = args.versions * 8_000  # generous: ~4 KB per version per backend (text, index, raw, profile)
     if free < need:
         log(f"only {free / 1e9:.1f} GB free where about {need / 1e9:.1f} GB may be needed: use fewer --versions")
         return 2

@@ -57,7 +57,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("delivery", ("watcher.notify", "watcher.scheduler", "watcher.queue")),
     ("surfaces", ("watcher.web", "watcher.demo", "watcher.cli")),
 )
-PIPELINE_ORDER = ("run", "requisites", "discover", "record", "analyse", "new_pages", "alerts")
+PIPELINE_ORDER = (
+    "run",
+    "requisites",
+    "discover",
+    "record",
+    "analyse",
+    "new_pages",
+    "alerts",
+    "passages",
+    "claim_steps",
+)
 LAZY_ALLOWED = "watcher.cli"
 LAZY_MARK = "# lazy import: start-up time"
 

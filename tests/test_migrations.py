@@ -134,3 +134,29 @@ def test_bodies_migration_moves_bytes_both_ways(database_url: str) -> None:
             assert "bodies" not in inspect(connection).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_passage_index_replaces_the_per_version_index(database_url: str) -> None:
+    """0014 drops the per-version full-text index for the passage index; its downgrade brings it back."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+
+        def indexed() -> tuple[bool, bool]:
+            inspector = inspect(engine)
+            tables = set(inspector.get_table_names())
+            if engine.dialect.name == "sqlite":
+                return "text_versions_fts" in tables, {"passages", "passages_fts"} <= tables
+            old = "ix_text_versions_text_trgm" in {i["name"] for i in inspector.get_indexes("text_versions")}
+            new = "passages" in tables and "ix_passages_text_trgm" in {
+                i["name"] for i in inspector.get_indexes("passages")
+            }
+            return old, new
+
+        assert indexed() == (False, True)
+        downgrade(engine, "0010")
+        assert indexed() == (True, False)
+        upgrade(engine)
+        assert indexed() == (False, True)
+    finally:
+        engine.dispose()

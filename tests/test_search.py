@@ -63,7 +63,8 @@ def test_english_phrase_short_terms_and_escaping(store: Store, settings: Setting
         assert phrase[URL_B]["first_seen"][:10] == "2026-03-05" and "clinically proven" in phrase[URL_B]["excerpt"]
         # Words present but not as a phrase do not match.
         assert search(session, "proven clinically") == []
-        # Short terms (no trigram) still work: うつ is in every version of the Aoba page.
+        # Short terms (no trigram) use the term table: うつ is in every version of the Aoba page.
+        assert search_method(session, "うつ") == search_method(session, "A") == "terms"
         short = by_url(search(session, "うつ"))
         assert short[URL_A]["versions"] == 4 and short[URL_A]["first_seen"][:10] == "2026-03-01"
         assert URL_B not in short
@@ -92,11 +93,11 @@ def test_index_follows_new_versions(store: Store, settings: Settings) -> None:
     with store.session() as session:
         assert by_url(search(session, "強迫性障害"))[URL_B]["versions"] == 1
         if session.connection().dialect.name == "sqlite":
-            # The FTS5 index and the table agree after inserts (and deletes, through the triggers).
-            session.execute(text("INSERT INTO text_versions_fts(text_versions_fts) VALUES ('integrity-check')"))
-            session.execute(text("DELETE FROM snapshots WHERE source_id = :s"), {"s": ids.b})
-            session.execute(text("INSERT INTO text_versions_fts(text_versions_fts) VALUES ('integrity-check')"))
-            assert search(session, "強迫性障害") == []
+            # The FTS5 index and the passages agree after inserts (and deletes, through the triggers).
+            session.execute(text("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')"))
+        # Deleted snapshots are no longer found, though their intervals are still indexed.
+        session.execute(text("DELETE FROM snapshots WHERE source_id = :s"), {"s": ids.b})
+        assert search(session, "強迫性障害") == []
 
 
 def test_helpers() -> None:

@@ -288,11 +288,7 @@ class TextVersion(Base):
     __tablename__ = "text_versions"
     __table_args__ = (
         UniqueConstraint("snapshot_id", "extractor_version"),
-        # Full-text search (watcher.search): a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
-        # trigram table kept in sync by triggers (migration 0004), invisible to the metadata.
-        Index(
-            "ix_text_versions_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}
-        ).ddl_if(dialect="postgresql"),
+        # Search reads the distinct-passage index (Passage and after), not every version's text.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -469,3 +465,98 @@ class HostTurn(Base):
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     last_request_at: Mapped[datetime | None] = mapped_column()
     busy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Passage(Base):
+    """One distinct line (paragraph, heading, list item) of extracted text, stored once whatever the
+    number of versions and pages that show it; keyed by the SHA-256 of its text (watcher.passages)."""
+
+    __tablename__ = "passages"
+    __table_args__ = (
+        # Searches of three characters and more: a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
+        # trigram table over passages kept in sync by triggers (migration 0014), invisible to the metadata.
+        Index("ix_passages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
+            dialect="postgresql"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class PassageTerm(Base):
+    """The one- and two-character terms (lower-cased) of a passage: searches shorter than a trigram."""
+
+    __tablename__ = "passage_terms"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    term: Mapped[str] = mapped_column(String(2), primary_key=True)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
+
+
+class PassageOccurrence(Base):
+    """An interval of a source's consecutive versions that contain a passage: first and last snapshot
+    showing it, how many versions, and the snapshot that dropped it (NULL: still there). A passage that
+    goes and comes back (A → B → A) has one interval per stretch."""
+
+    __tablename__ = "passage_occurrences"
+    __table_args__ = (
+        # Covering the search's candidate query (matching passages → pages, by first appearance).
+        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id", "first_seen", "last_seen"),
+        Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    first_snapshot_id: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column()
+    last_snapshot_id: Mapped[int] = mapped_column(Integer)
+    last_seen: Mapped[datetime] = mapped_column()
+    versions: Mapped[int] = mapped_column(Integer)
+    gone_snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    gone_at: Mapped[datetime | None] = mapped_column()
+
+
+class PassageIndexState(Base):
+    """How far a source's passages (and indication steps) are indexed: its newest text version indexed,
+    its number of versions (snapshots with text) and its newest claim profile. ``watcher reindex``
+    rebuilds the sources whose state is stale."""
+
+    __tablename__ = "passage_index_state"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    last_text_version_id: Mapped[int] = mapped_column(Integer)
+    last_snapshot_id: Mapped[int] = mapped_column(Integer)
+    last_fetched_at: Mapped[datetime] = mapped_column()
+    versions: Mapped[int] = mapped_column(Integer)
+    last_profile_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class IndicationStep(Base):
+    """A change of a page's claimed strength for one indication (0: not claimed), with the page's
+    version before: the claim timelines of one indication read these instead of every profile
+    (watcher.pipeline.claim_steps keeps them; the current analyser and extractor versions)."""
+
+    __tablename__ = "indication_steps"
+    __table_args__ = (Index("ix_indication_steps_indication_fetched", "indication", "fetched_at", "snapshot_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    indication: Mapped[str] = mapped_column(String(80))
+    snapshot_id: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime] = mapped_column()
+    strength: Mapped[int] = mapped_column(Integer)
+    previous_snapshot_id: Mapped[int | None] = mapped_column(Integer)
+    previous_fetched_at: Mapped[datetime | None] = mapped_column()
+
+
+# Alert listings compute Alert.from_archive for every row they show; PostgreSQL plans that EXISTS as one
+# hashed set of the archived snapshots, which without this index is a scan of every snapshot.
+Index(
+    "ix_snapshots_archived",
+    Snapshot.id,
+    postgresql_where=Snapshot.archive_url.is_not(None),
+    sqlite_where=Snapshot.archive_url.is_not(None),
+)

@@ -1,34 +1,46 @@
-"""Full-text search over every stored text version, Japanese without spaces included.
+"""Full-text search over the distinct-passage index (``watcher.pipeline.passages``), Japanese
+without spaces included: each distinct line of text is stored once with, per source, the intervals of
+versions that contain it, so a search reads passages and intervals, never every version's text.
 
-Matching is case-insensitive substring matching, the same on both backends:
+Matching is case-insensitive substring matching within a line (a term cannot span lines: it
+cannot contain a line break), the same on both backends:
 
-* SQLite: the FTS5 trigram table of migration 0004, queried with the term as one quoted phrase
-  (a phrase of trigrams is a substring). Terms shorter than three characters have no trigram, so
-  they (and databases migrated without FTS5) use ``LIKE`` with escaped wildcards — a scan.
-* PostgreSQL: ``LIKE '%term%'`` (escaped wildcards) when case cannot matter, else a literal
-  case-insensitive regex (``~* '***=term'``), both served by the pg_trgm GIN index.
+* one or two characters: ``passage_terms``, the lower-cased one- and two-character terms of every
+  passage, a B-tree lookup (no extension, both databases);
+* three and more: SQLite's FTS5 trigram table over passages (the term as one quoted phrase: a phrase
+  of trigrams is a substring; ``LIKE`` with escaped wildcards if SQLite had no trigram tokenizer at
+  migration time); PostgreSQL's pg_trgm GIN index over passages (``LIKE '%term%'`` when case cannot
+  matter, else a literal case-insensitive regex ``~* '***=term'``).
 
 Answers are per source: when the text was first and last seen (capture dates of the snapshots whose
 text contains it), in how many versions, whether the current version still has it and, if not,
-when it disappeared, with an excerpt of the last matching version.
+when it disappeared, with an excerpt of the last matching version. The matching intervals give the
+candidate sources in SQL (ordered by first appearance); the answer rows are then computed exactly
+from the intervals and the sources' chains of snapshots. With ``since``, a page whose matching stretch
+began before it counts as first seen at ``since`` for choosing which pages make the ``limit``
+(its row then shows its real first version inside the range).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from watcher.errors import InputError
-from watcher.models import Clinic, Snapshot, Source, TextVersion, UTCDateTime
+from watcher.models import Clinic, PassageIndexState, Snapshot, Source, TextVersion, UTCDateTime
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
 from watcher.search_index import FTS_TABLE, has_fts_table
+
+log = logging.getLogger(__name__)
 
 MAX_TERM_CHARS = 200
 MIN_TRIGRAM_CHARS = 3
@@ -57,27 +69,34 @@ def fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _match_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str]:
-    """SQL matching text versions ``tv``, its parameters, and the method (for logs and tests)."""
+def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str]:
+    """SQL selecting the ids of the passages that contain the term, its parameters, and the method
+    (for logs, tests and the benchmark)."""
     connection = session.connection()
+    if len(term.lower()) < MIN_TRIGRAM_CHARS:
+        return "SELECT passage_id FROM passage_terms WHERE term = :term", {"term": term.lower()}, "terms"
     if connection.dialect.name == "postgresql":
         if term.lower() == term.upper():
             # Nothing to fold (Japanese): LIKE gives the same answer at the lowest recheck cost.
-            return "tv.text LIKE :pattern", {"pattern": like_pattern(term)}, "pg_trgm"
+            return "SELECT id FROM passages WHERE text LIKE :pattern", {"pattern": like_pattern(term)}, "pg_trgm"
         # Case-insensitive: a literal ('***=') case-insensitive regex, which pg_trgm indexes like ILIKE
         # but rechecks about twice as fast (ILIKE lower-cases every candidate text first).
-        return "tv.text ~* :regex", {"regex": "***=" + term}, "pg_trgm"
-    if len(term) >= MIN_TRIGRAM_CHARS and has_fts_table(connection):
-        return (
-            f"tv.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase)",
-            {"phrase": fts_phrase(term)},
-            "fts5",
-        )
-    return "tv.text LIKE :pattern ESCAPE '\\'", {"pattern": like_pattern(term)}, "like"
+        return "SELECT id FROM passages WHERE text ~* :regex", {"regex": "***=" + term}, "pg_trgm"
+    if has_fts_table(connection):
+        return f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase", {"phrase": fts_phrase(term)}, "fts5"
+    pattern = {"pattern": like_pattern(term)}
+    return "SELECT id FROM passages WHERE text LIKE :pattern ESCAPE '\\'", pattern, "like"
 
 
 def search_method(session: Session, term: str) -> str:
-    return _match_sql(session, check_term(term))[2]
+    return _passages_sql(session, check_term(term))[2]
+
+
+@dataclass(frozen=True)
+class _Interval:
+    source_id: int
+    first_snapshot_id: int
+    last_snapshot_id: int
 
 
 def search(
@@ -93,52 +112,63 @@ def search(
     check_range(since, until)
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be between 1 and {MAX_LIMIT}")
-    match, params, _method = _match_sql(session, term)
-    filters = [match]
+    passages, params, _method = _passages_sql(session, term)
+    filters = [f"o.passage_id IN ({passages})"]
+    first = "o.first_seen"
     if clinic_id is not None:
-        filters.append("tv.source_id IN (SELECT id FROM sources WHERE clinic_id = :clinic_id)")
+        filters.append("o.source_id IN (SELECT id FROM sources WHERE clinic_id = :clinic_id)")
         params["clinic_id"] = clinic_id
     if since is not None:
-        filters.append("s.fetched_at >= :since")
+        filters.append("o.last_seen >= :since")
+        first = "CASE WHEN o.first_seen < :since THEN :since ELSE o.first_seen END"
         params["since"] = since
     if until is not None:
-        filters.append("s.fetched_at <= :until")
+        filters.append("o.first_seen <= :until")
         params["until"] = until
+    where = " AND ".join(filters)
+    # Candidate sources in order of first appearance (in the range); a page of them at a time, as an
+    # interval that spans the range may have no version inside it (then the source drops out).
+    candidates = text(
+        f"SELECT o.source_id FROM passage_occurrences o WHERE {where} "
+        f"GROUP BY o.source_id ORDER BY min({first}), o.source_id LIMIT :limit OFFSET :offset"
+    ).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("since", "until") if name in params))
+    intervals = text(
+        "SELECT o.source_id, o.first_snapshot_id, o.last_snapshot_id FROM passage_occurrences o "
+        f"WHERE {where} AND o.source_id IN :sources"
+    ).bindparams(
+        bindparam("sources", expanding=True),
+        *(bindparam(name, type_=UTCDateTime()) for name in ("since", "until") if name in params),
+    )
     postgres = session.connection().dialect.name == "postgresql"
-    if postgres:
-        # First and last matching snapshot per source, in capture order (ids break ties).
-        ends = (
-            "(array_agg(s.id ORDER BY s.fetched_at, s.id))[1] AS first_id, "
-            "(array_agg(s.id ORDER BY s.fetched_at DESC, s.id DESC))[1] AS last_id"
-        )
-    else:
-        # SQLite stores these timestamps as ISO text, so text order is time order.
-        ends = (
-            "min(s.fetched_at || '#' || printf('%012d', s.id)) AS first_id, "
-            "max(s.fetched_at || '#' || printf('%012d', s.id)) AS last_id"
-        )
-    sql = (
-        f"SELECT tv.source_id, count(DISTINCT s.id) AS versions, {ends} "
-        f"FROM text_versions tv JOIN snapshots s ON s.id = tv.snapshot_id "
-        f"WHERE {' AND '.join(filters)} GROUP BY tv.source_id "
-        f"ORDER BY min(s.fetched_at), tv.source_id LIMIT :limit"
-    )
-    params["limit"] = limit
-    statement = text(sql).bindparams(
-        *(bindparam(name, type_=UTCDateTime()) for name in ("since", "until") if name in params)
-    )
+    rows: list[dict[str, Any]] = []
+    offset = 0
     with _index_scans_only(session, postgres and len(term) >= MIN_TRIGRAM_CHARS):
-        groups = [
-            (source_id, int(versions), _snapshot_id(first), _snapshot_id(last))
-            for source_id, versions, first, last in session.execute(statement, params).all()
-        ]
-    return _describe(session, term, groups, until=until)
+        while len(rows) < limit:
+            page = list(session.execute(candidates, {**params, "limit": limit, "offset": offset}).scalars())
+            if not page:
+                break
+            offset += len(page)
+            found = [_Interval(*row) for row in session.execute(intervals, {**params, "sources": page})]
+            rows += _describe(session, term, page, found, since=since, until=until)
+            if len(page) < limit:
+                break
+    if not rows:
+        _warn_if_unindexed(session)
+    return sorted(rows[:limit], key=lambda row: (row["first_seen"], row["source_id"]))
+
+
+def _warn_if_unindexed(session: Session) -> None:
+    """An upgraded store whose passages were never indexed answers nothing: say what to run."""
+    if session.scalar(select(TextVersion.id).limit(1)) is not None and (
+        session.scalar(select(PassageIndexState.source_id).limit(1)) is None
+    ):
+        log.warning("the search index is empty: run `watcher reindex` to build it from the stored versions")
 
 
 @contextmanager
 def _index_scans_only(session: Session, enabled: bool) -> Iterator[None]:
     """PostgreSQL estimates a common term's selectivity high and picks a sequential scan, which then
-    runs the match on every text; the trigram index only rechecks candidates and is several times
+    runs the match on every passage; the trigram index only rechecks candidates and is several times
     faster. Steer this one statement to it (restoring the setting, within the transaction)."""
     if not enabled:
         yield
@@ -151,73 +181,91 @@ def _index_scans_only(session: Session, enabled: bool) -> Iterator[None]:
         session.execute(text("SELECT set_config('enable_seqscan', :value, true)"), {"value": previous})
 
 
-def _snapshot_id(value: Any) -> int:
-    return int(value) if isinstance(value, int) else int(str(value).rsplit("#", 1)[1])
+def _chains(session: Session, source_ids: list[int]) -> dict[int, list[tuple[int, datetime]]]:
+    """Each source's snapshots (id, capture time), in capture order (every snapshot has its text)."""
+    chains: dict[int, list[tuple[int, datetime]]] = {sid: [] for sid in source_ids}
+    for source_id, snapshot_id, fetched_at in session.execute(
+        select(Snapshot.source_id, Snapshot.id, Snapshot.fetched_at)
+        .where(Snapshot.source_id.in_(source_ids))
+        .order_by(Snapshot.source_id, Snapshot.fetched_at, Snapshot.id)
+    ):
+        chains[source_id].append((snapshot_id, fetched_at))
+    return chains
+
+
+def _matched(
+    chain: list[tuple[int, datetime]],
+    intervals: list[_Interval],
+    since: datetime | None,
+    until: datetime | None,
+) -> list[int]:
+    """Positions in the chain of the versions inside the range that some interval covers."""
+    position = {snapshot_id: i for i, (snapshot_id, _at) in enumerate(chain)}
+    covered: set[int] = set()
+    for interval in intervals:
+        first, last = position.get(interval.first_snapshot_id), position.get(interval.last_snapshot_id)
+        if first is not None and last is not None:  # else its snapshots were deleted since
+            covered.update(range(first, last + 1))
+    return sorted(
+        i for i in covered if (since is None or chain[i][1] >= since) and (until is None or chain[i][1] <= until)
+    )
 
 
 def _describe(
-    session: Session, term: str, groups: list[tuple[int, int, int, int]], *, until: datetime | None
+    session: Session,
+    term: str,
+    source_ids: list[int],
+    intervals: list[_Interval],
+    *,
+    since: datetime | None,
+    until: datetime | None,
 ) -> list[dict[str, Any]]:
-    """The answer rows, with a fixed number of queries whatever the number of pages."""
-    if not groups:
-        return []
+    """The answer rows of these sources, with a fixed number of queries whatever their number."""
     sources = {
         sid: (url, clinic)
         for sid, url, clinic in session.execute(
             select(Source.id, Source.url, Clinic.name)
             .outerjoin(Clinic, Source.clinic_id == Clinic.id)
-            .where(Source.id.in_([g[0] for g in groups]))
+            .where(Source.id.in_(source_ids))
         )
     }
-    ends = {g[2] for g in groups} | {g[3] for g in groups}
-    fetched = dict(session.execute(select(Snapshot.id, Snapshot.fetched_at).where(Snapshot.id.in_(ends))).all())
+    chains = _chains(session, source_ids)
+    by_source: dict[int, list[_Interval]] = {}
+    for interval in intervals:
+        by_source.setdefault(interval.source_id, []).append(interval)
+    found: list[tuple[int, list[tuple[int, datetime]], list[int]]] = []
+    for source_id in source_ids:
+        matched = _matched(chains[source_id], by_source.get(source_id, []), since, until)
+        if matched:
+            found.append((source_id, chains[source_id], matched))
     texts: dict[int, str] = {}
     for snapshot_id, body in session.execute(
         select(TextVersion.snapshot_id, TextVersion.text)
-        .where(TextVersion.snapshot_id.in_([g[3] for g in groups]))
+        .where(TextVersion.snapshot_id.in_([chain[matched[-1]][0] for _s, chain, matched in found]))
         .order_by(TextVersion.id)
     ):
         texts[snapshot_id] = body  # the newest text version of the snapshot wins
-    # Per last matching snapshot, the source's next snapshot (which no longer has the term).
-    last = aliased(Snapshot)
-    following_id = (
-        select(Snapshot.id)
-        .where(Snapshot.source_id == last.source_id, Snapshot.fetched_at >= last.fetched_at, Snapshot.id != last.id)
-        .order_by(Snapshot.fetched_at, Snapshot.id)
-        .limit(1)
-        .correlate(last)
-        .scalar_subquery()
-    )
-    nexts: dict[int, int | None] = dict(
-        session.execute(select(last.id, following_id).where(last.id.in_([g[3] for g in groups]))).all()
-    )
-    next_at = dict(
-        session.execute(
-            select(Snapshot.id, Snapshot.fetched_at).where(
-                Snapshot.id.in_([n for n in nexts.values() if n is not None])
-            )
-        ).all()
-    )
     rows = []
-    for source_id, versions, first_id, last_id in groups:
+    for source_id, chain, matched in found:
         url, clinic = sources[source_id]
-        following = nexts.get(last_id)
+        (first_id, first_at), (last_id, last_at) = chain[matched[0]], chain[matched[-1]]
+        following = chain[matched[-1] + 1] if matched[-1] + 1 < len(chain) else None
         # The next snapshot lacks the term — unless it lies beyond ``until``, where we did not look.
-        unknown = following is not None and until is not None and next_at[following] > until
+        unknown = following is not None and until is not None and following[1] > until
         gone = following if following is not None and not unknown else None
         rows.append(
             {
                 "source_id": source_id,
                 "source_url": url,
                 "clinic": clinic,
-                "first_seen": fetched[first_id].isoformat(),
-                "last_seen": fetched[last_id].isoformat(),
-                "versions": versions,
+                "first_seen": first_at.isoformat(),
+                "last_seen": last_at.isoformat(),
+                "versions": len(matched),
                 "first_snapshot_id": first_id,
                 "last_snapshot_id": last_id,
                 "present_now": None if unknown else following is None,
-                "gone_at": next_at[gone].isoformat() if gone is not None else None,
-                "gone_snapshot_id": gone,
+                "gone_at": gone[1].isoformat() if gone is not None else None,
+                "gone_snapshot_id": gone[0] if gone is not None else None,
                 "excerpt": excerpt(texts.get(last_id, ""), term),
             }
         )

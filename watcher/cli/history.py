@@ -1,5 +1,6 @@
-"""History commands for journalists: ``history`` (timeline, ``--at``), ``search``, ``claims``,
-``export``, ``import-warc``, ``backfill`` (history from web archives) and ``serve`` (the JSON API).
+"""History commands for journalists: ``history`` (timeline, ``--at``), ``search``, ``reindex`` (the
+search index of an existing store), ``claims``, ``export``, ``import-warc``, ``backfill`` (history from
+web archives) and ``serve`` (the JSON API).
 
 Each command parses its options, calls the query functions shared with the API and dashboard
 (``watcher.queries``, ``watcher.search``, ``watcher.export``, ``watcher.warc``) and prints.
@@ -157,7 +158,8 @@ def history_cmd(app: AppContext, ref: str, at: str | None, as_json: bool) -> Non
 def search_cmd(
     app: AppContext, text: str, clinic: str | None, since: str | None, until: str | None, limit: int, as_json: bool
 ) -> None:
-    """Full-text search over every stored version (Japanese without spaces included), per page:
+    """Full-text search over every stored version (Japanese without spaces included; through the
+    index of distinct passages), per page:
     first and last seen, in how many versions, and an excerpt."""
     # lazy import: start-up time
     from watcher.queries.clinics import resolve_clinic
@@ -193,6 +195,33 @@ def search_cmd(
             f"version(s); {state}"
         )
         click.echo(f"  {hit['excerpt']}")
+
+
+@click.command("reindex")
+@click.option("--limit", type=click.IntRange(1), help="Rebuild at most this many sources this run.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: sources_rebuilt, occurrences, sources_left.")
+@pass_app
+def reindex_cmd(app: AppContext, limit: int | None, as_json: bool) -> None:
+    """Build the search index (distinct passages and their intervals) of the sources whose stored
+    versions it does not cover yet; resumable (work is committed as it goes) and idempotent."""
+    # lazy import: start-up time
+    from watcher.pipeline.passages import reindex
+
+    with app.store.session() as session:
+        report = reindex(session, limit=limit, commit=session.commit)
+    if as_json:
+        emit_json(
+            {
+                "sources_rebuilt": report.sources_rebuilt,
+                "occurrences": report.occurrences,
+                "sources_left": report.sources_left,
+            }
+        )
+        return
+    click.echo(
+        f"indexed {report.sources_rebuilt} source(s) ({report.occurrences} passage interval(s)); "
+        f"{report.sources_left} left"
+    )
 
 
 def _print_claims(data: dict[str, Any]) -> None:
@@ -514,7 +543,16 @@ def serve_cmd(app: AppContext, host: str, port: int) -> None:
 
 
 def register(cli: click.Group) -> None:
-    for command in (history_cmd, search_cmd, claims_cmd, export_cmd, import_warc_cmd, backfill_cmd, serve_cmd):
+    for command in (
+        history_cmd,
+        search_cmd,
+        reindex_cmd,
+        claims_cmd,
+        export_cmd,
+        import_warc_cmd,
+        backfill_cmd,
+        serve_cmd,
+    ):
         cli.add_command(command)
 
 

@@ -19,6 +19,7 @@ from watcher.extract import Selectors, extract_document
 from watcher.models import ClaimProfileRecord, Snapshot, Source, TextVersion, raw_bytes
 from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.new_pages import alert_new_page
+from watcher.pipeline.passages import rebuild_source, reindex
 from watcher.sources import extraction_selectors, extractor_version_sql, set_selectors, source_extractor_version
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def rederive_source(session: Session, source: Source) -> ReanalysisReport:
         for version in versions:
             profile_of(session, version)
             rebuilt += 1
+    rebuild_source(session, source.id)  # the search index reads the re-derived texts and profiles
     return ReanalysisReport(text_versions_created=created, profiles_rebuilt=rebuilt)
 
 
@@ -179,4 +181,5 @@ def reanalyze(session: Session) -> ReanalysisReport:
         session.execute(delete(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == version.id))
         profile_of(session, version)
         rebuilt += 1
+    reindex(session)  # the search index of the sources with new texts or profiles
     return ReanalysisReport(text_versions_created=created, profiles_rebuilt=rebuilt)

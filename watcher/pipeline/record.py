@@ -25,6 +25,7 @@ from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion, store_body
+from watcher.pipeline.passages import index_new_version
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
 from watcher.sources import extraction_selectors, source_extractor_version
@@ -165,6 +166,7 @@ def record_capture(
                         change = _store_change(session, previous, version, settings=settings)
                     if on_new_version is not None:
                         on_new_version(session, version, previous)
+                    index_new_version(session, version)
         if check.outcome in (CHANGED, UNCHANGED) and capture.archive_url is None:
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")

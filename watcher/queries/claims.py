@@ -10,8 +10,11 @@ change nothing). Each step names the snapshot that shows it, and the page's snap
 group each. Strength 0 means "not claimed" (dropped, negated or excluded). Versions are those of the
 current extractor, as in the pipeline's comparisons.
 
-For one indication the database finds the versions where a page's strength changed (JSON extraction
-and a window function), so "who claims autism now?" does not read every profile into Python.
+For one indication the steps come from ``indication_steps`` (watcher.pipeline.claim_steps: each change
+of a page's strength, kept as versions are recorded), an index range per indication, so "who claims
+autism now?" reads neither every profile nor every version. A store whose index was never built
+(upgraded, before ``watcher reindex``) is read the slow way: the database finds the versions where a
+page's strength changed (JSON extraction and a window function).
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
-from watcher.models import ClaimProfileRecord, Clinic, Snapshot, Source, TextVersion, UTCDateTime
+from watcher.models import (
+    ClaimProfileRecord,
+    Clinic,
+    IndicationStep,
+    PassageIndexState,
+    Snapshot,
+    Source,
+    TextVersion,
+    UTCDateTime,
+)
 from watcher.queries.choices import indication_id
 from watcher.sources import extractor_version_sql
 
@@ -118,6 +130,46 @@ def _all_rows(session: Session, *, clinic_id: int | None) -> Iterator[_Row]:
 
 
 def _indication_rows(session: Session, *, clinic_id: int | None, indication: str) -> Iterator[_Row]:
+    """The versions where a page's strength for one indication changed, from the index of steps."""
+    if session.scalar(select(PassageIndexState.source_id).limit(1)) is None:
+        yield from _scanned_indication_rows(session, clinic_id=clinic_id, indication=indication)
+        return
+    query = (
+        select(
+            IndicationStep.source_id,
+            Source.url,
+            Source.clinic_id,
+            Clinic.name,
+            IndicationStep.snapshot_id,
+            IndicationStep.fetched_at,
+            IndicationStep.strength,
+            IndicationStep.previous_snapshot_id,
+            IndicationStep.previous_fetched_at,
+        )
+        .join(Source, Source.id == IndicationStep.source_id)
+        .outerjoin(Clinic, Source.clinic_id == Clinic.id)
+        .where(IndicationStep.indication == indication)
+        .order_by(IndicationStep.fetched_at, IndicationStep.snapshot_id)
+    )
+    if clinic_id is not None:
+        query = query.where(Source.clinic_id == clinic_id)
+    for source_id, url, cid, clinic, snapshot_id, fetched_at, strength, previous_id, previous_at in session.execute(
+        query
+    ):
+        yield _Row(
+            source_id,
+            url,
+            cid,
+            clinic,
+            snapshot_id,
+            fetched_at,
+            {indication: strength} if strength > 0 else {},
+            previous_id,
+            previous_at,
+        )
+
+
+def _scanned_indication_rows(session: Session, *, clinic_id: int | None, indication: str) -> Iterator[_Row]:
     """The versions where a page's strength for one indication changed, found by the database: the
     strength is read from the denormalised ``indications`` JSON and compared with the page's version
     before (a window function), so only the changes reach Python, with their previous versions."""

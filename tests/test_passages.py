@@ -1,0 +1,198 @@
+"""The distinct-passage index (watcher.pipeline.passages): maintained as versions are recorded, A → B → A
+flips as two intervals, ``watcher reindex`` building the same rows as the write path (resumable and
+idempotent), short searches through the term table with the right first-seen dates, on both databases;
+and the interval algebra itself as a property over random version sequences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from history_factory import TERM_JA, URL_A, URL_B, URL_S, at, build_history, page
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from watcher.capture import Capture
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.models import IndicationStep, Passage, PassageIndexState, PassageOccurrence, PassageTerm, Snapshot, Source
+from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.passages import advance, chain_intervals, keyed_lines, reindex, short_terms, stale_sources
+from watcher.pipeline.record import record_capture
+from watcher.queries.claims import _indication_rows, _scanned_indication_rows, claim_timelines
+from watcher.search import search, search_method
+
+Row = tuple[Any, ...]
+
+
+def index_rows(session: Session) -> set[Row]:
+    """Every interval as comparable values (passage text, page, dates, snapshots), ids of rows left out."""
+    return {
+        (text, url, first, first_at, last, last_at, versions, gone, gone_at)
+        for text, url, first, first_at, last, last_at, versions, gone, gone_at in session.execute(
+            select(
+                Passage.text,
+                Source.url,
+                PassageOccurrence.first_snapshot_id,
+                PassageOccurrence.first_seen,
+                PassageOccurrence.last_snapshot_id,
+                PassageOccurrence.last_seen,
+                PassageOccurrence.versions,
+                PassageOccurrence.gone_snapshot_id,
+                PassageOccurrence.gone_at,
+            )
+            .join(Passage, Passage.id == PassageOccurrence.passage_id)
+            .join(Source, Source.id == PassageOccurrence.source_id)
+        )
+    }
+
+
+def step_rows(session: Session) -> set[Row]:
+    return {
+        (s.source_id, s.indication, s.snapshot_id, s.fetched_at, s.strength, s.previous_snapshot_id)
+        for s in session.scalars(select(IndicationStep))
+    }
+
+
+def intervals_of(session: Session, url: str, line: str) -> list[Row]:
+    return sorted(
+        (first_at.date().isoformat(), last_at.date().isoformat(), versions, gone_at and gone_at.date().isoformat())
+        for _text, u, _f, first_at, _l, last_at, versions, _g, gone_at in index_rows(session)
+        if u == url and _text == line
+    )
+
+
+def test_index_is_kept_on_check_with_flips_as_intervals(store: Store, settings: Settings) -> None:
+    build_history(store, settings)
+    with store.session() as session:
+        # 統合失調症 listed 03-03 (kept through the unchanged check of 03-04), replaced 03-06, back 03-09.
+        assert intervals_of(session, URL_A, "- 統合失調症") == [
+            ("2026-03-03", "2026-03-03", 1, "2026-03-06"),
+            ("2026-03-09", "2026-03-09", 1, None),
+        ]
+        # うつ病 in every version: one open interval of four versions.
+        assert intervals_of(session, URL_A, "# エクソソーム点滴とうつ病") == [("2026-03-01", "2026-03-09", 4, None)]
+        # Each distinct line once, however many versions and pages show it.
+        texts = list(session.scalars(select(Passage.text)))
+        assert len(texts) == len(set(texts)) and texts.count("- うつ病") == 1
+        assert stale_sources(session) == []
+        terms = set(session.scalars(select(PassageTerm.term).join(Passage).where(Passage.text == "- うつ病")))
+        assert terms == {"-", "う", "つ", "病", "うつ", "つ病"}
+
+
+def test_reindex_builds_what_the_write_path_built(store: Store, settings: Settings, run_cli) -> None:  # type: ignore[no-untyped-def]
+    ids = build_history(store, settings)
+    # An archived capture older than the stored history: not the chain's end, so its source is rebuilt.
+    old = Capture(
+        source_id=ids.b,
+        requested_url=URL_B,
+        final_url=URL_B,
+        fetched_at=at(-20),
+        duration_ms=5,
+        status=200,
+        headers={"Content-Type": ["text/html; charset=utf-8"]},
+        body=page("<h1>TMS therapy</h1><p>TMS therapy for 統合失調症 may help some patients.</p>").encode(),
+        archive_url="https://web.archive.org/web/20260209000000id_/" + URL_B,
+    )
+    with store.session() as session:
+        record_capture(session, old, settings=settings, on_new_version=analyse_new_version)
+    with store.session() as session:
+        incremental, steps = index_rows(session), step_rows(session)
+        assert steps
+        assert intervals_of(session, URL_B, "# TMS therapy") == [("2026-02-09", "2026-03-05", 3, None)]
+        session.execute(delete(PassageOccurrence))
+        session.execute(delete(IndicationStep))
+        session.execute(delete(PassageIndexState))
+        session.execute(delete(PassageTerm))
+        session.execute(delete(Passage))
+        assert len(stale_sources(session)) == 4
+        assert search(session, TERM_JA) == []
+    # Resumable: one source per run, each run committed; then nothing is left and a rerun does nothing.
+    first = run_cli("reindex", "--limit", "1", "--json")
+    assert first.code == 0, first.err
+    assert first.json()["sources_rebuilt"] == 1 and first.json()["sources_left"] == 3
+    rest = run_cli("reindex")
+    assert rest.code == 0 and "indexed 3 source(s)" in rest.out and "0 left" in rest.out
+    again = run_cli("reindex", "--json").json()
+    assert (again["sources_rebuilt"], again["sources_left"]) == (0, 0)
+    with store.session() as session:
+        assert index_rows(session) == incremental and step_rows(session) == steps
+        assert reindex(session).sources_rebuilt == 0
+        # The backfilled capture is the first to show 統合失調症 on the TMS page.
+        hits = {row["source_url"]: row for row in search(session, TERM_JA)}
+        assert hits[URL_B]["first_seen"][:10] == "2026-02-09" and hits[URL_B]["gone_at"][:10] == "2026-03-02"
+
+
+def test_one_and_two_character_searches_give_first_seen(store: Store, settings: Settings) -> None:
+    build_history(store, settings)
+    with store.session() as session:
+        for term in ("統", "失調"):
+            assert search_method(session, term) == "terms"
+            hits = {row["source_url"]: row for row in search(session, term)}
+            assert set(hits) == {URL_A, URL_S}, term
+            a = hits[URL_A]
+            assert (a["first_seen"][:10], a["last_seen"][:10], a["versions"], a["present_now"]) == (
+                "2026-03-03",
+                "2026-03-09",
+                2,
+                True,
+            )
+            assert hits[URL_S]["first_seen"][:10] == "2026-03-07"
+            until = {row["source_url"]: row for row in search(session, term, until=at(5) + timedelta(hours=1))}
+            assert until[URL_A]["gone_at"][:10] == "2026-03-06" and until[URL_A]["versions"] == 1
+        # Case folds for short English terms as for long ones; a term found by no passage finds nothing.
+        assert {row["source_url"] for row in search(session, "tM")} == {URL_B}
+        assert search(session, "ñ") == []
+        # Which snapshots: the journalist can open the first one.
+        first = {row["source_url"]: row for row in search(session, "統")}[URL_A]["first_snapshot_id"]
+        assert session.get(Snapshot, first) is not None
+
+
+# --- the interval algebra, without a database ---------------------------------------------------------
+
+LINES = st.lists(st.sampled_from(["A", "B", "C", "うつ病", "統合失調症", "  B  "]), max_size=5)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(LINES, min_size=1, max_size=12))
+def test_intervals_cover_exactly_the_versions_that_contain_a_line(versions: list[list[str]]) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    chain = [(i + 1, t0 + timedelta(days=i), "\n".join(lines) or "x") for i, lines in enumerate(versions)]
+    intervals, texts = chain_intervals(chain)
+    # Incremental (one version at a time, as the write path) gives the same intervals.
+    open_: dict[str, Any] = {}
+    stepped = []
+    for snapshot_id, when, text in chain:
+        stepped += advance(open_, keyed_lines(text), snapshot_id, when)
+    assert sorted(map(repr, stepped + list(open_.values()))) == sorted(map(repr, intervals))
+    for key, line in texts.items():
+        present = {sid for sid, _when, text in chain if line in {x.strip() for x in text.split("\n")}}
+        covered: set[int] = set()
+        for interval in (i for i in intervals if i.key == key):
+            span = set(range(interval.first_snapshot_id, interval.last_snapshot_id + 1))
+            assert len(span) == interval.versions and not span & covered  # no overlap
+            covered |= span
+            # Gone with the next version, or still open at the end.
+            assert interval.gone_snapshot_id == (
+                interval.last_snapshot_id + 1 if interval.last_snapshot_id < len(chain) else None
+            )
+        assert covered == present
+
+
+def test_short_terms() -> None:
+    assert short_terms("TMS 療法") == {"t", "m", "s", "療", "法", "tm", "ms", "療法"}
+
+
+def test_indication_steps_answer_as_the_scan_of_every_profile(store: Store, settings: Settings) -> None:
+    build_history(store, settings)
+    with store.session() as session:
+        for indication in ("schizophrenia", "depression", "anxiety"):
+            for clinic_id in (None, 1):
+                indexed = list(_indication_rows(session, clinic_id=clinic_id, indication=indication))
+                scanned = list(_scanned_indication_rows(session, clinic_id=clinic_id, indication=indication))
+                assert indexed == scanned and (indexed or indication == "anxiety"), indication
+        timelines = claim_timelines(session, indication="統合失調症")["timelines"]
+        assert [t["first_claimed"]["at"][:10] for t in timelines] == ["2026-03-03"]

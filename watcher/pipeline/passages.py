@@ -1,0 +1,312 @@
+"""The distinct-passage index (the write path's last step): each distinct line of extracted text —
+a paragraph, heading, list item or table row, as the extractor writes them one a line — is stored
+once (``passages``, keyed by its SHA-256), with its one- and two-character terms (``passage_terms``),
+and per source the intervals of consecutive versions that contain it (``passage_occurrences``: first
+and last snapshot showing it, how many versions, the snapshot that dropped it).
+
+Lines rather than sentences: the extractor already cuts the text into lines, a search term never
+spans two lines (it cannot contain a line break), so a line is the largest unit that loses no match;
+sentences would need a splitter for Japanese and English and would lose matches across their ends.
+
+A source's *chain* is its snapshots with text in capture order (fetched_at, then id), each read in its
+newest text version. ``index_new_version`` runs for every new text version (``record``): a version
+appended at the end of the chain updates the open intervals (closing those whose passage is gone,
+extending those still there, opening new ones); anything else (an archived capture older than the
+stored history, a re-extraction) rebuilds that source's intervals from its chain. ``reindex`` rebuilds
+the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
+idempotent. Both produce the same rows (``chain_intervals`` decides both).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from watcher.models import (
+    ClaimProfileRecord,
+    Passage,
+    PassageIndexState,
+    PassageOccurrence,
+    PassageTerm,
+    Snapshot,
+    TextVersion,
+)
+from watcher.pipeline.claim_steps import rebuild_steps
+
+CHUNK = 500  # keys per IN (...) list
+
+
+def passage_lines(text: str) -> list[str]:
+    """The distinct non-empty lines of a text, stripped, in order of first appearance."""
+    return list(dict.fromkeys(line.strip() for line in text.split("\n") if line.strip()))
+
+
+def passage_key(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def short_terms(line: str) -> set[str]:
+    """Lower-cased one- and two-character substrings without whitespace: what searches shorter than a
+    trigram look up (a search term is stripped, so a term with whitespace at an end never comes)."""
+    lowered = line.lower()
+    terms = {ch for ch in lowered if not ch.isspace()}
+    terms.update(a + b for a, b in itertools.pairwise(lowered) if not (a.isspace() or b.isspace()))
+    return terms
+
+
+@dataclass
+class Interval:
+    """Consecutive versions of one source that contain one passage."""
+
+    key: str
+    first_snapshot_id: int
+    first_seen: datetime
+    last_snapshot_id: int
+    last_seen: datetime
+    versions: int = 1
+    gone_snapshot_id: int | None = None
+    gone_at: datetime | None = None
+
+    def row(self, passage_id: int, source_id: int) -> dict[str, Any]:
+        return {
+            "passage_id": passage_id,
+            "source_id": source_id,
+            "first_snapshot_id": self.first_snapshot_id,
+            "first_seen": self.first_seen,
+            "last_snapshot_id": self.last_snapshot_id,
+            "last_seen": self.last_seen,
+            "versions": self.versions,
+            "gone_snapshot_id": self.gone_snapshot_id,
+            "gone_at": self.gone_at,
+        }
+
+
+def advance(
+    open_: dict[str, Interval], lines: dict[str, str], snapshot_id: int, fetched_at: datetime
+) -> list[Interval]:
+    """One more version (its lines by key) after the open intervals: closes and returns the intervals
+    whose passage it lacks, extends the others and opens intervals for its new passages (in place)."""
+    closed = []
+    for key in [k for k in open_ if k not in lines]:
+        interval = open_.pop(key)
+        interval.gone_snapshot_id, interval.gone_at = snapshot_id, fetched_at
+        closed.append(interval)
+    for key in lines:
+        extended = open_.get(key)
+        if extended is None:
+            open_[key] = Interval(key, snapshot_id, fetched_at, snapshot_id, fetched_at)
+        else:
+            extended.last_snapshot_id, extended.last_seen = snapshot_id, fetched_at
+            extended.versions += 1
+    return closed
+
+
+def keyed_lines(text: str) -> dict[str, str]:
+    return {passage_key(line): line for line in passage_lines(text)}
+
+
+def chain_intervals(chain: Iterable[tuple[int, datetime, str]]) -> tuple[list[Interval], dict[str, str]]:
+    """The intervals of a chain of versions (snapshot id, capture time, text; in capture order) and the
+    text of every passage by key."""
+    open_: dict[str, Interval] = {}
+    intervals: list[Interval] = []
+    texts: dict[str, str] = {}
+    for snapshot_id, fetched_at, text in chain:
+        lines = keyed_lines(text)
+        texts.update(lines)
+        intervals += advance(open_, lines, snapshot_id, fetched_at)
+    return intervals + list(open_.values()), texts
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def passage_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
+    """The ids of these passages (by key), inserting those not stored yet with their terms. Two writers
+    storing the same new line at once (PostgreSQL) do not collide: the second one's insert does nothing."""
+    ids: dict[str, int] = {}
+    for keys in _chunks(list(texts)):
+        ids.update(session.execute(select(Passage.sha256, Passage.id).where(Passage.sha256.in_(keys))).all())
+    missing = [key for key in texts if key not in ids]
+    if not missing:
+        return ids
+    dialect_insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
+    for keys in _chunks(missing):
+        inserted = dict(
+            session.execute(
+                dialect_insert(Passage)
+                .values([{"sha256": key, "text": texts[key]} for key in keys])
+                .on_conflict_do_nothing(index_elements=["sha256"])
+                .returning(Passage.sha256, Passage.id)
+            ).all()
+        )
+        terms = [
+            {"term": t, "passage_id": pid} for key, pid in inserted.items() for t in sorted(short_terms(texts[key]))
+        ]
+        if terms:
+            session.execute(insert(PassageTerm), terms)
+        ids.update(inserted)
+        late = [key for key in keys if key not in inserted]  # stored by another writer meanwhile
+        if late:
+            ids.update(session.execute(select(Passage.sha256, Passage.id).where(Passage.sha256.in_(late))).all())
+    return ids
+
+
+def source_chain(session: Session, source_id: int) -> list[tuple[int, datetime, int, str]]:
+    """The source's snapshots with text in capture order: (snapshot id, fetched_at, text version id,
+    text), each snapshot in its newest text version."""
+    rows = session.execute(
+        select(Snapshot.id, Snapshot.fetched_at, TextVersion.id, TextVersion.text)
+        .join(TextVersion, TextVersion.snapshot_id == Snapshot.id)
+        .where(Snapshot.source_id == source_id)
+        .order_by(Snapshot.fetched_at, Snapshot.id, TextVersion.id)
+    )
+    newest: dict[int, tuple[int, datetime, int, str]] = {}
+    for row in rows:
+        newest[row[0]] = row  # ordered by text version id within a snapshot: the newest wins
+    return list(newest.values())
+
+
+def rebuild_source(session: Session, source_id: int) -> int:
+    """Replace a source's intervals with those of its whole chain; returns how many it has."""
+    chain = source_chain(session, source_id)
+    session.execute(delete(PassageOccurrence).where(PassageOccurrence.source_id == source_id))
+    intervals, texts = chain_intervals((snapshot_id, at, text) for snapshot_id, at, _tv, text in chain)
+    ids = passage_ids(session, texts)
+    if intervals:
+        session.execute(insert(PassageOccurrence), [i.row(ids[i.key], source_id) for i in intervals])
+    state = session.get(PassageIndexState, source_id)
+    profile_id = rebuild_steps(session, source_id)
+    if not chain:
+        if state is not None:
+            session.delete(state)
+        session.flush()
+        return 0
+    last_snapshot, last_at, _tv, _text = chain[-1]
+    if state is None:
+        state = PassageIndexState(source_id=source_id)
+        session.add(state)
+    state.last_text_version_id = max(tv for _s, _a, tv, _t in chain)
+    state.last_snapshot_id, state.last_fetched_at, state.versions = last_snapshot, last_at, len(chain)
+    state.last_profile_id = profile_id
+    session.flush()
+    return len(intervals)
+
+
+def index_new_version(session: Session, version: TextVersion) -> None:
+    """The write path's hook for every new text version: append it to its source's intervals, or
+    rebuild them when it is not the chain's new end (see the module docstring)."""
+    state = session.get(PassageIndexState, version.source_id)
+    snapshot = version.snapshot
+    appended = (
+        state is not None
+        and (snapshot.fetched_at, snapshot.id) > (state.last_fetched_at, state.last_snapshot_id)
+        and not session.scalar(
+            select(func.count())
+            .select_from(TextVersion)
+            .where(
+                TextVersion.source_id == version.source_id,
+                TextVersion.id > state.last_text_version_id,
+                TextVersion.id != version.id,
+            )
+        )
+    )
+    if not appended or state is None:
+        rebuild_source(session, version.source_id)
+        return
+    rows: dict[str, PassageOccurrence] = dict(
+        session.execute(
+            select(Passage.sha256, PassageOccurrence)
+            .join(Passage, Passage.id == PassageOccurrence.passage_id)
+            .where(PassageOccurrence.source_id == version.source_id, PassageOccurrence.gone_at.is_(None))
+        ).all()
+    )
+    open_ = {
+        key: Interval(key, r.first_snapshot_id, r.first_seen, r.last_snapshot_id, r.last_seen, r.versions)
+        for key, r in rows.items()
+    }
+    lines = keyed_lines(version.text)
+    closed = advance(open_, lines, snapshot.id, snapshot.fetched_at)  # the same step as chain_intervals
+    for interval in [*closed, *open_.values()]:
+        row = rows.get(interval.key)
+        if row is not None:
+            row.last_snapshot_id, row.last_seen, row.versions = (
+                interval.last_snapshot_id,
+                interval.last_seen,
+                interval.versions,
+            )
+            row.gone_snapshot_id, row.gone_at = interval.gone_snapshot_id, interval.gone_at
+    new = {key: lines[key] for key in open_ if key not in rows}
+    ids = passage_ids(session, new)
+    if new:
+        session.execute(insert(PassageOccurrence), [open_[key].row(ids[key], version.source_id) for key in new])
+    state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
+    state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
+    state.last_profile_id = rebuild_steps(session, version.source_id)  # a page's few steps: rebuilt whole
+    session.flush()
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    sources_rebuilt: int
+    occurrences: int
+    sources_left: int
+
+
+def stale_sources(session: Session) -> list[int]:
+    """Sources whose text versions or claim profiles changed since they were indexed (or never were)."""
+    current = session.execute(
+        select(TextVersion.source_id, func.max(TextVersion.id), func.count(func.distinct(TextVersion.snapshot_id)))
+        .group_by(TextVersion.source_id)
+        .order_by(TextVersion.source_id)
+    )
+    profiles: dict[int, int] = dict(
+        session.execute(
+            select(ClaimProfileRecord.source_id, func.max(ClaimProfileRecord.id)).group_by(ClaimProfileRecord.source_id)
+        ).all()
+    )
+    states = {
+        s.source_id: (s.last_text_version_id, s.versions, s.last_profile_id)
+        for s in session.scalars(select(PassageIndexState))
+    }
+    stale = [
+        source_id
+        for source_id, newest, count in current
+        if states.pop(source_id, None) != (newest, count, profiles.get(source_id))
+    ]
+    return sorted(stale + list(states))  # states left: sources whose text versions are all gone
+
+
+def reindex(
+    session: Session,
+    *,
+    limit: int | None = None,
+    batch: int = 200,
+    commit: Callable[[], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReindexReport:
+    """Rebuild the passage index of every stale source (at most ``limit``), calling ``commit`` after
+    each ``batch`` of sources so that an interrupted run keeps its work and the next resumes."""
+    stale = stale_sources(session)
+    todo = stale if limit is None else stale[:limit]
+    occurrences = 0
+    for done, source_id in enumerate(todo, start=1):
+        occurrences += rebuild_source(session, source_id)
+        if commit is not None and done % batch == 0:
+            commit()
+        if progress is not None:
+            progress(done, len(todo))
+    if commit is not None:
+        commit()
+    return ReindexReport(sources_rebuilt=len(todo), occurrences=occurrences, sources_left=len(stale) - len(todo))
