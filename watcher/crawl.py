@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from watcher.capture import Capture, FetchTarget, one_line
 from watcher.config import PREFIX, SECRET_SETTINGS, Settings
@@ -64,6 +64,17 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
 
     Closing the iterator early stops the child. No process is started for no targets.
     """
+    with contextlib.closing(crawl_with_pauses(targets, settings=settings, pause_seconds=None)) as captures:
+        for capture in captures:
+            if capture is not None:
+                yield capture
+
+
+def crawl_with_pauses(
+    targets: Sequence[FetchTarget], *, settings: Settings, pause_seconds: float | None
+) -> Generator[Capture | None, None, None]:
+    """``crawl``, yielding None besides whenever no capture came for ``pause_seconds`` (a caller that
+    holds captures back, to record several in one transaction, commits them then)."""
     if not targets:
         return
     pending = _Pending(targets)
@@ -73,7 +84,10 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
     child = _Child(crawl_command(), env={**inherited, **settings.as_env(include_secrets=False)})
     try:
         child.send(target.to_json() for target in targets)
-        for line in child.lines(stall_seconds=STALL_SECONDS):
+        for line in child.lines(stall_seconds=STALL_SECONDS, pause_seconds=pause_seconds):
+            if line is None:
+                yield None
+                continue
             capture = _parse_capture(line)
             if capture is not None and pending.take(capture):
                 yield capture
@@ -164,16 +178,20 @@ class _Child:
         writer.start()
         self._threads.append(writer)
 
-    def lines(self, *, stall_seconds: float) -> Iterator[str]:
-        """Capture lines until the child closes stdout; kills the child if it goes silent."""
+    def lines(self, *, stall_seconds: float, pause_seconds: float | None = None) -> Iterator[str | None]:
+        """Capture lines until the child closes stdout; kills the child if it goes silent. With
+        ``pause_seconds``, None after each such wait with no line."""
+        wait = min(1.0, stall_seconds) if pause_seconds is None else min(pause_seconds, stall_seconds)
         while True:
             try:
-                line = self._lines.get(timeout=min(1.0, stall_seconds))
+                line = self._lines.get(timeout=wait)
             except queue.Empty:
                 if time.monotonic() - self._last_activity > stall_seconds and self._stalled is None:
                     log.error("crawl made no progress for %.0f s; killing it", stall_seconds)
                     self._stalled = stall_seconds
                     self._process.kill()
+                if pause_seconds is not None:
+                    yield None
                 continue
             if line is None:
                 return
