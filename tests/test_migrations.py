@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from watcher.db import current_revision, downgrade, head_revision, make_engine, upgrade
+from watcher.db import current_revision, downgrade, head_revision, make_engine, scripts_head_revision, upgrade
 from watcher.models import Base
 from watcher.search_index import include_object_for
 
@@ -36,3 +41,28 @@ def test_store_migrates_on_first_use(database_url: str) -> None:
         assert "sources" in inspect(store.engine).get_table_names()
     finally:
         store.dispose()
+
+
+def test_scripts_head_is_alembics_head() -> None:
+    assert scripts_head_revision() == head_revision()
+
+
+def test_check_loads_alembic_only_when_the_schema_must_move(database_url: str) -> None:
+    probe = (
+        "import sys\n"
+        "from watcher.cli import main\n"
+        "status = main(['check', '--json'])\n"  # no sources: exit 2, after opening the store
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'fastapi', 'jinja2'}))\n"
+    )
+    env = {**os.environ, "WATCHER_DATABASE_URL": database_url}
+    repo = Path(__file__).resolve().parent.parent
+
+    def loaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, cwd=repo, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert "no sources to check" in done.stderr, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    assert loaded() == "['alembic', 'mako']"  # a fresh database: migrated, through Alembic
+    assert loaded() == "[]"  # current: one query, no Alembic, and no web stack
