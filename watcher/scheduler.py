@@ -57,6 +57,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from watcher.config import Settings
+from watcher.crawl import Crawler
 from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
 from watcher.notify import outbox
@@ -206,6 +207,7 @@ class Service:
         self._idle.set()
         self._runs = 0
         self._rng = rng or random.Random()
+        self.crawler: Crawler | None = None  # while serving: one crawl child for batch after batch
 
     # -- one run ---------------------------------------------------------------------------------
 
@@ -238,6 +240,7 @@ class Service:
                     settings=self.settings,
                     on_recorded=on_recorded,
                     should_stop=self.stop_requested.is_set,
+                    crawler=self.crawler,
                 ):
                     report.outcomes[result.outcome] += 1
             finally:
@@ -367,6 +370,7 @@ class Service:
     def serve(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit status (0 after a clean stop)."""
         previous = self._install_signals()
+        self.crawler = Crawler(self.settings)
         try:
             self._announce()
             scheduler = BackgroundScheduler(
@@ -403,6 +407,7 @@ class Service:
                 scheduler.shutdown(wait=False)  # no new jobs; the running ones finish below
                 self._wait_for_run()
         finally:
+            self.crawler.close()
             _restore_signals(previous)
         log.info("stopped cleanly after %d run(s)", self._runs)
         return 0

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from watcher.capture import Capture, FetchTarget, one_line
 from watcher.config import Settings
-from watcher.crawl import crawl_with_pauses
+from watcher.crawl import Crawler, crawl_with_pauses
 from watcher.db import Store
 from watcher.models import Source
 from watcher.pipeline.analyse import analyse_new_version
@@ -43,11 +43,13 @@ def check_with_discovery(
     on_recorded: Callable[[Session, CheckResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     dated: Callable[[Capture], Capture] | None = None,
+    crawler: Crawler | None = None,
 ) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
-    and the demo."""
+    and the demo. ``crawler`` keeps one crawl child for batch after batch (``watcher run``); without
+    it each batch starts its own."""
     pending = list(dict.fromkeys(source_ids))
     robots: dict[str, str | None] = {}
     for _round in range(MAX_DEPTH_LIMIT + 1):
@@ -62,6 +64,7 @@ def check_with_discovery(
             on_recorded=on_recorded,
             should_stop=should_stop,
             dated=dated,
+            crawler=crawler,
         ):
             if result.follow_up:
                 follow_ups.append(result)
@@ -106,10 +109,12 @@ def check_sources(
     on_recorded: Callable[[Session, CheckResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     dated: Callable[[Capture], Capture] | None = None,
+    crawler: Crawler | None = None,
 ) -> Iterator[CheckResult]:
-    """Fetch the sources and record the captures as they arrive, several per transaction: up to
-    ``BATCH_CAPTURES`` of them, committed as soon as the crawl pauses for ``BATCH_PAUSE_SECONDS``
-    or ``BATCH_SECONDS`` after the first. Each result is yielded once committed.
+    """Fetch the sources (through ``crawler``'s child when given) and record the captures as they
+    arrive, several per transaction: up to ``BATCH_CAPTURES`` of them, committed as soon as the crawl
+    pauses for ``BATCH_PAUSE_SECONDS`` or ``BATCH_SECONDS`` after the first. Each result is yielded
+    once committed.
 
     Each capture's effects stay whole: when a batch's transaction fails, its captures are recorded
     again one by one, each in its own transaction, so that one bad capture never loses the others.
@@ -122,7 +127,12 @@ def check_sources(
     record = partial(_record_batch, store, settings=settings, on_new_version=on_new_version, on_recorded=on_recorded)
     held: list[Capture] = []
     held_since = 0.0
-    captures = crawl_with_pauses(_load_targets(store, source_ids), settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
+    targets = _load_targets(store, source_ids)
+    captures = (
+        crawler.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+        if crawler is not None
+        else crawl_with_pauses(targets, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
+    )
     try:
         for capture in captures:
             if capture is not None and should_stop is not None and should_stop():
