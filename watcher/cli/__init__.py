@@ -10,8 +10,8 @@ each with a ``register(cli)``).
 Start-up time. Commands import what they use inside their function, each such import marked
 ``# lazy import: start-up time``: ``watcher compare`` and ``watcher --help`` must answer without
 loading the database, SQLAlchemy, Alembic, the web stack or Scrapy (see benchmarks/README.md).
-This package is the only place in ``watcher/`` with imports inside functions
-(tests/test_layers.py checks it).
+This package is the only place in ``watcher/`` with imports inside functions, besides
+``watcher.db``'s Alembic (loaded only when the schema must move; tests/test_layers.py checks it).
 """
 
 from __future__ import annotations
