@@ -2,6 +2,9 @@
 
 Run by ``watcher.crawl`` in a subprocess; settings arrive as WATCHER_* environment variables, and
 ``--lifeline-fd=N`` names the pipe whose end-of-file means the parent is gone (``watcher.lifeline``).
+
+With ``--serve`` (``watcher.crawl.Crawler``, the long-lived child of ``watcher run``) the targets are not
+read up front: each line is crawled as it arrives, batch after batch, until stdin closes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from urllib.parse import urlsplit
 
 from watcher.capture import FetchTarget
 from watcher.config import Settings, load_settings
+from watcher.crawl import SERVE_OPTION
 from watcher.errors import ConfigError
 from watcher.lifeline import die_with_parent, lifeline_fd
 
@@ -20,14 +24,15 @@ from watcher.lifeline import die_with_parent, lifeline_fd
 def main() -> int:
     die_with_parent(lifeline_fd(sys.argv[1:]))  # before anything else: never crawl for nobody
     capture_fd = _reserve_stdout()
+    serve = SERVE_OPTION in sys.argv[1:]
     try:
         settings = load_settings()
-        targets = read_targets(sys.stdin)
+        targets = [] if serve else read_targets(sys.stdin)
     except (ConfigError, ValueError, TypeError) as error:
         print(f"ERROR spiders: {error}", file=sys.stderr)
         return 2
-    if targets:
-        run(targets, settings=settings, capture_fd=capture_fd)
+    if targets or serve:
+        run(targets, settings=settings, capture_fd=capture_fd, feed=sys.stdin if serve else None)
     return 0
 
 
@@ -35,14 +40,14 @@ def read_targets(stream: TextIO) -> list[FetchTarget]:
     return [FetchTarget.from_json(line) for line in stream if line.strip()]
 
 
-def run(targets: list[FetchTarget], *, settings: Settings, capture_fd: int) -> None:
+def run(targets: list[FetchTarget], *, settings: Settings, capture_fd: int, feed: TextIO | None = None) -> None:
     # Imported here: Scrapy picks and installs the reactor when the process starts, not at import.
     from scrapy.crawler import CrawlerProcess
 
     from spiders.clinic_pages import ClinicPagesSpider
 
     process = CrawlerProcess(crawl_settings(settings, targets, capture_fd=capture_fd))
-    process.crawl(ClinicPagesSpider, targets=targets)
+    process.crawl(ClinicPagesSpider, targets=targets, feed=feed)
     process.start()
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import scrapy
 from twisted.python.failure import Failure
@@ -21,21 +24,51 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 
+log = logging.getLogger(__name__)
+
+
 class ClinicPagesSpider(scrapy.Spider):
     name = "clinic_pages"
 
-    def __init__(self, targets: Sequence[FetchTarget] = (), **kwargs: Any) -> None:
+    def __init__(self, targets: Sequence[FetchTarget] = (), feed: TextIO | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.targets = list(targets)
+        self.feed = feed  # --serve: more targets, one JSON line each, until the stream ends
 
     async def start(self) -> AsyncIterator[scrapy.Request | Capture]:
         for target in self.targets:
-            try:
-                request = self.request_for(target)
-            except ValueError as error:  # Scrapy rejects the URL outright ("Missing scheme", ...)
-                yield capture_for_bad_target(target, error)
-                continue
-            yield request
+            yield self._request_or_capture(target)
+        if self.feed is None:
+            return
+        # While start() waits here the engine stays open (Scrapy closes a spider only once its start
+        # is exhausted and nothing is pending); the requests it yields join those in flight.
+        arrived: asyncio.Queue[FetchTarget | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read_feed, args=(self.feed, loop, arrived), name="feed", daemon=True).start()
+        while (more := await arrived.get()) is not None:
+            yield self._request_or_capture(more)
+
+    def _request_or_capture(self, target: FetchTarget) -> scrapy.Request | Capture:
+        try:
+            return self.request_for(target)
+        except ValueError as error:  # Scrapy rejects the URL outright ("Missing scheme", ...)
+            return capture_for_bad_target(target, error)
+
+    @staticmethod
+    def _read_feed(feed: TextIO, loop: asyncio.AbstractEventLoop, arrived: asyncio.Queue[FetchTarget | None]) -> None:
+        """Hand each target line to the reactor's loop as it arrives; None at the end of the stream."""
+        try:
+            for line in feed:
+                if not line.strip():
+                    continue
+                try:
+                    target = FetchTarget.from_json(line)
+                except (ValueError, TypeError, KeyError) as error:
+                    log.error("not a fetch target (%s): %.120s", error, line)
+                    continue
+                loop.call_soon_threadsafe(arrived.put_nowait, target)
+        finally:
+            loop.call_soon_threadsafe(arrived.put_nowait, None)
 
     def request_for(self, target: FetchTarget) -> scrapy.Request:
         if target.needs_browser:

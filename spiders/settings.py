@@ -93,6 +93,13 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
             "spiders.middlewares.BackoffRetryMiddleware": 550,
         },
         "ITEM_PIPELINES": {"spiders.pipelines.CaptureWriterPipeline": 100},
+        # Each response yields one Capture: Scrapy's default of 100 would start 100 asyncio tasks per
+        # response to process that one item (a third of the child's CPU on a fast local crawl).
+        "CONCURRENT_ITEMS": 1,
+        # Scrapy checks each callback for a generator returning a value by parsing its source; its cache
+        # is keyed on the bound method, new for every request, so it parsed ClinicPagesSpider.parse's
+        # source once per response. Its callbacks return no value.
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
         "EXTENSIONS": {"spiders.extensions.Heartbeat": 100},
         # Scrapy imports every extension of its base list even when a setting turns it off (and even when
         # EXTENSIONS maps it to None): the base list keeps only those watcher uses, so the child does not

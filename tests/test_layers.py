@@ -68,7 +68,7 @@ PIPELINE_ORDER = (
     "passages",
     "claim_steps",
 )
-LAZY_ALLOWED = "watcher.cli"
+LAZY_ALLOWED = ("watcher.cli", "watcher.db")  # watcher.db: Alembic, only when the schema must move
 LAZY_MARK = "# lazy import: start-up time"
 
 
@@ -201,7 +201,7 @@ def test_imports_inside_functions_only_in_the_cli_and_marked() -> None:
     for item in ALL_IMPORTS:
         if item.in_function is None:
             continue
-        if not (item.module == LAZY_ALLOWED or item.module.startswith(LAZY_ALLOWED + ".")):
+        if not any(item.module == allowed or item.module.startswith(allowed + ".") for allowed in LAZY_ALLOWED):
             bad.append(f"{item.module}:{item.line} imports {item.target} inside {item.in_function}()")
             continue
         lines = MODULES[item.module].read_text(encoding="utf-8").splitlines()

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import zlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from watcher.db import current_revision, downgrade, head_revision, make_engine, upgrade
+from watcher.db import current_revision, downgrade, head_revision, make_engine, scripts_head_revision, upgrade
 from watcher.models import Base, Body, Change, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
 from watcher.search_index import include_object_for
 
@@ -160,3 +164,28 @@ def test_passage_index_replaces_the_per_version_index(database_url: str) -> None
         assert indexed() == (False, True)
     finally:
         engine.dispose()
+
+
+def test_scripts_head_is_alembics_head() -> None:
+    assert scripts_head_revision() == head_revision()
+
+
+def test_check_loads_alembic_only_when_the_schema_must_move(database_url: str) -> None:
+    probe = (
+        "import sys\n"
+        "from watcher.cli import main\n"
+        "status = main(['check', '--json'])\n"  # no sources: exit 2, after opening the store
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako', 'fastapi', 'jinja2'}))\n"
+    )
+    env = {**os.environ, "WATCHER_DATABASE_URL": database_url}
+    repo = Path(__file__).resolve().parent.parent
+
+    def loaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, cwd=repo, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert "no sources to check" in done.stderr, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    assert loaded() == "['alembic', 'mako']"  # a fresh database: migrated, through Alembic
+    assert loaded() == "[]"  # current: one query, no Alembic, and no web stack

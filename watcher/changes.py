@@ -37,6 +37,11 @@ CANDIDATE_SIMILARITY = 0.12
 CANDIDATES_PER_LINE = 3
 # The pairing inside a run of changed lines is quadratic; longer runs are left unpaired.
 MAX_PAIRING_CELLS = 40_000
+# Lines longer than this (a page on one line) are not scored for similarity: their trigrams and tokens
+# would take hundreds of MB. A run of one such removed line and one added line is still shown as an
+# edited line when its character diff keeps PAIR_SIMILARITY of it; longer lines in longer runs are
+# left unpaired.
+MAX_SCORED_LINE_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,11 @@ def _trigrams(line: str) -> Counter[str]:
     return Counter(text[k : k + 3] for k in range(len(text) - 2)) if len(text) > 2 else Counter([text])
 
 
+def _scored_trigrams(line: str) -> Counter[str]:
+    """The line's trigrams (never empty: a short line counts as one), none for a line too long to score."""
+    return _trigrams(line) if len(line) <= MAX_SCORED_LINE_CHARS else Counter()
+
+
 def diff_chars(before: str, after: str, *, timeout: float = 2.0) -> list[Op]:
     """Character diff of two short texts known to be versions of one another (the before and after
     sentences of a finding), with semantic cleanup and changes widened to whole Latin words."""
@@ -262,12 +272,18 @@ def _pairing(
     m, n = len(olds), len(news)
     if not m or not n or m * n > MAX_PAIRING_CELLS:
         return []
-    old_grams, new_grams = [_trigrams(line) for line in olds], [_trigrams(line) for line in news]
+    if m == n == 1 and max(len(olds[0]), len(news[0])) > MAX_SCORED_LINE_CHARS:
+        ops = char_ops(olds[0], news[0], engine=engine, deadline=deadline)
+        kept = 2 * sum(len(text) for op, text in ops if op == EQUAL) / (len(olds[0]) + len(news[0]))
+        return [(0, 0, ops)] if kept >= PAIR_SIMILARITY else []
+    old_grams, new_grams = [_scored_trigrams(line) for line in olds], [_scored_trigrams(line) for line in news]
     old_sizes, new_sizes = [sum(g.values()) for g in old_grams], [sum(g.values()) for g in new_grams]
     dice: dict[tuple[int, int], float] = {}
     for x in range(m):
         for y in range(n):
             if olds[x].startswith("#") != news[y].startswith("#"):  # a heading is edited into a heading
+                continue
+            if not old_grams[x] or not new_grams[y]:  # too long to score
                 continue
             total = old_sizes[x] + new_sizes[y]
             similar = 2 * sum((old_grams[x] & new_grams[y]).values()) / total if total else 1.0

@@ -14,6 +14,13 @@ on the lifeline pipe when the parent ends, even by SIGKILL.
 
 Every target yields exactly one Capture. Targets the child never answered (it crashed, was killed,
 or went silent for ``STALL_SECONDS``) yield a Capture with error_kind "crawl_failed".
+
+``crawl`` starts a child per call (``watcher check``). ``Crawler`` keeps one child for batch after
+batch (``watcher run``): started with ``--serve``, it crawls each target line as it arrives instead
+of reading them all up to EOF, and a batch is over when each of its targets has its capture. A child
+that died or stalled is replaced at the next batch, one that is ``CHILD_MAX_AGE_SECONDS`` old too
+(robots.txt is read again), and a batch abandoned half-way takes its child along (its captures still
+to come would otherwise arrive in the next batch). Rendered targets still get a child per batch.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from watcher.capture import Capture, FetchTarget, one_line
 from watcher.config import PREFIX, SECRET_SETTINGS, Settings
@@ -49,6 +56,8 @@ _LEVELS = {
     "ERROR": logging.ERROR,
     "CRITICAL": logging.CRITICAL,
 }
+SERVE_OPTION = "--serve"
+CHILD_MAX_AGE_SECONDS = 3600.0
 # Capture lines read from the child and not yet taken by the parent: with the pipe's own buffer, what
 # the parent holds at most, whatever the number of targets.
 BUFFERED_CAPTURES = 16
@@ -64,24 +73,115 @@ def crawl(targets: Sequence[FetchTarget], *, settings: Settings) -> Iterator[Cap
 
     Closing the iterator early stops the child. No process is started for no targets.
     """
+    return _without_pauses(crawl_with_pauses(targets, settings=settings, pause_seconds=None))
+
+
+def _without_pauses(captures: Generator[Capture | None, None, None]) -> Iterator[Capture]:
+    with contextlib.closing(captures):
+        for capture in captures:
+            if capture is not None:
+                yield capture
+
+
+def crawl_with_pauses(
+    targets: Sequence[FetchTarget], *, settings: Settings, pause_seconds: float | None
+) -> Generator[Capture | None, None, None]:
+    """``crawl``, yielding None besides whenever no capture came for ``pause_seconds`` (a caller that
+    holds captures back, to record several in one transaction, commits them then)."""
     if not targets:
         return
     pending = _Pending(targets)
-    inherited = {
-        key: value for key, value in os.environ.items() if key.removeprefix(PREFIX).lower() not in SECRET_SETTINGS
-    }
-    child = _Child(crawl_command(), env={**inherited, **settings.as_env(include_secrets=False)})
+    child = _Child(crawl_command(), env=_child_env(settings))
     try:
         child.send(target.to_json() for target in targets)
-        for line in child.lines(stall_seconds=STALL_SECONDS):
-            capture = _parse_capture(line)
-            if capture is not None and pending.take(capture):
-                yield capture
+        yield from _answers(child, pending, pause_seconds=pause_seconds, until_done=False)
         reason = child.failure_reason()
     finally:
         child.close()
     for target in pending.remaining():
         yield crawl_failed(target, reason)
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    inherited = {
+        key: value for key, value in os.environ.items() if key.removeprefix(PREFIX).lower() not in SECRET_SETTINGS
+    }
+    return {**inherited, **settings.as_env(include_secrets=False)}
+
+
+class Crawler:
+    """One crawl child reused batch after batch (see the module's docstring); ``close()`` ends it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = 0  # children started so far
+        self._child: _Child | None = None
+        self._born = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id, if one runs."""
+        return self._child.pid if self._child is not None else None
+
+    def crawl(self, targets: Sequence[FetchTarget]) -> Iterator[Capture]:
+        """``crawl(targets)`` through the kept child."""
+        return _without_pauses(self.crawl_with_pauses(targets, pause_seconds=None))
+
+    def crawl_with_pauses(
+        self, targets: Sequence[FetchTarget], *, pause_seconds: float | None
+    ) -> Generator[Capture | None, None, None]:
+        """``crawl_with_pauses(targets)`` through the kept child."""
+        if not targets:
+            return
+        if any(target.needs_browser for target in targets):  # the browser is set up per child
+            yield from crawl_with_pauses(targets, settings=self.settings, pause_seconds=pause_seconds)
+            return
+        child = self._running_child()
+        pending = _Pending(targets)
+        reason = ""
+        try:
+            child.feed(target.to_json() for target in targets)
+            yield from _answers(child, pending, pause_seconds=pause_seconds, until_done=True)
+            if pending.done():
+                return
+            reason = child.failure_reason()  # its stdout closed: it died, or was killed as stalled
+        finally:
+            if not pending.done():
+                self.close()
+        for target in pending.remaining():
+            yield crawl_failed(target, reason)
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+
+    def _running_child(self) -> _Child:
+        child = self._child
+        if child is not None and (not child.alive() or time.monotonic() - self._born > CHILD_MAX_AGE_SECONDS):
+            self.close()
+            child = None
+        if child is None:
+            child = self._child = _Child([*crawl_command(), SERVE_OPTION], env=_child_env(self.settings))
+            self._born = time.monotonic()
+            self.started += 1
+        return child
+
+
+def _answers(
+    child: _Child, pending: _Pending, *, pause_seconds: float | None, until_done: bool
+) -> Generator[Capture | None, None, None]:
+    """The child's captures of the pending targets (and None for each pause), until its stdout closes
+    or, ``until_done``, each target has its capture."""
+    for line in child.lines(stall_seconds=STALL_SECONDS, pause_seconds=pause_seconds):
+        if line is None:
+            yield None
+            continue
+        capture = _parse_capture(line)
+        if capture is not None and pending.take(capture):
+            yield capture
+            if until_done and pending.done():
+                return
 
 
 def crawl_failed(target: FetchTarget, reason: str) -> Capture:
@@ -107,6 +207,9 @@ class _Pending:
             return False
         waiting.popleft()
         return True
+
+    def done(self) -> bool:
+        return not any(self._waiting.values())
 
     def remaining(self) -> list[FetchTarget]:
         return [target for waiting in self._waiting.values() for target in waiting]
@@ -149,6 +252,7 @@ class _Child:
         self._last_activity = time.monotonic()
         self._last_error = ""
         self._closing = threading.Event()
+        self._writing = threading.Lock()
         self._stalled: float | None = None  # the silence, in seconds, after which it was killed
         self._threads = [
             threading.Thread(target=self._read_stdout, name="crawl-stdout", daemon=True),
@@ -157,23 +261,42 @@ class _Child:
         for thread in self._threads:
             thread.start()
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
     def send(self, lines: Iterator[str]) -> None:
+        """All the targets, then end of input."""
+        self._write(lines, end=True)
+
+    def feed(self, lines: Iterator[str]) -> None:
+        """More targets for a ``--serve`` child, input left open."""
+        self._write(lines, end=False)
+
+    def _write(self, lines: Iterator[str], *, end: bool) -> None:
         # A thread, so that a child which never reads its input cannot block the parent.
         payload = "".join(line + "\n" for line in lines)
-        writer = threading.Thread(target=self._write_stdin, args=(payload,), name="crawl-stdin", daemon=True)
+        writer = threading.Thread(target=self._write_stdin, args=(payload, end), name="crawl-stdin", daemon=True)
         writer.start()
-        self._threads.append(writer)
+        self._threads = [thread for thread in self._threads if thread.is_alive()] + [writer]
 
-    def lines(self, *, stall_seconds: float) -> Iterator[str]:
-        """Capture lines until the child closes stdout; kills the child if it goes silent."""
+    def lines(self, *, stall_seconds: float, pause_seconds: float | None = None) -> Iterator[str | None]:
+        """Capture lines until the child closes stdout; kills the child if it goes silent. With
+        ``pause_seconds``, None after each such wait with no line."""
+        wait = min(1.0, stall_seconds) if pause_seconds is None else min(pause_seconds, stall_seconds)
         while True:
             try:
-                line = self._lines.get(timeout=min(1.0, stall_seconds))
+                line = self._lines.get(timeout=wait)
             except queue.Empty:
                 if time.monotonic() - self._last_activity > stall_seconds and self._stalled is None:
                     log.error("crawl made no progress for %.0f s; killing it", stall_seconds)
                     self._stalled = stall_seconds
                     self._process.kill()
+                if pause_seconds is not None:
+                    yield None
                 continue
             if line is None:
                 return
@@ -215,12 +338,15 @@ class _Child:
     def _error_suffix(self) -> str:
         return f": {self._last_error}" if self._last_error else ""
 
-    def _write_stdin(self, payload: str) -> None:
+    def _write_stdin(self, payload: str, end: bool) -> None:
         stdin = self._process.stdin
         assert stdin is not None
         try:
-            stdin.write(payload)
-            stdin.close()
+            with self._writing:  # a batch's lines are never interleaved with another's
+                stdin.write(payload)
+                stdin.flush()
+                if end:
+                    stdin.close()
         except (BrokenPipeError, ValueError, OSError):
             pass  # the child died before reading its targets; failure_reason() will tell
 

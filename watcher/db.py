@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from alembic import command
 from watcher.errors import StoreError
 from watcher.models import compact_json
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,15 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_serializer=compact_json)
 
 
+# Alembic (about 0.13 s of imports and script parsing) is loaded by the functions that need it: a
+# command on a database whose schema is current never loads it (``schema_is_current``).
+_REVISION_LINE = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$""", re.MULTILINE)
+
+
 def alembic_config(engine: Engine) -> Config:
+    # lazy import: start-up time
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.attributes["engine"] = engine
@@ -60,26 +69,67 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str | None:
+    # lazy import: start-up time
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(create_engine("sqlite://"))).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    # lazy import: start-up time
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    # lazy import: start-up time
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    # lazy import: start-up time
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
+
+
+@cache
+def scripts_head_revision() -> str | None:
+    """The head revision read from the migration scripts' ``revision``/``down_revision`` lines, without
+    Alembic; None when that reading is not a single plain chain head (Alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((ALEMBIC_DIR / "versions").glob("*.py")):
+        lines = {match[1]: match[2] for match in _REVISION_LINE.finditer(path.read_text(encoding="utf-8"))}
+        revision, parent = (lines.get(key, "").strip("'\"") for key in ("revision", "down_revision"))
+        if not revision or not re.fullmatch(r"[\w-]+", revision) or not re.fullmatch(r"[\w-]*|None", parent):
+            return None
+        revisions.add(revision)
+        parents.add(parent)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """The database's stored Alembic revision is the scripts' head (one query, no Alembic)."""
+    head = scripts_head_revision()
+    if head is None:
+        return False
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        stored = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    return stored == [head]
 
 
 def ensure_schema(engine: Engine) -> None:
     """Migrate to head on first use, so that every command works on a fresh database."""
     try:
-        if current_revision(engine) != head_revision():
+        if not schema_is_current(engine) and current_revision(engine) != head_revision():
             log.info("migrating database %s to %s", engine.url.render_as_string(hide_password=True), head_revision())
             upgrade(engine)
     except OperationalError as error:

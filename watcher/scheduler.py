@@ -57,6 +57,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from watcher.config import Settings
+from watcher.crawl import Crawler
 from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
 from watcher.notify import outbox
@@ -243,6 +244,7 @@ class Service:
         self._runs = 0
         self._rng = rng or random.Random()
         self.lost_lead = False
+        self.crawler: Crawler | None = None  # while serving: one crawl child for batch after batch
 
     # -- one run ---------------------------------------------------------------------------------
 
@@ -277,6 +279,7 @@ class Service:
                     settings=self.settings,
                     on_recorded=on_recorded,
                     should_stop=self.stop_requested.is_set,
+                    crawler=self.crawler,
                 ):
                     report.outcomes[result.outcome] += 1
             finally:
@@ -429,6 +432,7 @@ class Service:
     def serve(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit status (0 after a clean stop)."""
         previous = self._install_signals()
+        self.crawler = Crawler(self.settings)
         try:
             self._announce()
             if self.dispatcher is not None and not self.dispatcher.lead(self.stop_requested):
@@ -470,6 +474,7 @@ class Service:
         finally:
             if self.dispatcher is not None:
                 self.dispatcher.close()
+            self.crawler.close()
             _restore_signals(previous)
         if self.lost_lead:
             return 1

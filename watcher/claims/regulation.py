@@ -131,6 +131,13 @@ class Rule:
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
 
+    def possible_in(self, joined: str) -> bool:
+        """False when the phrase rule can match none of the sentences joined (with line breaks) in
+        ``joined``: one of its groups occurs in none of them. A group's forms are literal, bounded only
+        by lookarounds on [0-9a-z], so a line break reads as the edge of a sentence: a group that
+        matches in one sentence matches in the joined text. A cheap first pass over the whole page."""
+        return bool(self.match) and all(pattern.search(joined) for pattern in self.match)
+
     def matches(self, folded: str) -> bool:
         """A phrase rule on one lower-cased sentence."""
         if not self.match or not all(pattern.search(folded) for pattern in self.match):
@@ -307,15 +314,17 @@ def review(
     (``treatments``: the page's main treatments, for claims that name none)."""
     rules = load_rules()
     sentences = [(sentence, fold_case(sentence)) for sentence in sentences_of(text)]
+    joined = "\n".join(folded for _sentence, folded in sentences)
     claims = [claim for claim in claims if claim.strength > 0]
     markers = list(markers)
-    disclosures = _disclosures(rules, sentences, claims, treatments, language)
+    disclosures = _disclosures(rules, sentences, joined, claims, treatments, language)
     hits: list[CategoryHit] = []
     for rule in rules.rules:
         if not rule.category:
             continue
         if rule.match:
-            hits.extend(CategoryHit(rule.category, s, rule.id) for s, folded in sentences if rule.matches(folded))
+            if rule.possible_in(joined):
+                hits.extend(CategoryHit(rule.category, s, rule.id) for s, folded in sentences if rule.matches(folded))
         elif rule.min_strength is not None:
             hits.extend(
                 CategoryHit(rule.category, claim.sentence, rule.id)
@@ -341,6 +350,7 @@ def _unapproved(rules: RegulationRules, treatments: Iterable[str]) -> bool:
 def _disclosures(
     rules: RegulationRules,
     sentences: list[tuple[str, str]],
+    joined: str,
     claims: list[ClaimFact],
     treatments: tuple[str, ...],
     language: str,
@@ -349,7 +359,7 @@ def _disclosures(
         return Disclosures()
     present: dict[str, str] = {}
     for rule in rules.rules:
-        if rule.disclosure and rule.disclosure not in present:
+        if rule.disclosure and rule.disclosure not in present and rule.possible_in(joined):
             found = next((sentence for sentence, folded in sentences if rule.matches(folded)), None)
             if found is not None:
                 present[rule.disclosure] = found

@@ -10,8 +10,8 @@ each with a ``register(cli)``).
 Start-up time. Commands import what they use inside their function, each such import marked
 ``# lazy import: start-up time``: ``watcher compare`` and ``watcher --help`` must answer without
 loading the database, SQLAlchemy, Alembic, the web stack or Scrapy (see benchmarks/README.md).
-This package is the only place in ``watcher/`` with imports inside functions
-(tests/test_layers.py checks it).
+This package is the only place in ``watcher/`` with imports inside functions, besides
+``watcher.db``'s Alembic (loaded only when the schema must move; tests/test_layers.py checks it).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import click
 
 from watcher import __version__
 from watcher.cli import history, notify, report, service
-from watcher.cli.app import AppContext, display_width, emit_json, emit_rows, pad_cells, pass_app
+from watcher.cli.app import AppContext, display_width, emit_json, emit_json_list, emit_rows, pad_cells, pass_app
 from watcher.describe import describe_alert
 from watcher.errors import InputError, WatcherError
 
@@ -369,23 +369,20 @@ def check(app: AppContext, refs: tuple[str, ...], as_json: bool) -> None:
         ids = list(dict.fromkeys(chosen))
     if not ids:
         raise InputError("no sources to check: add one with `watcher sources add URL`")
-    results = []
     stream = check_with_discovery(app.store, ids, settings=app.settings)
-    show_bar = not as_json and sys.stderr.isatty()
-    if show_bar:
-        with click.progressbar(stream, length=len(ids), label="checking", file=sys.stderr) as bar:
-            results = list(bar)
-    else:
-        results = list(stream)
     if as_json:
-        emit_json([r.to_dict() for r in results])
+        emit_json_list(r.to_dict() for r in stream)  # written as they come: a long run holds none
         return
-    for r in results:
+    if sys.stderr.isatty():
+        with click.progressbar(stream, length=len(ids), label="checking", file=sys.stderr) as bar:
+            stream = iter(list(bar))  # the bar first, then the lines
+    counts: Counter[str] = Counter()
+    for r in stream:
         snap = f"snapshot {r.snapshot_id}" if r.snapshot_id else ""
         detail = r.error or snap
         click.echo(f"{r.outcome:<12} {r.http_status or '-':>4}  {r.url}  {detail}".rstrip())
-    counts = Counter(r.outcome for r in results)
-    click.echo("checked {}: {}".format(len(results), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+        counts[r.outcome] += 1
+    click.echo("checked {}: {}".format(counts.total(), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
 
 
 # `watcher history` lives in watcher/cli/history.py with the other history commands.

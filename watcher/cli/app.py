@@ -5,8 +5,9 @@ JSON output. Commands that never touch the database (``watcher compare``) never 
 from __future__ import annotations
 
 import json
+import textwrap
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,6 +58,17 @@ def pass_app(function: F) -> F:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def emit_json_list(items: Iterable[Any]) -> None:
+    """``emit_json(list(items))``, the same text, written item by item as they come: a long run's
+    results are not all held until the end."""
+    separator = "[\n"
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2, default=str)
+        click.echo(separator + textwrap.indent(text, "  "), nl=False)
+        separator = ",\n"
+    click.echo("[]" if separator == "[\n" else "\n]")
 
 
 def display_width(text: str) -> int:

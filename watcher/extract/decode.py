@@ -21,6 +21,8 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from watcher.extract.normalize import count_chars
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -186,9 +188,9 @@ def _japanese_score(text: str) -> int:
     Decoding EUC-JP as cp932 yields strings of half-width katakana, and decoding Latin text as
     cp932 yields kanji without kana; real Japanese prose is a third or more kana.
     """
-    kana = _KANA.subn("", text)[1]  # subn counts in C; a character loop is slow on big pages
-    kanji = _KANJI.subn("", text)[1]
-    debris = _DEBRIS.subn("", text)[1]
+    kana = count_chars(_KANA, text)
+    kanji = count_chars(_KANJI, text)
+    debris = count_chars(_DEBRIS, text)
     if kana == 0 or kana * 5 < kana + kanji:
         return 0
     return kana + kanji - 3 * debris

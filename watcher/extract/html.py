@@ -56,7 +56,7 @@ from lxml import etree
 
 from watcher.extract.decode import decode_body
 from watcher.extract.language import detect_language
-from watcher.extract.normalize import collapse_whitespace, normalize_text
+from watcher.extract.normalize import collapse_whitespace, count_chars, normalize_text
 from watcher.extract.selectors import Selectors
 
 # Bump on any change that alters extracted text: versions made by an older extractor are
@@ -1017,6 +1017,9 @@ def _title_outside(body: Element, root: Element) -> str | None:
 # --- rendering -----------------------------------------------------------------------------------
 
 
+_ANY_SPACE = re.compile(r"\s")
+
+
 def _text_of(element: Element) -> str:
     return "".join(element.itertext())
 
@@ -1025,7 +1028,9 @@ def _chars(text: str | None) -> int:
     """Non-space characters: whitespace is layout, and Japanese has none between words."""
     if not text:
         return 0
-    return sum(map(len, text.split()))
+    # ``\s`` is str.isspace(), what str.split() splits on: the same count, without a string per word
+    # (text.split() held about 60 MB on a 5 MB paragraph).
+    return len(text) - count_chars(_ANY_SPACE, text)
 
 
 def _inline_text(element: Element, *, url: str | None) -> str:

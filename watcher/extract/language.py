@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from watcher.extract.normalize import count_chars
+
 _LETTERS_PER_JAPANESE_CHAR = 3.0
 _MAJORITY = 0.8  # share above which one language is "the" language rather than "mixed"
 
@@ -28,14 +30,9 @@ _JAPANESE = re.compile(
 _LATIN_LETTER = re.compile("[A-Za-z]")
 
 
-def _count(pattern: re.Pattern[str], text: str) -> int:
-    # subn counts in C; a Python loop over a 5 MB page takes seconds.
-    return pattern.subn("", text)[1]
-
-
 def detect_language(text: str) -> str | None:
-    japanese = _count(_JAPANESE, text)
-    latin = _count(_LATIN_LETTER, text)
+    japanese = count_chars(_JAPANESE, text)
+    latin = count_chars(_LATIN_LETTER, text)
     if japanese == 0 and latin == 0:
         return None
     english = latin / _LETTERS_PER_JAPANESE_CHAR

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 # Invisible characters that CMS editors leave behind (zero-width space, word joiner, soft hyphen,
 # a BOM pasted mid-text). They render as nothing, so they must not make two versions differ.
@@ -26,6 +27,38 @@ _INVISIBLE = re.compile("[\u00ad\u180e\u200b\u2060\ufeff]")
 # C0/C1 controls other than tab/newline: junk from decoding binary or broken pages.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[^\S\n]+")
+# A long text is substituted piece by piece (``_in_pieces``): a regex substitution holds one string
+# per match and per gap until it joins them, about 60 MB for a 5 MB paragraph of words.
+PIECE_CHARS = 1 << 16
+_WORD_PAIR = re.compile(r"\w\w")
+
+
+def _in_pieces(text: str, transform: Callable[[str], str]) -> str:
+    """``transform(text)``, applied to pieces of about ``PIECE_CHARS`` characters of a long text, each cut
+    between two word characters: no substitution here matches a word character or looks past one
+    (whitespace runs, controls, invisible characters and the neighbours of a line break are whole
+    within a piece), so the result is the same, with the memory of one piece at a time."""
+    if len(text) <= PIECE_CHARS:
+        return transform(text)
+    pieces = []
+    start = 0
+    while start < len(text):
+        pair = _WORD_PAIR.search(text, start + PIECE_CHARS)
+        cut = pair.start() + 1 if pair else len(text)
+        pieces.append(transform(text[start:cut]))
+        start = cut
+    return "".join(pieces)
+
+
+def count_chars(pattern: re.Pattern[str], text: str) -> int:
+    """How many characters of ``text`` the one-character ``pattern`` matches: counted in C (a Python
+    loop over a 5 MB page takes seconds), piece by piece (``subn`` on the whole text would hold a
+    string per gap between matches, tens of MB on a big page)."""
+    return sum(pattern.subn("", text[start : start + PIECE_CHARS])[1] for start in range(0, len(text), PIECE_CHARS))
+
+
+def _clean_line(line: str) -> str:
+    return _SPACES.sub(" ", _CONTROLS.sub(" ", _INVISIBLE.sub("", line)))
 
 
 def nfkc(text: str) -> str:
@@ -39,7 +72,7 @@ def normalize_text(text: str) -> str:
     # splitlines() also splits on U+2028/U+2029/VT/FF/NEL, which editors paste as line breaks.
     lines = []
     for raw in text.splitlines():
-        line = _SPACES.sub(" ", _CONTROLS.sub(" ", _INVISIBLE.sub("", raw))).strip()
+        line = _in_pieces(raw, _clean_line).strip()
         if line:
             lines.append(line)
     return "\n".join(lines)
@@ -64,6 +97,10 @@ def collapse_whitespace(text: str) -> str:
     characters, which becomes nothing (``エクソソーム\\n治療`` reads ``エクソソーム治療``).
     """
 
+    return _in_pieces(text, _collapse_runs).strip()
+
+
+def _collapse_runs(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         run = match.group()
         if "\n" in run or "\r" in run:
@@ -72,7 +109,7 @@ def collapse_whitespace(text: str) -> str:
                 return ""
         return " "
 
-    return _WHITESPACE_RUN.sub(replace, text).strip()
+    return _WHITESPACE_RUN.sub(replace, text)
 
 
 # --- the claim analyser's matching form ---------------------------------------------------------

@@ -28,7 +28,7 @@ from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVers
 from watcher.pipeline.passages import index_new_version
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
-from watcher.sources import extraction_selectors, source_extractor_version
+from watcher.sources import discovery_info, extraction_selectors, source_extractor_version
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class CheckResult:
     snapshot_id: int | None
     change_id: int | None
     error: str | None
+    # The source may need more after this check (a site source's discovery, a discovered page's links,
+    # a --requisites source's requisites): the rest are left out of the run's follow-up steps.
+    follow_up: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,6 +184,7 @@ def record_capture(
         snapshot_id=snapshot.id if snapshot else None,
         change_id=change.id if change else None,
         error=check.error,
+        follow_up=source.kind == "site" or source.requisites or bool(discovery_info(source)),
     )
 
 

@@ -8,13 +8,15 @@ record each capture as it arrives (``watcher.pipeline.record``, with the claim a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 
 from sqlalchemy.orm import Session
 
-from watcher.capture import Capture, FetchTarget
+from watcher.capture import Capture, FetchTarget, one_line
 from watcher.config import Settings
-from watcher.crawl import crawl
+from watcher.crawl import Crawler, crawl_with_pauses
 from watcher.db import Store
 from watcher.models import Source
 from watcher.pipeline.analyse import analyse_new_version
@@ -25,6 +27,12 @@ from watcher.sources import MAX_DEPTH_LIMIT
 
 log = logging.getLogger(__name__)
 LOAD_CHUNK = 500  # sources read per session when making the fetch targets
+# Captures recorded per transaction (one commit, and the flushes of one session, for several checks);
+# a batch is committed when it is full, when the crawl pauses for BATCH_PAUSE_SECONDS, or
+# BATCH_SECONDS after its first capture arrived, whichever comes first.
+BATCH_CAPTURES = 32
+BATCH_PAUSE_SECONDS = 0.2
+BATCH_SECONDS = 2.0
 
 
 def check_with_discovery(
@@ -35,17 +43,19 @@ def check_with_discovery(
     on_recorded: Callable[[Session, CheckResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     dated: Callable[[Capture], Capture] | None = None,
+    crawler: Crawler | None = None,
 ) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
-    and the demo."""
+    and the demo. ``crawler`` keeps one crawl child for batch after batch (``watcher run``); without
+    it each batch starts its own."""
     pending = list(dict.fromkeys(source_ids))
     robots: dict[str, str | None] = {}
     for _round in range(MAX_DEPTH_LIMIT + 1):
         if not pending:
             return
-        results = []
+        follow_ups = []  # only these can need requisites or discovery: the rest are not kept
         for result in check_sources(
             store,
             pending,
@@ -54,13 +64,15 @@ def check_with_discovery(
             on_recorded=on_recorded,
             should_stop=should_stop,
             dated=dated,
+            crawler=crawler,
         ):
-            results.append(result)
+            if result.follow_up:
+                follow_ups.append(result)
             yield result
         if should_stop is not None and should_stop():
             return
-        fetch_requisites_after(store, results, settings=settings, should_stop=should_stop)
-        pending = discover_after(store, results, settings=settings, robots=robots, should_stop=should_stop)
+        fetch_requisites_after(store, follow_ups, settings=settings, should_stop=should_stop)
+        pending = discover_after(store, follow_ups, settings=settings, robots=robots, should_stop=should_stop)
 
 
 def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
@@ -97,30 +109,83 @@ def check_sources(
     on_recorded: Callable[[Session, CheckResult], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     dated: Callable[[Capture], Capture] | None = None,
+    crawler: Crawler | None = None,
 ) -> Iterator[CheckResult]:
-    """Fetch the sources and record each capture in its own transaction, as it arrives.
+    """Fetch the sources (through ``crawler``'s child when given) and record the captures as they
+    arrive, several per transaction: up to ``BATCH_CAPTURES`` of them, committed as soon as the crawl
+    pauses for ``BATCH_PAUSE_SECONDS`` or ``BATCH_SECONDS`` after the first. Each result is yielded
+    once committed.
 
-    ``on_recorded`` runs inside that transaction (the scheduler stores the next due time there, so a
-    check and its schedule commit together). When ``should_stop()`` turns true the captures still to
-    come are not recorded and the crawl is stopped: what was recorded stays whole. ``dated`` gives a
-    capture the time it is recorded at, as an imported capture brings its own (the demo's simulated
-    timeline); without it a capture keeps the time it was fetched.
+    Each capture's effects stay whole: when a batch's transaction fails, its captures are recorded
+    again one by one, each in its own transaction, so that one bad capture never loses the others.
+    ``on_recorded`` runs inside the transaction that records the capture (the scheduler stores the
+    next due time there, so a check and its schedule commit together). When ``should_stop()`` turns
+    true the captures still to come are not recorded (those held are committed) and the crawl is
+    stopped. ``dated`` gives a capture the time it is recorded at, as an imported capture brings its
+    own (the demo's simulated timeline); without it a capture keeps the time it was fetched.
     """
-    captures = crawl(_load_targets(store, source_ids), settings=settings)
+    record = partial(_record_batch, store, settings=settings, on_new_version=on_new_version, on_recorded=on_recorded)
+    held: list[Capture] = []
+    held_since = 0.0
+    targets = _load_targets(store, source_ids)
+    captures = (
+        crawler.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+        if crawler is not None
+        else crawl_with_pauses(targets, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
+    )
     try:
         for capture in captures:
-            if should_stop is not None and should_stop():
+            if capture is not None and should_stop is not None and should_stop():
                 log.info("stopping: the rest of this crawl is not recorded")
-                return
-            if dated is not None:
-                capture = dated(capture)
-            with store.session() as session:
-                result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
-                if on_recorded is not None:
-                    on_recorded(session, result)
-            log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
-            yield result
+                break
+            if capture is not None:
+                held.append(dated(capture) if dated is not None else capture)
+                if len(held) == 1:
+                    held_since = time.monotonic()
+            if held and (
+                capture is None or len(held) >= BATCH_CAPTURES or time.monotonic() - held_since >= BATCH_SECONDS
+            ):
+                yield from record(held)
+                held = []
+        yield from record(held)
     finally:
-        close = getattr(captures, "close", None)  # a generator: closing it stops the crawl subprocess
-        if close is not None:
-            close()
+        captures.close()  # a generator: closing it stops the crawl subprocess
+
+
+def _record_batch(
+    store: Store,
+    captures: Sequence[Capture],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None,
+    on_recorded: Callable[[Session, CheckResult], None] | None,
+) -> Iterator[CheckResult]:
+    """Record ``captures`` in one transaction, then yield their results; when that fails, record them
+    again one by one, each in its own transaction (the failing one raises as it would alone)."""
+
+    def one(session: Session, capture: Capture) -> CheckResult:
+        result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
+        if on_recorded is not None:
+            on_recorded(session, result)
+        log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
+        return result
+
+    if not captures:
+        return
+    if len(captures) > 1:
+        try:
+            with store.session() as session:
+                results = [one(session, capture) for capture in captures]
+        except Exception as error:
+            log.warning(
+                "recording %d captures in one transaction failed (%s); recording them one by one",
+                len(captures),
+                one_line(str(error))[:300],
+            )
+        else:
+            yield from results
+            return
+    for capture in captures:
+        with store.session() as session:
+            result = one(session, capture)
+        yield result

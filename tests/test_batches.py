@@ -1,0 +1,93 @@
+"""Several captures per transaction (``watcher.pipeline.run.check_sources``), on both databases, with a
+real crawl of a real local server: fewer commits than checks, each result yielded once committed, and a
+batch whose transaction fails is recorded again one by one, so one bad capture loses none of the others."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.demo.site import VersionedSite
+from watcher.models import Check
+from watcher.pipeline import run
+from watcher.pipeline.record import CheckResult
+from watcher.sources import SourceSpec, add_sources
+
+PAGES = 6
+PAGE = "<html><head><title>page {n}</title></head><body><main><h1>Page {n}</h1><p>{text}</p></main></body></html>"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[VersionedSite]:
+    root = tmp_path / "site"
+    for n in range(PAGES):
+        folder = root / f"p{n}"
+        folder.mkdir(parents=True)
+        (folder / "1.html").write_text(PAGE.format(n=n, text=f"Text of page number {n}. " * 20), encoding="utf-8")
+    with VersionedSite(root=root) as server:
+        yield server
+
+
+@pytest.fixture
+def one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every capture of these small crawls in one batch: no pause or age bound cuts it."""
+    monkeypatch.setattr(run, "BATCH_PAUSE_SECONDS", 60.0)
+    monkeypatch.setattr(run, "BATCH_SECONDS", 600.0)
+
+
+def _sources(store: Store, site: VersionedSite) -> list[int]:
+    with store.session() as session:
+        return [s.id for s in add_sources(session, [SourceSpec(url=site.url(f"/p{n}/")) for n in range(PAGES)])]
+
+
+def _checked(store: Store) -> set[int]:
+    with store.session() as session:
+        return set(session.scalars(select(Check.source_id)))
+
+
+@pytest.mark.usefixtures("one_batch")
+def test_captures_share_transactions(store: Store, settings: Settings, site: VersionedSite) -> None:
+    ids = _sources(store, site)
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda connection: commits.append(1))
+    reader = Store(settings.database_url)  # its own engine: its commits are not counted
+    try:
+        committed_when_yielded = [
+            result.source_id in _checked(reader) for result in run.check_sources(store, ids, settings=settings)
+        ]
+    finally:
+        reader.dispose()
+    # One transaction reads the targets, one records all six captures.
+    assert len(commits) == 2
+    assert committed_when_yielded == [True] * PAGES
+    assert _checked(store) == set(ids)
+
+
+@pytest.mark.usefixtures("one_batch")
+def test_a_failing_batch_is_recorded_one_by_one(store: Store, settings: Settings, site: VersionedSite) -> None:
+    ids = _sources(store, site)
+    order: list[int] = []  # the sources in the order their captures are recorded (arrival order)
+
+    def on_recorded(session: Session, result: CheckResult) -> None:
+        if result.source_id not in order:
+            order.append(result.source_id)
+        if len(order) > 3 and result.source_id == order[3]:
+            raise RuntimeError("this capture cannot be recorded")
+
+    yielded = []
+    with pytest.raises(RuntimeError, match="cannot be recorded"):
+        for result in run.check_sources(store, ids, settings=settings, on_recorded=on_recorded):
+            yielded.append(result.source_id)
+    checked = _checked(store)
+    # The batch of six failed as a whole; recorded again one by one, the three captures before the bad
+    # one are kept (and were yielded), the bad one raises as it would alone.
+    assert yielded == order[:3]
+    assert checked == set(order[:3])
+    with store.session() as session:
+        assert len(list(session.scalars(select(Check)))) == len(checked)  # none twice
