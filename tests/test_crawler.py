@@ -19,6 +19,7 @@ from watcher.config import Settings
 from watcher.crawl import Crawler
 from watcher.demo.site import VersionedSite
 from watcher.netguard import LOOPBACK_NETWORKS
+from watcher.queue import CrawlerPool
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = 8
@@ -94,6 +95,7 @@ import sys, time
 from watcher.capture import FetchTarget
 from watcher.config import Settings
 from watcher.netguard import LOOPBACK_NETWORKS
+from watcher.queue import CrawlerPool
 from watcher.crawl import Crawler
 crawler = Crawler(Settings(allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, autothrottle=False))
 list(crawler.crawl([FetchTarget(source_id=1, url=sys.argv[1])]))
@@ -116,3 +118,27 @@ def test_the_kept_child_dies_with_its_parent(slow_site: VersionedSite, tmp_path:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_a_workers_pool_keeps_one_child_per_job_at_once(slow_site: VersionedSite) -> None:
+    """``watcher worker``'s pool: jobs one after another reuse one child; two jobs at once get two;
+    closing the pool ends every child."""
+    pool = CrawlerPool(settings())
+    try:
+        with pool.lease() as first:
+            assert first is not None
+            assert len(list(first.crawl(targets(slow_site, range(0, 2))))) == 2
+            pid = first.pid
+        with pool.lease() as again, pool.lease() as other:
+            assert again is first and other is not first
+            assert len(list(again.crawl(targets(slow_site, range(2, 4), first_id=3)))) == 2
+            assert again.pid == pid and again.started == 1
+            assert len(list(other.crawl(targets(slow_site, range(4, 6), first_id=5)))) == 2
+            pids = [pid, other.pid]
+    finally:
+        pool.close()
+    for child in pids:
+        assert child is not None
+        wait_for(lambda child=child: not is_running(child), what=f"crawl child {child} to end")
+    with CrawlerPool(settings(), keep=False).lease() as none:
+        assert none is None  # a job outside a worker: a child of its own per batch

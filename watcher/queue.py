@@ -34,12 +34,13 @@ schema once (under an advisory lock, so that machines starting together do not r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -54,6 +55,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from watcher.config import Settings
+from watcher.crawl import Crawler
 from watcher.db import Store
 from watcher.errors import StoreError
 from watcher.models import HostTurn, Source, utcnow
@@ -197,11 +199,46 @@ def give_back(session: Session, sources: Sequence[Leased]) -> None:
         )
 
 
+class CrawlerPool:
+    """A worker's kept crawl children (``watcher.crawl.Crawler``): one per job running at once,
+    reused job after job, so that a host batch does not pay a Scrapy start-up. ``keep=False``: a
+    child per job (a job run outside ``watcher worker``)."""
+
+    def __init__(self, settings: Settings, *, keep: bool = True) -> None:
+        self.settings = settings
+        self.keep = keep
+        self._free: list[Crawler] = []
+        self._all: list[Crawler] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Crawler | None]:
+        if not self.keep:
+            yield None
+            return
+        with self._lock:
+            crawler = self._free.pop() if self._free else None
+            if crawler is None:
+                crawler = Crawler(self.settings)
+                self._all.append(crawler)
+        try:
+            yield crawler
+        finally:
+            with self._lock:
+                self._free.append(crawler)
+
+    def close(self) -> None:
+        with self._lock:
+            for crawler in self._all:
+                crawler.close()
+
+
 def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict[str, Any]:
     """The job: check a host's batch of due sources (and the pages discovered from them)."""
     store: Store = context.additional_context["store"]
     settings: Settings = context.additional_context["settings"]
     rng: random.Random = context.additional_context.get("rng") or random.Random()
+    crawlers: CrawlerPool = context.additional_context.get("crawlers") or CrawlerPool(settings, keep=False)
     leased = [Leased.from_json(item) for item in sources]
     with store.session() as session:
         due = still_leased(session, leased)
@@ -222,15 +259,17 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
         take_turn(store, host, delay=settings.download_delay, rng=rng, should_stop=context.should_abort), 3
     )
     try:
-        for result in check_with_discovery(
-            store,
-            [] if context.should_abort() else [s.source_id for s in due],
-            settings=settings,
-            on_recorded=on_recorded,
-            should_stop=context.should_abort,
-        ):
-            summary["checks"] += 1
-            summary[result.outcome] = summary.get(result.outcome, 0) + 1
+        with crawlers.lease() as crawler:
+            for result in check_with_discovery(
+                store,
+                [] if context.should_abort() else [s.source_id for s in due],
+                settings=settings,
+                on_recorded=on_recorded,
+                should_stop=context.should_abort,
+                crawler=crawler,
+            ):
+                summary["checks"] += 1
+                summary[result.outcome] = summary.get(result.outcome, 0) + 1
     finally:
         finished.set()
         end_turn(store, host)
@@ -265,16 +304,20 @@ def run_worker(store: Store, settings: Settings, *, concurrency: int, name: str 
         settings.worker_heartbeat,
         settings.worker_stalled,
     )
-    app.run_worker(
-        queues=[QUEUE],
-        name=name,
-        concurrency=concurrency,
-        update_heartbeat_interval=settings.worker_heartbeat,
-        stalled_worker_timeout=settings.worker_stalled,
-        shutdown_graceful_timeout=STOP_GRACE_SECONDS,
-        additional_context={"store": store, "settings": settings},
-        install_signal_handlers=True,
-    )
+    crawlers = CrawlerPool(settings)
+    try:
+        app.run_worker(
+            queues=[QUEUE],
+            name=name,
+            concurrency=concurrency,
+            update_heartbeat_interval=settings.worker_heartbeat,
+            stalled_worker_timeout=settings.worker_stalled,
+            shutdown_graceful_timeout=STOP_GRACE_SECONDS,
+            additional_context={"store": store, "settings": settings, "crawlers": crawlers},
+            install_signal_handlers=True,
+        )
+    finally:
+        crawlers.close()
     log.info("watcher worker stopped")
     return 0
 
