@@ -4,6 +4,7 @@ import hashlib
 import json
 import zlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -162,6 +163,10 @@ def test_passage_index_replaces_the_per_version_index(database_url: str) -> None
         engine.dispose()
 
 
+def _stored_texts(connection: Connection) -> list[Any]:
+    return list(connection.execute(text("SELECT text FROM text_versions ORDER BY snapshot_id")).scalars())
+
+
 TEXTS = ["うつ病の治療について\n当院では認知行動療法を行います。", "", "English line\n" * 400]
 
 
@@ -182,13 +187,12 @@ def test_text_compression_migration_is_lossless_both_ways(database_url: str) -> 
         with Session(engine) as session:
             assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
         with engine.connect() as connection:
-            stored = connection.execute(text("SELECT text FROM text_versions ORDER BY snapshot_id")).scalars().all()
+            stored = _stored_texts(connection)
             assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
             assert len(stored[2]) < len(TEXTS[2]) // 10
         downgrade(engine, "0014")
         with engine.connect() as connection:
-            back = connection.execute(text("SELECT text FROM text_versions ORDER BY snapshot_id")).scalars().all()
-            assert back == TEXTS
+            assert _stored_texts(connection) == TEXTS
     finally:
         engine.dispose()
 
@@ -212,7 +216,7 @@ def test_compressed_text_reads_back_identical(database_url: str) -> None:
             session.commit()
         with Session(engine) as session:
             assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
-            stored = session.execute(text("SELECT text FROM text_versions ORDER BY snapshot_id")).scalars().all()
+            stored = _stored_texts(session.connection())
             assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
     finally:
         engine.dispose()

@@ -61,8 +61,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     # PostgreSQL takes the UTF-8 bytes back into bytea, then converts the column; SQLite stores the str.
-    _rewrite(lambda data: zlib.decompress(data) if postgresql else zlib.decompress(data).decode("utf-8"),
-             sa.LargeBinary() if postgresql else sa.Text())
+    _rewrite(
+        lambda data: zlib.decompress(data) if postgresql else zlib.decompress(data).decode("utf-8"),
+        sa.LargeBinary() if postgresql else sa.Text(),
+    )
     with op.batch_alter_table("text_versions") as batch:
         batch.alter_column(
             "text", existing_type=sa.LargeBinary(), type_=sa.Text(), postgresql_using="convert_from(text, 'UTF8')"
