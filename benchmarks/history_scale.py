@@ -484,7 +484,7 @@ class Generator:
                     EXTRACTOR_VERSION,
                     title,
                     state.lang,
-                    text,
+                    zlib.compress(text.encode("utf-8"), 9),  # ZlibText
                     hashlib.sha256(text.encode("utf-8")).hexdigest(),
                     when,
                 )

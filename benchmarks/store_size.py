@@ -6,12 +6,14 @@ round 3 with nothing changed. Reports the store's size after each round (SQLite:
 checkpoint; PostgreSQL: the sum of pg_total_relation_size over the public tables, after VACUUM), the
 bytes per first capture / unchanged check / changed check, the disk per page after round 2 (the figure
 peers.py sets beside urlwatch), and where the bytes are after round 2 (SQLite: the dbstat virtual
-table, indexes under their table; PostgreSQL: heap + TOAST and indexes per table). ``--without-fts``
-also reports the SQLite file after round 2 with the per-version FTS5 index dropped (a copy, VACUUMed, set beside a
-VACUUMed copy of the original), or the PostgreSQL store without its trigram index.
+table, indexes under their table; PostgreSQL: heap + TOAST and indexes per table).
+``--without-search-index`` also reports the store after round 2 without the distinct-passage search index
+(migration 0014: passages, their terms, intervals and index state, the FTS5 table or trigram index):
+SQLite, a VACUUMed copy without it set beside a VACUUMed copy of the original; PostgreSQL, the store less
+those tables with their indexes.
 
-    .venv/bin/python benchmarks/store_size.py --pages 500 --database sqlite --without-fts
-    .venv/bin/python benchmarks/store_size.py --pages 500 --database postgresql --without-fts
+    .venv/bin/python benchmarks/store_size.py --pages 500 --database sqlite --without-search-index
+    .venv/bin/python benchmarks/store_size.py --pages 500 --database postgresql --without-search-index
     (--unconditional: forget the validators before rounds 2 and 3, as capture_rounds.py does)
 
 PostgreSQL: a fresh database is created and dropped on the server of ``--postgres`` (default
@@ -35,8 +37,9 @@ from sqlalchemy import create_engine, text
 
 from watcher.demo.site import VersionedSite
 
-FTS_TABLE = "text_versions_fts"  # migration 0004's per-version FTS5 index and its shadow tables
-TRGM_INDEX = "ix_text_versions_text_trgm"
+FTS_TABLE = "passages_fts"  # migration 0014's FTS5 trigram table over passages and its shadow tables
+TRGM_INDEX = "ix_passages_text_trgm"
+SEARCH_TABLES = (FTS_TABLE, "passage_terms", "passage_occurrences", "passage_index_state", "passages")
 
 
 def sqlite_tables(path: Path) -> dict[str, int]:
@@ -59,10 +62,10 @@ def sqlite_tables(path: Path) -> dict[str, int]:
     return dict(sorted(sizes.items(), key=lambda item: -item[1]))
 
 
-def sqlite_without_fts(path: Path, work: Path) -> dict[str, int]:
-    """A VACUUMed copy of the store, and one without the FTS5 index: their sizes."""
+def sqlite_without_search_index(path: Path, work: Path) -> dict[str, int]:
+    """A VACUUMed copy of the store, and one without the search index: their sizes."""
     sizes = {}
-    for label, drop in (("vacuumed", False), ("vacuumed_without_fts", True)):
+    for label, drop in (("vacuumed", False), ("vacuumed_without_search_index", True)):
         copy = work / f"{label}.db"
         shutil.copyfile(path, copy)
         connection = sqlite3.connect(copy)
@@ -73,7 +76,8 @@ def sqlite_without_fts(path: Path, work: Path) -> dict[str, int]:
                 )]  # fmt: skip
                 for trigger in triggers:
                     connection.execute(f"DROP TRIGGER {trigger}")
-                connection.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+                for table in SEARCH_TABLES:
+                    connection.execute(f"DROP TABLE IF EXISTS {table}")
                 connection.commit()
             connection.execute("VACUUM")
         finally:
@@ -165,7 +169,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument(
-        "--without-fts", action="store_true", help="also size the store without the per-version FTS index"
+        "--without-search-index", action="store_true", help="also size the store without the passage search index"
     )
     parser.add_argument("--keep", type=Path, help="SQLite: copy the store after round 2 here")
     parser.add_argument(
@@ -231,17 +235,17 @@ def main() -> None:
         )
         if args.database == "sqlite":
             report["tables_after_round2"] = sqlite_tables(round2)
-            if args.without_fts:
+            if args.without_search_index:
                 report["after_round2"] = {k: {"bytes": v, "per_page": round(v / args.pages)}
-                                          for k, v in sqlite_without_fts(round2, work).items()}  # fmt: skip
+                                          for k, v in sqlite_without_search_index(round2, work).items()}  # fmt: skip
             if args.keep:
                 shutil.copyfile(round2, args.keep)
         else:
             report["tables_after_round2"] = tables
-            if args.without_fts:
-                trgm = tables.get(f"{TRGM_INDEX} (of the indexes above)", 0)
-                report["after_round2_without_trigram_index"] = {
-                    "bytes": disk[2] - trgm, "per_page": round((disk[2] - trgm) / args.pages)
+            if args.without_search_index:
+                index = sum(v for k, v in tables.items() if k.split(" ")[0] in SEARCH_TABLES and "(of" not in k)
+                report["after_round2_without_search_index"] = {
+                    "bytes": disk[2] - index, "per_page": round((disk[2] - index) / args.pages)
                 }  # fmt: skip
             with admin.connect() as connection:
                 connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -8,6 +8,7 @@ import sys
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -189,3 +190,62 @@ def test_check_loads_alembic_only_when_the_schema_must_move(database_url: str) -
 
     assert loaded() == "['alembic', 'mako']"  # a fresh database: migrated, through Alembic
     assert loaded() == "[]"  # current: one query, no Alembic, and no web stack
+
+
+def _stored_texts(connection: Connection) -> list[Any]:
+    return list(connection.execute(text("SELECT text FROM text_versions ORDER BY snapshot_id")).scalars())
+
+
+TEXTS = ["うつ病の治療について\n当院では認知行動療法を行います。", "", "English line\n" * 400]
+
+
+def test_text_compression_migration_is_lossless_both_ways(database_url: str) -> None:
+    """0015 compresses every extracted text (read back identical through the ORM, stored as zlib) and
+    its downgrade gives the same text back."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0010")
+        with engine.begin() as connection:
+            _insert_captures_at_0010(connection, [b"<html>A</html>", b"<html>B</html>", b"<html>C</html>"])
+        upgrade(engine, "0014")
+        with engine.begin() as connection:
+            for number, body in enumerate(TEXTS, start=1):
+                connection.execute(text("UPDATE text_versions SET text = :text WHERE snapshot_id = :id"),
+                                   {"text": body, "id": number})  # fmt: skip
+        upgrade(engine)
+        with Session(engine) as session:
+            assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
+        with engine.connect() as connection:
+            stored = _stored_texts(connection)
+            assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
+            assert len(stored[2]) < len(TEXTS[2]) // 10
+        downgrade(engine, "0014")
+        with engine.connect() as connection:
+            assert _stored_texts(connection) == TEXTS
+    finally:
+        engine.dispose()
+
+
+def test_compressed_text_reads_back_identical(database_url: str) -> None:
+    """A text version written through the ORM is stored compressed and reads back the same text."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            session.execute(text("INSERT INTO sources (id, url, kind, interval_seconds, active, created_at, render, "
+                                 "screenshot, requisites) VALUES (1, 'https://clinic.example/p', 'page', 86400, :t, "
+                                 ":now, :f, :f, :t)"), {"now": datetime(2026, 1, 1, tzinfo=UTC), "t": True, "f": False})  # fmt: skip
+            for number, body in enumerate(TEXTS, start=1):
+                session.add(Body(sha256=f"{number:064d}", size=1, compression="none", data=b"x"))
+                session.add(Snapshot(id=number, source_id=1, fetched_at=datetime(2026, 1, number, tzinfo=UTC),
+                                     requested_url="u", final_url="u", http_status=200, headers={},
+                                     sha256=f"{number:064d}", size=1))  # fmt: skip
+                session.add(TextVersion(snapshot_id=number, source_id=1, extractor_version="x", text=body,
+                                        text_sha256=hashlib.sha256(body.encode()).hexdigest()))  # fmt: skip
+            session.commit()
+        with Session(engine) as session:
+            assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
+            stored = _stored_texts(session.connection())
+            assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
+    finally:
+        engine.dispose()

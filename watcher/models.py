@@ -91,6 +91,20 @@ class ZlibJSON(TypeDecorator[Any]):
         return None if value is None else json.loads(zlib.decompress(value))
 
 
+class ZlibText(TypeDecorator[str]):
+    """Text stored zlib-compressed (UTF-8): for text only ever read whole in Python, never filtered or
+    searched by SQL (an extracted text: search reads the distinct-passage index); a sixth of its bytes."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else zlib.compress(value.encode("utf-8"), 9)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else zlib.decompress(value).decode("utf-8")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
@@ -297,7 +311,7 @@ class TextVersion(Base):
     extractor_version: Mapped[str] = mapped_column(String(40))
     title: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(ZlibText())  # never filtered in SQL: search reads the passage index
     text_sha256: Mapped[str] = mapped_column(String(64))
     # The extraction's doubt (as on Check.extraction_doubt), kept with the text it is about.
     extraction_doubt: Mapped[str | None] = mapped_column(Text)
