@@ -3,13 +3,19 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import pty
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from waiting import STARTUP_SECONDS
 
 from watcher.db import Store
 from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
@@ -66,6 +72,31 @@ def site(tmp_path: Path) -> Iterator[VersionedSite]:
         yield server
 
 
+def on_a_terminal(*args: str, **env: str) -> str:
+    """``watcher ARGS`` in a subprocess whose stdout is a pseudo-terminal; what it wrote there."""
+    controller, terminal = pty.openpty()
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-m", "watcher.cli", *args],
+            stdout=terminal,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+        ) as process:
+            os.close(terminal)
+            terminal = -1
+            output = bytearray()
+            with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+                while chunk := os.read(controller, 65536):
+                    output += chunk
+            assert process.wait(timeout=STARTUP_SECONDS) == 0
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    return output.decode("utf-8", "replace")
+
+
 def test_check_history_diff(site: VersionedSite, run_cli, store: Store) -> None:  # type: ignore[no-untyped-def]
     paths = ["/clinic/insomnia/", "/clinic/nmn/", "/noisy/", "/broken/", "/challenge/", "/moved/"]
     added = run_cli("sources", "add", *[site.url(p) for p in paths], "--clinic", "Test Clinic", "--json")
@@ -115,6 +146,10 @@ def test_check_history_diff(site: VersionedSite, run_cli, store: Store) -> None:
     explicit = run_cli("diff", page_id, "--from", str(first_snap), "--to", str(second_snap), "--json").json()
     assert explicit["ops"] == diff["ops"]
     assert "not a snapshot of source" in run_cli("diff", page_id, "--from", "999999").err
+    # On a terminal the marked characters are coloured, unless NO_COLOR is set (https://no-color.org).
+    assert "\x1b[" in on_a_terminal("diff", page_id)
+    coloured_off = on_a_terminal("diff", page_id, NO_COLOR="1")
+    assert "{+" in coloured_off and "\x1b[" not in coloured_off
 
     moved = run_cli("history", str(ids[site.url("/moved/")]), "--json").json()
     assert moved["checks"][0]["final_url"] == site.url("/clinic/insomnia/")
