@@ -33,6 +33,7 @@ from sqlalchemy import (
     exists,
     false,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
@@ -492,21 +493,16 @@ class Passage(Base):
         Index("ix_passages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
             dialect="postgresql"
         ),
+        # Searches of one or two characters: a GIN index over the passage's terms on PostgreSQL; on
+        # SQLite a contentless FTS5 table of them (migration 0016), and this column stays NULL.
+        Index("ix_passages_terms", "terms", postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     text: Mapped[str] = mapped_column(Text)
-
-
-class PassageTerm(Base):
-    """The one- and two-character terms (lower-cased) of a passage: searches shorter than a trigram."""
-
-    __tablename__ = "passage_terms"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    term: Mapped[str] = mapped_column(String(2), primary_key=True)
-    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
+    # The lower-cased one- and two-character terms (watcher.pipeline.passages.short_terms), PostgreSQL.
+    terms: Mapped[list[str] | None] = mapped_column(ARRAY(Text).with_variant(Text(), "sqlite"))
 
 
 class PassageOccurrence(Base):
