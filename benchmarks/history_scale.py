@@ -51,6 +51,7 @@ from watcher.extract import EXTRACTOR_VERSION, extract_document
 from watcher.models import compact_json
 from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import chain_intervals, short_terms
+from watcher.search_index import TERMS_TABLE, term_token
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -157,7 +158,6 @@ class Tables:
     profiles: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     passages: list[tuple[Any, ...]] = field(default_factory=list)
-    terms: list[tuple[Any, ...]] = field(default_factory=list)
     occurrences: list[tuple[Any, ...]] = field(default_factory=list)
     states: list[tuple[Any, ...]] = field(default_factory=list)
     steps: list[tuple[Any, ...]] = field(default_factory=list)
@@ -254,8 +254,7 @@ COLUMNS = {
         "last_detected_at",
         "details",
     ),
-    "passages": ("id", "sha256", "text"),
-    "passage_terms": ("term", "passage_id"),
+    "passages": ("id", "sha256", "text", "terms"),  # terms: a list (PostgreSQL), the FTS5 table's (SQLite)
     "passage_occurrences": (
         "id",
         "passage_id",
@@ -296,7 +295,6 @@ TABLE_OF = {
     "profiles": "claim_profiles",
     "alerts": "alerts",
     "passages": "passages",
-    "terms": "passage_terms",
     "occurrences": "passage_occurrences",
     "states": "passage_index_state",
     "steps": "indication_steps",
@@ -313,7 +311,6 @@ LOAD_ORDER = (
     "checks",
     "alerts",
     "passages",
-    "terms",
     "occurrences",
     "states",
     "steps",
@@ -526,8 +523,7 @@ class Generator:
         for key, line in texts.items():
             if key not in self.passage_ids:
                 passage_id = self.passage_ids[key] = len(self.passage_ids) + 1
-                tables.passages.append((passage_id, key, line))
-                tables.terms.extend((term, passage_id) for term in sorted(short_terms(line)))
+                tables.passages.append((passage_id, key, line, sorted(short_terms(line))))
         for i in intervals:
             tables.occurrences.append(
                 (
@@ -640,6 +636,12 @@ class SqliteLoader:
 
     def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = COLUMNS[table]
+        if table == "passages":  # the terms go to the FTS5 term table, passages.terms stays NULL (as the app)
+            self.db.executemany(
+                f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
+                [(row[0], " ".join(term_token(term) for term in row[3])) for row in rows],
+            )
+            rows = [(*row[:3], None) for row in rows]
         converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
         self.db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted
@@ -883,10 +885,10 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
 # What the search index costs, beside the rest: tables with their indexes.
 INDEX_TABLES = (
     "passages",
-    "passage_terms",
     "passage_occurrences",
     "passage_index_state",
     "passages_fts",
+    TERMS_TABLE,
     "indication_steps",
 )
 
