@@ -50,8 +50,8 @@ from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
 from watcher.models import compact_json
 from watcher.pipeline.claim_steps import steps_of
-from watcher.pipeline.passages import chain_intervals, short_terms
-from watcher.search_index import TERMS_TABLE, term_token
+from watcher.pipeline.passages import chain_intervals, term_document
+from watcher.search_index import TERMS_TABLE
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -254,7 +254,7 @@ COLUMNS = {
         "last_detected_at",
         "details",
     ),
-    "passages": ("id", "sha256", "text", "terms"),  # terms: a list (PostgreSQL), the FTS5 table's (SQLite)
+    "passages": ("id", "sha256", "text"),
     "passage_occurrences": (
         "id",
         "passage_id",
@@ -523,7 +523,7 @@ class Generator:
         for key, line in texts.items():
             if key not in self.passage_ids:
                 passage_id = self.passage_ids[key] = len(self.passage_ids) + 1
-                tables.passages.append((passage_id, key, line, sorted(short_terms(line))))
+                tables.passages.append((passage_id, key, line))
         for i in intervals:
             tables.occurrences.append(
                 (
@@ -636,12 +636,11 @@ class SqliteLoader:
 
     def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = COLUMNS[table]
-        if table == "passages":  # the terms go to the FTS5 term table, passages.terms stays NULL (as the app)
+        if table == "passages":  # their short terms: the FTS5 term table (PostgreSQL: its expression index)
             self.db.executemany(
                 f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
-                [(row[0], " ".join(term_token(term) for term in row[3])) for row in rows],
+                [(pid, term_document(line)) for pid, _k, line in rows],
             )
-            rows = [(*row[:3], None) for row in rows]
         converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
         self.db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted

@@ -33,7 +33,6 @@ from sqlalchemy import (
     exists,
     false,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
@@ -490,19 +489,16 @@ class Passage(Base):
     __table_args__ = (
         # Searches of three characters and more: a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
         # trigram table over passages kept in sync by triggers (migration 0014), invisible to the metadata.
+        # One or two characters (migration 0016, also invisible to it): a GIN expression index over the
+        # passage's terms on PostgreSQL, a contentless FTS5 table of them on SQLite (watcher.search_index).
         Index("ix_passages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
             dialect="postgresql"
         ),
-        # Searches of one or two characters: a GIN index over the passage's terms on PostgreSQL; on
-        # SQLite a contentless FTS5 table of them (migration 0016), and this column stays NULL.
-        Index("ix_passages_terms", "terms", postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     text: Mapped[str] = mapped_column(Text)
-    # The lower-cased one- and two-character terms (watcher.pipeline.passages.short_terms), PostgreSQL.
-    terms: Mapped[list[str] | None] = mapped_column(ARRAY(Text).with_variant(Text(), "sqlite"))
 
 
 class PassageOccurrence(Base):

@@ -6,7 +6,8 @@ Matching is case-insensitive substring matching within a line (a term cannot spa
 cannot contain a line break), the same on both backends:
 
 * one or two characters: the lower-cased one- and two-character terms of every passage as posting
-  lists (no extension): PostgreSQL's GIN index over ``passages.terms`` (``terms @> ARRAY[term]``),
+  lists (no extension): PostgreSQL's GIN expression index over ``watcher_short_terms(text)`` (an
+  immutable SQL function of the passage, lower-cased in SQL on both sides: ``@> ARRAY[lower(term)]``),
   SQLite's contentless FTS5 table ``passage_terms_fts`` (the term's token, ``term_token``);
 * three and more: SQLite's FTS5 trigram table over passages (the term as one quoted phrase: a phrase
   of trigrams is a substring; ``LIKE`` with escaped wildcards if SQLite had no trigram tokenizer at
@@ -39,7 +40,7 @@ from watcher.errors import InputError
 from watcher.models import Clinic, PassageIndexState, Snapshot, Source, TextVersion, UTCDateTime
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
-from watcher.search_index import FTS_TABLE, TERMS_TABLE, has_fts_table, term_token
+from watcher.search_index import FTS_TABLE, TERMS_FUNCTION, TERMS_TABLE, has_fts_table, term_token
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str
     postgres = connection.dialect.name == "postgresql"
     if len(term.lower()) < MIN_TRIGRAM_CHARS:
         if postgres:
-            return "SELECT id FROM passages WHERE terms @> ARRAY[CAST(:term AS text)]", {"term": term.lower()}, "terms"
+            terms = f"SELECT id FROM passages WHERE {TERMS_FUNCTION}(text) @> ARRAY[lower(CAST(:term AS text))]"
+            return terms, {"term": term}, "terms"
         terms = f"SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :token"
         return terms, {"token": term_token(term.lower())}, "terms"
     if postgres:
@@ -153,7 +155,7 @@ def search(
     postgres = session.connection().dialect.name == "postgresql"
     rows: list[dict[str, Any]] = []
     offset = 0
-    with _index_scans_only(session, postgres and len(term) >= MIN_TRIGRAM_CHARS):
+    with _index_scans_only(session, postgres):
         while len(rows) < limit:
             page = list(session.execute(candidates, {**params, "limit": limit, "offset": offset}).scalars())
             if not page:

@@ -1,4 +1,4 @@
-"""short search terms as posting lists: passages.terms under GIN (PostgreSQL), an FTS5 table (SQLite)
+"""short search terms as posting lists: a GIN expression index (PostgreSQL), an FTS5 table (SQLite)
 
 Revision ID: 0016
 Revises: 0015
@@ -6,25 +6,25 @@ Create Date: 2026-12-03 09:15:00.000000
 
 Migration 0014 stored each passage's one- and two-character terms one row per (term, passage) in
 ``passage_terms``: on the 500-page store most of the store (benchmarks/README.md, "Store size"). They
-become posting lists: on PostgreSQL a ``terms text[]`` column on ``passages`` under a GIN index
-(``ix_passages_terms``); on SQLite a contentless FTS5 table ``passage_terms_fts`` (``detail=none``,
+become posting lists. PostgreSQL: a GIN index (``ix_passages_terms``) over ``watcher_short_terms(text)``,
+an immutable SQL function giving the distinct lower-cased one- and two-character substrings without
+whitespace of a text, so no column stores them (a ``text[]`` column would cost 6× the index,
+benchmarks/README.md). SQLite: a contentless FTS5 table ``passage_terms_fts`` (``detail=none``,
 ``columnsize=0``, the ``ascii`` tokenizer), one document per passage (rowid = passage id) whose tokens
-are its terms hex-encoded (``watcher.search_index.term_token``); ``passages.terms`` stays NULL there.
-Both are filled from the existing passages in batches of ``BATCH`` by id, then ``passage_terms`` is
-dropped; the downgrade rebuilds ``passage_terms`` from the passages and drops the posting lists.
+are its terms hex-encoded (``watcher.search_index.term_token``), filled from the existing passages in
+batches of ``BATCH`` by id. Then ``passage_terms`` is dropped; the downgrade rebuilds it from the
+passages (``short_terms``) and drops the posting lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from alembic import op
-from watcher.pipeline.passages import short_terms
-from watcher.search_index import TERMS_INDEX, TERMS_TABLE, term_token
+from watcher.pipeline.passages import short_terms, term_document
+from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
 
 revision = "0016"
 down_revision = "0015"
@@ -32,6 +32,16 @@ branch_labels = None
 depends_on = None
 
 BATCH = 500
+TERMS_FUNCTION_DDL = rf"""CREATE FUNCTION {TERMS_FUNCTION}(passage text) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(DISTINCT t.term), '{{}}') FROM (
+    SELECT substr(l.lowered, i, n) AS term, n
+    FROM (SELECT lower(passage) AS lowered) AS l,
+         generate_series(1, char_length(l.lowered)) AS i,
+         (VALUES (1), (2)) AS sizes(n)
+  ) AS t
+  WHERE char_length(t.term) = t.n AND t.term !~ '\s'
+$$"""
 
 
 def _each_batch(write: Callable[[list[tuple[int, str]]], object]) -> None:
@@ -46,29 +56,20 @@ def _each_batch(write: Callable[[list[tuple[int, str]]], object]) -> None:
         last = rows[-1][0]
 
 
-def _write(sql: str, params: Callable[[int, str], dict[str, Any]], *binds: sa.BindParameter[Any]) -> None:
-    statement = sa.text(sql).bindparams(*binds)
-    _each_batch(lambda rows: op.get_bind().execute(statement, [params(pid, line) for pid, line in rows]))
-
-
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.add_column("passages", sa.Column("terms", postgresql.ARRAY(sa.Text()), nullable=True))
-        _write(
-            "UPDATE passages SET terms = :terms WHERE id = :id",
-            lambda pid, line: {"id": pid, "terms": sorted(short_terms(line))},
-            sa.bindparam("terms", type_=postgresql.ARRAY(sa.Text())),
-        )
-        op.create_index(TERMS_INDEX, "passages", ["terms"], postgresql_using="gin")
+        op.execute(TERMS_FUNCTION_DDL)
+        op.execute(f"CREATE INDEX {TERMS_INDEX} ON passages USING gin ({TERMS_FUNCTION}(text))")
     else:
-        op.add_column("passages", sa.Column("terms", sa.Text(), nullable=True))
         op.execute(
             f"CREATE VIRTUAL TABLE {TERMS_TABLE} USING fts5(terms, content='', detail=none, columnsize=0, "
             "tokenize='ascii')"
         )
-        _write(
-            f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (:id, :terms)",
-            lambda pid, line: {"id": pid, "terms": " ".join(term_token(t) for t in sorted(short_terms(line)))},
+        statement = sa.text(f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (:id, :terms)")
+        _each_batch(
+            lambda rows: op.get_bind().execute(
+                statement, [{"id": pid, "terms": term_document(line)} for pid, line in rows]
+            )
         )
         op.execute(f"INSERT INTO {TERMS_TABLE}({TERMS_TABLE}) VALUES ('optimize')")
     op.drop_table("passage_terms")
@@ -92,8 +93,7 @@ def downgrade() -> None:
         )
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.drop_index(TERMS_INDEX, table_name="passages")
-        op.drop_column("passages", "terms")
+        op.execute(f"DROP INDEX {TERMS_INDEX}")
+        op.execute(f"DROP FUNCTION {TERMS_FUNCTION}(text)")
     else:
         op.execute(f"DROP TABLE {TERMS_TABLE}")
-        op.execute("ALTER TABLE passages DROP COLUMN terms")  # SQLite >= 3.35: no table rebuild

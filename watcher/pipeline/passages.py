@@ -1,9 +1,9 @@
 """The distinct-passage index (the write path's last step): each distinct line of extracted text —
 a paragraph, heading, list item or table row, as the extractor writes them one a line — is stored
 once (``passages``, keyed by its SHA-256), with its one- and two-character terms as posting lists
-(PostgreSQL: ``passages.terms`` under a GIN index; SQLite: the contentless FTS5 table
-``passage_terms_fts``, one document per passage, rowid = passage id, whose tokens are its terms in
-hex — ``term_token``), and per source the intervals of consecutive versions that contain it
+(PostgreSQL: a GIN expression index over ``watcher_short_terms(text)``, stored nowhere else; SQLite:
+the contentless FTS5 table ``passage_terms_fts``, one document per passage, rowid = passage id, whose
+tokens are its terms in hex — ``term_token``), and per source the intervals of consecutive versions that contain it
 (``passage_occurrences``: first and last snapshot showing it, how many versions, the snapshot that
 dropped it).
 
@@ -73,8 +73,8 @@ def term_document(line: str) -> str:
 
 
 def store_terms(session: Session, texts: dict[int, str]) -> None:
-    """Add new passages (text by id) to SQLite's term table (on PostgreSQL, ``passages.terms`` is
-    written with the row). The table is contentless: a passage's entry is never removed, nor need be,
+    """Add new passages (text by id) to SQLite's term table (PostgreSQL's expression index follows
+    the rows by itself). The table is contentless: a passage's entry is never removed, nor need be,
     since passages are immutable and never deleted by the application (``clear_terms`` for tests)."""
     if texts and session.connection().dialect.name == "sqlite":
         session.execute(
@@ -158,11 +158,6 @@ def _chunks(items: list[str]) -> Iterator[list[str]]:
         yield items[start : start + CHUNK]
 
 
-def _terms(line: str, postgres: bool) -> list[str] | None:
-    """``passages.terms``: the passage's terms on PostgreSQL; NULL on SQLite (its FTS5 term table)."""
-    return sorted(short_terms(line)) if postgres else None
-
-
 def passage_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
     """The ids of these passages (by key), inserting those not stored yet with their terms. Two writers
     storing the same new line at once (PostgreSQL) do not collide: the second one's insert does nothing."""
@@ -172,22 +167,12 @@ def passage_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
     missing = [key for key in texts if key not in ids]
     if not missing:
         return ids
-    postgres = session.connection().dialect.name == "postgresql"
-    dialect_insert = postgresql_insert if postgres else sqlite_insert
+    dialect_insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
     for keys in _chunks(missing):
         inserted = dict(
             session.execute(
                 dialect_insert(Passage)
-                .values(
-                    [
-                        {
-                            "sha256": key,
-                            "text": texts[key],
-                            "terms": sorted(short_terms(texts[key])) if postgres else None,
-                        }
-                        for key in keys
-                    ]
-                )
+                .values([{"sha256": key, "text": texts[key]} for key in keys])
                 .on_conflict_do_nothing(index_elements=["sha256"])
                 .returning(Passage.sha256, Passage.id)
             ).all()
