@@ -50,7 +50,8 @@ from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
 from watcher.models import compact_json
 from watcher.pipeline.claim_steps import steps_of
-from watcher.pipeline.passages import chain_intervals, short_terms
+from watcher.pipeline.passages import chain_intervals, term_document
+from watcher.search_index import TERMS_TABLE
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -157,7 +158,6 @@ class Tables:
     profiles: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
     passages: list[tuple[Any, ...]] = field(default_factory=list)
-    terms: list[tuple[Any, ...]] = field(default_factory=list)
     occurrences: list[tuple[Any, ...]] = field(default_factory=list)
     states: list[tuple[Any, ...]] = field(default_factory=list)
     steps: list[tuple[Any, ...]] = field(default_factory=list)
@@ -255,7 +255,6 @@ COLUMNS = {
         "details",
     ),
     "passages": ("id", "sha256", "text"),
-    "passage_terms": ("term", "passage_id"),
     "passage_occurrences": (
         "id",
         "passage_id",
@@ -296,7 +295,6 @@ TABLE_OF = {
     "profiles": "claim_profiles",
     "alerts": "alerts",
     "passages": "passages",
-    "terms": "passage_terms",
     "occurrences": "passage_occurrences",
     "states": "passage_index_state",
     "steps": "indication_steps",
@@ -313,7 +311,6 @@ LOAD_ORDER = (
     "checks",
     "alerts",
     "passages",
-    "terms",
     "occurrences",
     "states",
     "steps",
@@ -527,7 +524,6 @@ class Generator:
             if key not in self.passage_ids:
                 passage_id = self.passage_ids[key] = len(self.passage_ids) + 1
                 tables.passages.append((passage_id, key, line))
-                tables.terms.extend((term, passage_id) for term in sorted(short_terms(line)))
         for i in intervals:
             tables.occurrences.append(
                 (
@@ -640,6 +636,11 @@ class SqliteLoader:
 
     def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = COLUMNS[table]
+        if table == "passages":  # their short terms: the FTS5 term table (PostgreSQL: its expression index)
+            self.db.executemany(
+                f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
+                [(pid, term_document(line)) for pid, _k, line in rows],
+            )
         converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
         self.db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted
@@ -883,10 +884,10 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
 # What the search index costs, beside the rest: tables with their indexes.
 INDEX_TABLES = (
     "passages",
-    "passage_terms",
     "passage_occurrences",
     "passage_index_state",
     "passages_fts",
+    TERMS_TABLE,
     "indication_steps",
 )
 

@@ -39,7 +39,8 @@ from watcher.demo.site import VersionedSite
 
 FTS_TABLE = "passages_fts"  # migration 0014's FTS5 trigram table over passages and its shadow tables
 TRGM_INDEX = "ix_passages_text_trgm"
-SEARCH_TABLES = (FTS_TABLE, "passage_terms", "passage_occurrences", "passage_index_state", "passages")
+TERMS_TABLE = "passage_terms_fts"  # migration 0016's FTS5 table of the short terms (SQLite)
+SEARCH_TABLES = (FTS_TABLE, TERMS_TABLE, "passage_occurrences", "passage_index_state", "passages")
 
 
 def sqlite_tables(path: Path) -> dict[str, int]:
@@ -50,7 +51,7 @@ def sqlite_tables(path: Path) -> dict[str, int]:
         sizes: dict[str, int] = {}
         for name, size in connection.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
             table = owner.get(name, name)
-            table = FTS_TABLE if table.startswith(FTS_TABLE) else table
+            table = next((fts for fts in (FTS_TABLE, TERMS_TABLE) if table.startswith(fts)), table)
             sizes[table] = sizes.get(table, 0) + int(size)
         free = (
             connection.execute("PRAGMA freelist_count").fetchone()[0]

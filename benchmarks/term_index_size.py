@@ -1,7 +1,8 @@
 """Benchmark: what the search index's one- and two-character terms would take stored as posting lists.
 
-``passage_terms`` (migration 0014) holds one row per (term, passage): on the 500-page store of
-store_size.py that is most of the store. This reads the terms of a store kept by
+``passage_terms`` (migration 0014) held one row per (term, passage): on the 500-page store of
+store_size.py that was most of the store (migration 0016 replaced it with posting lists). The terms are
+computed from the store's passages (``short_terms``), so a store of any revision since 0014 will do. This reads the terms of a store kept by
 ``store_size.py --keep`` and sizes two compact layouts of the same postings beside the row table:
 
 * SQLite: a contentless FTS5 table (``detail=none``, ``columnsize=0``), one document per passage whose
@@ -27,6 +28,8 @@ import uuid
 from pathlib import Path
 
 import psycopg
+
+from watcher.pipeline.passages import short_terms
 
 PROBES = ("う", "うつ", "不安", "x", "tm")
 
@@ -58,7 +61,7 @@ def sqlite_sizes(store: Path, postings: dict[int, list[str]], rows: dict[str, se
         finally:
             db.close()
     return {
-        "passage_terms (rows, WITHOUT ROWID)": int(sizes["passage_terms"]),
+        "passage_terms (rows, WITHOUT ROWID; 0: a store since 0016)": int(sizes.get("passage_terms", 0)),
         "fts5 contentless, detail=none": sum(int(v) for k, v in sizes.items() if k.startswith("terms_fts")),
     }
 
@@ -103,9 +106,10 @@ def main() -> None:
     db = sqlite3.connect(args.store)
     postings: dict[int, list[str]] = {}
     rows: dict[str, set[int]] = {}
-    for term, pid in db.execute("SELECT term, passage_id FROM passage_terms"):
-        postings.setdefault(pid, []).append(term)
-        rows.setdefault(term, set()).add(pid)
+    for pid, line in db.execute("SELECT id, text FROM passages"):  # the terms as short_terms makes them
+        for term in sorted(short_terms(line)):
+            postings.setdefault(pid, []).append(term)
+            rows.setdefault(term, set()).add(pid)
     passages = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
     db.close()
     report = {

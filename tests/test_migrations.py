@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from watcher.db import current_revision, downgrade, head_revision, make_engine, scripts_head_revision, upgrade
 from watcher.models import Base, Body, Change, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
+from watcher.pipeline.passages import passage_key, short_terms
+from watcher.search import matching_passages
 from watcher.search_index import include_object_for
 
 
@@ -247,5 +249,40 @@ def test_compressed_text_reads_back_identical(database_url: str) -> None:
             assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
             stored = _stored_texts(session.connection())
             assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
+    finally:
+        engine.dispose()
+
+
+TERM_LINES = ["- うつ病", "a-b 1.5 mg", "Ａ－Ｂ　全角。", '"x" AND y*']
+
+
+def _terms_table(connection: Connection) -> set[tuple[str, int]]:
+    return {(term, pid) for term, pid in connection.execute(text("SELECT term, passage_id FROM passage_terms"))}
+
+
+def test_term_posting_lists_migration_both_ways(database_url: str) -> None:
+    """0016 moves the short terms of 0014's passage_terms into posting lists (search finds the same
+    passages) and drops the table; its downgrade rebuilds the same rows."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0015")
+        with engine.begin() as connection:
+            for number, line in enumerate(TERM_LINES, start=1):
+                connection.execute(text("INSERT INTO passages (id, sha256, text) VALUES (:id, :sha, :text)"),
+                                   {"id": number, "sha": passage_key(line), "text": line})  # fmt: skip
+                connection.execute(
+                    text("INSERT INTO passage_terms (term, passage_id) VALUES (:term, :id)"),
+                    [{"term": term, "id": number} for term in short_terms(line)],
+                )
+            rows = _terms_table(connection)
+        upgrade(engine)
+        with Session(engine) as session:
+            assert "passage_terms" not in inspect(session.connection()).get_table_names()
+            for term in sorted({term for term, _id in rows}):
+                assert matching_passages(session, term) == {pid for t, pid in rows if t == term}, term
+        downgrade(engine, "0015")
+        with engine.connect() as connection:
+            assert _terms_table(connection) == rows
+            assert "terms" not in {c["name"] for c in inspect(connection).get_columns("passages")}
     finally:
         engine.dispose()

@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.search import excerpt, fts_phrase, like_pattern, search, search_method
+from watcher.pipeline.passages import keyed_lines, passage_ids, short_terms
+from watcher.search import excerpt, fts_phrase, like_pattern, matching_passages, search, search_method
 
 
 def by_url(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -98,6 +99,36 @@ def test_index_follows_new_versions(store: Store, settings: Settings) -> None:
         # Deleted snapshots are no longer found, though their intervals are still indexed.
         session.execute(text("DELETE FROM snapshots WHERE source_id = :s"), {"s": ids.b})
         assert search(session, "強迫性障害") == []
+
+
+TRICKY_LINES = (
+    "a-b 1.5 mg",
+    "Ａ－Ｂ　全角，句読点。",
+    '"quoted" AND (x OR y) NOT z*',
+    "タブ\tの後 ^ と * と : と -",
+    "Ümlaut ÜBER straße ǅ",
+    "💊 emoji 🧠",
+    "行1 / 行2 | \\ back",
+)
+
+
+def test_short_terms_of_any_characters_match_exactly(store: Store) -> None:
+    """One- and two-character lookups (SQLite's FTS5 term table, PostgreSQL's GIN over passages.terms)
+    find exactly the passages containing the term, whatever its characters: punctuation, FTS5 syntax,
+    full-width separators, combining case, emoji."""
+    with store.session() as session:
+        texts = keyed_lines("\n".join(TRICKY_LINES))
+        ids = passage_ids(session, texts)
+        lines = {ids[key]: line for key, line in texts.items()}
+        terms = set().union(*(short_terms(line) for line in TRICKY_LINES)) | {"zz", '""', "**", "é"}
+        for term in sorted(terms):
+            if term.strip() != term:
+                continue  # a search term is stripped: never looked up with whitespace at an end
+            expected = {pid for pid, line in lines.items() if term.lower() in line.lower()}
+            assert search_method(session, term) == "terms"
+            assert matching_passages(session, term) == expected, term
+            if term.upper().lower() == term.lower():  # not ß → SS (a longer, other term)
+                assert matching_passages(session, term.upper()) == expected, term
 
 
 def test_helpers() -> None:

@@ -489,6 +489,8 @@ class Passage(Base):
     __table_args__ = (
         # Searches of three characters and more: a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
         # trigram table over passages kept in sync by triggers (migration 0014), invisible to the metadata.
+        # One or two characters (migration 0016, also invisible to it): a GIN expression index over the
+        # passage's terms on PostgreSQL, a contentless FTS5 table of them on SQLite (watcher.search_index).
         Index("ix_passages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
             dialect="postgresql"
         ),
@@ -497,16 +499,6 @@ class Passage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     text: Mapped[str] = mapped_column(Text)
-
-
-class PassageTerm(Base):
-    """The one- and two-character terms (lower-cased) of a passage: searches shorter than a trigram."""
-
-    __tablename__ = "passage_terms"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    term: Mapped[str] = mapped_column(String(2), primary_key=True)
-    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
 
 
 class PassageOccurrence(Base):

@@ -5,8 +5,10 @@ versions that contain it, so a search reads passages and intervals, never every 
 Matching is case-insensitive substring matching within a line (a term cannot span lines: it
 cannot contain a line break), the same on both backends:
 
-* one or two characters: ``passage_terms``, the lower-cased one- and two-character terms of every
-  passage, a B-tree lookup (no extension, both databases);
+* one or two characters: the lower-cased one- and two-character terms of every passage as posting
+  lists (no extension): PostgreSQL's GIN expression index over ``watcher_short_terms(text)`` (an
+  immutable SQL function of the passage, lower-cased in SQL on both sides: ``@> ARRAY[lower(term)]``),
+  SQLite's contentless FTS5 table ``passage_terms_fts`` (the term's token, ``term_token``);
 * three and more: SQLite's FTS5 trigram table over passages (the term as one quoted phrase: a phrase
   of trigrams is a substring; ``LIKE`` with escaped wildcards if SQLite had no trigram tokenizer at
   migration time); PostgreSQL's pg_trgm GIN index over passages (``LIKE '%term%'`` when case cannot
@@ -38,7 +40,7 @@ from watcher.errors import InputError
 from watcher.models import Clinic, PassageIndexState, Snapshot, Source, TextVersion, UTCDateTime
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
-from watcher.search_index import FTS_TABLE, has_fts_table
+from watcher.search_index import FTS_TABLE, TERMS_FUNCTION, TERMS_TABLE, has_fts_table, term_token
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,14 @@ def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str
     """SQL selecting the ids of the passages that contain the term, its parameters, and the method
     (for logs, tests and the benchmark)."""
     connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     if len(term.lower()) < MIN_TRIGRAM_CHARS:
-        return "SELECT passage_id FROM passage_terms WHERE term = :term", {"term": term.lower()}, "terms"
-    if connection.dialect.name == "postgresql":
+        if postgres:
+            terms = f"SELECT id FROM passages WHERE {TERMS_FUNCTION}(text) @> ARRAY[lower(CAST(:term AS text))]"
+            return terms, {"term": term}, "terms"
+        terms = f"SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :token"
+        return terms, {"token": term_token(term.lower())}, "terms"
+    if postgres:
         if term.lower() == term.upper():
             # Nothing to fold (Japanese): LIKE gives the same answer at the lowest recheck cost.
             return "SELECT id FROM passages WHERE text LIKE :pattern", {"pattern": like_pattern(term)}, "pg_trgm"
@@ -90,6 +97,12 @@ def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str
 
 def search_method(session: Session, term: str) -> str:
     return _passages_sql(session, check_term(term))[2]
+
+
+def matching_passages(session: Session, term: str) -> set[int]:
+    """The ids of the passages that contain the term, as a search looks them up."""
+    sql, params, _method = _passages_sql(session, check_term(term))
+    return set(session.execute(text(sql), params).scalars())
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ def search(
     postgres = session.connection().dialect.name == "postgresql"
     rows: list[dict[str, Any]] = []
     offset = 0
-    with _index_scans_only(session, postgres and len(term) >= MIN_TRIGRAM_CHARS):
+    with _index_scans_only(session, postgres):
         while len(rows) < limit:
             page = list(session.execute(candidates, {**params, "limit": limit, "offset": offset}).scalars())
             if not page:

@@ -1,8 +1,11 @@
 """The distinct-passage index (the write path's last step): each distinct line of extracted text —
 a paragraph, heading, list item or table row, as the extractor writes them one a line — is stored
-once (``passages``, keyed by its SHA-256), with its one- and two-character terms (``passage_terms``),
-and per source the intervals of consecutive versions that contain it (``passage_occurrences``: first
-and last snapshot showing it, how many versions, the snapshot that dropped it).
+once (``passages``, keyed by its SHA-256), with its one- and two-character terms as posting lists
+(PostgreSQL: a GIN expression index over ``watcher_short_terms(text)``, stored nowhere else; SQLite:
+the contentless FTS5 table ``passage_terms_fts``, one document per passage, rowid = passage id, whose
+tokens are its terms in hex — ``term_token``), and per source the intervals of consecutive versions that contain it
+(``passage_occurrences``: first and last snapshot showing it, how many versions, the snapshot that
+dropped it).
 
 Lines rather than sentences: the extractor already cuts the text into lines, a search term never
 spans two lines (it cannot contain a line break), so a line is the largest unit that loses no match;
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,11 +40,11 @@ from watcher.models import (
     Passage,
     PassageIndexState,
     PassageOccurrence,
-    PassageTerm,
     Snapshot,
     TextVersion,
 )
 from watcher.pipeline.claim_steps import rebuild_steps
+from watcher.search_index import TERMS_TABLE, term_token
 
 CHUNK = 500  # keys per IN (...) list
 
@@ -61,6 +65,28 @@ def short_terms(line: str) -> set[str]:
     terms = {ch for ch in lowered if not ch.isspace()}
     terms.update(a + b for a, b in itertools.pairwise(lowered) if not (a.isspace() or b.isspace()))
     return terms
+
+
+def term_document(line: str) -> str:
+    """The SQLite term table's document of a passage: its terms' tokens, space-separated."""
+    return " ".join(term_token(term) for term in sorted(short_terms(line)))
+
+
+def store_terms(session: Session, texts: dict[int, str]) -> None:
+    """Add new passages (text by id) to SQLite's term table (PostgreSQL's expression index follows
+    the rows by itself). The table is contentless: a passage's entry is never removed, nor need be,
+    since passages are immutable and never deleted by the application (``clear_terms`` for tests)."""
+    if texts and session.connection().dialect.name == "sqlite":
+        session.execute(
+            sa.text(f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (:id, :terms)"),
+            [{"id": pid, "terms": term_document(line)} for pid, line in texts.items()],
+        )
+
+
+def clear_terms(session: Session) -> None:
+    """Empty SQLite's term table, before deleting every passage (it cannot follow single deletions)."""
+    if session.connection().dialect.name == "sqlite":
+        session.execute(sa.text(f"INSERT INTO {TERMS_TABLE}({TERMS_TABLE}) VALUES ('delete-all')"))
 
 
 @dataclass
@@ -151,11 +177,7 @@ def passage_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
                 .returning(Passage.sha256, Passage.id)
             ).all()
         )
-        terms = [
-            {"term": t, "passage_id": pid} for key, pid in inserted.items() for t in sorted(short_terms(texts[key]))
-        ]
-        if terms:
-            session.execute(insert(PassageTerm), terms)
+        store_terms(session, {pid: texts[key] for key, pid in inserted.items()})
         ids.update(inserted)
         late = [key for key in keys if key not in inserted]  # stored by another writer meanwhile
         if late:
