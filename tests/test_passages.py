@@ -5,9 +5,11 @@ and the interval algebra itself as a property over random version sequences."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from history_factory import TERM_JA, URL_A, URL_B, URL_S, at, build_history, page
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -24,6 +26,7 @@ from watcher.pipeline.passages import (
     advance,
     chain_intervals,
     clear_terms,
+    index_incomplete,
     keyed_lines,
     reindex,
     short_terms,
@@ -207,3 +210,24 @@ def test_indication_steps_answer_as_the_scan_of_every_profile(store: Store, sett
                 assert indexed == scanned and (indexed or indication == "anxiety"), indication
         timelines = claim_timelines(session, indication="統合失調症")["timelines"]
         assert [t["first_claimed"]["at"][:10] for t in timelines] == ["2026-03-03"]
+
+
+def test_pages_not_indexed_yet_are_read_the_slow_way_and_searches_say_so(
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A store upgraded to the index, partly reindexed: the claim timelines of one indication must not
+    miss the pages not indexed yet, and a search warns that they are not searched."""
+    ids = build_history(store, settings)
+    with store.session() as session:
+        assert not index_incomplete(session)
+        for model in (PassageOccurrence, IndicationStep, PassageIndexState):
+            session.execute(delete(model).where(model.source_id == ids.b))
+    with store.session() as session:
+        assert index_incomplete(session)
+        rows = list(_indication_rows(session, clinic_id=None, indication="schizophrenia"))
+        assert rows and rows == list(_scanned_indication_rows(session, clinic_id=None, indication="schizophrenia"))
+        with caplog.at_level(logging.WARNING, logger="watcher.search"):
+            search(session, TERM_JA)
+        assert "watcher reindex" in caplog.text
+        reindex(session)
+        assert not index_incomplete(session)

@@ -37,7 +37,8 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from watcher.errors import InputError
-from watcher.models import Clinic, PassageIndexState, Snapshot, Source, TextVersion, UTCDateTime
+from watcher.models import Clinic, Snapshot, Source, TextVersion, UTCDateTime
+from watcher.pipeline.passages import index_incomplete
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
 from watcher.search_index import FTS_TABLE, TERMS_FUNCTION, TERMS_TABLE, has_fts_table, term_token
@@ -165,17 +166,9 @@ def search(
             rows += _describe(session, term, page, found, since=since, until=until)
             if len(page) < limit:
                 break
-    if not rows:
-        _warn_if_unindexed(session)
+    if index_incomplete(session):
+        log.warning("pages stored before the search index are not searched until `watcher reindex` has indexed them")
     return sorted(rows[:limit], key=lambda row: (row["first_seen"], row["source_id"]))
-
-
-def _warn_if_unindexed(session: Session) -> None:
-    """An upgraded store whose passages were never indexed answers nothing: say what to run."""
-    if session.scalar(select(TextVersion.id).limit(1)) is not None and (
-        session.scalar(select(PassageIndexState.source_id).limit(1)) is None
-    ):
-        log.warning("the search index is empty: run `watcher reindex` to build it from the stored versions")
 
 
 @contextmanager

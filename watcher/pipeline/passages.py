@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,6 +41,7 @@ from watcher.models import (
     PassageIndexState,
     PassageOccurrence,
     Snapshot,
+    Source,
     TextVersion,
 )
 from watcher.pipeline.claim_steps import rebuild_steps
@@ -308,6 +309,16 @@ def stale_sources(session: Session) -> list[int]:
         if states.pop(source_id, None) != (newest, count, profiles.get(source_id))
     ]
     return sorted(stale + list(states))  # states left: sources whose text versions are all gone
+
+
+def index_incomplete(session: Session) -> bool:
+    """Whether a source with stored text has never been indexed (a store upgraded to migration 0014
+    that ``watcher reindex`` has not covered yet): readers of the index would miss its pages."""
+    unindexed = select(Source.id).where(
+        exists().where(TextVersion.source_id == Source.id),
+        ~exists().where(PassageIndexState.source_id == Source.id),
+    )
+    return session.scalar(unindexed.limit(1)) is not None
 
 
 def reindex(

@@ -12,7 +12,7 @@ current extractor, as in the pipeline's comparisons.
 
 For one indication the steps come from ``indication_steps`` (watcher.pipeline.claim_steps: each change
 of a page's strength, kept as versions are recorded), an index range per indication, so "who claims
-autism now?" reads neither every profile nor every version. A store whose index was never built
+autism now?" reads neither every profile nor every version. A store with pages not indexed yet
 (upgraded, before ``watcher reindex``) is read the slow way: the database finds the versions where a
 page's strength changed (JSON extraction and a window function).
 """
@@ -32,12 +32,12 @@ from watcher.models import (
     ClaimProfileRecord,
     Clinic,
     IndicationStep,
-    PassageIndexState,
     Snapshot,
     Source,
     TextVersion,
     UTCDateTime,
 )
+from watcher.pipeline.passages import index_incomplete
 from watcher.queries.choices import indication_id
 from watcher.sources import extractor_version_sql
 
@@ -131,7 +131,7 @@ def _all_rows(session: Session, *, clinic_id: int | None) -> Iterator[_Row]:
 
 def _indication_rows(session: Session, *, clinic_id: int | None, indication: str) -> Iterator[_Row]:
     """The versions where a page's strength for one indication changed, from the index of steps."""
-    if session.scalar(select(PassageIndexState.source_id).limit(1)) is None:
+    if index_incomplete(session):  # pages not indexed yet (an upgraded store): read them the slow way
         yield from _scanned_indication_rows(session, clinic_id=clinic_id, indication=indication)
         return
     query = (
