@@ -27,42 +27,37 @@ from __future__ import annotations
 import sqlite3
 
 import sqlalchemy as sa
-from alembic import op
 
 import watcher.models
+from alembic import op
 
-
-revision = '0014'
-down_revision = '0013'
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
 FTS = "passages_fts"
-TRIGGERS = (
-    f"""CREATE TRIGGER {FTS}_ai AFTER INSERT ON passages BEGIN
-  INSERT INTO {FTS}(rowid, text) VALUES (new.id, new.text);
-END""",
-    f"""CREATE TRIGGER {FTS}_ad AFTER DELETE ON passages BEGIN
-  INSERT INTO {FTS}({FTS}, rowid, text) VALUES ('delete', old.id, old.text);
-END""",
-    f"""CREATE TRIGGER {FTS}_au AFTER UPDATE OF text ON passages BEGIN
-  INSERT INTO {FTS}({FTS}, rowid, text) VALUES ('delete', old.id, old.text);
-  INSERT INTO {FTS}(rowid, text) VALUES (new.id, new.text);
-END""",
-)
 OLD_FTS = "text_versions_fts"
-OLD_TRIGGERS = (
-    f"""CREATE TRIGGER {OLD_FTS}_ai AFTER INSERT ON text_versions BEGIN
-  INSERT INTO {OLD_FTS}(rowid, text) VALUES (new.id, new.text);
+
+
+def _triggers(fts: str, table: str) -> tuple[str, ...]:
+    """The triggers that keep an external-content FTS5 table over ``table.text`` in step with it."""
+    return (
+        f"""CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN
+  INSERT INTO {fts}(rowid, text) VALUES (new.id, new.text);
 END""",
-    f"""CREATE TRIGGER {OLD_FTS}_ad AFTER DELETE ON text_versions BEGIN
-  INSERT INTO {OLD_FTS}({OLD_FTS}, rowid, text) VALUES ('delete', old.id, old.text);
+        f"""CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN
+  INSERT INTO {fts}({fts}, rowid, text) VALUES ('delete', old.id, old.text);
 END""",
-    f"""CREATE TRIGGER {OLD_FTS}_au AFTER UPDATE OF text ON text_versions BEGIN
-  INSERT INTO {OLD_FTS}({OLD_FTS}, rowid, text) VALUES ('delete', old.id, old.text);
-  INSERT INTO {OLD_FTS}(rowid, text) VALUES (new.id, new.text);
+        f"""CREATE TRIGGER {fts}_au AFTER UPDATE OF text ON {table} BEGIN
+  INSERT INTO {fts}({fts}, rowid, text) VALUES ('delete', old.id, old.text);
+  INSERT INTO {fts}(rowid, text) VALUES (new.id, new.text);
 END""",
-)
+    )
+
+
+TRIGGERS = _triggers(FTS, "passages")
+OLD_TRIGGERS = _triggers(OLD_FTS, "text_versions")
 
 
 def _sqlite_has_trigram() -> bool:
@@ -70,8 +65,9 @@ def _sqlite_has_trigram() -> bool:
 
 
 def _fts(table: str, content: str, triggers: tuple[str, ...]) -> None:
-    op.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(text, content='{content}', "
-               "content_rowid='id', tokenize='trigram')")
+    op.execute(
+        f"CREATE VIRTUAL TABLE {table} USING fts5(text, content='{content}', content_rowid='id', tokenize='trigram')"
+    )
     for ddl in triggers:
         op.execute(ddl)
     op.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
@@ -86,78 +82,93 @@ def _drop_fts(table: str) -> None:
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.create_table(
-        'passages',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('sha256', sa.String(length=64), nullable=False),
-        sa.Column('text', sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_passages')),
-        sa.UniqueConstraint('sha256', name=op.f('uq_passages_sha256')),
+        "passages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_passages")),
+        sa.UniqueConstraint("sha256", name=op.f("uq_passages_sha256")),
     )
     op.create_table(
-        'passage_terms',
-        sa.Column('term', sa.String(length=2), nullable=False),
-        sa.Column('passage_id', sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(['passage_id'], ['passages.id'], name=op.f('fk_passage_terms_passage_id_passages'),
-                                ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('term', 'passage_id', name=op.f('pk_passage_terms')),
+        "passage_terms",
+        sa.Column("term", sa.String(length=2), nullable=False),
+        sa.Column("passage_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["passage_id"], ["passages.id"], name=op.f("fk_passage_terms_passage_id_passages"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("term", "passage_id", name=op.f("pk_passage_terms")),
         sqlite_with_rowid=False,
     )
     op.create_table(
-        'passage_occurrences',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('passage_id', sa.Integer(), nullable=False),
-        sa.Column('source_id', sa.Integer(), nullable=False),
-        sa.Column('first_snapshot_id', sa.Integer(), nullable=False),
-        sa.Column('first_seen', watcher.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('last_snapshot_id', sa.Integer(), nullable=False),
-        sa.Column('last_seen', watcher.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('versions', sa.Integer(), nullable=False),
-        sa.Column('gone_snapshot_id', sa.Integer(), nullable=True),
-        sa.Column('gone_at', watcher.models.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(['passage_id'], ['passages.id'],
-                                name=op.f('fk_passage_occurrences_passage_id_passages'), ondelete='CASCADE'),
-        sa.ForeignKeyConstraint(['source_id'], ['sources.id'],
-                                name=op.f('fk_passage_occurrences_source_id_sources'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_passage_occurrences')),
+        "passage_occurrences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("passage_id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("first_snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("first_seen", watcher.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("last_seen", watcher.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("versions", sa.Integer(), nullable=False),
+        sa.Column("gone_snapshot_id", sa.Integer(), nullable=True),
+        sa.Column("gone_at", watcher.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["passage_id"], ["passages.id"], name=op.f("fk_passage_occurrences_passage_id_passages"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_passage_occurrences_source_id_sources"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_passage_occurrences")),
     )
-    op.create_index('ix_passage_occurrences_passage_source', 'passage_occurrences',
-                    ['passage_id', 'source_id', 'first_seen', 'last_seen'])
-    op.create_index('ix_passage_occurrences_source_gone', 'passage_occurrences', ['source_id', 'gone_at'])
+    op.create_index(
+        "ix_passage_occurrences_passage_source",
+        "passage_occurrences",
+        ["passage_id", "source_id", "first_seen", "last_seen"],
+    )
+    op.create_index("ix_passage_occurrences_source_gone", "passage_occurrences", ["source_id", "gone_at"])
     op.create_table(
-        'passage_index_state',
-        sa.Column('source_id', sa.Integer(), nullable=False),
-        sa.Column('last_text_version_id', sa.Integer(), nullable=False),
-        sa.Column('last_snapshot_id', sa.Integer(), nullable=False),
-        sa.Column('last_fetched_at', watcher.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('versions', sa.Integer(), nullable=False),
-        sa.Column('last_profile_id', sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(['source_id'], ['sources.id'],
-                                name=op.f('fk_passage_index_state_source_id_sources'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('source_id', name=op.f('pk_passage_index_state')),
+        "passage_index_state",
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("last_text_version_id", sa.Integer(), nullable=False),
+        sa.Column("last_snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("last_fetched_at", watcher.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("versions", sa.Integer(), nullable=False),
+        sa.Column("last_profile_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_passage_index_state_source_id_sources"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("source_id", name=op.f("pk_passage_index_state")),
     )
     op.create_table(
-        'indication_steps',
-        sa.Column('id', sa.Integer(), nullable=False),
-        sa.Column('source_id', sa.Integer(), nullable=False),
-        sa.Column('indication', sa.String(length=80), nullable=False),
-        sa.Column('snapshot_id', sa.Integer(), nullable=False),
-        sa.Column('fetched_at', watcher.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('strength', sa.Integer(), nullable=False),
-        sa.Column('previous_snapshot_id', sa.Integer(), nullable=True),
-        sa.Column('previous_fetched_at', watcher.models.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(['source_id'], ['sources.id'],
-                                name=op.f('fk_indication_steps_source_id_sources'), ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_indication_steps')),
+        "indication_steps",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("indication", sa.String(length=80), nullable=False),
+        sa.Column("snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("fetched_at", watcher.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("strength", sa.Integer(), nullable=False),
+        sa.Column("previous_snapshot_id", sa.Integer(), nullable=True),
+        sa.Column("previous_fetched_at", watcher.models.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_indication_steps_source_id_sources"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indication_steps")),
     )
-    op.create_index('ix_indication_steps_indication_fetched', 'indication_steps',
-                    ['indication', 'fetched_at', 'snapshot_id'])
-    op.create_index(op.f('ix_indication_steps_source_id'), 'indication_steps', ['source_id'])
-    archived = sa.text('archive_url IS NOT NULL')
-    op.create_index('ix_snapshots_archived', 'snapshots', ['id'], postgresql_where=archived, sqlite_where=archived)
+    op.create_index(
+        "ix_indication_steps_indication_fetched", "indication_steps", ["indication", "fetched_at", "snapshot_id"]
+    )
+    op.create_index(op.f("ix_indication_steps_source_id"), "indication_steps", ["source_id"])
+    archived = sa.text("archive_url IS NOT NULL")
+    op.create_index("ix_snapshots_archived", "snapshots", ["id"], postgresql_where=archived, sqlite_where=archived)
     if dialect == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        op.create_index('ix_passages_text_trgm', 'passages', ['text'], unique=False,
-                        postgresql_using='gin', postgresql_ops={'text': 'gin_trgm_ops'})
+        op.create_index(
+            "ix_passages_text_trgm",
+            "passages",
+            ["text"],
+            unique=False,
+            postgresql_using="gin",
+            postgresql_ops={"text": "gin_trgm_ops"},
+        )
         op.execute("DROP INDEX IF EXISTS ix_text_versions_text_trgm")
     elif dialect == "sqlite":
         _drop_fts(OLD_FTS)
@@ -168,20 +179,26 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
-        op.create_index('ix_text_versions_text_trgm', 'text_versions', ['text'], unique=False,
-                        postgresql_using='gin', postgresql_ops={'text': 'gin_trgm_ops'})
-        op.drop_index('ix_passages_text_trgm', table_name='passages')
+        op.create_index(
+            "ix_text_versions_text_trgm",
+            "text_versions",
+            ["text"],
+            unique=False,
+            postgresql_using="gin",
+            postgresql_ops={"text": "gin_trgm_ops"},
+        )
+        op.drop_index("ix_passages_text_trgm", table_name="passages")
     elif dialect == "sqlite":
         _drop_fts(FTS)
         if _sqlite_has_trigram():
             _fts(OLD_FTS, "text_versions", OLD_TRIGGERS)
-    op.drop_index(op.f('ix_indication_steps_source_id'), table_name='indication_steps')
-    op.drop_index('ix_indication_steps_indication_fetched', table_name='indication_steps')
-    op.drop_table('indication_steps')
-    op.drop_table('passage_index_state')
-    op.drop_index('ix_snapshots_archived', table_name='snapshots')
-    op.drop_index('ix_passage_occurrences_source_gone', table_name='passage_occurrences')
-    op.drop_index('ix_passage_occurrences_passage_source', table_name='passage_occurrences')
-    op.drop_table('passage_occurrences')
-    op.drop_table('passage_terms')
-    op.drop_table('passages')
+    op.drop_index(op.f("ix_indication_steps_source_id"), table_name="indication_steps")
+    op.drop_index("ix_indication_steps_indication_fetched", table_name="indication_steps")
+    op.drop_table("indication_steps")
+    op.drop_table("passage_index_state")
+    op.drop_index("ix_snapshots_archived", table_name="snapshots")
+    op.drop_index("ix_passage_occurrences_source_gone", table_name="passage_occurrences")
+    op.drop_index("ix_passage_occurrences_passage_source", table_name="passage_occurrences")
+    op.drop_table("passage_occurrences")
+    op.drop_table("passage_terms")
+    op.drop_table("passages")

@@ -19,7 +19,7 @@ page's strength changed (JSON extraction and a window function).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -153,20 +153,7 @@ def _indication_rows(session: Session, *, clinic_id: int | None, indication: str
     )
     if clinic_id is not None:
         query = query.where(Source.clinic_id == clinic_id)
-    for source_id, url, cid, clinic, snapshot_id, fetched_at, strength, previous_id, previous_at in session.execute(
-        query
-    ):
-        yield _Row(
-            source_id,
-            url,
-            cid,
-            clinic,
-            snapshot_id,
-            fetched_at,
-            {indication: strength} if strength > 0 else {},
-            previous_id,
-            previous_at,
-        )
+    yield from _step_rows(session.execute(query), indication)
 
 
 def _scanned_indication_rows(session: Session, *, clinic_id: int | None, indication: str) -> Iterator[_Row]:
@@ -196,22 +183,22 @@ def _scanned_indication_rows(session: Session, *, clinic_id: int | None, indicat
         inner = inner.where(Source.clinic_id == clinic_id)
     versions = inner.subquery()
     query = (
-        select(versions)
+        select(*(versions.c[name] for name in STEP_COLUMNS))
         .where(versions.c.strength != versions.c.before)
         .order_by(versions.c.fetched_at, versions.c.snapshot_id)
     )
-    for row in session.execute(query):
-        yield _Row(
-            row.source_id,
-            row.url,
-            row.clinic_id,
-            row.clinic,
-            row.snapshot_id,
-            row.fetched_at,
-            {indication: int(row.strength)} if row.strength > 0 else {},
-            row.previous_id,
-            row.previous_at,
-        )
+    yield from _step_rows(session.execute(query), indication)
+
+
+STEP_COLUMNS = ("source_id", "url", "clinic_id", "clinic", "snapshot_id", "fetched_at", "strength", "previous_id",
+                "previous_at")  # fmt: skip
+
+
+def _step_rows(rows: Iterable[Any], indication: str) -> Iterator[_Row]:
+    """Rows of ``STEP_COLUMNS`` (a page's strength for one indication at a version, 0: not claimed)."""
+    for source_id, url, cid, clinic, snapshot_id, fetched_at, strength, previous_id, previous_at in rows:
+        claims = {indication: int(strength)} if strength > 0 else {}
+        yield _Row(source_id, url, cid, clinic, snapshot_id, fetched_at, claims, previous_id, previous_at)
 
 
 def claim_timelines(session: Session, *, clinic_id: int | None = None, indication: str | None = None) -> dict[str, Any]:
