@@ -499,19 +499,22 @@ class Passage(Base):
 class PassageOccurrence(Base):
     """An interval of a source's consecutive versions that contain a passage: first and last snapshot
     showing it, how many versions, and the snapshot that dropped it (NULL: still there). A passage that
-    goes and comes back (A → B → A) has one interval per stretch."""
+    goes and comes back (A → B → A) has one interval per stretch, so (passage, source, first snapshot)
+    names it. SQLite keeps the rows in that order (WITHOUT ROWID): the search's candidate query
+    (matching passages → pages, by first appearance) reads the table itself; PostgreSQL a covering index."""
 
     __tablename__ = "passage_occurrences"
     __table_args__ = (
-        # Covering the search's candidate query (matching passages → pages, by first appearance).
-        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id", "first_seen", "last_seen"),
+        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id", "first_seen", "last_seen").ddl_if(
+            dialect="postgresql"
+        ),
         Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
-    first_snapshot_id: Mapped[int] = mapped_column(Integer)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    first_snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     first_seen: Mapped[datetime] = mapped_column()
     last_snapshot_id: Mapped[int] = mapped_column(Integer)
     last_seen: Mapped[datetime] = mapped_column()

@@ -1,4 +1,5 @@
-"""compact passage index: no trigram index, 8-byte passage keys, a GIN without pending list
+"""compact passage index: no trigram index, 8-byte passage keys, intervals by their key, a GIN without
+pending list
 
 Revision ID: 0017
 Revises: 0016
@@ -12,7 +13,10 @@ A passage is found by ``key``, the first 8 bytes of its SHA-256 as a signed inte
 on a collision, ``watcher.pipeline.passages.passage_ids``), instead of 64 hex characters with their
 unique index: filled in batches of ``BATCH`` by id, collisions moved on, then ``sha256`` dropped
 (SQLite: the table rebuilt; PostgreSQL: rewritten by ``CLUSTER``, which also rebuilds its indexes in
-one go). PostgreSQL's term GIN gets ``fastupdate = off``: its pending list, merged at VACUUM but never
+one go). ``passage_occurrences`` loses its ``id``: an interval is named by (passage, source, first
+snapshot), its primary key, and SQLite keeps the rows in that order (WITHOUT ROWID) instead of a
+covering index beside them (PostgreSQL keeps ``ix_passage_occurrences_passage_source``); the table is
+copied over. PostgreSQL's term GIN gets ``fastupdate = off``: its pending list, merged at VACUUM but never
 given back, kept the index at three times its size (benchmarks/README.md, "Store size"). The downgrade
 brings back the hex keys and the trigram index.
 """
@@ -26,7 +30,8 @@ import sqlalchemy as sa
 
 from alembic import op
 from watcher.pipeline.passages import next_key, passage_key
-from watcher.search_index import FTS_TABLE, TERMS_INDEX, fts_triggers, passage_batches
+from watcher.models import UTCDateTime
+from watcher.search_index import FTS_TABLE, OCCURRENCES_INDEX, TERMS_INDEX, fts_triggers, passage_batches
 
 revision = "0017"
 down_revision = "0016"
@@ -66,6 +71,52 @@ def _move_collisions() -> None:
         bind.execute(sa.text("UPDATE passages SET key = :key WHERE id = :id"), {"key": key, "id": pid})
 
 
+OCCURRENCES = "passage_occurrences"
+COPIED = (
+    "passage_id, source_id, first_snapshot_id, first_seen, last_snapshot_id, last_seen, versions, "
+    "gone_snapshot_id, gone_at"
+)
+
+
+def _replace_occurrences(*, with_id: bool) -> None:
+    """Copy the intervals into a new table of the other layout (with ``id`` as primary key as 0014
+    made it, or keyed by passage, source and first snapshot), then its indexes."""
+    bind = op.get_bind()
+    postgresql = bind.dialect.name == "postgresql"
+    op.drop_index("ix_passage_occurrences_source_gone", table_name=OCCURRENCES)
+    op.execute(f"DROP INDEX IF EXISTS {OCCURRENCES_INDEX}")
+    op.rename_table(OCCURRENCES, "passage_occurrences_old")
+    if postgresql:
+        op.execute("ALTER TABLE passage_occurrences_old RENAME CONSTRAINT pk_passage_occurrences TO pk_old")
+    key = ["id"] if with_id else ["passage_id", "source_id", "first_snapshot_id"]
+    op.create_table(
+        OCCURRENCES,
+        *([sa.Column("id", sa.Integer(), nullable=False)] if with_id else []),
+        sa.Column("passage_id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("first_snapshot_id", sa.Integer(), nullable=False, autoincrement=False),
+        sa.Column("first_seen", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_snapshot_id", sa.Integer(), nullable=False),
+        sa.Column("last_seen", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("versions", sa.Integer(), nullable=False),
+        sa.Column("gone_snapshot_id", sa.Integer(), nullable=True),
+        sa.Column("gone_at", UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["passage_id"], ["passages.id"], name="fk_passage_occurrences_passage_id_passages", ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name="fk_passage_occurrences_source_id_sources", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint(*key, name="pk_passage_occurrences"),
+        sqlite_with_rowid=with_id,
+    )
+    op.execute(f"INSERT INTO {OCCURRENCES} ({COPIED}) SELECT {COPIED} FROM passage_occurrences_old")
+    op.drop_table("passage_occurrences_old")
+    if with_id or postgresql:
+        op.create_index(OCCURRENCES_INDEX, OCCURRENCES, ["passage_id", "source_id", "first_seen", "last_seen"])
+    op.create_index("ix_passage_occurrences_source_gone", OCCURRENCES, ["source_id", "gone_at"])
+
+
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
@@ -82,6 +133,7 @@ def upgrade() -> None:
         batch.drop_column("sha256")
         batch.alter_column("key", existing_type=sa.BigInteger(), nullable=False)
         batch.create_unique_constraint("uq_passages_key", ["key"])
+    _replace_occurrences(with_id=False)
     if postgresql:
         op.execute(f"ALTER INDEX {TERMS_INDEX} SET (fastupdate = off)")
         op.execute("CLUSTER passages USING pk_passages")
@@ -89,6 +141,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    _replace_occurrences(with_id=True)
     op.add_column("passages", sa.Column("sha256", sa.String(length=64), nullable=True))
     _fill("sha256", sa.String(length=64), lambda line: hashlib.sha256(line.encode("utf-8")).hexdigest())
     with op.batch_alter_table("passages") as batch:
