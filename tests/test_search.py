@@ -66,7 +66,7 @@ def test_english_phrase_short_terms_and_escaping(store: Store, settings: Setting
         assert phrase[URL_B]["first_seen"][:10] == "2026-03-05" and "clinically proven" in phrase[URL_B]["excerpt"]
         # Words present but not as a phrase do not match.
         assert search(session, "proven clinically") == []
-        # Short terms (no trigram) use the term table: うつ is in every version of the Aoba page.
+        # Short terms use one posting list of the term table: うつ is in every version of the Aoba page.
         assert search_method(session, "うつ") == search_method(session, "A") == "terms"
         short = by_url(search(session, "うつ"))
         assert short[URL_A]["versions"] == 4 and short[URL_A]["first_seen"][:10] == "2026-03-01"

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -500,21 +501,22 @@ class PassageOccurrence(Base):
     """An interval of a source's consecutive versions that contain a passage: first and last snapshot
     showing it, how many versions, and the snapshot that dropped it (NULL: still there). A passage that
     goes and comes back (A → B → A) has one interval per stretch, so (passage, source, first snapshot)
-    names it. SQLite keeps the rows in that order (WITHOUT ROWID): the search's candidate query
-    (matching passages → pages, by first appearance) reads the table itself; PostgreSQL a covering index."""
+    names it: its primary key, which covers the search's candidate query (matching passages → pages, by
+    first appearance): SQLite keeps the rows in that order (WITHOUT ROWID), PostgreSQL's key index
+    includes the two dates."""
 
     __tablename__ = "passage_occurrences"
     __table_args__ = (
-        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id", "first_seen", "last_seen").ddl_if(
-            dialect="postgresql"
+        PrimaryKeyConstraint(
+            "passage_id", "source_id", "first_snapshot_id", postgresql_include=["first_seen", "last_seen"]
         ),
         Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
         {"sqlite_with_rowid": False},
     )
 
-    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
-    first_snapshot_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    first_snapshot_id: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column()
     last_snapshot_id: Mapped[int] = mapped_column(Integer)
     last_seen: Mapped[datetime] = mapped_column()

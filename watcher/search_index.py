@@ -27,7 +27,7 @@ TERMS_TABLE = "passage_terms_fts"  # SQLite: the passages' one- and two-characte
 TERMS_INDEX = "ix_passages_terms"  # PostgreSQL: GIN over TERMS_FUNCTION(passages.text) (migration 0016)
 TERMS_FUNCTION = "watcher_short_terms"  # PostgreSQL: a text's lower-cased 1- and 2-character terms
 FTS_TABLES = (FTS_TABLE, TERMS_TABLE, "text_versions_fts")
-OCCURRENCES_INDEX = "ix_passage_occurrences_passage_source"  # PostgreSQL only since migration 0017
+OCCURRENCES_INDEX = "ix_passage_occurrences_passage_source"  # 0014's covering index (0017: the primary key)
 
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
@@ -37,8 +37,6 @@ def include_object_for(dialect_name: str) -> IncludeObject:
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and name is not None and name.startswith(FTS_TABLES):
             return False  # the FTS5 virtual table and its shadow tables (SQLite)
-        if type_ == "index" and name == OCCURRENCES_INDEX:
-            return dialect_name == "postgresql"  # SQLite's table is in that order itself (WITHOUT ROWID)
         return not (type_ == "index" and name == TERMS_INDEX)  # PostgreSQL's expression index, undeclared
 
     return include_object

@@ -14,11 +14,12 @@ on a collision, ``watcher.pipeline.passages.passage_ids``), instead of 64 hex ch
 unique index: filled in batches of ``BATCH`` by id, collisions moved on, then ``sha256`` dropped
 (SQLite: the table rebuilt; PostgreSQL: rewritten by ``CLUSTER``, which also rebuilds its indexes in
 one go). ``passage_occurrences`` loses its ``id``: an interval is named by (passage, source, first
-snapshot), its primary key, and SQLite keeps the rows in that order (WITHOUT ROWID) instead of a
-covering index beside them (PostgreSQL keeps ``ix_passage_occurrences_passage_source``); the table is
-copied over. PostgreSQL's term GIN gets ``fastupdate = off``: its pending list, merged at VACUUM but never
-given back, kept the index at three times its size (benchmarks/README.md, "Store size"). The downgrade
-brings back the hex keys and the trigram index.
+snapshot), its primary key, which replaces the covering index ``ix_passage_occurrences_passage_source``
+(SQLite keeps the rows in that order, WITHOUT ROWID; PostgreSQL's key index includes the two dates the
+search reads); the table is copied over. PostgreSQL's term GIN gets ``fastupdate = off``: its pending
+list, merged at VACUUM but never given back, kept the index at three times its size
+(benchmarks/README.md, "Store size"). The downgrade brings back the hex keys, the intervals' ids and
+covering index, and the trigram index.
 """
 
 from __future__ import annotations
@@ -107,12 +108,14 @@ def _replace_occurrences(*, with_id: bool) -> None:
         sa.ForeignKeyConstraint(
             ["source_id"], ["sources.id"], name="fk_passage_occurrences_source_id_sources", ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint(*key, name="pk_passage_occurrences"),
+        sa.PrimaryKeyConstraint(
+            *key, name="pk_passage_occurrences", postgresql_include=[] if with_id else ["first_seen", "last_seen"]
+        ),
         sqlite_with_rowid=with_id,
     )
     op.execute(f"INSERT INTO {OCCURRENCES} ({COPIED}) SELECT {COPIED} FROM passage_occurrences_old")
     op.drop_table("passage_occurrences_old")
-    if with_id or postgresql:
+    if with_id:
         op.create_index(OCCURRENCES_INDEX, OCCURRENCES, ["passage_id", "source_id", "first_seen", "last_seen"])
     op.create_index("ix_passage_occurrences_source_gone", OCCURRENCES, ["source_id", "gone_at"])
 
