@@ -30,8 +30,8 @@ import sqlite3
 import sqlalchemy as sa
 
 from alembic import op
-from watcher.pipeline.passages import next_key, passage_key
 from watcher.models import UTCDateTime
+from watcher.pipeline.passages import next_key, passage_key
 from watcher.search_index import FTS_TABLE, OCCURRENCES_INDEX, TERMS_INDEX, fts_triggers, passage_batches
 
 revision = "0017"
