@@ -10,10 +10,10 @@ alerts follow the flip-flop rule (one row per distinct transition, ``occurrences
 recurrences). Every version has a Check, a Snapshot (zlib HTML), a TextVersion, a Change and a
 ClaimProfileRecord, plus one extra unchanged/not-modified/error check between versions.
 
-The schema is made by watcher's own migrations (so the FTS5 table and its triggers, the pg_trgm GIN
-index and the alert index are the real ones); rows are bulk-loaded (SQLite: executemany in large
-transactions with the FTS triggers live; PostgreSQL: COPY, the trigram index dropped during the load
-and rebuilt after, as one bulk-loads). Queries then go through the real functions
+The schema is made by watcher's own migrations (so the FTS5 term table, the GIN over the passages'
+terms and the alert index are the real ones); rows are bulk-loaded (SQLite: executemany in large
+transactions, the term table filled as the write path does; PostgreSQL: COPY, the term index dropped
+during the load and rebuilt after, as one bulk-loads). Queries then go through the real functions
 (``watcher.queries.timeline.timeline``, ``watcher.queries.alerts.alerts_page``,
 ``watcher.search.search``) in a fresh process state, timing each call.
 
@@ -50,8 +50,8 @@ from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
 from watcher.models import compact_json
 from watcher.pipeline.claim_steps import steps_of
-from watcher.pipeline.passages import chain_intervals, term_document
-from watcher.search_index import TERMS_TABLE
+from watcher.pipeline.passages import chain_intervals, passage_key, term_document
+from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -254,9 +254,8 @@ COLUMNS = {
         "last_detected_at",
         "details",
     ),
-    "passages": ("id", "sha256", "text"),
+    "passages": ("id", "key", "text"),
     "passage_occurrences": (
-        "id",
         "passage_id",
         "source_id",
         "first_snapshot_id",
@@ -329,7 +328,6 @@ class Generator:
         self.next_check = 1
         self.next_alert = 1
         self.next_version = 1
-        self.next_occurrence = 1
         self.next_step = 1
         self.passage_ids: dict[str, int] = {}
 
@@ -519,16 +517,15 @@ class Generator:
     def _passages(self, tables: Tables, source: int, chain: list[tuple[int, datetime, str]]) -> None:
         """The distinct-passage index of the source, as ``watcher reindex`` builds it (the same
         ``chain_intervals``); snapshot and text version ids are equal here."""
-        intervals, texts = chain_intervals(chain)
-        for key, line in texts.items():
-            if key not in self.passage_ids:
-                passage_id = self.passage_ids[key] = len(self.passage_ids) + 1
-                tables.passages.append((passage_id, key, line))
+        intervals, lines = chain_intervals(chain)
+        for line in sorted(lines):  # ids in a fixed order, whatever the hash seed
+            if line not in self.passage_ids:
+                passage_id = self.passage_ids[line] = len(self.passage_ids) + 1
+                tables.passages.append((passage_id, passage_key(line), line))
         for i in intervals:
             tables.occurrences.append(
                 (
-                    self.next_occurrence,
-                    self.passage_ids[i.key],
+                    self.passage_ids[i.line],
                     source,
                     i.first_snapshot_id,
                     i.first_seen,
@@ -539,7 +536,6 @@ class Generator:
                     i.gone_at,
                 )
             )
-            self.next_occurrence += 1
         last_id, last_at, _text = chain[-1]
         tables.states.append((source, last_id, last_id, last_at, len(chain), last_id))  # profile id = version id
 
@@ -701,7 +697,6 @@ class PostgresLoader:
             "claim_profiles",
             "alerts",
             "passages",
-            "passage_occurrences",
             "indication_steps",
         ):
             self.execute(
@@ -886,7 +881,6 @@ INDEX_TABLES = (
     "passages",
     "passage_occurrences",
     "passage_index_state",
-    "passages_fts",
     TERMS_TABLE,
     "indication_steps",
 )
@@ -981,31 +975,33 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         Store(url).dispose()
         started = time.perf_counter()
         loader = PostgresLoader(url)
-        loader.execute("DROP INDEX ix_passages_text_trgm")
+        loader.execute(f"DROP INDEX {TERMS_INDEX}")
         loader.commit()
         counts = generate_and_load(
             loader, sources=args.sources, versions=args.versions, seed=args.seed, placeholder="%s", log=log
         )
         index_started = time.perf_counter()
         loader.execute("SET maintenance_work_mem = '1GB'")
-        loader.execute("CREATE INDEX ix_passages_text_trgm ON passages USING gin (text gin_trgm_ops)")
+        loader.execute(
+            f"CREATE INDEX {TERMS_INDEX} ON passages USING gin ({TERMS_FUNCTION}(text)) WITH (fastupdate = off)"
+        )
         loader.commit()
         index_seconds = time.perf_counter() - index_started
         loader.finish()
         load_seconds = time.perf_counter() - started
         with psycopg.connect(url) as db:
             row = db.execute(
-                "SELECT pg_database_size(current_database()), pg_relation_size('ix_passages_text_trgm')"
+                f"SELECT pg_database_size(current_database()), pg_relation_size('{TERMS_INDEX}')"
             ).fetchone()
         size, index_size = row or (0, 0)
-        log(f"loaded in {load_seconds:.0f} s (trigram index {index_seconds:.0f} s), {size / 1e9:.2f} GB")
+        log(f"loaded in {load_seconds:.0f} s (term index {index_seconds:.0f} s), {size / 1e9:.2f} GB")
         return {
             "backend": f"postgresql {version[0] if version else '?'}",
             "rows": counts,
             "load_seconds": round(load_seconds),
-            "trigram_index_seconds": round(index_seconds),
+            "term_index_seconds": round(index_seconds),
             "size_bytes": size,
-            "trigram_index_bytes": index_size,
+            "term_index_bytes": index_size,
             **sizes_summary(postgres_table_sizes(url), size, counts["versions"]),
             "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
         }

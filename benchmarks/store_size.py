@@ -38,7 +38,8 @@ from sqlalchemy import create_engine, text
 from watcher.demo.site import VersionedSite
 
 FTS_TABLE = "passages_fts"  # migration 0014's FTS5 trigram table over passages and its shadow tables
-TRGM_INDEX = "ix_passages_text_trgm"
+TRGM_INDEX = "ix_passages_text_trgm"  # PostgreSQL: 0014's pg_trgm GIN over passages (dropped by 0017)
+TERMS_INDEX = "ix_passages_terms"  # PostgreSQL: 0016's GIN over the passages' short terms
 TERMS_TABLE = "passage_terms_fts"  # migration 0016's FTS5 table of the short terms (SQLite)
 SEARCH_TABLES = (FTS_TABLE, TERMS_TABLE, "passage_occurrences", "passage_index_state", "passages")
 
@@ -109,12 +110,15 @@ def postgres_tables(url: str) -> dict[str, int]:
                 text("SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c "
                      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")
             ).all()  # fmt: skip
-            trgm = connection.scalar(text("SELECT pg_relation_size(to_regclass(:name))"), {"name": TRGM_INDEX})
+            gins = {
+                name: connection.scalar(text("SELECT pg_relation_size(to_regclass(:name))"), {"name": name})
+                for name in (TRGM_INDEX, TERMS_INDEX)
+            }
     finally:
         engine.dispose()
     sizes = {f"{name} (heap+toast)": int(heap) for name, heap, _ in rows}
     sizes.update({f"{name} (indexes)": int(indexes) for name, _, indexes in rows})
-    sizes[f"{TRGM_INDEX} (of the indexes above)"] = int(trgm or 0)
+    sizes.update({f"{name} (of the indexes above)": int(size or 0) for name, size in gins.items()})
     return dict(sorted(((k, v) for k, v in sizes.items() if v), key=lambda item: -item[1]))
 
 

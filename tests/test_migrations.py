@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from watcher.db import current_revision, downgrade, head_revision, make_engine, scripts_head_revision, upgrade
 from watcher.models import Base, Body, Change, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
-from watcher.pipeline.passages import passage_key, short_terms
+from watcher.pipeline.passages import passage_key, short_terms, store_terms
 from watcher.search import matching_passages
 from watcher.search_index import include_object_for
 
@@ -144,10 +144,11 @@ def test_bodies_migration_moves_bytes_both_ways(database_url: str) -> None:
 
 
 def test_passage_index_replaces_the_per_version_index(database_url: str) -> None:
-    """0014 drops the per-version full-text index for the passage index; its downgrade brings it back."""
+    """0014 drops the per-version full-text index for the passage index; its downgrade brings it back.
+    (0017 drops the passages' trigram index in turn.)"""
     engine = make_engine(database_url)
     try:
-        upgrade(engine)
+        upgrade(engine, "0016")
 
         def indexed() -> tuple[bool, bool]:
             inspector = inspect(engine)
@@ -163,7 +164,11 @@ def test_passage_index_replaces_the_per_version_index(database_url: str) -> None
         assert indexed() == (False, True)
         downgrade(engine, "0010")
         assert indexed() == (True, False)
+        upgrade(engine, "0016")
+        assert indexed() == (False, True)
         upgrade(engine)
+        assert indexed() == (False, False)
+        downgrade(engine, "0016")
         assert indexed() == (False, True)
     finally:
         engine.dispose()
@@ -256,6 +261,10 @@ def test_compressed_text_reads_back_identical(database_url: str) -> None:
 TERM_LINES = ["- うつ病", "a-b 1.5 mg", "Ａ－Ｂ　全角。", '"x" AND y*']
 
 
+def _hex_key(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
 def _terms_table(connection: Connection) -> set[tuple[str, int]]:
     return {(term, pid) for term, pid in connection.execute(text("SELECT term, passage_id FROM passage_terms"))}
 
@@ -269,7 +278,7 @@ def test_term_posting_lists_migration_both_ways(database_url: str) -> None:
         with engine.begin() as connection:
             for number, line in enumerate(TERM_LINES, start=1):
                 connection.execute(text("INSERT INTO passages (id, sha256, text) VALUES (:id, :sha, :text)"),
-                                   {"id": number, "sha": passage_key(line), "text": line})  # fmt: skip
+                                   {"id": number, "sha": _hex_key(line), "text": line})  # fmt: skip
                 connection.execute(
                     text("INSERT INTO passage_terms (term, passage_id) VALUES (:term, :id)"),
                     [{"term": term, "id": number} for term in short_terms(line)],
@@ -284,5 +293,37 @@ def test_term_posting_lists_migration_both_ways(database_url: str) -> None:
         with engine.connect() as connection:
             assert _terms_table(connection) == rows
             assert "terms" not in {c["name"] for c in inspect(connection).get_columns("passages")}
+    finally:
+        engine.dispose()
+
+
+def test_compact_passage_keys_migration_both_ways(database_url: str) -> None:
+    """0017 gives every passage its 8-byte key, keeps the ids and texts, answers searches of three
+    characters and more through the term lists of 0016 and drops the trigram index; its downgrade brings
+    back the hex keys."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0016")
+        lines = dict(enumerate([*TERM_LINES, "統合失調症の治療", "Clinically proven TMS"], start=1))
+        with Session(engine) as session:
+            for number, line in lines.items():
+                session.execute(text("INSERT INTO passages (id, sha256, text) VALUES (:id, :sha, :text)"),
+                                {"id": number, "sha": _hex_key(line), "text": line})  # fmt: skip
+            store_terms(session, lines)  # as the write path of 0016 did (SQLite; PostgreSQL's index follows)
+            session.commit()
+        upgrade(engine)
+        with engine.connect() as connection:
+            assert dict(connection.execute(text("SELECT id, key FROM passages")).all()) == {
+                number: passage_key(line) for number, line in lines.items()
+            }
+        with Session(engine) as session:
+            for term in ("失調症", "proven tms", "1.5 mg", "ｂ　全", "AND y*", "うつ"):
+                expected = {number for number, line in lines.items() if term.lower() in line.lower()}
+                assert expected and matching_passages(session, term) == expected, term
+        downgrade(engine, "0016")
+        with engine.connect() as connection:
+            assert dict(connection.execute(text("SELECT id, sha256 FROM passages")).all()) == {
+                number: _hex_key(line) for number, line in lines.items()
+            }
     finally:
         engine.dispose()

@@ -27,7 +27,7 @@ from watcher.pipeline.passages import (
     chain_intervals,
     clear_terms,
     index_incomplete,
-    keyed_lines,
+    passage_lines,
     reindex,
     short_terms,
     stale_sources,
@@ -175,17 +175,17 @@ LINES = st.lists(st.sampled_from(["A", "B", "C", "うつ病", "統合失調症",
 def test_intervals_cover_exactly_the_versions_that_contain_a_line(versions: list[list[str]]) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     chain = [(i + 1, t0 + timedelta(days=i), "\n".join(lines) or "x") for i, lines in enumerate(versions)]
-    intervals, texts = chain_intervals(chain)
+    intervals, seen = chain_intervals(chain)
     # Incremental (one version at a time, as the write path) gives the same intervals.
     open_: dict[str, Any] = {}
     stepped = []
     for snapshot_id, when, text in chain:
-        stepped += advance(open_, keyed_lines(text), snapshot_id, when)
+        stepped += advance(open_, passage_lines(text), snapshot_id, when)
     assert sorted(map(repr, stepped + list(open_.values()))) == sorted(map(repr, intervals))
-    for key, line in texts.items():
+    for line in seen:
         present = {sid for sid, _when, text in chain if line in {x.strip() for x in text.split("\n")}}
         covered: set[int] = set()
-        for interval in (i for i in intervals if i.key == key):
+        for interval in (i for i in intervals if i.line == line):
             span = set(range(interval.first_snapshot_id, interval.last_snapshot_id + 1))
             assert len(span) == interval.versions and not span & covered  # no overlap
             covered |= span

@@ -1,6 +1,7 @@
 """`watcher search`: full-text search over every stored version, Japanese without spaces included;
-first/last seen and version counts as a term appears, disappears and reappears. SQLite (FTS5
-trigram, LIKE for short terms) and PostgreSQL (pg_trgm)."""
+first/last seen and version counts as a term appears, disappears and reappears. One- and
+two-character terms as posting lists (SQLite: an FTS5 table; PostgreSQL: a GIN expression index),
+longer terms through the same lists (every pair of the term) and a check of the passages' text."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from sqlalchemy import text
 
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.pipeline.passages import keyed_lines, passage_ids, short_terms
-from watcher.search import excerpt, fts_phrase, like_pattern, matching_passages, search, search_method
+from watcher.models import Passage
+from watcher.pipeline.passages import next_key, passage_ids, passage_key, passage_lines, short_terms
+from watcher.search import excerpt, like_pattern, matching_passages, pair_terms, search, search_method
 
 
 def by_url(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -57,14 +59,14 @@ def test_japanese_term_appears_disappears_reappears(store: Store, settings: Sett
 def test_english_phrase_short_terms_and_escaping(store: Store, settings: Settings, run_cli) -> None:  # type: ignore[no-untyped-def]
     build_history(store, settings)
     with store.session() as session:
-        expected = "pg_trgm" if session.connection().dialect.name == "postgresql" else "fts5"
-        assert search_method(session, "clinically proven") == expected
+        postgres = session.connection().dialect.name == "postgresql"
+        assert search_method(session, "clinically proven") == "pairs"
         phrase = by_url(search(session, "Clinically PROVEN"))
         assert set(phrase) == {URL_B} and phrase[URL_B]["versions"] == 1
         assert phrase[URL_B]["first_seen"][:10] == "2026-03-05" and "clinically proven" in phrase[URL_B]["excerpt"]
         # Words present but not as a phrase do not match.
         assert search(session, "proven clinically") == []
-        # Short terms (no trigram) use the term table: うつ is in every version of the Aoba page.
+        # Short terms use one posting list of the term table: うつ is in every version of the Aoba page.
         assert search_method(session, "うつ") == search_method(session, "A") == "terms"
         short = by_url(search(session, "うつ"))
         assert short[URL_A]["versions"] == 4 and short[URL_A]["first_seen"][:10] == "2026-03-01"
@@ -76,7 +78,7 @@ def test_english_phrase_short_terms_and_escaping(store: Store, settings: Setting
         for syntax in ('"', 'depression" OR "TMS', "NEAR(TMS depression)", "TMS*", "-x", "^TMS"):
             assert search(session, syntax) == [], syntax
         assert set(by_url(search(session, "TMS therapy"))) == {URL_B}
-        if expected == "pg_trgm":  # the planner hint of a search does not outlive it
+        if postgres:  # the planner hint of a search does not outlive it
             assert session.execute(text("SELECT current_setting('enable_seqscan')")).scalar_one() == "on"
     empty = run_cli("search", "   ")
     assert empty.code == 2 and "empty" in empty.err
@@ -93,9 +95,6 @@ def test_index_follows_new_versions(store: Store, settings: Settings) -> None:
     )
     with store.session() as session:
         assert by_url(search(session, "強迫性障害"))[URL_B]["versions"] == 1
-        if session.connection().dialect.name == "sqlite":
-            # The FTS5 index and the passages agree after inserts (and deletes, through the triggers).
-            session.execute(text("INSERT INTO passages_fts(passages_fts) VALUES ('integrity-check')"))
         # Deleted snapshots are no longer found, though their intervals are still indexed.
         session.execute(text("DELETE FROM snapshots WHERE source_id = :s"), {"s": ids.b})
         assert search(session, "強迫性障害") == []
@@ -112,27 +111,53 @@ TRICKY_LINES = (
 )
 
 
-def test_short_terms_of_any_characters_match_exactly(store: Store) -> None:
-    """One- and two-character lookups (SQLite's FTS5 term table, PostgreSQL's GIN over passages.terms)
-    find exactly the passages containing the term, whatever its characters: punctuation, FTS5 syntax,
-    full-width separators, combining case, emoji."""
+def _substrings(line: str, size: int) -> set[str]:
+    return {line[i : i + size] for i in range(len(line) - size + 1)}
+
+
+def test_terms_of_any_characters_match_exactly(store: Store) -> None:
+    """Lookups of one and two characters (SQLite's FTS5 term table, PostgreSQL's GIN over the terms of
+    passages.text) and longer ones (the same lists, every pair of the term, then the text) find exactly
+    the passages containing the term, whatever its characters: punctuation, FTS5 syntax, full-width
+    separators, combining case, emoji, spaces inside."""
     with store.session() as session:
-        texts = keyed_lines("\n".join(TRICKY_LINES))
-        ids = passage_ids(session, texts)
-        lines = {ids[key]: line for key, line in texts.items()}
-        terms = set().union(*(short_terms(line) for line in TRICKY_LINES)) | {"zz", '""', "**", "é"}
-        for term in sorted(terms):
+        found = passage_lines("\n".join(TRICKY_LINES))
+        ids = passage_ids(session, found)
+        lines = {ids[line]: line for line in found}
+        short = set().union(*(short_terms(line) for line in TRICKY_LINES)) | {"zz", '""', "**", "é"}
+        longer = set().union(*(_substrings(line, n) for line in TRICKY_LINES for n in (3, 4, 7)))
+        longer |= {"a b", "1 . 5", "x or", "straSSE", "ümLAUT üb", "a-c", "🧠 emoji", "全角，", "ab1"}
+        for term in sorted(short | longer):
             if term.strip() != term:
                 continue  # a search term is stripped: never looked up with whitespace at an end
             expected = {pid for pid, line in lines.items() if term.lower() in line.lower()}
-            assert search_method(session, term) == "terms"
+            assert search_method(session, term) == ("terms" if len(term) < 3 else "pairs")
             assert matching_passages(session, term) == expected, term
             if term.upper().lower() == term.lower():  # not ß → SS (a longer, other term)
                 assert matching_passages(session, term.upper()) == expected, term
 
 
+def test_colliding_keys_keep_each_line(store: Store) -> None:
+    """A line whose key other lines hold (a 64-bit collision, made here by storing strangers at the key
+    and the next one) goes to the next free key, is found there again by its text, and searches find it
+    alone."""
+    line = "TMS治療の説明"
+    with store.session() as session:
+        key = passage_key(line)
+        session.add_all([Passage(key=key, text="まったく別の行"), Passage(key=key + 1, text="次の鍵の行")])
+        session.flush()
+        ids = passage_ids(session, [line, "無関係な行"])
+        stored = session.get(Passage, ids[line])
+        assert stored is not None and (stored.key, stored.text) == (key + 2, line)
+        assert passage_ids(session, [line]) == {line: ids[line]}
+        assert session.query(Passage).count() == 4
+        assert matching_passages(session, "TMS治療") == {ids[line]} == matching_passages(session, "の説")
+
+
 def test_helpers() -> None:
     assert like_pattern("100%_\\") == "%100\\%\\_\\\\%"
-    assert fts_phrase('say "hi"') == '"say ""hi"""'
     assert excerpt("a" * 100 + "統合失調症" + "b" * 100, "統合失調症", width=5) == "…aaaaa統合失調症bbbbb…"
     assert excerpt("line one\nTMS", "tms") == "line one / TMS"
+    assert pair_terms("tms 療法") == {"tm", "ms", "療法"}
+    assert pair_terms("a b c") == {"a", "b", "c"}
+    assert next_key(5) == 6 and next_key(2**63 - 1) == -(2**63)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -483,37 +484,36 @@ class HostTurn(Base):
 
 class Passage(Base):
     """One distinct line (paragraph, heading, list item) of extracted text, stored once whatever the
-    number of versions and pages that show it; keyed by the SHA-256 of its text (watcher.passages)."""
+    number of versions and pages that show it; found by ``key``, the first 8 bytes of the SHA-256 of its
+    text as a signed integer, or the next free one if another line holds it (watcher.pipeline.passages)."""
 
     __tablename__ = "passages"
-    __table_args__ = (
-        # Searches of three characters and more: a pg_trgm GIN index on PostgreSQL; on SQLite an FTS5
-        # trigram table over passages kept in sync by triggers (migration 0014), invisible to the metadata.
-        # One or two characters (migration 0016, also invisible to it): a GIN expression index over the
-        # passage's terms on PostgreSQL, a contentless FTS5 table of them on SQLite (watcher.search_index).
-        Index("ix_passages_text_trgm", "text", postgresql_using="gin", postgresql_ops={"text": "gin_trgm_ops"}).ddl_if(
-            dialect="postgresql"
-        ),
-    )
+    # Searches read the passages' one- and two-character terms as posting lists, invisible to the
+    # metadata: a GIN expression index over them on PostgreSQL, a contentless FTS5 table on SQLite
+    # (migrations 0016 and 0017, watcher.search_index).
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[int] = mapped_column(BigInteger, unique=True)
     text: Mapped[str] = mapped_column(Text)
 
 
 class PassageOccurrence(Base):
     """An interval of a source's consecutive versions that contain a passage: first and last snapshot
     showing it, how many versions, and the snapshot that dropped it (NULL: still there). A passage that
-    goes and comes back (A → B → A) has one interval per stretch."""
+    goes and comes back (A → B → A) has one interval per stretch, so (passage, source, first snapshot)
+    names it: its primary key, which covers the search's candidate query (matching passages → pages, by
+    first appearance): SQLite keeps the rows in that order (WITHOUT ROWID), PostgreSQL's key index
+    includes the two dates."""
 
     __tablename__ = "passage_occurrences"
     __table_args__ = (
-        # Covering the search's candidate query (matching passages → pages, by first appearance).
-        Index("ix_passage_occurrences_passage_source", "passage_id", "source_id", "first_seen", "last_seen"),
+        PrimaryKeyConstraint(
+            "passage_id", "source_id", "first_snapshot_id", postgresql_include=["first_seen", "last_seen"]
+        ),
         Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
+        {"sqlite_with_rowid": False},
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     first_snapshot_id: Mapped[int] = mapped_column(Integer)

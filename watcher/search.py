@@ -9,10 +9,13 @@ cannot contain a line break), the same on both backends:
   lists (no extension): PostgreSQL's GIN expression index over ``watcher_short_terms(text)`` (an
   immutable SQL function of the passage, lower-cased in SQL on both sides: ``@> ARRAY[lower(term)]``),
   SQLite's contentless FTS5 table ``passage_terms_fts`` (the term's token, ``term_token``);
-* three and more: SQLite's FTS5 trigram table over passages (the term as one quoted phrase: a phrase
-  of trigrams is a substring; ``LIKE`` with escaped wildcards if SQLite had no trigram tokenizer at
-  migration time); PostgreSQL's pg_trgm GIN index over passages (``LIKE '%term%'`` when case cannot
-  matter, else a literal case-insensitive regex ``~* '***=term'``).
+* three and more: the same posting lists give the passages holding every pair of adjacent characters
+  of the term (its two-character terms; its single characters when it has none, as ``a b``), and the
+  passage text decides: PostgreSQL ``LIKE '%term%'`` when case cannot matter, else the lower-cased
+  term in the lower-cased text; SQLite the lower-cased term in the lower-cased text
+  (``watcher_contains``, a Python function of the connection). Every passage containing the term holds
+  all its pairs, so nothing is missed; the trigram index this replaces (migration 0017) took as much
+  space as the passages and their terms together.
 
 Answers are per source: when the text was first and last seen (capture dates of the snapshots whose
 text contains it), in how many versions, whether the current version still has it and, if not,
@@ -38,15 +41,16 @@ from sqlalchemy.orm import Session
 
 from watcher.errors import InputError
 from watcher.models import Clinic, Snapshot, Source, TextVersion, UTCDateTime
-from watcher.pipeline.passages import index_incomplete
+from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
-from watcher.search_index import FTS_TABLE, TERMS_FUNCTION, TERMS_TABLE, has_fts_table, term_token
+from watcher.search_index import TERMS_FUNCTION, TERMS_TABLE, term_token
 
 log = logging.getLogger(__name__)
 
 MAX_TERM_CHARS = 200
-MIN_TRIGRAM_CHARS = 3
+MIN_CHECKED_CHARS = 3  # from three characters on, a search checks the text of the passages it finds
+CONTAINS_FUNCTION = "watcher_contains"  # SQLite: whether a text holds a lower-cased term, case-insensitively
 EXCERPT_CHARS = 60
 
 
@@ -67,33 +71,56 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def fts_phrase(term: str) -> str:
-    """The term as one FTS5 phrase: operators and quotes inside it lose their meaning."""
-    return '"' + term.replace('"', '""') + '"'
+def pair_terms(lowered: str) -> set[str]:
+    """The terms a passage holding this (lower-cased) text holds: its two-character terms, or its
+    single characters when it has no two non-space characters side by side."""
+    terms = {term for term in short_terms(lowered) if len(term) == 2}
+    return terms or short_terms(lowered)
+
+
+def _contains(text: str | None, lowered: str | None) -> bool:
+    return text is not None and lowered is not None and lowered in text.lower()
+
+
+def _register_contains(session: Session) -> None:
+    """SQLite: the text check of searches of three characters and more, on this connection."""
+    driver = session.connection().connection.driver_connection
+    driver.create_function(CONTAINS_FUNCTION, 2, _contains, deterministic=True)  # type: ignore[union-attr]
 
 
 def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str]:
     """SQL selecting the ids of the passages that contain the term, its parameters, and the method
     (for logs, tests and the benchmark)."""
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    if len(term.lower()) < MIN_TRIGRAM_CHARS:
+    postgres = session.connection().dialect.name == "postgresql"
+    lowered = term.lower()
+    if len(lowered) < MIN_CHECKED_CHARS:
         if postgres:
             terms = f"SELECT id FROM passages WHERE {TERMS_FUNCTION}(text) @> ARRAY[lower(CAST(:term AS text))]"
             return terms, {"term": term}, "terms"
         terms = f"SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :token"
-        return terms, {"token": term_token(term.lower())}, "terms"
+        return terms, {"token": term_token(lowered)}, "terms"
     if postgres:
+        # The term's terms as the index folds them (lower() in SQL): its pairs, or its characters.
+        size = 2 if any(len(term) == 2 for term in pair_terms(lowered)) else 1
+        terms = (
+            f"{TERMS_FUNCTION}(text) @> ARRAY(SELECT t FROM unnest({TERMS_FUNCTION}(CAST(:term AS text))) AS t "
+            f"WHERE char_length(t) = {size})"
+        )
         if term.lower() == term.upper():
-            # Nothing to fold (Japanese): LIKE gives the same answer at the lowest recheck cost.
-            return "SELECT id FROM passages WHERE text LIKE :pattern", {"pattern": like_pattern(term)}, "pg_trgm"
-        # Case-insensitive: a literal ('***=') case-insensitive regex, which pg_trgm indexes like ILIKE
-        # but rechecks about twice as fast (ILIKE lower-cases every candidate text first).
-        return "SELECT id FROM passages WHERE text ~* :regex", {"regex": "***=" + term}, "pg_trgm"
-    if has_fts_table(connection):
-        return f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase", {"phrase": fts_phrase(term)}, "fts5"
-    pattern = {"pattern": like_pattern(term)}
-    return "SELECT id FROM passages WHERE text LIKE :pattern ESCAPE '\\'", pattern, "like"
+            # Nothing to fold (Japanese): LIKE gives the same answer at the lowest cost.
+            check, params = "text LIKE :pattern", {"term": term, "pattern": like_pattern(term)}
+        else:
+            # Case-insensitive, folded as the terms are (a case-insensitive regex misses titlecase
+            # letters: 'ǅ' !~* 'ǅ').
+            check, params = "strpos(lower(text), lower(CAST(:term AS text))) > 0", {"term": term}
+        return f"SELECT id FROM passages WHERE {terms} AND {check}", params, "pairs"
+    _register_contains(session)
+    tokens = " ".join(sorted(term_token(pair) for pair in pair_terms(lowered)))
+    pairs = (
+        f"SELECT id FROM passages WHERE id IN (SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :tokens) "
+        f"AND {CONTAINS_FUNCTION}(text, :lowered)"
+    )
+    return pairs, {"tokens": tokens, "lowered": lowered}, "pairs"
 
 
 def search_method(session: Session, term: str) -> str:
@@ -174,8 +201,8 @@ def search(
 @contextmanager
 def _index_scans_only(session: Session, enabled: bool) -> Iterator[None]:
     """PostgreSQL estimates a common term's selectivity high and picks a sequential scan, which then
-    runs the match on every passage; the trigram index only rechecks candidates and is several times
-    faster. Steer this one statement to it (restoring the setting, within the transaction)."""
+    computes every passage's terms; the term index is several times faster. Steer this one statement
+    to it (restoring the setting, within the transaction)."""
     if not enabled:
         yield
         return

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 import watcher.models
 from alembic import op
+from watcher.search_index import fts_triggers
 
 revision = "0014"
 down_revision = "0013"
@@ -40,24 +41,8 @@ FTS = "passages_fts"
 OLD_FTS = "text_versions_fts"
 
 
-def _triggers(fts: str, table: str) -> tuple[str, ...]:
-    """The triggers that keep an external-content FTS5 table over ``table.text`` in step with it."""
-    return (
-        f"""CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} BEGIN
-  INSERT INTO {fts}(rowid, text) VALUES (new.id, new.text);
-END""",
-        f"""CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN
-  INSERT INTO {fts}({fts}, rowid, text) VALUES ('delete', old.id, old.text);
-END""",
-        f"""CREATE TRIGGER {fts}_au AFTER UPDATE OF text ON {table} BEGIN
-  INSERT INTO {fts}({fts}, rowid, text) VALUES ('delete', old.id, old.text);
-  INSERT INTO {fts}(rowid, text) VALUES (new.id, new.text);
-END""",
-    )
-
-
-TRIGGERS = _triggers(FTS, "passages")
-OLD_TRIGGERS = _triggers(OLD_FTS, "text_versions")
+TRIGGERS = fts_triggers(FTS, "passages")
+OLD_TRIGGERS = fts_triggers(OLD_FTS, "text_versions")
 
 
 def _sqlite_has_trigram() -> bool:

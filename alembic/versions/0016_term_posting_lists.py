@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from alembic import op
 from watcher.pipeline.passages import short_terms, term_document
-from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
+from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE, passage_batches
 
 revision = "0016"
 down_revision = "0015"
@@ -46,14 +46,8 @@ $$"""
 
 def _each_batch(write: Callable[[list[tuple[int, str]]], object]) -> None:
     """Every passage (id, text) through ``write``, in batches by id."""
-    bind = op.get_bind()
-    last = 0
-    while rows := bind.execute(
-        sa.text("SELECT id, text FROM passages WHERE id > :last ORDER BY id LIMIT :batch"),
-        {"last": last, "batch": BATCH},
-    ).all():
-        write([(row_id, line) for row_id, line in rows])
-        last = rows[-1][0]
+    for rows in passage_batches(op.get_bind(), BATCH):
+        write(rows)
 
 
 def upgrade() -> None:

@@ -1,9 +1,10 @@
 """The distinct-passage index (the write path's last step): each distinct line of extracted text —
 a paragraph, heading, list item or table row, as the extractor writes them one a line — is stored
-once (``passages``, keyed by its SHA-256), with its one- and two-character terms as posting lists
-(PostgreSQL: a GIN expression index over ``watcher_short_terms(text)``, stored nowhere else; SQLite:
-the contentless FTS5 table ``passage_terms_fts``, one document per passage, rowid = passage id, whose
-tokens are its terms in hex — ``term_token``), and per source the intervals of consecutive versions that contain it
+once (``passages``, found by a 64-bit key from its SHA-256: ``passage_ids``), with its one- and
+two-character terms as posting lists (PostgreSQL: a GIN expression index over
+``watcher_short_terms(text)``, stored nowhere else; SQLite: the contentless FTS5 table
+``passage_terms_fts``, one document per passage, rowid = passage id, whose tokens are its terms in hex —
+``term_token``), and per source the intervals of consecutive versions that contain it
 (``passage_occurrences``: first and last snapshot showing it, how many versions, the snapshot that
 dropped it).
 
@@ -55,8 +56,19 @@ def passage_lines(text: str) -> list[str]:
     return list(dict.fromkeys(line.strip() for line in text.split("\n") if line.strip()))
 
 
-def passage_key(line: str) -> str:
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+KEY_SPAN = 1 << 64  # keys are signed 64-bit integers: the probe after the largest wraps to the smallest
+
+
+def passage_key(line: str) -> int:
+    """Where a line is stored first: the first 8 bytes of its SHA-256 as a signed integer. Another line
+    with the same 8 bytes (a chance of about n²/2^65 among n lines: 3 in a million for 10^7 lines) takes
+    the next free key (``passage_ids``), so the key is compact (8 bytes, not 64 hex characters) and
+    never wrong: a line is found by its key and its text."""
+    return int.from_bytes(hashlib.sha256(line.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+def next_key(key: int) -> int:
+    return (key + KEY_SPAN // 2 + 1) % KEY_SPAN - KEY_SPAN // 2
 
 
 def short_terms(line: str) -> set[str]:
@@ -92,9 +104,9 @@ def clear_terms(session: Session) -> None:
 
 @dataclass
 class Interval:
-    """Consecutive versions of one source that contain one passage."""
+    """Consecutive versions of one source that contain one passage (``line``, its text)."""
 
-    key: str
+    line: str
     first_snapshot_id: int
     first_seen: datetime
     last_snapshot_id: int
@@ -117,72 +129,87 @@ class Interval:
         }
 
 
-def advance(
-    open_: dict[str, Interval], lines: dict[str, str], snapshot_id: int, fetched_at: datetime
-) -> list[Interval]:
-    """One more version (its lines by key) after the open intervals: closes and returns the intervals
-    whose passage it lacks, extends the others and opens intervals for its new passages (in place)."""
+def advance(open_: dict[str, Interval], lines: Iterable[str], snapshot_id: int, fetched_at: datetime) -> list[Interval]:
+    """One more version (its distinct lines) after the open intervals (by line): closes and returns the
+    intervals whose passage it lacks, extends the others and opens intervals for its new passages (in
+    place)."""
+    present = set(lines)
     closed = []
-    for key in [k for k in open_ if k not in lines]:
-        interval = open_.pop(key)
+    for line in [k for k in open_ if k not in present]:
+        interval = open_.pop(line)
         interval.gone_snapshot_id, interval.gone_at = snapshot_id, fetched_at
         closed.append(interval)
-    for key in lines:
-        extended = open_.get(key)
+    for line in present:
+        extended = open_.get(line)
         if extended is None:
-            open_[key] = Interval(key, snapshot_id, fetched_at, snapshot_id, fetched_at)
+            open_[line] = Interval(line, snapshot_id, fetched_at, snapshot_id, fetched_at)
         else:
             extended.last_snapshot_id, extended.last_seen = snapshot_id, fetched_at
             extended.versions += 1
     return closed
 
 
-def keyed_lines(text: str) -> dict[str, str]:
-    return {passage_key(line): line for line in passage_lines(text)}
-
-
-def chain_intervals(chain: Iterable[tuple[int, datetime, str]]) -> tuple[list[Interval], dict[str, str]]:
-    """The intervals of a chain of versions (snapshot id, capture time, text; in capture order) and the
-    text of every passage by key."""
+def chain_intervals(chain: Iterable[tuple[int, datetime, str]]) -> tuple[list[Interval], set[str]]:
+    """The intervals of a chain of versions (snapshot id, capture time, text; in capture order) and
+    every distinct line of it."""
     open_: dict[str, Interval] = {}
     intervals: list[Interval] = []
-    texts: dict[str, str] = {}
+    seen: set[str] = set()
     for snapshot_id, fetched_at, text in chain:
-        lines = keyed_lines(text)
-        texts.update(lines)
+        lines = passage_lines(text)
+        seen.update(lines)
         intervals += advance(open_, lines, snapshot_id, fetched_at)
-    return intervals + list(open_.values()), texts
+    return intervals + list(open_.values()), seen
 
 
-def _chunks(items: list[str]) -> Iterator[list[str]]:
+def _chunks(items: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 
 
-def passage_ids(session: Session, texts: dict[str, str]) -> dict[str, int]:
-    """The ids of these passages (by key), inserting those not stored yet with their terms. Two writers
-    storing the same new line at once (PostgreSQL) do not collide: the second one's insert does nothing."""
+def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
+    """The ids of these passages (by text), inserting those not stored yet with their terms.
+
+    A line is looked up at its key (``passage_key``): the row there is the line's when its text is the
+    same; another line's (a collision) sends it to the next key; none, and it is inserted there. Two
+    writers storing the same new line at once (PostgreSQL) do not collide: the second one's insert does
+    nothing, and it reads the row the next round, as it does when two new lines of one call want the
+    same key."""
     ids: dict[str, int] = {}
-    for keys in _chunks(list(texts)):
-        ids.update(session.execute(select(Passage.sha256, Passage.id).where(Passage.sha256.in_(keys))).all())
-    missing = [key for key in texts if key not in ids]
-    if not missing:
-        return ids
+    probe = {line: passage_key(line) for line in lines}
     dialect_insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
-    for keys in _chunks(missing):
-        inserted = dict(
-            session.execute(
-                dialect_insert(Passage)
-                .values([{"sha256": key, "text": texts[key]} for key in keys])
-                .on_conflict_do_nothing(index_elements=["sha256"])
-                .returning(Passage.sha256, Passage.id)
-            ).all()
-        )
-        store_terms(session, {pid: texts[key] for key, pid in inserted.items()})
-        ids.update(inserted)
-        late = [key for key in keys if key not in inserted]  # stored by another writer meanwhile
-        if late:
-            ids.update(session.execute(select(Passage.sha256, Passage.id).where(Passage.sha256.in_(late))).all())
+    while probe:
+        stored: dict[int, tuple[int, str]] = {}
+        for keys in _chunks(sorted(set(probe.values()))):
+            stored.update(
+                (key, (pid, text))
+                for key, pid, text in session.execute(
+                    select(Passage.key, Passage.id, Passage.text).where(Passage.key.in_(keys))
+                )
+            )
+        free: dict[int, str] = {}  # key -> the one line inserted there this round
+        for line, key in list(probe.items()):
+            if key not in stored:
+                free.setdefault(key, line)
+            elif stored[key][1] == line:
+                ids[line] = stored[key][0]
+                del probe[line]
+            else:
+                probe[line] = next_key(key)
+        for keys in _chunks(list(free)):
+            inserted = dict(
+                session.execute(
+                    dialect_insert(Passage)
+                    .values([{"key": key, "text": free[key]} for key in keys])
+                    .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(Passage.key, Passage.id)
+                ).all()
+            )
+            store_terms(session, {pid: free[key] for key, pid in inserted.items()})
+            for key, pid in inserted.items():
+                ids[free[key]] = pid
+                del probe[free[key]]
+        # Left: lines whose key another writer or line took meanwhile; the next round reads it.
     return ids
 
 
@@ -205,10 +232,10 @@ def rebuild_source(session: Session, source_id: int) -> int:
     """Replace a source's intervals with those of its whole chain; returns how many it has."""
     chain = source_chain(session, source_id)
     session.execute(delete(PassageOccurrence).where(PassageOccurrence.source_id == source_id))
-    intervals, texts = chain_intervals((snapshot_id, at, text) for snapshot_id, at, _tv, text in chain)
-    ids = passage_ids(session, texts)
+    intervals, lines = chain_intervals((snapshot_id, at, text) for snapshot_id, at, _tv, text in chain)
+    ids = passage_ids(session, lines)
     if intervals:
-        session.execute(insert(PassageOccurrence), [i.row(ids[i.key], source_id) for i in intervals])
+        session.execute(insert(PassageOccurrence), [i.row(ids[i.line], source_id) for i in intervals])
     state = session.get(PassageIndexState, source_id)
     profile_id = rebuild_steps(session, source_id)
     if not chain:
@@ -250,19 +277,19 @@ def index_new_version(session: Session, version: TextVersion) -> None:
         return
     rows: dict[str, PassageOccurrence] = dict(
         session.execute(
-            select(Passage.sha256, PassageOccurrence)
+            select(Passage.text, PassageOccurrence)
             .join(Passage, Passage.id == PassageOccurrence.passage_id)
             .where(PassageOccurrence.source_id == version.source_id, PassageOccurrence.gone_at.is_(None))
         ).all()
     )
     open_ = {
-        key: Interval(key, r.first_snapshot_id, r.first_seen, r.last_snapshot_id, r.last_seen, r.versions)
-        for key, r in rows.items()
+        line: Interval(line, r.first_snapshot_id, r.first_seen, r.last_snapshot_id, r.last_seen, r.versions)
+        for line, r in rows.items()
     }
-    lines = keyed_lines(version.text)
+    lines = passage_lines(version.text)
     closed = advance(open_, lines, snapshot.id, snapshot.fetched_at)  # the same step as chain_intervals
     for interval in [*closed, *open_.values()]:
-        row = rows.get(interval.key)
+        row = rows.get(interval.line)
         if row is not None:
             row.last_snapshot_id, row.last_seen, row.versions = (
                 interval.last_snapshot_id,
@@ -270,10 +297,10 @@ def index_new_version(session: Session, version: TextVersion) -> None:
                 interval.versions,
             )
             row.gone_snapshot_id, row.gone_at = interval.gone_snapshot_id, interval.gone_at
-    new = {key: lines[key] for key in open_ if key not in rows}
+    new = [line for line in open_ if line not in rows]
     ids = passage_ids(session, new)
     if new:
-        session.execute(insert(PassageOccurrence), [open_[key].row(ids[key], version.source_id) for key in new])
+        session.execute(insert(PassageOccurrence), [open_[line].row(ids[line], version.source_id) for line in new])
     state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
     state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
     state.last_profile_id = rebuild_steps(session, version.source_id)  # a page's few steps: rebuilt whole
