@@ -164,14 +164,27 @@ def _changed_run(
         r, a = pr + 1, pa + 1
 
 
-def _trigrams(line: str) -> Counter[str]:
+def _trigrams(line: str) -> frozenset[str]:
+    """The line's character trigrams (case-folded, white space folded) as numbered occurrences
+    (``_numbered``): the size of the intersection of two such sets is the size of the intersection
+    of the two multisets, counted in C. A line shorter than three characters is one item."""
     text = " ".join(line.casefold().split())
-    return Counter(text[k : k + 3] for k in range(len(text) - 2)) if len(text) > 2 else Counter([text])
+    return _numbered([text[k : k + 3] for k in range(len(text) - 2)] if len(text) > 2 else [text])
 
 
-def _scored_trigrams(line: str) -> Counter[str]:
+def _numbered(items: Sequence[str]) -> frozenset[str]:
+    """Each item once, and its second, third... occurrences numbered after a line break that no
+    item contains ("abc", "abc\n2"): two such sets intersect as the two multisets do."""
+    counts = Counter(items)
+    if len(counts) == len(items):
+        return frozenset(counts)
+    repeats = (f"{item}\n{k}" for item, count in counts.items() if count > 1 for k in range(2, count + 1))
+    return frozenset(counts).union(repeats)
+
+
+def _scored_trigrams(line: str) -> frozenset[str]:
     """The line's trigrams (never empty: a short line counts as one), none for a line too long to score."""
-    return _trigrams(line) if len(line) <= MAX_SCORED_LINE_CHARS else Counter()
+    return _trigrams(line) if len(line) <= MAX_SCORED_LINE_CHARS else frozenset()
 
 
 def diff_chars(before: str, after: str, *, timeout: float = 2.0) -> list[Op]:
@@ -238,29 +251,52 @@ def widen_to_words(ops: list[Op]) -> list[Op]:
 _TOKEN = re.compile(r"[A-Za-z0-9]+|\s+|.", re.DOTALL)
 
 
+class _Tokens:
+    """The lines of one run of changed lines as tokens (``_TOKEN``), each line split and encoded once:
+    one symbol per distinct token across the run, so that a diff of two lines runs on two short
+    strings. What the share kept by a diff is depends only on which tokens are equal, not on the
+    symbols chosen (semantic cleanup moves edges by whole symbols and keeps the multiset of equal
+    ones), so one table for the run gives the same shares as one per pair of lines."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self.symbols: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+        self.encoded: dict[int, str] = {}
+        self.numbered: dict[int, frozenset[str]] = {}
+
+    def encode(self, index: int) -> str:
+        encoded = self.encoded.get(index)
+        if encoded is None:
+            out = []
+            for token in _TOKEN.findall(self.lines[index]):
+                symbol = self.symbols.get(token)
+                if symbol is None:
+                    symbol = self.symbols[token] = _symbol(len(self.symbols))
+                    self.sizes[symbol] = len(token)
+                out.append(symbol)
+            encoded = self.encoded[index] = "".join(out)
+            self.numbered[index] = _numbered(encoded)
+        return encoded
+
+
 def _kept_share(
-    before: Sequence[str], after: Sequence[str], *, engine: diff_match_patch, deadline: float | None
+    before: str, after: str, *, tokens: _Tokens, total: int, engine: diff_match_patch, deadline: float | None
 ) -> float:
-    """The share of the two lines' characters that a diff keeps (after semantic cleanup, so that
-    scattered common words do not count), computed on the lines' tokens (``_TOKEN``, split once per
-    line by the caller): several times cheaper than characters."""
-    symbols: dict[str, str] = {}
-    sizes: dict[str, int] = {}
-
-    def encode(tokens: Sequence[str]) -> str:
-        out = []
-        for token in tokens:
-            symbol = symbols.get(token)
-            if symbol is None:
-                symbol = symbols[token] = _symbol(len(symbols))
-                sizes[symbol] = len(token)
-            out.append(symbol)
-        return "".join(out)
-
-    ops = engine.diff_main(encode(before), encode(after), False, deadline)
+    """The share of two lines' characters (``total``) that a diff keeps (after semantic cleanup, so
+    that scattered common words do not count), computed on the lines' encoded tokens: several times
+    cheaper than characters."""
+    ops = engine.diff_main(before, after, False, deadline)
     engine.diff_cleanupSemantic(ops)
-    total = sum(map(len, before)) + sum(map(len, after))
+    sizes = tokens.sizes
     return 2 * sum(sizes[symbol] for op, run in ops if op == EQUAL for symbol in run) / total if total else 1.0
+
+
+def _common_chars(old: frozenset[str], new: frozenset[str], sizes: dict[str, int]) -> int:
+    """The characters of the tokens two lines have in common (their numbered symbols, ``_numbered``):
+    a bound on what any diff of the two keeps, since a diff's equal runs are common tokens in both
+    orders."""
+    return sum(sizes[item[0]] for item in old & new)
 
 
 def _pairing(
@@ -268,7 +304,13 @@ def _pairing(
 ) -> list[tuple[int, int, tuple[Op, ...]]]:
     """Pairs (old index, new index, character ops), increasing on both sides, of lines similar
     enough to read as one edited line: the order-keeping choice with the largest summed similarity
-    (a small dynamic programme)."""
+    (a small dynamic programme), the similarity being the share a token diff keeps.
+
+    The token diff is the cost, so it runs only where it can change the choice: each candidate
+    starts at an upper bound of its share (the characters of the tokens the two lines have in
+    common), and the share is computed for the candidates through which a choice at least as good
+    as the best one passes, until the best choice runs through computed shares only and no choice
+    through an uncomputed bound can reach it. The choice is the one all shares computed would give."""
     m, n = len(olds), len(news)
     if not m or not n or m * n > MAX_PAIRING_CELLS:
         return []
@@ -277,19 +319,21 @@ def _pairing(
         kept = 2 * sum(len(text) for op, text in ops if op == EQUAL) / (len(olds[0]) + len(news[0]))
         return [(0, 0, ops)] if kept >= PAIR_SIMILARITY else []
     old_grams, new_grams = [_scored_trigrams(line) for line in olds], [_scored_trigrams(line) for line in news]
-    old_sizes, new_sizes = [sum(g.values()) for g in old_grams], [sum(g.values()) for g in new_grams]
     dice: dict[tuple[int, int], float] = {}
     for x in range(m):
+        heading = olds[x].startswith("#")
+        grams = old_grams[x]
+        if not grams:  # too long to score
+            continue
         for y in range(n):
-            if olds[x].startswith("#") != news[y].startswith("#"):  # a heading is edited into a heading
+            if heading != news[y].startswith("#"):  # a heading is edited into a heading
                 continue
-            if not old_grams[x] or not new_grams[y]:  # too long to score
+            if not new_grams[y]:
                 continue
-            total = old_sizes[x] + new_sizes[y]
-            similar = 2 * sum((old_grams[x] & new_grams[y]).values()) / total if total else 1.0
+            similar = 2 * len(grams & new_grams[y]) / (len(grams) + len(new_grams[y]))
             if similar >= CANDIDATE_SIMILARITY:
                 dice[x, y] = similar
-    # The character diff (the real measure) only for each line's few best-looking partners.
+    # The token diff (the real measure) only for each line's few best-looking partners.
     shortlist: set[tuple[int, int]] = set()
     for side in (0, 1):
         by_line: dict[int, list[tuple[float, tuple[int, int]]]] = {}
@@ -297,28 +341,42 @@ def _pairing(
             by_line.setdefault(cell[side], []).append((similar, cell))
         for options in by_line.values():
             shortlist.update(cell for _, cell in sorted(options, reverse=True)[:CANDIDATES_PER_LINE])
-    candidates: dict[tuple[int, int], float] = {}
-    old_tokens: dict[int, list[str]] = {}
-    new_tokens: dict[int, list[str]] = {}
+    old_tokens, new_tokens = _Tokens(olds), _Tokens(news)
+    new_tokens.symbols, new_tokens.sizes = old_tokens.symbols, old_tokens.sizes  # one table for the run
+    bounds: dict[tuple[int, int], float] = {}
     for x, y in sorted(shortlist):
-        if deadline is not None and time.time() > deadline:
+        old_tokens.encode(x), new_tokens.encode(y)
+        total = len(olds[x]) + len(news[y])
+        bound = (
+            2 * _common_chars(old_tokens.numbered[x], new_tokens.numbered[y], old_tokens.sizes) / total
+            if total
+            else 1.0
+        )
+        if bound >= PAIR_SIMILARITY:
+            bounds[x, y] = bound
+    shares: dict[tuple[int, int], float] = {}
+    while True:
+        values = {cell: shares.get(cell, bound) for cell, bound in bounds.items()}
+        score = _best_after(values, m, n)
+        todo = [cell for cell in _reaching(values, score, m, n) if cell not in shares]
+        if not todo:
             break
-        if x not in old_tokens:
-            old_tokens[x] = _TOKEN.findall(olds[x])
-        if y not in new_tokens:
-            new_tokens[y] = _TOKEN.findall(news[y])
-        share = _kept_share(old_tokens[x], new_tokens[y], engine=engine, deadline=deadline)
-        if share >= PAIR_SIMILARITY:
-            candidates[x, y] = share
-    if not candidates:
-        return []
-    score = [[0.0] * (n + 1) for _ in range(m + 1)]
-    for x in range(m - 1, -1, -1):
-        for y in range(n - 1, -1, -1):
-            best = max(score[x + 1][y], score[x][y + 1])
-            if (x, y) in candidates:
-                best = max(best, score[x + 1][y + 1] + candidates[x, y])
-            score[x][y] = best
+        for x, y in todo:
+            if deadline is not None and time.time() > deadline:  # the rest is left unpaired
+                bounds = {cell: bound for cell, bound in bounds.items() if cell in shares}
+                break
+            share = _kept_share(
+                old_tokens.encoded[x],
+                new_tokens.encoded[y],
+                tokens=old_tokens,
+                total=len(olds[x]) + len(news[y]),
+                engine=engine,
+                deadline=deadline,
+            )
+            if share >= PAIR_SIMILARITY:
+                shares[x, y] = share
+            else:
+                del bounds[x, y]
     pairs = []
     x = y = 0
     while x < m and y < n:
@@ -330,6 +388,39 @@ def _pairing(
             pairs.append((x, y, char_ops(olds[x], news[y], engine=engine, deadline=deadline)))
             x, y = x + 1, y + 1
     return pairs
+
+
+def _best_after(values: dict[tuple[int, int], float], m: int, n: int) -> list[list[float]]:
+    """score[x][y]: the largest sum of values of an increasing choice of cells from (x, y) on."""
+    score = [[0.0] * (n + 1) for _ in range(m + 1)]
+    for x in range(m - 1, -1, -1):
+        row, below = score[x], score[x + 1]
+        for y in range(n - 1, -1, -1):
+            best = max(below[y], row[y + 1])
+            value = values.get((x, y))
+            if value is not None:
+                best = max(best, below[y + 1] + value)
+            row[y] = best
+    return score
+
+
+def _reaching(values: dict[tuple[int, int], float], score: list[list[float]], m: int, n: int) -> list[tuple[int, int]]:
+    """The cells through which an increasing choice reaches the best sum (``score[0][0]``, less a
+    rounding margin), in order."""
+    before = [[0.0] * (n + 1) for _ in range(m + 1)]  # before[x][y]: the best sum of cells above and left
+    for x in range(m):
+        for y in range(n):
+            best = max(before[x][y + 1], before[x + 1][y])
+            value = values.get((x, y))
+            if value is not None:
+                best = max(best, before[x][y] + value)
+            before[x + 1][y + 1] = best
+    target = score[0][0] - 1e-9
+    return sorted(
+        cell
+        for cell, value in values.items()
+        if before[cell[0]][cell[1]] + value + score[cell[0] + 1][cell[1] + 1] >= target
+    )
 
 
 def _joined_ops(lines: Sequence[LinePair], *, old_count: int, new_count: int) -> list[Op]:
