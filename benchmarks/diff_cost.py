@@ -4,6 +4,7 @@ Page pairs, each extracted by watcher's own extractor (the texts a capture diffs
 
 - ``site``: the changed pages of capture_rounds.py's generated site (the 10 % of N pages that get a second
   version; every paragraph of such a page differs), as `benchmarks/peers.py` serves them;
+- ``demo site``: each page's consecutive versions in seeds/demo_site (`watcher demo`'s site);
 - ``claims``: the old/new page pairs of clinic-claims-dev (read from ``--claims-dev``, not copied).
 
 Each pair is diffed ``--repeat`` times; the best time of each pair counts. Prints ms per changed page
@@ -59,6 +60,17 @@ def site_pairs(pages: int) -> list[tuple[str, str, str]]:
     return pairs
 
 
+def demo_pairs(root: Path) -> list[tuple[str, str, str]]:
+    """Each demo page's consecutive versions (seeds/demo_site: ``<n>.html`` files in a page folder)."""
+    pairs = []
+    for folder in sorted({path.parent for path in root.rglob("*.html") if path.stem.split(".")[0].isdigit()}):
+        versions = sorted(folder.glob("*.html"), key=lambda path: int(path.stem.split(".")[0]))
+        texts = [text_of(served(path.read_text(encoding="utf-8", errors="replace"), 1), "text/html") for path in versions]
+        for number, (old, new) in enumerate(zip(texts, texts[1:], strict=False), start=1):
+            pairs.append((f"demo/{folder.relative_to(root)}/{number}", old, new))
+    return pairs
+
+
 def claims_pairs(folder: Path) -> list[tuple[str, str, str]]:
     pairs = []
     for pair in json.loads((folder / "pairs.json").read_text(encoding="utf-8")):
@@ -100,6 +112,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sets: dict[str, list[tuple[str, str, str]]] = {f"site, N = {n}": site_pairs(n) for n in args.pages}
+    sets["demo site"] = demo_pairs(REPO_ROOT / "seeds" / "demo_site")
     if (args.claims_dev / "pairs.json").exists():
         sets["clinic-claims-dev"] = claims_pairs(args.claims_dev)
     else:
