@@ -65,7 +65,9 @@ def demo_pairs(root: Path) -> list[tuple[str, str, str]]:
     pairs = []
     for folder in sorted({path.parent for path in root.rglob("*.html") if path.stem.split(".")[0].isdigit()}):
         versions = sorted(folder.glob("*.html"), key=lambda path: int(path.stem.split(".")[0]))
-        texts = [text_of(served(path.read_text(encoding="utf-8", errors="replace"), 1), "text/html") for path in versions]
+        texts = [
+            text_of(served(path.read_text(encoding="utf-8", errors="replace"), 1), "text/html") for path in versions
+        ]
         for number, (old, new) in enumerate(zip(texts, texts[1:], strict=False), start=1):
             pairs.append((f"demo/{folder.relative_to(root)}/{number}", old, new))
     return pairs
