@@ -19,6 +19,7 @@ Each pair is diffed ``--repeat`` times; the best time of each pair counts. Print
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import sys
@@ -68,7 +69,7 @@ def demo_pairs(root: Path) -> list[tuple[str, str, str]]:
         texts = [
             text_of(served(path.read_text(encoding="utf-8", errors="replace"), 1), "text/html") for path in versions
         ]
-        for number, (old, new) in enumerate(zip(texts, texts[1:], strict=False), start=1):
+        for number, (old, new) in enumerate(itertools.pairwise(texts), start=1):
             pairs.append((f"demo/{folder.relative_to(root)}/{number}", old, new))
     return pairs
 
