@@ -164,14 +164,27 @@ def _changed_run(
         r, a = pr + 1, pa + 1
 
 
-def _trigrams(line: str) -> Counter[str]:
+def _trigrams(line: str) -> frozenset[str]:
+    """The line's character trigrams (case-folded, white space folded) as numbered occurrences
+    (``_numbered``): the size of the intersection of two such sets is the size of the intersection
+    of the two multisets, counted in C. A line shorter than three characters is one item."""
     text = " ".join(line.casefold().split())
-    return Counter(text[k : k + 3] for k in range(len(text) - 2)) if len(text) > 2 else Counter([text])
+    return _numbered([text[k : k + 3] for k in range(len(text) - 2)] if len(text) > 2 else [text])
 
 
-def _scored_trigrams(line: str) -> Counter[str]:
+def _numbered(items: Sequence[str]) -> frozenset[str]:
+    """Each item once, and its second, third... occurrences numbered after a line break that no
+    item contains ("abc", "abc\n2"): two such sets intersect as the two multisets do."""
+    unique = frozenset(items)
+    if len(unique) == len(items):
+        return unique
+    counts = Counter(items)
+    return unique.union(f"{item}\n{k}" for item, count in counts.items() if count > 1 for k in range(2, count + 1))
+
+
+def _scored_trigrams(line: str) -> frozenset[str]:
     """The line's trigrams (never empty: a short line counts as one), none for a line too long to score."""
-    return _trigrams(line) if len(line) <= MAX_SCORED_LINE_CHARS else Counter()
+    return _trigrams(line) if len(line) <= MAX_SCORED_LINE_CHARS else frozenset()
 
 
 def diff_chars(before: str, after: str, *, timeout: float = 2.0) -> list[Op]:
@@ -238,37 +251,71 @@ def widen_to_words(ops: list[Op]) -> list[Op]:
 _TOKEN = re.compile(r"[A-Za-z0-9]+|\s+|.", re.DOTALL)
 
 
-def _kept_share(
-    before: Sequence[str], after: Sequence[str], *, engine: diff_match_patch, deadline: float | None
-) -> float:
-    """The share of the two lines' characters that a diff keeps (after semantic cleanup, so that
-    scattered common words do not count), computed on the lines' tokens (``_TOKEN``, split once per
-    line by the caller): several times cheaper than characters."""
-    symbols: dict[str, str] = {}
-    sizes: dict[str, int] = {}
+class _Tokens:
+    """Lines as tokens (``_TOKEN``), each distinct line split and encoded once: one symbol per
+    distinct token across a run of changed lines, so that a diff of two lines runs on two short
+    strings. What the share kept by a diff is depends only on which tokens are equal, not on the
+    symbols chosen (semantic cleanup moves edges by whole symbols and keeps the multiset of equal
+    ones), so one table for the run gives the same shares as one per pair of lines."""
 
-    def encode(tokens: Sequence[str]) -> str:
-        out = []
-        for token in tokens:
-            symbol = symbols.get(token)
-            if symbol is None:
-                symbol = symbols[token] = _symbol(len(symbols))
-                sizes[symbol] = len(token)
-            out.append(symbol)
-        return "".join(out)
+    def __init__(self) -> None:
+        self.symbols: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+        self.known: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {}
 
-    ops = engine.diff_main(encode(before), encode(after), False, deadline)
+    def encode(self, line: str) -> tuple[str, frozenset[str], frozenset[str]]:
+        """The line's symbols, and its numbered symbols (``_numbered``) of one-character tokens and
+        of longer ones."""
+        known = self.known.get(line)
+        if known is None:
+            tokens = _TOKEN.findall(line)
+            symbols, sizes = self.symbols, self.sizes
+            for token in dict.fromkeys(tokens):
+                if token not in symbols:
+                    symbol = symbols[token] = _symbol(len(symbols))
+                    sizes[symbol] = len(token)
+            encoded = "".join([symbols[token] for token in tokens])
+            numbered = _numbered(encoded)
+            longer = frozenset(item for item in numbered if sizes[item[0]] > 1)
+            known = self.known[line] = (encoded, numbered - longer, longer)
+        return known
+
+    def common_chars(self, old: str, new: str) -> int:
+        """The characters of the tokens two lines have in common: a bound on what any diff of the two
+        keeps, since a diff's equal runs are common tokens in both orders."""
+        _, old_single, old_longer = self.encode(old)
+        _, new_single, new_longer = self.encode(new)
+        sizes = self.sizes
+        return len(old_single & new_single) + sum(sizes[item[0]] for item in old_longer & new_longer)
+
+
+def _kept_share(old: str, new: str, *, tokens: _Tokens, engine: diff_match_patch, deadline: float | None) -> float:
+    """The share of two lines' characters that a diff keeps (after semantic cleanup, so that
+    scattered common words do not count), computed on the lines' tokens: several times cheaper than
+    characters."""
+    ops = engine.diff_main(tokens.encode(old)[0], tokens.encode(new)[0], False, deadline)
     engine.diff_cleanupSemantic(ops)
-    total = sum(map(len, before)) + sum(map(len, after))
+    sizes = tokens.sizes
+    total = len(old) + len(new)
     return 2 * sum(sizes[symbol] for op, run in ops if op == EQUAL for symbol in run) / total if total else 1.0
 
 
 def _pairing(
-    olds: list[str], news: list[str], *, engine: diff_match_patch, deadline: float | None
+    olds: list[str], news: list[str], *, engine: diff_match_patch, deadline: float | None, exhaustive: bool = False
 ) -> list[tuple[int, int, tuple[Op, ...]]]:
     """Pairs (old index, new index, character ops), increasing on both sides, of lines similar
     enough to read as one edited line: the order-keeping choice with the largest summed similarity
-    (a small dynamic programme)."""
+    (a small dynamic programme), the similarity being the share a token diff keeps.
+
+    The token diff is the cost, so it runs only where it can change the choice. Each candidate has
+    bounds on its share: above, the characters of the tokens the two lines have in common; below,
+    those of their common start and end. The best choice at the upper bounds is taken as it is when
+    even its lower bounds beat every other choice at their upper bounds (the one choice that can be
+    best; template pages, where every paragraph changed a little, end here without a token diff).
+    Otherwise the shares of its candidates, and of those through which another choice could match
+    it, are computed, and the choice made again, until one is certain or every candidate that can
+    matter has its share. The choice is the one all shares computed would give (``exhaustive``
+    computes them all, for the tests); only a deadline makes it coarser, as before."""
     m, n = len(olds), len(news)
     if not m or not n or m * n > MAX_PAIRING_CELLS:
         return []
@@ -277,19 +324,21 @@ def _pairing(
         kept = 2 * sum(len(text) for op, text in ops if op == EQUAL) / (len(olds[0]) + len(news[0]))
         return [(0, 0, ops)] if kept >= PAIR_SIMILARITY else []
     old_grams, new_grams = [_scored_trigrams(line) for line in olds], [_scored_trigrams(line) for line in news]
-    old_sizes, new_sizes = [sum(g.values()) for g in old_grams], [sum(g.values()) for g in new_grams]
     dice: dict[tuple[int, int], float] = {}
     for x in range(m):
+        heading = olds[x].startswith("#")
+        grams = old_grams[x]
+        if not grams:  # too long to score
+            continue
         for y in range(n):
-            if olds[x].startswith("#") != news[y].startswith("#"):  # a heading is edited into a heading
+            if heading != news[y].startswith("#"):  # a heading is edited into a heading
                 continue
-            if not old_grams[x] or not new_grams[y]:  # too long to score
+            if not new_grams[y]:
                 continue
-            total = old_sizes[x] + new_sizes[y]
-            similar = 2 * sum((old_grams[x] & new_grams[y]).values()) / total if total else 1.0
+            similar = 2 * len(grams & new_grams[y]) / (len(grams) + len(new_grams[y]))
             if similar >= CANDIDATE_SIMILARITY:
                 dice[x, y] = similar
-    # The character diff (the real measure) only for each line's few best-looking partners.
+    # The token diff (the real measure) only for each line's few best-looking partners.
     shortlist: set[tuple[int, int]] = set()
     for side in (0, 1):
         by_line: dict[int, list[tuple[float, tuple[int, int]]]] = {}
@@ -297,29 +346,77 @@ def _pairing(
             by_line.setdefault(cell[side], []).append((similar, cell))
         for options in by_line.values():
             shortlist.update(cell for _, cell in sorted(options, reverse=True)[:CANDIDATES_PER_LINE])
-    candidates: dict[tuple[int, int], float] = {}
-    old_tokens: dict[int, list[str]] = {}
-    new_tokens: dict[int, list[str]] = {}
+    tokens = _Tokens()
+    bounds: dict[tuple[int, int], float] = {}
+    lows: dict[tuple[int, int], float] = {}
     for x, y in sorted(shortlist):
-        if deadline is not None and time.time() > deadline:
+        total = len(olds[x]) + len(news[y])
+        if not total:  # two empty lines: nothing to bound
+            bounds[x, y], lows[x, y] = 1.0, 0.0
+            continue
+        bound = 2 * tokens.common_chars(olds[x], news[y]) / total
+        if bound >= PAIR_SIMILARITY:
+            bounds[x, y] = bound
+            lows[x, y] = 0.0 if exhaustive else 2 * _kept_edges(tokens, olds[x], news[y], engine=engine) / total
+    shares: dict[tuple[int, int], float] = {}
+    while True:
+        values = {cell: shares.get(cell, bound) for cell, bound in bounds.items()}
+        score = _best_after(values, m, n)
+        path = _best_path(score, m, n)
+        through = _through(values, score, m, n)
+        low = sum(shares.get(cell, lows[cell]) for cell in path)
+        chosen = set(path)
+        contenders = [cell for cell in values if cell not in chosen and through[cell] >= low - 1e-9]
+        unsure = [cell for cell in path if cell not in shares and lows[cell] < PAIR_SIMILARITY]
+        if not contenders and not unsure:
+            # Any other choice has a candidate off this one (at most its bound, which cannot reach
+            # this choice's lower bounds) or only some of its candidates (each of which adds a share).
             break
-        if x not in old_tokens:
-            old_tokens[x] = _TOKEN.findall(olds[x])
-        if y not in new_tokens:
-            new_tokens[y] = _TOKEN.findall(news[y])
-        share = _kept_share(old_tokens[x], new_tokens[y], engine=engine, deadline=deadline)
-        if share >= PAIR_SIMILARITY:
-            candidates[x, y] = share
-    if not candidates:
-        return []
+        todo = sorted(cell for cell in (bounds if exhaustive else {*path, *contenders}) if cell not in shares)
+        if not todo:
+            break  # every cell that can matter has its share: the choice all shares computed would give
+        for x, y in todo:
+            if deadline is not None and time.time() > deadline:  # the rest is left unpaired
+                bounds = {cell: bound for cell, bound in bounds.items() if cell in shares}
+                break
+            share = _kept_share(olds[x], news[y], tokens=tokens, engine=engine, deadline=deadline)
+            if share >= PAIR_SIMILARITY:
+                shares[x, y] = share
+            else:
+                del bounds[x, y]
+    return [(x, y, char_ops(olds[x], news[y], engine=engine, deadline=deadline)) for x, y in path]
+
+
+def _kept_edges(tokens: _Tokens, old: str, new: str, *, engine: diff_match_patch) -> int:
+    """The characters of the tokens two lines share at their start and at their end: a diff keeps
+    them whole (semantic cleanup removes only equalities with changes on both sides), so they bound
+    what it keeps from below."""
+    before, after = tokens.encode(old)[0], tokens.encode(new)[0]
+    head = engine.diff_commonPrefix(before, after)
+    tail = engine.diff_commonSuffix(before[head:], after[head:])
+    sizes = tokens.sizes
+    return sum(sizes[symbol] for symbol in before[:head]) + sum(
+        sizes[symbol] for symbol in before[len(before) - tail :]
+    )
+
+
+def _best_after(values: dict[tuple[int, int], float], m: int, n: int) -> list[list[float]]:
+    """score[x][y]: the largest sum of values of an increasing choice of cells from (x, y) on."""
     score = [[0.0] * (n + 1) for _ in range(m + 1)]
     for x in range(m - 1, -1, -1):
+        row, below = score[x], score[x + 1]
         for y in range(n - 1, -1, -1):
-            best = max(score[x + 1][y], score[x][y + 1])
-            if (x, y) in candidates:
-                best = max(best, score[x + 1][y + 1] + candidates[x, y])
-            score[x][y] = best
-    pairs = []
+            best = max(below[y], row[y + 1])
+            value = values.get((x, y))
+            if value is not None:
+                best = max(best, below[y + 1] + value)
+            row[y] = best
+    return score
+
+
+def _best_path(score: list[list[float]], m: int, n: int) -> list[tuple[int, int]]:
+    """The cells of the best choice (``_best_after``), skipping old lines before new ones on ties."""
+    path = []
     x = y = 0
     while x < m and y < n:
         if score[x][y] == score[x + 1][y]:
@@ -327,9 +424,24 @@ def _pairing(
         elif score[x][y] == score[x][y + 1]:
             y += 1
         else:
-            pairs.append((x, y, char_ops(olds[x], news[y], engine=engine, deadline=deadline)))
+            path.append((x, y))
             x, y = x + 1, y + 1
-    return pairs
+    return path
+
+
+def _through(
+    values: dict[tuple[int, int], float], score: list[list[float]], m: int, n: int
+) -> dict[tuple[int, int], float]:
+    """For each cell, the largest sum of an increasing choice of cells that includes it."""
+    before = [[0.0] * (n + 1) for _ in range(m + 1)]  # before[x][y]: the best sum of cells above and left
+    for x in range(m):
+        for y in range(n):
+            best = max(before[x][y + 1], before[x + 1][y])
+            value = values.get((x, y))
+            if value is not None:
+                best = max(best, before[x][y] + value)
+            before[x + 1][y + 1] = best
+    return {(x, y): before[x][y] + value + score[x + 1][y + 1] for (x, y), value in values.items()}
 
 
 def _joined_ops(lines: Sequence[LinePair], *, old_count: int, new_count: int) -> list[Op]:
