@@ -27,6 +27,7 @@ A tool whose environment is missing is reported as such and skipped (``--install
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -304,10 +305,8 @@ def _tree_cpu(root: int) -> float:
 
 
 def _reset_peak(pid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):  # then the peak is since the process started
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    except OSError:
-        pass  # then the peak is since the process started
 
 
 def _peak_rss_mib(pid: int) -> float:
