@@ -110,14 +110,15 @@ def tree_bytes(path: Path) -> int:
 def two_rounds(
     root: Path,
     pages: int,
-    expected: tuple[int, int],
+    expected: tuple[int, ...],
     one_round: Callable[[VersionedSite, list[str], int], tuple[dict[str, float], int, int]],
 ) -> list[Round]:
-    """Serve the site, run round 1, switch the changed pages to version 2, run round 2."""
+    """Serve the site, run round 1, switch the changed pages to version 2, run round 2 (and, with a
+    third expected figure, round 3: nothing changed since round 2, every page a 304)."""
     rounds = []
     with VersionedSite(root=root) as site:
         urls = [site.url(f"/bench/page-{i:05d}/") for i in range(pages)]
-        for number in (1, 2):
+        for number in range(1, len(expected) + 1):
             site.round = number
             stats, disk, found = one_round(site, urls, number)
             rounds.append(
@@ -166,7 +167,8 @@ SERVICE_WAIT_SECONDS = 900.0  # longest wait for a round, or for start-up, befor
 
 
 def run_watcher_service(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
-    """`watcher run` as deployed (local executor, SQLite), no politeness delay like the no-delay rows.
+    """`watcher run` as deployed (local executor, SQLite), no politeness delay like the no-delay rows;
+    the two rounds of every tool, then a third with nothing changed (the steady state: all 304s).
 
     The sources are added before the service starts, not due (so its start-up is idle); a round is
     started by setting every source's next due time to NULL (what an elapsed interval does) and is over
@@ -230,12 +232,12 @@ def run_watcher_service(root: Path, work: Path, pages: int, expected: tuple[int,
         wall = time.perf_counter() - started
         cpu = _tree_cpu(service.pid) - cpu_before
         peak = max(_peak_rss_mib(pid) for pid in _tree(service.pid) | pids)
-        if number == 2:
+        if number == 3:
             _stop(service)
         return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak}, database_bytes(db_path), changed
 
     try:
-        return two_rounds(root, pages, expected, one_round)
+        return two_rounds(root, pages, (*expected, 0), one_round)
     finally:
         if service is not None and service.poll() is None:
             _stop(service)
@@ -437,7 +439,12 @@ def main() -> None:
         default=50,
         help="pages for watcher with its default settings (2 s delay per host: 50 pages ≈ 100 s)",
     )
-    parser.add_argument("--tools", nargs="+", default=["watcher", "urlwatch", "changedetection.io"])
+    parser.add_argument(
+        "--tools",
+        nargs="+",
+        default=["watcher", "urlwatch", "changedetection.io"],
+        help="watcher (both rows), watcher-check, watcher-run, urlwatch, changedetection.io",
+    )
     parser.add_argument("--install", action="store_true", help="create the peers' virtual environments if missing")
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -450,14 +457,15 @@ def main() -> None:
             root = Path(tmp) / "site"
             build_site(root, pages, args.changed)
             plans: list[tuple[str, int, Callable[[Path, Path, int, tuple[int, int]], list[Round]]]] = []
-            if "watcher" in args.tools:
+            if {"watcher", "watcher-check"} & set(args.tools):
                 plans.append(("watcher check (no delay)", pages, run_watcher_fast))
+            if {"watcher", "watcher-run"} & set(args.tools):
                 plans.append(("watcher run, service (no delay)", pages, run_watcher_service))
             if "urlwatch" in args.tools:
                 plans.append(("urlwatch 2.29", pages, run_urlwatch))
             if "changedetection.io" in args.tools:
                 plans.append(("changedetection.io 0.60.10", pages, run_changedetection))
-            if "watcher" in args.tools and pages == args.pages[0] and args.defaults_pages:
+            if {"watcher", "watcher-check"} & set(args.tools) and pages == args.pages[0] and args.defaults_pages:
                 plans.append(("watcher check (defaults)", min(pages, args.defaults_pages), run_watcher_defaults))
             for name, n, plan in plans:
                 run = ToolRun(tool=name, pages=n)
@@ -488,6 +496,9 @@ def main() -> None:
         )
 
 
+ROUND_LABELS = ("1: first capture", "2: 10% changed", "3: none changed (304s)")
+
+
 def render(runs: list[ToolRun]) -> str:
     lines = [
         "| tool | N | round | wall s | CPU ms/page | peak RSS MiB | disk MB | changes found / expected | note |",
@@ -497,7 +508,7 @@ def render(runs: list[ToolRun]) -> str:
         if not run.rounds:
             lines.append(f"| {run.tool} | {run.pages} | — | | | | | | {run.note} |")
         for number, r in enumerate(run.rounds, 1):
-            label = "1: first capture" if number == 1 else "2: 10% changed"
+            label = ROUND_LABELS[number - 1]
             lines.append(
                 f"| {run.tool} | {run.pages} | {label} | {r.wall_s:.1f} | {1000 * r.cpu_s / run.pages:.1f} | "
                 f"{r.peak_rss_mib:.0f} | {r.disk_bytes / 1e6:.1f} | {r.found} / {r.expected} | "
