@@ -163,7 +163,7 @@ def run_watcher(root: Path, work: Path, pages: int, expected: tuple[int, int], *
 # `watcher run`'s INFO line per run: "run 3: 50 check(s) in 1.2 s (changed 5, unchanged 45); ..."
 _RUN_LINE = re.compile(r" run \d+: (\d+) check\(s\) in [0-9.]+ s(?: \(([^)]*)\))?[^\n]*\n")
 SERVICE_TICK = "1"  # seconds between the service's looks for due sources (a round waits at most this for its start)
-SERVICE_WAIT_SECONDS = 900.0  # longest wait for a round, or for start-up, before giving up
+SERVICE_WAIT_SECONDS = 900.0  # longest wait for start-up, and for a round of up to 1,000 pages, before giving up
 
 
 def run_watcher_service(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
@@ -228,7 +228,7 @@ def run_watcher_service(root: Path, work: Path, pages: int, expected: tuple[int,
                 raise RuntimeError(f"watcher run exited with {service.returncode}: {_tail(log_path)}")
             return checks >= len(urls)
 
-        _wait_for(round_done, f"round {number}")
+        _wait_for(round_done, f"round {number}", pages=len(urls))
         wall = time.perf_counter() - started
         cpu = _tree_cpu(service.pid) - cpu_before
         peak = max(_peak_rss_mib(pid) for pid in _tree(service.pid) | pids)
@@ -252,11 +252,12 @@ def _set_due(db_path: Path, when: str | None) -> None:
         connection.close()
 
 
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + SERVICE_WAIT_SECONDS
+def _wait_for(condition: Callable[[], bool], what: str, *, pages: int = 0) -> None:
+    bound = SERVICE_WAIT_SECONDS * max(1.0, pages / 1000)
+    deadline = time.monotonic() + bound
     while not condition():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"gave up waiting for {what} after {SERVICE_WAIT_SECONDS:.0f} s")
+            raise RuntimeError(f"gave up waiting for {what} after {bound:.0f} s")
         time.sleep(0.05)
 
 
