@@ -5,6 +5,9 @@ The site is capture_rounds.py's: N generated clinic pages served by watcher's Ve
 own server instance (same files, own port) and its own store, and runs each round as one process:
 
     watcher              `watcher check --json` (politeness delay off; and once with default settings)
+    watcher run          the service: one long-running `watcher run` (local executor, delay off), each
+                         round triggered by making every source due; CPU of its process tree between
+                         the round's trigger and its last check, so its start-up is left out
     urlwatch 2.29        `urlwatch --urls ... --config ... --cache ...` (stdout report)
     changedetection.io   `changedetection.py -b` (batch mode: check, then exit; 0.60.10)
 
@@ -24,13 +27,17 @@ A tool whose environment is missing is reported as such and skipped (``--install
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,14 +110,15 @@ def tree_bytes(path: Path) -> int:
 def two_rounds(
     root: Path,
     pages: int,
-    expected: tuple[int, int],
+    expected: tuple[int, ...],
     one_round: Callable[[VersionedSite, list[str], int], tuple[dict[str, float], int, int]],
 ) -> list[Round]:
-    """Serve the site, run round 1, switch the changed pages to version 2, run round 2."""
+    """Serve the site, run round 1, switch the changed pages to version 2, run round 2 (and, with a
+    third expected figure, round 3: nothing changed since round 2, every page a 304)."""
     rounds = []
     with VersionedSite(root=root) as site:
         urls = [site.url(f"/bench/page-{i:05d}/") for i in range(pages)]
-        for number in (1, 2):
+        for number in range(1, len(expected) + 1):
             site.round = number
             stats, disk, found = one_round(site, urls, number)
             rounds.append(
@@ -150,6 +158,176 @@ def run_watcher(root: Path, work: Path, pages: int, expected: tuple[int, int], *
         return stats, database_bytes(db_path), sum(1 for row in results if row["outcome"] == "changed")
 
     return two_rounds(root, pages, expected, one_round)
+
+
+# `watcher run`'s INFO line per run: "run 3: 50 check(s) in 1.2 s (changed 5, unchanged 45); ..."
+_RUN_LINE = re.compile(r" run \d+: (\d+) check\(s\) in [0-9.]+ s(?: \(([^)]*)\))?[^\n]*\n")
+SERVICE_TICK = "1"  # seconds between the service's looks for due sources (a round waits at most this for its start)
+SERVICE_WAIT_SECONDS = 900.0  # longest wait for start-up, and for a round of up to 1,000 pages, before giving up
+
+
+def run_watcher_service(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
+    """`watcher run` as deployed (local executor, SQLite), no politeness delay like the no-delay rows;
+    the two rounds of every tool, then a third with nothing changed (the steady state: all 304s).
+
+    The sources are added before the service starts, not due (so its start-up is idle); a round is
+    started by setting every source's next due time to NULL (what an elapsed interval does) and is over
+    when the service's run lines add up to one check per source. CPU is user + system of the run
+    process and its descendants (the long-lived crawl child), children already reaped included, read
+    from /proc at the trigger and at the end; peak RSS is the largest process's VmHWM, reset at the
+    trigger (/proc/PID/clear_refs), so each round shows its own peak."""
+    db_path = work / "watcher.db"
+    env = {
+        **os.environ,
+        "WATCHER_DATABASE_URL": f"sqlite:///{db_path}",
+        "WATCHER_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WATCHER_LOG_LEVEL": "INFO",
+        "WATCHER_DOWNLOAD_DELAY": "0",
+        "WATCHER_AUTOTHROTTLE": "0",
+        "WATCHER_CONCURRENT_REQUESTS": "16",
+    }
+    cli = [sys.executable, "-m", "watcher.cli"]
+    log_path = work / "watcher-run.log"
+    service: subprocess.Popen[bytes] | None = None
+    read_from = 0
+
+    def one_round(site: VersionedSite, urls: list[str], number: int) -> tuple[dict[str, float], int, int]:
+        nonlocal service, read_from
+        if number == 1:
+            for start in range(0, len(urls), 200):
+                subprocess.run(
+                    [*cli, "sources", "add", *urls[start : start + 200]], env=env, check=True, capture_output=True
+                )
+            _set_due(db_path, "2999-01-01 00:00:00.000000")  # nothing due while the service starts
+            with log_path.open("wb") as out:
+                service = subprocess.Popen(
+                    [*cli, "run", "--tick", SERVICE_TICK], env=env, cwd=work, stdout=out, stderr=subprocess.STDOUT
+                )
+            _wait_for(lambda: "watcher run: " in log_path.read_text(errors="replace"), "the service's start")
+            _wait_for(lambda: _settled(service.pid), "the service to settle after its start")
+        assert service is not None
+        if service.poll() is not None:
+            raise RuntimeError(f"watcher run exited with {service.returncode}: {_tail(log_path)}")
+        pids = _tree(service.pid)
+        for pid in pids:
+            _reset_peak(pid)
+        cpu_before = _tree_cpu(service.pid)
+        started = time.perf_counter()
+        _set_due(db_path, None)
+        checks, changed = 0, 0
+
+        def round_done() -> bool:
+            nonlocal checks, changed, read_from
+            text = log_path.read_text(errors="replace")
+            for match in _RUN_LINE.finditer(text, read_from):
+                checks += int(match.group(1))
+                outcomes = dict(part.rsplit(" ", 1) for part in (match.group(2) or "").split(", ") if part)
+                changed += int(outcomes.get("changed", 0))
+                read_from = match.end()
+            if service.poll() is not None:
+                raise RuntimeError(f"watcher run exited with {service.returncode}: {_tail(log_path)}")
+            return checks >= len(urls)
+
+        _wait_for(round_done, f"round {number}", pages=len(urls))
+        wall = time.perf_counter() - started
+        cpu = _tree_cpu(service.pid) - cpu_before
+        peak = max(_peak_rss_mib(pid) for pid in _tree(service.pid) | pids)
+        if number == 3:
+            _stop(service)
+        return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak}, database_bytes(db_path), changed
+
+    try:
+        return two_rounds(root, pages, (*expected, 0), one_round)
+    finally:
+        if service is not None and service.poll() is None:
+            _stop(service)
+
+
+def _set_due(db_path: Path, when: str | None) -> None:
+    connection = sqlite3.connect(db_path, timeout=60)
+    try:
+        with connection:
+            connection.execute("UPDATE sources SET next_due_at = ?", (when,))
+    finally:
+        connection.close()
+
+
+def _wait_for(condition: Callable[[], bool], what: str, *, pages: int = 0) -> None:
+    bound = SERVICE_WAIT_SECONDS * max(1.0, pages / 1000)
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gave up waiting for {what} after {bound:.0f} s")
+        time.sleep(0.05)
+
+
+def _settled(pid: int) -> bool:
+    """True once the process tree used under 20 ms of CPU over a quarter of a second (start-up over)."""
+    before = _tree_cpu(pid)
+    time.sleep(0.25)
+    return _tree_cpu(pid) - before < 0.02
+
+
+def _tail(path: Path) -> str:
+    return " | ".join(path.read_text(errors="replace").strip().splitlines()[-3:])
+
+
+def _stat_fields(pid: int) -> list[str]:
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _tree(root: int) -> set[int]:
+    """``root`` and its live descendants."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree = {root}
+    grown = True
+    while grown:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grown = bool(more)
+    return tree
+
+
+def _tree_cpu(root: int) -> float:
+    """User + system seconds of the tree: each live process's own and its reaped children's."""
+    ticks = 0
+    for pid in _tree(root):
+        try:
+            fields = _stat_fields(pid)
+        except OSError:
+            continue
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _reset_peak(pid: int) -> None:
+    with contextlib.suppress(OSError):  # then the peak is since the process started
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+
+def _peak_rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def _stop(service: subprocess.Popen[bytes]) -> None:
+    service.send_signal(signal.SIGTERM)
+    try:
+        service.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        service.kill()
+        service.wait()
 
 
 def run_watcher_fast(root: Path, work: Path, pages: int, expected: tuple[int, int]) -> list[Round]:
@@ -262,7 +440,12 @@ def main() -> None:
         default=50,
         help="pages for watcher with its default settings (2 s delay per host: 50 pages ≈ 100 s)",
     )
-    parser.add_argument("--tools", nargs="+", default=["watcher", "urlwatch", "changedetection.io"])
+    parser.add_argument(
+        "--tools",
+        nargs="+",
+        default=["watcher", "urlwatch", "changedetection.io"],
+        help="watcher (both rows), watcher-check, watcher-run, urlwatch, changedetection.io",
+    )
     parser.add_argument("--install", action="store_true", help="create the peers' virtual environments if missing")
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
@@ -275,14 +458,16 @@ def main() -> None:
             root = Path(tmp) / "site"
             build_site(root, pages, args.changed)
             plans: list[tuple[str, int, Callable[[Path, Path, int, tuple[int, int]], list[Round]]]] = []
-            if "watcher" in args.tools:
-                plans.append(("watcher (no delay)", pages, run_watcher_fast))
+            if {"watcher", "watcher-check"} & set(args.tools):
+                plans.append(("watcher check (no delay)", pages, run_watcher_fast))
+            if {"watcher", "watcher-run"} & set(args.tools):
+                plans.append(("watcher run, service (no delay)", pages, run_watcher_service))
             if "urlwatch" in args.tools:
                 plans.append(("urlwatch 2.29", pages, run_urlwatch))
             if "changedetection.io" in args.tools:
                 plans.append(("changedetection.io 0.60.10", pages, run_changedetection))
-            if "watcher" in args.tools and pages == args.pages[0] and args.defaults_pages:
-                plans.append(("watcher (defaults)", min(pages, args.defaults_pages), run_watcher_defaults))
+            if {"watcher", "watcher-check"} & set(args.tools) and pages == args.pages[0] and args.defaults_pages:
+                plans.append(("watcher check (defaults)", min(pages, args.defaults_pages), run_watcher_defaults))
             for name, n, plan in plans:
                 run = ToolRun(tool=name, pages=n)
                 peer = next((t for t in PEERS if name.startswith(t)), None)
@@ -312,6 +497,9 @@ def main() -> None:
         )
 
 
+ROUND_LABELS = ("1: first capture", "2: 10% changed", "3: none changed (304s)")
+
+
 def render(runs: list[ToolRun]) -> str:
     lines = [
         "| tool | N | round | wall s | CPU ms/page | peak RSS MiB | disk MB | changes found / expected | note |",
@@ -321,7 +509,7 @@ def render(runs: list[ToolRun]) -> str:
         if not run.rounds:
             lines.append(f"| {run.tool} | {run.pages} | — | | | | | | {run.note} |")
         for number, r in enumerate(run.rounds, 1):
-            label = "1: first capture" if number == 1 else "2: 10% changed"
+            label = ROUND_LABELS[number - 1]
             lines.append(
                 f"| {run.tool} | {run.pages} | {label} | {r.wall_s:.1f} | {1000 * r.cpu_s / run.pages:.1f} | "
                 f"{r.peak_rss_mib:.0f} | {r.disk_bytes / 1e6:.1f} | {r.found} / {r.expected} | "

@@ -1,17 +1,21 @@
-"""A heartbeat on stderr, so the parent can tell a slow crawl from a wedged one."""
+"""A heartbeat on stderr, so the parent can tell a slow crawl from a wedged one; the log formatter."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import signals
+from scrapy.logformatter import LogFormatter, LogFormatterResult
 from twisted.internet.task import LoopingCall
+from twisted.python.failure import Failure
 
 from watcher.crawl import HEARTBEAT_LINE
 
 if TYPE_CHECKING:
+    from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
 
 class Heartbeat:
@@ -39,3 +43,23 @@ class Heartbeat:
     def _beat() -> None:
         sys.stderr.write(HEARTBEAT_LINE + "\n")
         sys.stderr.flush()
+
+
+class QuietLogFormatter(LogFormatter):
+    """Scrapy's log formatter, except that the "Crawled" and "Scraped" lines of every response (debug
+    level) are not made at all below debug logging: Scrapy leaves the root logger at NOTSET and
+    filters in its handler, so each response built both records only for the handler to drop them."""
+
+    def __init__(self, *, debug: bool = True) -> None:
+        self.debug = debug
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(debug=crawler.settings.get("LOG_LEVEL") == "DEBUG")  # a level name (watcher.config)
+
+    # Scrapy's documented way to leave an action unlogged is to return None (its annotation says otherwise).
+    def crawled(self, request: Request, response: Response, spider: Spider) -> LogFormatterResult | None:  # type: ignore[override]
+        return super().crawled(request, response, spider) if self.debug else None
+
+    def scraped(self, item: Any, response: Response | Failure | None, spider: Spider) -> LogFormatterResult | None:  # type: ignore[override]
+        return super().scraped(item, response, spider) if self.debug else None

@@ -91,7 +91,20 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
             "spiders.middlewares.RobotsMiddleware": 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "spiders.middlewares.BackoffRetryMiddleware": 550,
+            # Ran on every request and response for nothing watcher uses: the spider has no
+            # allowed_domains (the address guard above is the fence), no HTTP auth, and nothing reads
+            # the downloader's byte and status counters.
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
         },
+        # Likewise on each response's output (one Capture, never a request): depth counting and the
+        # detection of response.meta copied into new requests.
+        "SPIDER_MIDDLEWARES": {
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        "LOG_FORMATTER": "spiders.extensions.QuietLogFormatter",
         "ITEM_PIPELINES": {"spiders.pipelines.CaptureWriterPipeline": 100},
         # Each response yields one Capture: Scrapy's default of 100 would start 100 asyncio tasks per
         # response to process that one item (a third of the child's CPU on a fast local crawl).

@@ -7,19 +7,26 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from waiting import is_running, spawn, wait_for
+from sqlalchemy import func, select
+from waiting import STARTUP_SECONDS, is_running, spawn, wait_for
 
 from watcher.capture import FetchTarget
 from watcher.config import Settings
 from watcher.crawl import Crawler
-from watcher.demo.site import VersionedSite
+from watcher.db import Store
+from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
+from watcher.models import Check
 from watcher.netguard import LOOPBACK_NETWORKS
+from watcher.pipeline.record import CheckResult
+from watcher.pipeline.run import check_sources
 from watcher.queue import CrawlerPool
+from watcher.sources import SourceSpec, add_sources
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = 8
@@ -96,6 +103,7 @@ from watcher.capture import FetchTarget
 from watcher.config import Settings
 from watcher.netguard import LOOPBACK_NETWORKS
 from watcher.queue import CrawlerPool
+from watcher.sources import SourceSpec, add_sources
 from watcher.crawl import Crawler
 crawler = Crawler(Settings(allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, autothrottle=False))
 list(crawler.crawl([FetchTarget(source_id=1, url=sys.argv[1])]))
@@ -142,3 +150,42 @@ def test_a_workers_pool_keeps_one_child_per_job_at_once(slow_site: VersionedSite
         wait_for(lambda child=child: not is_running(child), what=f"crawl child {child} to end")
     with CrawlerPool(settings(), keep=False).lease() as none:
         assert none is None  # a job outside a worker: a child of its own per batch
+
+
+def test_a_stop_ends_a_silent_crawl(tmp_path: Path) -> None:
+    """``check_sources`` looks at ``should_stop`` at each pause of the crawl too, not only when a capture
+    arrives: a stop while the one page being fetched hangs ends the check at once, with nothing recorded."""
+    release = threading.Event()
+    asked = threading.Event()
+
+    def hang(_info: RequestInfo) -> RouteResult:
+        asked.set()
+        release.wait(STARTUP_SECONDS)
+        return 200, {"Content-Type": "text/html"}, b"<html><body><p>late</p></body></html>"
+
+    store = Store(f"sqlite:///{tmp_path / 'watcher.db'}")
+    results: list[CheckResult] = []
+    stop = threading.Event()
+    with VersionedSite(root=tmp_path) as server:
+        server.route("/hang.html", hang)
+        with store.session() as session:
+            (source,) = add_sources(session, [SourceSpec(url=server.url("/hang.html"))])
+        checking = threading.Thread(
+            target=lambda: results.extend(
+                check_sources(store, [source.id], settings=settings(download_timeout=600.0), should_stop=stop.is_set)
+            )
+        )
+        checking.start()
+        try:
+            assert asked.wait(STARTUP_SECONDS), "the crawl never asked for the page"
+            stop.set()
+            checking.join(STARTUP_SECONDS)
+            stopped_while_silent = not checking.is_alive()
+        finally:
+            release.set()
+            checking.join()
+    with store.session() as session:
+        recorded = session.scalar(select(func.count()).select_from(Check))
+    store.dispose()
+    assert stopped_while_silent
+    assert results == [] and recorded == 0

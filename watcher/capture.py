@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,7 +98,8 @@ class Capture:
         return None
 
     def to_json(self) -> str:
-        data: dict[str, Any] = asdict(self)
+        # A shallow dict, not asdict(): that deep-copies the headers, a third of this line's cost.
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["fetched_at"] = self.fetched_at.isoformat()
         data["body"] = base64.b64encode(self.body).decode("ascii")
         data["screenshot"] = base64.b64encode(self.screenshot).decode("ascii")

@@ -43,7 +43,7 @@ import random
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,19 +96,24 @@ def claim_due(
         .order_by(Source.next_due_at.asc().nulls_first(), Source.id)
         .limit(limit)
     ).all()
-    claims = []
-    for source_id, previous, interval in rows:
-        lease = min(jittered(interval, jitter, chance), timedelta(seconds=CLAIM_LEASE_SECONDS))
-        unchanged = Source.next_due_at.is_(None) if previous is None else Source.next_due_at == previous
-        result = session.execute(
-            update(Source)
-            .where(Source.id == source_id, unchanged)
-            .values(next_due_at=now + lease)
-            .execution_options(synchronize_session=False)
+    # One conditional UPDATE per lease length (most sources share the longest lease), not one per
+    # source: a source is claimed if it is still due, so one that another scheduler claimed (or that
+    # was checked) since the SELECT is left out.
+    leases: dict[timedelta, list[int]] = defaultdict(list)
+    for source_id, _previous, interval in rows:
+        leases[min(jittered(interval, jitter, chance), timedelta(seconds=CLAIM_LEASE_SECONDS))].append(source_id)
+    claimed: set[int] = set()
+    for lease, ids in leases.items():
+        claimed.update(
+            session.scalars(
+                update(Source)
+                .where(Source.id.in_(ids), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
+                .values(next_due_at=now + lease)
+                .returning(Source.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-        if getattr(result, "rowcount", 0) == 1:  # else another scheduler claimed it first
-            claims.append(Claim(source_id, previous))
-    return claims
+    return [Claim(source_id, previous) for source_id, previous, _interval in rows if source_id in claimed]
 
 
 def schedule_next(

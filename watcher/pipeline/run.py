@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture, FetchTarget, one_line
@@ -21,7 +22,7 @@ from watcher.db import Store
 from watcher.models import Source
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.discover import discover_after
-from watcher.pipeline.record import CheckResult, VersionHook, record_capture
+from watcher.pipeline.record import CheckResult, VersionHook, record_captures
 from watcher.pipeline.requisites import fetch_requisites_after
 from watcher.sources import MAX_DEPTH_LIMIT
 
@@ -75,28 +76,22 @@ def check_with_discovery(
         pending = discover_after(store, follow_ups, settings=settings, robots=robots, should_stop=should_stop)
 
 
-def targets_for(sources: Sequence[Source]) -> list[FetchTarget]:
-    return [
-        FetchTarget(
-            source_id=s.id,
-            url=s.url,
-            etag=s.etag,
-            last_modified=s.last_modified,
-            render=s.render,
-            screenshot=s.screenshot,
-        )
-        for s in sources
-    ]
-
-
 def _load_targets(store: Store, source_ids: Sequence[int]) -> list[FetchTarget]:
-    """The fetch targets of the sources, read ``LOAD_CHUNK`` rows per session: neither the ORM rows nor
-    an identity map of every source is kept (a check of thousands of sources would hold them all)."""
+    """The fetch targets of the sources, in their order, read ``LOAD_CHUNK`` at a time by one query of
+    the columns they need: no ORM row is made, nor an identity map of every source kept (a check of
+    thousands of sources would hold them all)."""
     targets: list[FetchTarget] = []
+    columns = (Source.id, Source.url, Source.etag, Source.last_modified, Source.render, Source.screenshot)
     for start in range(0, len(source_ids), LOAD_CHUNK):
+        chunk = source_ids[start : start + LOAD_CHUNK]
         with store.session() as session:
-            chunk = source_ids[start : start + LOAD_CHUNK]
-            targets += targets_for([s for s in (session.get(Source, i) for i in chunk) if s is not None])
+            rows = {row[0]: row for row in session.execute(select(*columns).where(Source.id.in_(chunk)))}
+        targets += [
+            FetchTarget(
+                source_id=i, url=url, etag=etag, last_modified=last_modified, render=render, screenshot=screenshot
+            )
+            for i, url, etag, last_modified, render, screenshot in (rows[i] for i in chunk if i in rows)
+        ]
     return targets
 
 
@@ -135,7 +130,8 @@ def check_sources(
     )
     try:
         for capture in captures:
-            if capture is not None and should_stop is not None and should_stop():
+            # Also at each pause (None): a stop during a long silence in the crawl ends it at once.
+            if should_stop is not None and should_stop():
                 log.info("stopping: the rest of this crawl is not recorded")
                 break
             if capture is not None:
@@ -163,19 +159,25 @@ def _record_batch(
     """Record ``captures`` in one transaction, then yield their results; when that fails, record them
     again one by one, each in its own transaction (the failing one raises as it would alone)."""
 
-    def one(session: Session, capture: Capture) -> CheckResult:
-        result = record_capture(session, capture, settings=settings, on_new_version=on_new_version)
-        if on_recorded is not None:
-            on_recorded(session, result)
-        log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
-        return result
+    def some(session: Session, captures: Sequence[Capture]) -> list[CheckResult]:
+        # The batch's sources in one query, held until the transaction ends: the recording and
+        # ``on_recorded`` (the scheduler's next due time) find them in the session's identity map
+        # instead of reading each source once per step (an unmodified row is not kept otherwise).
+        sources = session.scalars(select(Source).where(Source.id.in_({c.source_id for c in captures}))).all()
+        results = record_captures(session, captures, settings=settings, on_new_version=on_new_version)
+        for result in results:
+            if on_recorded is not None:
+                on_recorded(session, result)
+            log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
+        del sources
+        return results
 
     if not captures:
         return
     if len(captures) > 1:
         try:
             with store.session() as session:
-                results = [one(session, capture) for capture in captures]
+                results = some(session, captures)
         except Exception as error:
             log.warning(
                 "recording %d captures in one transaction failed (%s); recording them one by one",
@@ -187,5 +189,5 @@ def _record_batch(
             return
     for capture in captures:
         with store.session() as session:
-            result = one(session, capture)
+            (result,) = some(session, [capture])
         yield result
