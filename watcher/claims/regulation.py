@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from watcher.claims.segment import HEADING, ITEM, ROW, parse_blocks, split_sentences
+from watcher.claims.vocabulary import YAML_LOADER
 from watcher.extract.normalize import fold_case, normalise
 
 FREE_TREATMENT = "free_treatment"
@@ -173,7 +174,8 @@ class RegulationRules:
 
 @cache
 def load_rules() -> RegulationRules:
-    raw = yaml.safe_load(resources.files("watcher.claims").joinpath("data/regulation.yaml").read_text("utf-8"))
+    text = resources.files("watcher.claims").joinpath("data/regulation.yaml").read_text("utf-8")
+    raw = yaml.load(text, Loader=YAML_LOADER)
     return parse_rules(raw)
 
 
