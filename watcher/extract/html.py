@@ -1170,7 +1170,7 @@ class _Renderer:
             self.buffer.append(text)
 
     def flush(self) -> None:
-        text = collapse_whitespace("".join(self.buffer))
+        text = collapse_whitespace("".join(self.buffer)) if self.buffer else ""
         self.buffer.clear()
         # A link spanning a block boundary: its label is what remains after the boundary.
         self.link_starts = [0] * len(self.link_starts)
