@@ -200,7 +200,8 @@ def analyze(text: str, lang: str | None = None) -> ClaimProfile:
     """
     normalised = normalise(text)
     builder = _ProfileBuilder()
-    for line in walk(parse_blocks(normalised)):
+    blocks = parse_blocks(normalised)
+    for line in walk(blocks):
         builder.add_line(line)
     profile = builder.build(lang or detect_language(normalised))
     regulation = review(
@@ -209,6 +210,7 @@ def analyze(text: str, lang: str | None = None) -> ClaimProfile:
         markers=[MarkerFact(m.kind, m.group, m.level, m.text) for m in builder.markers],
         treatments=profile.treatments,
         language=profile.language,
+        blocks=blocks,
     )
     return replace(profile, categories=regulation.categories, disclosures=regulation.disclosures)
 

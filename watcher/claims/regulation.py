@@ -26,9 +26,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import ahocorasick
 import yaml
 
-from watcher.claims.segment import HEADING, ITEM, ROW, parse_blocks, split_sentences
+from watcher.claims.segment import HEADING, ITEM, ROW, Block, parse_blocks, split_sentences
+from watcher.claims.vocabulary import YAML_LOADER
 from watcher.extract.normalize import fold_case, normalise
 
 FREE_TREATMENT = "free_treatment"
@@ -121,6 +123,7 @@ class Rule:
     disclosure: str  # empty for a category rule
     lang: str
     match: tuple[re.Pattern[str], ...] = ()
+    forms: tuple[frozenset[str], ...] = ()  # the literal (folded) forms of each ``match`` group
     unless: re.Pattern[str] | None = None
     min_strength: int | None = None  # a claim rule
     unapproved_only: bool = False
@@ -131,12 +134,20 @@ class Rule:
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
 
-    def possible_in(self, joined: str) -> bool:
+    def possible_in(self, joined: str, occurring: frozenset[str] | None = None) -> bool:
         """False when the phrase rule can match none of the sentences joined (with line breaks) in
         ``joined``: one of its groups occurs in none of them. A group's forms are literal, bounded only
         by lookarounds on [0-9a-z], so a line break reads as the edge of a sentence: a group that
-        matches in one sentence matches in the joined text. A cheap first pass over the whole page."""
-        return bool(self.match) and all(pattern.search(joined) for pattern in self.match)
+        matches in one sentence matches in the joined text. A cheap first pass over the whole page.
+
+        ``occurring``: the forms that occur in ``joined`` as plain substrings (``forms_in``), when known.
+        A group none of whose forms occurs cannot match, so most rules are ruled out without a regular
+        expression (whose lookbehinds make it try every form at every position)."""
+        if not self.match:
+            return False
+        if occurring is not None and any(occurring.isdisjoint(group) for group in self.forms):
+            return False
+        return all(pattern.search(joined) for pattern in self.match)
 
     def matches(self, folded: str) -> bool:
         """A phrase rule on one lower-cased sentence."""
@@ -173,7 +184,8 @@ class RegulationRules:
 
 @cache
 def load_rules() -> RegulationRules:
-    raw = yaml.safe_load(resources.files("watcher.claims").joinpath("data/regulation.yaml").read_text("utf-8"))
+    text = resources.files("watcher.claims").joinpath("data/regulation.yaml").read_text("utf-8")
+    raw = yaml.load(text, Loader=YAML_LOADER)
     return parse_rules(raw)
 
 
@@ -259,6 +271,7 @@ def _rule(raw: Any, categories: set[str], items: set[str]) -> Rule:
         disclosure=item,
         lang=str(raw.get("lang", "any")),
         match=tuple(_alternation(group) for group in groups),
+        forms=tuple(frozenset(_folded_forms(group)) for group in groups),
         unless=_alternation(unless) if unless else None,
         min_strength=int(claim["min_strength"]) if claim else None,
         unapproved_only=bool(claim.get("unapproved", False)),
@@ -275,7 +288,9 @@ def _alternation(forms: Iterable[str]) -> re.Pattern[str]:
     """One pattern for a group of forms, compared with lower-cased NFKC text; an English form is a whole
     word or phrase ("cures" is not in "secures")."""
     parts = []
-    for form in sorted({fold_case(normalise(str(form))) for form in forms}, key=len, reverse=True):
+    for form in sorted(_folded_forms(forms), key=len, reverse=True):
+        if not form:
+            raise RegulationDataError("regulation.yaml: an empty form")
         escaped = re.escape(form)
         if _WORD_CHAR.match(form[0]):
             escaped = r"(?<![0-9a-z])" + escaped
@@ -287,12 +302,35 @@ def _alternation(forms: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(parts))
 
 
-def sentences_of(text: str) -> list[str]:
+def _folded_forms(forms: Iterable[str]) -> set[str]:
+    return {fold_case(normalise(str(form))) for form in forms}
+
+
+@cache
+def _form_automaton() -> ahocorasick.Automaton:
+    """Every literal form of the shipped phrase rules, for ``forms_in``."""
+    automaton = ahocorasick.Automaton()
+    for rule in load_rules().rules:
+        for group in rule.forms:
+            for form in group:
+                automaton.add_word(form, form)
+    automaton.make_automaton()
+    return automaton
+
+
+def forms_in(joined: str) -> frozenset[str]:
+    """The forms of the shipped phrase rules that occur in ``joined`` as substrings: one pass of an
+    automaton over the page instead of a regular expression per group."""
+    return frozenset(form for _end, form in _form_automaton().iter(joined))
+
+
+def sentences_of(text: str, blocks: list[Block] | None = None) -> list[str]:
     """The sentences of normalised text as the profile builder cuts them (a list item or table row whole),
-    headings last: a disclosure's evidence is the sentence that states it rather than the heading above."""
+    headings last: a disclosure's evidence is the sentence that states it rather than the heading above.
+    ``blocks``: the text's ``parse_blocks``, when the caller has them."""
     found: list[str] = []
     headings: list[str] = []
-    for block in parse_blocks(text):
+    for block in parse_blocks(text) if blocks is None else blocks:
         if not block.text:
             continue
         if block.kind == HEADING:
@@ -309,21 +347,24 @@ def review(
     markers: Iterable[MarkerFact],
     treatments: tuple[str, ...],
     language: str,
+    blocks: list[Block] | None = None,
 ) -> Regulation:
     """Categories and disclosures of one normalised text, given the profile builder's claims and markers
-    (``treatments``: the page's main treatments, for claims that name none)."""
+    (``treatments``: the page's main treatments, for claims that name none; ``blocks``: the text's
+    ``parse_blocks``, when the caller has them)."""
     rules = load_rules()
-    sentences = [(sentence, fold_case(sentence)) for sentence in sentences_of(text)]
+    sentences = [(sentence, fold_case(sentence)) for sentence in sentences_of(text, blocks)]
     joined = "\n".join(folded for _sentence, folded in sentences)
     claims = [claim for claim in claims if claim.strength > 0]
     markers = list(markers)
-    disclosures = _disclosures(rules, sentences, joined, claims, treatments, language)
+    occurring = forms_in(joined)
+    disclosures = _disclosures(rules, sentences, joined, occurring, claims, treatments, language)
     hits: list[CategoryHit] = []
     for rule in rules.rules:
         if not rule.category:
             continue
         if rule.match:
-            if rule.possible_in(joined):
+            if rule.possible_in(joined, occurring):
                 hits.extend(CategoryHit(rule.category, s, rule.id) for s, folded in sentences if rule.matches(folded))
         elif rule.min_strength is not None:
             hits.extend(
@@ -351,6 +392,7 @@ def _disclosures(
     rules: RegulationRules,
     sentences: list[tuple[str, str]],
     joined: str,
+    occurring: frozenset[str],
     claims: list[ClaimFact],
     treatments: tuple[str, ...],
     language: str,
@@ -359,7 +401,7 @@ def _disclosures(
         return Disclosures()
     present: dict[str, str] = {}
     for rule in rules.rules:
-        if rule.disclosure and rule.disclosure not in present and rule.possible_in(joined):
+        if rule.disclosure and rule.disclosure not in present and rule.possible_in(joined, occurring):
             found = next((sentence for sentence, folded in sentences if rule.matches(folded)), None)
             if found is not None:
                 present[rule.disclosure] = found

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 HEADING = "heading"
 ITEM = "item"
@@ -32,6 +33,9 @@ _SENTENCE_END = "。!?"
 _MARKS = re.compile("[" + re.escape(_OPENERS + _CLOSERS + _SENTENCE_END + ".") + "]")
 _TRAILING_RUN = re.compile("[" + re.escape(_TRAILING + _SENTENCE_END) + "]*")
 _NOT_SPACE = re.compile(r"\S")
+# Paragraphs split once and kept (LRU; longer ones are split every time, so a long page is not held).
+CACHED_PARAGRAPHS = 4096
+CACHED_PARAGRAPH_CHARS = 2000
 _ABBREVIATIONS = frozenset({
     "dr", "mr", "mrs", "ms", "prof", "e.g", "i.e", "etc", "vs", "fig", "no", "al", "approx", "st", "inc", "ltd",
     "jr", "sr", "dept", "univ", "vol", "pp", "ca", "cf", "ref", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
@@ -85,6 +89,18 @@ def _continues(previous: Block, line: str) -> bool:
 
 def split_sentences(text: str) -> list[str]:
     """Split a paragraph after 。!? and after English full stops, never inside brackets or quotes."""
+    if len(text) <= CACHED_PARAGRAPH_CHARS:
+        return list(_split_cached(text))
+    return _split(text)
+
+
+@lru_cache(maxsize=CACHED_PARAGRAPHS)
+def _split_cached(text: str) -> tuple[str, ...]:
+    # The profile builder and the regulation review split the same paragraphs, and pages repeat theirs.
+    return tuple(_split(text))
+
+
+def _split(text: str) -> list[str]:
     sentences: list[str] = []
     depth = 0
     start = 0

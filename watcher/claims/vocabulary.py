@@ -203,7 +203,7 @@ def match_key(form: str, *, exact: bool) -> str:
 
 # libyaml's parser when PyYAML was built with it (several times faster than the pure-Python one, which
 # every process that analyses claims would otherwise pay at start-up); the same safe subset either way.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @cache
@@ -212,7 +212,7 @@ def load_vocabulary() -> Vocabulary:
     package = resources.files("watcher.claims") / "data"
     entries: list[Entry] = []
     for name in DATA_FILES:
-        document = yaml.load((package / name).read_text(encoding="utf-8"), Loader=_LOADER)
+        document = yaml.load((package / name).read_text(encoding="utf-8"), Loader=YAML_LOADER)
         entries.extend(parse_entries(document, source=name))
     vocabulary = Vocabulary(tuple(entries))
     validate(vocabulary)

@@ -216,6 +216,9 @@ _BOILERPLATE_HEADING_STARTS = (
     "signupfor",
 )
 _COUNT = re.compile(r"\d+")
+# What is not alphanumeric: ``[\W_]`` is exactly ``not str.isalnum()`` (re's word characters are the
+# alphanumerics and "_"), so one substitution gives the key a per-character loop gave.
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _DENSITY_TAGS = _word_set("div section ul ol dl table p")
 _CONTAINER_TAGS = _word_set("div section article ul ol dl table form main header footer nav aside figure")
 _BLOCK_SECTIONS = _DENSITY_TAGS | _word_set("aside footer header figure")
@@ -427,7 +430,7 @@ def _is_chrome_line(line: str) -> bool:
         return False
     if line.startswith(_COPYRIGHT_STARTS) or line.lower().startswith("copyright"):
         return True
-    key = _COUNT.sub("", "".join(char for char in line.lower() if char.isalnum()))
+    key = _COUNT.sub("", _NOT_ALNUM.sub("", line.lower()))
     return key in _CHROME_LINES
 
 
@@ -952,7 +955,7 @@ def _first_text(element: Element) -> str:
 
 
 def _is_boilerplate_heading(text: str) -> bool:
-    key = "".join(char for char in unicodedata.normalize("NFKC", text).lower() if char.isalnum())
+    key = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
     if len(key) > 40:
         return False
     key = _COUNT.sub("", key)
@@ -1167,7 +1170,7 @@ class _Renderer:
             self.buffer.append(text)
 
     def flush(self) -> None:
-        text = collapse_whitespace("".join(self.buffer))
+        text = collapse_whitespace("".join(self.buffer)) if self.buffer else ""
         self.buffer.clear()
         # A link spanning a block boundary: its label is what remains after the boundary.
         self.link_starts = [0] * len(self.link_starts)

@@ -101,6 +101,9 @@ def collapse_whitespace(text: str) -> str:
 
 
 def _collapse_runs(text: str) -> str:
+    if "\n" not in text and "\r" not in text:
+        return _WHITESPACE_RUN.sub(" ", text)  # every run becomes one space: no callback per run
+
     def replace(match: re.Match[str]) -> str:
         run = match.group()
         if "\n" in run or "\r" in run:

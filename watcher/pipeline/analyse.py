@@ -25,11 +25,17 @@ from watcher.sources import extraction_selectors, extractor_version_sql, set_sel
 log = logging.getLogger(__name__)
 
 
-def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
-    """The stored profile for the current analyser version, computing and storing it when missing."""
-    record = session.scalar(
-        select(ClaimProfileRecord).where(
-            ClaimProfileRecord.text_version_id == version.id, ClaimProfileRecord.analyser_version == ANALYSER_VERSION
+def profile_of(session: Session, version: TextVersion, *, new: bool = False) -> ClaimProfile:
+    """The stored profile for the current analyser version, computing and storing it when missing.
+    ``new``: the version was stored just now, so it has no profile yet and none is looked up."""
+    record = (
+        None
+        if new
+        else session.scalar(
+            select(ClaimProfileRecord).where(
+                ClaimProfileRecord.text_version_id == version.id,
+                ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
+            )
         )
     )
     if record is not None:
@@ -51,11 +57,12 @@ def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
 
 
 def analyse_new_version(session: Session, version: TextVersion, previous: TextVersion | None) -> None:
-    """The pipeline's hook for every new text version: profile it and alert on findings."""
+    """The pipeline's hook for every new text version, called once just after it is stored (so it has no
+    profile yet): profile it and alert on findings."""
     source = session.get(Source, version.source_id)
     if source is not None and source.kind == "site":
         return  # an entry point lists posts: its titles are not the clinic's claims (watcher.pipeline.discover)
-    profile = profile_of(session, version)
+    profile = profile_of(session, version, new=True)
     if previous is None:
         if source is not None and source.discovered_from_id is not None:
             alert_new_page(session, source, version, profile)

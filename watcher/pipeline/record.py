@@ -246,9 +246,9 @@ def _store_snapshot(
         archive_url=capture.archive_url,
     )
     session.add(snapshot)
-    session.flush()
+    # Linked by the relationship, so that one flush inserts both (the snapshot first, for its id).
     version = TextVersion(
-        snapshot_id=snapshot.id,
+        snapshot=snapshot,
         source_id=source.id,
         extractor_version=source_extractor_version(source),
         title=extracted.title,
@@ -259,6 +259,7 @@ def _store_snapshot(
     )
     session.add(version)
     if capture.screenshot:
+        session.flush()  # the screenshot refers to the snapshot by id
         session.add(
             Screenshot(
                 snapshot_id=snapshot.id,
