@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
@@ -64,8 +64,8 @@ def rebuild_steps(session: Session, source_id: int) -> int | None:
         .order_by(Snapshot.fetched_at, Snapshot.id)
     ).all()
     steps = [{**step, "source_id": source_id} for step in steps_of((r[0], r[1], r[2]) for r in rows)]
-    if steps:
-        session.execute(insert(IndicationStep), steps)
+    if steps:  # a Core insert: no ORM bulk machinery for a few plain rows
+        session.connection().execute(insert(cast(Table, IndicationStep.__table__)), steps)
     return newest_profile_id(session, source_id)
 
 

@@ -28,7 +28,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import delete, exists, func, insert, select
@@ -49,6 +49,9 @@ from watcher.pipeline.claim_steps import rebuild_steps
 from watcher.search_index import TERMS_TABLE, term_token
 
 CHUNK = 500  # keys per IN (...) list
+# Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
+PASSAGES = cast(sa.Table, Passage.__table__)
+OCCURRENCES = cast(sa.Table, PassageOccurrence.__table__)
 
 
 def passage_lines(text: str) -> list[str]:
@@ -197,12 +200,12 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
             else:
                 probe[line] = next_key(key)
         for keys in _chunks(list(free)):
-            inserted = dict(
-                session.execute(
-                    dialect_insert(Passage)
-                    .values([{"key": key, "text": free[key]} for key in keys])
+            inserted: dict[int, int] = dict(
+                session.connection().execute(
+                    dialect_insert(PASSAGES)
                     .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(Passage.key, Passage.id)
+                    .returning(PASSAGES.c.key, PASSAGES.c.id),
+                    [{"key": key, "text": free[key]} for key in keys],
                 ).all()
             )
             store_terms(session, {pid: free[key] for key, pid in inserted.items()})
@@ -235,7 +238,7 @@ def rebuild_source(session: Session, source_id: int) -> int:
     intervals, lines = chain_intervals((snapshot_id, at, text) for snapshot_id, at, _tv, text in chain)
     ids = passage_ids(session, lines)
     if intervals:
-        session.execute(insert(PassageOccurrence), [i.row(ids[i.line], source_id) for i in intervals])
+        session.connection().execute(insert(OCCURRENCES), [i.row(ids[i.line], source_id) for i in intervals])
     state = session.get(PassageIndexState, source_id)
     profile_id = rebuild_steps(session, source_id)
     if not chain:
@@ -259,29 +262,27 @@ def index_new_version(session: Session, version: TextVersion) -> None:
     rebuild them when it is not the chain's new end (see the module docstring)."""
     state = session.get(PassageIndexState, version.source_id)
     snapshot = version.snapshot
-    appended = (
-        state is not None
-        and (snapshot.fetched_at, snapshot.id) > (state.last_fetched_at, state.last_snapshot_id)
-        and not session.scalar(
-            select(func.count())
-            .select_from(TextVersion)
-            .where(
-                TextVersion.source_id == version.source_id,
-                TextVersion.id > state.last_text_version_id,
-                TextVersion.id != version.id,
-            )
+    others = TextVersion.source_id == version.source_id, TextVersion.id != version.id
+    if state is None:
+        # A page's first text (its first capture): a chain of one, nothing stored to read or replace.
+        if session.scalar(select(exists().where(*others))):
+            rebuild_source(session, version.source_id)
+            return
+        state = PassageIndexState(source_id=version.source_id, versions=0)  # added once complete
+        rows: dict[str, PassageOccurrence] = {}
+    elif (snapshot.fetched_at, snapshot.id) > (state.last_fetched_at, state.last_snapshot_id) and not session.scalar(
+        select(exists().where(*others, TextVersion.id > state.last_text_version_id))
+    ):
+        rows = dict(
+            session.execute(
+                select(Passage.text, PassageOccurrence)
+                .join(Passage, Passage.id == PassageOccurrence.passage_id)
+                .where(PassageOccurrence.source_id == version.source_id, PassageOccurrence.gone_at.is_(None))
+            ).all()
         )
-    )
-    if not appended or state is None:
+    else:
         rebuild_source(session, version.source_id)
         return
-    rows: dict[str, PassageOccurrence] = dict(
-        session.execute(
-            select(Passage.text, PassageOccurrence)
-            .join(Passage, Passage.id == PassageOccurrence.passage_id)
-            .where(PassageOccurrence.source_id == version.source_id, PassageOccurrence.gone_at.is_(None))
-        ).all()
-    )
     open_ = {
         line: Interval(line, r.first_snapshot_id, r.first_seen, r.last_snapshot_id, r.last_seen, r.versions)
         for line, r in rows.items()
@@ -300,10 +301,13 @@ def index_new_version(session: Session, version: TextVersion) -> None:
     new = [line for line in open_ if line not in rows]
     ids = passage_ids(session, new)
     if new:
-        session.execute(insert(PassageOccurrence), [open_[line].row(ids[line], version.source_id) for line in new])
+        session.connection().execute(
+            insert(OCCURRENCES), [open_[line].row(ids[line], version.source_id) for line in new]
+        )
     state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
     state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
     state.last_profile_id = rebuild_steps(session, version.source_id)  # a page's few steps: rebuilt whole
+    session.add(state)
     session.flush()
 
 
