@@ -201,12 +201,14 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
                 probe[line] = next_key(key)
         for keys in _chunks(list(free)):
             inserted: dict[int, int] = dict(
-                session.connection().execute(
+                session.connection()
+                .execute(
                     dialect_insert(PASSAGES)
                     .on_conflict_do_nothing(index_elements=["key"])
                     .returning(PASSAGES.c.key, PASSAGES.c.id),
                     [{"key": key, "text": free[key]} for key in keys],
-                ).all()
+                )
+                .all()
             )
             store_terms(session, {pid: free[key] for key, pid in inserted.items()})
             for key, pid in inserted.items():
