@@ -12,6 +12,10 @@ pending list otherwise stays allocated, three times the index). Neither posting 
 the metadata (an expression index is not compared by autogenerate). ``include_object_for`` is the
 Alembic ``include_object`` hook used by ``alembic/env.py`` and the migration tests, so that
 autogenerate neither drops the FTS5 tables nor the undeclared GIN — and still compares everything else.
+
+Migrations 0014, 0016 and 0017 import the names, ``fts_triggers`` and ``passage_batches`` from here (one
+builder instead of a copy per migration): what these return is frozen — a change of the index's shape
+is a new function for a new migration, never an edit here that would rewrite what an old one does.
 """
 
 from __future__ import annotations
