@@ -48,7 +48,7 @@ from typing import Any
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import compact_json
+from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, compact_json
 from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import chain_intervals, passage_key, term_document
 from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
@@ -275,7 +275,6 @@ COLUMNS = {
         "last_profile_id",
     ),
     "indication_steps": (
-        "id",
         "source_id",
         "indication",
         "snapshot_id",
@@ -328,7 +327,6 @@ class Generator:
         self.next_check = 1
         self.next_alert = 1
         self.next_version = 1
-        self.next_step = 1
         self.passage_ids: dict[str, int] = {}
 
     def clinic_of(self, source: int) -> int:
@@ -502,7 +500,6 @@ class Generator:
         for step in steps_of(profiled):
             tables.steps.append(
                 (
-                    self.next_step,
                     source,
                     step["indication"],
                     step["snapshot_id"],
@@ -512,7 +509,6 @@ class Generator:
                     step["previous_fetched_at"],
                 )
             )
-            self.next_step += 1
 
     def _passages(self, tables: Tables, source: int, chain: list[tuple[int, datetime, str]]) -> None:
         """The distinct-passage index of the source, as ``watcher reindex`` builds it (the same
@@ -613,7 +609,16 @@ def check_extraction(raw: bytes, text: str) -> None:
 # --- loading ---------------------------------------------------------------------------------------
 
 
-def _sqlite_value(column: str, value: Any) -> Any:
+# SQLite: the columns stored as integers (CompactUTCDateTime, migration 0018), by table.
+COMPACT_DATES = {
+    table.name: {column.name for column in table.columns if isinstance(column.type, CompactUTCDateTime)}
+    for table in Base.metadata.sorted_tables
+}
+
+
+def _sqlite_value(table: str, column: str, value: Any) -> Any:
+    if isinstance(value, datetime) and column in COMPACT_DATES[table]:
+        return (value - EPOCH) // MICROSECOND
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if column in JSON_COLUMNS and not isinstance(value, str):
@@ -637,7 +642,7 @@ class SqliteLoader:
                 f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
                 [(pid, term_document(line)) for pid, _k, line in rows],
             )
-        converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
+        converted = [tuple(_sqlite_value(table, c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
         self.db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted
         )
@@ -697,7 +702,6 @@ class PostgresLoader:
             "claim_profiles",
             "alerts",
             "passages",
-            "indication_steps",
         ):
             self.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -66,6 +66,33 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class CompactUTCDateTime(UTCDateTime):
+    """A ``UTCDateTime`` that SQLite stores as an integer, the microseconds since 1970-01-01 UTC (8 bytes
+    instead of 26 characters of text, and compared as numbers); PostgreSQL keeps ``timestamptz`` (8 bytes
+    already). For the search index's many small rows (intervals, indication steps: migration 0018),
+    whose dates SQL only compares, orders and hands back, never formats."""
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        value = super().process_bind_param(value, dialect)
+        if value is None or dialect.name != "sqlite":
+            return value
+        return (value - EPOCH) // MICROSECOND
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if isinstance(value, int):
+            return EPOCH + value * MICROSECOND
+        return super().process_result_value(value, dialect)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def utcnow() -> datetime:
@@ -517,12 +544,12 @@ class PassageOccurrence(Base):
     passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     first_snapshot_id: Mapped[int] = mapped_column(Integer)
-    first_seen: Mapped[datetime] = mapped_column()
+    first_seen: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     last_snapshot_id: Mapped[int] = mapped_column(Integer)
-    last_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     versions: Mapped[int] = mapped_column(Integer)
     gone_snapshot_id: Mapped[int | None] = mapped_column(Integer)
-    gone_at: Mapped[datetime | None] = mapped_column()
+    gone_at: Mapped[datetime | None] = mapped_column(CompactUTCDateTime())
 
 
 class PassageIndexState(Base):
@@ -543,19 +570,24 @@ class PassageIndexState(Base):
 class IndicationStep(Base):
     """A change of a page's claimed strength for one indication (0: not claimed), with the page's
     version before: the claim timelines of one indication read these instead of every profile
-    (watcher.pipeline.claim_steps keeps them; the current analyser and extractor versions)."""
+    (watcher.pipeline.claim_steps keeps them; the current analyser and extractor versions). Named by
+    (indication, capture time, snapshot) — a snapshot is one page's, so one step per indication —, the
+    order the timelines of one indication read them in: SQLite keeps the rows in that order (WITHOUT
+    ROWID), so that those timelines read one contiguous range (migration 0018)."""
 
     __tablename__ = "indication_steps"
-    __table_args__ = (Index("ix_indication_steps_indication_fetched", "indication", "fetched_at", "snapshot_id"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("indication", "fetched_at", "snapshot_id"),
+        {"sqlite_with_rowid": False},
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     indication: Mapped[str] = mapped_column(String(80))
-    snapshot_id: Mapped[int] = mapped_column(Integer)
-    fetched_at: Mapped[datetime] = mapped_column()
+    snapshot_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    fetched_at: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     strength: Mapped[int] = mapped_column(Integer)
     previous_snapshot_id: Mapped[int | None] = mapped_column(Integer)
-    previous_fetched_at: Mapped[datetime | None] = mapped_column()
+    previous_fetched_at: Mapped[datetime | None] = mapped_column(CompactUTCDateTime())
 
 
 # Alert listings compute Alert.from_archive for every row they show; PostgreSQL plans that EXISTS as one
