@@ -425,3 +425,36 @@ OCCURRENCE_COLUMNS = ("passage_id", "source_id", "first_snapshot_id", "first_see
                       "versions", "gone_snapshot_id", "gone_at")  # fmt: skip
 STEP_FIELDS = ("source_id", "indication", "snapshot_id", "fetched_at", "strength", "previous_snapshot_id",
                "previous_fetched_at")  # fmt: skip
+
+
+def test_profiles_take_the_preset_dictionary_and_give_it_back(database_url: str) -> None:
+    """0018 writes the stored claim profiles again with the preset dictionary (a format byte, then raw
+    deflate: smaller), the model reads both kinds of row, and the downgrade writes plain zlib again."""
+    from watcher.zdicts import PROFILE as PROFILE_DICTIONARY
+
+    pages = [b"<html>A</html>" * 50, b"<html>B</html>" * 50]
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0010")
+        with engine.begin() as connection:
+            _insert_captures_at_0010(connection, pages)
+        upgrade(engine, "0017")
+        with engine.connect() as connection:
+            plain = connection.execute(text("SELECT profile FROM claim_profiles ORDER BY id")).scalars().all()
+        upgrade(engine)
+        with Session(engine) as session:
+            stored = session.execute(text("SELECT profile FROM claim_profiles ORDER BY id")).scalars().all()
+            assert [data[0] for data in stored] == [PROFILE_DICTIONARY] * 2
+            assert all(len(new) < len(old) for new, old in zip(stored, plain, strict=True))
+            assert list(session.scalars(select(ClaimProfileRecord.profile))) == [PROFILE] * 2
+            # A row as 0013 to 0017 wrote it still reads (plain zlib, recognised by its first byte).
+            session.execute(text("UPDATE claim_profiles SET profile = :old WHERE id = 1"), {"old": plain[0]})
+            session.expire_all()
+            assert list(session.scalars(select(ClaimProfileRecord.profile))) == [PROFILE] * 2
+            session.commit()
+        downgrade(engine, "0017")
+        with engine.connect() as connection:
+            profiles = connection.execute(text("SELECT profile FROM claim_profiles ORDER BY id")).scalars().all()
+            assert [json.loads(zlib.decompress(p)) for p in profiles] == [PROFILE] * 2
+    finally:
+        engine.dispose()
