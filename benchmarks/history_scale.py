@@ -45,13 +45,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, compact_json
+from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, ZlibJSON, compact_json
 from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import chain_intervals, passage_key, term_document
 from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
+from watcher.zdicts import PROFILE
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -298,6 +301,8 @@ TABLE_OF = {
     "steps": "indication_steps",
 }
 JSON_COLUMNS = {"headers", "indications", "details"}  # profile, ops: zlib-compressed JSON (ZlibJSON)
+PROFILE_COLUMN = ZlibJSON(PROFILE)  # as ClaimProfileRecord.profile: its preset dictionary
+SQLITE = sqlite_dialect.dialect()  # the same bytes on both backends
 OPS = zlib.compress(compact_json([[0, 40], [-1, "旧"], [1, "新"]]).encode("utf-8"), 9)
 # Parents before children: foreign keys are checked as rows arrive.
 LOAD_ORDER = (
@@ -399,7 +404,7 @@ class Generator:
         if key not in self.profiles:
             result = analyze(text)
             self.profiles[key] = (
-                zlib.compress(compact_json(result.to_dict()).encode("utf-8"), 9),
+                PROFILE_COLUMN.process_bind_param(result.to_dict(), SQLITE),  # as the model writes it
                 result.indication_strengths(),
                 len(result.references),
             )
