@@ -17,7 +17,10 @@ primary key, which replaces ``ix_indication_steps_indication_fetched``; on SQLit
 ROWID, so the claim timelines of one indication read one contiguous range of it. PostgreSQL keeps its
 table (the id dropped, the key index built, the table rewritten in key order by ``CLUSTER``).
 The claim profiles are compressed again with a preset dictionary of the analyser's keys and ids
-(``ZlibJSON(PROFILE)``, watcher.zdicts: a format byte, then raw deflate; 43 % smaller), in batches by id.
+(``ZlibJSON(PROFILE)``, watcher.zdicts: a format byte, then raw deflate; 37-43 % smaller), in batches by
+id. The space they free stays with the store until it is compacted, which cannot run inside a
+migration: ``VACUUM`` (SQLite) or ``VACUUM FULL claim_profiles`` (PostgreSQL, where the rewrite
+leaves the old row versions behind: the table is twice its size until then, reused by later rows).
 
 The downgrade converts the dates back to text, gives the steps ids again (in key order) and writes the
 profiles as plain zlib again.
