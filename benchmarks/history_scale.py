@@ -45,13 +45,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import compact_json
+from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, ZlibJSON, compact_json
 from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import chain_intervals, passage_key, term_document
 from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
+from watcher.zdicts import PROFILE
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -275,7 +278,6 @@ COLUMNS = {
         "last_profile_id",
     ),
     "indication_steps": (
-        "id",
         "source_id",
         "indication",
         "snapshot_id",
@@ -299,6 +301,8 @@ TABLE_OF = {
     "steps": "indication_steps",
 }
 JSON_COLUMNS = {"headers", "indications", "details"}  # profile, ops: zlib-compressed JSON (ZlibJSON)
+PROFILE_COLUMN = ZlibJSON(PROFILE)  # as ClaimProfileRecord.profile: its preset dictionary
+SQLITE = sqlite_dialect.dialect()  # the same bytes on both backends
 OPS = zlib.compress(compact_json([[0, 40], [-1, "旧"], [1, "新"]]).encode("utf-8"), 9)
 # Parents before children: foreign keys are checked as rows arrive.
 LOAD_ORDER = (
@@ -328,7 +332,6 @@ class Generator:
         self.next_check = 1
         self.next_alert = 1
         self.next_version = 1
-        self.next_step = 1
         self.passage_ids: dict[str, int] = {}
 
     def clinic_of(self, source: int) -> int:
@@ -401,7 +404,7 @@ class Generator:
         if key not in self.profiles:
             result = analyze(text)
             self.profiles[key] = (
-                zlib.compress(compact_json(result.to_dict()).encode("utf-8"), 9),
+                PROFILE_COLUMN.process_bind_param(result.to_dict(), SQLITE),  # as the model writes it
                 result.indication_strengths(),
                 len(result.references),
             )
@@ -502,7 +505,6 @@ class Generator:
         for step in steps_of(profiled):
             tables.steps.append(
                 (
-                    self.next_step,
                     source,
                     step["indication"],
                     step["snapshot_id"],
@@ -512,7 +514,6 @@ class Generator:
                     step["previous_fetched_at"],
                 )
             )
-            self.next_step += 1
 
     def _passages(self, tables: Tables, source: int, chain: list[tuple[int, datetime, str]]) -> None:
         """The distinct-passage index of the source, as ``watcher reindex`` builds it (the same
@@ -613,7 +614,16 @@ def check_extraction(raw: bytes, text: str) -> None:
 # --- loading ---------------------------------------------------------------------------------------
 
 
-def _sqlite_value(column: str, value: Any) -> Any:
+# SQLite: the columns stored as integers (CompactUTCDateTime, migration 0018), by table.
+COMPACT_DATES = {
+    table.name: {column.name for column in table.columns if isinstance(column.type, CompactUTCDateTime)}
+    for table in Base.metadata.sorted_tables
+}
+
+
+def _sqlite_value(table: str, column: str, value: Any) -> Any:
+    if isinstance(value, datetime) and column in COMPACT_DATES[table]:
+        return (value - EPOCH) // MICROSECOND
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if column in JSON_COLUMNS and not isinstance(value, str):
@@ -637,7 +647,7 @@ class SqliteLoader:
                 f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
                 [(pid, term_document(line)) for pid, _k, line in rows],
             )
-        converted = [tuple(_sqlite_value(c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
+        converted = [tuple(_sqlite_value(table, c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
         self.db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted
         )
@@ -697,7 +707,6 @@ class PostgresLoader:
             "claim_profiles",
             "alerts",
             "passages",
-            "indication_steps",
         ):
             self.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"

@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import Connection, bindparam, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from watcher.db import current_revision, downgrade, head_revision, make_engine, scripts_head_revision, upgrade
@@ -325,5 +325,136 @@ def test_compact_passage_keys_migration_both_ways(database_url: str) -> None:
             assert dict(connection.execute(text("SELECT id, sha256 FROM passages")).all()) == {
                 number: _hex_key(line) for number, line in lines.items()
             }
+    finally:
+        engine.dispose()
+
+
+AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+BEFORE_1970 = datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)  # the conversion floors, not truncates
+OCCURRENCE_ROWS = [  # passage, source, first snapshot, first seen, last snapshot, last seen, versions, gone
+    (1, 1, 10, AT, 12, AT + timedelta(days=1), 3, 13, AT + timedelta(days=2, microseconds=1)),
+    (2, 1, 10, AT, 13, AT + timedelta(days=2, microseconds=1), 4, None, None),
+    (1, 2, 20, BEFORE_1970, 20, BEFORE_1970, 1, None, None),
+]
+STEP_ROWS = [  # id, source, indication, snapshot, fetched at, strength, previous snapshot, previous fetched at
+    (1, 1, "depression", 10, AT, 2, None, None),
+    (2, 1, "depression", 12, AT + timedelta(days=1), 3, 10, AT),
+    (3, 1, "anxiety", 10, AT, 2, None, None),
+    (4, 2, "depression", 20, BEFORE_1970, 1, None, None),
+]
+
+
+def _dated(sql: str) -> Any:
+    """A statement whose date parameters are bound as revision 0017 stored them (UTCDateTime)."""
+    from watcher.models import UTCDateTime
+
+    names = ("first_seen", "last_seen", "gone_at", "fetched_at", "previous_fetched_at")
+    return text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in names if f":{name}" in sql))
+
+
+def _raw_index_rows(connection: Connection) -> tuple[list[Any], list[Any]]:
+    occurrences = connection.execute(text("SELECT * FROM passage_occurrences ORDER BY passage_id, source_id")).all()
+    steps = connection.execute(
+        text("SELECT source_id, indication, snapshot_id, fetched_at, strength, previous_snapshot_id, "
+             "previous_fetched_at FROM indication_steps ORDER BY indication, snapshot_id")
+    ).all()  # fmt: skip
+    return [tuple(row) for row in occurrences], [tuple(row) for row in steps]
+
+
+def test_compact_dates_and_clustered_steps_migration_both_ways(database_url: str) -> None:
+    """0018 stores the intervals' and steps' dates as integers on SQLite (exact to the microsecond, also
+    before 1970) and keys the steps by (indication, date, snapshot); the models read the same rows back,
+    the claim timeline of one indication reads them in order, and the downgrade restores every value."""
+    from watcher.models import IndicationStep, PassageOccurrence
+    from watcher.queries.claims import claim_timelines
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0017")
+        with engine.begin() as connection:
+            for source in (1, 2):
+                connection.execute(text("INSERT INTO sources (id, url, kind, interval_seconds, active, created_at, "
+                                        "render, screenshot, requisites) VALUES (:id, :url, 'page', 86400, :t, :now, "
+                                        ":f, :f, :f)"),
+                                   {"id": source, "url": f"https://clinic.example/{source}", "now": AT, "t": True,
+                                    "f": False})  # fmt: skip
+            for number, line in enumerate(("うつ病の治療", "Clinically proven"), start=1):
+                connection.execute(text("INSERT INTO passages (id, key, text) VALUES (:id, :key, :text)"),
+                                   {"id": number, "key": passage_key(line), "text": line})  # fmt: skip
+            connection.execute(
+                _dated("INSERT INTO passage_occurrences VALUES (:passage_id, :source_id, :first_snapshot_id, "
+                       ":first_seen, :last_snapshot_id, :last_seen, :versions, :gone_snapshot_id, :gone_at)"),
+                [dict(zip(OCCURRENCE_COLUMNS, row, strict=True)) for row in OCCURRENCE_ROWS],
+            )  # fmt: skip
+            connection.execute(
+                _dated("INSERT INTO indication_steps (id, source_id, indication, snapshot_id, fetched_at, strength, "
+                       "previous_snapshot_id, previous_fetched_at) VALUES (:id, :source_id, :indication, "
+                       ":snapshot_id, :fetched_at, :strength, :previous_snapshot_id, :previous_fetched_at)"),
+                [dict(zip(("id", *STEP_FIELDS), row, strict=True)) for row in STEP_ROWS],
+            )  # fmt: skip
+            stored = _raw_index_rows(connection)
+        upgrade(engine)
+        with Session(engine) as session:
+            occurrences = session.scalars(select(PassageOccurrence).order_by("passage_id", "source_id")).all()
+            assert [tuple(getattr(o, c) for c in OCCURRENCE_COLUMNS) for o in occurrences] == sorted(OCCURRENCE_ROWS)
+            steps = session.scalars(select(IndicationStep).order_by("indication", "snapshot_id")).all()
+            assert [tuple(getattr(s, c) for c in STEP_FIELDS) for s in steps] == sorted(
+                (row[1:] for row in STEP_ROWS), key=lambda row: (row[1], row[2])
+            )
+            timeline = claim_timelines(session, indication="depression")
+            assert [[(s["source_id"], s["snapshot_id"]) for s in t["steps"]] for t in timeline["timelines"]] == [
+                [(2, 20)],
+                [(1, 10), (1, 12)],
+            ], timeline
+            if database_url.startswith("sqlite"):
+                kinds = session.execute(text("SELECT DISTINCT typeof(first_seen), typeof(last_seen) "
+                                             "FROM passage_occurrences")).all()  # fmt: skip
+                assert kinds == [("integer", "integer")]
+                ddl = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'indication_steps'"))
+                assert "WITHOUT ROWID" in ddl
+        downgrade(engine, "0017")
+        with engine.connect() as connection:
+            assert _raw_index_rows(connection) == stored
+            ids = connection.execute(text("SELECT id FROM indication_steps ORDER BY id")).scalars().all()
+            assert ids == [1, 2, 3, 4]
+    finally:
+        engine.dispose()
+
+
+OCCURRENCE_COLUMNS = ("passage_id", "source_id", "first_snapshot_id", "first_seen", "last_snapshot_id", "last_seen",
+                      "versions", "gone_snapshot_id", "gone_at")  # fmt: skip
+STEP_FIELDS = ("source_id", "indication", "snapshot_id", "fetched_at", "strength", "previous_snapshot_id",
+               "previous_fetched_at")  # fmt: skip
+
+
+def test_profiles_take_the_preset_dictionary_and_give_it_back(database_url: str) -> None:
+    """0018 writes the stored claim profiles again with the preset dictionary (a format byte, then raw
+    deflate: smaller), the model reads both kinds of row, and the downgrade writes plain zlib again."""
+    from watcher.zdicts import PROFILE as PROFILE_DICTIONARY
+
+    pages = [b"<html>A</html>" * 50, b"<html>B</html>" * 50]
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0010")
+        with engine.begin() as connection:
+            _insert_captures_at_0010(connection, pages)
+        upgrade(engine, "0017")
+        with engine.connect() as connection:
+            plain = connection.execute(text("SELECT profile FROM claim_profiles ORDER BY id")).scalars().all()
+        upgrade(engine)
+        with Session(engine) as session:
+            stored = session.execute(text("SELECT profile FROM claim_profiles ORDER BY id")).scalars().all()
+            assert [data[0] for data in stored] == [PROFILE_DICTIONARY] * 2
+            assert all(len(new) < len(old) for new, old in zip(stored, plain, strict=True))
+            assert list(session.scalars(select(ClaimProfileRecord.profile))) == [PROFILE] * 2
+            # A row as 0013 to 0017 wrote it still reads (plain zlib, recognised by its first byte).
+            session.execute(text("UPDATE claim_profiles SET profile = :old WHERE id = 1"), {"old": plain[0]})
+            session.expire_all()
+            assert list(session.scalars(select(ClaimProfileRecord.profile))) == [PROFILE] * 2
+            session.commit()
+        downgrade(engine, "0017")
+        with engine.connect() as connection:
+            profiles = connection.execute(text("SELECT profile FROM claim_profiles ORDER BY id")).scalars().all()
+            assert [json.loads(zlib.decompress(p)) for p in profiles] == [PROFILE] * 2
     finally:
         engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
+
+from watcher.zdicts import DICTIONARIES, PROFILE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,6 +70,33 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class CompactUTCDateTime(UTCDateTime):
+    """A ``UTCDateTime`` that SQLite stores as an integer, the microseconds since 1970-01-01 UTC (8 bytes
+    instead of 26 characters of text, and compared as numbers); PostgreSQL keeps ``timestamptz`` (8 bytes
+    already). For the search index's many small rows (intervals, indication steps: migration 0018),
+    whose dates SQL only compares, orders and hands back, never formats."""
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(BigInteger() if dialect.name == "sqlite" else DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        value = super().process_bind_param(value, dialect)
+        if value is None or dialect.name != "sqlite":
+            return value
+        return (value - EPOCH) // MICROSECOND
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if isinstance(value, int):
+            return EPOCH + value * MICROSECOND
+        return super().process_result_value(value, dialect)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -80,16 +109,34 @@ def compact_json(value: Any) -> str:
 
 class ZlibJSON(TypeDecorator[Any]):
     """A JSON document stored zlib-compressed: for documents only ever read whole in Python (a claim
-    profile, a stored diff), never queried inside by SQL; a third of a profile's JSON text."""
+    profile, a stored diff), never queried inside by SQL; a third of a profile's JSON text. With a
+    ``dictionary`` (a number of ``watcher.zdicts.DICTIONARIES``), that byte then raw deflate with the
+    dictionary preset: the claim profiles, whose keys and ids repeat in every row, take 43 % less again.
+    Either kind of row reads back whatever the column's dictionary (a zlib stream starts with 0x78)."""
 
     impl = LargeBinary
     cache_ok = True
 
+    def __init__(self, dictionary: int | None = None) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
-        return None if value is None else zlib.compress(compact_json(value).encode("utf-8"), 9)
+        if value is None:
+            return None
+        document = compact_json(value).encode("utf-8")
+        if self.dictionary is None:
+            return zlib.compress(document, 9)
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARIES[self.dictionary])
+        return bytes([self.dictionary]) + deflate.compress(document) + deflate.flush()
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(zlib.decompress(value))
+        if value is None:
+            return None
+        preset = DICTIONARIES.get(value[0])
+        if preset is None:
+            return json.loads(zlib.decompress(value))
+        return json.loads(zlib.decompressobj(-15, zdict=preset).decompress(value[1:]))
 
 
 class ZlibText(TypeDecorator[str]):
@@ -348,7 +395,7 @@ class ClaimProfileRecord(Base):
     text_version_id: Mapped[int] = mapped_column(ForeignKey("text_versions.id", ondelete="CASCADE"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     analyser_version: Mapped[str] = mapped_column(String(40))
-    profile: Mapped[dict[str, Any]] = mapped_column(ZlibJSON())
+    profile: Mapped[dict[str, Any]] = mapped_column(ZlibJSON(PROFILE))  # preset dictionary: watcher.zdicts
     # Denormalised {indication id: strength} so that timelines need not parse whole profiles.
     indications: Mapped[dict[str, Any]] = mapped_column()
     reference_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -517,12 +564,12 @@ class PassageOccurrence(Base):
     passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     first_snapshot_id: Mapped[int] = mapped_column(Integer)
-    first_seen: Mapped[datetime] = mapped_column()
+    first_seen: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     last_snapshot_id: Mapped[int] = mapped_column(Integer)
-    last_seen: Mapped[datetime] = mapped_column()
+    last_seen: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     versions: Mapped[int] = mapped_column(Integer)
     gone_snapshot_id: Mapped[int | None] = mapped_column(Integer)
-    gone_at: Mapped[datetime | None] = mapped_column()
+    gone_at: Mapped[datetime | None] = mapped_column(CompactUTCDateTime())
 
 
 class PassageIndexState(Base):
@@ -543,19 +590,24 @@ class PassageIndexState(Base):
 class IndicationStep(Base):
     """A change of a page's claimed strength for one indication (0: not claimed), with the page's
     version before: the claim timelines of one indication read these instead of every profile
-    (watcher.pipeline.claim_steps keeps them; the current analyser and extractor versions)."""
+    (watcher.pipeline.claim_steps keeps them; the current analyser and extractor versions). Named by
+    (indication, capture time, snapshot) — a snapshot is one page's, so one step per indication —, the
+    order the timelines of one indication read them in: SQLite keeps the rows in that order (WITHOUT
+    ROWID), so that those timelines read one contiguous range (migration 0018)."""
 
     __tablename__ = "indication_steps"
-    __table_args__ = (Index("ix_indication_steps_indication_fetched", "indication", "fetched_at", "snapshot_id"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("indication", "fetched_at", "snapshot_id"),
+        {"sqlite_with_rowid": False},
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
     indication: Mapped[str] = mapped_column(String(80))
-    snapshot_id: Mapped[int] = mapped_column(Integer)
-    fetched_at: Mapped[datetime] = mapped_column()
+    snapshot_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    fetched_at: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     strength: Mapped[int] = mapped_column(Integer)
     previous_snapshot_id: Mapped[int | None] = mapped_column(Integer)
-    previous_fetched_at: Mapped[datetime | None] = mapped_column()
+    previous_fetched_at: Mapped[datetime | None] = mapped_column(CompactUTCDateTime())
 
 
 # Alert listings compute Alert.from_archive for every row they show; PostgreSQL plans that EXISTS as one

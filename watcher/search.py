@@ -40,7 +40,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from watcher.errors import InputError
-from watcher.models import Clinic, Snapshot, Source, TextVersion, UTCDateTime
+from watcher.models import Clinic, CompactUTCDateTime, Snapshot, Source, TextVersion
 from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
@@ -172,13 +172,13 @@ def search(
     candidates = text(
         f"SELECT o.source_id FROM passage_occurrences o WHERE {where} "
         f"GROUP BY o.source_id ORDER BY min({first}), o.source_id LIMIT :limit OFFSET :offset"
-    ).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("since", "until") if name in params))
+    ).bindparams(*(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params))
     intervals = text(
         "SELECT o.source_id, o.first_snapshot_id, o.last_snapshot_id FROM passage_occurrences o "
         f"WHERE {where} AND o.source_id IN :sources"
     ).bindparams(
         bindparam("sources", expanding=True),
-        *(bindparam(name, type_=UTCDateTime()) for name in ("since", "until") if name in params),
+        *(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params),
     )
     postgres = session.connection().dialect.name == "postgresql"
     rows: list[dict[str, Any]] = []
