@@ -114,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--host", default="127.0.0.1", help="the site's host in the URLs (localhost: resolved)")
     parser.add_argument("--profile", metavar="DIR", type=Path, help="run under cProfile, keep the profiles in DIR")
     args = parser.parse_args()
     settings = replace(load_settings({}), allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, autothrottle=False)
@@ -128,7 +129,7 @@ def main() -> None:
         stop = context.Event()
         server = context.Process(target=serve, args=(root, port, stop), daemon=True)
         server.start()
-        base = f"http://127.0.0.1:{port.get()}"
+        base = f"http://{args.host}:{port.get()}"
         try:
             fresh = [FetchTarget(source_id=i + 1, url=f"{base}/bench/page-{i:05d}/") for i in range(args.pages)]
 
@@ -136,8 +137,12 @@ def main() -> None:
                 return None if args.profile is None else args.profile / f"child-{name}.prof"
 
             rows: dict[str, dict[str, float]] = {}
-            rows["start-up (no target)"], _ = one_round(settings, [], batch=args.batch, child_profile=profile_path("startup"))
-            rows["1: 200 with body"], captures = one_round(settings, fresh, batch=args.batch, child_profile=profile_path("200"))
+            rows["start-up (no target)"], _ = one_round(
+                settings, [], batch=args.batch, child_profile=profile_path("startup")
+            )
+            rows["1: 200 with body"], captures = one_round(
+                settings, fresh, batch=args.batch, child_profile=profile_path("200")
+            )
             assert all(capture.status == 200 for capture in captures), "round 1 should be all 200s"
             by_source = {capture.source_id: capture for capture in captures}
             conditional = [
@@ -148,12 +153,17 @@ def main() -> None:
                 )
                 for target in fresh
             ]
-            rows["2: all 304"], captures = one_round(settings, conditional, batch=args.batch, child_profile=profile_path("304"))
+            rows["2: all 304"], captures = one_round(
+                settings, conditional, batch=args.batch, child_profile=profile_path("304")
+            )
             assert all(capture.status == 304 for capture in captures), "round 2 should be all 304s"
         finally:
             stop.set()
             server.join()
-    print(f"{args.pages} pages in batches of {args.batch}, one long-lived child per round; load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{args.pages} pages of {args.host} in batches of {args.batch}, one long-lived child per round; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     startup_calls = stats_calls(args.profile / "child-startup.prof") if args.profile is not None else 0
     print(
         "| round | wall s | child CPU s | parent CPU s | CPU ms/page (child + parent) | child CPU ms/page after start-up "
