@@ -1,17 +1,19 @@
 """Benchmark: the crawl child's cost per request, and the parent's for reading its captures.
 
-N generated pages (capture_rounds.py's site, on 127.0.0.1, no politeness delay) are fetched by one
+N generated pages (capture_rounds.py's site, served by a process of its own on 127.0.0.1, or under the name
+``--host localhost``, which the address guard then resolves; no politeness delay) are fetched by one
 long-lived ``watcher.crawl.Crawler`` in batches of ``--batch``, as `watcher run` does: round 1 with no
 validators (every page a 200 with its body), then round 2 with each page's ETag and Last-Modified from
 round 1 (every page a 304). Each round runs in a child of its own, so its CPU (RUSAGE_CHILDREN, once the
-child is waited for) is the round's plus one start-up; ``--pages 0`` gives the start-up alone.
+child is waited for) is the round's plus one start-up; a child fed no target gives the start-up alone, which
+the column "after start-up" takes off. The site's own CPU is in neither (its process is reaped last).
 
 With ``--profile``, each child runs under ``python -m cProfile`` and the parent's reading of the captures
 (``Crawler.crawl``, the decoding of each line included) under cProfile too: the figures are then Python
 calls (deterministic), reported per request after the start-up's calls (a child fed no target) are taken off.
 
     .venv/bin/python benchmarks/crawl_child.py --pages 500 --batch 50
-    .venv/bin/python benchmarks/crawl_child.py --pages 500 --profile
+    .venv/bin/python benchmarks/crawl_child.py --pages 500 --profile /tmp/prof
 """
 
 from __future__ import annotations
