@@ -107,6 +107,8 @@ def browser_settings(
             "http": "spiders.browser.RenderingDownloadHandler",
             "https": "spiders.browser.RenderingDownloadHandler",
         },
+        # Rendered crawls keep asyncio's own loop (scrapy-playwright and the guard proxy run on it).
+        "ASYNCIO_EVENT_LOOP": None,
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": {
             "executable_path": browser_path,

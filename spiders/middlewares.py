@@ -21,7 +21,7 @@ from twisted.internet.error import DNSLookupError
 
 from watcher.errors import RefusedAddressError
 from watcher.httpdates import retry_after_seconds
-from watcher.netguard import Network, check_address, check_scheme_and_host, parse_ip, parse_networks
+from watcher.netguard import AddressChecker, Network, check_scheme_and_host, parse_ip, parse_networks
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -53,6 +53,7 @@ class AddressGuardMiddleware:
 
     def __init__(self, *, allowed: tuple[Network, ...] = ()) -> None:
         self.allowed = allowed
+        self._addresses = AddressChecker(allowed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AddressGuardMiddleware:
@@ -66,7 +67,7 @@ class AddressGuardMiddleware:
                 address = parse_ip(await _resolve(host))
             if address is None:  # the resolver answers with a dotted quad; stay strict anyway
                 raise RefusedAddressError(f"refused {host}: the resolver returned no usable address")
-            check_address(host, address, allowed=self.allowed)
+            self._addresses.check(host, address)
         except RefusedAddressError as error:
             raise RefusedRequest(str(error)) from error
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 
 import pytest
 
@@ -10,7 +11,10 @@ from watcher.errors import FetchError, InputError, RefusedAddressError
 from watcher.netguard import (
     ALL_NETWORKS,
     LOOPBACK_NETWORKS,
+    AddressChecker,
+    Network,
     address_refusal,
+    check_address,
     check_new_source,
     check_url_allowed,
     literal_address,
@@ -247,3 +251,31 @@ def test_allowed_loopback_sources_are_accepted() -> None:
         check_new_source(url, allowed=LOOPBACK_NETWORKS)
     with pytest.raises(InputError, match="private"):
         check_new_source("http://10.0.0.1/", allowed=LOOPBACK_NETWORKS)
+
+
+def _outcome(check: Callable[..., None], *args: object, **kwargs: object) -> str | None:
+    """The refusal's message, or None when ``check(*args, **kwargs)`` lets the address pass."""
+    try:
+        check(*args, **kwargs)
+    except RefusedAddressError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("allowed", [(), LOOPBACK_NETWORKS, ALL_NETWORKS])
+def test_address_checker_answers_as_check_address_every_time(allowed: tuple[Network, ...]) -> None:
+    """The crawl's guard keeps each address's verdict: asked again (by another host name too), it
+    refuses exactly what ``check_address`` refuses, with the same message; past its limit it starts
+    afresh and still agrees."""
+    addresses = [ipaddress.ip_address(text) for text, _ in REFUSED] + [
+        ipaddress.ip_address(text) for text in ("8.8.8.8", "93.184.216.34", "2606:4700::1111")
+    ]
+    for checker in (AddressChecker(allowed), AddressChecker(allowed, limit=3)):
+        for host_of in (str, lambda address: "watched.example"):
+            for address in addresses:
+                host = host_of(address)
+                expected = _outcome(check_address, host, address, allowed=allowed)
+                assert _outcome(checker.check, host, address) == expected
+        assert len(checker._reasons) <= checker.limit
+    refused = sum(address_refusal(address, allowed) is not None for address in addresses)
+    assert refused >= 2  # the never-fetched addresses at least: the comparison above is not vacuous

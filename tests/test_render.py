@@ -215,6 +215,8 @@ def test_no_browser_without_a_rendered_target(settings: Settings) -> None:
     assert rendered["DOWNLOAD_HANDLERS"]["http"] == "spiders.browser.RenderingDownloadHandler"
     assert rendered["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == settings.browser_path
     assert rendered["WATCHER_RENDER_HOSTS"] == ["127.0.0.2"]
+    # uvloop under the reactor for static crawls only; a rendered crawl keeps asyncio's own loop.
+    assert static["ASYNCIO_EVENT_LOOP"] == "uvloop.Loop" and rendered["ASYNCIO_EVENT_LOOP"] is None
 
 
 def test_screenshot_of_a_static_source_keeps_the_servers_bytes(

@@ -70,6 +70,9 @@ def test_settings_are_polite_and_follow_watcher_settings() -> None:
     assert flat["COOKIES_ENABLED"] is False and flat["HTTPCACHE_ENABLED"] is False
     assert flat["TELNETCONSOLE_ENABLED"] is False and flat["REMOTE_CONTROL_ENABLED"] is False
     assert flat["REDIRECT_MAX_TIMES"] == 10 and flat["METAREFRESH_ENABLED"] is False
+    # Nothing counts per request for nobody: no stats, no extension but AutoThrottle and the heartbeat.
+    assert flat["STATS_CLASS"] == "scrapy.statscollectors.DummyStatsCollector"
+    assert list(flat["EXTENSIONS_BASE"]) == ["scrapy.extensions.throttle.AutoThrottle"]
 
 
 def test_no_delay_means_a_tiny_one_and_a_small_autothrottle_start() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,12 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _shallow_dict(instance: FetchTarget | Capture) -> dict[str, Any]:
+    """A dataclass's fields by name, in order (what ``asdict`` gives, without its recursion and deep
+    copies: they were a third of a Capture line's cost and most of the parent's Python per target)."""
+    return {f.name: getattr(instance, f.name) for f in fields(instance)}
+
+
 @dataclass(frozen=True, kw_only=True)
 class FetchTarget:
     source_id: int
@@ -41,7 +47,7 @@ class FetchTarget:
         return self.render or self.screenshot
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        return json.dumps(_shallow_dict(self))
 
     @classmethod
     def from_json(cls, line: str) -> FetchTarget:
@@ -98,8 +104,7 @@ class Capture:
         return None
 
     def to_json(self) -> str:
-        # A shallow dict, not asdict(): that deep-copies the headers, a third of this line's cost.
-        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = _shallow_dict(self)
         data["fetched_at"] = self.fetched_at.isoformat()
         data["body"] = base64.b64encode(self.body).decode("ascii")
         data["screenshot"] = base64.b64encode(self.screenshot).decode("ascii")

@@ -195,6 +195,7 @@ class _Pending:
         self._waiting: dict[tuple[int, str], deque[FetchTarget]] = defaultdict(deque)
         for target in targets:
             self._waiting[(target.source_id, target.url)].append(target)
+        self._count = len(targets)  # done() after each capture, without a pass over every key
 
     def take(self, capture: Capture) -> bool:
         waiting = self._waiting.get((capture.source_id, capture.requested_url))
@@ -206,10 +207,11 @@ class _Pending:
             )
             return False
         waiting.popleft()
+        self._count -= 1
         return True
 
     def done(self) -> bool:
-        return not any(self._waiting.values())
+        return self._count == 0
 
     def remaining(self) -> list[FetchTarget]:
         return [target for waiting in self._waiting.values() for target in waiting]

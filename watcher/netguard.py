@@ -146,8 +146,33 @@ def check_address(host: str, address: IPAddress, *, allowed: Sequence[Network] =
     nor in an ``allowed`` network."""
     reason = address_refusal(address, allowed)
     if reason is not None:
-        shown = host if host == str(address) else f"{host} ({address})"
-        raise RefusedAddressError(f"refused {shown}: {reason} address")
+        raise _refused(host, address, reason)
+
+
+def _refused(host: str, address: IPAddress, reason: str) -> RefusedAddressError:
+    shown = host if host == str(address) else f"{host} ({address})"
+    return RefusedAddressError(f"refused {shown}: {reason} address")
+
+
+class AddressChecker:
+    """``check_address`` with fixed ``allowed`` networks, each address classified once: the crawl asks
+    at every request, mostly about the few addresses of the sites it watches (a public address took
+    about 60 Python calls to classify). Holds at most ``limit`` verdicts, then starts afresh."""
+
+    def __init__(self, allowed: Sequence[Network] = (), *, limit: int = 4096) -> None:
+        self.allowed = tuple(allowed)
+        self.limit = limit
+        self._reasons: dict[IPAddress, str | None] = {}
+
+    def check(self, host: str, address: IPAddress) -> None:
+        try:
+            reason = self._reasons[address]
+        except KeyError:
+            if len(self._reasons) >= self.limit:
+                self._reasons.clear()
+            reason = self._reasons[address] = address_refusal(address, self.allowed)
+        if reason is not None:
+            raise _refused(host, address, reason)
 
 
 def resolve(host: str) -> list[IPAddress]:
