@@ -42,7 +42,17 @@ from watcher.pipeline.run import check_with_discovery
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Columns that differ between two runs of the same code: the site writes a token, a counter and the time
 # into every body (so its bytes, hash and size differ), and times of the run itself.
-NOISY = {"created_at", "updated_at", "checked_at", "duration_ms", "headers", "sha256", "body_sha256", "data"}
+NOISY = {
+    "created_at",
+    "updated_at",
+    "diff_seconds",
+    "checked_at",
+    "duration_ms",
+    "headers",
+    "sha256",
+    "body_sha256",
+    "data",
+}
 NOISY |= {"size", "body_size", "compressed_size", "added_at", "last_checked_at", "next_check_at"}
 
 

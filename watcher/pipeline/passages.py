@@ -47,7 +47,7 @@ from watcher.models import (
     TextVersion,
 )
 from watcher.pipeline.claim_steps import rebuild_steps, steps_of
-from watcher.search_index import TERMS_TABLE, term_token
+from watcher.search_index import TERMS_TABLE, TOKEN_PREFIX
 
 CHUNK = 500  # keys per IN (...) list
 # Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
@@ -86,9 +86,25 @@ def short_terms(line: str) -> set[str]:
     return terms
 
 
+_CHAR_HEX: dict[str, str] = {}  # a character's UTF-8 in hex ("" for whitespace): term_document's cache
+
+
 def term_document(line: str) -> str:
-    """The SQLite term table's document of a passage: its terms' tokens, space-separated."""
-    return " ".join(term_token(term) for term in sorted(short_terms(line)))
+    """The SQLite term table's document of a passage: its terms' tokens (``term_token`` of each of
+    ``short_terms``), space-separated in the terms' order. Built from each character's UTF-8 in hex,
+    cached: a pair's token is its characters' hex run together, and hex of UTF-8 sorts as the terms do
+    (UTF-8 keeps code point order byte by byte), so no term is encoded nor compared as text."""
+    lowered = line.lower()
+    try:
+        hexes = list(map(_CHAR_HEX.__getitem__, lowered))
+    except KeyError:
+        for ch in set(lowered).difference(_CHAR_HEX):
+            _CHAR_HEX[ch] = "" if ch.isspace() else ch.encode("utf-8").hex()
+        hexes = list(map(_CHAR_HEX.__getitem__, lowered))
+    tokens = set(hexes)
+    tokens.update(a + b for a, b in itertools.pairwise(hexes) if a and b)
+    tokens.discard("")
+    return TOKEN_PREFIX + f" {TOKEN_PREFIX}".join(sorted(tokens)) if tokens else ""
 
 
 def store_terms(session: Session, texts: dict[int, str]) -> None:
