@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import Table, exists, func, select
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture, sha256_hex
@@ -25,6 +25,7 @@ from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import (
+    Base,
     Change,
     Check,
     ClaimProfileRecord,
@@ -176,10 +177,30 @@ class _Part:
     fresh: set[int]  # sources with nothing stored yet: no text version, index state or indication step
     bodies: dict[str, bytes]  # new snapshots' bodies by SHA-256, not stored yet
     versions: list[tuple[TextVersion, TextVersion | None]]  # new text versions and their previous ones
+    wrote: bool = False  # the transaction has written (bodies): SQLite's writer lock is held
 
     def store_bodies(self, session: Session) -> None:
-        store_bodies(session, self.bodies)
-        self.bodies = {}
+        if self.bodies:
+            store_bodies(session, self.bodies)
+            self.bodies, self.wrote = {}, True
+
+
+def number_rows(session: Session, rows: Sequence[Base]) -> None:
+    """SQLite: give new rows of one table (added, not flushed) their ids — the next ones after the
+    table's largest, as SQLite gives them — so that the flush inserts them by one executemany: without
+    them the ORM needs each row's generated id back, which it asks SQLite for one INSERT at a time.
+    Only for a transaction that has written already (SQLite's one writer lock is held until it ends, so
+    no other connection can take those ids), and only when no other new row of the table waits for an
+    id from the database. PostgreSQL inserts such rows by one statement anyway."""
+    if not rows or session.connection().dialect.name != "sqlite":
+        return
+    table = cast(Table, type(rows[0]).__table__)
+    ours = {id(row) for row in rows}
+    if any(type(other) is type(rows[0]) and id(other) not in ours for other in session.new):
+        return
+    top = session.connection().execute(select(func.max(table.c.id))).scalar() or 0
+    for number, row in enumerate(rows, start=top + 1):
+        row.id = number  # type: ignore[attr-defined]
 
 
 def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
@@ -209,15 +230,24 @@ def _record_part(
     part = _Part(fresh=fresh_sources(session, (c.source_id for c in captures)), bodies={}, versions=[])
     recorded = [_record(session, capture, part, settings=settings) for capture in captures]
     part.store_bodies(session)
+    if part.wrote:
+        pending = [version for version, _previous in part.versions if version.id is None]
+        number_rows(session, [version.snapshot for version in pending])
+        number_rows(session, pending)
     session.flush()  # the new snapshots and text versions (their checks are not in the session yet)
     for _source, check, snapshot, _change in recorded:
         if snapshot is not None:
             check.snapshot_id = snapshot.id
         session.add(check)
+    if part.wrote:
+        number_rows(session, [check for _source, check, _snapshot, _change in recorded])
     profiles = [
         on_new_version(session, version, previous) if on_new_version is not None else None
         for version, previous in part.versions
     ]
+    if part.wrote:
+        stored = [profile for profile in profiles if profile is not None]
+        number_rows(session, [profile for profile in stored if profile in session.new])
     session.flush()  # the claim profiles, in one INSERT
     first: list[tuple[TextVersion, ClaimProfileRecord | None]] = []
     for (version, _previous), profile in zip(part.versions, profiles, strict=True):
