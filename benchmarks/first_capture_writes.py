@@ -3,7 +3,7 @@
 Builds capture_rounds.py's site (N generated pages on 127.0.0.1), adds the pages as sources with the real
 CLI, then runs round 1 (every page new) in this process through ``check_with_discovery`` — the path of
 ``watcher check``, ``watcher run`` and the queue worker — and reports: SQL statements sent (an
-executemany counts once; its parameter sets beside it) per page, the parent's CPU ms per page
+executemany counts once) per page, the parent's CPU ms per page
 (``time.process_time``: the crawl child is not in it), and with ``--calls`` the Python calls of the
 round counted by cProfile. ``--dump FILE`` writes every table's rows (JSON lines, sorted) so that two
 trees' stores can be compared: captures come in the order of the sources (one request at a time) and
@@ -21,6 +21,7 @@ import json
 import os
 import pstats
 import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -29,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from capture_rounds import add_page_sources, build_site
+from capture_rounds import add_page_sources, build_site, database_bytes
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
 
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--calls", action="store_true", help="count Python calls with cProfile")
     parser.add_argument("--statements", action="store_true", help="list the statements sent, by their start")
     parser.add_argument("--dump", type=Path, help="write every table's rows here")
+    parser.add_argument("--keep", type=Path, help="SQLite: copy the database here (WAL checkpointed)")
     parser.add_argument("--concurrent", type=int, default=1, help="crawl requests at once (1: ids are stable)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="watcher-first-") as tmp:
@@ -142,13 +144,12 @@ def main() -> None:
                 os.environ.update(env)
                 settings = load_settings(env)
                 store = Store(url)
-                statements = [0, 0]
+                statements = [0]
                 kinds: Counter[str] = Counter()
 
                 @event.listens_for(Engine, "before_cursor_execute")
                 def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
                     statements[0] += 1
-                    statements[1] += len(parameters) if many else 1
                     kinds[" ".join(statement.split())[:70]] += 1
 
                 base = datetime(2026, 12, 3, 12, 0, 0, tzinfo=UTC)
@@ -176,7 +177,6 @@ def main() -> None:
                 "outcomes": outcomes,
                 "statements": statements[0],
                 "statements_per_page": round(statements[0] / args.pages, 2),
-                "parameter_sets": statements[1],
                 "parent_cpu_ms_per_page": round(cpu * 1000 / args.pages, 2),
                 "wall_s": round(wall, 2),
                 "load": os.getloadavg()[0],
@@ -188,6 +188,9 @@ def main() -> None:
             print(json.dumps(figures))
             if args.dump:
                 dump(url, args.dump)
+            if args.keep and not pg_name:
+                database_bytes(work / "watcher.db")  # folds the WAL into the file
+                shutil.copy(work / "watcher.db", args.keep)
         finally:
             if pg_name:
                 with admin.connect() as connection:

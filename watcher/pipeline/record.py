@@ -313,7 +313,9 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
                 if previous is not None and previous.text_sha256 == text_sha:
                     check.outcome = UNCHANGED
                 else:
-                    snapshot, version = _store_snapshot(session, source, capture, extracted, text_sha, part)
+                    snapshot, version = _store_snapshot(
+                        session, source, capture, extracted, text_sha, part, check.body_sha256
+                    )
                     check.outcome = CHANGED
                     if previous is not None:  # the change refers to the new version by id
                         part.store_bodies(session)
@@ -346,12 +348,18 @@ def _hint(capture: Capture, text: str) -> str | None:
 
 
 def _store_snapshot(
-    session: Session, source: Source, capture: Capture, extracted: Extracted, text_sha: str, part: _Part
+    session: Session,
+    source: Source,
+    capture: Capture,
+    extracted: Extracted,
+    text_sha: str,
+    part: _Part,
+    check_sha256: str | None = None,
 ) -> tuple[Snapshot, TextVersion]:
     """A new snapshot and its text version, added to the session (flushed with the rest of the part);
     its body is held in ``part`` until the part's bodies are stored."""
     content_type = capture.header("Content-Type")
-    sha256 = sha256_hex(capture.body)
+    sha256 = check_sha256 or sha256_hex(capture.body)
     part.bodies[sha256] = capture.body
     snapshot = Snapshot(
         source_id=source.id,
