@@ -16,7 +16,9 @@ A source's *chain* is its snapshots with text in capture order (fetched_at, then
 newest text version. ``index_new_version`` runs for every new text version (``record``): a version
 appended at the end of the chain updates the open intervals (closing those whose passage is gone,
 extending those still there, opening new ones); anything else (an archived capture older than the
-stored history, a re-extraction) rebuilds that source's intervals from its chain. ``reindex`` rebuilds
+stored history, a re-extraction) rebuilds that source's intervals from its chain. The first versions of
+a batch's sources that have nothing stored go to ``index_first_versions`` instead: chains of one, all
+written together. ``reindex`` rebuilds
 the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
 idempotent. Both produce the same rows (``chain_intervals`` decides both).
 """
