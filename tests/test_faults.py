@@ -546,7 +546,8 @@ STAGES = [
     ("claim profile", "INSERT INTO CLAIM_PROFILES", 1),
     ("alert", "INSERT INTO ALERTS", 1),
     ("commit", "COMMIT", 1),
-    ("second page's check row", "INSERT INTO CHECKS", 2),
+    # A batch's check rows are one INSERT (watcher.pipeline.record): the second page's own statement is its diff.
+    ("second page's diff", "INSERT INTO CHANGES", 2),
 ]
 
 

@@ -31,10 +31,12 @@ from watcher.pipeline.passages import (
     reindex,
     short_terms,
     stale_sources,
+    term_document,
 )
 from watcher.pipeline.record import record_capture
 from watcher.queries.claims import _indication_rows, _scanned_indication_rows, claim_timelines
 from watcher.search import matching_passages, search, search_method
+from watcher.search_index import term_token
 
 Row = tuple[Any, ...]
 
@@ -198,6 +200,12 @@ def test_intervals_cover_exactly_the_versions_that_contain_a_line(versions: list
 
 def test_short_terms() -> None:
     assert short_terms("TMS 療法") == {"t", "m", "s", "療", "法", "tm", "ms", "療法"}
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text() | st.sampled_from(["", " \u3000 ", "İstanbul Ǆ", "ＡＢ　ｃ療法", "a\u00a0b\U0001f600c", "TMS 療法"]))
+def test_term_document_is_the_tokens_of_the_short_terms_in_order(line: str) -> None:
+    assert term_document(line) == " ".join(term_token(term) for term in sorted(short_terms(line)))
 
 
 def test_indication_steps_answer_as_the_scan_of_every_profile(store: Store, settings: Settings) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -329,13 +331,22 @@ def store_body(session: Session, body: bytes) -> str:
     refer to it by. zlib level 6: level 9 and zstandard without a dictionary make HTML bodies no smaller
     (benchmarks/README.md, "Store size")."""
     digest = hashlib.sha256(body).hexdigest()
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(Body)
-        .values(sha256=digest, size=len(body), compression="zlib", data=zlib.compress(body, 6))
-        .on_conflict_do_nothing(index_elements=[Body.sha256])
-    )
+    store_bodies(session, {digest: body})
     return digest
+
+
+def store_bodies(session: Session, bodies: Mapping[str, bytes]) -> None:
+    """``store_body`` for several bodies (by their SHA-256) in one executemany statement."""
+    if not bodies:
+        return
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.connection().execute(
+        insert(cast(Table, Body.__table__)).on_conflict_do_nothing(index_elements=["sha256"]),
+        [
+            {"sha256": digest, "size": len(body), "compression": "zlib", "data": zlib.compress(body, 6)}
+            for digest, body in bodies.items()
+        ],
+    )
 
 
 def raw_bytes(item: Snapshot | Requisite) -> bytes:

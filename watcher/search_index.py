@@ -31,6 +31,7 @@ TERMS_TABLE = "passage_terms_fts"  # SQLite: the passages' one- and two-characte
 TERMS_INDEX = "ix_passages_terms"  # PostgreSQL: GIN over TERMS_FUNCTION(passages.text) (migration 0016)
 TERMS_FUNCTION = "watcher_short_terms"  # PostgreSQL: a text's lower-cased 1- and 2-character terms
 FTS_TABLES = (FTS_TABLE, TERMS_TABLE, "text_versions_fts")
+TOKEN_PREFIX = "t"  # SQLite: a term's token is this and its UTF-8 in hex (term_token)
 OCCURRENCES_INDEX = "ix_passage_occurrences_passage_source"  # 0014's covering index (0017: the primary key)
 
 
@@ -49,7 +50,7 @@ def include_object_for(dialect_name: str) -> IncludeObject:
 def term_token(term: str) -> str:
     """A term as one token of SQLite's term table: ``t`` and its UTF-8 in hex, which the FTS5 ``ascii``
     tokenizer keeps whole whatever the term's characters (punctuation, full-width, separators)."""
-    return "t" + term.encode("utf-8").hex()
+    return TOKEN_PREFIX + term.encode("utf-8").hex()
 
 
 def fts_triggers(fts: str, table: str) -> tuple[str, ...]:

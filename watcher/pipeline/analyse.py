@@ -25,52 +25,55 @@ from watcher.sources import extraction_selectors, extractor_version_sql, set_sel
 log = logging.getLogger(__name__)
 
 
-def profile_of(session: Session, version: TextVersion, *, new: bool = False) -> ClaimProfile:
-    """The stored profile for the current analyser version, computing and storing it when missing.
-    ``new``: the version was stored just now, so it has no profile yet and none is looked up."""
-    record = (
-        None
-        if new
-        else session.scalar(
-            select(ClaimProfileRecord).where(
-                ClaimProfileRecord.text_version_id == version.id,
-                ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-            )
+def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
+    """The stored profile for the current analyser version, computing and storing it when missing."""
+    record = session.scalar(
+        select(ClaimProfileRecord).where(
+            ClaimProfileRecord.text_version_id == version.id,
+            ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
         )
     )
     if record is not None:
         return ClaimProfile.from_dict(record.profile)
-    profile = analyze(version.text)
-    data = profile.to_dict()
-    session.add(
-        ClaimProfileRecord(
-            text_version_id=version.id,
-            source_id=version.source_id,
-            analyser_version=ANALYSER_VERSION,
-            profile=data,
-            indications=profile.indication_strengths(),
-            reference_count=len(profile.references),
-        )
-    )
+    profile, _record = _add_profile(session, version)
     session.flush()
     return profile
 
 
-def analyse_new_version(session: Session, version: TextVersion, previous: TextVersion | None) -> None:
+def _add_profile(session: Session, version: TextVersion) -> tuple[ClaimProfile, ClaimProfileRecord]:
+    """Compute a version's profile and add its record to the session (inserted by the next flush)."""
+    profile = analyze(version.text)
+    record = ClaimProfileRecord(
+        text_version_id=version.id,
+        source_id=version.source_id,
+        analyser_version=ANALYSER_VERSION,
+        profile=profile.to_dict(),
+        indications=profile.indication_strengths(),
+        reference_count=len(profile.references),
+    )
+    session.add(record)
+    return profile, record
+
+
+def analyse_new_version(
+    session: Session, version: TextVersion, previous: TextVersion | None
+) -> ClaimProfileRecord | None:
     """The pipeline's hook for every new text version, called once just after it is stored (so it has no
-    profile yet): profile it and alert on findings."""
+    profile yet): profile it and alert on findings. Returns the profile's record, added to the session
+    and not flushed (the recording flushes a batch's profiles at once); None for a site source."""
     source = session.get(Source, version.source_id)
     if source is not None and source.kind == "site":
-        return  # an entry point lists posts: its titles are not the clinic's claims (watcher.pipeline.discover)
-    profile = profile_of(session, version, new=True)
+        return None  # an entry point lists posts: its titles are not the clinic's claims (watcher.pipeline.discover)
+    profile, record = _add_profile(session, version)
     if previous is None:
         if source is not None and source.discovered_from_id is not None:
             alert_new_page(session, source, version, profile)
-        return
+        return record
     findings = compare(profile_of(session, previous), profile)
     created = record_alerts(session, findings, old=previous, new=version)
     for alert in created:
         log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "", version.source_id)
+    return record
 
 
 @dataclass(frozen=True)

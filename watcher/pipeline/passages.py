@@ -16,7 +16,9 @@ A source's *chain* is its snapshots with text in capture order (fetched_at, then
 newest text version. ``index_new_version`` runs for every new text version (``record``): a version
 appended at the end of the chain updates the open intervals (closing those whose passage is gone,
 extending those still there, opening new ones); anything else (an archived capture older than the
-stored history, a re-extraction) rebuilds that source's intervals from its chain. ``reindex`` rebuilds
+stored history, a re-extraction) rebuilds that source's intervals from its chain. The first versions of
+a batch's sources that have nothing stored go to ``index_first_versions`` instead: chains of one, all
+written together. ``reindex`` rebuilds
 the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
 idempotent. Both produce the same rows (``chain_intervals`` decides both).
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -38,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from watcher.models import (
     ClaimProfileRecord,
+    IndicationStep,
     Passage,
     PassageIndexState,
     PassageOccurrence,
@@ -45,13 +48,15 @@ from watcher.models import (
     Source,
     TextVersion,
 )
-from watcher.pipeline.claim_steps import rebuild_steps
-from watcher.search_index import TERMS_TABLE, term_token
+from watcher.pipeline.claim_steps import rebuild_steps, steps_of
+from watcher.search_index import TERMS_TABLE, TOKEN_PREFIX
 
 CHUNK = 500  # keys per IN (...) list
 # Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
 PASSAGES = cast(sa.Table, Passage.__table__)
 OCCURRENCES = cast(sa.Table, PassageOccurrence.__table__)
+STEPS = cast(sa.Table, IndicationStep.__table__)
+STATES = cast(sa.Table, PassageIndexState.__table__)
 
 
 def passage_lines(text: str) -> list[str]:
@@ -83,9 +88,25 @@ def short_terms(line: str) -> set[str]:
     return terms
 
 
+_CHAR_HEX: dict[str, str] = {}  # a character's UTF-8 in hex ("" for whitespace): term_document's cache
+
+
 def term_document(line: str) -> str:
-    """The SQLite term table's document of a passage: its terms' tokens, space-separated."""
-    return " ".join(term_token(term) for term in sorted(short_terms(line)))
+    """The SQLite term table's document of a passage: its terms' tokens (``term_token`` of each of
+    ``short_terms``), space-separated in the terms' order. Built from each character's UTF-8 in hex,
+    cached: a pair's token is its characters' hex run together, and hex of UTF-8 sorts as the terms do
+    (UTF-8 keeps code point order byte by byte), so no term is encoded nor compared as text."""
+    lowered = line.lower()
+    try:
+        hexes = list(map(_CHAR_HEX.__getitem__, lowered))
+    except KeyError:
+        for ch in set(lowered).difference(_CHAR_HEX):
+            _CHAR_HEX[ch] = "" if ch.isspace() else ch.encode("utf-8").hex()
+        hexes = list(map(_CHAR_HEX.__getitem__, lowered))
+    tokens = set(hexes)
+    tokens.update(a + b for a, b in itertools.pairwise(hexes) if a and b)
+    tokens.discard("")
+    return TOKEN_PREFIX + f" {TOKEN_PREFIX}".join(sorted(tokens)) if tokens else ""
 
 
 def store_terms(session: Session, texts: dict[int, str]) -> None:
@@ -311,6 +332,49 @@ def index_new_version(session: Session, version: TextVersion) -> None:
     state.last_profile_id = rebuild_steps(session, version.source_id)  # a page's few steps: rebuilt whole
     session.add(state)
     session.flush()
+
+
+def index_first_versions(session: Session, versions: Sequence[tuple[TextVersion, ClaimProfileRecord | None]]) -> None:
+    """``index_new_version`` for the first text versions of sources that have nothing stored before them
+    (no other text version, no index state, no indication step: the recording knows it), with their
+    claim profiles (flushed, or None): each a chain of one, so nothing is read back or deleted, and all
+    of them written by a few Core statements — their passages (``passage_ids``), intervals, indication
+    steps and index states — instead of a few per page. The rows are those ``rebuild_source`` makes."""
+    if not versions:
+        return
+    opened: list[tuple[TextVersion, dict[str, Interval]]] = []
+    for version, _profile in versions:
+        open_: dict[str, Interval] = {}
+        advance(open_, passage_lines(version.text), version.snapshot.id, version.snapshot.fetched_at)
+        opened.append((version, open_))
+    ids = passage_ids(session, dict.fromkeys(line for _version, open_ in opened for line in open_))
+    occurrences = [
+        interval.row(ids[line], version.source_id) for version, open_ in opened for line, interval in open_.items()
+    ]
+    if occurrences:
+        session.connection().execute(insert(OCCURRENCES), occurrences)
+    steps = [
+        {**step, "source_id": version.source_id}
+        for version, profile in versions
+        if profile is not None
+        for step in steps_of([(version.snapshot.id, version.snapshot.fetched_at, profile.indications)])
+    ]
+    if steps:
+        session.connection().execute(insert(STEPS), steps)
+    session.connection().execute(
+        insert(STATES),
+        [
+            {
+                "source_id": version.source_id,
+                "last_text_version_id": version.id,
+                "last_snapshot_id": version.snapshot.id,
+                "last_fetched_at": version.snapshot.fetched_at,
+                "versions": 1,
+                "last_profile_id": profile.id if profile is not None else None,
+            }
+            for version, profile in versions
+        ],
+    )
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ Each new text version is handed to ``on_new_version`` (``watcher.pipeline.analys
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, exists, func, select
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture, sha256_hex
@@ -24,8 +24,20 @@ from watcher.config import Settings
 from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
-from watcher.models import Change, Check, Screenshot, Snapshot, Source, TextVersion, store_body
-from watcher.pipeline.passages import index_new_version
+from watcher.models import (
+    Base,
+    Change,
+    Check,
+    ClaimProfileRecord,
+    IndicationStep,
+    PassageIndexState,
+    Screenshot,
+    Snapshot,
+    Source,
+    TextVersion,
+    store_bodies,
+)
+from watcher.pipeline.passages import index_first_versions, index_new_version
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
 from watcher.sources import discovery_info, extraction_selectors, source_extractor_version
@@ -63,8 +75,10 @@ class CheckResult:
         }
 
 
-# Called for every new text version with (session, new, previous); the claim analysis hooks in here.
-VersionHook = Callable[[Session, TextVersion, TextVersion | None], None]
+# Called for every new text version with (session, new, previous); the claim analysis hooks in here. It
+# returns the claim profile it stored for the new version (not flushed yet), if any: the passage index
+# takes a page's first indication steps from it instead of reading it back.
+VersionHook = Callable[[Session, TextVersion, TextVersion | None], ClaimProfileRecord | None]
 
 
 def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
@@ -119,11 +133,22 @@ def record_capture(
 def record_captures(
     session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None = None
 ) -> list[CheckResult]:
-    """``record_capture`` for several captures in one session, with one flush for all: a 304 or an
-    unchanged page adds its check row and waits in the session, so a batch of them costs one INSERT
-    (and the sources' updates one executemany) instead of a flush each; a new version still flushes as
-    it is stored (its rows need their ids). Results in the order of ``captures``."""
-    recorded = [_record(session, capture, settings=settings, on_new_version=on_new_version) for capture in captures]
+    """``record_capture`` for several captures in one session, their writes gathered per batch: the
+    checks in one INSERT (and the sources' updates one executemany), the new snapshots' bodies in one
+    executemany, their snapshots and text versions in one flush, their claim profiles in one more, and
+    the passage index of the pages' first versions in a few Core statements (``index_first_versions``).
+    A source with no stored text, no index state and no indication steps (one query for the batch) is
+    known to have no previous version, so nothing is looked up for it. A source met twice starts a new
+    part of the batch, so that its second capture finds the first one's version. Results in the order
+    of ``captures``."""
+    recorded: list[_Recorded] = []
+    part: list[Capture] = []
+    for capture in captures:
+        if any(held.source_id == capture.source_id for held in part):
+            recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
+            part = []
+        part.append(capture)
+    recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
     session.flush()
     return [_result(*parts) for parts in recorded]
 
@@ -145,7 +170,98 @@ def _result(source: Source, check: Check, snapshot: Snapshot | None, change: Cha
     )
 
 
-def _record(session: Session, capture: Capture, *, settings: Settings, on_new_version: VersionHook | None) -> _Recorded:
+@dataclass
+class _Part:
+    """What a part of a batch (captures of distinct sources) holds until it is written."""
+
+    fresh: set[int]  # sources with nothing stored yet: no text version, index state or indication step
+    bodies: dict[str, bytes]  # new snapshots' bodies by SHA-256, not stored yet
+    versions: list[tuple[TextVersion, TextVersion | None]]  # new text versions and their previous ones
+    wrote: bool = False  # the transaction has written (bodies): SQLite's writer lock is held
+
+    def store_bodies(self, session: Session) -> None:
+        if self.bodies:
+            store_bodies(session, self.bodies)
+            self.bodies, self.wrote = {}, True
+
+
+def number_rows(session: Session, rows: Sequence[Base]) -> None:
+    """SQLite: give new rows of one table (added, not flushed) their ids — the next ones after the
+    table's largest, as SQLite gives them — so that the flush inserts them by one executemany: without
+    them the ORM needs each row's generated id back, which it asks SQLite for one INSERT at a time.
+    Only for a transaction that has written already (SQLite's one writer lock is held until it ends, so
+    no other connection can take those ids), and only when no other new row of the table waits for an
+    id from the database. PostgreSQL inserts such rows by one statement anyway."""
+    if not rows or session.connection().dialect.name != "sqlite":
+        return
+    table = cast(Table, type(rows[0]).__table__)
+    ours = {id(row) for row in rows}
+    if any(type(other) is type(rows[0]) and id(other) not in ours for other in session.new):
+        return
+    top = session.connection().execute(select(func.max(table.c.id))).scalar() or 0
+    for number, row in enumerate(rows, start=top + 1):
+        row.id = number  # type: ignore[attr-defined]
+
+
+def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
+    """Those of the sources that have nothing stored from a capture: no text version, no passage index
+    state and no indication step (one query). Their capture's previous version is known to be none and
+    their first text is indexed without reading anything back."""
+    ids = sorted(set(source_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Source.id).where(
+                Source.id.in_(ids),
+                ~exists().where(TextVersion.source_id == Source.id),
+                ~exists().where(PassageIndexState.source_id == Source.id),
+                ~exists().where(IndicationStep.source_id == Source.id),
+            )
+        )
+    )
+
+
+def _record_part(
+    session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None
+) -> list[_Recorded]:
+    if not captures:
+        return []
+    part = _Part(fresh=fresh_sources(session, (c.source_id for c in captures)), bodies={}, versions=[])
+    recorded = [_record(session, capture, part, settings=settings) for capture in captures]
+    part.store_bodies(session)
+    if part.wrote:
+        pending = [version for version, _previous in part.versions if version.id is None]
+        number_rows(session, [version.snapshot for version in pending])
+        number_rows(session, pending)
+    session.flush()  # the new snapshots and text versions (their checks are not in the session yet)
+    for _source, check, snapshot, _change in recorded:
+        if snapshot is not None:
+            check.snapshot_id = snapshot.id
+        session.add(check)
+    if part.wrote:
+        number_rows(session, [check for _source, check, _snapshot, _change in recorded])
+    profiles = [
+        on_new_version(session, version, previous) if on_new_version is not None else None
+        for version, previous in part.versions
+    ]
+    if part.wrote:
+        stored = [profile for profile in profiles if profile is not None]
+        number_rows(session, [profile for profile in stored if profile in session.new])
+    session.flush()  # the claim profiles, in one INSERT
+    first: list[tuple[TextVersion, ClaimProfileRecord | None]] = []
+    for (version, _previous), profile in zip(part.versions, profiles, strict=True):
+        if version.source_id in part.fresh:
+            first.append((version, profile))
+        else:
+            index_first_versions(session, first)  # in capture order: ids as when indexed one by one
+            first = []
+            index_new_version(session, version)
+    index_first_versions(session, first)
+    return recorded
+
+
+def _record(session: Session, capture: Capture, part: _Part, *, settings: Settings) -> _Recorded:
     source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
@@ -162,7 +278,6 @@ def _record(session: Session, capture: Capture, *, settings: Settings, on_new_ve
     if capture.body:
         check.body_sha256 = sha256_hex(capture.body)
         check.body_size = len(capture.body)
-    session.add(check)
     snapshot: Snapshot | None = None
     change: Change | None = None
 
@@ -171,7 +286,10 @@ def _record(session: Session, capture: Capture, *, settings: Settings, on_new_ve
     else:
         # An archived capture may be older than stored history (a backfill of a source watched
         # already): it is compared with the version before it, the later history left as it stands.
-        previous = latest_text_version(session, source, before=capture.fetched_at if capture.archive_url else None)
+        previous = None
+        if source.id not in part.fresh:
+            part.store_bodies(session)  # the lookup flushes the part's snapshots: their bodies first
+            previous = latest_text_version(session, source, before=capture.fetched_at if capture.archive_url else None)
         if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
             check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
             check.hint = _hint(capture, previous.text)
@@ -195,14 +313,15 @@ def _record(session: Session, capture: Capture, *, settings: Settings, on_new_ve
                 if previous is not None and previous.text_sha256 == text_sha:
                     check.outcome = UNCHANGED
                 else:
-                    snapshot, version = _store_snapshot(session, source, capture, extracted, text_sha)
-                    check.snapshot_id = snapshot.id
+                    snapshot, version = _store_snapshot(
+                        session, source, capture, extracted, text_sha, part, check.body_sha256
+                    )
                     check.outcome = CHANGED
-                    if previous is not None:
+                    if previous is not None:  # the change refers to the new version by id
+                        part.store_bodies(session)
+                        session.flush()
                         change = _store_change(session, previous, version, settings=settings)
-                    if on_new_version is not None:
-                        on_new_version(session, version, previous)
-                    index_new_version(session, version)
+                    part.versions.append((version, previous))
         if check.outcome in (CHANGED, UNCHANGED) and capture.archive_url is None:
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
@@ -229,9 +348,19 @@ def _hint(capture: Capture, text: str) -> str | None:
 
 
 def _store_snapshot(
-    session: Session, source: Source, capture: Capture, extracted: Extracted, text_sha: str
+    session: Session,
+    source: Source,
+    capture: Capture,
+    extracted: Extracted,
+    text_sha: str,
+    part: _Part,
+    check_sha256: str | None = None,
 ) -> tuple[Snapshot, TextVersion]:
+    """A new snapshot and its text version, added to the session (flushed with the rest of the part);
+    its body is held in ``part`` until the part's bodies are stored."""
     content_type = capture.header("Content-Type")
+    sha256 = check_sha256 or sha256_hex(capture.body)
+    part.bodies[sha256] = capture.body
     snapshot = Snapshot(
         source_id=source.id,
         fetched_at=capture.fetched_at,
@@ -241,7 +370,7 @@ def _store_snapshot(
         headers=capture.headers,
         content_type=content_type[:200] if content_type else None,
         encoding=extracted_encoding(capture),
-        sha256=store_body(session, capture.body),
+        sha256=sha256,
         size=len(capture.body),
         archive_url=capture.archive_url,
     )
@@ -259,6 +388,7 @@ def _store_snapshot(
     )
     session.add(version)
     if capture.screenshot:
+        part.store_bodies(session)
         session.flush()  # the screenshot refers to the snapshot by id
         session.add(
             Screenshot(
@@ -271,7 +401,6 @@ def _store_snapshot(
                 data=capture.screenshot,
             )
         )
-    session.flush()
     return snapshot, version
 
 

@@ -1,0 +1,176 @@
+"""Recording a batch of captures in one session (``record_captures``: the writes gathered per batch, the
+first versions of pages with nothing stored indexed by a few Core statements) stores exactly what
+recording the same captures one at a time stores, and its passage index and indication steps are those
+``rebuild_source`` makes from the stored chain; on both databases. The batch mixes first captures, a
+page with history (its previous version looked up, a change and alerts), a page captured twice in the
+batch, an archived capture, a failed one and an unchanged one."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from history_factory import A_V1, A_V2, A_V3, B_V1, B_V2, S_V1, at
+from sqlalchemy.orm import Session
+
+from watcher.capture import Capture
+from watcher.config import Settings
+from watcher.db import Store
+from watcher.models import Base, IndicationStep
+from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.passages import rebuild_source
+from watcher.pipeline.record import fresh_sources, record_capture, record_captures
+from watcher.sources import SourceSpec, add_sources
+
+KEYS = 5
+# (page key, day, html or None for an HTTP 500, archived): the batch, in the order it arrives.
+BATCH = [
+    (0, 2, A_V2, False),
+    (1, 2, B_V1, False),
+    (2, 2, A_V3, False),  # has history: compared with its version of day 0
+    (1, 3, B_V2, False),  # the same page again: compared with the version of day 2 above
+    (3, 2, None, False),  # a failed check
+    (4, 1, S_V1, True),  # an archived capture of a page never captured
+    (0, 3, A_V2, False),  # unchanged
+]
+HISTORY = [(2, 0, A_V1, False)]
+INDEX_TABLES = ("passage_occurrences", "indication_steps", "passage_index_state")
+
+
+def _capture(source_id: int, url: str, day: int, html: str | None, archived: bool) -> Capture:
+    return Capture(
+        source_id=source_id,
+        requested_url=url,
+        final_url=url,
+        fetched_at=at(day),
+        duration_ms=5,
+        status=200 if html is not None else 500,
+        headers={"Content-Type": ["text/html; charset=utf-8"], "ETag": [f'"{day}"']},
+        body=(html or "<h1>Internal Server Error</h1>").encode("utf-8"),
+        archive_url=f"https://web.archive.org/web/2026/{url}" if archived else None,
+    )
+
+
+def _add_group(store: Store, host: str) -> list[tuple[int, str]]:
+    urls = [f"https://{host}/page-{key}" for key in range(KEYS)]
+    with store.session() as session:
+        return [(source.id, source.url) for source in add_sources(session, [SourceSpec(url=url) for url in urls])]
+
+
+def dump(session: Session, group: list[tuple[int, str]]) -> dict[str, list[str]]:
+    """The group's rows of every table that has a source, ids replaced by what they stand for: a source
+    by its page key, a snapshot by its page and capture time, a text version or profile by its snapshot's,
+    a passage by its text; creation times left out."""
+    key = {source_id: n for n, (source_id, _url) in enumerate(group)}
+    snapshots = {
+        sid: (key[src], str(fetched))
+        for sid, src, fetched in session.execute(sa.text("SELECT id, source_id, fetched_at FROM snapshots"))
+        if src in key
+    }
+    versions = {
+        tv: snapshots.get(snap) for tv, snap in session.execute(sa.text("SELECT id, snapshot_id FROM text_versions"))
+    }
+    profiles = {
+        pid: versions.get(tv) for pid, tv in session.execute(sa.text("SELECT id, text_version_id FROM claim_profiles"))
+    }
+    passages: dict[int, str] = {row[0]: row[1] for row in session.execute(sa.text("SELECT id, text FROM passages"))}
+    mapped: dict[str, Any] = {"snapshot_id": snapshots, "version_id": versions, "profile_id": profiles}
+
+    def plain(column: str, value: Any) -> Any:
+        if column == "source_id":
+            return key[value]
+        if column == "passage_id":
+            return passages[value]
+        for suffix, ids in mapped.items():
+            if column.endswith(suffix) and value is not None:
+                return ids.get(value, f"unknown {value}")
+        if isinstance(value, str):
+            return re.sub(r"\w+\.example", "host", value)  # the groups' URLs
+        return value if isinstance(value, int | float | type(None)) else str(value)
+
+    tables: dict[str, list[str]] = {}
+    for table in Base.metadata.sorted_tables:
+        if "source_id" not in table.c or table.name == "sources":
+            continue
+        rows = session.execute(sa.select(table).where(table.c.source_id.in_(list(key)))).mappings()
+        tables[table.name] = sorted(
+            repr(
+                sorted(
+                    (c, plain(c, v))
+                    for c, v in row.items()
+                    if c not in ("id", "created_at", "detected_at", "diff_seconds")
+                )
+            )
+            for row in rows
+        )
+    return tables
+
+
+def test_a_batch_stores_what_captures_one_at_a_time_store(store: Store, settings: Settings) -> None:
+    one, batch = _add_group(store, "one.example"), _add_group(store, "batch.example")
+    for group in (one, batch):
+        for key, day, html, archived in HISTORY:
+            with store.session() as session:
+                record_capture(
+                    session,
+                    _capture(*group[key], day, html, archived),
+                    settings=settings,
+                    on_new_version=analyse_new_version,
+                )
+    with store.session() as session:
+        fresh = fresh_sources(session, [source_id for source_id, _url in batch])
+        assert fresh == {source_id for n, (source_id, _url) in enumerate(batch) if n != 2}
+    for key, day, html, archived in BATCH:
+        with store.session() as session:
+            record_capture(
+                session, _capture(*one[key], day, html, archived), settings=settings, on_new_version=analyse_new_version
+            )
+    with store.session() as session:
+        results = record_captures(
+            session,
+            [_capture(*batch[key], day, html, archived) for key, day, html, archived in BATCH],
+            settings=settings,
+            on_new_version=analyse_new_version,
+        )
+    assert [r.outcome for r in results] == ["changed", "changed", "changed", "changed", "error", "changed", "unchanged"]
+    assert all(r.check_id for r in results) and [r.source_id for r in results] == [batch[k][0] for k, *_ in BATCH]
+    with store.session() as session:
+        stored_one, stored_batch = dump(session, one), dump(session, batch)
+        assert stored_batch == stored_one
+        assert stored_batch["changes"] and stored_batch["alerts"] and stored_batch["indication_steps"]
+        assert len(stored_batch["passage_index_state"]) == KEYS - 1  # the failed page has no text
+        for source_id, _url in batch:  # the index as rebuilt from the stored chain: the same rows
+            rebuild_source(session, source_id)
+        rebuilt = dump(session, batch)
+        assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored_batch[t] for t in INDEX_TABLES}
+
+
+def test_a_source_with_stored_text_but_no_index_is_not_fresh(store: Store, settings: Settings) -> None:
+    """A store whose index was never built (upgraded, not reindexed yet) or whose steps outlived their
+    versions: such sources are not taken for first captures, so their history is looked up and rebuilt."""
+    group = _add_group(store, "old.example")
+    with store.session() as session:
+        record_capture(
+            session, _capture(*group[0], 0, A_V1, False), settings=settings, on_new_version=analyse_new_version
+        )
+        session.execute(sa.text("DELETE FROM passage_index_state"))
+        stray = {"indication": "depression", "snapshot_id": 0, "fetched_at": at(0), "strength": 1}
+        session.execute(sa.insert(IndicationStep).values(source_id=group[1][0], **stray))
+    with store.session() as session:
+        assert fresh_sources(session, [s for s, _url in group]) == {s for s, _url in group[2:]}
+        results = record_captures(
+            session,
+            [_capture(*group[0], 1, A_V2, False), _capture(*group[1], 1, B_V1, False)],
+            settings=settings,
+            on_new_version=analyse_new_version,
+        )
+        assert [r.outcome for r in results] == ["changed", "changed"] and results[0].change_id is not None
+    with store.session() as session:
+        stored = dump(session, group)
+        assert len(stored["passage_index_state"]) == 2
+        assert not any("unknown" in step for step in stored["indication_steps"])  # the stray step is gone
+        for source_id, _url in group:
+            rebuild_source(session, source_id)
+        rebuilt = dump(session, group)
+        assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored[t] for t in INDEX_TABLES}
