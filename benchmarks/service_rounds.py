@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -143,7 +144,7 @@ def scratch_database(url: str | None, folder: Path) -> Iterator[str]:
 
 
 def dump(store: Store) -> dict[str, Any]:
-    """What the rounds stored, per source URL, without ids or times."""
+    """What the rounds stored, per source URL path (the site's port differs), without ids or times."""
     out: dict[str, Any] = {}
     with store.session() as session:
         urls = dict(session.execute(select(Source.id, Source.url)).all())
@@ -155,7 +156,7 @@ def dump(store: Store) -> dict[str, Any]:
             chain.update((sid, n) for n, sid in enumerate(ids))
         tv_place = {tv.id: chain[tv.snapshot_id] for tv in session.scalars(select(TextVersion))}
         for source_id, url in urls.items():
-            out[url] = entry = {
+            out[urlsplit(url).path] = entry = {
                 "versions": [],
                 "changes": [],
                 "profiles": [],

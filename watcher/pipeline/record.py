@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from watcher.capture import Capture, sha256_hex
 from watcher.changes import diff_texts
@@ -69,9 +69,11 @@ VersionHook = Callable[[Session, TextVersion, TextVersion | None], None]
 
 def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
     """The source's newest text version under its current extractor version (its selectors' one),
-    or its newest captured before ``before`` when given."""
+    or its newest captured before ``before`` when given; its snapshot is loaded with it (one query:
+    the recording compares the snapshot's hash, the alerts read its time)."""
     query = (
         select(TextVersion)
+        .options(contains_eager(TextVersion.snapshot))
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
         .where(TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source))
     )
