@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -238,6 +239,7 @@ def main() -> None:
     parser.add_argument("--calls", action="store_true", help="cProfile the parent's rounds 2 and 3 (call counts)")
     parser.add_argument("--profile-out", default=None, help="write round 2's cProfile stats here (with --calls)")
     parser.add_argument("--spy", default=None, help="py-spy raw profile of the parent during round 2 only, here")
+    parser.add_argument("--sql-log", default=None, help="round 2's SQL statements, counted, here")
     parser.add_argument("--dump", default=None, help="write the stored rows (ids and times left out) here")
     args = parser.parse_args()
 
@@ -259,11 +261,14 @@ def main() -> None:
             settings = load_settings()
             store = Store(url)
             statements = 0
+            sql_log: list[str] | None = None
 
             @event.listens_for(store.engine, "before_cursor_execute")
-            def _count(*_args: Any) -> None:
+            def _count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
                 nonlocal statements
                 statements += 1
+                if sql_log is not None:
+                    sql_log.append(statement)
 
             service = Service(store, settings)
             service.crawler = Crawler(settings)
@@ -280,6 +285,7 @@ def main() -> None:
                             session.execute(update(Source).values(next_due_at=None))
                         profiler = cProfile.Profile() if args.calls and number > 1 else None
                         statements = 0
+                        sql_log = [] if args.sql_log and number == 2 else None
                         child_before = child_cpu(service.crawler.pid)
                         cpu, wall = time.process_time(), time.perf_counter()
                         outcomes: dict[str, int] = {}
@@ -305,6 +311,11 @@ def main() -> None:
                             line += f", {stats.total_calls} Python calls"  # type: ignore[attr-defined]
                             if number == 2 and args.profile_out:
                                 stats.dump_stats(args.profile_out)
+                        if sql_log is not None:
+                            counts = Counter(" ".join(statement.split()) for statement in sql_log)
+                            Path(args.sql_log).write_text(
+                                "".join(f"{n:6d} {statement[:300]}\n" for statement, n in counts.most_common())
+                            )
                         print(line, f"(load {os.getloadavg()[0]:.1f})", flush=True)
                 finally:
                     site.close()

@@ -312,9 +312,11 @@ def index_new_version(session: Session, version: TextVersion) -> None:
     if new:
         opened = [Interval(line, snapshot.id, snapshot.fetched_at, snapshot.id, snapshot.fetched_at) for line in new]
         connection.execute(insert(OCCURRENCES), [i.row(ids[i.line], version.source_id) for i in opened])
+    # The steps first: their queries would flush a half-updated state (one UPDATE more).
+    profile_id = append_steps(session, version, indexed_profile_id=state.last_profile_id)
     state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
     state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
-    state.last_profile_id = append_steps(session, version, indexed_profile_id=state.last_profile_id)
+    state.last_profile_id = profile_id
     session.add(state)
     session.flush()
 

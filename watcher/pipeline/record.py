@@ -164,7 +164,6 @@ def _record(session: Session, capture: Capture, *, settings: Settings, on_new_ve
     if capture.body:
         check.body_sha256 = sha256_hex(capture.body)
         check.body_size = len(capture.body)
-    session.add(check)
     snapshot: Snapshot | None = None
     change: Change | None = None
 
@@ -209,6 +208,9 @@ def _record(session: Session, capture: Capture, *, settings: Settings, on_new_ve
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
             source.last_modified = capture.header("Last-Modified")
+    # Added complete, so that its row is one INSERT (the queries above would flush it half-filled, and
+    # then UPDATE it twice); the next query's or the batch's flush inserts it, in the captures' order.
+    session.add(check)
     return source, check, snapshot, change
 
 
