@@ -10,17 +10,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from history_factory import TERM_JA, URL_A, URL_B, URL_S, at, build_history, page
+from history_factory import A_V1, A_V2, A_V3, TERM_JA, URL_A, URL_B, URL_S, at, build_history, capture, page
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import IndicationStep, Passage, PassageIndexState, PassageOccurrence, Snapshot, Source
+from watcher.models import (
+    ClaimProfileRecord,
+    IndicationStep,
+    Passage,
+    PassageIndexState,
+    PassageOccurrence,
+    Snapshot,
+    Source,
+    TextVersion,
+)
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import (
     advance,
@@ -28,6 +37,7 @@ from watcher.pipeline.passages import (
     clear_terms,
     index_incomplete,
     passage_lines,
+    rebuild_source,
     reindex,
     short_terms,
     stale_sources,
@@ -35,6 +45,7 @@ from watcher.pipeline.passages import (
 from watcher.pipeline.record import record_capture
 from watcher.queries.claims import _indication_rows, _scanned_indication_rows, claim_timelines
 from watcher.search import matching_passages, search, search_method
+from watcher.sources import SourceSpec, add_sources
 
 Row = tuple[Any, ...]
 
@@ -231,3 +242,36 @@ def test_pages_not_indexed_yet_are_read_the_slow_way_and_searches_say_so(
         assert "watcher reindex" in caplog.text
         reindex(session)
         assert not index_incomplete(session)
+
+
+def test_steps_appended_for_a_new_version_equal_a_rebuild_also_after_a_late_profile(
+    store: Store, settings: Settings
+) -> None:
+    """A version appended at a page's end adds its indication steps to those stored (``append_steps``);
+    when an earlier version was profiled after the steps were built (here: its profile was of an older
+    analyser, so the steps left it out, and the new version's analysis profiles it again), the steps are
+    rebuilt whole instead. Either way they equal a rebuild from every profile."""
+    with store.session() as session:
+        a = add_sources(session, [SourceSpec(url=URL_A)])[0].id
+    capture(store, settings, a, URL_A, 0, A_V1)
+    capture(store, settings, a, URL_A, 2, A_V2)
+    with store.session() as session:
+        appended = step_rows(session)
+        rebuild_source(session, a)
+        assert step_rows(session) == appended and appended
+        v2 = session.scalars(select(TextVersion.id).where(TextVersion.source_id == a).order_by(TextVersion.id)).all()[
+            -1
+        ]
+        session.execute(
+            update(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == v2).values(analyser_version="old")
+        )
+        rebuild_source(session, a)  # the steps of the current analyser: v2 left out
+        without_v2 = step_rows(session)
+    capture(store, settings, a, URL_A, 5, A_V3)  # profiles v2 again (the previous version) and v3
+    with store.session() as session:
+        written = step_rows(session)
+        rebuild_source(session, a)
+        rebuilt = step_rows(session)
+    assert written == rebuilt
+    # v2 (depression proven, schizophrenia listed) has its steps again, as in the rebuild.
+    assert {row[2] for row in rebuilt} - {row[2] for row in without_v2}
