@@ -14,7 +14,7 @@ from history_factory import A_V1, A_V2, A_V3, TERM_JA, URL_A, URL_B, URL_S, at, 
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture
@@ -275,3 +275,32 @@ def test_steps_appended_for_a_new_version_equal_a_rebuild_also_after_a_late_prof
     assert written == rebuilt
     # v2 (depression proven, schizophrenia listed) has its steps again, as in the rebuild.
     assert {row[2] for row in rebuilt} - {row[2] for row in without_v2}
+
+
+def test_a_changed_page_is_recorded_without_row_by_row_updates(store: Store, settings: Settings) -> None:
+    """A new version of a known page: its check is one INSERT (not INSERT then UPDATEs), the open
+    intervals are extended and closed by one UPDATE each (not one per passage), the index state is
+    updated once, and its alerts' identities are read by one query."""
+    with store.session() as session:
+        a = add_sources(session, [SourceSpec(url=URL_A)])[0].id
+    capture(store, settings, a, URL_A, 0, A_V1)
+    statements: list[str] = []
+
+    def log(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(store.engine, "before_cursor_execute", log)
+    try:
+        capture(store, settings, a, URL_A, 2, A_V2)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", log)
+
+    def count(prefix: str) -> int:
+        return sum(statement.startswith(prefix) for statement in statements)
+
+    assert count("insert into checks") == 1 and count("update checks") == 0
+    assert count("update passage_occurrences set last_snapshot_id") == 1
+    assert count("update passage_occurrences set gone_snapshot_id") == 1
+    assert count("update passage_index_state") == 1
+    assert count("insert into alerts") >= 1  # depression possible -> proven: alerts were raised
+    assert sum("from alerts" in statement for statement in statements) == 1
