@@ -10,17 +10,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from history_factory import TERM_JA, URL_A, URL_B, URL_S, at, build_history, page
+from history_factory import A_V1, A_V2, A_V3, TERM_JA, URL_A, URL_B, URL_S, at, build_history, capture, page
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import IndicationStep, Passage, PassageIndexState, PassageOccurrence, Snapshot, Source
+from watcher.models import (
+    ClaimProfileRecord,
+    IndicationStep,
+    Passage,
+    PassageIndexState,
+    PassageOccurrence,
+    Snapshot,
+    Source,
+    TextVersion,
+)
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import (
     advance,
@@ -28,6 +37,7 @@ from watcher.pipeline.passages import (
     clear_terms,
     index_incomplete,
     passage_lines,
+    rebuild_source,
     reindex,
     short_terms,
     stale_sources,
@@ -37,6 +47,7 @@ from watcher.pipeline.record import record_capture
 from watcher.queries.claims import _indication_rows, _scanned_indication_rows, claim_timelines
 from watcher.search import matching_passages, search, search_method
 from watcher.search_index import term_token
+from watcher.sources import SourceSpec, add_sources
 
 Row = tuple[Any, ...]
 
@@ -239,3 +250,65 @@ def test_pages_not_indexed_yet_are_read_the_slow_way_and_searches_say_so(
         assert "watcher reindex" in caplog.text
         reindex(session)
         assert not index_incomplete(session)
+
+
+def test_steps_appended_for_a_new_version_equal_a_rebuild_also_after_a_late_profile(
+    store: Store, settings: Settings
+) -> None:
+    """A version appended at a page's end adds its indication steps to those stored (``append_steps``);
+    when an earlier version was profiled after the steps were built (here: its profile was of an older
+    analyser, so the steps left it out, and the new version's analysis profiles it again), the steps are
+    rebuilt whole instead. Either way they equal a rebuild from every profile."""
+    with store.session() as session:
+        a = add_sources(session, [SourceSpec(url=URL_A)])[0].id
+    capture(store, settings, a, URL_A, 0, A_V1)
+    capture(store, settings, a, URL_A, 2, A_V2)
+    with store.session() as session:
+        appended = step_rows(session)
+        rebuild_source(session, a)
+        assert step_rows(session) == appended and appended
+        v2 = session.scalars(select(TextVersion.id).where(TextVersion.source_id == a).order_by(TextVersion.id)).all()[
+            -1
+        ]
+        session.execute(
+            update(ClaimProfileRecord).where(ClaimProfileRecord.text_version_id == v2).values(analyser_version="old")
+        )
+        rebuild_source(session, a)  # the steps of the current analyser: v2 left out
+        without_v2 = step_rows(session)
+    capture(store, settings, a, URL_A, 5, A_V3)  # profiles v2 again (the previous version) and v3
+    with store.session() as session:
+        written = step_rows(session)
+        rebuild_source(session, a)
+        rebuilt = step_rows(session)
+    assert written == rebuilt
+    # v2 (depression proven, schizophrenia listed) has its steps again, as in the rebuild.
+    assert {row[2] for row in rebuilt} - {row[2] for row in without_v2}
+
+
+def test_a_changed_page_is_recorded_without_row_by_row_updates(store: Store, settings: Settings) -> None:
+    """A new version of a known page: its check is one INSERT (not INSERT then UPDATEs), the open
+    intervals are extended and closed by one UPDATE each (not one per passage), the index state is
+    updated once, and its alerts' identities are read by one query."""
+    with store.session() as session:
+        a = add_sources(session, [SourceSpec(url=URL_A)])[0].id
+    capture(store, settings, a, URL_A, 0, A_V1)
+    statements: list[str] = []
+
+    def log(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(store.engine, "before_cursor_execute", log)
+    try:
+        capture(store, settings, a, URL_A, 2, A_V2)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", log)
+
+    def count(prefix: str) -> int:
+        return sum(statement.startswith(prefix) for statement in statements)
+
+    assert count("insert into checks") == 1 and count("update checks") == 0
+    assert count("update passage_occurrences set last_snapshot_id") == 1
+    assert count("update passage_occurrences set gone_snapshot_id") == 1
+    assert count("update passage_index_state") == 1
+    assert count("insert into alerts") >= 1  # depression possible -> proven: alerts were raised
+    assert sum("from alerts" in statement for statement in statements) == 1

@@ -29,6 +29,7 @@ from watcher.claims import Finding
 from watcher.models import Alert, Source, TextVersion, utcnow
 
 FINDING_FIELDS = ("kind", "severity", "indication", "reference", "strength_before", "strength_after", "before", "after")
+KEYS_PER_QUERY = 500  # identities per IN (...) list
 LIVE_PREFIX = "live|"  # the identity of a live recurrence of an alert first raised from a web archive
 
 
@@ -59,15 +60,19 @@ def record_alerts(
         raise LookupError(f"no source {new.source_id}")
     created: list[Alert] = []
     archived = new.snapshot.archive_url is not None
-    for finding in findings:
-        key = dedupe_key(finding) if scope is None else f"{scope}|{dedupe_key(finding)}"
+    keys = [dedupe_key(finding) if scope is None else f"{scope}|{dedupe_key(finding)}" for finding in findings]
+    # The source's alerts of these identities, read at once; the alerts added below join them.
+    stored: dict[str, Alert] = {}
+    wanted = sorted({name for key in keys for name in (key, f"{LIVE_PREFIX}{key}")})
+    for start in range(0, len(wanted), KEYS_PER_QUERY):
+        chunk = wanted[start : start + KEYS_PER_QUERY]
+        stored.update(
+            (alert.dedupe_key, alert)
+            for alert in session.scalars(select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key.in_(chunk)))
+        )
+    for finding, key in zip(findings, keys, strict=True):
         live_key = f"{LIVE_PREFIX}{key}"
-        known = {
-            alert.dedupe_key: alert
-            for alert in session.scalars(
-                select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key.in_((key, live_key)))
-            )
-        }
+        known = {name: stored[name] for name in (key, live_key) if name in stored}
         if any(new.snapshot_id in (alert.new_snapshot_id, alert.last_snapshot_id) for alert in known.values()):
             continue  # re-processing a snapshot already counted
         first, live = known.get(key), known.get(live_key)
@@ -91,6 +96,8 @@ def record_alerts(
             details={**finding.to_dict(), **(details or {}), **({"scope": scope} if scope else {}), **extra},
         )
         session.add(alert)
-        session.flush()
+        stored[alert.dedupe_key] = alert
         created.append(alert)
+    if created:
+        session.flush()  # one flush for all, so that the new alerts have their ids
     return created

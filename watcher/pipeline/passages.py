@@ -20,7 +20,8 @@ stored history, a re-extraction) rebuilds that source's intervals from its chain
 a batch's sources that have nothing stored go to ``index_first_versions`` instead: chains of one, all
 written together. ``reindex`` rebuilds
 the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
-idempotent. Both produce the same rows (``chain_intervals`` decides both).
+idempotent. Both produce the same rows (``chain_intervals``; the append is its step, ``advance``,
+in SQL; ``claim_steps.append_steps`` adds the new version's indication steps).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from watcher.models import (
     Source,
     TextVersion,
 )
-from watcher.pipeline.claim_steps import rebuild_steps, steps_of
+from watcher.pipeline.claim_steps import append_steps, rebuild_steps, steps_of
 from watcher.search_index import TERMS_TABLE, TOKEN_PREFIX
 
 CHUNK = 500  # keys per IN (...) list
@@ -292,13 +293,14 @@ def index_new_version(session: Session, version: TextVersion) -> None:
             rebuild_source(session, version.source_id)
             return
         state = PassageIndexState(source_id=version.source_id, versions=0)  # added once complete
-        rows: dict[str, PassageOccurrence] = {}
+        open_ids: dict[str, int] = {}
     elif (snapshot.fetched_at, snapshot.id) > (state.last_fetched_at, state.last_snapshot_id) and not session.scalar(
         select(exists().where(*others, TextVersion.id > state.last_text_version_id))
     ):
-        rows = dict(
+        # The open intervals' passages (one per passage: an interval is open until its passage goes).
+        open_ids = dict(
             session.execute(
-                select(Passage.text, PassageOccurrence)
+                select(Passage.text, PassageOccurrence.passage_id)
                 .join(Passage, Passage.id == PassageOccurrence.passage_id)
                 .where(PassageOccurrence.source_id == version.source_id, PassageOccurrence.gone_at.is_(None))
             ).all()
@@ -306,30 +308,36 @@ def index_new_version(session: Session, version: TextVersion) -> None:
     else:
         rebuild_source(session, version.source_id)
         return
-    open_ = {
-        line: Interval(line, r.first_snapshot_id, r.first_seen, r.last_snapshot_id, r.last_seen, r.versions)
-        for line, r in rows.items()
-    }
+    # ``advance``'s step, in SQL: open intervals whose passage the version lacks close at it, the
+    # others extend to it (one UPDATE each, not a row each), its new passages open intervals.
     lines = passage_lines(version.text)
-    closed = advance(open_, lines, snapshot.id, snapshot.fetched_at)  # the same step as chain_intervals
-    for interval in [*closed, *open_.values()]:
-        row = rows.get(interval.line)
-        if row is not None:
-            row.last_snapshot_id, row.last_seen, row.versions = (
-                interval.last_snapshot_id,
-                interval.last_seen,
-                interval.versions,
-            )
-            row.gone_snapshot_id, row.gone_at = interval.gone_snapshot_id, interval.gone_at
-    new = [line for line in open_ if line not in rows]
+    present = set(lines)
+    kept = [pid for line, pid in open_ids.items() if line in present]
+    gone = [pid for line, pid in open_ids.items() if line not in present]
+    connection = session.connection()
+    is_open = OCCURRENCES.c.source_id == version.source_id, OCCURRENCES.c.gone_at.is_(None)
+    for chunk in _chunks(kept):
+        connection.execute(
+            sa.update(OCCURRENCES)
+            .where(*is_open, OCCURRENCES.c.passage_id.in_(chunk))
+            .values(last_snapshot_id=snapshot.id, last_seen=snapshot.fetched_at, versions=OCCURRENCES.c.versions + 1)
+        )
+    for chunk in _chunks(gone):
+        connection.execute(
+            sa.update(OCCURRENCES)
+            .where(*is_open, OCCURRENCES.c.passage_id.in_(chunk))
+            .values(gone_snapshot_id=snapshot.id, gone_at=snapshot.fetched_at)
+        )
+    new = [line for line in lines if line not in open_ids]
     ids = passage_ids(session, new)
     if new:
-        session.connection().execute(
-            insert(OCCURRENCES), [open_[line].row(ids[line], version.source_id) for line in new]
-        )
+        opened = [Interval(line, snapshot.id, snapshot.fetched_at, snapshot.id, snapshot.fetched_at) for line in new]
+        connection.execute(insert(OCCURRENCES), [i.row(ids[i.line], version.source_id) for i in opened])
+    # The steps first: their queries would flush a half-updated state (one UPDATE more).
+    profile_id = append_steps(session, version, indexed_profile_id=state.last_profile_id)
     state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
     state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
-    state.last_profile_id = rebuild_steps(session, version.source_id)  # a page's few steps: rebuilt whole
+    state.last_profile_id = profile_id
     session.add(state)
     session.flush()
 

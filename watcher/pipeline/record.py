@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from watcher.capture import Capture, sha256_hex
 from watcher.changes import diff_texts
@@ -83,9 +83,11 @@ VersionHook = Callable[[Session, TextVersion, TextVersion | None], ClaimProfileR
 
 def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
     """The source's newest text version under its current extractor version (its selectors' one),
-    or its newest captured before ``before`` when given."""
+    or its newest captured before ``before`` when given; its snapshot is loaded with it (one query:
+    the recording compares the snapshot's hash, the alerts read its time)."""
     query = (
         select(TextVersion)
+        .options(contains_eager(TextVersion.snapshot))
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
         .where(TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source))
     )
@@ -326,6 +328,8 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
             source.last_modified = capture.header("Last-Modified")
+    # The check is not added here: ``_record_part`` adds it complete (with its snapshot's id) after the
+    # part's snapshots are flushed, so that its row is one INSERT, the part's checks one executemany.
     return source, check, snapshot, change
 
 
