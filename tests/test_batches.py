@@ -4,13 +4,15 @@ batch whose transaction fails is recorded again one by one, so one bad capture l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from watcher.capture import FetchTarget
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.demo.site import VersionedSite
@@ -91,3 +93,29 @@ def test_a_failing_batch_is_recorded_one_by_one(store: Store, settings: Settings
     assert checked == set(order[:3])
     with store.session() as session:
         assert len(list(session.scalars(select(Check)))) == len(checked)  # none twice
+
+
+def test_many_sources_go_to_one_child_a_chunk_at_a_time(
+    store: Store, settings: Settings, site: VersionedSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More sources than ``LOAD_CHUNK``: their targets are read and handed to one kept crawl child a
+    chunk at a time (so neither process holds them all), and every source is checked once."""
+    monkeypatch.setattr(run, "LOAD_CHUNK", 4)
+    ids = _sources(store, site)
+    handed: list[tuple[int, int]] = []  # (crawler, targets) per hand-over
+    children: list[run.Crawler] = []
+    real = run.Crawler.crawl_with_pauses
+
+    def counted(self: run.Crawler, targets: Sequence[FetchTarget], *, pause_seconds: float | None) -> Any:
+        handed.append((id(self), len(targets)))
+        if self not in children:
+            children.append(self)
+        return real(self, targets, pause_seconds=pause_seconds)
+
+    monkeypatch.setattr(run.Crawler, "crawl_with_pauses", counted)
+    results = list(run.check_sources(store, ids, settings=settings))
+    assert sorted(r.source_id for r in results) == sorted(ids)
+    assert [n for _crawler, n in handed] == [4, PAGES - 4]
+    assert len(children) == 1 and children[0].started == 1  # one child for both chunks
+    assert children[0].pid is None  # closed at the end: it was this call's own
+    assert _checked(store) == set(ids)

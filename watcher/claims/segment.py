@@ -33,8 +33,10 @@ _SENTENCE_END = "。!?"
 _MARKS = re.compile("[" + re.escape(_OPENERS + _CLOSERS + _SENTENCE_END + ".") + "]")
 _TRAILING_RUN = re.compile("[" + re.escape(_TRAILING + _SENTENCE_END) + "]*")
 _NOT_SPACE = re.compile(r"\S")
-# Paragraphs split once and kept (LRU; longer ones are split every time, so a long page is not held).
-CACHED_PARAGRAPHS = 4096
+# Paragraphs split once and kept (LRU; longer ones are split every time, so a long page is not held): a
+# page's paragraphs are split for the profile and read again by the regulation review, and a site's
+# shared ones recur; 1,024 keep both (see CACHE_SIZE in watcher.claims.strength).
+CACHED_PARAGRAPHS = 1024
 CACHED_PARAGRAPH_CHARS = 2000
 _ABBREVIATIONS = frozenset({
     "dr", "mr", "mrs", "ms", "prof", "e.g", "i.e", "etc", "vs", "fig", "no", "al", "approx", "st", "inc", "ltd",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from functools import partial
 
 from sqlalchemy import select
@@ -122,12 +122,7 @@ def check_sources(
     record = partial(_record_batch, store, settings=settings, on_new_version=on_new_version, on_recorded=on_recorded)
     held: list[Capture] = []
     held_since = 0.0
-    targets = _load_targets(store, source_ids)
-    captures = (
-        crawler.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
-        if crawler is not None
-        else crawl_with_pauses(targets, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
-    )
+    captures = _captures(store, source_ids, settings=settings, crawler=crawler)
     try:
         for capture in captures:
             # Also at each pause (None): a stop during a long silence in the crawl ends it at once.
@@ -146,6 +141,31 @@ def check_sources(
         yield from record(held)
     finally:
         captures.close()  # a generator: closing it stops the crawl subprocess
+
+
+def _captures(
+    store: Store, source_ids: Sequence[int], *, settings: Settings, crawler: Crawler | None
+) -> Generator[Capture | None, None, None]:
+    """The sources' captures (None at each pause of the crawl). More than ``LOAD_CHUNK`` sources are
+    read and handed to one crawl child (``crawler``, or one kept for this call) ``LOAD_CHUNK`` at a
+    time, the next chunk once the last is fetched: neither the fetch targets in this process nor the
+    requests queued in the child grow with the number of sources (a `watcher check` of 5,000 pages
+    peaked 10-16 % above one of 500 with every target handed over at once)."""
+    if len(source_ids) <= LOAD_CHUNK:
+        targets = _load_targets(store, source_ids)
+        if crawler is not None:
+            yield from crawler.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+        else:
+            yield from crawl_with_pauses(targets, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
+        return
+    kept = crawler if crawler is not None else Crawler(settings)
+    try:
+        for start in range(0, len(source_ids), LOAD_CHUNK):
+            targets = _load_targets(store, source_ids[start : start + LOAD_CHUNK])
+            yield from kept.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+    finally:
+        if crawler is None:
+            kept.close()
 
 
 def _record_batch(
