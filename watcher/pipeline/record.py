@@ -237,12 +237,21 @@ def _record_part(
         number_rows(session, [version.snapshot for version in pending])
         number_rows(session, pending)
     session.flush()  # the new snapshots and text versions (their checks are not in the session yet)
+    checks = [check for _source, check, _snapshot, _change in recorded]
     for _source, check, snapshot, _change in recorded:
         if snapshot is not None:
             check.snapshot_id = snapshot.id
-        session.add(check)
+    if not part.wrote and len(checks) > 1 and session.connection().dialect.name == "sqlite":
+        # A part that has written nothing yet (304s, unchanged pages): its first check's INSERT takes
+        # SQLite's writer lock, so that the others can be numbered and inserted by one executemany
+        # instead of one INSERT each.
+        session.add(checks[0])
+        session.flush()
+        part.wrote = True
+        checks = checks[1:]
+    session.add_all(checks)
     if part.wrote:
-        number_rows(session, [check for _source, check, _snapshot, _change in recorded])
+        number_rows(session, checks)
     profiles = [
         on_new_version(session, version, previous) if on_new_version is not None else None
         for version, previous in part.versions
