@@ -13,12 +13,12 @@ spans two lines (it cannot contain a line break), so a line is the largest unit 
 sentences would need a splitter for Japanese and English and would lose matches across their ends.
 
 A source's *chain* is its snapshots with text in capture order (fetched_at, then id), each read in its
-newest text version. ``index_new_version`` runs for every new text version (``record``): a version
+newest text version. ``index_new_versions`` runs for the new text versions of each part of a recorded
+batch (``record``): a first version of a source with nothing stored is a chain of one; a version
 appended at the end of the chain updates the open intervals (closing those whose passage is gone,
-extending those still there, opening new ones); anything else (an archived capture older than the
-stored history, a re-extraction) rebuilds that source's intervals from its chain. The first versions of
-a batch's sources that have nothing stored go to ``index_first_versions`` instead: chains of one, all
-written together. ``reindex`` rebuilds
+extending those still there, opening new ones); both kinds are written together for the part.
+Anything else (an archived capture older than the stored history, a re-extraction) rebuilds that
+source's intervals from its chain. ``reindex`` rebuilds
 the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
 idempotent. Both produce the same rows (``chain_intervals``; the append is its step, ``advance``,
 in SQL; ``claim_steps.append_steps`` adds the new version's indication steps).
