@@ -8,6 +8,7 @@ batch, an archived capture, a failed one and an unchanged one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +57,20 @@ def _add_group(store: Store, host: str, keys: int = KEYS) -> list[tuple[int, str
     urls = [f"https://{host}/page-{key}" for key in range(keys)]
     with store.session() as session:
         return [(source.id, source.url) for source in add_sources(session, [SourceSpec(url=url) for url in urls])]
+
+
+def _one_at_a_time(
+    store: Store, settings: Settings, group: list[tuple[int, str]], plan: Sequence[tuple[int, int, str | None, bool]]
+) -> None:
+    """Record the plan's captures of the group's pages each in a session of its own."""
+    for key, day, html, archived in plan:
+        with store.session() as session:
+            record_capture(
+                session,
+                _capture(*group[key], day, html, archived),
+                settings=settings,
+                on_new_version=analyse_new_version,
+            )
 
 
 def dump(session: Session, group: list[tuple[int, str]]) -> dict[str, list[str]]:
@@ -110,22 +125,11 @@ def dump(session: Session, group: list[tuple[int, str]]) -> dict[str, list[str]]
 def test_a_batch_stores_what_captures_one_at_a_time_store(store: Store, settings: Settings) -> None:
     one, batch = _add_group(store, "one.example"), _add_group(store, "batch.example")
     for group in (one, batch):
-        for key, day, html, archived in HISTORY:
-            with store.session() as session:
-                record_capture(
-                    session,
-                    _capture(*group[key], day, html, archived),
-                    settings=settings,
-                    on_new_version=analyse_new_version,
-                )
+        _one_at_a_time(store, settings, group, HISTORY)
     with store.session() as session:
         fresh = fresh_sources(session, [source_id for source_id, _url in batch])
         assert fresh == {source_id for n, (source_id, _url) in enumerate(batch) if n != 2}
-    for key, day, html, archived in BATCH:
-        with store.session() as session:
-            record_capture(
-                session, _capture(*one[key], day, html, archived), settings=settings, on_new_version=analyse_new_version
-            )
+    _one_at_a_time(store, settings, one, BATCH)
     with store.session() as session:
         results = record_captures(
             session,
@@ -231,19 +235,8 @@ def test_a_part_of_first_appended_and_rebuilt_versions_indexes_as_a_rebuild(stor
     the appended pages' intervals and states are written by one statement each for the whole part."""
     one, batch = _add_group(store, "one.example", 6), _add_group(store, "part.example", 6)
     for group in (one, batch):
-        for key, day, html, archived in PART_HISTORY:
-            with store.session() as session:
-                record_capture(
-                    session,
-                    _capture(*group[key], day, html, archived),
-                    settings=settings,
-                    on_new_version=analyse_new_version,
-                )
-    for key, day, html, archived in PART:
-        with store.session() as session:
-            record_capture(
-                session, _capture(*one[key], day, html, archived), settings=settings, on_new_version=analyse_new_version
-            )
+        _one_at_a_time(store, settings, group, PART_HISTORY)
+    _one_at_a_time(store, settings, one, PART)
     statements: list[tuple[str, int]] = []  # (statement, parameter sets) of the index's writes
 
     def log(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
