@@ -8,16 +8,17 @@ batch, an archived capture, a failed one and an unchanged one."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from history_factory import A_V1, A_V2, A_V3, B_V1, B_V2, S_V1, at
+from history_factory import A_V1, A_V2, A_V3, A_V4, B_V1, B_V2, S_V1, TERM_JA, at
 from sqlalchemy.orm import Session
 
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Base, IndicationStep
+from watcher.models import Base, IndicationStep, Passage
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import rebuild_source
 from watcher.pipeline.record import fresh_sources, record_capture, record_captures
@@ -52,10 +53,24 @@ def _capture(source_id: int, url: str, day: int, html: str | None, archived: boo
     )
 
 
-def _add_group(store: Store, host: str) -> list[tuple[int, str]]:
-    urls = [f"https://{host}/page-{key}" for key in range(KEYS)]
+def _add_group(store: Store, host: str, keys: int = KEYS) -> list[tuple[int, str]]:
+    urls = [f"https://{host}/page-{key}" for key in range(keys)]
     with store.session() as session:
         return [(source.id, source.url) for source in add_sources(session, [SourceSpec(url=url) for url in urls])]
+
+
+def _one_at_a_time(
+    store: Store, settings: Settings, group: list[tuple[int, str]], plan: Sequence[tuple[int, int, str | None, bool]]
+) -> None:
+    """Record the plan's captures of the group's pages each in a session of its own."""
+    for key, day, html, archived in plan:
+        with store.session() as session:
+            record_capture(
+                session,
+                _capture(*group[key], day, html, archived),
+                settings=settings,
+                on_new_version=analyse_new_version,
+            )
 
 
 def dump(session: Session, group: list[tuple[int, str]]) -> dict[str, list[str]]:
@@ -110,22 +125,11 @@ def dump(session: Session, group: list[tuple[int, str]]) -> dict[str, list[str]]
 def test_a_batch_stores_what_captures_one_at_a_time_store(store: Store, settings: Settings) -> None:
     one, batch = _add_group(store, "one.example"), _add_group(store, "batch.example")
     for group in (one, batch):
-        for key, day, html, archived in HISTORY:
-            with store.session() as session:
-                record_capture(
-                    session,
-                    _capture(*group[key], day, html, archived),
-                    settings=settings,
-                    on_new_version=analyse_new_version,
-                )
+        _one_at_a_time(store, settings, group, HISTORY)
     with store.session() as session:
         fresh = fresh_sources(session, [source_id for source_id, _url in batch])
         assert fresh == {source_id for n, (source_id, _url) in enumerate(batch) if n != 2}
-    for key, day, html, archived in BATCH:
-        with store.session() as session:
-            record_capture(
-                session, _capture(*one[key], day, html, archived), settings=settings, on_new_version=analyse_new_version
-            )
+    _one_at_a_time(store, settings, one, BATCH)
     with store.session() as session:
         results = record_captures(
             session,
@@ -213,3 +217,65 @@ def test_a_batch_of_304s_inserts_its_checks_together(store: Store, settings: Set
     with store.session() as session:
         stored = session.execute(sa.text("SELECT id, source_id FROM checks ORDER BY id")).all()
     assert [tuple(row) for row in stored][-KEYS:] == [(i, s) for i, (s, _url) in zip(ids, group, strict=True)]
+
+
+# A part whose pages have history (appended to, or rebuilt) beside first captures: page 0's 統合失調症 went
+# on day 1 and comes back, page 1 gains it and loses its price line, page 3 shows it first: three sources
+# opening the same new passage in one part; page 4's first version shares page 2's stored passages while
+# page 2 drops some of them; page 5 gets an archived capture older than its history (a rebuild).
+PART_HISTORY = [(0, 0, A_V2, False), (0, 1, A_V3, False), (1, 0, A_V1, False), (2, 0, B_V1, False), (5, 3, A_V1, False)]
+PART = [(0, 2, A_V4, False), (1, 2, A_V2, False), (2, 2, B_V2, False), (3, 2, A_V2, False), (4, 2, B_V1, False)]
+PART += [(5, 1, S_V1, True)]
+
+
+def test_a_part_of_first_appended_and_rebuilt_versions_indexes_as_a_rebuild(store: Store, settings: Settings) -> None:
+    """One part (distinct sources) mixing first, appended and out-of-order versions: its index rows are
+    those one capture at a time gives and those ``rebuild_source`` makes from the stored chains, a
+    passage shared by several pages is stored once, one that went and came back has two intervals; and
+    the appended pages' intervals and states are written by one statement each for the whole part."""
+    one, batch = _add_group(store, "one.example", 6), _add_group(store, "part.example", 6)
+    for group in (one, batch):
+        _one_at_a_time(store, settings, group, PART_HISTORY)
+    _one_at_a_time(store, settings, one, PART)
+    statements: list[tuple[str, int]] = []  # (statement, parameter sets) of the index's writes
+
+    def log(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        words = " ".join(statement.split()).lower()
+        if any(table in words for table in ("passage_occurrences", "passage_index_state")):
+            statements.append((words, len(parameters) if executemany else 1))
+
+    sa.event.listen(store.engine, "before_cursor_execute", log)
+    try:
+        with store.session() as session:
+            results = record_captures(
+                session,
+                [_capture(*batch[key], day, html, archived) for key, day, html, archived in PART],
+                settings=settings,
+                on_new_version=analyse_new_version,
+            )
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", log)
+    assert [r.outcome for r in results] == ["changed"] * len(PART)
+
+    def writes(prefix: str) -> list[int]:
+        return [sets for statement, sets in statements if statement.startswith(prefix)]
+
+    # Closed: page 1's two lines of v1 (the price and the possible claim), page 2's claim line; extended:
+    # pages 0, 1 and 2 (one parameter set each); the rebuilt page 5 deletes and inserts its own rows.
+    assert writes("update passage_occurrences set gone_snapshot_id") == [3]
+    assert writes("update passage_occurrences set last_snapshot_id") == [3]
+    assert writes("update passage_index_state") == [1, 3]  # page 5's rebuild first
+    assert len(writes("insert into passage_occurrences")) == 2  # the part's new intervals; page 5's rebuild
+    with store.session() as session:
+        stored_one, stored_batch = dump(session, one), dump(session, batch)
+        assert stored_batch == stored_one
+        texts = list(session.scalars(sa.select(Passage.text)))
+        assert len(texts) == len(set(texts))
+        shared = f"- {TERM_JA}"
+        opened = [row for row in stored_batch["passage_occurrences"] if repr(shared) in row]
+        # page 0: day 0 to day 0, gone day 1, and again from day 2; pages 1 and 3: from day 2.
+        assert len(opened) == 4 and sum("('gone_at', None)" in row for row in opened) == 3
+        for source_id, _url in batch:
+            rebuild_source(session, source_id)
+        rebuilt = dump(session, batch)
+        assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored_batch[t] for t in INDEX_TABLES}

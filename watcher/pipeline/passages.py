@@ -13,12 +13,12 @@ spans two lines (it cannot contain a line break), so a line is the largest unit 
 sentences would need a splitter for Japanese and English and would lose matches across their ends.
 
 A source's *chain* is its snapshots with text in capture order (fetched_at, then id), each read in its
-newest text version. ``index_new_version`` runs for every new text version (``record``): a version
+newest text version. ``index_new_versions`` runs for the new text versions of each part of a recorded
+batch (``record``): a first version of a source with nothing stored is a chain of one; a version
 appended at the end of the chain updates the open intervals (closing those whose passage is gone,
-extending those still there, opening new ones); anything else (an archived capture older than the
-stored history, a re-extraction) rebuilds that source's intervals from its chain. The first versions of
-a batch's sources that have nothing stored go to ``index_first_versions`` instead: chains of one, all
-written together. ``reindex`` rebuilds
+extending those still there, opening new ones); both kinds are written together for the part.
+Anything else (an archived capture older than the stored history, a re-extraction) rebuilds that
+source's intervals from its chain. ``reindex`` rebuilds
 the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
 idempotent. Both produce the same rows (``chain_intervals``; the append is its step, ``advance``,
 in SQL; ``claim_steps.append_steps`` adds the new version's indication steps).
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -281,108 +281,152 @@ def rebuild_source(session: Session, source_id: int) -> int:
     return len(intervals)
 
 
-def index_new_version(session: Session, version: TextVersion) -> None:
-    """The write path's hook for every new text version: append it to its source's intervals, or
-    rebuild them when it is not the chain's new end (see the module docstring)."""
-    state = session.get(PassageIndexState, version.source_id)
-    snapshot = version.snapshot
-    others = TextVersion.source_id == version.source_id, TextVersion.id != version.id
-    if state is None:
-        # A page's first text (its first capture): a chain of one, nothing stored to read or replace.
-        if session.scalar(select(exists().where(*others))):
-            rebuild_source(session, version.source_id)
-            return
-        state = PassageIndexState(source_id=version.source_id, versions=0)  # added once complete
-        open_ids: dict[str, int] = {}
-    elif (snapshot.fetched_at, snapshot.id) > (state.last_fetched_at, state.last_snapshot_id) and not session.scalar(
-        select(exists().where(*others, TextVersion.id > state.last_text_version_id))
-    ):
-        # The open intervals' passages (one per passage: an interval is open until its passage goes).
-        open_ids = dict(
-            session.execute(
-                select(Passage.text, PassageOccurrence.passage_id)
-                .join(Passage, Passage.id == PassageOccurrence.passage_id)
-                .where(PassageOccurrence.source_id == version.source_id, PassageOccurrence.gone_at.is_(None))
-            ).all()
-        )
-    else:
-        rebuild_source(session, version.source_id)
-        return
-    # ``advance``'s step, in SQL: open intervals whose passage the version lacks close at it, the
-    # others extend to it (one UPDATE each, not a row each), its new passages open intervals.
-    lines = passage_lines(version.text)
-    present = set(lines)
-    kept = [pid for line, pid in open_ids.items() if line in present]
-    gone = [pid for line, pid in open_ids.items() if line not in present]
-    connection = session.connection()
-    is_open = OCCURRENCES.c.source_id == version.source_id, OCCURRENCES.c.gone_at.is_(None)
-    for chunk in _chunks(kept):
-        connection.execute(
-            sa.update(OCCURRENCES)
-            .where(*is_open, OCCURRENCES.c.passage_id.in_(chunk))
-            .values(last_snapshot_id=snapshot.id, last_seen=snapshot.fetched_at, versions=OCCURRENCES.c.versions + 1)
-        )
-    for chunk in _chunks(gone):
-        connection.execute(
-            sa.update(OCCURRENCES)
-            .where(*is_open, OCCURRENCES.c.passage_id.in_(chunk))
-            .values(gone_snapshot_id=snapshot.id, gone_at=snapshot.fetched_at)
-        )
-    new = [line for line in lines if line not in open_ids]
-    ids = passage_ids(session, new)
-    if new:
-        opened = [Interval(line, snapshot.id, snapshot.fetched_at, snapshot.id, snapshot.fetched_at) for line in new]
-        connection.execute(insert(OCCURRENCES), [i.row(ids[i.line], version.source_id) for i in opened])
-    # The steps first: their queries would flush a half-updated state (one UPDATE more).
-    profile_id = append_steps(session, version, indexed_profile_id=state.last_profile_id)
-    state.last_text_version_id, state.last_snapshot_id = version.id, snapshot.id
-    state.last_fetched_at, state.versions = snapshot.fetched_at, state.versions + 1
-    state.last_profile_id = profile_id
-    session.add(state)
-    session.flush()
-
-
-def index_first_versions(session: Session, versions: Sequence[tuple[TextVersion, ClaimProfileRecord | None]]) -> None:
-    """``index_new_version`` for the first text versions of sources that have nothing stored before them
-    (no other text version, no index state, no indication step: the recording knows it), with their
-    claim profiles (flushed, or None): each a chain of one, so nothing is read back or deleted, and all
-    of them written by a few Core statements — their passages (``passage_ids``), intervals, indication
-    steps and index states — instead of a few per page. The rows are those ``rebuild_source`` makes."""
-    if not versions:
-        return
-    opened: list[tuple[TextVersion, dict[str, Interval]]] = []
+def index_new_versions(
+    session: Session, versions: Sequence[tuple[TextVersion, ClaimProfileRecord | None]], *, fresh: Collection[int]
+) -> None:
+    """The write path's hook for a part of a batch: its new text versions (of distinct sources, in capture
+    order) with their claim profiles (flushed, or None), ``fresh`` the sources known to have nothing
+    stored before them (no other text version, no index state, no indication step: the recording knows
+    it). A fresh source's version is a chain of one; a version appended at the end of its source's
+    chain updates the open intervals (``advance``'s step, in SQL); any other (an archived capture older
+    than the stored history, a re-extraction, a page never indexed) rebuilds its source
+    (``rebuild_source``). The first and appended versions are written together, by a few statements
+    for the part rather than a few per page: one query for their index states, one for their open
+    intervals, their passages at once (``passage_ids``, in capture order: the ids they get one by one),
+    the intervals closed and extended by one executemany each, the new ones by one INSERT; only the
+    appended versions' indication steps are a few queries each (``append_steps``). The rows are those
+    ``rebuild_source`` makes."""
+    states = _appending(session, [version for version, _profile in versions if version.source_id not in fresh])
     for version, _profile in versions:
-        open_: dict[str, Interval] = {}
-        advance(open_, passage_lines(version.text), version.snapshot.id, version.snapshot.fetched_at)
-        opened.append((version, open_))
-    ids = passage_ids(session, dict.fromkeys(line for _version, open_ in opened for line in open_))
-    occurrences = [
-        interval.row(ids[line], version.source_id) for version, open_ in opened for line, interval in open_.items()
+        if version.source_id not in fresh and version.source_id not in states:
+            rebuild_source(session, version.source_id)
+    written = [
+        (version, profile) for version, profile in versions if version.source_id in fresh or version.source_id in states
     ]
-    if occurrences:
-        session.connection().execute(insert(OCCURRENCES), occurrences)
+    if not written:
+        return
+    open_ids = _open_passages(session, sorted(states))
+    opened: list[tuple[int, Interval]] = []  # (source id, interval): the part's new intervals, in capture order
+    gone: list[dict[str, Any]] = []  # per open interval whose passage the version lacks
+    kept: list[dict[str, Any]] = []  # per source with open intervals left: all of them extend
+    for version, _profile in written:
+        snapshot, lines = version.snapshot, passage_lines(version.text)
+        open_ = open_ids.get(version.source_id, {})
+        present = set(lines)
+        at = {"b_source": version.source_id, "b_snapshot": snapshot.id, "b_at": snapshot.fetched_at}
+        gone += [{**at, "b_passage": pid} for line, pid in open_.items() if line not in present]
+        if any(line in present for line in open_):
+            kept.append(at)
+        opened += [
+            (version.source_id, Interval(line, snapshot.id, snapshot.fetched_at, snapshot.id, snapshot.fetched_at))
+            for line in lines
+            if line not in open_
+        ]
+    connection = session.connection()
+    is_open = OCCURRENCES.c.source_id == sa.bindparam("b_source"), OCCURRENCES.c.gone_at.is_(None)
+    at_type = OCCURRENCES.c.last_seen.type
+    if gone:  # closed first: the source's intervals still open then are the kept ones
+        connection.execute(
+            sa.update(OCCURRENCES)
+            .where(*is_open, OCCURRENCES.c.passage_id == sa.bindparam("b_passage"))
+            .values(gone_snapshot_id=sa.bindparam("b_snapshot"), gone_at=sa.bindparam("b_at", type_=at_type)),
+            gone,
+        )
+    if kept:  # before the new intervals are inserted
+        connection.execute(
+            sa.update(OCCURRENCES)
+            .where(*is_open)
+            .values(
+                last_snapshot_id=sa.bindparam("b_snapshot"),
+                last_seen=sa.bindparam("b_at", type_=at_type),
+                versions=OCCURRENCES.c.versions + 1,
+            ),
+            kept,
+        )
+    ids = passage_ids(session, dict.fromkeys(interval.line for _source, interval in opened))
+    if opened:
+        connection.execute(insert(OCCURRENCES), [i.row(ids[i.line], source_id) for source_id, i in opened])
+    _write_steps_and_states(session, written, states)
+
+
+def _appending(session: Session, versions: Sequence[TextVersion]) -> dict[int, PassageIndexState]:
+    """The index states (by source) of those sources whose new version (one each) appends to the end of
+    their chain: indexed before, captured after the version indexed last, and no other text version
+    stored since that one (one query per ``CHUNK`` of sources)."""
+    by_source = {version.source_id: version for version in versions}
+    states: dict[int, PassageIndexState] = {}
+    for chunk in _chunks(sorted(by_source)):
+        newer = exists().where(
+            TextVersion.source_id == PassageIndexState.source_id,
+            TextVersion.id > PassageIndexState.last_text_version_id,
+            TextVersion.id.not_in([by_source[source_id].id for source_id in chunk]),
+        )
+        for state, stale in session.execute(
+            select(PassageIndexState, newer).where(PassageIndexState.source_id.in_(chunk))
+        ):
+            snapshot = by_source[state.source_id].snapshot
+            if not stale and (snapshot.fetched_at, snapshot.id) > (state.last_fetched_at, state.last_snapshot_id):
+                states[state.source_id] = state
+    return states
+
+
+def _open_passages(session: Session, source_ids: list[int]) -> dict[int, dict[str, int]]:
+    """The open intervals' passages (text -> id) by source: one per passage, since an interval is open
+    until its passage goes."""
+    open_ids: dict[int, dict[str, int]] = {}
+    for chunk in _chunks(source_ids):
+        for source_id, text, passage_id in session.execute(
+            select(PassageOccurrence.source_id, Passage.text, PassageOccurrence.passage_id)
+            .join(Passage, Passage.id == PassageOccurrence.passage_id)
+            .where(PassageOccurrence.source_id.in_(chunk), PassageOccurrence.gone_at.is_(None))
+        ):
+            open_ids.setdefault(source_id, {})[text] = passage_id
+    return open_ids
+
+
+def _write_steps_and_states(
+    session: Session,
+    versions: Sequence[tuple[TextVersion, ClaimProfileRecord | None]],
+    states: dict[int, PassageIndexState],
+) -> None:
+    """The indication steps and index states of first versions (no state yet: Core INSERTs of all) and
+    appended ones (their ``states``: changed in the session, so one flush writes them by one
+    executemany; after ``append_steps``, whose queries would flush them half-updated)."""
+    first = [(version, profile) for version, profile in versions if version.source_id not in states]
     steps = [
         {**step, "source_id": version.source_id}
-        for version, profile in versions
+        for version, profile in first
         if profile is not None
         for step in steps_of([(version.snapshot.id, version.snapshot.fetched_at, profile.indications)])
     ]
     if steps:
         session.connection().execute(insert(STEPS), steps)
-    session.connection().execute(
-        insert(STATES),
-        [
-            {
-                "source_id": version.source_id,
-                "last_text_version_id": version.id,
-                "last_snapshot_id": version.snapshot.id,
-                "last_fetched_at": version.snapshot.fetched_at,
-                "versions": 1,
-                "last_profile_id": profile.id if profile is not None else None,
-            }
-            for version, profile in versions
-        ],
-    )
+    if first:
+        session.connection().execute(
+            insert(STATES),
+            [
+                {
+                    "source_id": version.source_id,
+                    "last_text_version_id": version.id,
+                    "last_snapshot_id": version.snapshot.id,
+                    "last_fetched_at": version.snapshot.fetched_at,
+                    "versions": 1,
+                    "last_profile_id": profile.id if profile is not None else None,
+                }
+                for version, profile in first
+            ],
+        )
+    appended = [version for version, _profile in versions if version.source_id in states]
+    profile_ids = [
+        append_steps(session, version, indexed_profile_id=states[version.source_id].last_profile_id)
+        for version in appended
+    ]
+    for version, profile_id in zip(appended, profile_ids, strict=True):
+        state = states[version.source_id]
+        state.last_text_version_id, state.last_snapshot_id = version.id, version.snapshot.id
+        state.last_fetched_at, state.versions = version.snapshot.fetched_at, state.versions + 1
+        state.last_profile_id = profile_id
+    session.flush()
 
 
 @dataclass(frozen=True)

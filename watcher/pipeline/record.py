@@ -37,7 +37,7 @@ from watcher.models import (
     TextVersion,
     store_bodies,
 )
-from watcher.pipeline.passages import index_first_versions, index_new_version
+from watcher.pipeline.passages import index_new_versions
 from watcher.quality import Verdict, assess
 from watcher.shell import shell_hint
 from watcher.sources import discovery_info, extraction_selectors, source_extractor_version
@@ -138,7 +138,7 @@ def record_captures(
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
     checks in one INSERT (and the sources' updates one executemany), the new snapshots' bodies in one
     executemany, their snapshots and text versions in one flush, their claim profiles in one more, and
-    the passage index of the pages' first versions in a few Core statements (``index_first_versions``).
+    the passage index of the part's first and appended versions in a few statements (``index_new_versions``).
     A source with no stored text, no index state and no indication steps (one query for the batch) is
     known to have no previous version, so nothing is looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
@@ -260,15 +260,8 @@ def _record_part(
         stored = [profile for profile in profiles if profile is not None]
         number_rows(session, [profile for profile in stored if profile in session.new])
     session.flush()  # the claim profiles, in one INSERT
-    first: list[tuple[TextVersion, ClaimProfileRecord | None]] = []
-    for (version, _previous), profile in zip(part.versions, profiles, strict=True):
-        if version.source_id in part.fresh:
-            first.append((version, profile))
-        else:
-            index_first_versions(session, first)  # in capture order: ids as when indexed one by one
-            first = []
-            index_new_version(session, version)
-    index_first_versions(session, first)
+    versions = [(version, profile) for (version, _previous), profile in zip(part.versions, profiles, strict=True)]
+    index_new_versions(session, versions, fresh=part.fresh)
     return recorded
 
 
