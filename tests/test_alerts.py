@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from watcher.capture import Capture
+from watcher.claims import Finding
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Alert, ClaimProfileRecord
+from watcher.models import Alert, ClaimProfileRecord, TextVersion
+from watcher.pipeline.alerts import record_alerts
 from watcher.pipeline.analyse import analyse_new_version, reanalyze
-from watcher.pipeline.record import record_capture
+from watcher.pipeline.record import record_capture, record_captures
 from watcher.sources import SourceSpec, add_sources
 
 HEDGED = """<html><head><title>エクソソームとうつ病</title></head><body><main><article>
@@ -33,25 +36,30 @@ STRONG = """<html><head><title>エクソソームとうつ病</title></head><bod
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
+def page_capture(source_id: int, day: int, html: str, url: str = "https://c.example/p") -> Capture:
+    return Capture(
+        source_id=source_id,
+        requested_url=url,
+        final_url=url,
+        fetched_at=T0 + timedelta(days=day),
+        duration_ms=5,
+        status=200,
+        headers={"Content-Type": ["text/html; charset=utf-8"]},
+        body=html.encode("utf-8"),
+    )
+
+
 def feed(store: Store, settings: Settings, source_id: int, pages: list[str]) -> None:
     for day, html in enumerate(pages):
-        capture = Capture(
-            source_id=source_id,
-            requested_url="https://c.example/p",
-            final_url="https://c.example/p",
-            fetched_at=T0 + timedelta(days=day),
-            duration_ms=5,
-            status=200,
-            headers={"Content-Type": ["text/html; charset=utf-8"]},
-            body=html.encode("utf-8"),
-        )
         with store.session() as session:
-            record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+            record_capture(
+                session, page_capture(source_id, day, html), settings=settings, on_new_version=analyse_new_version
+            )
 
 
-def new_source(store: Store) -> int:
+def new_source(store: Store, url: str = "https://c.example/p") -> int:
     with store.session() as session:
-        return add_sources(session, [SourceSpec(url="https://c.example/p", clinic="C Clinic")])[0].id
+        return add_sources(session, [SourceSpec(url=url, clinic="C Clinic")])[0].id
 
 
 def alert_rows(store: Store) -> list[Alert]:
@@ -77,6 +85,69 @@ def test_findings_become_alerts_once(store: Store, settings: Settings) -> None:
     # Re-feeding the same page changes nothing: same text, no snapshot, no alert.
     feed(store, settings, source_id, [STRONG])
     assert len(alert_rows(store)) == len(alerts)
+
+
+def test_a_batch_of_changed_pages_inserts_its_profiles_together(store: Store, settings: Settings) -> None:
+    """The analysis of a batch's changed pages neither flushes each page's profile on its own (its
+    lookup of the previous profile does not autoflush) nor each page's alerts: the batch's profiles go
+    in by one INSERT, and the alerts are those of the same pages recorded one at a time."""
+    alone = new_source(store)
+    feed(store, settings, alone, [HEDGED, STRONG])
+    expected = sorted(
+        (a.kind, a.indication, a.reference, a.strength_before, a.strength_after) for a in alert_rows(store)
+    )
+    urls = [f"https://c.example/batch-{n}" for n in range(3)]
+    sources = [new_source(store, url) for url in urls]
+    for source_id, url in zip(sources, urls, strict=True):
+        with store.session() as session:
+            record_capture(
+                session, page_capture(source_id, 0, HEDGED, url), settings=settings, on_new_version=analyse_new_version
+            )
+    profile_inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CLAIM_PROFILES"):
+            profile_inserts.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.session() as session:
+            captures = [page_capture(s, 1, STRONG, url) for s, url in zip(sources, urls, strict=True)]
+            results = record_captures(session, captures, settings=settings, on_new_version=analyse_new_version)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert [r.outcome for r in results] == ["changed"] * 3
+    assert len(profile_inserts) == 1
+    with store.session() as session:
+        for source_id in sources:
+            alerts = session.scalars(select(Alert).where(Alert.source_id == source_id))
+            assert (
+                sorted((a.kind, a.indication, a.reference, a.strength_before, a.strength_after) for a in alerts)
+                == expected
+            )
+
+
+def test_alerts_not_flushed_yet_count_as_stored(store: Store, settings: Settings) -> None:
+    """record_alerts leaves its new alerts to the caller's flush: a second call for the same version
+    before that flush finds them and adds nothing (no duplicate identity for the flush to reject)."""
+    source_id = new_source(store)
+    feed(store, settings, source_id, [HEDGED, STRONG])
+    finding = Finding("claim_strengthened", "high", indication="test_indication", strength_before=1, strength_after=3)
+    with store.session() as session:
+        old, new = session.scalars(
+            select(TextVersion).where(TextVersion.source_id == source_id).order_by(TextVersion.id)
+        )
+        first = record_alerts(session, [finding], old=old, new=new)
+        assert len(first) == 1 and first[0].id is None  # added, not flushed
+        assert record_alerts(session, [finding], old=old, new=new) == []
+        assert record_alerts(session, [finding], old=old, new=new, scope="clinic")[0].dedupe_key.startswith("clinic|")
+    with store.session() as session:
+        stored = session.scalars(select(Alert).where(Alert.indication == "test_indication")).all()
+        assert sorted(alert.dedupe_key.split("|")[0] for alert in stored) == [
+            "claim_strengthened:test_indication:3",
+            "clinic",
+        ]
+        assert all(alert.occurrences == 1 for alert in stored)
 
 
 def test_flip_flop_counts_recurrences_instead_of_new_alerts(store: Store, settings: Settings) -> None:

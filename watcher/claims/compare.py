@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from watcher.claims.profile import (
@@ -88,11 +88,15 @@ class Finding:
         return f"{self.kind}:{subject}:{after}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every field is a plain value or a tuple of strings: a shallow copy, not asdict's deep one.
+        data = {name: getattr(self, name) for name in _FINDING_FIELDS}
         data["treatments"] = list(self.treatments)
         data["categories"] = list(self.categories)
         data["key"] = self.key()
         return data
+
+
+_FINDING_FIELDS = tuple(field.name for field in fields(Finding))
 
 
 def compare(old: ClaimProfile, new: ClaimProfile) -> list[Finding]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import Finding
@@ -31,6 +31,10 @@ from watcher.models import Alert, Source, TextVersion, utcnow
 FINDING_FIELDS = ("kind", "severity", "indication", "reference", "strength_before", "strength_after", "before", "after")
 KEYS_PER_QUERY = 500  # identities per IN (...) list
 LIVE_PREFIX = "live|"  # the identity of a live recurrence of an alert first raised from a web archive
+# One statement object for every lookup (an expanding IN list): built and given its cache key once.
+_STORED_ALERTS = select(Alert).where(
+    Alert.source_id == bindparam("source_id"), Alert.dedupe_key.in_(bindparam("keys", expanding=True))
+)
 
 
 def dedupe_key(finding: Finding) -> str:
@@ -51,6 +55,10 @@ def record_alerts(
 ) -> list[Alert]:
     """Store findings as alerts; returns the alerts that are new (not recurrences or repeats).
 
+    The new alerts are added to the session, not flushed: the caller's next flush inserts them (the
+    recording flushes a part's profiles and alerts at once, ``watcher.pipeline.record``), so a changed
+    page costs no flush of its own. Alerts added and not flushed yet count as stored.
+
     ``details`` is merged into every alert's details. A ``scope`` (``"clinic"`` for the clinic-level
     alerts of a new page, see watcher.pipeline.new_pages) is stored as ``details["scope"]`` and is part of the
     identity, so a clinic-level alert never merges with a page-level one of the same source.
@@ -61,15 +69,22 @@ def record_alerts(
     created: list[Alert] = []
     archived = new.snapshot.archive_url is not None
     keys = [dedupe_key(finding) if scope is None else f"{scope}|{dedupe_key(finding)}" for finding in findings]
-    # The source's alerts of these identities, read at once; the alerts added below join them.
-    stored: dict[str, Alert] = {}
-    wanted = sorted({name for key in keys for name in (key, f"{LIVE_PREFIX}{key}")})
-    for start in range(0, len(wanted), KEYS_PER_QUERY):
-        chunk = wanted[start : start + KEYS_PER_QUERY]
-        stored.update(
-            (alert.dedupe_key, alert)
-            for alert in session.scalars(select(Alert).where(Alert.source_id == source.id, Alert.dedupe_key.in_(chunk)))
-        )
+    if not keys:
+        return created
+    # The source's alerts of these identities, read at once (without an autoflush: the pending ones are
+    # taken from the session); the alerts added below join them.
+    names = {name for key in keys for name in (key, f"{LIVE_PREFIX}{key}")}
+    wanted = sorted(names)
+    stored: dict[str, Alert] = {
+        alert.dedupe_key: alert
+        for alert in session.new
+        if isinstance(alert, Alert) and alert.source_id == source.id and alert.dedupe_key in names
+    }
+    with session.no_autoflush:
+        for start in range(0, len(wanted), KEYS_PER_QUERY):
+            chunk = wanted[start : start + KEYS_PER_QUERY]
+            for alert in session.scalars(_STORED_ALERTS, {"source_id": source.id, "keys": chunk}):
+                stored[alert.dedupe_key] = alert
     for finding, key in zip(findings, keys, strict=True):
         live_key = f"{LIVE_PREFIX}{key}"
         known = {name: stored[name] for name in (key, live_key) if name in stored}
@@ -77,6 +92,8 @@ def record_alerts(
             continue  # re-processing a snapshot already counted
         first, live = known.get(key), known.get(live_key)
         existing = (first or live) if archived else (live or first)
+        if existing is not None and inspect(existing).pending:
+            session.flush()  # its id and its from_archive (read back from its snapshot) are needed below
         if existing is not None and (archived or not existing.from_archive):
             existing.occurrences += 1
             existing.last_snapshot_id = new.snapshot_id
@@ -98,6 +115,4 @@ def record_alerts(
         session.add(alert)
         stored[alert.dedupe_key] = alert
         created.append(alert)
-    if created:
-        session.flush()  # one flush for all, so that the new alerts have their ids
     return created

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from watcher.capture import sha256_hex
@@ -25,16 +25,24 @@ from watcher.sources import extraction_selectors, extractor_version_sql, set_sel
 log = logging.getLogger(__name__)
 
 
+# One statement object for every lookup: built and given its cache key once, not per changed page.
+_STORED_PROFILE = select(ClaimProfileRecord.profile).where(
+    ClaimProfileRecord.text_version_id == bindparam("text_version_id"),
+    ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
+)
+
+
 def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
-    """The stored profile for the current analyser version, computing and storing it when missing."""
-    record = session.scalar(
-        select(ClaimProfileRecord).where(
-            ClaimProfileRecord.text_version_id == version.id,
-            ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-        )
-    )
-    if record is not None:
-        return ClaimProfile.from_dict(record.profile)
+    """The stored profile for the current analyser version, computing and storing it when missing.
+
+    The lookup does not autoflush: a version's profile is flushed by the part of the batch that
+    stored the version (``watcher.pipeline.record``), so the previous version's is in the database
+    already, and the profiles the current part added wait for its one INSERT instead of each going
+    alone before this query."""
+    with session.no_autoflush:
+        stored = session.scalar(_STORED_PROFILE, {"text_version_id": version.id})
+    if stored is not None:
+        return ClaimProfile.from_dict(stored)
     profile, _record = _add_profile(session, version)
     session.flush()
     return profile
