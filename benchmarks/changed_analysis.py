@@ -48,11 +48,14 @@ from watcher.pipeline.analyse import analyse_new_version
 from watcher.sources import SourceSpec, add_sources
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
+# What ``_record_part`` calls right after the flush that follows its analysis hooks (the names differ by
+# tree: main before the ``index`` branch indexed a part's versions one by one).
+INDEXING = ("index_new_versions", "index_new_version", "index_first_versions")
 
 
 class Span:
     """The analysis's span of each part: opened by the part's first hook call, closed by the first
-    indexing call after the part's flush (``_record_part`` indexes right after it)."""
+    indexing call after the part's flush (``_record_part`` indexes right after it, see ``INDEXING``)."""
 
     def __init__(self, profiler: cProfile.Profile | None) -> None:
         self.profiler = profiler
@@ -139,8 +142,9 @@ def main() -> None:
                 span.flushes += span.started is not None
 
             event.listen(store.engine, "before_cursor_execute", count)
-            original = (record.index_new_version, record.index_first_versions)
-            record.index_new_version, record.index_first_versions = map(span.closing, original)
+            original = {name: getattr(record, name) for name in INDEXING if hasattr(record, name)}
+            for name, function in original.items():
+                setattr(record, name, span.closing(function))
             try:
                 with store.session() as session:
                     event.listen(session, "after_flush", flushed)
@@ -151,7 +155,8 @@ def main() -> None:
                         del held
                     session.rollback()
             finally:
-                record.index_new_version, record.index_first_versions = original
+                for name, function in original.items():
+                    setattr(record, name, function)
                 event.remove(store.engine, "before_cursor_execute", count)
             results.append(span)
         store.dispose()
