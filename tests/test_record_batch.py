@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Base, IndicationStep, Passage
+from watcher.models import Base, ClaimProfileRecord, IndicationStep, Passage
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import rebuild_source
 from watcher.pipeline.record import fresh_sources, record_capture, record_captures
@@ -341,6 +341,41 @@ def test_a_part_of_appended_pages_whose_indications_change_has_the_steps_of_one_
         assert on_day_2[depression][0] > next(
             st for s, i, f, st, _p in steps if (key[s], i) == depression and f == at(0)
         )
+        for source_id, _url in batch:
+            rebuild_source(session, source_id)
+        rebuilt = dump(session, batch)
+        assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored_batch[t] for t in INDEX_TABLES}
+
+
+def test_a_page_profiled_late_in_a_part_of_appended_pages_is_rebuilt_in_its_place(
+    store: Store, settings: Settings
+) -> None:
+    """Page 1's day 0 profile is of an older analyser (its steps left it out), so its new version's
+    analysis profiles that version again and its steps are rebuilt whole; the pages before and after it
+    in the part still append theirs, inserted around the rebuild in the part's order. The rows are
+    those one capture at a time writes and those ``rebuild_source`` makes."""
+    one, batch = _add_group(store, "one.example", 4), _add_group(store, "part.example", 4)
+    for group in (one, batch):
+        _one_at_a_time(store, settings, group, STEPS_HISTORY)
+        with store.session() as session:
+            session.execute(
+                sa.update(ClaimProfileRecord)
+                .where(ClaimProfileRecord.source_id == group[1][0])
+                .values(analyser_version="old")
+            )
+            rebuild_source(session, group[1][0])
+    _one_at_a_time(store, settings, one, STEPS_PART)
+    statements = _record_part(store, settings, batch, STEPS_PART, ("indication_steps",))
+    with store.session() as session:
+        stored_one, stored_batch = dump(session, one), dump(session, batch)
+        assert stored_batch == stored_one
+        # page 0's steps, page 1's deleted and rebuilt (day 0 and 2 now), pages 2 and 3's together
+        assert [words.split()[0] for words, _sets in statements if not words.startswith("select")] == [
+            "insert",
+            "delete",
+            "insert",
+            "insert",
+        ]
         for source_id, _url in batch:
             rebuild_source(session, source_id)
         rebuilt = dump(session, batch)
