@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Base, IndicationStep, Passage
+from watcher.models import Base, ClaimProfileRecord, IndicationStep, Passage
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import rebuild_source
 from watcher.pipeline.record import fresh_sources, record_capture, record_captures
@@ -222,6 +222,37 @@ def test_a_batch_of_304s_inserts_its_checks_together(store: Store, settings: Set
 # A part whose pages have history (appended to, or rebuilt) beside first captures: page 0's 統合失調症 went
 # on day 1 and comes back, page 1 gains it and loses its price line, page 3 shows it first: three sources
 # opening the same new passage in one part; page 4's first version shares page 2's stored passages while
+def _record_part(
+    store: Store,
+    settings: Settings,
+    group: list[tuple[int, str]],
+    plan: Sequence[tuple[int, int, str | None, bool]],
+    tables: Sequence[str],
+) -> list[tuple[str, int]]:
+    """Record the plan's captures (all changed) as one batch; returns the statements sent that name
+    one of ``tables`` (lower case, one line), each with its number of parameter sets."""
+    statements: list[tuple[str, int]] = []
+
+    def log(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        words = " ".join(statement.split()).lower()
+        if any(table in words for table in tables):
+            statements.append((words, len(parameters) if executemany else 1))
+
+    sa.event.listen(store.engine, "before_cursor_execute", log)
+    try:
+        with store.session() as session:
+            results = record_captures(
+                session,
+                [_capture(*group[key], day, html, archived) for key, day, html, archived in plan],
+                settings=settings,
+                on_new_version=analyse_new_version,
+            )
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", log)
+    assert [r.outcome for r in results] == ["changed"] * len(plan)
+    return statements
+
+
 # page 2 drops some of them; page 5 gets an archived capture older than its history (a rebuild).
 PART_HISTORY = [(0, 0, A_V2, False), (0, 1, A_V3, False), (1, 0, A_V1, False), (2, 0, B_V1, False), (5, 3, A_V1, False)]
 PART = [(0, 2, A_V4, False), (1, 2, A_V2, False), (2, 2, B_V2, False), (3, 2, A_V2, False), (4, 2, B_V1, False)]
@@ -237,25 +268,7 @@ def test_a_part_of_first_appended_and_rebuilt_versions_indexes_as_a_rebuild(stor
     for group in (one, batch):
         _one_at_a_time(store, settings, group, PART_HISTORY)
     _one_at_a_time(store, settings, one, PART)
-    statements: list[tuple[str, int]] = []  # (statement, parameter sets) of the index's writes
-
-    def log(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
-        words = " ".join(statement.split()).lower()
-        if any(table in words for table in ("passage_occurrences", "passage_index_state")):
-            statements.append((words, len(parameters) if executemany else 1))
-
-    sa.event.listen(store.engine, "before_cursor_execute", log)
-    try:
-        with store.session() as session:
-            results = record_captures(
-                session,
-                [_capture(*batch[key], day, html, archived) for key, day, html, archived in PART],
-                settings=settings,
-                on_new_version=analyse_new_version,
-            )
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", log)
-    assert [r.outcome for r in results] == ["changed"] * len(PART)
+    statements = _record_part(store, settings, batch, PART, ("passage_occurrences", "passage_index_state"))
 
     def writes(prefix: str) -> list[int]:
         return [sets for statement, sets in statements if statement.startswith(prefix)]
@@ -275,6 +288,94 @@ def test_a_part_of_first_appended_and_rebuilt_versions_indexes_as_a_rebuild(stor
         opened = [row for row in stored_batch["passage_occurrences"] if repr(shared) in row]
         # page 0: day 0 to day 0, gone day 1, and again from day 2; pages 1 and 3: from day 2.
         assert len(opened) == 4 and sum("('gone_at', None)" in row for row in opened) == 3
+        for source_id, _url in batch:
+            rebuild_source(session, source_id)
+        rebuilt = dump(session, batch)
+        assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored_batch[t] for t in INDEX_TABLES}
+
+
+# Each page's indications change on day 2: page 0 depression stronger and schizophrenia new, page 1
+# (English) depression stronger, page 2 schizophrenia gone (compared with its day 1 version), page 3
+# depression weaker, schizophrenia and anxiety gone.
+STEPS_HISTORY = [(0, 0, A_V1, False), (1, 0, B_V1, False), (2, 0, A_V2, False), (2, 1, A_V4, False)]
+STEPS_HISTORY += [(3, 0, A_V4, False)]
+STEPS_PART = [(0, 2, A_V2, False), (1, 2, B_V2, False), (2, 2, A_V3, False), (3, 2, A_V1, False)]
+
+
+def test_a_part_of_appended_pages_whose_indications_change_has_the_steps_of_one_at_a_time(
+    store: Store, settings: Settings
+) -> None:
+    """Several appended pages in one part, their indications new, stronger, weaker and gone: their
+    steps (each compared with its own page's newest profiled version before) are those one capture at
+    a time writes and those ``rebuild_source`` makes, inserted by one statement for the part."""
+    one, batch = _add_group(store, "one.example", 4), _add_group(store, "part.example", 4)
+    for group in (one, batch):
+        _one_at_a_time(store, settings, group, STEPS_HISTORY)
+    _one_at_a_time(store, settings, one, STEPS_PART)
+    statements = _record_part(store, settings, batch, STEPS_PART, ("indication_steps",))
+    inserts = [sets for statement, sets in statements if statement.startswith("insert into indication_steps")]
+    with store.session() as session:
+        stored_one, stored_batch = dump(session, one), dump(session, batch)
+        assert stored_batch == stored_one
+        key = {source_id: n for n, (source_id, _url) in enumerate(batch)}
+        steps = session.execute(
+            sa.select(
+                IndicationStep.source_id,
+                IndicationStep.indication,
+                IndicationStep.fetched_at,
+                IndicationStep.strength,
+                IndicationStep.previous_fetched_at,
+            ).where(IndicationStep.source_id.in_(list(key)))
+        ).all()
+        assert inserts == [sum(fetched == at(2) for _s, _i, fetched, _st, _p in steps)]  # one INSERT, all of them
+        on_day_2 = {
+            (key[s], i): (strength, previous) for s, i, fetched, strength, previous in steps if fetched == at(2)
+        }
+        first = {(key[s], i): fetched for s, i, fetched, _st, _p in sorted(steps, key=lambda r: r[2], reverse=True)}
+        # compared with day 1's version on page 2 (its newest before), day 0's elsewhere
+        assert {k[0]: previous for k, (_st, previous) in on_day_2.items()} == {0: at(0), 1: at(0), 2: at(1), 3: at(0)}
+        assert any(first[k] == at(2) for k in on_day_2 if k[0] == 0)  # new on page 0
+        assert any(strength == 0 for k, (strength, _p) in on_day_2.items() if k[0] == 2)  # gone on page 2
+        assert all(strength == 0 or k[1] == "depression" for k, (strength, _p) in on_day_2.items() if k[0] == 3)
+        (depression,) = [k for k in on_day_2 if k[0] == 1]  # page 1: one step, stronger than day 0's
+        assert on_day_2[depression][0] > next(
+            st for s, i, f, st, _p in steps if (key[s], i) == depression and f == at(0)
+        )
+        for source_id, _url in batch:
+            rebuild_source(session, source_id)
+        rebuilt = dump(session, batch)
+        assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored_batch[t] for t in INDEX_TABLES}
+
+
+def test_a_page_profiled_late_in_a_part_of_appended_pages_is_rebuilt_in_its_place(
+    store: Store, settings: Settings
+) -> None:
+    """Page 1's day 0 profile is of an older analyser (its steps left it out), so its new version's
+    analysis profiles that version again and its steps are rebuilt whole; the pages before and after it
+    in the part still append theirs, inserted around the rebuild in the part's order. The rows are
+    those one capture at a time writes and those ``rebuild_source`` makes."""
+    one, batch = _add_group(store, "one.example", 4), _add_group(store, "part.example", 4)
+    for group in (one, batch):
+        _one_at_a_time(store, settings, group, STEPS_HISTORY)
+        with store.session() as session:
+            session.execute(
+                sa.update(ClaimProfileRecord)
+                .where(ClaimProfileRecord.source_id == group[1][0])
+                .values(analyser_version="old")
+            )
+            rebuild_source(session, group[1][0])
+    _one_at_a_time(store, settings, one, STEPS_PART)
+    statements = _record_part(store, settings, batch, STEPS_PART, ("indication_steps",))
+    with store.session() as session:
+        stored_one, stored_batch = dump(session, one), dump(session, batch)
+        assert stored_batch == stored_one
+        # page 0's steps, page 1's deleted and rebuilt (day 0 and 2 now), pages 2 and 3's together
+        assert [words.split()[0] for words, _sets in statements if not words.startswith("select")] == [
+            "insert",
+            "delete",
+            "insert",
+            "insert",
+        ]
         for source_id, _url in batch:
             rebuild_source(session, source_id)
         rebuilt = dump(session, batch)

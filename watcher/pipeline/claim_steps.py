@@ -12,11 +12,11 @@ before, the first version compared with nothing claimed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, delete, insert, select
+from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
@@ -24,6 +24,8 @@ from watcher.models import ClaimProfileRecord, IndicationStep, Snapshot, Source,
 from watcher.sources import source_extractor_version
 
 ProfiledVersion = tuple[int, datetime, dict[str, Any] | None]
+CHUNK = 500  # pages per query
+STEPS = cast(Table, IndicationStep.__table__)
 
 
 def steps_of(chain: Iterable[ProfiledVersion]) -> Iterator[dict[str, Any]]:
@@ -45,20 +47,21 @@ def steps_of(chain: Iterable[ProfiledVersion]) -> Iterator[dict[str, Any]]:
         before, previous = now, (snapshot_id, fetched_at)
 
 
-def _profiled_versions(source_id: int, extractor_version: str) -> Select[tuple[int, datetime, Any]]:
-    """A page's profiled versions (current analyser, this extractor version): (snapshot id, capture
-    time, {indication: strength})."""
+def _profiled(*criteria: ColumnElement[bool]) -> Select[tuple[int, datetime, Any]]:
+    """Profiled versions (current analyser) meeting ``criteria``: (snapshot id, capture time,
+    {indication: strength})."""
     return (
         select(Snapshot.id, Snapshot.fetched_at, ClaimProfileRecord.indications)
         .select_from(ClaimProfileRecord)
         .join(TextVersion, ClaimProfileRecord.text_version_id == TextVersion.id)
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
-        .where(
-            TextVersion.source_id == source_id,
-            TextVersion.extractor_version == extractor_version,
-            ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
-        )
+        .where(ClaimProfileRecord.analyser_version == ANALYSER_VERSION, *criteria)
     )
+
+
+def _profiled_versions(source_id: int, extractor_version: str) -> Select[tuple[int, datetime, Any]]:
+    """A page's profiled versions (current analyser, this extractor version)."""
+    return _profiled(TextVersion.source_id == source_id, TextVersion.extractor_version == extractor_version)
 
 
 def rebuild_steps(session: Session, source_id: int) -> int | None:
@@ -71,51 +74,117 @@ def rebuild_steps(session: Session, source_id: int) -> int | None:
         _profiled_versions(source_id, source_extractor_version(source)).order_by(Snapshot.fetched_at, Snapshot.id)
     ).all()
     steps = [{**step, "source_id": source_id} for step in steps_of((r[0], r[1], r[2]) for r in rows)]
-    if steps:  # a Core insert: no ORM bulk machinery for a few plain rows
-        session.connection().execute(insert(cast(Table, IndicationStep.__table__)), steps)
+    _insert_steps(session, steps)
     return newest_profile_id(session, source_id)
 
 
-def append_steps(session: Session, version: TextVersion, *, indexed_profile_id: int | None) -> int | None:
-    """``rebuild_steps`` for a version appended at the end of its page's chain (``version``, whose
-    profile, if any, is stored), when the page's steps were built with ``indexed_profile_id`` as its
-    newest profile: the steps of the chain before are those stored, so only the new version's are added
-    (compared with the newest profiled version before it). Any other profile stored since (the previous
-    version's, profiled late) means the stored steps may be stale: then they are rebuilt whole. Returns
-    the page's newest profile's id, as ``rebuild_steps``."""
-    source = session.get(Source, version.source_id)
-    if indexed_profile_id is None:  # a page's first version, or one never profiled
-        return rebuild_steps(session, version.source_id)
-    later = session.execute(
-        select(
-            ClaimProfileRecord.id,
-            ClaimProfileRecord.text_version_id,
-            ClaimProfileRecord.analyser_version,
-            ClaimProfileRecord.indications,
-        ).where(ClaimProfileRecord.source_id == version.source_id, ClaimProfileRecord.id > indexed_profile_id)
-    ).all()
-    if (
-        source is None
-        or version.extractor_version != source_extractor_version(source)
-        or any(row.text_version_id != version.id or row.analyser_version != ANALYSER_VERSION for row in later)
-    ):
-        return rebuild_steps(session, version.source_id)
-    if not later:
-        return indexed_profile_id  # the new version has no profile (a site source): no step
-    newest = max(later, key=lambda row: row.id)
-    before = session.execute(
-        _profiled_versions(version.source_id, version.extractor_version)
-        .where(TextVersion.id != version.id)
-        .order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc())
-        .limit(1)
-    ).first()
-    snapshot = version.snapshot
-    chain: list[ProfiledVersion] = [] if before is None else [(before[0], before[1], before[2])]
-    chain.append((snapshot.id, snapshot.fetched_at, newest.indications))
-    steps = [{**step, "source_id": version.source_id} for step in steps_of(chain) if step["snapshot_id"] == snapshot.id]
-    if steps:
-        session.connection().execute(insert(cast(Table, IndicationStep.__table__)), steps)
-    return int(newest.id)
+def append_steps(session: Session, appended: Sequence[tuple[TextVersion, int | None]]) -> list[int | None]:
+    """``rebuild_steps`` for versions of distinct pages, each appended at the end of its page's chain
+    (its profile, if any, stored) and given with the newest profile's id its page's steps were built
+    with: the steps of the chain before are those stored, so only the new version's are added (compared
+    with the newest profiled version before it). Any other profile stored since (the previous version's,
+    profiled late) means the stored steps may be stale: then that page's are rebuilt whole. A few
+    statements for all the pages rather than a few each: their later profiles in one query, the profiled
+    version before each in one, the new steps by one executemany (per ``CHUNK`` of pages; the inserts
+    in the pages' order, around the rebuilds). Returns each page's newest profile's id, as
+    ``rebuild_steps``."""
+    later = _later_profiles(session, [(v.source_id, p) for v, p in appended if p is not None])
+    plan: list[tuple[TextVersion, int | None, Any]] = []  # (version, profile id, newest later profile or None)
+    for version, indexed_profile_id in appended:
+        source = session.get(Source, version.source_id)
+        rows = later.get(version.source_id, [])
+        if (
+            indexed_profile_id is None  # a page's first version, or one never profiled
+            or source is None
+            or version.extractor_version != source_extractor_version(source)
+            or any(row.text_version_id != version.id or row.analyser_version != ANALYSER_VERSION for row in rows)
+        ):
+            plan.append((version, None, None))
+        else:  # no later profile: the new version has none (a site source), so no step
+            plan.append((version, indexed_profile_id, max(rows, key=lambda row: row.id) if rows else None))
+    before = _profiled_before(session, [version for version, _id, newest in plan if newest is not None])
+    results: list[int | None] = []
+    steps: list[dict[str, Any]] = []
+    for version, profile_id, newest in plan:
+        if profile_id is None:
+            _insert_steps(session, steps)  # first: the rows in the order one page at a time writes them
+            steps = []
+            results.append(rebuild_steps(session, version.source_id))
+            continue
+        results.append(profile_id if newest is None else int(newest.id))
+        if newest is None:
+            continue
+        snapshot, previous = version.snapshot, before.get(version.source_id)
+        chain: list[ProfiledVersion] = [] if previous is None else [previous]
+        chain.append((snapshot.id, snapshot.fetched_at, newest.indications))
+        steps += [
+            {**step, "source_id": version.source_id} for step in steps_of(chain) if step["snapshot_id"] == snapshot.id
+        ]
+    _insert_steps(session, steps)
+    return results
+
+
+def _later_profiles(session: Session, pages: Sequence[tuple[int, int]]) -> dict[int, list[Any]]:
+    """The profiles (id, text version, analyser version, indications) stored after the given one, by
+    page, for (source id, profile id) pairs."""
+    later: dict[int, list[Any]] = {}
+    for start in range(0, len(pages), CHUNK):
+        chunk = pages[start : start + CHUNK]
+        for row in session.execute(
+            select(
+                ClaimProfileRecord.source_id,
+                ClaimProfileRecord.id,
+                ClaimProfileRecord.text_version_id,
+                ClaimProfileRecord.analyser_version,
+                ClaimProfileRecord.indications,
+            ).where(
+                or_(
+                    *(
+                        and_(ClaimProfileRecord.source_id == source_id, ClaimProfileRecord.id > profile_id)
+                        for source_id, profile_id in chunk
+                    )
+                )
+            )
+        ):
+            later.setdefault(row.source_id, []).append(row)
+    return later
+
+
+def _profiled_before(session: Session, versions: Sequence[TextVersion]) -> dict[int, ProfiledVersion]:
+    """By page, the newest profiled version (in capture order; current analyser, the version's
+    extractor version) other than the given version of that page."""
+    before: dict[int, ProfiledVersion] = {}
+    for start in range(0, len(versions), CHUNK):
+        chunk = versions[start : start + CHUNK]
+        by_extractor: dict[str, list[int]] = {}
+        for version in chunk:
+            by_extractor.setdefault(version.extractor_version, []).append(version.source_id)
+        rank = func.row_number().over(
+            partition_by=TextVersion.source_id, order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+        )
+        ranked = (
+            _profiled(
+                or_(
+                    *(
+                        and_(TextVersion.source_id.in_(ids), TextVersion.extractor_version == extractor)
+                        for extractor, ids in by_extractor.items()
+                    )
+                ),
+                TextVersion.id.not_in([version.id for version in chunk]),
+            )
+            .add_columns(TextVersion.source_id, rank.label("rank"))
+            .subquery()
+        )
+        for snapshot_id, fetched_at, indications, source_id in session.execute(
+            select(ranked.c.id, ranked.c.fetched_at, ranked.c.indications, ranked.c.source_id).where(ranked.c.rank == 1)
+        ):
+            before[source_id] = (snapshot_id, fetched_at, indications)
+    return before
+
+
+def _insert_steps(session: Session, steps: list[dict[str, Any]]) -> None:
+    if steps:  # a Core insert: no ORM bulk machinery for plain rows
+        session.connection().execute(insert(STEPS), steps)
 
 
 def newest_profile_id(session: Session, source_id: int) -> int | None:

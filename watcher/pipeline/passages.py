@@ -21,7 +21,7 @@ Anything else (an archived capture older than the stored history, a re-extractio
 source's intervals from its chain. ``reindex`` rebuilds
 the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
 idempotent. Both produce the same rows (``chain_intervals``; the append is its step, ``advance``,
-in SQL; ``claim_steps.append_steps`` adds the new version's indication steps).
+in SQL; ``claim_steps.append_steps`` adds the new versions' indication steps).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 
 from watcher.models import (
     ClaimProfileRecord,
-    IndicationStep,
     Passage,
     PassageIndexState,
     PassageOccurrence,
@@ -49,14 +48,13 @@ from watcher.models import (
     Source,
     TextVersion,
 )
-from watcher.pipeline.claim_steps import append_steps, rebuild_steps, steps_of
+from watcher.pipeline.claim_steps import STEPS, append_steps, rebuild_steps, steps_of
 from watcher.search_index import TERMS_TABLE, TOKEN_PREFIX
 
 CHUNK = 500  # keys per IN (...) list
 # Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
 PASSAGES = cast(sa.Table, Passage.__table__)
 OCCURRENCES = cast(sa.Table, PassageOccurrence.__table__)
-STEPS = cast(sa.Table, IndicationStep.__table__)
 STATES = cast(sa.Table, PassageIndexState.__table__)
 
 
@@ -293,8 +291,8 @@ def index_new_versions(
     (``rebuild_source``). The first and appended versions are written together, by a few statements
     for the part rather than a few per page: one query for their index states, one for their open
     intervals, their passages at once (``passage_ids``, in capture order: the ids they get one by one),
-    the intervals closed and extended by one executemany each, the new ones by one INSERT; only the
-    appended versions' indication steps are a few queries each (``append_steps``). The rows are those
+    the intervals closed and extended by one executemany each, the new ones by one INSERT, the appended
+    versions' indication steps by two queries and one INSERT (``append_steps``). The rows are those
     ``rebuild_source`` makes."""
     states = _appending(session, [version for version, _profile in versions if version.source_id not in fresh])
     for version, _profile in versions:
@@ -417,10 +415,7 @@ def _write_steps_and_states(
             ],
         )
     appended = [version for version, _profile in versions if version.source_id in states]
-    profile_ids = [
-        append_steps(session, version, indexed_profile_id=states[version.source_id].last_profile_id)
-        for version in appended
-    ]
+    profile_ids = append_steps(session, [(version, states[version.source_id].last_profile_id) for version in appended])
     for version, profile_id in zip(appended, profile_ids, strict=True):
         state = states[version.source_id]
         state.last_text_version_id, state.last_snapshot_id = version.id, version.snapshot.id
