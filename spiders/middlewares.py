@@ -130,7 +130,8 @@ class RequestHeadersMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RequestHeadersMiddleware:
         settings = crawler.settings
-        headers = {name: value for name, value in settings.getdict("DEFAULT_REQUEST_HEADERS").items() if value}
+        defaults = settings.getdict("DEFAULT_REQUEST_HEADERS")
+        headers = {name: value for name, value in defaults.items() if value is not None}  # as Scrapy's
         if settings.get("USER_AGENT"):
             headers["User-Agent"] = settings["USER_AGENT"]
         return cls(headers)
