@@ -1,12 +1,12 @@
-"""The one spider: fetch each target once (with conditional headers) and yield one Capture for it."""
+"""The one spider: fetch each target once (with conditional headers) and write one Capture for it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Self, TextIO
 
 import scrapy
 from twisted.python.failure import Failure
@@ -18,13 +18,19 @@ from spiders.items import (
     capture_from_failure,
     capture_from_response,
 )
+from spiders.pipelines import CaptureWriter
 from watcher.capture import Capture, FetchTarget
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
 
 log = logging.getLogger(__name__)
+
+# Scrapy's StartSpiderMiddleware would set this on each request the spider starts with (it is off:
+# spiders.settings); the scheduler keeps such requests in its FIFO start queues, in the order given.
+START_META = "is_start_request"
 
 
 class ClinicPagesSpider(scrapy.Spider):
@@ -34,10 +40,18 @@ class ClinicPagesSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.targets = list(targets)
         self.feed = feed  # --serve: more targets, one JSON line each, until the stream ends
+        self.writer: CaptureWriter | None = None
 
-    async def start(self) -> AsyncIterator[scrapy.Request | Capture]:
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.writer = CaptureWriter.from_crawler(crawler)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
         for target in self.targets:
-            yield self._request_or_capture(target)
+            if (request := self._request_or_capture(target)) is not None:
+                yield request
         if self.feed is None:
             return
         # While start() waits here the engine stays open (Scrapy closes a spider only once its start
@@ -46,13 +60,16 @@ class ClinicPagesSpider(scrapy.Spider):
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._read_feed, args=(self.feed, loop, arrived), name="feed", daemon=True).start()
         while (more := await arrived.get()) is not None:
-            yield self._request_or_capture(more)
+            if (request := self._request_or_capture(more)) is not None:
+                yield request
 
-    def _request_or_capture(self, target: FetchTarget) -> scrapy.Request | Capture:
+    def _request_or_capture(self, target: FetchTarget) -> scrapy.Request | None:
+        """The target's request, or None once the capture of a target Scrapy cannot request is written."""
         try:
             return self.request_for(target)
         except ValueError as error:  # Scrapy rejects the URL outright ("Missing scheme", ...)
-            return capture_for_bad_target(target, error)
+            self.write(capture_for_bad_target(target, error))
+            return None
 
     @staticmethod
     def _read_feed(feed: TextIO, loop: asyncio.AbstractEventLoop, arrived: asyncio.Queue[FetchTarget | None]) -> None:
@@ -86,7 +103,7 @@ class ClinicPagesSpider(scrapy.Spider):
                 callback=self.parse,
                 errback=self.failed,
                 dont_filter=True,
-                meta={TARGET_META: target, **job.meta()},
+                meta={TARGET_META: target, START_META: True, **job.meta()},
             )
         headers: dict[str, str] = {}
         if target.etag:
@@ -100,16 +117,22 @@ class ClinicPagesSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.failed,
             dont_filter=True,
-            meta={TARGET_META: target},
+            meta={TARGET_META: target, START_META: True},
         )
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Capture]:
+    # The callbacks write their capture and return nothing: Scrapy's item machinery has no part in it.
+    def parse(self, response: Response, **kwargs: Any) -> None:
         capture = capture_from_response(response)
         job = response.meta.get(RENDER_META)
-        yield capture if job is None else job.finish(capture)
+        self.write(capture if job is None else job.finish(capture))
 
-    def failed(self, failure: Failure) -> Iterator[Capture]:
+    def failed(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         assert request is not None, "Scrapy sets failure.request before calling an errback"
         assert failure.value is not None
-        yield capture_from_failure(failure.value, request, max_body_bytes=self.settings.getint("DOWNLOAD_MAXSIZE"))
+        max_body_bytes = self.settings.getint("DOWNLOAD_MAXSIZE")
+        self.write(capture_from_failure(failure.value, request, max_body_bytes=max_body_bytes))
+
+    def write(self, capture: Capture) -> None:
+        assert self.writer is not None, "from_crawler gives the spider its writer"
+        self.writer.write(capture)

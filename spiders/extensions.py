@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from scrapy import signals
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 from twisted.internet.task import LoopingCall
-from twisted.python.failure import Failure
 
 from watcher.crawl import HEARTBEAT_LINE
 
@@ -46,9 +45,10 @@ class Heartbeat:
 
 
 class QuietLogFormatter(LogFormatter):
-    """Scrapy's log formatter, except that the "Crawled" and "Scraped" lines of every response (debug
-    level) are not made at all below debug logging: Scrapy leaves the root logger at NOTSET and
-    filters in its handler, so each response built both records only for the handler to drop them."""
+    """Scrapy's log formatter, except that the "Crawled" line of every response (debug level) is not
+    made at all below debug logging: Scrapy leaves the root logger at NOTSET and filters in its
+    handler, so each response built the record only for the handler to drop it. (The spider yields no
+    items, so there are no "Scraped" lines.)"""
 
     def __init__(self, *, debug: bool = True) -> None:
         self.debug = debug
@@ -60,6 +60,3 @@ class QuietLogFormatter(LogFormatter):
     # Scrapy's documented way to leave an action unlogged is to return None (its annotation says otherwise).
     def crawled(self, request: Request, response: Response, spider: Spider) -> LogFormatterResult | None:  # type: ignore[override]
         return super().crawled(request, response, spider) if self.debug else None
-
-    def scraped(self, item: Any, response: Response | Failure | None, spider: Spider) -> LogFormatterResult | None:  # type: ignore[override]
-        return super().scraped(item, response, spider) if self.debug else None

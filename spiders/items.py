@@ -72,7 +72,8 @@ def capture_from_response(response: Response, *, fetched_at: datetime | None = N
     request = response.request
     assert request is not None
     target = target_of(request)
-    headers = {_text(name): [_text(value) for value in values] for name, values in response.headers.items()}
+    # The stored lists as they are: Headers.items() would normalise each name again to look it up.
+    headers = {_text(name): [_text(value) for value in values] for name, values in dict.items(response.headers)}
     return Capture(
         source_id=target.source_id,
         requested_url=target.url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 from typing import Any
+from urllib.request import getproxies
 
 from watcher.config import Settings
 from watcher.crawl import HEARTBEAT_SECONDS
@@ -86,6 +87,9 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         # Every fetch is fresh and stateless: no cache, no cookie jar.
         "HTTPCACHE_ENABLED": False,
         "COOKIES_ENABLED": False,
+        # Proxies come only from the environment (http_proxy, https_proxy, no_proxy): with none set,
+        # the proxy middleware had nothing to do at each request.
+        "HTTPPROXY_ENABLED": bool(getproxies()),
         "TELNETCONSOLE_ENABLED": False,
         "REMOTE_CONTROL_ENABLED": False,  # Scrapy >= 2.19 would open a code-execution HTTP port
         "DOWNLOADER_MIDDLEWARES": {
@@ -95,6 +99,10 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
             "spiders.middlewares.RobotsMiddleware": 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "spiders.middlewares.BackoffRetryMiddleware": 550,
+            # One middleware for the default headers and the User-Agent (RequestHeadersMiddleware).
+            "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": None,
+            "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+            "spiders.middlewares.RequestHeadersMiddleware": 400,
             # Ran on every request and response for nothing watcher uses: the spider has no
             # allowed_domains (the address guard above is the fence), no HTTP auth, and nothing reads
             # the downloader's byte and status counters.
@@ -102,17 +110,17 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
             "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
         },
-        # Likewise on each response's output (one Capture, never a request): depth counting and the
-        # detection of response.meta copied into new requests.
-        "SPIDER_MIDDLEWARES": {
-            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
-            "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,  # all statuses pass (above)
-        },
+        # Spider middlewares wrap every callback's output in asynchronous generators; the spider's
+        # callbacks return nothing (they write their Capture, spiders.pipelines) and never yield a request.
+        # Only RefererMiddleware stays: RedirectMiddleware asks it for the Referer of each redirect hop
+        # (and warns at start-up without it). Depth counting and the detection of response.meta copied
+        # into new requests had nothing to act on, HttpError is off as all statuses pass (above), and the
+        # start requests carry is_start_request themselves (ClinicPagesSpider.request_for), which is all
+        # StartSpiderMiddleware did.
+        "SPIDER_MIDDLEWARES_BASE": {"scrapy.spidermiddlewares.referer.RefererMiddleware": 700},
         "LOG_FORMATTER": "spiders.extensions.QuietLogFormatter",
-        "ITEM_PIPELINES": {"spiders.pipelines.CaptureWriterPipeline": 100},
-        # Each response yields one Capture: Scrapy's default of 100 would start 100 asyncio tasks per
-        # response to process that one item (a third of the child's CPU on a fast local crawl).
+        # No items (the callbacks write their Capture), yet Scrapy still starts this many asyncio tasks per
+        # response to process a callback's output: its default of 100 cost a third of the child's CPU.
         "CONCURRENT_ITEMS": 1,
         # Scrapy checks each callback for a generator returning a value by parsing its source; its cache
         # is keyed on the bound method, new for every request, so it parsed ClinicPagesSpider.parse's

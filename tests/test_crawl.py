@@ -231,6 +231,11 @@ def test_redirect_chain_is_recorded(batch: Batch, site: VersionedSite) -> None:
     assert capture.redirects == [site.url("/r1"), site.url("/r2")]
 
 
+def test_each_redirect_hop_names_the_page_that_sent_it(batch: Batch, site: VersionedSite) -> None:
+    assert [r.header("Referer") for r in site.requests_to("/r2")] == [site.url("/r1")]
+    assert [r.header("Referer") for r in site.requests_to("/r1")] == [None]  # a start request has none
+
+
 def test_redirect_loop_is_too_many_redirects(batch: Batch, site: VersionedSite) -> None:
     capture = batch["loop"]
     assert capture.error_kind == "too_many_redirects" and capture.status is None
@@ -262,6 +267,11 @@ def test_honest_user_agent_for_pages_and_robots(batch: Batch, site: VersionedSit
     assert agent.startswith("watcher/")
     for path in ("/ja/utf8/", "/robots.txt"):
         assert {r.header("User-Agent") for r in site.requests_to(path)} == {agent}
+        # Scrapy's default headers, on the robots.txt fetch too (spiders.middlewares.RequestHeadersMiddleware)
+        assert {(r.header("Accept"), r.header("Accept-Language")) for r in site.requests_to(path)} == {
+            ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "en")
+        }
+        assert all("gzip" in (r.header("Accept-Encoding") or "") for r in site.requests_to(path))
     assert batch.hits["/robots.txt"] == 1  # fetched once per site and crawl
     assert all(r.header("Cookie") is None for r in site.requests)
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from types import SimpleNamespace
 
 import pytest
 from OpenSSL import SSL
@@ -19,20 +20,24 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     IgnoreRequest,
 )
-from scrapy.http import HtmlResponse, Response
+from scrapy.http import Headers, HtmlResponse, Response
+from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
 from scrapy.utils.test import get_crawler
 from twisted.internet import error as tx_error
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed
+from twisted.web.http_headers import Headers as TxHeaders
+from twisted.web.iweb import UNKNOWN_LENGTH
 
-from spiders.clinic_pages import ClinicPagesSpider
-from spiders.handlers import STARTED_META
+from spiders.clinic_pages import START_META, ClinicPagesSpider
+from spiders.handlers import STARTED_META, install_fast_paths, response_headers
 from spiders.items import TARGET_META, capture_from_failure, capture_from_response, classify
 from spiders.middlewares import (
     BACKOFF_META,
     AddressGuardMiddleware,
     BackoffRetryMiddleware,
     RefusedRequest,
+    RequestHeadersMiddleware,
     RobotsDisallowed,
 )
 from spiders.settings import MIN_AUTOTHROTTLE_START_DELAY, robots_token, scrapy_settings
@@ -288,6 +293,71 @@ def test_guard_refuses_other_schemes_even_when_private_is_allowed() -> None:
         asyncio.run(AddressGuardMiddleware(allowed=ALL_NETWORKS).process_request(Request("file:///etc/passwd")))
 
 
+def test_guard_keeps_refusing_a_host_it_has_seen_and_starts_afresh_when_full() -> None:
+    guard = AddressGuardMiddleware(allowed=LOOPBACK_NETWORKS, limit=2)
+    for _ in range(3):  # the parsed address is reused; the verdict stays the same
+        asyncio.run(guard.process_request(Request("http://127.0.0.1/")))
+        with pytest.raises(RefusedRequest, match="private"):
+            asyncio.run(guard.process_request(Request("http://10.0.0.8/")))
+    with pytest.raises(RefusedRequest, match="private"):
+        asyncio.run(guard.process_request(Request("http://192.168.1.1/")))  # a third host: the cache starts afresh
+    asyncio.run(guard.process_request(Request("http://127.0.0.1/")))
+
+
+# -- request headers, and Scrapy's work done once ---------------------------------------------------
+
+
+def test_request_headers_are_scrapys_defaults_and_the_user_agent_never_replacing_a_request_s_own() -> None:
+    crawler = get_crawler(ClinicPagesSpider, scrapy_settings(Settings(contact="a@b.example"), capture_fd=1))
+    middleware = RequestHeadersMiddleware.from_crawler(crawler)
+    request = Request("https://clinic.example/", headers={"Accept-Language": "ja", "If-None-Match": '"v1"'})
+    middleware.process_request(request)
+    assert request.headers.getlist("Accept-Language") == [b"ja"] and request.headers[b"If-None-Match"] == b'"v1"'
+    assert request.headers[b"Accept"] == DEFAULT_REQUEST_HEADERS["Accept"].encode()
+    assert request.headers[b"User-Agent"] == Settings(contact="a@b.example").effective_user_agent.encode()
+    other = Request("https://clinic.example/robots.txt")
+    middleware.process_request(other)
+    other.headers.appendlist("Accept", "text/plain")  # each request has lists of its own
+    assert list(other.headers) == [b"Accept", b"Accept-Language", b"User-Agent"]
+    assert request.headers.getlist("Accept") == [DEFAULT_REQUEST_HEADERS["Accept"].encode()]
+
+
+def test_the_proxy_middleware_runs_only_when_the_environment_names_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert scrapy_settings(Settings(), capture_fd=1)["HTTPPROXY_ENABLED"] is False
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    assert scrapy_settings(Settings(), capture_fd=1)["HTTPPROXY_ENABLED"] is True
+
+
+def test_response_headers_are_those_scrapy_builds() -> None:
+    raw = TxHeaders({b"content-type": [b"text/html"], b"set-cookie": [b"a=1", b"b=2"], b"x-odd": [b"caf\xe9"]})
+    for length in (UNKNOWN_LENGTH, 42):
+        response = SimpleNamespace(length=length, headers=raw)
+        expected = Headers()  # Scrapy's way, as in _ScrapyAgent._headers_from_twisted_response
+        if length != UNKNOWN_LENGTH:
+            expected[b"Content-Length"] = str(length).encode()
+        expected.update(raw.getAllRawHeaders())
+        built = response_headers(response)  # type: ignore[arg-type]
+        assert type(built) is Headers and list(dict.items(built)) == list(dict.items(expected))
+        assert built.getlist("set-cookie") == [b"a=1", b"b=2"] and built[b"Content-Type"] == b"text/html"
+
+
+def test_host_name_conversions_are_cached_and_still_refuse_bad_names() -> None:
+    from twisted.internet import endpoints
+
+    install_fast_paths()
+    install_fast_paths()  # a second handler changes nothing
+    to_bytes, to_text = endpoints._idnaBytes, endpoints._idnaText
+    for _ in range(2):
+        assert to_bytes("bücher.example") == b"xn--bcher-kva.example"
+        assert to_bytes("under_score.example") == b"under_score.example"  # Scrapy's fallback, kept
+        assert to_text(b"xn--bcher-kva.example") == "bücher.example"
+        with pytest.raises(UnicodeError):
+            to_bytes("bad host:name")
+    assert to_bytes.cache_info().hits >= 2  # type: ignore[attr-defined]
+
+
 # -- captures ---------------------------------------------------------------------------------------
 
 
@@ -299,6 +369,7 @@ def test_request_carries_conditional_headers() -> None:
     assert request.headers[b"If-None-Match"] == b'"abc"'
     assert request.headers[b"If-Modified-Since"] == b"Tue, 02 Jan 2024 00:00:00 GMT"
     assert request.dont_filter and request.meta[TARGET_META].source_id == 1
+    assert request.meta[START_META] is True  # FIFO start queues, as StartSpiderMiddleware had it
     plain = spider.request_for(TARGET)
     assert b"If-None-Match" not in plain.headers and b"If-Modified-Since" not in plain.headers
 
