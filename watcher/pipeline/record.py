@@ -266,7 +266,10 @@ def _record_part(
 
 
 def _record(session: Session, capture: Capture, part: _Part, *, settings: Settings) -> _Recorded:
-    source = session.get(Source, capture.source_id)
+    # Without an autoflush: a source the session has not loaded is read from the database, and the
+    # part's snapshots added so far must not go before their bodies (held in ``part``, stored later).
+    with session.no_autoflush:
+        source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
     check = Check(
