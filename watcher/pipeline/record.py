@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, select
+from sqlalchemy import Table, exists, func, inspect, select
 from sqlalchemy.orm import Session, contains_eager
 
 from watcher.capture import Capture, sha256_hex
@@ -25,6 +25,7 @@ from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import (
+    Alert,
     Base,
     Change,
     Check,
@@ -205,6 +206,15 @@ def number_rows(session: Session, rows: Sequence[Base]) -> None:
         row.id = number  # type: ignore[attr-defined]
 
 
+def pending_alerts(session: Session) -> list[Alert]:
+    """The alerts added to the session and not flushed yet (the analysis hooks' new ones, see
+    ``watcher.pipeline.alerts.record_alerts``), in the order they were added: the session's set of new
+    objects is unordered, and numbered in its order they would get other ids than the flush gives them
+    one INSERT at a time (it inserts in the order of adding, kept by each object's ``insert_order``)."""
+    alerts = [row for row in session.new if isinstance(row, Alert)]
+    return sorted(alerts, key=lambda alert: inspect(alert).insert_order or 0)
+
+
 def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
     """Those of the sources that have nothing stored from a capture: no text version, no passage index
     state and no indication step (one query). Their capture's previous version is known to be none and
@@ -259,7 +269,8 @@ def _record_part(
     if part.wrote:
         stored = [profile for profile in profiles if profile is not None]
         number_rows(session, [profile for profile in stored if profile in session.new])
-    session.flush()  # the claim profiles, in one INSERT
+        number_rows(session, pending_alerts(session))
+    session.flush()  # the claim profiles and the alerts, one INSERT each
     versions = [(version, profile) for (version, _previous), profile in zip(part.versions, profiles, strict=True)]
     index_new_versions(session, versions, fresh=part.fresh)
     return recorded
