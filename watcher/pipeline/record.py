@@ -138,8 +138,9 @@ def record_captures(
 ) -> list[CheckResult]:
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
     checks in one INSERT (and the sources' updates one executemany), the new snapshots' bodies in one
-    executemany, their snapshots and text versions in one flush, their claim profiles in one more, and
-    the passage index of the part's first and appended versions in a few statements (``index_new_versions``).
+    executemany, their snapshots and text versions in one flush, their claim profiles and alerts in one
+    more, and the passage index of the part's first and appended versions in a few statements
+    (``index_new_versions``).
     A source with no stored text, no index state and no indication steps (one query for the batch) is
     known to have no previous version, so nothing is looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
