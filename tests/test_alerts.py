@@ -127,6 +127,54 @@ def test_a_batch_of_changed_pages_inserts_its_profiles_together(store: Store, se
             )
 
 
+def test_a_part_inserts_its_alerts_together_numbered_as_one_at_a_time(store: Store, settings: Settings) -> None:
+    """A part's new alerts (several per changed page) go in by one INSERT (on SQLite numbered by the
+    recording once it holds the writer lock, as its profiles are), and their ids follow each other in
+    the order the pages were analysed and each page's findings recorded: the order recording the same
+    pages one at a time gives them."""
+    groups = {name: [new_source(store, f"https://{name}.example/p-{n}") for n in range(3)] for name in ("one", "part")}
+    for name, sources in groups.items():
+        for source_id in sources:
+            with store.session() as session:
+                record_capture(
+                    session,
+                    page_capture(source_id, 0, HEDGED, f"https://{name}.example/p"),
+                    settings=settings,
+                    on_new_version=analyse_new_version,
+                )
+    for source_id in groups["one"]:
+        with store.session() as session:
+            record_capture(
+                session, page_capture(source_id, 1, STRONG), settings=settings, on_new_version=analyse_new_version
+            )
+    alert_inserts: list[int] = []  # parameter sets per INSERT INTO alerts
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ALERTS"):
+            alert_inserts.append(len(parameters) if executemany else 1)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.session() as session:
+            captures = [page_capture(source_id, 1, STRONG) for source_id in groups["part"]]
+            results = record_captures(session, captures, settings=settings, on_new_version=analyse_new_version)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert [r.outcome for r in results] == ["changed"] * 3
+
+    def numbered(sources: list[int]) -> list[tuple[int, int, str]]:
+        with store.session() as session:
+            alerts = session.scalars(select(Alert).where(Alert.source_id.in_(sources)).order_by(Alert.id))
+            return [(alert.id, sources.index(alert.source_id), alert.dedupe_key) for alert in alerts]
+
+    one, part = numbered(groups["one"]), numbered(groups["part"])
+    assert len(part) >= 6 and [rest for _id, *rest in part] == [rest for _id, *rest in one]
+    ids = [alert_id for alert_id, *_rest in part]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    if store.engine.dialect.name == "sqlite":  # (PostgreSQL's ORM sends one multi-row INSERT anyway)
+        assert alert_inserts == [len(ids)]
+
+
 def test_alerts_not_flushed_yet_count_as_stored(store: Store, settings: Settings) -> None:
     """record_alerts leaves its new alerts to the caller's flush: a second call for the same version
     before that flush finds them and adds nothing (no duplicate identity for the flush to reject)."""

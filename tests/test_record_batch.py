@@ -380,3 +380,21 @@ def test_a_page_profiled_late_in_a_part_of_appended_pages_is_rebuilt_in_its_plac
             rebuild_source(session, source_id)
         rebuilt = dump(session, batch)
         assert {t: rebuilt[t] for t in INDEX_TABLES} == {t: stored_batch[t] for t in INDEX_TABLES}
+
+
+def test_a_part_of_first_captures_stores_bodies_before_snapshots(store: Store, settings: Settings) -> None:
+    """A part of pages with nothing stored yet, in a session that has not loaded their sources: each
+    page's source is read from the database (not the session's identity map), and that read must not
+    write the pages met before it (their snapshots refer to bodies the part has not stored yet)."""
+    group = _add_group(store, "unloaded.example", 3)
+    with store.session() as session:
+        results = record_captures(
+            session,
+            [_capture(*group[key], 1, html, False) for key, html in enumerate((A_V1, B_V1, S_V1))],
+            settings=settings,
+            on_new_version=analyse_new_version,
+        )
+    assert [r.outcome for r in results] == ["changed"] * 3 and all(r.snapshot_id for r in results)
+    with store.session() as session:
+        stored = dump(session, group)
+        assert len(stored["snapshots"]) == len(stored["text_versions"]) == len(stored["passage_index_state"]) == 3

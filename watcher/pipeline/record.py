@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, select
+from sqlalchemy import Table, exists, func, inspect, select
 from sqlalchemy.orm import Session, contains_eager
 
 from watcher.capture import Capture, sha256_hex
@@ -25,6 +25,7 @@ from watcher.errors import InputError
 from watcher.extract import Extracted, Selectors, decode_body, extract_document
 from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzip
 from watcher.models import (
+    Alert,
     Base,
     Change,
     Check,
@@ -137,8 +138,9 @@ def record_captures(
 ) -> list[CheckResult]:
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
     checks in one INSERT (and the sources' updates one executemany), the new snapshots' bodies in one
-    executemany, their snapshots and text versions in one flush, their claim profiles in one more, and
-    the passage index of the part's first and appended versions in a few statements (``index_new_versions``).
+    executemany, their snapshots and text versions in one flush, their claim profiles and alerts in one
+    more, and the passage index of the part's first and appended versions in a few statements
+    (``index_new_versions``).
     A source with no stored text, no index state and no indication steps (one query for the batch) is
     known to have no previous version, so nothing is looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
@@ -205,6 +207,15 @@ def number_rows(session: Session, rows: Sequence[Base]) -> None:
         row.id = number  # type: ignore[attr-defined]
 
 
+def pending_alerts(session: Session) -> list[Alert]:
+    """The alerts added to the session and not flushed yet (the analysis hooks' new ones, see
+    ``watcher.pipeline.alerts.record_alerts``), in the order they were added: the session's set of new
+    objects is unordered, and numbered in its order they would get other ids than the flush gives them
+    one INSERT at a time (it inserts in the order of adding, kept by each object's ``insert_order``)."""
+    alerts = [row for row in session.new if isinstance(row, Alert)]
+    return sorted(alerts, key=lambda alert: inspect(alert).insert_order or 0)
+
+
 def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
     """Those of the sources that have nothing stored from a capture: no text version, no passage index
     state and no indication step (one query). Their capture's previous version is known to be none and
@@ -259,14 +270,18 @@ def _record_part(
     if part.wrote:
         stored = [profile for profile in profiles if profile is not None]
         number_rows(session, [profile for profile in stored if profile in session.new])
-    session.flush()  # the claim profiles, in one INSERT
+        number_rows(session, pending_alerts(session))
+    session.flush()  # the claim profiles and the alerts, one INSERT each
     versions = [(version, profile) for (version, _previous), profile in zip(part.versions, profiles, strict=True)]
     index_new_versions(session, versions, fresh=part.fresh)
     return recorded
 
 
 def _record(session: Session, capture: Capture, part: _Part, *, settings: Settings) -> _Recorded:
-    source = session.get(Source, capture.source_id)
+    # Without an autoflush: a source the session has not loaded is read from the database, and the
+    # part's snapshots added so far must not go before their bodies (held in ``part``, stored later).
+    with session.no_autoflush:
+        source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
     check = Check(
