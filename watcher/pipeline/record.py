@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import Table, exists, func, select
 from sqlalchemy.orm import Session, contains_eager
@@ -180,11 +181,21 @@ class _Part:
     bodies: dict[str, bytes]  # new snapshots' bodies by SHA-256, not stored yet
     versions: list[tuple[TextVersion, TextVersion | None]]  # new text versions and their previous ones
     wrote: bool = False  # the transaction has written (bodies): SQLite's writer lock is held
+    # The base proposed for each new body (``store_bodies``): the page's previous body, or for a page
+    # without one the first new body of its host in this part (``sites``), which is stored standalone.
+    bases: dict[str, str] = field(default_factory=dict)
+    sites: dict[str, str] = field(default_factory=dict)
+
+    def propose_base(self, body: str, previous: TextVersion | None, url: str) -> None:
+        if previous is not None:
+            self.bases[body] = previous.snapshot.sha256
+        else:  # the host's first new body in the part proposes itself: no base
+            self.bases[body] = self.sites.setdefault(urlsplit(url).hostname or "", body)
 
     def store_bodies(self, session: Session) -> None:
         if self.bodies:
-            store_bodies(session, self.bodies)
-            self.bodies, self.wrote = {}, True
+            store_bodies(session, self.bodies, self.bases)
+            self.bodies, self.bases, self.wrote = {}, {}, True
 
 
 def number_rows(session: Session, rows: Sequence[Base]) -> None:
@@ -328,6 +339,7 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
                         session, source, capture, extracted, text_sha, part, check.body_sha256
                     )
                     check.outcome = CHANGED
+                    part.propose_base(snapshot.sha256, previous, source.url)
                     if previous is not None:  # the change refers to the new version by id
                         part.store_bodies(session)
                         session.flush()
