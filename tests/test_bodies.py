@@ -11,7 +11,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 
@@ -100,7 +100,15 @@ def test_a_large_page_is_stored_against_its_previous_body_and_read_back_exactly(
         1, 600, (300, "エクソソームはうつ病を治すことが臨床試験で証明されています。"), (100, "TMS治療は保険適用です。")
     )
     assert len(v1) > 150_000
-    results = record_versions(store, settings, url, [v1, v2, v3, v1])
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731  (conn, cursor, statement, ...)
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        results = record_versions(store, settings, url, [v1, v2, v3, v1])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    # The previous body comes with the previous version's query: no body is read on its own.
+    assert not [sql for sql in statements if "FROM bodies" in sql and "text_versions" not in sql]
     assert [result.outcome for result in results] == ["changed"] * 4
 
     stored = rows(store)

@@ -351,16 +351,24 @@ def store_body(session: Session, body: bytes) -> str:
     return digest
 
 
-def store_bodies(session: Session, bodies: Mapping[str, bytes], bases: Mapping[str, str] | None = None) -> None:
+def store_bodies(
+    session: Session,
+    bodies: Mapping[str, bytes],
+    bases: Mapping[str, str] | None = None,
+    known: Mapping[str, bytes] | None = None,
+) -> None:
     """``store_body`` for several bodies (by their SHA-256) in one executemany statement. ``bases``
-    proposes a base body for some of them (by SHA-256: a stored body or another of ``bodies``): those
-    and their bases are read in one query, and a body is stored against its base when that takes at
-    most half its standalone bytes (``encode_body_data``). One hop only: a proposed base that is stored
+    proposes a base body for some of them (by SHA-256): a standalone stored body whose bytes ``known``
+    holds (the page's previous body, loaded with its previous version), or another of ``bodies`` or a
+    stored body, read in one query with their bases. A body is stored against its base when that takes
+    at most half its standalone bytes (``encode_body_data``). One hop only: a proposed base stored
     against a base of its own is replaced by that one; a body already stored is left as it is."""
     if not bodies:
         return
+    known = known or {}
     proposed = {digest: base for digest, base in (bases or {}).items() if digest in bodies and base != digest}
-    stored = _stored_bodies(session, set(bodies) | set(proposed.values())) if proposed else {}
+    unknown = {base for base in proposed.values() if base not in known}
+    stored = _stored_bodies(session, set(bodies) | unknown) if unknown else {}
     rows = []
     for digest, body in bodies.items():
         if digest in stored:
@@ -369,7 +377,7 @@ def store_bodies(session: Session, bodies: Mapping[str, bytes], bases: Mapping[s
         row = stored.get(base) if base is not None else None
         if row is not None and row.base is not None:  # the base has a base: that one is standalone
             base, row = row.base, stored.get(row.base)
-        base_bytes = None
+        base_bytes = known.get(base) if base is not None else None
         if row is not None and row.base is None:
             base_bytes = decode_body_data(row.compression, row.data, None)
         elif base is not None and row is None and base in bodies and base not in proposed:
