@@ -5,10 +5,12 @@ a new version of itself with one paragraph edited (the middle ``<p>``'s text rep
 characters; a sentence inserted in the middle when there is none). Reports the bytes of the edited
 version stored standalone (zlib 6, as ``bodies`` did before migration 0019) and against the previous
 version: as watcher stores it (``watcher.models.encode_body_data``: zstd 3 with the previous body as
-prefix) and with the codec first considered (raw deflate 6 with the previous body as preset dictionary,
-whose 32 KB window caps the gain on large pages); by page size, with the read cost (µs to decompress
-the standalone row, and to decompress the base and then the delta, the median of ``--repeat`` runs). The decompression times are CPU timings on a
-shared machine: read them with the load average printed beside them.
+prefix, long-distance matching) and with the codec first considered (raw deflate 6 with the previous
+body as preset dictionary, whose 32 KB window caps the gain on large pages); by page size, with the
+write cost (µs to compress: zlib alone as before, zlib and zstd as now, the smaller kept) and the read
+cost (µs to decompress the standalone row, and to decompress the base and then the delta), the median
+of ``--repeat`` runs. The times are CPU timings on a shared machine: read them with the load average
+printed beside them.
 
     .venv/bin/python benchmarks/body_deltas.py --data-dir ../shared/benchmarks/article-extraction
 """
@@ -43,7 +45,7 @@ def edited(page: bytes) -> bytes:
     return page[:start] + bytes(reversed(text)).swapcase() + page[end:]
 
 
-def timed(call: Callable[..., bytes], *args: Any, repeat: int) -> float:
+def timed(call: Callable[..., object], *args: Any, repeat: int) -> float:
     """The median of ``repeat`` runs of ``call(*args)``, in µs."""
     runs = []
     for _ in range(repeat):
@@ -74,6 +76,8 @@ def measure(page: bytes, repeat: int) -> dict[str, float]:
         "zlib 6 standalone": len(new_row),
         "deflate 6 + zdict": len(deflate_with_dictionary(new, page)),
         "stored (zstd 3 + prefix)": len(data),
+        "write µs, zlib 6 (before)": timed(zlib.compress, new, 6, repeat=repeat),
+        "write µs, zlib 6 and zstd (stored)": timed(encode_body_data, new, page, repeat=repeat),
         "read µs, standalone": timed(zlib.decompress, new_row, repeat=repeat),
         "read µs, base + delta": timed(read_through_base, compression, data, base_row, repeat=repeat),
     }

@@ -410,18 +410,28 @@ def _stored_bodies(session: Session, digests: set[str]) -> dict[str, Any]:
 
 DELTA = "zstd"  # a body stored as a zstd frame whose prefix is its base body's bytes
 DELTA_LEVEL = 3
+# The prefix and the body within one window that every zstd decompressor accepts without options (128 MiB).
+DELTA_WINDOW = 1 << 27
 
 
 def encode_body_data(body: bytes, base: bytes | None) -> tuple[str, bytes]:
     """How ``body`` is stored: its compression and data. zlib 6 standalone; with ``base`` (a standalone
-    body's bytes), a zstd frame (level 3) referring to the base as its prefix when that is at most half
-    the standalone bytes. zstd, not deflate with a preset dictionary: deflate reaches back 32 KB only, so
-    a new version of a real 50-200 KB page with one paragraph edited kept 97 % of its standalone bytes
-    that way, 6 % with zstd (benchmarks/body_deltas.py). A delta above half (a weak base: another page)
-    is not kept: the body stays standalone and becomes the base of its page's next versions."""
+    body's bytes), a zstd frame (level 3, long-distance matching) referring to the base as its prefix
+    when that is at most half the standalone bytes. zstd, not deflate with a preset dictionary: deflate
+    reaches back 32 KB only, so a new version of a real 50-200 KB page with one paragraph edited kept
+    97 % of its standalone bytes that way, under 5 % with zstd (benchmarks/body_deltas.py). A delta above
+    half (a weak base: another page) is not kept: the body stays standalone and becomes the base of its
+    page's next versions."""
     standalone = zlib.compress(body, 6)
-    if base:
-        delta = zstd.compress(body, DELTA_LEVEL, zstd_dict=zstd.ZstdDict(base, is_raw=True).as_prefix)
+    if base and len(base) + len(body) <= DELTA_WINDOW:
+        # A window over the prefix and the body, and zstd's long-distance matcher (as `zstd --patch-from`):
+        # without them a level's own window and tables miss the base beyond a few MB.
+        options: dict[int, int] = {
+            zstd.CompressionParameter.compression_level: DELTA_LEVEL,
+            zstd.CompressionParameter.window_log: max(10, (len(base) + len(body) - 1).bit_length()),
+            zstd.CompressionParameter.enable_long_distance_matching: 1,
+        }
+        delta = zstd.compress(body, options=options, zstd_dict=zstd.ZstdDict(base, is_raw=True).as_prefix)
         if 2 * len(delta) <= len(standalone):
             return DELTA, delta
     return "zlib", standalone
