@@ -19,7 +19,16 @@ from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.export import ExportFilter, export_warc
-from watcher.models import Body, Snapshot, Source, body_bytes, raw_bytes, store_bodies
+from watcher.models import (
+    Body,
+    Snapshot,
+    Source,
+    body_bytes,
+    decode_body_data,
+    encode_body_data,
+    raw_bytes,
+    store_bodies,
+)
 from watcher.pipeline.record import CheckResult, record_captures
 from watcher.queries.snapshots import snapshot_raw
 from watcher.sources import SourceSpec, add_sources
@@ -190,3 +199,13 @@ def _read(session: Session, digest: str) -> bytes:
     body = session.get(Body, digest)
     assert body is not None
     return body_bytes(body)
+
+
+def test_a_base_of_megabytes_is_reached() -> None:
+    """A body whose edit lies megabytes into its base (past a zstd level's own window and tables)
+    is still a delta of a few bytes, and decodes exactly."""
+    base = random.Random(7).randbytes(4_000_000)  # incompressible alone: only the base can help
+    new = base[:3_000_000] + b"edit" + base[3_000_000:]
+    compression, data = encode_body_data(new, base)
+    assert compression == "zstd" and len(data) < 10_000
+    assert decode_body_data(compression, data, base) == new
