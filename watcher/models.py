@@ -416,25 +416,34 @@ DELTA_WINDOW = 1 << 27
 
 def encode_body_data(body: bytes, base: bytes | None) -> tuple[str, bytes]:
     """How ``body`` is stored: its compression and data. zlib 6 standalone; with ``base`` (a standalone
-    body's bytes), a zstd frame (level 3, long-distance matching) referring to the base as its prefix
-    when that is at most half the standalone bytes. zstd, not deflate with a preset dictionary: deflate
-    reaches back 32 KB only, so a new version of a real 50-200 KB page with one paragraph edited kept
-    97 % of its standalone bytes that way, under 5 % with zstd (benchmarks/body_deltas.py). A delta above
-    half (a weak base: another page) is not kept: the body stays standalone and becomes the base of its
-    page's next versions."""
-    standalone = zlib.compress(body, 6)
+    body's bytes), a zstd frame (level 3) referring to the base as its prefix when that is at most half
+    the standalone bytes. zstd, not deflate with a preset dictionary: deflate reaches back 32 KB only, so
+    a new version of a real 50-200 KB page with one paragraph edited kept 97 % of its standalone bytes
+    that way, under 5 % with zstd (benchmarks/body_deltas.py). A delta above half (a weak base: another
+    page) is not kept: the body stays standalone and becomes the base of its page's next versions. A
+    delta under 1/32 of the body is kept without compressing the body alone (HTML does not deflate 16×):
+    a page's new version then costs a zstd pass instead of a zlib one, several times faster."""
     if base and len(base) + len(body) <= DELTA_WINDOW:
-        # A window over the prefix and the body, and zstd's long-distance matcher (as `zstd --patch-from`):
-        # without them a level's own window and tables miss the base beyond a few MB.
-        options: dict[int, int] = {
-            zstd.CompressionParameter.compression_level: DELTA_LEVEL,
-            zstd.CompressionParameter.window_log: max(10, (len(base) + len(body) - 1).bit_length()),
-            zstd.CompressionParameter.enable_long_distance_matching: 1,
-        }
-        delta = zstd.compress(body, options=options, zstd_dict=zstd.ZstdDict(base, is_raw=True).as_prefix)
-        if 2 * len(delta) <= len(standalone):
+        delta = _delta(body, base)
+        if 32 * len(delta) <= len(body):
             return DELTA, delta
-    return "zlib", standalone
+        standalone = zlib.compress(body, 6)
+        return (DELTA, delta) if 2 * len(delta) <= len(standalone) else ("zlib", standalone)
+    return "zlib", zlib.compress(body, 6)
+
+
+def _delta(body: bytes, base: bytes) -> bytes:
+    """``body`` as a zstd frame with ``base`` as its prefix. The window spans the base and the body, and
+    zstd's long-distance matcher is on (as `zstd --patch-from`): without them a level's own window and
+    tables miss the base beyond a few MB, and the matcher takes a quarter off real pages of 100 KB;
+    below 32 KB it finds less than the level's own (the 4 KB pages of store_size.py: +4 %)."""
+    window = len(base) + len(body)
+    options: dict[int, int] = {
+        zstd.CompressionParameter.compression_level: DELTA_LEVEL,
+        zstd.CompressionParameter.window_log: max(10, (window - 1).bit_length()),
+        zstd.CompressionParameter.enable_long_distance_matching: int(window >= 1 << 15),
+    }
+    return zstd.compress(body, options=options, zstd_dict=zstd.ZstdDict(base, is_raw=True).as_prefix)
 
 
 def decode_body_data(compression: str, data: bytes, base: bytes | None) -> bytes:
