@@ -252,8 +252,9 @@ class Body(Base):
 
     A body may be stored against a ``base`` body (migration 0019): the page's previous body, or for a
     first capture another page of the same site (``watcher.pipeline.record``), as a zstd frame with the
-    base's bytes as its prefix: a new version of a 150 KB page keeps a few KB instead of 30. The writer
-    names only standalone bodies as bases (one hop: at most two decompressions a read)."""
+    base's bytes as its prefix: a new version of a real page over 100 KB with one paragraph edited keeps
+    2.5 KB instead of 49. The writer names only standalone bodies as bases (one hop: at most two
+    decompressions a read)."""
 
     __tablename__ = "bodies"
 
@@ -454,7 +455,8 @@ def decode_body_data(compression: str, data: bytes, base: bytes | None) -> bytes
         return data
     if compression == DELTA and base is not None:
         return zstd.decompress(data, zstd_dict=zstd.ZstdDict(base, is_raw=True).as_prefix)
-    raise ValueError(f"a stored body in an unknown form: {compression!r}{'' if base is None else ' with a base'}")
+    missing = " without its base's bytes" if compression == DELTA else ""
+    raise ValueError(f"a stored body in an unknown form: {compression!r}{missing}")
 
 
 def body_bytes(body: Body) -> bytes:
