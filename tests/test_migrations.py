@@ -458,3 +458,44 @@ def test_profiles_take_the_preset_dictionary_and_give_it_back(database_url: str)
             assert [json.loads(zlib.decompress(p)) for p in profiles] == [PROFILE] * 2
     finally:
         engine.dispose()
+
+
+def test_bodies_against_a_base_migration_both_ways(database_url: str) -> None:
+    """0019 adds ``bodies.base``: a row stored before reads as it did, new rows may be deltas of it; the
+    downgrade stores every delta standalone again (zlib 6, the same bytes, more than one batch of them)
+    and drops the column."""
+    import random
+
+    from watcher.models import store_bodies
+
+    rng = random.Random(19)
+    base = " ".join(f"段落{rng.randrange(10**9)}" for _ in range(600)).encode()
+    deltas = [base + f"<p>版 {n}</p>".encode() for n in range(250)]
+    digests = [hashlib.sha256(body).hexdigest() for body in [base, *deltas]]
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0018")
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO bodies (sha256, size, compression, data) VALUES (:sha, :size, 'zlib', :data)"),
+                {"sha": digests[0], "size": len(base), "data": zlib.compress(base, 6)},
+            )
+        upgrade(engine)
+        with Session(engine) as session:
+            store_bodies(session, dict(zip(digests[1:], deltas, strict=True)), dict.fromkeys(digests[1:], digests[0]))
+            session.commit()
+            bodies = {body.sha256: body for body in session.scalars(select(Body))}
+            assert {body.base for body in bodies.values()} == {None, digests[0]}
+            assert sum(body.base is not None for body in bodies.values()) == 250
+            assert [raw_bytes(Snapshot(body=bodies[digest])) for digest in digests] == [base, *deltas]
+        downgrade(engine, "0018")
+        with engine.connect() as connection:
+            assert "base" not in {column["name"] for column in inspect(connection).get_columns("bodies")}
+            stored = connection.execute(text("SELECT sha256, compression, data FROM bodies")).all()
+        rows = {digest: (kind, data) for digest, kind, data in stored}
+        assert {kind for kind, _ in rows.values()} == {"zlib"}
+        assert [zlib.decompress(rows[digest][1]) for digest in digests] == [base, *deltas]
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy import Select, inspect, select
 from sqlalchemy.orm import Session, selectinload
 
 from watcher.errors import InputError, NotFoundError
-from watcher.models import Clinic, Requisite, Snapshot, SnapshotRequisite, Source, utcnow
+from watcher.models import Body, Clinic, Requisite, Snapshot, SnapshotRequisite, Source, utcnow
 from watcher.queries.alerts import find_alerts
 from watcher.queries.claims import claim_steps_rows, claim_timelines
 from watcher.queries.clinics import resolve_clinic
@@ -122,14 +122,15 @@ def snapshot_batches(session: Session, filters: ExportFilter, *, with_raw: bool)
         chunk = ids[start : start + _BATCH]
         query = select(Snapshot).where(Snapshot.id.in_(chunk)).order_by(Snapshot.fetched_at, Snapshot.id)
         if with_raw:
-            query = query.options(selectinload(Snapshot.body))
+            query = query.options(selectinload(Snapshot.body).selectinload(Body.base_body))
         yield list(session.scalars(query))
 
 
 def iter_snapshots_with_raw(session: Session, filters: ExportFilter) -> Iterator[Snapshot]:
     for batch in snapshot_batches(session, filters, with_raw=True):
         yield from batch
-        for item in {x for snapshot in batch for x in (snapshot, snapshot.body)}:
+        bodies = {snapshot.body for snapshot in batch}
+        for item in {*batch, *bodies, *(body.base_body for body in bodies if body.base_body is not None)}:
             session.expunge(item)  # hold the raw bytes of one batch at a time
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from sqlalchemy import Table, exists, func, inspect, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from watcher.capture import Capture, sha256_hex
 from watcher.changes import diff_texts
@@ -27,6 +28,7 @@ from watcher.links import DocumentError, is_xml_document, parse_xml_links, ungzi
 from watcher.models import (
     Alert,
     Base,
+    Body,
     Change,
     Check,
     ClaimProfileRecord,
@@ -36,6 +38,7 @@ from watcher.models import (
     Snapshot,
     Source,
     TextVersion,
+    body_bytes,
     store_bodies,
 )
 from watcher.pipeline.passages import index_new_versions
@@ -84,12 +87,20 @@ VersionHook = Callable[[Session, TextVersion, TextVersion | None], ClaimProfileR
 
 def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
     """The source's newest text version under its current extractor version (its selectors' one),
-    or its newest captured before ``before`` when given; its snapshot is loaded with it (one query:
-    the recording compares the snapshot's hash, the alerts read its time)."""
+    or its newest captured before ``before`` when given; its snapshot is loaded with it, and the
+    snapshot's stored body with that body's base (one query: the recording compares the snapshot's
+    hash, the alerts read its time, a changed page's new body is stored against that body)."""
+    base = aliased(Body)
     query = (
         select(TextVersion)
-        .options(contains_eager(TextVersion.snapshot))
+        .options(
+            contains_eager(TextVersion.snapshot)
+            .contains_eager(Snapshot.body)
+            .contains_eager(Body.base_body.of_type(base))
+        )
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
+        .join(Body, Snapshot.sha256 == Body.sha256)
+        .outerjoin(base, Body.base == base.sha256)
         .where(TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source))
     )
     if before is not None:
@@ -182,11 +193,26 @@ class _Part:
     bodies: dict[str, bytes]  # new snapshots' bodies by SHA-256, not stored yet
     versions: list[tuple[TextVersion, TextVersion | None]]  # new text versions and their previous ones
     wrote: bool = False  # the transaction has written (bodies): SQLite's writer lock is held
+    # The base proposed for each new body (``store_bodies``): the page's previous body (or its base),
+    # its bytes at hand (``known``: loaded with the previous version); for a page without one the first
+    # new body of its host in this part (``sites``), which is stored standalone.
+    bases: dict[str, str] = field(default_factory=dict)
+    known: dict[str, bytes] = field(default_factory=dict)
+    sites: dict[str, str] = field(default_factory=dict)
+
+    def propose_base(self, body: str, previous: TextVersion | None, url: str) -> None:
+        if previous is None:  # the host's first new body in the part proposes itself: no base
+            self.bases[body] = self.sites.setdefault(urlsplit(url).hostname or "", body)
+            return
+        stored = previous.snapshot.body
+        base = stored if stored.base_body is None else stored.base_body
+        if base.base is None:  # standalone (the writer names no other)
+            self.bases[body], self.known[base.sha256] = base.sha256, body_bytes(base)
 
     def store_bodies(self, session: Session) -> None:
         if self.bodies:
-            store_bodies(session, self.bodies)
-            self.bodies, self.wrote = {}, True
+            store_bodies(session, self.bodies, self.bases, self.known)
+            self.bodies, self.bases, self.known, self.wrote = {}, {}, {}, True
 
 
 def number_rows(session: Session, rows: Sequence[Base]) -> None:
@@ -336,6 +362,7 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
                         session, source, capture, extracted, text_sha, part, check.body_sha256
                     )
                     check.outcome = CHANGED
+                    part.propose_base(snapshot.sha256, previous, source.url)
                     if previous is not None:  # the change refers to the new version by id
                         part.store_bodies(session)
                         session.flush()
