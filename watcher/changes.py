@@ -125,15 +125,23 @@ class _RepeatingEngine(diff_match_patch):  # type: ignore[misc]  # diff_match_pa
     def __init__(self) -> None:
         super().__init__()
         self._middles: dict[tuple[str, str, bool], tuple[tuple[int, str], ...]] = {}
+        self._inside = False  # diffing a middle: the pieces it splits into are not remembered (rarely met again)
 
     def diff_compute(self, text1: str, text2: str, checklines: bool, deadline: float) -> list[tuple[int, str]]:
+        if self._inside or len(text1) + len(text2) > MAX_REMEMBERED_CHARS:
+            diffs: list[tuple[int, str]] = super().diff_compute(text1, text2, checklines, deadline)
+            return diffs
         key = (text1, text2, checklines)
         known = self._middles.get(key)
         if known is not None:
             return list(known)
-        diffs: list[tuple[int, str]] = super().diff_compute(text1, text2, checklines, deadline)
+        self._inside = True
+        try:
+            diffs = super().diff_compute(text1, text2, checklines, deadline)
+        finally:
+            self._inside = False
         # Every deadline check inside ran before now: if now is not past it, none of them cut it short.
-        if len(text1) + len(text2) <= MAX_REMEMBERED_CHARS and time.time() <= deadline:
+        if time.time() <= deadline:
             self._middles[key] = tuple(diffs)
         return diffs
 
