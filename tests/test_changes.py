@@ -4,6 +4,8 @@ when lines were cut out of a character diff."""
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +21,9 @@ from watcher.changes import (
     _kept_edges,
     _kept_share,
     _pairing,
+    _RepeatingEngine,
     _Tokens,
+    char_ops,
     diff_texts,
     render_unified,
     text_lines,
@@ -311,3 +315,58 @@ def test_template_pages_pair_every_paragraph_with_its_new_version() -> None:
     assert pairs == _pairing(olds, news, engine=engine, deadline=None, exhaustive=True)
     rendered = render_unified(diff_texts("\n".join(olds), "\n".join(news)).lines, context_lines=0)
     assert rendered.count("[-可能性があり-]") == 12 and rendered.count("{+ことが証明されてい+}") == 12
+
+
+@st.composite
+def template_runs(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    """A template page's run: each line the same sentence with its own number and case, the same
+    edit made on each (some new lines left out, some added, sometimes shuffled)."""
+    head, tail = draw(SENTENCE), draw(SENTENCE)
+    before, after = draw(SENTENCE), draw(SENTENCE)
+    numbers = draw(st.lists(st.integers(0, 99), min_size=1, max_size=10))
+    olds = [f"{head}{before}{tail}{number}名 (case {k})" for k, number in enumerate(numbers)]
+    news = [f"{head}{after}{tail}{number}名 (case {k})" for k, number in enumerate(numbers)]
+    news = [line for line, keep in zip(news, draw(st.lists(st.booleans(), min_size=len(news))), strict=False) if keep]
+    news += draw(st.lists(SENTENCE, max_size=2))
+    if draw(st.booleans()):
+        news = draw(st.permutations(news))
+    return olds, news or [after]
+
+
+@PROPERTY_SETTINGS
+@given(st.one_of(st.tuples(RUN, RUN), template_runs()))
+def test_pairing_with_bounds_is_the_exhaustive_one(run: tuple[list[str], list[str]]) -> None:
+    """The pairing that skips token diffs its bounds decide (and diffs each middle once) gives the
+    pairs and character ops of the one that computes every candidate's token diff with a plain
+    engine, on random runs and on template-like ones (every line edited alike)."""
+    olds, news = run
+    quick = _pairing(olds, news, engine=_RepeatingEngine(), deadline=None)
+    assert quick == _pairing(olds, news, engine=diff_match_patch(), deadline=None, exhaustive=True)
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(st.tuples(SENTENCE, SENTENCE, SENTENCE, SENTENCE), min_size=1, max_size=6))
+def test_the_engine_that_diffs_each_middle_once_gives_the_same_ops(lines: list[tuple[str, str, str, str]]) -> None:
+    """Lines with their own start and end around middles that repeat: one engine kept for all of
+    them (its middles remembered) gives each pair the ops a fresh engine gives."""
+    engine = _RepeatingEngine()
+    for head, before, after, tail in lines * 2:
+        old, new = f"{head}{before}{tail}", f"{head}{after}{tail}"
+        assert engine.diff_main(old, new, False, None) == diff_match_patch().diff_main(old, new, False, None)
+        assert char_ops(old, new, engine=engine, deadline=None) == char_ops(
+            old, new, engine=diff_match_patch(), deadline=None
+        )
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(st.text(alphabet="ab 1\u3000\tうA.", max_size=20), min_size=1, max_size=6))
+def test_common_chars_count_the_characters_of_common_tokens(lines: list[str]) -> None:
+    """The bound counted on numbered symbols is the characters of the multiset of tokens two lines
+    share (runs of Latin letters and digits, runs of white space, any other character alone)."""
+    tokens = _Tokens()
+    for old in lines:
+        for new in lines[::-1]:
+            common = Counter(re.findall(r"[A-Za-z0-9]+|\s+|.", old, re.DOTALL)) & Counter(
+                re.findall(r"[A-Za-z0-9]+|\s+|.", new, re.DOTALL)
+            )
+            assert tokens.common_chars(old, new) == sum(len(token) * count for token, count in common.items())

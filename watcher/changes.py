@@ -19,6 +19,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import filterfalse
+from operator import itemgetter
 
 from diff_match_patch import diff_match_patch
 
@@ -96,7 +98,7 @@ def text_lines(text: str) -> list[str]:
 def diff_texts(old: str, new: str, *, timeout: float = 2.0) -> TextDiff:
     """Line-aligned diff with character detail inside edited lines; never runs much past ``timeout``."""
     started = time.perf_counter()
-    engine = diff_match_patch()
+    engine = _RepeatingEngine()
     engine.Diff_Timeout = timeout
     deadline = time.time() + timeout if timeout > 0 else None
     lines = tuple(align_lines(text_lines(old), text_lines(new), engine=engine, deadline=deadline))
@@ -106,6 +108,42 @@ def diff_texts(old: str, new: str, *, timeout: float = 2.0) -> TextDiff:
     return TextDiff(
         ops=ops, inserted_chars=inserted, deleted_chars=deleted, seconds=time.perf_counter() - started, lines=lines
     )
+
+
+# The middles diffed (once a common start and end are cut off) that are remembered for the rest of a
+# diff: the small pieces a page edited by a template repeats on every line, never a whole long text.
+MAX_REMEMBERED_CHARS = 4_000
+
+
+class _RepeatingEngine(diff_match_patch):  # type: ignore[misc]  # diff_match_patch has no types
+    """A diff-match-patch engine that diffs each middle once: a template edit ("may help" into "is
+    proven to help" on each of a page's paragraphs) leaves the same middle once every line's own
+    start and end are cut off, and its diff is the costly part (``diff_bisect``). A middle's diff is
+    a function of the two strings (and of the engine's settings, fixed for its life); one cut short
+    by the deadline is not remembered, so a middle diffed again is never coarser than it was."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._middles: dict[tuple[str, str, bool], tuple[tuple[int, str], ...]] = {}
+        self._inside = False  # diffing a middle: the pieces it splits into are not remembered (rarely met again)
+
+    def diff_compute(self, text1: str, text2: str, checklines: bool, deadline: float) -> list[tuple[int, str]]:
+        if self._inside or len(text1) + len(text2) > MAX_REMEMBERED_CHARS:
+            diffs: list[tuple[int, str]] = super().diff_compute(text1, text2, checklines, deadline)
+            return diffs
+        key = (text1, text2, checklines)
+        known = self._middles.get(key)
+        if known is not None:
+            return list(known)
+        self._inside = True
+        try:
+            diffs = super().diff_compute(text1, text2, checklines, deadline)
+        finally:
+            self._inside = False
+        # Every deadline check inside ran before now: if now is not past it, none of them cut it short.
+        if time.time() <= deadline:
+            self._middles[key] = tuple(diffs)
+        return diffs
 
 
 def align_lines(
@@ -260,33 +298,32 @@ class _Tokens:
 
     def __init__(self) -> None:
         self.symbols: dict[str, str] = {}
-        self.sizes: dict[str, int] = {}
-        self.known: dict[str, tuple[str, frozenset[str], frozenset[str]]] = {}
+        self.sizes: dict[str, int] = {}  # each symbol: the characters of its token
+        self.weights: dict[str, int] = {}  # each numbered symbol (``_numbered``): the characters of its token
+        self.known: dict[str, tuple[str, frozenset[str]]] = {}
 
-    def encode(self, line: str) -> tuple[str, frozenset[str], frozenset[str]]:
-        """The line's symbols, and its numbered symbols (``_numbered``) of one-character tokens and
-        of longer ones."""
+    def encode(self, line: str) -> tuple[str, frozenset[str]]:
+        """The line's symbols and its numbered symbols (``_numbered``). Every line of a run is
+        encoded, so the loops over its tokens run in C (map, filterfalse)."""
         known = self.known.get(line)
         if known is None:
             tokens = _TOKEN.findall(line)
             symbols, sizes = self.symbols, self.sizes
-            for token in dict.fromkeys(tokens):
-                if token not in symbols:
-                    symbol = symbols[token] = _symbol(len(symbols))
-                    sizes[symbol] = len(token)
-            encoded = "".join([symbols[token] for token in tokens])
+            for token in list(filterfalse(symbols.__contains__, dict.fromkeys(tokens))):
+                symbol = symbols[token] = _symbol(len(symbols))
+                sizes[symbol] = len(token)
+            encoded = "".join(map(symbols.__getitem__, tokens))
             numbered = _numbered(encoded)
-            longer = frozenset(item for item in numbered if sizes[item[0]] > 1)
-            known = self.known[line] = (encoded, numbered - longer, longer)
+            unweighed = numbered.difference(self.weights)
+            weights = map(sizes.__getitem__, map(itemgetter(0), unweighed))  # "s" and "s\n2": the size of s
+            self.weights.update(zip(unweighed, weights, strict=True))
+            known = self.known[line] = (encoded, numbered)
         return known
 
     def common_chars(self, old: str, new: str) -> int:
         """The characters of the tokens two lines have in common: a bound on what any diff of the two
         keeps, since a diff's equal runs are common tokens in both orders."""
-        _, old_single, old_longer = self.encode(old)
-        _, new_single, new_longer = self.encode(new)
-        sizes = self.sizes
-        return len(old_single & new_single) + sum(sizes[item[0]] for item in old_longer & new_longer)
+        return sum(map(self.weights.__getitem__, self.encode(old)[1] & self.encode(new)[1]))
 
 
 def _kept_share(old: str, new: str, *, tokens: _Tokens, engine: diff_match_patch, deadline: float | None) -> float:
@@ -297,7 +334,7 @@ def _kept_share(old: str, new: str, *, tokens: _Tokens, engine: diff_match_patch
     engine.diff_cleanupSemantic(ops)
     sizes = tokens.sizes
     total = len(old) + len(new)
-    return 2 * sum(sizes[symbol] for op, run in ops if op == EQUAL for symbol in run) / total if total else 1.0
+    return 2 * sum(sum(map(sizes.__getitem__, run)) for op, run in ops if op == EQUAL) / total if total else 1.0
 
 
 def _pairing(
@@ -325,17 +362,22 @@ def _pairing(
         return [(0, 0, ops)] if kept >= PAIR_SIMILARITY else []
     old_grams, new_grams = [_scored_trigrams(line) for line in olds], [_scored_trigrams(line) for line in news]
     dice: dict[tuple[int, int], float] = {}
+    new_headings = [line.startswith("#") for line in news]
     for x in range(m):
         heading = olds[x].startswith("#")
         grams = old_grams[x]
         if not grams:  # too long to score
             continue
+        alike = False
         for y in range(n):
-            if heading != news[y].startswith("#"):  # a heading is edited into a heading
+            other = new_grams[y]
+            if heading != new_headings[y] or not other:  # a heading is edited into a heading
                 continue
-            if not new_grams[y]:
-                continue
-            similar = 2 * len(grams & new_grams[y]) / (len(grams) + len(new_grams[y]))
+            # Counted by building the smaller set: the trigrams that differ when the row's previous
+            # line shared most of them (the lines of a template page all do), else those in common.
+            common = len(grams) - len(grams - other) if alike else len(grams & other)
+            alike = 2 * common > len(grams)
+            similar = 2 * common / (len(grams) + len(other))
             if similar >= CANDIDATE_SIMILARITY:
                 dice[x, y] = similar
     # The token diff (the real measure) only for each line's few best-looking partners.
@@ -394,10 +436,8 @@ def _kept_edges(tokens: _Tokens, old: str, new: str, *, engine: diff_match_patch
     before, after = tokens.encode(old)[0], tokens.encode(new)[0]
     head = engine.diff_commonPrefix(before, after)
     tail = engine.diff_commonSuffix(before[head:], after[head:])
-    sizes = tokens.sizes
-    return sum(sizes[symbol] for symbol in before[:head]) + sum(
-        sizes[symbol] for symbol in before[len(before) - tail :]
-    )
+    size = tokens.sizes.__getitem__
+    return sum(map(size, before[:head])) + sum(map(size, before[len(before) - tail :]))
 
 
 def _best_after(values: dict[tuple[int, int], float], m: int, n: int) -> list[list[float]]:
