@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
@@ -124,29 +124,32 @@ def append_steps(session: Session, appended: Sequence[tuple[TextVersion, int | N
     return results
 
 
+# One statement for any number of pages (an expanding IN): an OR with a term per page was compiled again
+# for every new number of pages (issue 14). The pages' smallest profile id bounds the rows read; each
+# page's own bound is applied to them here.
+_LATER_PROFILES = select(
+    ClaimProfileRecord.source_id,
+    ClaimProfileRecord.id,
+    ClaimProfileRecord.text_version_id,
+    ClaimProfileRecord.analyser_version,
+    ClaimProfileRecord.indications,
+).where(
+    ClaimProfileRecord.source_id.in_(bindparam("b_sources", expanding=True)),
+    ClaimProfileRecord.id > bindparam("b_after"),
+)
+
+
 def _later_profiles(session: Session, pages: Sequence[tuple[int, int]]) -> dict[int, list[Any]]:
     """The profiles (id, text version, analyser version, indications) stored after the given one, by
     page, for (source id, profile id) pairs."""
     later: dict[int, list[Any]] = {}
     for start in range(0, len(pages), CHUNK):
-        chunk = pages[start : start + CHUNK]
-        for row in session.execute(
-            select(
-                ClaimProfileRecord.source_id,
-                ClaimProfileRecord.id,
-                ClaimProfileRecord.text_version_id,
-                ClaimProfileRecord.analyser_version,
-                ClaimProfileRecord.indications,
-            ).where(
-                or_(
-                    *(
-                        and_(ClaimProfileRecord.source_id == source_id, ClaimProfileRecord.id > profile_id)
-                        for source_id, profile_id in chunk
-                    )
-                )
-            )
-        ):
-            later.setdefault(row.source_id, []).append(row)
+        after: dict[int, int] = {}
+        for source_id, profile_id in pages[start : start + CHUNK]:  # a page twice: after the smaller id
+            after[source_id] = min(profile_id, after.get(source_id, profile_id))
+        for row in session.execute(_LATER_PROFILES, {"b_sources": list(after), "b_after": min(after.values())}):
+            if row.id > after[row.source_id]:
+                later.setdefault(row.source_id, []).append(row)
     return later
 
 
