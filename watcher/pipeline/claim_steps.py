@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
@@ -153,34 +153,36 @@ def _later_profiles(session: Session, pages: Sequence[tuple[int, int]]) -> dict[
     return later
 
 
+def _profiled_before_query() -> Select[tuple[int, datetime, Any, int]]:
+    rank = func.row_number().over(
+        partition_by=TextVersion.source_id, order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+    )
+    ranked = (
+        _profiled(
+            tuple_(TextVersion.source_id, TextVersion.extractor_version).in_(bindparam("b_pages", expanding=True)),
+            TextVersion.id.not_in(bindparam("b_versions", expanding=True)),
+        )
+        .add_columns(TextVersion.source_id, rank.label("rank"))
+        .subquery()
+    )
+    return select(ranked.c.id, ranked.c.fetched_at, ranked.c.indications, ranked.c.source_id).where(ranked.c.rank == 1)
+
+
+# Built once, one statement for any number of pages and extractor versions (issue 14).
+_PROFILED_BEFORE = _profiled_before_query()
+
+
 def _profiled_before(session: Session, versions: Sequence[TextVersion]) -> dict[int, ProfiledVersion]:
     """By page, the newest profiled version (in capture order; current analyser, the version's
     extractor version) other than the given version of that page."""
     before: dict[int, ProfiledVersion] = {}
     for start in range(0, len(versions), CHUNK):
         chunk = versions[start : start + CHUNK]
-        by_extractor: dict[str, list[int]] = {}
-        for version in chunk:
-            by_extractor.setdefault(version.extractor_version, []).append(version.source_id)
-        rank = func.row_number().over(
-            partition_by=TextVersion.source_id, order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc())
-        )
-        ranked = (
-            _profiled(
-                or_(
-                    *(
-                        and_(TextVersion.source_id.in_(ids), TextVersion.extractor_version == extractor)
-                        for extractor, ids in by_extractor.items()
-                    )
-                ),
-                TextVersion.id.not_in([version.id for version in chunk]),
-            )
-            .add_columns(TextVersion.source_id, rank.label("rank"))
-            .subquery()
-        )
-        for snapshot_id, fetched_at, indications, source_id in session.execute(
-            select(ranked.c.id, ranked.c.fetched_at, ranked.c.indications, ranked.c.source_id).where(ranked.c.rank == 1)
-        ):
+        params = {
+            "b_pages": [(version.source_id, version.extractor_version) for version in chunk],
+            "b_versions": [version.id for version in chunk],
+        }
+        for snapshot_id, fetched_at, indications, source_id in session.execute(_PROFILED_BEFORE, params):
             before[source_id] = (snapshot_id, fetched_at, indications)
     return before
 
