@@ -31,6 +31,7 @@ from watcher.models import (
     TextVersion,
 )
 from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.claim_steps import _later_profiles
 from watcher.pipeline.passages import (
     advance,
     chain_intervals,
@@ -313,3 +314,29 @@ def test_a_changed_page_is_recorded_without_row_by_row_updates(store: Store, set
     assert count("insert into alerts") >= 1  # depression possible -> proven: alerts were raised
     # one read of the alerts' identities (SQLite also reads max(id) to number the new alerts: not a lookup)
     assert sum("from alerts" in statement and "max(alerts.id)" not in statement for statement in statements) == 1
+
+
+def test_later_profiles_keeps_each_pages_own_bound(store: Store, settings: Settings) -> None:
+    """The profiles after a given one are read for many pages by one statement bounded by their
+    smallest profile id: a page with a larger bound gets none of its profiles up to that bound."""
+    with store.session() as session:
+        a, b = (source.id for source in add_sources(session, [SourceSpec(url=URL_A), SourceSpec(url=URL_B)]))
+    for day, html in enumerate((A_V1, A_V2, A_V3)):
+        capture(store, settings, a, URL_A, day, html)
+        capture(store, settings, b, URL_B, day, html)
+    with store.session() as session:
+        ids = {
+            source: session.scalars(
+                select(ClaimProfileRecord.id)
+                .where(ClaimProfileRecord.source_id == source)
+                .order_by(ClaimProfileRecord.id)
+            ).all()
+            for source in (a, b)
+        }
+        assert len(ids[a]) == len(ids[b]) == 3
+        # b's bound is its second profile: only its third one is later; a's first bound is below all of b's.
+        later = _later_profiles(session, [(a, ids[a][0]), (b, ids[b][1]), (a, ids[a][1])])
+    assert {source: sorted(row.id for row in rows) for source, rows in later.items()} == {
+        a: ids[a][1:],
+        b: ids[b][2:],
+    }

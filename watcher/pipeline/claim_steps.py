@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from watcher.claims import ANALYSER_VERSION
@@ -124,30 +124,52 @@ def append_steps(session: Session, appended: Sequence[tuple[TextVersion, int | N
     return results
 
 
+# One statement for any number of pages (an expanding IN): an OR with a term per page was compiled again
+# for every new number of pages (issue 14). The pages' smallest profile id bounds the rows read; each
+# page's own bound is applied to them here.
+_LATER_PROFILES = select(
+    ClaimProfileRecord.source_id,
+    ClaimProfileRecord.id,
+    ClaimProfileRecord.text_version_id,
+    ClaimProfileRecord.analyser_version,
+    ClaimProfileRecord.indications,
+).where(
+    ClaimProfileRecord.source_id.in_(bindparam("b_sources", expanding=True)),
+    ClaimProfileRecord.id > bindparam("b_after"),
+)
+
+
 def _later_profiles(session: Session, pages: Sequence[tuple[int, int]]) -> dict[int, list[Any]]:
     """The profiles (id, text version, analyser version, indications) stored after the given one, by
     page, for (source id, profile id) pairs."""
     later: dict[int, list[Any]] = {}
     for start in range(0, len(pages), CHUNK):
-        chunk = pages[start : start + CHUNK]
-        for row in session.execute(
-            select(
-                ClaimProfileRecord.source_id,
-                ClaimProfileRecord.id,
-                ClaimProfileRecord.text_version_id,
-                ClaimProfileRecord.analyser_version,
-                ClaimProfileRecord.indications,
-            ).where(
-                or_(
-                    *(
-                        and_(ClaimProfileRecord.source_id == source_id, ClaimProfileRecord.id > profile_id)
-                        for source_id, profile_id in chunk
-                    )
-                )
-            )
-        ):
-            later.setdefault(row.source_id, []).append(row)
+        after: dict[int, int] = {}
+        for source_id, profile_id in pages[start : start + CHUNK]:  # a page twice: after the smaller id
+            after[source_id] = min(profile_id, after.get(source_id, profile_id))
+        for row in session.execute(_LATER_PROFILES, {"b_sources": list(after), "b_after": min(after.values())}):
+            if row.id > after[row.source_id]:
+                later.setdefault(row.source_id, []).append(row)
     return later
+
+
+def _profiled_before_query() -> Select[tuple[int, datetime, Any, int]]:
+    rank = func.row_number().over(
+        partition_by=TextVersion.source_id, order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc())
+    )
+    ranked = (
+        _profiled(
+            tuple_(TextVersion.source_id, TextVersion.extractor_version).in_(bindparam("b_pages", expanding=True)),
+            TextVersion.id.not_in(bindparam("b_versions", expanding=True)),
+        )
+        .add_columns(TextVersion.source_id, rank.label("rank"))
+        .subquery()
+    )
+    return select(ranked.c.id, ranked.c.fetched_at, ranked.c.indications, ranked.c.source_id).where(ranked.c.rank == 1)
+
+
+# Built once, one statement for any number of pages and extractor versions (issue 14).
+_PROFILED_BEFORE = _profiled_before_query()
 
 
 def _profiled_before(session: Session, versions: Sequence[TextVersion]) -> dict[int, ProfiledVersion]:
@@ -156,28 +178,11 @@ def _profiled_before(session: Session, versions: Sequence[TextVersion]) -> dict[
     before: dict[int, ProfiledVersion] = {}
     for start in range(0, len(versions), CHUNK):
         chunk = versions[start : start + CHUNK]
-        by_extractor: dict[str, list[int]] = {}
-        for version in chunk:
-            by_extractor.setdefault(version.extractor_version, []).append(version.source_id)
-        rank = func.row_number().over(
-            partition_by=TextVersion.source_id, order_by=(Snapshot.fetched_at.desc(), Snapshot.id.desc())
-        )
-        ranked = (
-            _profiled(
-                or_(
-                    *(
-                        and_(TextVersion.source_id.in_(ids), TextVersion.extractor_version == extractor)
-                        for extractor, ids in by_extractor.items()
-                    )
-                ),
-                TextVersion.id.not_in([version.id for version in chunk]),
-            )
-            .add_columns(TextVersion.source_id, rank.label("rank"))
-            .subquery()
-        )
-        for snapshot_id, fetched_at, indications, source_id in session.execute(
-            select(ranked.c.id, ranked.c.fetched_at, ranked.c.indications, ranked.c.source_id).where(ranked.c.rank == 1)
-        ):
+        params = {
+            "b_pages": [(version.source_id, version.extractor_version) for version in chunk],
+            "b_versions": [version.id for version in chunk],
+        }
+        for snapshot_id, fetched_at, indications, source_id in session.execute(_PROFILED_BEFORE, params):
             before[source_id] = (snapshot_id, fetched_at, indications)
     return before
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, exists, func, inspect, select
+from sqlalchemy import Select, Table, bindparam, exists, func, inspect, select
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from watcher.capture import Capture, sha256_hex
@@ -85,11 +85,7 @@ class CheckResult:
 VersionHook = Callable[[Session, TextVersion, TextVersion | None], ClaimProfileRecord | None]
 
 
-def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
-    """The source's newest text version under its current extractor version (its selectors' one),
-    or its newest captured before ``before`` when given; its snapshot is loaded with it, and the
-    snapshot's stored body with that body's base (one query: the recording compares the snapshot's
-    hash, the alerts read its time, a changed page's new body is stored against that body)."""
+def _latest_text_version_query(*, before: bool) -> Select[TextVersion]:
     base = aliased(Body)
     query = (
         select(TextVersion)
@@ -101,11 +97,29 @@ def latest_text_version(session: Session, source: Source, *, before: datetime | 
         .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
         .join(Body, Snapshot.sha256 == Body.sha256)
         .outerjoin(base, Body.base == base.sha256)
-        .where(TextVersion.source_id == source.id, TextVersion.extractor_version == source_extractor_version(source))
+        .where(
+            TextVersion.source_id == bindparam("b_source"),
+            TextVersion.extractor_version == bindparam("b_extractor", type_=TextVersion.extractor_version.type),
+        )
     )
+    if before:
+        query = query.where(Snapshot.fetched_at < bindparam("b_before", type_=Snapshot.fetched_at.type))
+    return query.order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1)
+
+
+# Built once: building the eager-loading select each call cost more than running it (issue 14).
+_LATEST_TEXT_VERSION = {before: _latest_text_version_query(before=before) for before in (False, True)}
+
+
+def latest_text_version(session: Session, source: Source, *, before: datetime | None = None) -> TextVersion | None:
+    """The source's newest text version under its current extractor version (its selectors' one),
+    or its newest captured before ``before`` when given; its snapshot is loaded with it, and the
+    snapshot's stored body with that body's base (one query: the recording compares the snapshot's
+    hash, the alerts read its time, a changed page's new body is stored against that body)."""
+    params: dict[str, Any] = {"b_source": source.id, "b_extractor": source_extractor_version(source)}
     if before is not None:
-        query = query.where(Snapshot.fetched_at < before)
-    return session.scalar(query.order_by(Snapshot.fetched_at.desc(), Snapshot.id.desc()).limit(1))
+        params["b_before"] = before
+    return session.scalar(_LATEST_TEXT_VERSION[before is not None], params)
 
 
 def _safe_extract(capture: Capture, selectors: Selectors) -> Extracted | None:
