@@ -55,18 +55,23 @@ def add_source(store: Store, url: str, clinic: str) -> int:
         return add_sources(session, [SourceSpec(url=url, clinic=clinic)])[0].id
 
 
+def html_capture(source_id: int, url: str, body: bytes, fetched_at: datetime) -> Capture:
+    """A 200 HTML capture of ``url`` with ``body``, as the crawl child answers one."""
+    return Capture(
+        source_id=source_id,
+        requested_url=url,
+        final_url=url,
+        fetched_at=fetched_at,
+        duration_ms=5,
+        status=200,
+        headers={"Content-Type": ["text/html; charset=utf-8"]},
+        body=body,
+    )
+
+
 def feed(store: Store, settings: Settings, source_id: int, url: str, pages: list[str], *, day0: int = 0) -> None:
     for offset, html in enumerate(pages):
-        capture = Capture(
-            source_id=source_id,
-            requested_url=url,
-            final_url=url,
-            fetched_at=T0 + timedelta(days=day0 + offset),
-            duration_ms=5,
-            status=200,
-            headers={"Content-Type": ["text/html; charset=utf-8"]},
-            body=html.encode("utf-8"),
-        )
+        capture = html_capture(source_id, url, html.encode("utf-8"), T0 + timedelta(days=day0 + offset))
         with store.session() as session:
             record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alert_factory import html_capture
 from sqlalchemy import event, func, select
 
 from watcher.capture import Capture
@@ -37,16 +38,7 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def page_capture(source_id: int, day: int, html: str, url: str = "https://c.example/p") -> Capture:
-    return Capture(
-        source_id=source_id,
-        requested_url=url,
-        final_url=url,
-        fetched_at=T0 + timedelta(days=day),
-        duration_ms=5,
-        status=200,
-        headers={"Content-Type": ["text/html; charset=utf-8"]},
-        body=html.encode("utf-8"),
-    )
+    return html_capture(source_id, url, html.encode("utf-8"), T0 + timedelta(days=day))
 
 
 def feed(store: Store, settings: Settings, source_id: int, pages: list[str]) -> None:

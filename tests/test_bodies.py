@@ -11,6 +11,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alert_factory import html_capture
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
@@ -63,16 +64,7 @@ def edited(seed: int, count: int, *edits: tuple[int, str]) -> list[bytes]:
 
 
 def capture(source_id: int, url: str, body: bytes, *, minutes: int) -> Capture:
-    return Capture(
-        source_id=source_id,
-        requested_url=url,
-        final_url=url,
-        fetched_at=T0 + timedelta(minutes=minutes),
-        duration_ms=12,
-        status=200,
-        headers={"Content-Type": ["text/html; charset=utf-8"]},
-        body=body,
-    )
+    return html_capture(source_id, url, body, T0 + timedelta(minutes=minutes))
 
 
 def record_versions(store: Store, settings: Settings, url: str, bodies: list[bytes]) -> list[CheckResult]:

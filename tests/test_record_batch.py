@@ -21,7 +21,7 @@ from watcher.db import Store
 from watcher.models import Base, ClaimProfileRecord, IndicationStep, Passage
 from watcher.pipeline.analyse import analyse_new_version
 from watcher.pipeline.passages import rebuild_source
-from watcher.pipeline.record import fresh_sources, record_capture, record_captures
+from watcher.pipeline.record import CheckResult, fresh_sources, record_capture, record_captures
 from watcher.sources import SourceSpec, add_sources
 
 KEYS = 5
@@ -130,13 +130,7 @@ def test_a_batch_stores_what_captures_one_at_a_time_store(store: Store, settings
         fresh = fresh_sources(session, [source_id for source_id, _url in batch])
         assert fresh == {source_id for n, (source_id, _url) in enumerate(batch) if n != 2}
     _one_at_a_time(store, settings, one, BATCH)
-    with store.session() as session:
-        results = record_captures(
-            session,
-            [_capture(*batch[key], day, html, archived) for key, day, html, archived in BATCH],
-            settings=settings,
-            on_new_version=analyse_new_version,
-        )
+    results = _record_plan(store, settings, batch, BATCH)
     assert [r.outcome for r in results] == ["changed", "changed", "changed", "changed", "error", "changed", "unchanged"]
     assert all(r.check_id for r in results) and [r.source_id for r in results] == [batch[k][0] for k, *_ in BATCH]
     with store.session() as session:
@@ -222,6 +216,19 @@ def test_a_batch_of_304s_inserts_its_checks_together(store: Store, settings: Set
 # A part whose pages have history (appended to, or rebuilt) beside first captures: page 0's 統合失調症 went
 # on day 1 and comes back, page 1 gains it and loses its price line, page 3 shows it first: three sources
 # opening the same new passage in one part; page 4's first version shares page 2's stored passages while
+def _record_plan(
+    store: Store, settings: Settings, group: list[tuple[int, str]], plan: Sequence[tuple[int, int, str | None, bool]]
+) -> list[CheckResult]:
+    """Record the plan's captures (page key, day, HTML or None for a 500, archived) as one batch."""
+    with store.session() as session:
+        return record_captures(
+            session,
+            [_capture(*group[key], day, html, archived) for key, day, html, archived in plan],
+            settings=settings,
+            on_new_version=analyse_new_version,
+        )
+
+
 def _record_part(
     store: Store,
     settings: Settings,
@@ -240,13 +247,7 @@ def _record_part(
 
     sa.event.listen(store.engine, "before_cursor_execute", log)
     try:
-        with store.session() as session:
-            results = record_captures(
-                session,
-                [_capture(*group[key], day, html, archived) for key, day, html, archived in plan],
-                settings=settings,
-                on_new_version=analyse_new_version,
-            )
+        results = _record_plan(store, settings, group, plan)
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", log)
     assert [r.outcome for r in results] == ["changed"] * len(plan)
