@@ -24,7 +24,7 @@ from watcher.models import ClaimProfileRecord, IndicationStep, Snapshot, Source,
 from watcher.sources import source_extractor_version
 
 ProfiledVersion = tuple[int, datetime, dict[str, Any] | None]
-CHUNK = 500  # pages per query
+CHUNK = 500  # keys per IN (...) list: pages here, sources and passages in watcher.pipeline.passages
 STEPS = cast(Table, IndicationStep.__table__)
 
 

@@ -48,10 +48,9 @@ from watcher.models import (
     Source,
     TextVersion,
 )
-from watcher.pipeline.claim_steps import STEPS, append_steps, rebuild_steps, steps_of
+from watcher.pipeline.claim_steps import CHUNK, STEPS, append_steps, rebuild_steps, steps_of
 from watcher.search_index import TERMS_TABLE, TOKEN_PREFIX
 
-CHUNK = 500  # keys per IN (...) list
 # Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
 PASSAGES = cast(sa.Table, Passage.__table__)
 OCCURRENCES = cast(sa.Table, PassageOccurrence.__table__)
