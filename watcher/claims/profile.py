@@ -251,12 +251,15 @@ class _ProfileBuilder:
             self._add_sentence(sentence, assessment, line, may_claim=not topic or is_claim_heading(assessment))
 
     def _add_sentence(self, sentence: str, assessment: SentenceAssessment, line: Line, *, may_claim: bool) -> None:
-        treatments = tuple(sorted({mention.entry_id for mention in assessment.treatments}))
-        self.treatment_counts.update(mention.entry_id for mention in assessment.treatments)
+        treatments: tuple[str, ...] = ()
+        if assessment.treatments:
+            treatments = tuple(sorted({mention.entry_id for mention in assessment.treatments}))
+            self.treatment_counts.update(mention.entry_id for mention in assessment.treatments)
         for mention in assessment.markers:
             self.markers.append(Marker(mention.kind, mention.group or mention.entry_id, mention.level, sentence))
-        for group in assessment.caveats:
-            self.caveats.append(Caveat(group, sentence))
+        for clause in assessment.clauses:
+            for group in clause.caveats:  # assessment.caveats, without building the tuple
+                self.caveats.append(Caveat(group, sentence))
         claimed: dict[str, tuple[int, str]] = {}
         for mention in assessment.indications:
             clause = assessment.clauses[mention.clause]
@@ -284,6 +287,8 @@ class _ProfileBuilder:
         """A claim that names no indication is about the one the sentence before it claimed (「実際に、当院で
         治療を受けた方の82%で改善がみられました。」), or else the one its nearest heading names (a statistics
         table under 「認知症に対する治療成績」)."""
+        if not assessment.level:
+            return {}  # a question, or no clause claims (a therapeutic clause has a level)
         clause = max(
             (clause for clause in assessment.clauses if clause.therapeutic and not clause.excluded),
             key=lambda clause: clause.level,
