@@ -15,6 +15,7 @@ from watcher.claims import analyze, strength
 from watcher.claims import references as refs
 from watcher.claims.site_cache import WORD, CompactStore
 from watcher.claims.vocabulary import load_vocabulary
+from watcher.extract import extract_document
 from watcher.extract.normalize import normalise
 
 EVAL_DIR = Path(__file__).parent / "claims_eval"
@@ -136,3 +137,21 @@ def test_year_and_identifier_shortcuts_agree_on_every_eval_line() -> None:
         fast = refs._year(line)
         assert (plain and plain.group(1)) == (fast and fast.group(1)), line
         assert (refs._ANY_IDENTIFIER.search(line) is None) == (PLAIN_IDENTIFIER.search(line) is None), line
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html><body><h1>ｴｸｿｿｰﾑ点滴とＴＭＳ</h1><p>ＴＭＳはうつ病を改善します。Results “vary”.</p></body></html>",
+        "<html><body><p>TMS can help with OCD. Ask us—today.</p><p>㈱クリニック ㍻</p></body></html>",
+        "<html><body><p>Ｆｕｌｌ ｗｉｄｔｈ ｔｅｘｔ　ａｎｄ　ｓｐａｃｅｓ</p></body></html>",
+        "プレーンテキスト:幹細胞治療は脳卒中後遺症に有効です。\nPlain text (ｶﾀｶﾅ) line.",
+        "12345 678",
+    ],
+)
+def test_the_extractors_language_is_the_profiles(body: str) -> None:
+    """``analyse_new_version`` hands the analyser the language the extractor detected on the same text:
+    the profile is the one the analyser's own detection gives."""
+    for page in [body, *eval_pages()[:20]]:
+        extracted = extract_document(page.encode("utf-8"), content_type=None)
+        assert analyze(extracted.text, extracted.language).to_dict() == analyze(extracted.text).to_dict(), page
