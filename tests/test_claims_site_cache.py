@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import random
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,21 @@ def test_the_extractors_language_is_the_profiles(body: str) -> None:
     for page in [body, *eval_pages()[:20]]:
         extracted = extract_document(page.encode("utf-8"), content_type=None)
         assert analyze(extracted.text, extracted.language).to_dict() == analyze(extracted.text).to_dict(), page
+
+
+def test_threads_assessing_at_once_get_what_one_thread_gets() -> None:
+    """Four threads over the eval sentences with the store emptied (so they fill it and its table of values
+    together), then again from the store alone: every assessment as a fresh one."""
+    sentences = [normalise(sentence) for sentence in SENTENCES]
+    expected = {sentence: strength._assess_anew(sentence, None) for sentence in sentences}
+    strength.clear_cache()
+
+    def assess_all(order: int) -> bool:
+        ordered = sentences[order::4] + sentences[:order:4] if order else sentences
+        return all(strength.assess(sentence, normalised=True) == expected[sentence] for sentence in ordered)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(assess_all, range(4)))
+    strength._assess.cache_clear()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(assess_all, range(4)))

@@ -49,6 +49,7 @@ potentially help" → "could help", "TMS can significantly improve mood" → "TM
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -84,6 +85,7 @@ CACHE_SIZE = 1 << 11
 # 2M record words (about 7 MB in all). Keyed by the 64-bit ``hash`` of the text and level, and the text's
 # length checked: two texts that share both are a chance of about one in 10^14 per lookup.
 SITE_ASSESSMENTS = CompactStore(max_records=1 << 17, max_words=1 << 21)
+_STORE_LOCK = threading.Lock()
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
@@ -202,22 +204,27 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
 def clear_cache() -> None:
     """Forget cached assessments (benchmarks use it to time pages never seen before)."""
     _assess.cache_clear()
-    SITE_ASSESSMENTS.clear()
+    with _STORE_LOCK:
+        SITE_ASSESSMENTS.clear()
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
     # The LRU holds the sentences a site repeats on every page; the compact store behind it holds every
     # sentence met since it was last cleared, so a page that changes a round later finds its own again.
+    # One lock around the store and its table of values: a thread never reads a table half grown, and two
+    # never give one code to two values (decoding reads values by code, which never change).
     key = hash((norm, implicit_level))
-    record = SITE_ASSESSMENTS.get(key)
+    with _STORE_LOCK:
+        record = SITE_ASSESSMENTS.get(key)
     if record is not None and record[0] == len(norm):
         return _decode(norm, record)
     assessment = _assess_anew(norm, implicit_level)
     if record is None:
-        encoded = _encode(assessment)
-        if encoded is not None:
-            SITE_ASSESSMENTS.put(key, encoded)
+        with _STORE_LOCK:
+            encoded = _encode(assessment)
+            if encoded is not None and SITE_ASSESSMENTS.get(key) is None:
+                SITE_ASSESSMENTS.put(key, encoded)
     return assessment
 
 
