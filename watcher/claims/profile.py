@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ from watcher.claims.references import Reference, looks_like_citation, parse_refe
 from watcher.claims.regulation import CategoryHit, ClaimFact, Disclosures, MarkerFact, review
 from watcher.claims.sections import EXCLUSIONS, REFERENCES, Line, is_claim_heading, is_topic_heading, walk
 from watcher.claims.segment import ITEM, ROW, parse_blocks, split_sentences
-from watcher.claims.strength import SentenceAssessment, assess
+from watcher.claims.strength import Mention, SentenceAssessment, assess
 from watcher.claims.vocabulary import load_vocabulary
 from watcher.extract.normalize import normalise
 
@@ -233,6 +233,8 @@ class _ProfileBuilder:
         self.caveats: list[Caveat] = []
         self.markers: list[Marker] = []
         self._headings: dict[str, SentenceAssessment] = {}
+        self._heading_indications: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._heading_treatments: dict[tuple[str, ...], tuple[str, ...]] = {}
         # The indications the last sentence claimed, and where it stood (enclosing headings, line number).
         self._previous: tuple[tuple[str, ...], tuple[str, ...], int] = ((), (), -1)
 
@@ -251,12 +253,15 @@ class _ProfileBuilder:
             self._add_sentence(sentence, assessment, line, may_claim=not topic or is_claim_heading(assessment))
 
     def _add_sentence(self, sentence: str, assessment: SentenceAssessment, line: Line, *, may_claim: bool) -> None:
-        treatments = tuple(sorted({mention.entry_id for mention in assessment.treatments}))
-        self.treatment_counts.update(mention.entry_id for mention in assessment.treatments)
+        treatments: tuple[str, ...] = ()
+        if assessment.treatments:
+            treatments = tuple(sorted({mention.entry_id for mention in assessment.treatments}))
+            self.treatment_counts.update(mention.entry_id for mention in assessment.treatments)
         for mention in assessment.markers:
             self.markers.append(Marker(mention.kind, mention.group or mention.entry_id, mention.level, sentence))
-        for group in assessment.caveats:
-            self.caveats.append(Caveat(group, sentence))
+        for clause in assessment.clauses:
+            for group in clause.caveats:  # assessment.caveats, without building the tuple
+                self.caveats.append(Caveat(group, sentence))
         claimed: dict[str, tuple[int, str]] = {}
         for mention in assessment.indications:
             clause = assessment.clauses[mention.clause]
@@ -284,6 +289,8 @@ class _ProfileBuilder:
         """A claim that names no indication is about the one the sentence before it claimed (「実際に、当院で
         治療を受けた方の82%で改善がみられました。」), or else the one its nearest heading names (a statistics
         table under 「認知症に対する治療成績」)."""
+        if not assessment.level:
+            return {}  # a question, or no clause claims (a therapeutic clause has a level)
         clause = max(
             (clause for clause in assessment.clauses if clause.therapeutic and not clause.excluded),
             key=lambda clause: clause.level,
@@ -304,18 +311,18 @@ class _ProfileBuilder:
         return self._headings[heading]
 
     def _indications_of_headings(self, headings: tuple[str, ...]) -> tuple[str, ...]:
-        for heading in reversed(headings):
-            found = self._heading(heading).indications
-            if found:
-                return tuple(dict.fromkeys(mention.entry_id for mention in found))
-        return ()
+        if headings not in self._heading_indications:
+            self._heading_indications[headings] = _named_by_headings(
+                self._heading(heading).indications for heading in reversed(headings)
+            )
+        return self._heading_indications[headings]
 
     def _treatments_of_headings(self, headings: tuple[str, ...]) -> tuple[str, ...]:
-        for heading in reversed(headings):
-            found = self._heading(heading).treatments
-            if found:
-                return tuple(sorted({mention.entry_id for mention in found}))
-        return ()
+        # Asked for every claiming sentence under the same headings: worked out once per heading path.
+        if headings not in self._heading_treatments:
+            found = _named_by_headings(self._heading(heading).treatments for heading in reversed(headings))
+            self._heading_treatments[headings] = tuple(sorted(found))
+        return self._heading_treatments[headings]
 
     def _add_reference(self, reference: Reference) -> None:
         for index, known in enumerate(self.references):
@@ -375,6 +382,14 @@ def _per_treatment(claims: list[_Claim]) -> tuple[TreatmentClaim, ...]:
             best[claim.treatments] = claim
     ranked = sorted(best.values(), key=lambda claim: (-claim.strength, claim.treatments))
     return tuple(TreatmentClaim(claim.treatments, claim.strength, claim.sentence, claim.cue) for claim in ranked)
+
+
+def _named_by_headings(mentions_per_heading: Iterable[tuple[Mention, ...]]) -> tuple[str, ...]:
+    """The entries the first heading (innermost first) that names any names, in order, once each."""
+    for found in mentions_per_heading:
+        if found:
+            return tuple(dict.fromkeys(mention.entry_id for mention in found))
+    return ()
 
 
 def _best_identity(identities: tuple[str, ...]) -> str:

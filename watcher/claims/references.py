@@ -20,7 +20,9 @@ _PMID = re.compile(
 _PMC = re.compile(r"\b(PMC\d{4,9})\b", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s<>\"」』）)]+")
 # What every DOI, PMID and PMC match contains: most lines have none, and one search rules all three out.
-_ANY_IDENTIFIER = re.compile(r"10\.\d|pmid|ncbi|pmc\d", re.IGNORECASE)
+# Spelled out rather than re.IGNORECASE (the same matches: "i" also matches "İ" and "ı" under it), which
+# lets the engine skip ahead on the first letters: a third of the time on a paragraph line.
+_ANY_IDENTIFIER = re.compile(r"10\.\d|[pP][mM](?:[iIİı][dD]|[cC]\d)|[nN][cC][bB][iIİı]")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 # 34(9): 1390-1396 · ;21(18) · 94, 892-905 · vol. 12 · pp. 3-9 · 21:1234
 _VOLUME_OR_PAGES = re.compile(
@@ -83,7 +85,7 @@ def parse_reference(line: str, *, in_references_section: bool) -> Reference | No
         return _reference(text, identifiers)
     if text.endswith("。") or len(text) > MAX_CITATION_LENGTH:
         return None
-    year = _YEAR.search(text)
+    year = _year(text)
     label = _SOURCE_LABEL.match(text)
     if not (year or label or in_references_section) or _NOT_A_CITATION.search(text):
         return None  # outside a references section a line without a year or a source label is no citation
@@ -100,12 +102,18 @@ def parse_reference(line: str, *, in_references_section: bool) -> Reference | No
 
 def looks_like_citation(text: str) -> bool:
     """A year, volume/pages or "et al.", and the commas or full stops that separate a citation's parts."""
-    if not _YEAR.search(text):
+    if not _year(text):
         return False
     undated = _DATE.sub(" ", text)
     if not (_VOLUME_OR_PAGES.search(undated) or _ET_AL.search(undated)):
         return False
     return len(_SEPARATORS.findall(text)) >= 2
+
+
+def _year(text: str) -> re.Match[str] | None:
+    """``_YEAR.search``; most lines hold neither "19" nor "20", which two substring tests tell far faster
+    than the regex's look-behind at every position."""
+    return _YEAR.search(text) if "19" in text or "20" in text else None
 
 
 def _identifiers(text: str) -> list[str]:
@@ -120,7 +128,7 @@ def _identifiers(text: str) -> list[str]:
 def _reference(text: str, identifiers: list[str], *, plain: str | None = None) -> Reference:
     identities = list(identifiers)
     author = first_author_surname(text)
-    year = _YEAR.search(_URL.sub(" ", text))
+    year = _year(_URL.sub(" ", text))
     if author and year:
         identities.append(f"author:{author}:{year.group(1)}")
     identities += ["url:" + _normalise_url(match.group(0)) for match in _URL.finditer(text)]

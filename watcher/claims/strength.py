@@ -49,11 +49,15 @@ potentially help" → "could help", "TMS can significantly improve mood" → "TM
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
 from watcher.claims.segment import english_stop
+from watcher.claims.site_cache import WORD, CompactStore
 from watcher.claims.vocabulary import LEVEL_KINDS, MARKER_KINDS
 from watcher.extract.normalize import fold_case, normalise
 
@@ -75,6 +79,13 @@ RESEARCH_STAGE_CAP = 1
 # 2,048 and held 9 MB instead of 2 (with the paragraphs of watcher.claims.segment), which made a check of
 # 5,000 pages peak 10-20 % above one of 500. At about 1 KB each, this stays near 2 MB.
 CACHE_SIZE = 1 << 11
+# Behind the LRU, every sentence met (``_assess``), compact: about 64 bytes each (table slot and record)
+# instead of 1 KB, so that a changed page finds its unchanged sentences a round later (capture_rounds.py's
+# 5,000 pages: 63,980 sentences, 4.1 MB; 500 pages: 0.46 MB). Emptied when it reaches 131,072 sentences or
+# 2M record words (about 7 MB in all). Keyed by the 64-bit ``hash`` of the text and level, and the text's
+# length checked: two texts that share both are a chance of about one in 10^14 per lookup.
+SITE_ASSESSMENTS = CompactStore(max_records=1 << 17, max_words=1 << 21)
+_STORE_LOCK = threading.Lock()
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
 NOT_PROVEN = "not_proven"
@@ -193,10 +204,118 @@ def assess(text: str, *, implicit_level: int | None = None, normalised: bool = F
 def clear_cache() -> None:
     """Forget cached assessments (benchmarks use it to time pages never seen before)."""
     _assess.cache_clear()
+    with _STORE_LOCK:
+        SITE_ASSESSMENTS.clear()
 
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _assess(norm: str, implicit_level: int | None) -> SentenceAssessment:
+    # The LRU holds the sentences a site repeats on every page; the compact store behind it holds every
+    # sentence met since it was last cleared, so a page that changes a round later finds its own again.
+    # One lock around the store and its table of values: a thread never reads a table half grown, and two
+    # never give one code to two values (decoding reads values by code, which never change).
+    key = hash((norm, implicit_level))
+    with _STORE_LOCK:
+        record = SITE_ASSESSMENTS.get(key)
+    if record is not None and record[0] == len(norm):
+        return _decode(norm, record)
+    assessment = _assess_anew(norm, implicit_level)
+    if record is None:
+        with _STORE_LOCK:
+            encoded = _encode(assessment)
+            if encoded is not None and SITE_ASSESSMENTS.get(key) is None:
+                SITE_ASSESSMENTS.put(key, encoded)
+    return assessment
+
+
+# Every value of an assessment that is not a small number (a mention's kind, entry, group and level; a
+# caveat group; a cue) is stored as its index in ``_VALUES``: few distinct ones, all from the vocabulary
+# or cut from its matches. Bounded like a record's words: an assessment with a new value past the bound
+# is not stored (it is assessed again when met again).
+_CODES: dict[object, int] = {}
+_VALUES: list[Any] = []
+
+
+def _code(value: object) -> int:
+    code = _CODES.get(value)
+    if code is None:
+        if len(_VALUES) > WORD:
+            return WORD + 1
+        code = _CODES[value] = len(_VALUES)
+        _VALUES.append(value)
+    return code
+
+
+def _encode(assessment: SentenceAssessment) -> list[int] | None:
+    """The record of an assessment (its text is the key): words of at most ``WORD``, else None."""
+    size = len(assessment.text)  # bounds every offset and count
+    record = [size, assessment.level | assessment.question << 3 | assessment.measurement << 4, len(assessment.clauses)]
+    codes = _CODES
+    for clause in assessment.clauses:
+        flags = clause.level | clause.therapeutic << 3 | clause.excluded << 4 | clause.negated << 5
+        cue = codes.get(clause.cue)
+        record += (clause.start, clause.end, flags, clause.hedges, _code(clause.cue) if cue is None else cue)
+        record.append(len(clause.caveats))
+        if clause.caveats:
+            record += [_code(group) for group in clause.caveats]
+    for mentions in (assessment.indications, assessment.treatments, assessment.markers):
+        record.append(len(mentions))
+        for mention in mentions:
+            record += (
+                _code((mention.kind, mention.entry_id, mention.group, mention.level)),
+                mention.clause,
+                mention.start,
+            )
+    if size > WORD or len(_VALUES) > WORD:
+        return None
+    return record
+
+
+def _decoded_mention(code: int, clause: int, start: int) -> Mention:
+    kind, entry_id, group, level = _VALUES[code]
+    return Mention(kind, entry_id, group, level, clause, start)
+
+
+def _decode(norm: str, record: Sequence[int]) -> SentenceAssessment:
+    flags, count = record[1], record[2]
+    at = 3
+    clauses = []
+    for _ in range(count):
+        start, end, clause_flags, hedges, cue, caveat_count = record[at : at + 6]
+        at += 6
+        caveats = tuple(_VALUES[code] for code in record[at : at + caveat_count])
+        at += caveat_count
+        clauses.append(
+            Clause(
+                start,
+                end,
+                clause_flags & 7,
+                bool(clause_flags & 8),
+                bool(clause_flags & 16),
+                bool(clause_flags & 32),
+                caveats,
+                _VALUES[cue],
+                hedges,
+            )
+        )
+    lists: list[tuple[Mention, ...]] = []
+    for _ in range(3):
+        count = record[at]
+        at += 1
+        lists.append(
+            tuple(
+                _decoded_mention(record[index], record[index + 1], record[index + 2])
+                for index in range(at, at + 3 * count, 3)
+            )
+        )
+        at += 3 * count
+    indications, treatments, markers = lists
+    return SentenceAssessment(
+        norm, flags & 7, bool(flags & 8), tuple(clauses), indications, treatments, markers, bool(flags & 16)
+    )
+
+
+def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
     folded = fold_case(norm)
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)

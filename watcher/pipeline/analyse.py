@@ -48,9 +48,13 @@ def profile_of(session: Session, version: TextVersion) -> ClaimProfile:
     return profile
 
 
-def _add_profile(session: Session, version: TextVersion) -> tuple[ClaimProfile, ClaimProfileRecord]:
-    """Compute a version's profile and add its record to the session (inserted by the next flush)."""
-    profile = analyze(version.text)
+def _add_profile(
+    session: Session, version: TextVersion, *, language: str | None = None
+) -> tuple[ClaimProfile, ClaimProfileRecord]:
+    """Compute a version's profile and add its record to the session (inserted by the next flush).
+    ``language``: the version's own, when the extractor has just detected it on this very text (the
+    profile's would be the same count over the same letters: ``watcher.claims.language``)."""
+    profile = analyze(version.text, language)
     record = ClaimProfileRecord(
         text_version_id=version.id,
         source_id=version.source_id,
@@ -72,7 +76,7 @@ def analyse_new_version(
     source = session.get(Source, version.source_id)
     if source is not None and source.kind == "site":
         return None  # an entry point lists posts: its titles are not the clinic's claims (watcher.pipeline.discover)
-    profile, record = _add_profile(session, version)
+    profile, record = _add_profile(session, version, language=version.language)
     if previous is None:
         if source is not None and source.discovered_from_id is not None:
             alert_new_page(session, source, version, profile)
