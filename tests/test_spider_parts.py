@@ -33,7 +33,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH
 
 from spiders.clinic_pages import START_META, ClinicPagesSpider
 from spiders.extensions import send_only_when_heard
-from spiders.handlers import STARTED_META, install_fast_paths, response_headers
+from spiders.handlers import STARTED_META, copy_headers, install_fast_paths, response_headers
 from spiders.items import TARGET_META, capture_from_failure, capture_from_response, classify
 from spiders.middlewares import (
     BACKOFF_META,
@@ -345,6 +345,26 @@ def test_response_headers_are_those_scrapy_builds() -> None:
         built = response_headers(response)  # type: ignore[arg-type]
         assert type(built) is Headers and list(dict.items(built)) == list(dict.items(expected))
         assert built.getlist("set-cookie") == [b"a=1", b"b=2"] and built[b"Content-Type"] == b"text/html"
+
+
+def test_request_headers_are_copied_as_twisted_copies_them() -> None:
+    install_fast_paths()
+    assert TxHeaders.copy is copy_headers  # what Twisted's Agent calls to add the Host header
+    original = TxHeaders(
+        {
+            "content-type": ["text/html"],
+            b"if-none-match": [b'"a\r\nb"'],  # linear whitespace, sanitised when set
+            "x-multi": ["caf\u00e9", b"two"],
+        }
+    )
+    original.addRawHeader(b"accept", b"*/*")
+    copy = original.copy()
+    twisteds_way = TxHeaders(dict(original.getAllRawHeaders()))  # Twisted's own copy: its constructor
+    assert type(copy) is TxHeaders and list(copy.getAllRawHeaders()) == list(twisteds_way.getAllRawHeaders())
+    assert copy == twisteds_way == original and copy.getRawHeaders(b"if-none-match") == [b'"a b"']
+    copy.addRawHeader(b"host", b"a.example")
+    copy.addRawHeader(b"accept", b"text/html")
+    assert not original.hasHeader(b"host") and original.getRawHeaders(b"accept") == [b"*/*"]  # lists of its own
 
 
 def test_host_name_conversions_are_cached_and_still_refuse_bad_names() -> None:
