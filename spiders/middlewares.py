@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
 from scrapy.http import Headers
+from scrapy.spidermiddlewares.referer import RefererMiddleware
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.response import response_status_message
 from twisted.internet.error import DNSLookupError
@@ -141,6 +143,35 @@ class RequestHeadersMiddleware:
         for name, values in self._headers:
             if not dict.__contains__(headers, name):
                 dict.__setitem__(headers, name, list(values))
+
+
+class RefererRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's RedirectMiddleware, with the Referer of each hop set by a RefererMiddleware of its own.
+
+    Scrapy's finds the RefererMiddleware among the spider middlewares (and warns at start-up when
+    there is none); as a spider middleware it also wrapped every callback's output in asynchronous
+    generators, for a spider that yields nothing (its callbacks write their Capture). Here it is only
+    the policy object ``handle_referer`` asks, the override Scrapy documents for this: the same
+    Referer on each hop (per ``REFERER_ENABLED``, ``REFERRER_POLICY``, ``REFERRER_POLICIES``), and no
+    spider middleware at all (spiders.settings).
+    """
+
+    referer: RefererMiddleware | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        middleware = cls(crawler.settings)  # NotConfigured without REDIRECT_ENABLED, as Scrapy's
+        middleware.crawler = crawler
+        try:
+            middleware.referer = RefererMiddleware.from_crawler(crawler)
+        except NotConfigured:  # REFERER_ENABLED off: hops without a Referer, as Scrapy's without one
+            middleware.referer = None
+        return middleware
+
+    def handle_referer(self, request: Request, response: Response) -> None:
+        request.headers.pop("Referer", None)
+        if self.referer is not None:
+            self.referer.get_processed_request(request, response)
 
 
 class RetryDelayMiddleware:

@@ -103,6 +103,8 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.defaultheaders.DefaultHeadersMiddleware": None,
             "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
             "spiders.middlewares.RequestHeadersMiddleware": 400,
+            "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+            "spiders.middlewares.RefererRedirectMiddleware": 600,
             # Ran on every request and response for nothing watcher uses: the spider has no
             # allowed_domains (the address guard above is the fence), no HTTP auth, and nothing reads
             # the downloader's byte and status counters.
@@ -111,13 +113,13 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
         },
         # Spider middlewares wrap every callback's output in asynchronous generators; the spider's
-        # callbacks return nothing (they write their Capture, spiders.pipelines) and never yield a request.
-        # Only RefererMiddleware stays: RedirectMiddleware asks it for the Referer of each redirect hop
-        # (and warns at start-up without it). Depth counting and the detection of response.meta copied
-        # into new requests had nothing to act on, HttpError is off as all statuses pass (above), and the
-        # start requests carry is_start_request themselves (ClinicPagesSpider.request_for), which is all
-        # StartSpiderMiddleware did.
-        "SPIDER_MIDDLEWARES_BASE": {"scrapy.spidermiddlewares.referer.RefererMiddleware": 700},
+        # callbacks return nothing (they write their Capture, spiders.pipelines) and never yield a request,
+        # so there are none. Depth counting and the detection of response.meta copied into new requests had
+        # nothing to act on, HttpError is off as all statuses pass (above), the start requests carry
+        # is_start_request themselves (ClinicPagesSpider.request_for), which is all StartSpiderMiddleware
+        # did, and the Referer of each redirect hop comes from RefererRedirectMiddleware's own
+        # RefererMiddleware, which Scrapy's RedirectMiddleware looked for among these.
+        "SPIDER_MIDDLEWARES_BASE": {},
         "LOG_FORMATTER": "spiders.extensions.QuietLogFormatter",
         # No items (the callbacks write their Capture), yet Scrapy still starts this many asyncio tasks per
         # response to process a callback's output: its default of 100 cost a third of the child's CPU.
@@ -126,7 +128,8 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         # is keyed on the bound method, new for every request, so it parsed ClinicPagesSpider.parse's
         # source once per response. Its callbacks return no value.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
-        "EXTENSIONS": {"spiders.extensions.Heartbeat": 100},
+        # UnheardSignals: a signal nothing listens to is not sent (six or seven per request, most unheard).
+        "EXTENSIONS": {"spiders.extensions.Heartbeat": 100, "spiders.extensions.UnheardSignals": 0},
         # Every middleware and the engine count into the stats at each request; nothing reads them.
         "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
         # Scrapy imports every extension of its base list even when a setting turns it off (and even when

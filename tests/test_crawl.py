@@ -6,7 +6,9 @@ counts stay independent); the cases that need other settings or a misbehaving ch
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import logging
 import subprocess
 import sys
@@ -14,8 +16,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -523,3 +525,30 @@ def test_a_flood_of_captures_all_arrive(monkeypatch: pytest.MonkeyPatch) -> None
     targets = [FetchTarget(source_id=i, url=f"http://example.test/{i}") for i in range(300)]
     captures = list(crawl(targets, settings=fast_settings()))
     assert [c.source_id for c in captures] == list(range(300)) and all(c.error_kind is None for c in captures)
+
+
+def test_protocol_lines_are_those_of_the_dataclasses_own_dicts() -> None:
+    target = FetchTarget(source_id=3, url="https://a.example/ü", etag='"x"', last_modified=None, screenshot=True)
+    assert target.to_json() == json.dumps(asdict(target))
+    assert FetchTarget.from_json(target.to_json()) == target
+    capture = Capture(
+        source_id=3,
+        requested_url=target.url,
+        final_url="https://a.example/final",
+        fetched_at=datetime(2026, 12, 4, 19, 0, 1, 250, tzinfo=UTC),
+        duration_ms=12,
+        status=200,
+        headers={"Content-Type": ["text/html; charset=shift_jis"], "Set-Cookie": ["a=1", "b=2"]},
+        body="<p>うつ病</p>".encode("shift_jis"),
+        redirects=[target.url],
+        screenshot=b"\x89PNG",
+    )
+    expected = asdict(capture)
+    expected["fetched_at"] = capture.fetched_at.isoformat()
+    expected["body"] = base64.b64encode(capture.body).decode("ascii")
+    expected["screenshot"] = base64.b64encode(capture.screenshot).decode("ascii")
+    assert capture.to_json() == json.dumps(expected, ensure_ascii=False)
+    assert Capture.from_json(capture.to_json()) == capture
+    for bad_body in ("é", "abc", 12):  # not ASCII, bad padding, not text: what base64.b64decode raises too
+        with pytest.raises((ValueError, TypeError)):
+            Capture.from_json(json.dumps({**expected, "body": bad_body}))

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from OpenSSL import SSL
+from pydispatch import dispatcher
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import (
@@ -22,6 +23,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Headers, HtmlResponse, Response
 from scrapy.settings.default_settings import DEFAULT_REQUEST_HEADERS
+from scrapy.signalmanager import SignalManager
 from scrapy.utils.test import get_crawler
 from twisted.internet import error as tx_error
 from twisted.python.failure import Failure
@@ -30,12 +32,14 @@ from twisted.web.http_headers import Headers as TxHeaders
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from spiders.clinic_pages import START_META, ClinicPagesSpider
-from spiders.handlers import STARTED_META, install_fast_paths, response_headers
+from spiders.extensions import send_only_when_heard
+from spiders.handlers import STARTED_META, copy_headers, install_fast_paths, response_headers
 from spiders.items import TARGET_META, capture_from_failure, capture_from_response, classify
 from spiders.middlewares import (
     BACKOFF_META,
     AddressGuardMiddleware,
     BackoffRetryMiddleware,
+    RefererRedirectMiddleware,
     RefusedRequest,
     RequestHeadersMiddleware,
     RobotsDisallowed,
@@ -343,6 +347,26 @@ def test_response_headers_are_those_scrapy_builds() -> None:
         assert built.getlist("set-cookie") == [b"a=1", b"b=2"] and built[b"Content-Type"] == b"text/html"
 
 
+def test_request_headers_are_copied_as_twisted_copies_them() -> None:
+    install_fast_paths()
+    assert TxHeaders.copy is copy_headers  # what Twisted's Agent calls to add the Host header
+    original = TxHeaders(
+        {
+            "content-type": ["text/html"],
+            b"if-none-match": [b'"a\r\nb"'],  # linear whitespace, sanitised when set
+            "x-multi": ["caf\u00e9", b"two"],
+        }
+    )
+    original.addRawHeader(b"accept", b"*/*")
+    copy = original.copy()
+    twisteds_way = TxHeaders(dict(original.getAllRawHeaders()))  # Twisted's own copy: its constructor
+    assert type(copy) is TxHeaders and list(copy.getAllRawHeaders()) == list(twisteds_way.getAllRawHeaders())
+    assert copy == twisteds_way == original and copy.getRawHeaders(b"if-none-match") == [b'"a b"']
+    copy.addRawHeader(b"host", b"a.example")
+    copy.addRawHeader(b"accept", b"text/html")
+    assert not original.hasHeader(b"host") and original.getRawHeaders(b"accept") == [b"*/*"]  # lists of its own
+
+
 def test_host_name_conversions_are_cached_and_still_refuse_bad_names() -> None:
     from twisted.internet import endpoints
 
@@ -356,6 +380,70 @@ def test_host_name_conversions_are_cached_and_still_refuse_bad_names() -> None:
         with pytest.raises(UnicodeError):
             to_bytes("bad host:name")
     assert to_bytes.cache_info().hits >= 2  # type: ignore[attr-defined]
+
+
+def test_unheard_signals_answer_as_scrapy_does_and_heard_ones_are_sent() -> None:
+    crawler = get_crawler(ClinicPagesSpider)
+    manager, scrapys = crawler.signals, SignalManager(crawler)  # Scrapy's own path, the same sender
+    assert send_only_when_heard(manager) and send_only_when_heard(manager)  # a second call changes nothing
+    heard, unheard = object(), object()
+    received: list[dict[str, object]] = []
+
+    def receiver(**kwargs: object) -> str:
+        received.append(kwargs)
+        return "answer"
+
+    def both(signal: object, **kwargs: object) -> list[tuple[object, object]]:
+        ours = manager.send_catch_log(signal, **kwargs)
+        assert ours == scrapys.send_catch_log(signal, **kwargs)
+        return ours
+
+    assert both(unheard, request="r") == [] and received == []
+    manager.connect(receiver, signal=heard)  # connected after the fast path: heard
+    assert both(heard, request="r") == [(receiver, "answer")] and received[-1]["request"] == "r"
+    manager.connect(receiver, signal=dispatcher.Any)  # every signal of this sender
+    assert both(unheard) == [(receiver, "answer")]
+    manager.disconnect(receiver, signal=dispatcher.Any)
+    dispatcher.connect(receiver, signal=unheard, sender=dispatcher.Any)  # this signal from any sender
+    try:
+        assert both(unheard) == [(receiver, "answer")]
+    finally:
+        dispatcher.disconnect(receiver, signal=unheard, sender=dispatcher.Any)
+    assert both(unheard) == [] and both(heard, sender=dispatcher.Anonymous) == []  # another sender: Scrapy's path
+    manager.disconnect(receiver, signal=heard)
+    assert both(heard) == []
+
+
+def test_signals_go_through_scrapy_without_pydispatchers_table(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    crawler = get_crawler(ClinicPagesSpider)
+    monkeypatch.delattr(dispatcher, "connections")
+    with caplog.at_level("INFO", logger="spiders.extensions"):
+        assert not send_only_when_heard(crawler.signals)
+    assert "every Scrapy signal sent" in caplog.text
+    assert crawler.signals.send_catch_log.__func__ is SignalManager.send_catch_log  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("settings", "page", "location", "referer"),
+    [
+        ({}, "https://a.example/r1?q=1", "/r2", "https://a.example/r1?q=1"),
+        ({}, "https://a.example/r1", "http://b.example/", None),  # https -> http: none, by default policy
+        ({"REFERRER_POLICY": "origin"}, "https://a.example/r1", "https://b.example/", "https://a.example/"),
+        ({"REFERRER_POLICY": "no-referrer"}, "https://a.example/r1", "/r2", None),
+        ({"REFERER_ENABLED": False}, "https://a.example/r1", "/r2", None),
+    ],
+)
+def test_each_redirect_hop_gets_the_referer_scrapys_referer_middleware_gives(
+    settings: dict[str, object], page: str, location: str, referer: str | None
+) -> None:
+    crawler = get_crawler(ClinicPagesSpider, settings)
+    middleware = RefererRedirectMiddleware.from_crawler(crawler)
+    request = Request(page, headers={"Referer": "https://stale.example/"})
+    hop = middleware.process_response(request, _response(request, 302, {"Location": location}))
+    assert isinstance(hop, Request) and hop.meta["redirect_urls"] == [page]
+    assert hop.headers.get("Referer") == (None if referer is None else referer.encode())
 
 
 # -- captures ---------------------------------------------------------------------------------------
