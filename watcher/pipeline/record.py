@@ -172,11 +172,13 @@ def record_captures(
     of ``captures``."""
     recorded: list[_Recorded] = []
     part: list[Capture] = []
+    held: set[int] = set()  # the part's sources
     for capture in captures:
-        if any(held.source_id == capture.source_id for held in part):
+        if capture.source_id in held:
             recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
-            part = []
+            part, held = [], set()
         part.append(capture)
+        held.add(capture.source_id)
     recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
     session.flush()
     return [item.result() for item in recorded]
