@@ -162,12 +162,14 @@ def record_captures(
     session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None = None
 ) -> list[CheckResult]:
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
-    checks in one INSERT (and the sources' updates one executemany), the new snapshots' bodies in one
-    executemany, their snapshots and text versions in one flush, their claim profiles and alerts in one
-    more, and the passage index of the part's first and appended versions in a few statements
+    new snapshots' bodies in one executemany, their snapshots and text versions (and the sources'
+    validators) in one flush, the changes of the changed pages (diffed after it) and the checks by one
+    multi-row INSERT each (plain rows: ``insert_ids``), the claim profiles and alerts in one more flush,
+    and the passage index of the part's first and appended versions in a few statements
     (``index_new_versions``).
-    A source with no stored text, no index state and no indication steps (one query for the batch) is
-    known to have no previous version, so nothing is looked up for it. A source met twice starts a new
+    A source with no stored text, no index state and no indication steps (one query for the part's
+    captures with a body; none for a part of 304s) is known to have no previous version, so nothing is
+    looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
     of ``captures``."""
     recorded: list[_Recorded] = []
@@ -331,7 +333,7 @@ def _record_part(
         item.check["snapshot_id"] = item.snapshot.id if item.snapshot is not None else None
     for item, check_id in zip(recorded, insert_ids(session, CHECKS, [item.check for item in recorded]), strict=True):
         item.check_id = check_id
-    part.wrote = True
+    # The checks' INSERT has taken SQLite's writer lock: the profiles and alerts can be numbered.
     profiles = [
         on_new_version(session, version, previous) if on_new_version is not None else None
         for version, previous in part.versions
