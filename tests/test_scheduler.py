@@ -25,7 +25,7 @@ from watcher.demo.sink import MailSink
 from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.errors import ConfigError
 from watcher.models import Check, Snapshot, Source, TextVersion, utcnow
-from watcher.scheduler import Service, claim_due, jittered, release, schedule_next
+from watcher.scheduler import Service, claim_due, jittered, release, schedule_batch, schedule_next
 from watcher.sources import SourceSpec, add_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +90,37 @@ def test_claims_order_lease_release_and_jitter(store: Store) -> None:
     spread = {jittered(1000, 0.2, rng).total_seconds() for _ in range(200)}
     assert 800 <= min(spread) < 850 and 1150 < max(spread) <= 1200
     assert jittered(0.2, 0.5, rng) == timedelta(seconds=1)
+
+
+def test_schedule_batch_stores_what_schedule_next_would(store: Store) -> None:
+    """A recorded batch's next due times by one executemany: the same rng draws in the same order as
+    ``schedule_next`` one source at a time (a source met twice keeps its last), stored, held by the
+    session's objects as their stored values (nothing left for the flush), other columns untouched."""
+    with store.session() as session:
+        added = add_sources(
+            session, [SourceSpec(url=f"https://b.example/{n}", interval_seconds=100 * (n + 1)) for n in range(4)]
+        )
+        ids = [s.id for s in added]
+    order = [ids[2], ids[0], ids[3], ids[2]]
+    with store.session() as session:
+        one_by_one = random.Random(11)
+        start = utcnow()
+        expected = {}
+        for source_id in order:  # the draws schedule_next makes, without storing them
+            source = session.get(Source, source_id)
+            assert source is not None
+            expected[source_id] = jittered(source.interval_seconds, 0.3, one_by_one)
+        schedule_batch(session, order, jitter=0.3, rng=random.Random(11))
+        end = utcnow()
+        assert not session.dirty
+        held = {source_id: session.get(Source, source_id).next_due_at for source_id in ids}  # type: ignore[union-attr]
+    with store.session() as session:
+        stored = {s.id: (s.next_due_at, s.url) for s in session.scalars(select(Source).where(Source.id.in_(ids)))}
+    assert stored[ids[1]] == (None, "https://b.example/1")
+    for source_id, lag in expected.items():
+        due = stored[source_id][0]
+        assert due is not None and held[source_id] == due
+        assert start + lag <= due <= end + lag
 
 
 def test_run_once_checks_what_is_due_and_respects_next_due(

@@ -44,23 +44,26 @@ import signal
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from watcher.config import Settings
 from watcher.crawl import Crawler
 from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
 from watcher.notify import outbox
+from watcher.pipeline.record import CheckResult
 from watcher.pipeline.run import check_with_discovery
 
 log = logging.getLogger(__name__)
@@ -122,6 +125,34 @@ def schedule_next(
     source = session.get(Source, source_id)
     if source is not None:
         source.next_due_at = now + jittered(source.interval_seconds, jitter, rng or random.Random())
+
+
+SOURCES = cast(Table, Source.__table__)
+# One statement object for every batch: an executemany of one UPDATE per source.
+_SET_DUE = (
+    update(SOURCES)
+    .where(SOURCES.c.id == bindparam("b_id"))
+    .values(next_due_at=bindparam("b_due", type_=SOURCES.c.next_due_at.type))
+)
+
+
+def schedule_batch(
+    session: Session, source_ids: Sequence[int], *, jitter: float, rng: random.Random | None = None
+) -> None:
+    """``schedule_next`` for the sources of a recorded batch (in order; one met twice is scheduled after
+    its last check), by one executemany of Core UPDATEs rather than the unit of work's, which compares
+    every column of every source it holds at the flush. The sources are read from the session (the
+    recording loaded them all); their objects take the due times as their stored values."""
+    chance = rng or random.Random()
+    rows = []
+    for source_id in source_ids:
+        source = session.get(Source, source_id)
+        if source is not None:
+            due = utcnow() + jittered(source.interval_seconds, jitter, chance)
+            set_committed_value(source, "next_due_at", due)
+            rows.append({"b_id": source_id, "b_due": due})
+    if rows:
+        session.connection().execute(_SET_DUE, rows)
 
 
 def release(session: Session, claims: list[Claim]) -> None:
@@ -264,9 +295,10 @@ class Service:
         report = RunReport(number=self._runs + 1)
         recorded: set[int] = set()
 
-        def on_recorded(session: Session, result: Any) -> None:
-            schedule_next(session, result.source_id, now=utcnow(), jitter=self.settings.scheduler_jitter, rng=self._rng)
-            recorded.add(result.source_id)
+        def on_batch(session: Session, results: Sequence[CheckResult]) -> None:
+            ids = [result.source_id for result in results]
+            schedule_batch(session, ids, jitter=self.settings.scheduler_jitter, rng=self._rng)
+            recorded.update(ids)
 
         batch_size = self.settings.scheduler_batch_size
         while not self.stop_requested.is_set():
@@ -282,9 +314,9 @@ class Service:
                     self.store,
                     [c.source_id for c in claims],
                     settings=self.settings,
-                    on_recorded=on_recorded,
                     should_stop=self.stop_requested.is_set,
                     crawler=self.crawler,
+                    on_batch=on_batch,
                 ):
                     report.outcomes[result.outcome] += 1
             finally:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, Table, bindparam, exists, func, inspect, select
+from sqlalchemy import Select, Table, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from watcher.capture import Capture, sha256_hex
@@ -162,41 +162,76 @@ def record_captures(
     session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None = None
 ) -> list[CheckResult]:
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
-    checks in one INSERT (and the sources' updates one executemany), the new snapshots' bodies in one
-    executemany, their snapshots and text versions in one flush, their claim profiles and alerts in one
-    more, and the passage index of the part's first and appended versions in a few statements
+    new snapshots' bodies in one executemany, their snapshots and text versions (and the sources'
+    validators) in one flush, the changes of the changed pages (diffed after it) and the checks by one
+    multi-row INSERT each (plain rows: ``insert_ids``), the claim profiles and alerts in one more flush,
+    and the passage index of the part's first and appended versions in a few statements
     (``index_new_versions``).
-    A source with no stored text, no index state and no indication steps (one query for the batch) is
-    known to have no previous version, so nothing is looked up for it. A source met twice starts a new
+    A source with no stored text, no index state and no indication steps (one query for the part's
+    captures with a body; none for a part of 304s) is known to have no previous version, so nothing is
+    looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
     of ``captures``."""
     recorded: list[_Recorded] = []
     part: list[Capture] = []
+    held: set[int] = set()  # the part's sources
     for capture in captures:
-        if any(held.source_id == capture.source_id for held in part):
+        if capture.source_id in held:
             recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
-            part = []
+            part, held = [], set()
         part.append(capture)
+        held.add(capture.source_id)
     recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
     session.flush()
-    return [_result(*parts) for parts in recorded]
+    return [item.result() for item in recorded]
 
 
-_Recorded = tuple[Source, Check, Snapshot | None, Change | None]
+CHECKS = cast(Table, Check.__table__)
+CHANGES = cast(Table, Change.__table__)
 
 
-def _result(source: Source, check: Check, snapshot: Snapshot | None, change: Change | None) -> CheckResult:
-    return CheckResult(
-        source_id=source.id,
-        url=source.url,
-        check_id=check.id,
-        outcome=check.outcome,
-        http_status=check.http_status,
-        snapshot_id=snapshot.id if snapshot else None,
-        change_id=change.id if change else None,
-        error=check.error,
-        follow_up=source.kind == "site" or source.requisites or bool(discovery_info(source)),
-    )
+@dataclass
+class _Recorded:
+    """A capture of a part as it is recorded: its check's row (every column but the id: the part's
+    checks are inserted by one statement, no ORM object made for them), the snapshot and text versions
+    it stored, if any, and the ids its check and change get once written."""
+
+    source: Source
+    check: dict[str, Any]
+    snapshot: Snapshot | None = None
+    pair: tuple[TextVersion, TextVersion] | None = None  # (previous, new): a change, diffed once flushed
+    check_id: int = 0
+    change_id: int | None = None
+
+    def result(self) -> CheckResult:
+        source, check = self.source, self.check
+        return CheckResult(
+            source_id=source.id,
+            url=source.url,
+            check_id=self.check_id,
+            outcome=check["outcome"],
+            http_status=check["http_status"],
+            snapshot_id=self.snapshot.id if self.snapshot else None,
+            change_id=self.change_id,
+            error=check["error"],
+            follow_up=source.kind == "site" or source.requisites or bool(discovery_info(source)),
+        )
+
+
+def insert_ids(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows of a table with an integer ``id`` by one statement (a multi-row INSERT ... RETURNING,
+    ``rows`` having the same keys); their ids in the order of ``rows``. PostgreSQL: SQLAlchemy's
+    ``sort_by_parameter_order``. SQLite numbers the rows of one INSERT in the order of its VALUES, each
+    the table's largest id + 1 (no other connection can write meanwhile), while its RETURNING order is
+    unspecified: the ids sorted are in the order of ``rows`` (SQLAlchemy would insert them one at a time
+    to sort them)."""
+    if not rows:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        return sorted(connection.execute(insert(table).returning(table.c.id), rows).scalars())
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(connection.execute(statement, rows).scalars())
 
 
 @dataclass
@@ -280,37 +315,32 @@ def _record_part(
 ) -> list[_Recorded]:
     if not captures:
         return []
-    part = _Part(fresh=fresh_sources(session, (c.source_id for c in captures)), bodies={}, versions=[])
+    # Only a capture with a body to compare looks for a previous version: a part of 304s asks nothing.
+    compared = (c.source_id for c in captures if c.error_kind is not None or c.status != 304)
+    part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[])
     recorded = [_record(session, capture, part, settings=settings) for capture in captures]
     part.store_bodies(session)
     if part.wrote:
         pending = [version for version, _previous in part.versions if version.id is None]
         number_rows(session, [version.snapshot for version in pending])
         number_rows(session, pending)
-    session.flush()  # the new snapshots and text versions (their checks are not in the session yet)
-    checks = [check for _source, check, _snapshot, _change in recorded]
-    for _source, check, snapshot, _change in recorded:
-        if snapshot is not None:
-            check.snapshot_id = snapshot.id
-    if not part.wrote and len(checks) > 1 and session.connection().dialect.name == "sqlite":
-        # A part that has written nothing yet (304s, unchanged pages): its first check's INSERT takes
-        # SQLite's writer lock, so that the others can be numbered and inserted by one executemany
-        # instead of one INSERT each.
-        session.add(checks[0])
-        session.flush()
-        part.wrote = True
-        checks = checks[1:]
-    session.add_all(checks)
-    if part.wrote:
-        number_rows(session, checks)
+    session.flush()  # the new snapshots and text versions, and the sources' validators
+    changed = [(item, item.pair) for item in recorded if item.pair is not None]
+    change_rows = [_change_row(old, new, settings=settings) for _item, (old, new) in changed]
+    for (item, _pair), change_id in zip(changed, insert_ids(session, CHANGES, change_rows), strict=True):
+        item.change_id = change_id
+    for item in recorded:
+        item.check["snapshot_id"] = item.snapshot.id if item.snapshot is not None else None
+    for item, check_id in zip(recorded, insert_ids(session, CHECKS, [item.check for item in recorded]), strict=True):
+        item.check_id = check_id
+    # The checks' INSERT has taken SQLite's writer lock: the profiles and alerts can be numbered.
     profiles = [
         on_new_version(session, version, previous) if on_new_version is not None else None
         for version, previous in part.versions
     ]
-    if part.wrote:
-        stored = [profile for profile in profiles if profile is not None]
-        number_rows(session, [profile for profile in stored if profile in session.new])
-        number_rows(session, pending_alerts(session))
+    stored = [profile for profile in profiles if profile is not None]
+    number_rows(session, [profile for profile in stored if profile in session.new])
+    number_rows(session, pending_alerts(session))
     session.flush()  # the claim profiles and the alerts, one INSERT each
     versions = [(version, profile) for (version, _previous), profile in zip(part.versions, profiles, strict=True)]
     index_new_versions(session, versions, fresh=part.fresh)
@@ -324,35 +354,42 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
         source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
-    check = Check(
-        source_id=source.id,
-        checked_at=capture.fetched_at,
-        duration_ms=capture.duration_ms,
-        http_status=capture.status,
-        final_url=capture.final_url or None,
-        outcome=ERROR,
-        archive_url=capture.archive_url,
-        rendered=capture.rendered,
-    )
-    if capture.body:
-        check.body_sha256 = sha256_hex(capture.body)
-        check.body_size = len(capture.body)
-    snapshot: Snapshot | None = None
-    change: Change | None = None
+    check: dict[str, Any] = {
+        "source_id": source.id,
+        "checked_at": capture.fetched_at,
+        "duration_ms": capture.duration_ms,
+        "outcome": ERROR,
+        "http_status": capture.status,
+        "final_url": capture.final_url or None,
+        "error_kind": None,
+        "error": None,
+        "body_sha256": sha256_hex(capture.body) if capture.body else None,
+        "body_size": len(capture.body) if capture.body else None,
+        "snapshot_id": None,
+        "archive_url": capture.archive_url,
+        "rendered": capture.rendered,
+        "hint": None,
+        "extraction_doubt": None,
+    }
+    recorded = _Recorded(source, check)
 
     if capture.error_kind is None and capture.status == 304:
-        check.outcome = NOT_MODIFIED
+        check["outcome"] = NOT_MODIFIED
     else:
         # An archived capture may be older than stored history (a backfill of a source watched
         # already): it is compared with the version before it, the later history left as it stands.
         previous = None
         if source.id not in part.fresh:
-            part.store_bodies(session)  # the lookup flushes the part's snapshots: their bodies first
-            previous = latest_text_version(session, source, before=capture.fetched_at if capture.archive_url else None)
-        if previous is not None and check.body_sha256 == previous.snapshot.sha256 and capture.status == 200:
-            check.outcome = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
-            check.hint = _hint(capture, previous.text)
-            check.extraction_doubt = previous.extraction_doubt
+            # Without an autoflush: the part's sources are distinct, so its pending snapshots and text
+            # versions (flushed together once their bodies are stored) cannot be this source's.
+            with session.no_autoflush:
+                previous = latest_text_version(
+                    session, source, before=capture.fetched_at if capture.archive_url else None
+                )
+        if previous is not None and check["body_sha256"] == previous.snapshot.sha256 and capture.status == 200:
+            check["outcome"] = UNCHANGED  # byte-identical to the last snapshot: nothing to extract
+            check["hint"] = _hint(capture, previous.text)
+            check["extraction_doubt"] = previous.extraction_doubt
         else:
             site_document = None
             if source.kind == "site":  # a sitemap or feed compares as its list of URLs
@@ -361,34 +398,33 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
                 extracted, verdict = site_document
             else:
                 extracted, verdict = _extract_page(capture, source)
-                check.hint = _hint(capture, extracted.text if extracted else "")
-                check.extraction_doubt = extracted.doubt if extracted else None
+                check["hint"] = _hint(capture, extracted.text if extracted else "")
+                check["extraction_doubt"] = extracted.doubt if extracted else None
             if not verdict.ok or extracted is None:
-                check.outcome = verdict.outcome or ERROR
-                check.error_kind = verdict.kind or "empty"
-                check.error = verdict.reason or "no text could be extracted"
+                check["outcome"] = verdict.outcome or ERROR
+                check["error_kind"] = verdict.kind or "empty"
+                check["error"] = verdict.reason or "no text could be extracted"
             else:
                 text_sha = sha256_hex(extracted.text.encode("utf-8"))
                 if previous is not None and previous.text_sha256 == text_sha:
-                    check.outcome = UNCHANGED
+                    check["outcome"] = UNCHANGED
                 else:
                     snapshot, version = _store_snapshot(
-                        session, source, capture, extracted, text_sha, part, check.body_sha256
+                        session, source, capture, extracted, text_sha, part, check["body_sha256"]
                     )
-                    check.outcome = CHANGED
+                    check["outcome"] = CHANGED
                     part.propose_base(snapshot.sha256, previous, source.url)
-                    if previous is not None:  # the change refers to the new version by id
-                        part.store_bodies(session)
-                        session.flush()
-                        change = _store_change(session, previous, version, settings=settings)
+                    recorded.snapshot = snapshot
+                    if previous is not None:  # diffed once the part is flushed (the change names both ids)
+                        recorded.pair = (previous, version)
                     part.versions.append((version, previous))
-        if check.outcome in (CHANGED, UNCHANGED) and capture.archive_url is None:
+        if check["outcome"] in (CHANGED, UNCHANGED) and capture.archive_url is None:
             # The validators of an archived response are the archive's, not the site's.
             source.etag = capture.header("ETag")
             source.last_modified = capture.header("Last-Modified")
-    # The check is not added here: ``_record_part`` adds it complete (with its snapshot's id) after the
-    # part's snapshots are flushed, so that its row is one INSERT, the part's checks one executemany.
-    return source, check, snapshot, change
+    # The check is not inserted here: ``_record_part`` inserts the part's checks by one statement once
+    # their snapshots are flushed (a check names its snapshot's id).
+    return recorded
 
 
 def _extract_page(capture: Capture, source: Source) -> tuple[Extracted | None, Verdict]:
@@ -473,20 +509,19 @@ def extracted_encoding(capture: Capture) -> str | None:
         return None
 
 
-def _store_change(session: Session, old: TextVersion, new: TextVersion, *, settings: Settings) -> Change:
+def _change_row(old: TextVersion, new: TextVersion, *, settings: Settings) -> dict[str, Any]:
+    """The row of the change from ``old`` to ``new`` (both flushed): their diff (``created_at`` is the
+    column's default, given by the INSERT)."""
     diff = diff_texts(old.text, new.text, timeout=settings.diff_timeout)
-    change = Change(
-        source_id=new.source_id,
-        old_version_id=old.id,
-        new_version_id=new.id,
-        inserted_chars=diff.inserted_chars,
-        deleted_chars=diff.deleted_chars,
-        ops=compact_ops(diff.ops),
-        diff_seconds=diff.seconds,
-    )
-    session.add(change)
-    session.flush()
-    return change
+    return {
+        "source_id": new.source_id,
+        "old_version_id": old.id,
+        "new_version_id": new.id,
+        "inserted_chars": diff.inserted_chars,
+        "deleted_chars": diff.deleted_chars,
+        "ops": compact_ops(diff.ops),
+        "diff_seconds": diff.seconds,
+    }
 
 
 def compact_ops(ops: list[tuple[int, str]]) -> list[list[int | str]]:

@@ -27,6 +27,9 @@ from watcher.pipeline.requisites import fetch_requisites_after
 from watcher.sources import MAX_DEPTH_LIMIT
 
 log = logging.getLogger(__name__)
+# Called once per recording transaction with its results, inside it (the scheduler's next due times:
+# one statement for the batch).
+BatchHook = Callable[[Session, Sequence[CheckResult]], None]
 LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 # Captures recorded per transaction (one commit, and the flushes of one session, for several checks);
 # a batch is committed when it is full, when the crawl pauses for BATCH_PAUSE_SECONDS, or
@@ -45,6 +48,7 @@ def check_with_discovery(
     should_stop: Callable[[], bool] | None = None,
     dated: Callable[[Capture], Capture] | None = None,
     crawler: Crawler | None = None,
+    on_batch: BatchHook | None = None,
 ) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
@@ -66,6 +70,7 @@ def check_with_discovery(
             should_stop=should_stop,
             dated=dated,
             crawler=crawler,
+            on_batch=on_batch,
         ):
             if result.follow_up:
                 follow_ups.append(result)
@@ -105,6 +110,7 @@ def check_sources(
     should_stop: Callable[[], bool] | None = None,
     dated: Callable[[Capture], Capture] | None = None,
     crawler: Crawler | None = None,
+    on_batch: BatchHook | None = None,
 ) -> Iterator[CheckResult]:
     """Fetch the sources (through ``crawler``'s child when given) and record the captures as they
     arrive, several per transaction: up to ``BATCH_CAPTURES`` of them, committed as soon as the crawl
@@ -114,12 +120,20 @@ def check_sources(
     Each capture's effects stay whole: when a batch's transaction fails, its captures are recorded
     again one by one, each in its own transaction, so that one bad capture never loses the others.
     ``on_recorded`` runs inside the transaction that records the capture (the scheduler stores the
-    next due time there, so a check and its schedule commit together). When ``should_stop()`` turns
+    next due time there, so a check and its schedule commit together); ``on_batch`` likewise, once per
+    transaction with all its results (after their ``on_recorded``). When ``should_stop()`` turns
     true the captures still to come are not recorded (those held are committed) and the crawl is
     stopped. ``dated`` gives a capture the time it is recorded at, as an imported capture brings its
     own (the demo's simulated timeline); without it a capture keeps the time it was fetched.
     """
-    record = partial(_record_batch, store, settings=settings, on_new_version=on_new_version, on_recorded=on_recorded)
+    record = partial(
+        _record_batch,
+        store,
+        settings=settings,
+        on_new_version=on_new_version,
+        on_recorded=on_recorded,
+        on_batch=on_batch,
+    )
     held: list[Capture] = []
     held_since = 0.0
     captures = _captures(store, source_ids, settings=settings, crawler=crawler)
@@ -175,6 +189,7 @@ def _record_batch(
     settings: Settings,
     on_new_version: VersionHook | None,
     on_recorded: Callable[[Session, CheckResult], None] | None,
+    on_batch: BatchHook | None = None,
 ) -> Iterator[CheckResult]:
     """Record ``captures`` in one transaction, then yield their results; when that fails, record them
     again one by one, each in its own transaction (the failing one raises as it would alone)."""
@@ -189,6 +204,8 @@ def _record_batch(
             if on_recorded is not None:
                 on_recorded(session, result)
             log.debug("%s %s %s", result.outcome, result.http_status or "-", result.url)
+        if on_batch is not None:
+            on_batch(session, results)
         del sources
         return results
 
