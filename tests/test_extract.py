@@ -6,6 +6,7 @@ import codecs
 import itertools
 import os
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from watcher.extract import (
     extract_document,
     extract_main_text,
     is_html,
+    normalize,
     normalize_text,
 )
 from watcher.extract.decode import codec_for
+from watcher.extract.normalize import count_chars
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 
@@ -968,3 +971,26 @@ def test_lines_around_the_title(html: str, first_lines: list[str]) -> None:
     lines = extract_main_text(html).text.split("\n")
     for got, expected in zip(lines, first_lines, strict=False):
         assert got.startswith(expected), lines[:3]
+
+
+def _normalize_line_by_line(text: str) -> str:
+    """``normalize_text`` without its one-scan fast path: every line cleaned on its own."""
+    lines = (normalize._in_pieces(raw, normalize._clean_line).strip() for raw in normalize.nfkc(text).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def test_normalize_fast_path_equals_line_by_line() -> None:
+    rng = random.Random(14)
+    alphabet = "ab あ語 \n\r\t\x0b\x0c\x1c\x85\u2028\u2029\u3000\u00a0\u200b\ufeff\u00ad\x00\x7fＴｴ"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    texts += [page("wp_blog_post.html").decode("utf-8"), "a b\nc  d\n\n e \n"]
+    for text in texts:
+        assert normalize_text(text) == _normalize_line_by_line(text), repr(text)
+
+
+def test_count_chars_counts_characters_not_runs() -> None:
+    rng = random.Random(14)
+    for _ in range(500):
+        text = "".join(rng.choice("abＺ あア語 。\n1") for _ in range(rng.randint(0, 60)))
+        assert count_chars(re.compile("[A-Za-z]+"), text) == sum(char.isascii() and char.isalpha() for char in text)
+        assert count_chars(re.compile(r"\s+"), text) == sum(char.isspace() for char in text)

@@ -104,10 +104,10 @@ _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?\s*([^"'\s;,]+)""", re.IGNORE
 _META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_:.+-]+)""", re.IGNORECASE)
 _ISO2022_ESCAPE = re.compile(rb"\x1b\$[@B]|\x1b\(J")
-_KANA = re.compile("[\u3041-\u30ff]")
-_KANJI = re.compile("[\u4e00-\u9fff]")
+_KANA = re.compile("[\u3041-\u30ff]+")
+_KANJI = re.compile("[\u4e00-\u9fff]+")
 # half-width katakana, private use, C1 controls, replacement character
-_DEBRIS = re.compile("[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]")
+_DEBRIS = re.compile("[\uff61-\uff9f\ue000-\uf8ff\x80-\x9f\ufffd]+")
 
 
 def codec_for(label: str, *, from_meta: bool = False) -> str | None:

@@ -293,6 +293,13 @@ _DOUBT_EMPTY = "no main text found in a page that shows text"
 _DOUBT_SMALL = "main text is under a tenth of the page's visible text"
 _DOUBT_NO_MATCH = "the select selectors match nothing"
 
+# XPath expressions compiled once (``element.xpath(text)`` compiles its text on every call).
+_IN_ROLE_MAIN = etree.XPath("ancestor::*[@role='main']")
+_MAIN_CANDIDATES = etree.XPath(".//main | .//*[@role='main']")
+_OUTER_ARTICLES = etree.XPath(".//article[not(ancestor::article)]")
+_NESTED_ARTICLES = etree.XPath(".//article[not(ancestor::article[2])]")
+_OG_TITLES = etree.XPath("//meta[@property='og:title']/@content")
+
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 _UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NOT_SPACE = re.compile(r"\S")
@@ -511,7 +518,7 @@ def _form_holds_page(form: Element, body: Element) -> bool:
 
 
 def _is_article_header(header: Element) -> bool:
-    if _has_ancestor(header, ("article", "main")) or header.xpath("ancestor::*[@role='main']"):
+    if _has_ancestor(header, ("article", "main")) or _IN_ROLE_MAIN(header):
         return True
     words = {word for value in _attribute_values(header) for word in _words(value)}
     return bool(words & _CONTENT_WORDS)
@@ -546,13 +553,13 @@ def _collect_stats(root: Element) -> _StatsMap:
     """Per-element counts in one bottom-up pass, so that no stage re-reads a subtree (a 5 MB
     page with thousands of nested blocks would otherwise cost quadratic time)."""
     stats: _StatsMap = {}
-    mentions = _DOI_OR_PMID.search
+    mentions = _mentions_reference
     for _event, element in etree.iterwalk(root, events=("end",)):
         own = _Stats()
         text = element.text
         if text:
             own.chars = _chars(text)
-            own.references = mentions(text) is not None
+            own.references = mentions(text)
         for child in element:
             counts = stats.get(child, _NO_STATS)
             tail = child.tail
@@ -562,7 +569,7 @@ def _collect_stats(root: Element) -> _StatsMap:
             own.references = own.references or counts.references
             if tail:
                 own.chars += _chars(tail)
-                own.references = own.references or mentions(tail) is not None
+                own.references = own.references or mentions(tail)
         if element.tag == "a":
             href = element.get("href")
             if href:
@@ -571,6 +578,14 @@ def _collect_stats(root: Element) -> _StatsMap:
                 own.references = own.references or _reference_identifier(href) is not None
         stats[element] = own
     return stats
+
+
+def _mentions_reference(text: str) -> bool:
+    """Whether ``text`` holds a DOI, PMID or PMC id: ``_DOI_OR_PMID`` needs "10." or "p" and "m"
+    (in either case; nothing else matches them under IGNORECASE), checked first without the regex."""
+    if "10." not in text and "pm" not in text.lower():
+        return False
+    return _DOI_OR_PMID.search(text) is not None
 
 
 def _forget(stats: _StatsMap, dropped: list[Element]) -> None:
@@ -603,12 +618,12 @@ def _choose_root(body: Element, stats: _StatsMap) -> Element:
         scored = [(score, el) for el in candidates if (score := _root_score(stats, el)) >= minimum]
         return max(scored, key=lambda pair: pair[0])[1] if scored else None
 
-    semantic = best(body.xpath(".//main | .//*[@role='main']"))
+    semantic = best(_MAIN_CANDIDATES(body))
     if semantic is not None:
         return semantic
     # Only outermost articles: an <article> holding other <article>s is a list (related posts, a
     # comment thread) and is scored on its own text, without theirs.
-    article = best(body.xpath(".//article[not(ancestor::article)]"))
+    article = best(_OUTER_ARTICLES(body))
     if article is not None:
         return article
     containers = [
@@ -634,7 +649,7 @@ def _root_score(stats: _StatsMap, candidate: Element) -> float:
         return 0.0
     prose = own.chars - own.link_chars
     if candidate.tag == "article":
-        prose -= sum(_prose(stats, nested) for nested in candidate.xpath(".//article[not(ancestor::article[2])]"))
+        prose -= sum(_prose(stats, nested) for nested in _NESTED_ARTICLES(candidate))
     return max(0, prose) * (1 - own.link_chars / own.chars)
 
 
@@ -989,7 +1004,7 @@ def _reference_identifier(href: str) -> str | None:
 
 
 def _head_title(document: Element) -> str | None:
-    for content in document.xpath("//meta[@property='og:title']/@content"):
+    for content in _OG_TITLES(document):
         text = collapse_whitespace(str(content))
         if text:
             return text
@@ -1020,7 +1035,7 @@ def _title_outside(body: Element, root: Element) -> str | None:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-_ANY_SPACE = re.compile(r"\s")
+_ANY_SPACE = re.compile(r"\s+")
 
 
 def _text_of(element: Element) -> str:

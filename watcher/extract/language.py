@@ -25,9 +25,9 @@ _JAPANESE = re.compile(
     "\u3400-\u4dbf"  # CJK extension A
     "\u4e00-\u9fff"  # CJK unified ideographs
     "\uf900-\ufaff"  # CJK compatibility ideographs
-    "\uff66-\uff9f]"  # half-width katakana (before NFKC)
+    "\uff66-\uff9f]+"  # half-width katakana (before NFKC)
 )
-_LATIN_LETTER = re.compile("[A-Za-z]")
+_LATIN_LETTER = re.compile("[A-Za-z]+")
 
 
 def detect_language(text: str) -> str | None:
