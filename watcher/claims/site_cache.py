@@ -73,11 +73,14 @@ class CompactStore:
         self._offsets[slot] = offset
 
     def _grow(self) -> None:
-        old = [(key, offset) for key, offset in zip(self._keys, self._offsets, strict=True) if key != _EMPTY]
-        slots = 2 * len(self._keys)
+        # Placed straight from the old arrays: a list of the entries would be a transient peak of some
+        # 120 bytes an entry, more than the store itself.
+        old_keys, old_offsets = self._keys, self._offsets
+        slots = 2 * len(old_keys)
         self._keys = array("q", bytes(8 * slots))
         self._offsets = array("I", bytes(4 * slots))
         self._mask = slots - 1
         self._limit = int(_MAX_LOAD * slots)
-        for key, offset in old:
-            self._place(key, offset)
+        for key, offset in zip(old_keys, old_offsets, strict=True):
+            if key != _EMPTY:
+                self._place(key, offset)

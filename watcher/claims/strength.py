@@ -81,10 +81,13 @@ RESEARCH_STAGE_CAP = 1
 CACHE_SIZE = 1 << 11
 # Behind the LRU, every sentence met (``_assess``), compact: about 64 bytes each (table slot and record)
 # instead of 1 KB, so that a changed page finds its unchanged sentences a round later (capture_rounds.py's
-# 5,000 pages: 63,980 sentences, 4.1 MB; 500 pages: 0.46 MB). Emptied when it reaches 131,072 sentences or
-# 2M record words (about 7 MB in all). Keyed by the 64-bit ``hash`` of the text and level, and the text's
-# length checked: two texts that share both are a chance of about one in 10^14 per lookup.
-SITE_ASSESSMENTS = CompactStore(max_records=1 << 17, max_words=1 << 21)
+# 500 pages: 6,669 sentences, 0.46 MB). Emptied when it reaches 16,384 sentences or 512K record words
+# (about 1.4 MB in all at most; a site of more pages starts it again now and then and finds fewer): with
+# 131,072 (capture_rounds.py's 5,000 pages, 63,980 sentences, 4.1 MB) the service's peak RSS at 5,000 pages
+# was 10-12 % above 500's, with 32,768 5-9 % (benchmarks/README.md, side by side, 2026-12-04).
+# Keyed by the 64-bit ``hash`` of the text and level, and the text's length checked: two texts that share
+# both are a chance of about one in 10^14 per lookup.
+SITE_ASSESSMENTS = CompactStore(max_records=1 << 14, max_words=1 << 19)
 _STORE_LOCK = threading.Lock()
 PROOF_KINDS = frozenset({"proof", "intensifier"})
 _CLAIM_CARRIERS = frozenset({"proof", "intensifier", "assertion", "attribution"})
