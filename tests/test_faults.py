@@ -546,8 +546,11 @@ STAGES = [
     ("claim profile", "INSERT INTO CLAIM_PROFILES", 1),
     ("alert", "INSERT INTO ALERTS", 1),
     ("commit", "COMMIT", 1),
-    # A batch's check rows are one INSERT (watcher.pipeline.record): the second page's own statement is its diff.
-    ("second page's diff", "INSERT INTO CHANGES", 2),
+    # A part's rows of each table go in together (watcher.pipeline.record: its checks and its changes one
+    # multi-row INSERT each), so no statement stands between one page's rows and the next page's; the
+    # part's other writes are the body and the passage index.
+    ("body", "INSERT INTO BODIES", 1),
+    ("passage index", "INSERT INTO PASSAGE_OCCURRENCES", 1),
 ]
 
 
