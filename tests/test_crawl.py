@@ -340,6 +340,11 @@ def test_private_addresses_are_refused(site: VersionedSite, monkeypatch: pytest.
     assert site.hits["/ja/utf8/"] == before["/ja/utf8/"]
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="known bug, not yet mended (stop 25 closing note): about one run in four, Scrapy sends two requests to "
+    "127.0.0.1 at once right after its robots.txt (both at +10 ms), on main before stop 25 too (fecba47: 2 of 8)",
+)
 def test_sites_are_paced_independently() -> None:
     """Two slow pages on each of two host names: one at a time per host, the hosts in parallel
     (which shows the server would notice concurrency). A server of its own, for clean counters."""
