@@ -25,7 +25,7 @@ from watcher.demo.sink import MailSink
 from watcher.demo.site import RequestInfo, RouteResult, VersionedSite
 from watcher.errors import ConfigError
 from watcher.models import Check, Snapshot, Source, TextVersion, utcnow
-from watcher.scheduler import Service, claim_due, jittered, release, schedule_batch, schedule_next
+from watcher.scheduler import Service, claim_due, jittered, release, schedule_batch
 from watcher.sources import SourceSpec, add_sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,18 +83,20 @@ def test_claims_order_lease_release_and_jitter(store: Store) -> None:
     with store.session() as session:
         restored = {s.id: s.next_due_at for s in session.scalars(select(Source))}
         assert restored[ids["new"]] is None and restored[ids["later"]] == due["later"]
-        schedule_next(session, ids["future"], now=now, jitter=0.1, rng=rng)
+        start = utcnow()
+        schedule_batch(session, [ids["future"]], jitter=0.1, rng=rng)
+        end = utcnow()
         nxt = session.get(Source, ids["future"])
         assert nxt is not None and nxt.next_due_at is not None
-        assert timedelta(seconds=90) <= nxt.next_due_at - now <= timedelta(seconds=110)
+        assert start + timedelta(seconds=90) <= nxt.next_due_at <= end + timedelta(seconds=110)
     spread = {jittered(1000, 0.2, rng).total_seconds() for _ in range(200)}
     assert 800 <= min(spread) < 850 and 1150 < max(spread) <= 1200
     assert jittered(0.2, 0.5, rng) == timedelta(seconds=1)
 
 
-def test_schedule_batch_stores_what_schedule_next_would(store: Store) -> None:
-    """A recorded batch's next due times by one executemany: the same rng draws in the same order as
-    ``schedule_next`` one source at a time (a source met twice keeps its last), stored, held by the
+def test_schedule_batch_stores_the_draws_in_order(store: Store) -> None:
+    """A recorded batch's next due times by one executemany: each source's interval jittered by the rng's
+    draws in the batch's order (a source met twice keeps its last), stored, held by the
     session's objects as their stored values (nothing left for the flush), other columns untouched."""
     with store.session() as session:
         added = add_sources(
@@ -106,7 +108,7 @@ def test_schedule_batch_stores_what_schedule_next_would(store: Store) -> None:
         one_by_one = random.Random(11)
         start = utcnow()
         expected = {}
-        for source_id in order:  # the draws schedule_next makes, without storing them
+        for source_id in order:  # the draws, in order, without storing them
             source = session.get(Source, source_id)
             assert source is not None
             expected[source_id] = jittered(source.interval_seconds, 0.3, one_by_one)

@@ -61,7 +61,7 @@ from watcher.errors import StoreError
 from watcher.models import HostTurn, Source, utcnow
 from watcher.pipeline.record import CheckResult
 from watcher.pipeline.run import check_with_discovery
-from watcher.scheduler import STOP_GRACE_SECONDS, RunReport, claim_due, interrupt_crawls, schedule_next
+from watcher.scheduler import STOP_GRACE_SECONDS, RunReport, claim_due, interrupt_crawls, schedule_batch
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +248,10 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
         return summary
     recorded: set[int] = set()
 
-    def on_recorded(session: Session, result: CheckResult) -> None:
-        schedule_next(session, result.source_id, now=utcnow(), jitter=settings.scheduler_jitter, rng=rng)
-        recorded.add(result.source_id)
+    def on_batch(session: Session, results: Sequence[CheckResult]) -> None:
+        ids = [result.source_id for result in results]
+        schedule_batch(session, ids, jitter=settings.scheduler_jitter, rng=rng)
+        recorded.update(ids)
 
     log.info("%s: job %s, %d due source(s) of %d", host, context.job.id, len(due), len(leased))
     finished = threading.Event()
@@ -264,7 +265,7 @@ def check_host(context: JobContext, host: str, sources: list[list[Any]]) -> dict
                 store,
                 [] if context.should_abort() else [s.source_id for s in due],
                 settings=settings,
-                on_recorded=on_recorded,
+                on_batch=on_batch,
                 should_stop=context.should_abort,
                 crawler=crawler,
             ):

@@ -119,14 +119,6 @@ def claim_due(
     return [Claim(source_id, previous) for source_id, previous, _interval in rows if source_id in claimed]
 
 
-def schedule_next(
-    session: Session, source_id: int, *, now: datetime, jitter: float, rng: random.Random | None = None
-) -> None:
-    source = session.get(Source, source_id)
-    if source is not None:
-        source.next_due_at = now + jittered(source.interval_seconds, jitter, rng or random.Random())
-
-
 SOURCES = cast(Table, Source.__table__)
 # One statement object for every batch: an executemany of one UPDATE per source.
 _SET_DUE = (
@@ -139,10 +131,11 @@ _SET_DUE = (
 def schedule_batch(
     session: Session, source_ids: Sequence[int], *, jitter: float, rng: random.Random | None = None
 ) -> None:
-    """``schedule_next`` for the sources of a recorded batch (in order; one met twice is scheduled after
-    its last check), by one executemany of Core UPDATEs rather than the unit of work's, which compares
-    every column of every source it holds at the flush. The sources are read from the session (the
-    recording loaded them all); their objects take the due times as their stored values."""
+    """The next due time of each source of a recorded batch (the service's and the queue workers'): its
+    interval from now, with jitter (in order; one met twice is scheduled after its last check), by one
+    executemany of Core UPDATEs rather than the unit of work's, which compares every column of every
+    source it holds at the flush. The sources are read from the session (the recording loaded them
+    all); their objects take the due times as their stored values."""
     chance = rng or random.Random()
     rows = []
     for source_id in source_ids:
