@@ -16,11 +16,6 @@ EXTENSIONS_BASE = {
 }
 FAST_EVENT_LOOP = "uvloop.Loop" if find_spec("uvloop") is not None else None
 
-# Never a delay of exactly 0: Scrapy 2.19's downloader marks a request as transferring in a task
-# that runs one event-loop turn after it leaves the site's queue, so with no delay two requests
-# queued in the same turn (typically those waiting on robots.txt) both start, breaking the
-# one-request-per-site rule. With any delay the queue releases one request per call.
-MIN_DOWNLOAD_DELAY = 0.001
 # With no download delay configured AutoThrottle still needs a start delay; a small one keeps a fast
 # local crawl fast, and AutoThrottle raises it as soon as a site answers slowly.
 MIN_AUTOTHROTTLE_START_DELAY = 0.25
@@ -57,7 +52,9 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         "ROBOTSTXT_USER_AGENT": robots_token(settings.effective_user_agent),
         "CONCURRENT_REQUESTS": settings.concurrent_requests,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
-        "DOWNLOAD_DELAY": max(settings.download_delay, MIN_DOWNLOAD_DELAY),
+        # Scrapy's downloader, counting a request against its site as it leaves the queue (spiders.downloader).
+        "DOWNLOADER": "spiders.downloader.PacedDownloader",
+        "DOWNLOAD_DELAY": settings.download_delay,
         "DOWNLOAD_DELAY_JITTER": 0.5,  # ±50 % (replaces RANDOMIZE_DOWNLOAD_DELAY in Scrapy 2.19)
         "AUTOTHROTTLE_ENABLED": settings.autothrottle,
         "AUTOTHROTTLE_START_DELAY": max(settings.download_delay, MIN_AUTOTHROTTLE_START_DELAY),
