@@ -28,21 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from capture_rounds import edited
+
 from watcher.models import decode_body_data, encode_body_data
 
 SIZES = ((0, 32_768, "< 32 KB"), (32_768, 100_000, "32–100 KB"), (100_000, 10**9, "≥ 100 KB"))
-
-
-def edited(page: bytes) -> bytes:
-    """The page with its middle paragraph's text replaced (the same length, other characters)."""
-    middle = len(page) // 2
-    start = page.find(b"<p", middle)
-    start = page.find(b">", start) + 1 if start >= 0 else -1
-    end = page.find(b"</p>", start) if start > 0 else -1
-    if start <= 0 or end < 0:
-        return page[:middle] + b" An edited sentence about a new treatment, inserted here. " + page[middle:]
-    text = page[start:end]
-    return page[:start] + bytes(reversed(text)).swapcase() + page[end:]
 
 
 def timed(call: Callable[..., object], *args: Any, repeat: int) -> float:

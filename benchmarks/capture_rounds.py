@@ -13,6 +13,7 @@ Politeness delays are set to zero: the server is our own, on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -79,6 +80,47 @@ def build_site(root: Path, pages: int, changed: float) -> None:
         (folder / "1.html").write_text(page_html(index, 1, random.Random(index)), encoding="utf-8")
         if index in changed_set:
             (folder / "2.html").write_text(page_html(index, 2, random.Random(index)), encoding="utf-8")
+
+
+def edited(page: bytes) -> bytes:
+    """The page with its middle paragraph's text replaced (the same length, other characters)."""
+    middle = len(page) // 2
+    start = page.find(b"<p", middle)
+    start = page.find(b">", start) + 1 if start >= 0 else -1
+    end = page.find(b"</p>", start) if start > 0 else -1
+    if start <= 0 or end < 0:
+        return page[:middle] + b" An edited sentence about a new treatment, inserted here. " + page[middle:]
+    text = page[start:end]
+    return page[:start] + bytes(reversed(text)).swapcase() + page[end:]
+
+
+def claim_inserted(page: bytes) -> bytes:
+    """The page with a strengthened claim written at the start of its middle paragraph (the page's bytes
+    otherwise untouched, so it stays valid UTF-8 and well-formed where it was)."""
+    start = page.find(b"<p", len(page) // 2)
+    while start >= 0 and page[start + 2 : start + 3] not in (b">", b" "):  # <p> or <p class=...>, not <path
+        start = page.find(b"<p", start + 2)
+    at = page.find(b">", start) + 1 if start >= 0 else len(page) // 2
+    return page[:at] + b"This treatment is now proven to cure depression. " + page[at:]
+
+
+def build_real_site(root: Path, pages_dir: Path, changed: float) -> int:
+    """The real pages of a folder of ``*.html.gz`` files (the article-extraction benchmark's: real layouts,
+    21 KB to 1.5 MB), one URL each in name order, at the generated site's URLs; the same share as
+    ``build_site`` gets a second version with a claim written into its middle paragraph. Returns the number
+    of pages. Nothing of them is copied into the project: they are read from the benchmark's folder."""
+    files = sorted(pages_dir.glob("*.html.gz"))
+    if not files:
+        raise SystemExit(f"no *.html.gz pages in {pages_dir}")
+    changed_set = changed_pages(len(files), changed)
+    for index, path in enumerate(files):
+        folder = root / "bench" / f"page-{index:05d}"
+        folder.mkdir(parents=True)
+        page = gzip.decompress(path.read_bytes())
+        (folder / "1.html").write_bytes(page)
+        if index in changed_set:
+            (folder / "2.html").write_bytes(claim_inserted(page))
+    return len(files)
 
 
 def database_bytes(path: Path) -> int:

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from capture_rounds import build_site, changed_pages, database_bytes
+from capture_rounds import build_real_site, build_site, changed_pages, database_bytes
 
 from watcher.demo.site import VersionedSite
 
@@ -448,15 +448,25 @@ def main() -> None:
     )
     parser.add_argument("--install", action="store_true", help="create the peers' virtual environments if missing")
     parser.add_argument("--json", dest="json_path", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--real-pages",
+        type=Path,
+        help="instead of generated pages, the *.html.gz pages of this folder (all of them; --pages is ignored), "
+        "e.g. ../shared/benchmarks/article-extraction/html",
+    )
     args = parser.parse_args()
     missing = {tool: ensure_peer(tool, install=args.install) for tool in args.tools if tool in PEERS}
     runs: list[ToolRun] = []
     print(f"load average at start: {load_average()}", file=sys.stderr)
-    for pages in args.pages:
-        changed = changed_pages(pages, args.changed)
+    for size in [0] if args.real_pages else args.pages:
         with tempfile.TemporaryDirectory(prefix="watcher-peers-") as tmp:
             root = Path(tmp) / "site"
-            build_site(root, pages, args.changed)
+            if args.real_pages:
+                pages = build_real_site(root, args.real_pages, args.changed)
+            else:
+                pages = size
+                build_site(root, pages, args.changed)
+            changed = changed_pages(pages, args.changed)
             plans: list[tuple[str, int, Callable[[Path, Path, int, tuple[int, int]], list[Round]]]] = []
             if {"watcher", "watcher-check"} & set(args.tools):
                 plans.append(("watcher check (no delay)", pages, run_watcher_fast))
@@ -466,7 +476,7 @@ def main() -> None:
                 plans.append(("urlwatch 2.29", pages, run_urlwatch))
             if "changedetection.io" in args.tools:
                 plans.append(("changedetection.io 0.60.10", pages, run_changedetection))
-            if {"watcher", "watcher-check"} & set(args.tools) and pages == args.pages[0] and args.defaults_pages:
+            if {"watcher", "watcher-check"} & set(args.tools) and size == args.pages[0] and args.defaults_pages:
                 plans.append(("watcher check (defaults)", min(pages, args.defaults_pages), run_watcher_defaults))
             for name, n, plan in plans:
                 run = ToolRun(tool=name, pages=n)

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from capture_rounds import add_page_sources, build_site, database_bytes, run_round
+from capture_rounds import add_page_sources, build_real_site, build_site, database_bytes, run_round
 from sqlalchemy import create_engine, text
 
 from watcher.demo.site import VersionedSite
@@ -182,8 +182,12 @@ def main() -> None:
         action="store_true",
         help="forget ETag/Last-Modified before rounds 2 and 3 (as capture_rounds.py)",
     )
+    parser.add_argument(
+        "--real-pages",
+        type=Path,
+        help="instead of generated pages, the *.html.gz pages of this folder (--pages is then their number)",
+    )
     args = parser.parse_args()
-    report: dict[str, object] = {"pages": args.pages, "database": args.database, "unconditional": args.unconditional}
     env = {
         **os.environ,
         "WATCHER_DOWNLOAD_DELAY": "0",
@@ -194,7 +198,16 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="watcher-store-") as tmp:
         work = Path(tmp)
-        build_site(work / "site", args.pages, args.changed)
+        if args.real_pages:
+            args.pages = build_real_site(work / "site", args.real_pages, args.changed)
+        else:
+            build_site(work / "site", args.pages, args.changed)
+        report: dict[str, object] = {
+            "pages": args.pages,
+            "site": str(args.real_pages or "generated"),
+            "database": args.database,
+            "unconditional": args.unconditional,
+        }
         admin = create_engine(
             args.postgres.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
         )

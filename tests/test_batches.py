@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from watcher.capture import FetchTarget
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.demo.site import VersionedSite
-from watcher.models import Check
+from watcher.models import Check, Snapshot, TextVersion
 from watcher.pipeline import run
 from watcher.pipeline.record import CheckResult
 from watcher.sources import SourceSpec, add_sources
@@ -88,11 +88,39 @@ def test_a_failing_batch_is_recorded_one_by_one(store: Store, settings: Settings
             yielded.append(result.source_id)
     checked = _checked(store)
     # The batch of six failed as a whole; recorded again one by one, the three captures before the bad
-    # one are kept (and were yielded), the bad one raises as it would alone.
+    # one are kept (and were yielded); the bad one fails alone, and again as a failed check (this hook
+    # raises for its source whatever the capture), so it raises.
     assert yielded == order[:3]
     assert checked == set(order[:3])
     with store.session() as session:
         assert len(list(session.scalars(select(Check)))) == len(checked)  # none twice
+
+
+@pytest.mark.usefixtures("one_batch")
+def test_a_page_that_cannot_be_recorded_is_a_failed_check(
+    store: Store, settings: Settings, site: VersionedSite
+) -> None:
+    """A bug on one page (here the new-version hook raising for it, as the claim analysis once did on a
+    real page) must not stop the run or lose the others: that page becomes a failed check carrying the
+    error, once, and every other page is recorded as usual."""
+    ids = _sources(store, site)
+    bad = ids[2]
+
+    def on_new_version(session: Session, version: TextVersion, previous: TextVersion | None) -> None:
+        if version.source_id == bad:
+            raise ValueError("max() arg is an empty sequence")
+
+    results = {r.source_id: r for r in run.check_sources(store, ids, settings=settings, on_new_version=on_new_version)}
+    assert set(results) == set(ids)
+    assert results[bad].outcome == "error" and results[bad].snapshot_id is None
+    assert results[bad].error == "recording failed: ValueError: max() arg is an empty sequence"
+    assert all(results[i].snapshot_id is not None for i in ids if i != bad)
+    with store.session() as session:
+        checks = list(session.scalars(select(Check)))
+        assert len(checks) == PAGES  # one each: the bad page's failed check, nothing twice
+        (failed,) = [c for c in checks if c.source_id == bad]
+        assert failed.error_kind == run.RECORD_FAILED
+        assert session.scalar(select(func.count()).select_from(Snapshot).where(Snapshot.source_id == bad)) == 0
 
 
 def test_many_sources_go_to_one_child_a_chunk_at_a_time(

@@ -94,6 +94,22 @@ def test_list_item_saying_more_than_its_heading() -> None:
     assert "schizophrenia" not in profile.indications
 
 
+@pytest.mark.parametrize(
+    "page",
+    [
+        "# Our blog\n## This post will discuss the following:\n- Sleep and mood\n- Anxiety\n- TMS improves depression.\n",
+        "# ブログ\n## この記事では次のような内容を解説します:\n- 睡眠と気分\n- 不安障害\n- TMS治療はうつ病を改善します。\n",
+    ],
+)
+def test_heading_that_only_points_ahead(page: str) -> None:
+    """A heading holding a list lead-in and nothing else (as on a real article page) gives its list no
+    role: the items are read as lines of their own (an indication named alone is mentioned, not claimed).
+    It used to stop the analysis, and with it the recording of every page in the check."""
+    profile = analyze(page)
+    assert {key: claim.strength for key, claim in profile.indications.items()} == {"depression": 3}
+    assert "anxiety" in profile.mentioned
+
+
 def test_statement_excluding_an_indication_is_not_a_list_heading() -> None:
     page = "統合失調症の方は対象外\nうつ病に効果があります。\n"
     profile = analyze(page)

@@ -81,7 +81,9 @@ def heading_role(text: str) -> HeadingRole | None:
         return None
     if "heading_references" in kinds:
         return HeadingRole(REFERENCES, 0)
-    role_level = max(hit.term.level or 0 for hit in hits if hit.term.kind == "heading_indications")
+    # A heading may hold a list lead-in and nothing else ("This post will discuss the following:"): no
+    # indications heading then, and its own wording decides, as any heading's below.
+    role_level = max((hit.term.level or 0 for hit in hits if hit.term.kind == "heading_indications"), default=0)
     assessment = assess(norm, implicit_level=role_level, normalised=True)
     if assessment.excluded:
         return HeadingRole(EXCLUSIONS, 0)

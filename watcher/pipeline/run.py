@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
 
 from sqlalchemy import select
@@ -35,6 +36,9 @@ LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 # a batch is committed when it is full, when the crawl pauses for BATCH_PAUSE_SECONDS, or
 # BATCH_SECONDS after its first capture arrived, whichever comes first.
 BATCH_CAPTURES = 32
+# The error kind of a check whose capture could not be recorded (a bug on one page): it is kept as a
+# failed check, with the error, and the page is fetched in full again at its next check.
+RECORD_FAILED = "record_failed"
 BATCH_PAUSE_SECONDS = 0.2
 BATCH_SECONDS = 2.0
 
@@ -192,7 +196,10 @@ def _record_batch(
     on_batch: BatchHook | None = None,
 ) -> Iterator[CheckResult]:
     """Record ``captures`` in one transaction, then yield their results; when that fails, record them
-    again one by one, each in its own transaction (the failing one raises as it would alone)."""
+    again one by one, each in its own transaction. A capture that fails alone too is recorded as a
+    failed check (``record_failed``, with the error) in a transaction of its own, so that one page that
+    trips a bug neither stops the run nor silences the others; if even that fails (the database is
+    gone, say), the error is raised."""
 
     def some(session: Session, captures: Sequence[Capture]) -> list[CheckResult]:
         # The batch's sources in one query, held until the transaction ends: the recording and
@@ -225,6 +232,16 @@ def _record_batch(
             yield from results
             return
     for capture in captures:
-        with store.session() as session:
-            (result,) = some(session, [capture])
+        try:
+            with store.session() as session:
+                (result,) = some(session, [capture])
+        except Exception as error:
+            reason = f"recording failed: {type(error).__name__}: {one_line(str(error))[:300]}"
+            log.error("%s: %s; recorded as a failed check", capture.requested_url, reason)
+            log.debug("the recording's traceback", exc_info=True)
+            failed = Capture.failed(
+                FetchTarget(source_id=capture.source_id, url=capture.requested_url), kind=RECORD_FAILED, error=reason
+            )
+            with store.session() as session:
+                (result,) = some(session, [replace(failed, fetched_at=capture.fetched_at)])
         yield result
