@@ -84,9 +84,13 @@ def test_settings_are_polite_and_follow_watcher_settings() -> None:
     assert list(flat["EXTENSIONS_BASE"]) == ["scrapy.extensions.throttle.AutoThrottle"]
 
 
-def test_no_delay_means_a_tiny_one_and_a_small_autothrottle_start() -> None:
+def test_no_delay_is_none_with_one_request_per_site_and_a_small_autothrottle_start() -> None:
+    """No delay is passed on as none: one request per site at a time is the downloader's to keep
+    (spiders.downloader.PacedDownloader counts a request as it leaves the queue), not a tiny delay's."""
     flat = scrapy_settings(Settings(download_delay=0.0, autothrottle=True), capture_fd=1)
-    assert 0 < flat["DOWNLOAD_DELAY"] <= 0.01
+    assert flat["DOWNLOAD_DELAY"] == 0.0
+    assert flat["CONCURRENT_REQUESTS_PER_DOMAIN"] == 1
+    assert flat["DOWNLOADER"] == "spiders.downloader.PacedDownloader"
     assert flat["AUTOTHROTTLE_START_DELAY"] == MIN_AUTOTHROTTLE_START_DELAY <= 0.5
 
 
