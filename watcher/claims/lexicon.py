@@ -93,15 +93,23 @@ class Lexicon:
 
     def __init__(self, entries: Iterable[Entry], *, punctuation: bool) -> None:
         self._automaton = ahocorasick.Automaton()
+        keys: dict[str, list[str]] = {}
         for entry in entries:
             for key, term in _terms(entry):
                 self._automaton.add_word(key, term)
+                keys.setdefault(term.kind, []).append(key)
+        self._keys = {kind: tuple(dict.fromkeys(found)) for kind, found in keys.items()}
         if punctuation:
             for mark, kind in _PUNCTUATION_TERMS.items():
                 self._automaton.add_word(
                     mark, Term(kind, kind, None, None, False, 1, None, False, False, False, False, 0)
                 )
         self._automaton.make_automaton()
+
+    def may_find(self, kind: str, folded: str) -> bool:
+        """False when no form of ``kind`` occurs in ``folded`` (the case-folded text), so that ``scan``
+        finds no match of that kind there: a cheap test before a scan that looks for one kind only."""
+        return any(key in folded for key in self._keys.get(kind, ()))
 
     def scan(self, text: str, folded: str | None = None) -> list[Hit]:
         """Non-overlapping matches in ``text`` (already normalised), ordered by position."""

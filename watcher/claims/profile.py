@@ -241,7 +241,8 @@ class _ProfileBuilder:
     def add_line(self, line: Line) -> None:
         text = line.block.text
         in_references = line.role == REFERENCES
-        reference = parse_reference(text, in_references_section=in_references)
+        # A references section's item was parsed by the walk that placed it there (the same call).
+        reference = line.reference or parse_reference(text, in_references_section=in_references)
         if reference is not None:
             self._add_reference(reference)
             if in_references or looks_like_citation(text) or not text.rstrip().endswith(_SENTENCE_END):
@@ -249,7 +250,9 @@ class _ProfileBuilder:
         sentences = [text] if line.block.kind in (ITEM, ROW) else split_sentences(text)
         topic = line.is_heading and is_topic_heading(text)
         for sentence in sentences:
-            assessment = assess(_URL.sub(" ", sentence), implicit_level=line.implicit_level, normalised=True)
+            # Every URL starts "http": a sentence without one is its own text (no substitution to make).
+            plain = _URL.sub(" ", sentence) if "http" in sentence else sentence
+            assessment = assess(plain, implicit_level=line.implicit_level, normalised=True)
             self._add_sentence(sentence, assessment, line, may_claim=not topic or is_claim_heading(assessment))
 
     def _add_sentence(self, sentence: str, assessment: SentenceAssessment, line: Line, *, may_claim: bool) -> None:
@@ -274,7 +277,7 @@ class _ProfileBuilder:
                 self.mentioned.add(mention.entry_id)
         if not assessment.indications and may_claim and line.role != EXCLUSIONS:
             claimed = self._referred(assessment, line)
-        if any(indication not in _SYMPTOMS for indication in claimed):
+        if claimed and not _SYMPTOMS.issuperset(claimed):
             # "eases the exhaustion that follows long COVID": the symptom belongs to the disease's claim.
             for symptom in _SYMPTOMS.intersection(claimed):
                 del claimed[symptom]

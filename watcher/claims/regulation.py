@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -306,6 +307,10 @@ def _folded_forms(forms: Iterable[str]) -> set[str]:
     return {fold_case(normalise(str(form))) for form in forms}
 
 
+# The form of an automaton match (``(end, form)``), without a Python call per match.
+_FORM = itemgetter(1)
+
+
 @cache
 def _form_automaton() -> ahocorasick.Automaton:
     """Every literal form of the shipped phrase rules, for ``forms_in``."""
@@ -321,7 +326,7 @@ def _form_automaton() -> ahocorasick.Automaton:
 def forms_in(joined: str) -> frozenset[str]:
     """The forms of the shipped phrase rules that occur in ``joined`` as substrings: one pass of an
     automaton over the page instead of a regular expression per group."""
-    return frozenset(form for _end, form in _form_automaton().iter(joined))
+    return frozenset(map(_FORM, _form_automaton().iter(joined)))
 
 
 def sentences_of(text: str, blocks: list[Block] | None = None) -> list[str]:
@@ -385,7 +390,7 @@ def review(
 
 
 def _unapproved(rules: RegulationRules, treatments: Iterable[str]) -> bool:
-    return any(treatment in rules.unapproved_treatments for treatment in treatments)
+    return not rules.unapproved_treatments.isdisjoint(treatments)
 
 
 def _disclosures(
@@ -406,7 +411,9 @@ def _disclosures(
             if found is not None:
                 present[rule.disclosure] = found
     unapproved = _unapproved(rules, treatments) or any(_unapproved(rules, claim.treatments) for claim in claims)
-    free = unapproved or any(rules.scope_cues.search(folded) for _sentence, folded in sentences)
+    # Whether any sentence holds a scope cue, asked once of them all: the cues are literal forms bounded
+    # by lookarounds on [0-9a-z], so a line break reads as a sentence's edge (see ``Rule.possible_in``).
+    free = unapproved or rules.scope_cues.search(joined) is not None
     scopes = tuple(scope for scope, applies in ((FREE_TREATMENT, free), (UNAPPROVED, unapproved)) if applies)
     missing = tuple(item for item in rules.required(scopes) if item not in present)
     return Disclosures(scopes, present, missing)

@@ -106,6 +106,9 @@ _SCORED_KINDS = (
     }
 )
 
+# The kinds that ``_assess_anew`` collects as mentions.
+_MENTION_KINDS = MARKER_KINDS | {"indication", "treatment"}
+
 _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
 _CLOSERS = " \t」』)]}\"'>】。"
@@ -326,13 +329,15 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
     parts: list[tuple[list[Hit], set[int], set[int], set[str]]] = []
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
     research = ""
-    remaining = hits
-    for _, end in bounds:
-        # hits are ordered by start: the clause's are the ones before its end
-        split = next((index for index, hit in enumerate(remaining) if hit.start >= end), len(remaining))
-        in_clause, remaining = remaining[:split], remaining[split:]
+    taken = 0
+    for start, end in bounds:
+        # hits are ordered by start: the clause's are the ones from the last clause's up to its end
+        first = taken
+        while taken < len(hits) and hits[taken].start < end:
+            taken += 1
+        in_clause = hits[first:taken]
         kinds = {hit.term.kind for hit in in_clause}
-        discarded = _conditional(in_clause, norm, bounds[len(parts)][0]) if "condition" in kinds else set()
+        discarded = _conditional(in_clause, norm, start) if "condition" in kinds else set()
         negated = _negated(in_clause, norm, discarded) if "negation" in kinds else set()
         parts.append((in_clause, discarded, negated, kinds))
         if not research and RESEARCH_STAGE in kinds:
@@ -354,6 +359,8 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
             # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
             clause = replace(clause, level=0, therapeutic=False)
         clauses.append(clause)
+        if kinds.isdisjoint(_MENTION_KINDS):
+            continue  # the loop below only collects names and markers
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
@@ -487,7 +494,7 @@ def _topic_comma(norm: str, comma: int) -> bool:
     return before.endswith(("は", "について", "に関して"))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tally:
     """What the cues of one clause add up to, and which cue decided each part (for explanations)."""
 
@@ -536,6 +543,10 @@ def _score(
     in the sentence caps at 1.
     """
     start, end = bounds
+    if implicit_level is None and clause_kinds.isdisjoint(_SCORED_KINDS):
+        # Nothing below acts on a clause without a scored cue (names, punctuation, markers only) unless it
+        # inherits a list's level: it claims nothing, and a negation or a condition in it changes nothing.
+        return Clause(start, end, 0, False, False, False, ())
     tally = _Tally()
     therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
@@ -547,7 +558,8 @@ def _score(
         live = range(len(in_clause))
         kinds = clause_kinds
     names_indication = implicit_level is not None or "indication" in kinds
-    numeric = _DIGIT.search(norm, start, end) is not None
+    # Read by ``_counts`` for a statistic only.
+    numeric = "statistic" in kinds and _DIGIT.search(norm, start, end) is not None
     for position in live:
         hit = in_clause[position]
         term = hit.term
