@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from watcher.claims.language import detect_language
 from watcher.claims.references import Reference, looks_like_citation, parse_reference
@@ -215,8 +215,7 @@ def analyze(text: str, lang: str | None = None) -> ClaimProfile:
     return replace(profile, categories=regulation.categories, disclosures=regulation.disclosures)
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
+class _Claim(NamedTuple):
     strength: int
     sentence: str
     treatments: tuple[str, ...]

@@ -30,6 +30,7 @@ from typing import Any
 import ahocorasick
 import yaml
 
+from watcher.claims.lexicon import frequent_first
 from watcher.claims.segment import HEADING, ITEM, ROW, Block, parse_blocks, split_sentences
 from watcher.claims.vocabulary import YAML_LOADER
 from watcher.extract.normalize import fold_case, normalise
@@ -314,11 +315,12 @@ _FORM = itemgetter(1)
 @cache
 def _form_automaton() -> ahocorasick.Automaton:
     """Every literal form of the shipped phrase rules, for ``forms_in``."""
+    rules = load_rules().rules
+    forms = sorted({form for rule in rules for group in rule.forms for form in group})
+    examples = (text for rule in rules for text in (*rule.positive, *rule.negative))
     automaton = ahocorasick.Automaton()
-    for rule in load_rules().rules:
-        for group in rule.forms:
-            for form in group:
-                automaton.add_word(form, form)
+    for form, _form in frequent_first([(form, form) for form in forms], examples):
+        automaton.add_word(form, form)
     automaton.make_automaton()
     return automaton
 

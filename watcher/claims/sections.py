@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from watcher.claims.lexicon import HEADINGS
 from watcher.claims.references import Reference, parse_reference
@@ -54,8 +55,7 @@ class HeadingRole:
     level: int  # the strength an indications list claims; 0 for other roles
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):  # one a line of every page: a named tuple is the cheapest immutable record
     block: Block
     is_heading: bool
     role: str | None  # the role of the section this line is an item of

@@ -51,9 +51,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
 from watcher.claims.segment import english_stop
@@ -109,6 +110,9 @@ _SCORED_KINDS = (
 # The kinds that ``_assess_anew`` collects as mentions.
 _MENTION_KINDS = MARKER_KINDS | {"indication", "treatment"}
 
+# No cue discarded by a condition, or governed by a negation (shared: never changed).
+_NO_POSITIONS: frozenset[int] = frozenset()
+
 _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
 _CLOSERS = " \t」』)]}\"'>】。"
@@ -120,8 +124,9 @@ _CLOSING_BRACKETS = frozenset("」』)】")
 _DEFINITION_ENDINGS = ("とは", "って何", "とは何")
 
 
-@dataclass(frozen=True, slots=True)
-class Clause:
+# Clauses and mentions are made for every new sentence: named tuples, built without a frozen dataclass's
+# attribute setting per field.
+class Clause(NamedTuple):
     start: int
     end: int
     level: int
@@ -133,8 +138,7 @@ class Clause:
     hedges: int = 0  # possibility words in a claiming clause (may, could, 可能性, can); 0 at level 0
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):
     """An indication, treatment or marker found in the sentence."""
 
     kind: str
@@ -326,9 +330,10 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
     bounds = _clause_bounds(hits, norm)
-    parts: list[tuple[list[Hit], set[int], set[int], set[str]]] = []
+    parts: list[tuple[list[Hit], AbstractSet[int], AbstractSet[int], set[str]]] = []
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
     research = ""
+    measurement = False
     taken = 0
     for start, end in bounds:
         # hits are ordered by start: the clause's are the ones from the last clause's up to its end
@@ -337,9 +342,10 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
             taken += 1
         in_clause = hits[first:taken]
         kinds = {hit.term.kind for hit in in_clause}
-        discarded = _conditional(in_clause, norm, start) if "condition" in kinds else set()
-        negated = _negated(in_clause, norm, discarded) if "negation" in kinds else set()
+        discarded: AbstractSet[int] = _conditional(in_clause, norm, start) if "condition" in kinds else _NO_POSITIONS
+        negated: AbstractSet[int] = _negated(in_clause, norm, discarded) if "negation" in kinds else _NO_POSITIONS
         parts.append((in_clause, discarded, negated, kinds))
+        measurement = measurement or "measure" in kinds
         if not research and RESEARCH_STAGE in kinds:
             research = next(
                 (
@@ -357,7 +363,7 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
         clause = _score(in_clause, (start, end), norm, discarded, negated, implicit_level, research, kinds)
         if clause.level and _asks(norm, end):
             # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
-            clause = replace(clause, level=0, therapeutic=False)
+            clause = clause._replace(level=0, therapeutic=False)
         clauses.append(clause)
         if kinds.isdisjoint(_MENTION_KINDS):
             continue  # the loop below only collects names and markers
@@ -378,7 +384,7 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
         indications=tuple(indications),
         treatments=tuple(treatments),
         markers=tuple(markers),
-        measurement=any("measure" in kinds for *_, kinds in parts),
+        measurement=measurement,
     )
 
 
@@ -435,7 +441,7 @@ def _conditional(in_clause: list[Hit], norm: str, start: int) -> set[int]:
     return discarded
 
 
-def _negated(in_clause: list[Hit], norm: str, discarded: set[int]) -> set[int]:
+def _negated(in_clause: list[Hit], norm: str, discarded: AbstractSet[int]) -> set[int]:
     """Positions (in ``in_clause``) of cues a negation governs."""
     negated: set[int] = set()
     for position, hit in enumerate(in_clause):
@@ -529,8 +535,8 @@ def _score(
     in_clause: list[Hit],
     bounds: tuple[int, int],
     norm: str,
-    discarded: set[int],
-    negated: set[int],
+    discarded: AbstractSet[int],
+    negated: AbstractSet[int],
     implicit_level: int | None,
     research: str,
     clause_kinds: set[str],
@@ -566,7 +572,6 @@ def _score(
         kind = term.kind
         if kind not in _SCORED_KINDS:
             continue  # names, punctuation, markers: nothing below reads them
-        cue = norm[hit.start : hit.end]
         if position in negated:
             negated_content = negated_content or kind in CONTENT_KINDS
             if kind in PROOF_KINDS and NOT_PROVEN not in caveats:
@@ -581,6 +586,7 @@ def _score(
         if kind == "correlation":
             correlated = True
             continue
+        cue = norm[hit.start : hit.end]
         if kind == "role" and not correlated and _treatment_follows(in_clause, position):
             # "suggests a role for exosome therapy in Parkinson's disease" (but not "a role for
             # inflammation in depression")
