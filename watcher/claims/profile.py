@@ -291,14 +291,13 @@ class _ProfileBuilder:
         """A claim that names no indication is about the one the sentence before it claimed (「実際に、当院で
         治療を受けた方の82%で改善がみられました。」), or else the one its nearest heading names (a statistics
         table under 「認知症に対する治療成績」)."""
-        if not assessment.level:
+        if not assessment.level or assessment.question or assessment.measurement:
             return {}  # a question, or no clause claims (a therapeutic clause has a level)
-        clause = max(
-            (clause for clause in assessment.clauses if clause.therapeutic and not clause.excluded),
-            key=lambda clause: clause.level,
-            default=None,
-        )
-        if clause is None or assessment.question or assessment.measurement:
+        clause = None  # the first of the strongest therapeutic clauses
+        for candidate in assessment.clauses:
+            if candidate.therapeutic and not candidate.excluded and (clause is None or candidate.level > clause.level):
+                clause = candidate
+        if clause is None:
             return {}
         previous, headings, number = self._previous
         if previous and headings == line.headings and 0 <= line.block.line - number <= 1:
@@ -340,7 +339,7 @@ class _ProfileBuilder:
         for indication, claims in sorted(self.claims.items()):
             strongest = max(claim.strength for claim in claims)
             best = [claim for claim in claims if claim.strength == strongest]
-            evidence = tuple(dict.fromkeys(claim.sentence for claim in best))[:MAX_EVIDENCE]
+            evidence = _first_distinct((claim.sentence for claim in best), MAX_EVIDENCE)
             linked = sorted({treatment for claim in best for treatment in claim.treatments})
             indications[indication] = IndicationClaim(
                 indication,
@@ -384,6 +383,17 @@ def _per_treatment(claims: list[_Claim]) -> tuple[TreatmentClaim, ...]:
             best[claim.treatments] = claim
     ranked = sorted(best.values(), key=lambda claim: (-claim.strength, claim.treatments))
     return tuple(TreatmentClaim(claim.treatments, claim.strength, claim.sentence, claim.cue) for claim in ranked)
+
+
+def _first_distinct(texts: Iterable[str], limit: int) -> tuple[str, ...]:
+    """The first ``limit`` distinct texts, in order (without reading past them: a page repeats its claim)."""
+    found: dict[str, None] = {}
+    for text in texts:
+        if text not in found:
+            found[text] = None
+            if len(found) == limit:
+                break
+    return tuple(found)
 
 
 def _named_by_headings(mentions_per_heading: Iterable[tuple[Mention, ...]]) -> tuple[str, ...]:

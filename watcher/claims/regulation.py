@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 import yaml
@@ -87,15 +87,13 @@ class Disclosures:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimFact:
+class ClaimFact(NamedTuple):  # one per claim of a page
     strength: int
     sentence: str
     treatments: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class MarkerFact:
+class MarkerFact(NamedTuple):
     kind: str
     group: str
     level: int | None
@@ -147,8 +145,10 @@ class Rule:
         expression (whose lookbehinds make it try every form at every position)."""
         if not self.match:
             return False
-        if occurring is not None and any(occurring.isdisjoint(group) for group in self.forms):
-            return False
+        if occurring is not None:
+            for group in self.forms:
+                if occurring.isdisjoint(group):
+                    return False
         return all(pattern.search(joined) for pattern in self.match)
 
     def matches(self, folded: str) -> bool:

@@ -54,6 +54,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
@@ -411,7 +412,7 @@ def _clause_bounds(hits: list[Hit], norm: str) -> list[tuple[int, int]]:
         stops = [stop.start() for stop in _FULL_STOP.finditer(norm) if english_stop(norm, stop.start())]
         cuts = sorted({*cuts, *stops})
     cuts.append(len(norm))
-    return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
+    return list(pairwise(cuts))
 
 
 def _conditional(in_clause: list[Hit], norm: str, start: int) -> set[int]:
