@@ -71,11 +71,13 @@ class Term:
     after_number: bool
     verb_only: bool  # an English participle that counts only when used as a verb
     layer: int  # matches compete for the longest only within their layer
-    checked: bool = False  # any rule of ``_fits`` applies (worked out from the fields above)
+    checked: bool = False  # any match rule beyond the automaton applies (worked out from the fields above)
+    special: bool = False  # one of ``_special_fits``'s rules applies (the same)
 
     def __post_init__(self) -> None:
-        checks = (self.left_boundary, self.right_boundary, self.exact is not None, self.after_number, self.verb_only)
-        object.__setattr__(self, "checked", any(checks))
+        special = self.exact is not None or self.after_number or self.verb_only
+        object.__setattr__(self, "special", special)
+        object.__setattr__(self, "checked", special or self.left_boundary or self.right_boundary)
 
 
 class Hit(NamedTuple):
@@ -121,11 +123,20 @@ class Lexicon:
         if folded is None:
             folded = fold_case(text)
         found: list[Hit] = []
+        size = len(folded)
         for last, term in self._automaton.iter(folded):
-            start = last - term.length + 1
-            if term.checked and not _fits(term, text, folded, start, last + 1):
-                continue
-            found.append(_new_hit((start, last + 1, term)))
+            end = last + 1
+            start = end - term.length
+            if term.checked:
+                # Word boundaries, the common rule (an English form inside a longer word), tested here rather
+                # than by a call per match; then the rarer rules.
+                if term.left_boundary and start and folded[start - 1] in _WORD_CHARS:
+                    continue
+                if term.right_boundary and end < size and folded[end] in _WORD_CHARS:
+                    continue
+                if term.special and not _special_fits(term, text, folded, start, end):
+                    continue
+            found.append(_new_hit((start, end, term)))
         if len(found) < 2:
             return found
         return _longest_first(found)
@@ -145,12 +156,8 @@ def frequent_first(pairs: Iterable[tuple[str, _Value]], examples: Iterable[str])
     return sorted(pairs, key=lambda pair: -counts[pair[0][:1]])
 
 
-def _fits(term: Term, text: str, folded: str, start: int, end: int) -> bool:
-    """The match rules beyond the automaton: word boundaries, exact case, a number before, a verb."""
-    if term.left_boundary and start > 0 and folded[start - 1] in _WORD_CHARS:
-        return False
-    if term.right_boundary and end < len(folded) and folded[end] in _WORD_CHARS:
-        return False
+def _special_fits(term: Term, text: str, folded: str, start: int, end: int) -> bool:
+    """The match rules beyond the automaton and the word boundaries: exact case, a number before, a verb."""
     if term.exact is not None and text[start:end] != term.exact:
         return False
     if term.after_number and not _after_number(folded, start):
