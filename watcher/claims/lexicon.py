@@ -17,16 +17,17 @@ so that "we treat" in a heading does not compete with "treat" in a sentence.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import ahocorasick
 
 from watcher.claims.vocabulary import HEADING_KINDS, Entry, load_vocabulary, match_key
-from watcher.extract.normalize import fold_case
+from watcher.extract.normalize import fold_case, normalise
 
 # Structural punctuation the clause rules need; not vocabulary, so not in the data files.
 COMMA = "comma"
@@ -70,11 +71,13 @@ class Term:
     after_number: bool
     verb_only: bool  # an English participle that counts only when used as a verb
     layer: int  # matches compete for the longest only within their layer
-    checked: bool = False  # any rule of ``_fits`` applies (worked out from the fields above)
+    checked: bool = False  # any match rule beyond the automaton applies (worked out from the fields above)
+    special: bool = False  # one of ``_special_fits``'s rules applies (the same)
 
     def __post_init__(self) -> None:
-        checks = (self.left_boundary, self.right_boundary, self.exact is not None, self.after_number, self.verb_only)
-        object.__setattr__(self, "checked", any(checks))
+        special = self.exact is not None or self.after_number or self.verb_only
+        object.__setattr__(self, "special", special)
+        object.__setattr__(self, "checked", special or self.left_boundary or self.right_boundary)
 
 
 class Hit(NamedTuple):
@@ -82,6 +85,8 @@ class Hit(NamedTuple):
     end: int
     term: Term
 
+
+_Value = TypeVar("_Value")
 
 # Hits are made in the innermost loop: tuple.__new__ through partial skips the NamedTuple's Python __new__.
 _new_hit = partial(tuple.__new__, Hit)
@@ -92,38 +97,67 @@ class Lexicon:
     """One automaton and the matching rules around it."""
 
     def __init__(self, entries: Iterable[Entry], *, punctuation: bool) -> None:
-        self._automaton = ahocorasick.Automaton()
-        for entry in entries:
-            for key, term in _terms(entry):
-                self._automaton.add_word(key, term)
+        entries = list(entries)
+        pairs = [pair for entry in entries for pair in _terms(entry)]
         if punctuation:
-            for mark, kind in _PUNCTUATION_TERMS.items():
-                self._automaton.add_word(
-                    mark, Term(kind, kind, None, None, False, 1, None, False, False, False, False, 0)
-                )
+            pairs += [
+                (mark, Term(kind, kind, None, None, False, 1, None, False, False, False, False, 0))
+                for mark, kind in _PUNCTUATION_TERMS.items()
+            ]
+        examples = (text for entry in entries for text in (*entry.examples.positive, *entry.examples.negative))
+        self._automaton = ahocorasick.Automaton()
+        keys: dict[str, list[str]] = {}
+        for key, term in frequent_first(pairs, examples):
+            self._automaton.add_word(key, term)  # a key given twice keeps its last term, as it did unsorted
+            keys.setdefault(term.kind, []).append(key)
+        self._keys = {kind: tuple(dict.fromkeys(found)) for kind, found in keys.items()}
         self._automaton.make_automaton()
+
+    def may_find(self, kind: str, folded: str) -> bool:
+        """False when no form of ``kind`` occurs in ``folded`` (the case-folded text), so that ``scan``
+        finds no match of that kind there: a cheap test before a scan that looks for one kind only."""
+        return any(key in folded for key in self._keys.get(kind, ()))
 
     def scan(self, text: str, folded: str | None = None) -> list[Hit]:
         """Non-overlapping matches in ``text`` (already normalised), ordered by position."""
         if folded is None:
             folded = fold_case(text)
         found: list[Hit] = []
+        size = len(folded)
         for last, term in self._automaton.iter(folded):
-            start = last - term.length + 1
-            if term.checked and not _fits(term, text, folded, start, last + 1):
-                continue
-            found.append(_new_hit((start, last + 1, term)))
+            end = last + 1
+            start = end - term.length
+            if term.checked:
+                # Word boundaries, the common rule (an English form inside a longer word), tested here rather
+                # than by a call per match; then the rarer rules.
+                if term.left_boundary and start and folded[start - 1] in _WORD_CHARS:
+                    continue
+                if term.right_boundary and end < size and folded[end] in _WORD_CHARS:
+                    continue
+                if term.special and not _special_fits(term, text, folded, start, end):
+                    continue
+            found.append(_new_hit((start, end, term)))
         if len(found) < 2:
             return found
         return _longest_first(found)
 
 
-def _fits(term: Term, text: str, folded: str, start: int, end: int) -> bool:
-    """The match rules beyond the automaton: word boundaries, exact case, a number before, a verb."""
-    if term.left_boundary and start > 0 and folded[start - 1] in _WORD_CHARS:
-        return False
-    if term.right_boundary and end < len(folded) and folded[end] in _WORD_CHARS:
-        return False
+def frequent_first(pairs: Iterable[tuple[str, _Value]], examples: Iterable[str]) -> list[tuple[str, _Value]]:
+    """The (key, value) pairs of an automaton, those whose key starts with a character that is frequent in
+    ``examples`` first (stable: pairs of one key keep their order, so the last value still wins).
+
+    The automaton finds the next state by a linear search of a node's children, in the order they were
+    added, and most characters of a text are tried at the root: adding the frequent first characters
+    first makes that search short (about 40 % fewer instructions over clinic pages than in data order).
+    The order changes no match."""
+    counts: Counter[str] = Counter()
+    for example in examples:
+        counts.update(fold_case(normalise(example)))
+    return sorted(pairs, key=lambda pair: -counts[pair[0][:1]])
+
+
+def _special_fits(term: Term, text: str, folded: str, start: int, end: int) -> bool:
+    """The match rules beyond the automaton and the word boundaries: exact case, a number before, a verb."""
     if term.exact is not None and text[start:end] != term.exact:
         return False
     if term.after_number and not _after_number(folded, start):

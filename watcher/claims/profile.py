@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from watcher.claims.language import detect_language
 from watcher.claims.references import Reference, looks_like_citation, parse_reference
@@ -215,8 +215,7 @@ def analyze(text: str, lang: str | None = None) -> ClaimProfile:
     return replace(profile, categories=regulation.categories, disclosures=regulation.disclosures)
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
+class _Claim(NamedTuple):
     strength: int
     sentence: str
     treatments: tuple[str, ...]
@@ -241,7 +240,8 @@ class _ProfileBuilder:
     def add_line(self, line: Line) -> None:
         text = line.block.text
         in_references = line.role == REFERENCES
-        reference = parse_reference(text, in_references_section=in_references)
+        # A references section's item was parsed by the walk that placed it there (the same call).
+        reference = line.reference or parse_reference(text, in_references_section=in_references)
         if reference is not None:
             self._add_reference(reference)
             if in_references or looks_like_citation(text) or not text.rstrip().endswith(_SENTENCE_END):
@@ -249,7 +249,9 @@ class _ProfileBuilder:
         sentences = [text] if line.block.kind in (ITEM, ROW) else split_sentences(text)
         topic = line.is_heading and is_topic_heading(text)
         for sentence in sentences:
-            assessment = assess(_URL.sub(" ", sentence), implicit_level=line.implicit_level, normalised=True)
+            # Every URL starts "http": a sentence without one is its own text (no substitution to make).
+            plain = _URL.sub(" ", sentence) if "http" in sentence else sentence
+            assessment = assess(plain, implicit_level=line.implicit_level, normalised=True)
             self._add_sentence(sentence, assessment, line, may_claim=not topic or is_claim_heading(assessment))
 
     def _add_sentence(self, sentence: str, assessment: SentenceAssessment, line: Line, *, may_claim: bool) -> None:
@@ -274,7 +276,7 @@ class _ProfileBuilder:
                 self.mentioned.add(mention.entry_id)
         if not assessment.indications and may_claim and line.role != EXCLUSIONS:
             claimed = self._referred(assessment, line)
-        if any(indication not in _SYMPTOMS for indication in claimed):
+        if claimed and not _SYMPTOMS.issuperset(claimed):
             # "eases the exhaustion that follows long COVID": the symptom belongs to the disease's claim.
             for symptom in _SYMPTOMS.intersection(claimed):
                 del claimed[symptom]
@@ -289,14 +291,13 @@ class _ProfileBuilder:
         """A claim that names no indication is about the one the sentence before it claimed (「実際に、当院で
         治療を受けた方の82%で改善がみられました。」), or else the one its nearest heading names (a statistics
         table under 「認知症に対する治療成績」)."""
-        if not assessment.level:
+        if not assessment.level or assessment.question or assessment.measurement:
             return {}  # a question, or no clause claims (a therapeutic clause has a level)
-        clause = max(
-            (clause for clause in assessment.clauses if clause.therapeutic and not clause.excluded),
-            key=lambda clause: clause.level,
-            default=None,
-        )
-        if clause is None or assessment.question or assessment.measurement:
+        clause = None  # the first of the strongest therapeutic clauses
+        for candidate in assessment.clauses:
+            if candidate.therapeutic and not candidate.excluded and (clause is None or candidate.level > clause.level):
+                clause = candidate
+        if clause is None:
             return {}
         previous, headings, number = self._previous
         if previous and headings == line.headings and 0 <= line.block.line - number <= 1:
@@ -338,7 +339,7 @@ class _ProfileBuilder:
         for indication, claims in sorted(self.claims.items()):
             strongest = max(claim.strength for claim in claims)
             best = [claim for claim in claims if claim.strength == strongest]
-            evidence = tuple(dict.fromkeys(claim.sentence for claim in best))[:MAX_EVIDENCE]
+            evidence = _first_distinct((claim.sentence for claim in best), MAX_EVIDENCE)
             linked = sorted({treatment for claim in best for treatment in claim.treatments})
             indications[indication] = IndicationClaim(
                 indication,
@@ -382,6 +383,17 @@ def _per_treatment(claims: list[_Claim]) -> tuple[TreatmentClaim, ...]:
             best[claim.treatments] = claim
     ranked = sorted(best.values(), key=lambda claim: (-claim.strength, claim.treatments))
     return tuple(TreatmentClaim(claim.treatments, claim.strength, claim.sentence, claim.cue) for claim in ranked)
+
+
+def _first_distinct(texts: Iterable[str], limit: int) -> tuple[str, ...]:
+    """The first ``limit`` distinct texts, in order (without reading past them: a page repeats its claim)."""
+    found: dict[str, None] = {}
+    for text in texts:
+        if text not in found:
+            found[text] = None
+            if len(found) == limit:
+                break
+    return tuple(found)
 
 
 def _named_by_headings(mentions_per_heading: Iterable[tuple[Mention, ...]]) -> tuple[str, ...]:

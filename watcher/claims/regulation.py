@@ -24,11 +24,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import ahocorasick
 import yaml
 
+from watcher.claims.lexicon import frequent_first
 from watcher.claims.segment import HEADING, ITEM, ROW, Block, parse_blocks, split_sentences
 from watcher.claims.vocabulary import YAML_LOADER
 from watcher.extract.normalize import fold_case, normalise
@@ -85,15 +87,13 @@ class Disclosures:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimFact:
+class ClaimFact(NamedTuple):  # one per claim of a page
     strength: int
     sentence: str
     treatments: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class MarkerFact:
+class MarkerFact(NamedTuple):
     kind: str
     group: str
     level: int | None
@@ -145,8 +145,10 @@ class Rule:
         expression (whose lookbehinds make it try every form at every position)."""
         if not self.match:
             return False
-        if occurring is not None and any(occurring.isdisjoint(group) for group in self.forms):
-            return False
+        if occurring is not None:
+            for group in self.forms:
+                if occurring.isdisjoint(group):
+                    return False
         return all(pattern.search(joined) for pattern in self.match)
 
     def matches(self, folded: str) -> bool:
@@ -306,14 +308,19 @@ def _folded_forms(forms: Iterable[str]) -> set[str]:
     return {fold_case(normalise(str(form))) for form in forms}
 
 
+# The form of an automaton match (``(end, form)``), without a Python call per match.
+_FORM = itemgetter(1)
+
+
 @cache
 def _form_automaton() -> ahocorasick.Automaton:
     """Every literal form of the shipped phrase rules, for ``forms_in``."""
+    rules = load_rules().rules
+    forms = sorted({form for rule in rules for group in rule.forms for form in group})
+    examples = (text for rule in rules for text in (*rule.positive, *rule.negative))
     automaton = ahocorasick.Automaton()
-    for rule in load_rules().rules:
-        for group in rule.forms:
-            for form in group:
-                automaton.add_word(form, form)
+    for form, _form in frequent_first([(form, form) for form in forms], examples):
+        automaton.add_word(form, form)
     automaton.make_automaton()
     return automaton
 
@@ -321,7 +328,7 @@ def _form_automaton() -> ahocorasick.Automaton:
 def forms_in(joined: str) -> frozenset[str]:
     """The forms of the shipped phrase rules that occur in ``joined`` as substrings: one pass of an
     automaton over the page instead of a regular expression per group."""
-    return frozenset(form for _end, form in _form_automaton().iter(joined))
+    return frozenset(map(_FORM, _form_automaton().iter(joined)))
 
 
 def sentences_of(text: str, blocks: list[Block] | None = None) -> list[str]:
@@ -385,7 +392,7 @@ def review(
 
 
 def _unapproved(rules: RegulationRules, treatments: Iterable[str]) -> bool:
-    return any(treatment in rules.unapproved_treatments for treatment in treatments)
+    return not rules.unapproved_treatments.isdisjoint(treatments)
 
 
 def _disclosures(
@@ -406,7 +413,9 @@ def _disclosures(
             if found is not None:
                 present[rule.disclosure] = found
     unapproved = _unapproved(rules, treatments) or any(_unapproved(rules, claim.treatments) for claim in claims)
-    free = unapproved or any(rules.scope_cues.search(folded) for _sentence, folded in sentences)
+    # Whether any sentence holds a scope cue, asked once of them all: the cues are literal forms bounded
+    # by lookarounds on [0-9a-z], so a line break reads as a sentence's edge (see ``Rule.possible_in``).
+    free = unapproved or rules.scope_cues.search(joined) is not None
     scopes = tuple(scope for scope, applies in ((FREE_TREATMENT, free), (UNAPPROVED, unapproved)) if applies)
     missing = tuple(item for item in rules.required(scopes) if item not in present)
     return Disclosures(scopes, present, missing)

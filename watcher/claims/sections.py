@@ -21,16 +21,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from watcher.claims.lexicon import HEADINGS
-from watcher.claims.references import parse_reference
+from watcher.claims.references import Reference, parse_reference
 from watcher.claims.segment import BLANK, HEADING, ITEM, PARAGRAPH, ROW, Block
 from watcher.claims.strength import SentenceAssessment, assess
-from watcher.extract.normalize import normalise
+from watcher.extract.normalize import fold_case, normalise
 
 INDICATIONS = "indications"
 EXCLUSIONS = "exclusions"
 REFERENCES = "references"
+LIST_LEAD_IN = "list_lead_in"
 
 SHORT_JAPANESE_LINE = 40
 SHORT_ENGLISH_LINE = 90
@@ -53,13 +55,14 @@ class HeadingRole:
     level: int  # the strength an indications list claims; 0 for other roles
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):  # one a line of every page: a named tuple is the cheapest immutable record
     block: Block
     is_heading: bool
     role: str | None  # the role of the section this line is an item of
     implicit_level: int | None  # the claim an item of an indications list inherits
     headings: tuple[str, ...]  # enclosing headings, outermost first
+    # An item of a references section: its reference, parsed when the walk tested it (not parsed again).
+    reference: Reference | None = None
 
 
 @dataclass
@@ -98,9 +101,13 @@ def list_lead_in(text: str) -> HeadingRole | None:
     「以下に当てはまる方は対象外です。」 (exclusions). It must end with a colon or point ahead (次のような, 以下の,
     ご紹介します, "the following"), and name no indication itself."""
     norm = normalise(text).strip()
-    points_ahead = norm.endswith((":", "：")) or any(hit.term.kind == "list_lead_in" for hit in HEADINGS.scan(norm))
-    if not points_ahead:
-        return None
+    if not norm.endswith((":", "：")):
+        # Most paragraphs hold no lead-in form at all: a substring test rules the scan out.
+        folded = fold_case(norm)
+        if not HEADINGS.may_find(LIST_LEAD_IN, folded):
+            return None
+        if not any(hit.term.kind == LIST_LEAD_IN for hit in HEADINGS.scan(norm, folded)):
+            return None
     # implicit_level=0: an offer or use (「…が活用されている治療をご紹介します」) counts without an indication of
     # its own, because the list supplies them; it adds no claim of its own.
     assessment = assess(norm, implicit_level=0, normalised=True)
@@ -159,6 +166,7 @@ def is_heading_like(text: str) -> bool:
 def walk(blocks: Iterable[Block]) -> list[Line]:
     lines: list[Line] = []
     stack: list[tuple[int, str]] = []
+    path: tuple[str, ...] = ()  # the texts of ``stack``: made when it changes, not for every line
     section: _Section | None = None
     for block in blocks:
         if block.kind == BLANK:
@@ -167,13 +175,15 @@ def walk(blocks: Iterable[Block]) -> list[Line]:
             continue
         if block.kind == HEADING:
             stack = [entry for entry in stack if entry[0] < block.level]
+            outer = _path(stack)
             stack.append((block.level, block.text))
+            path = (*outer, block.text)
             if section and block.level <= section.depth:
                 section = None
             role = _role_of(block.text)
             if role:
                 section = _Section(role, block.level, implicit=False)
-            lines.append(Line(block, True, None, None, _path(stack[:-1])))
+            lines.append(Line(block, True, None, None, outer))
             continue
         if block.kind == PARAGRAPH and is_heading_like(block.text):
             role = _role_of(block.text)
@@ -183,8 +193,10 @@ def walk(blocks: Iterable[Block]) -> list[Line]:
                 depth = stack[-1][0] + 1 if stack else 1
                 section = _Section(role, max(depth, _IMPLICIT_LEVEL), implicit=True)
                 stack = [entry for entry in stack if entry[0] < _IMPLICIT_LEVEL]
-                lines.append(Line(block, True, None, None, _path(stack)))
+                outer = _path(stack)
+                lines.append(Line(block, True, None, None, outer))
                 stack.append((_IMPLICIT_LEVEL, block.text))
+                path = (*outer, block.text)
                 continue
         if block.kind == PARAGRAPH:
             lead_in = list_lead_in(block.text)
@@ -194,30 +206,32 @@ def walk(blocks: Iterable[Block]) -> list[Line]:
                     section.role = HeadingRole(INDICATIONS, min(section.role.level, lead_in.level))
                 else:
                     section = _Section(lead_in, _IMPLICIT_LEVEL, implicit=True)
-                lines.append(Line(block, False, None, None, _path(stack)))
+                lines.append(Line(block, False, None, None, path))
                 continue
         if section is not None:
-            line = _in_section(block, section, stack)
+            line = _in_section(block, section, path)
             if line is not None:
                 lines.append(line)
                 continue
             if section.implicit:
                 section = None
-        lines.append(Line(block, False, None, None, _path(stack)))
+        lines.append(Line(block, False, None, None, path))
     return lines
 
 
-def _in_section(block: Block, section: _Section, stack: list[tuple[int, str]]) -> Line | None:
+def _in_section(block: Block, section: _Section, path: tuple[str, ...]) -> Line | None:
     """The line as an item of the section, or None when it does not belong to the list."""
     role = section.role
+    reference = None
     if role.role == REFERENCES:
-        if parse_reference(block.text, in_references_section=True) is None:
+        reference = parse_reference(block.text, in_references_section=True)
+        if reference is None:
             return None
     elif not (block.kind in (ITEM, ROW) or (block.kind == PARAGRAPH and is_short(block.text))):
         return None
     section.items += 1
     implicit = role.level if role.role == INDICATIONS else None
-    return Line(block, False, role.role, implicit, _path(stack))
+    return Line(block, False, role.role, implicit, path, reference)
 
 
 def _role_of(text: str) -> HeadingRole | None:

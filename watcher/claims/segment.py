@@ -10,8 +10,8 @@ English line starting in lower case continues a paragraph line that has no sente
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 HEADING = "heading"
 ITEM = "item"
@@ -45,8 +45,7 @@ _ABBREVIATIONS = frozenset({
 })  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(NamedTuple):  # one a line of every page: a named tuple is the cheapest immutable record
     kind: str
     text: str
     level: int  # heading level 1-6, else 0

@@ -51,9 +51,11 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 from watcher.claims.lexicon import BREAK, COMMA, QUESTION_OPENERS, SENTENCES, Hit
 from watcher.claims.segment import english_stop
@@ -106,6 +108,12 @@ _SCORED_KINDS = (
     }
 )
 
+# The kinds that ``_assess_anew`` collects as mentions.
+_MENTION_KINDS = MARKER_KINDS | {"indication", "treatment"}
+
+# No cue discarded by a condition, or governed by a negation (shared: never changed).
+_NO_POSITIONS: frozenset[int] = frozenset()
+
 _ENGLISH_NEGATION_WORDS = 8
 _QUESTION_PREFIX = re.compile(r"^\s*(?:Q\s*\d*\s*[.:)\-]|Q\s|質問\s*\d*\s*[.:]|問\s*\d+)")
 _CLOSERS = " \t」』)]}\"'>】。"
@@ -117,8 +125,9 @@ _CLOSING_BRACKETS = frozenset("」』)】")
 _DEFINITION_ENDINGS = ("とは", "って何", "とは何")
 
 
-@dataclass(frozen=True, slots=True)
-class Clause:
+# Clauses and mentions are made for every new sentence: named tuples, built without a frozen dataclass's
+# attribute setting per field.
+class Clause(NamedTuple):
     start: int
     end: int
     level: int
@@ -130,8 +139,7 @@ class Clause:
     hedges: int = 0  # possibility words in a claiming clause (may, could, 可能性, can); 0 at level 0
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):
     """An indication, treatment or marker found in the sentence."""
 
     kind: str
@@ -323,18 +331,22 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
     hits = SENTENCES.scan(norm, folded)
     question = _is_question(norm, folded)
     bounds = _clause_bounds(hits, norm)
-    parts: list[tuple[list[Hit], set[int], set[int], set[str]]] = []
+    parts: list[tuple[list[Hit], AbstractSet[int], AbstractSet[int], set[str]]] = []
     # A research-stage qualifier anywhere in the sentence (「研究段階ではありますが、…」) caps all of it.
     research = ""
-    remaining = hits
-    for _, end in bounds:
-        # hits are ordered by start: the clause's are the ones before its end
-        split = next((index for index, hit in enumerate(remaining) if hit.start >= end), len(remaining))
-        in_clause, remaining = remaining[:split], remaining[split:]
+    measurement = False
+    taken = 0
+    for start, end in bounds:
+        # hits are ordered by start: the clause's are the ones from the last clause's up to its end
+        first = taken
+        while taken < len(hits) and hits[taken].start < end:
+            taken += 1
+        in_clause = hits[first:taken]
         kinds = {hit.term.kind for hit in in_clause}
-        discarded = _conditional(in_clause, norm, bounds[len(parts)][0]) if "condition" in kinds else set()
-        negated = _negated(in_clause, norm, discarded) if "negation" in kinds else set()
+        discarded: AbstractSet[int] = _conditional(in_clause, norm, start) if "condition" in kinds else _NO_POSITIONS
+        negated: AbstractSet[int] = _negated(in_clause, norm, discarded) if "negation" in kinds else _NO_POSITIONS
         parts.append((in_clause, discarded, negated, kinds))
+        measurement = measurement or "measure" in kinds
         if not research and RESEARCH_STAGE in kinds:
             research = next(
                 (
@@ -352,8 +364,10 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
         clause = _score(in_clause, (start, end), norm, discarded, negated, implicit_level, research, kinds)
         if clause.level and _asks(norm, end):
             # 「…本当に効くの?メリットを解説します」: a clause that ends in a question mark claims nothing.
-            clause = replace(clause, level=0, therapeutic=False)
+            clause = clause._replace(level=0, therapeutic=False)
         clauses.append(clause)
+        if kinds.isdisjoint(_MENTION_KINDS):
+            continue  # the loop below only collects names and markers
         for position, hit in enumerate(in_clause):
             kind = hit.term.kind
             if kind == "indication":
@@ -371,7 +385,7 @@ def _assess_anew(norm: str, implicit_level: int | None) -> SentenceAssessment:
         indications=tuple(indications),
         treatments=tuple(treatments),
         markers=tuple(markers),
-        measurement=any("measure" in kinds for *_, kinds in parts),
+        measurement=measurement,
     )
 
 
@@ -398,7 +412,7 @@ def _clause_bounds(hits: list[Hit], norm: str) -> list[tuple[int, int]]:
         stops = [stop.start() for stop in _FULL_STOP.finditer(norm) if english_stop(norm, stop.start())]
         cuts = sorted({*cuts, *stops})
     cuts.append(len(norm))
-    return [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)]
+    return list(pairwise(cuts))
 
 
 def _conditional(in_clause: list[Hit], norm: str, start: int) -> set[int]:
@@ -428,7 +442,7 @@ def _conditional(in_clause: list[Hit], norm: str, start: int) -> set[int]:
     return discarded
 
 
-def _negated(in_clause: list[Hit], norm: str, discarded: set[int]) -> set[int]:
+def _negated(in_clause: list[Hit], norm: str, discarded: AbstractSet[int]) -> set[int]:
     """Positions (in ``in_clause``) of cues a negation governs."""
     negated: set[int] = set()
     for position, hit in enumerate(in_clause):
@@ -487,7 +501,7 @@ def _topic_comma(norm: str, comma: int) -> bool:
     return before.endswith(("は", "について", "に関して"))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tally:
     """What the cues of one clause add up to, and which cue decided each part (for explanations)."""
 
@@ -522,8 +536,8 @@ def _score(
     in_clause: list[Hit],
     bounds: tuple[int, int],
     norm: str,
-    discarded: set[int],
-    negated: set[int],
+    discarded: AbstractSet[int],
+    negated: AbstractSet[int],
     implicit_level: int | None,
     research: str,
     clause_kinds: set[str],
@@ -536,6 +550,10 @@ def _score(
     in the sentence caps at 1.
     """
     start, end = bounds
+    if implicit_level is None and clause_kinds.isdisjoint(_SCORED_KINDS):
+        # Nothing below acts on a clause without a scored cue (names, punctuation, markers only) unless it
+        # inherits a list's level: it claims nothing, and a negation or a condition in it changes nothing.
+        return Clause(start, end, 0, False, False, False, ())
     tally = _Tally()
     therapeutic = zeroed = excluded = correlated = negated_content = False
     caveats: list[str] = []
@@ -547,14 +565,14 @@ def _score(
         live = range(len(in_clause))
         kinds = clause_kinds
     names_indication = implicit_level is not None or "indication" in kinds
-    numeric = _DIGIT.search(norm, start, end) is not None
+    # Read by ``_counts`` for a statistic only.
+    numeric = "statistic" in kinds and _DIGIT.search(norm, start, end) is not None
     for position in live:
         hit = in_clause[position]
         term = hit.term
         kind = term.kind
         if kind not in _SCORED_KINDS:
             continue  # names, punctuation, markers: nothing below reads them
-        cue = norm[hit.start : hit.end]
         if position in negated:
             negated_content = negated_content or kind in CONTENT_KINDS
             if kind in PROOF_KINDS and NOT_PROVEN not in caveats:
@@ -569,6 +587,7 @@ def _score(
         if kind == "correlation":
             correlated = True
             continue
+        cue = norm[hit.start : hit.end]
         if kind == "role" and not correlated and _treatment_follows(in_clause, position):
             # "suggests a role for exosome therapy in Parkinson's disease" (but not "a role for
             # inflammation in depression")
