@@ -87,10 +87,12 @@ def test_headers_copy_and_list_as_scrapys_do() -> None:
 
 
 def crawl_settings() -> dict[str, Any]:
-    """The crawl's Scrapy settings, but for the reactor (the test process has Twisted's default one)."""
-    settings = scrapy_settings(Settings(), capture_fd=1)
-    del settings["TWISTED_REACTOR"], settings["ASYNCIO_EVENT_LOOP"]
-    return settings
+    """The crawl's settings that the scraper reads (the spider middlewares: none). Not all of them: a crawler
+    built on those in a test process imports Twisted's default reactor, which later tests do not expect."""
+    crawl = scrapy_settings(Settings(), capture_fd=1)
+    return {
+        name: crawl[name] for name in ("SPIDER_MIDDLEWARES_BASE", "WARN_ON_GENERATOR_RETURN_VALUE", "CONCURRENT_ITEMS")
+    }
 
 
 def crawl_scraper(spider_middlewares: dict[str, int] | None = None) -> Scraper:
