@@ -12,8 +12,15 @@ With ``--profile``, each child runs under ``python -m cProfile`` and the parent'
 (``Crawler.crawl``, the decoding of each line included) under cProfile too: the figures are then Python
 calls (deterministic), reported per request after the start-up's calls (a child fed no target) are taken off.
 
+With ``--callgrind``, each round's child runs under ``valgrind --tool=callgrind`` (about 50 times slower), its
+counters zeroed once the first batch is answered and dumped once the last is (``callgrind_control``): the
+figure is instructions per request in the steady state (deterministic within about 2 %), without the start-up
+and the first requests' one-time imports. Run a "before" export from its own directory: ``python -m spiders``
+puts the working directory first on ``sys.path``.
+
     .venv/bin/python benchmarks/crawl_child.py --pages 500 --batch 50
     .venv/bin/python benchmarks/crawl_child.py --pages 500 --profile /tmp/prof
+    .venv/bin/python benchmarks/crawl_child.py --pages 300 --callgrind /tmp/cg
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import multiprocessing.synchronize
 import os
 import pstats
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,13 +60,22 @@ def stats_calls(path: Path) -> int:
 
 
 def one_round(
-    settings: Settings, targets: list[FetchTarget], *, batch: int, child_profile: Path | None
+    settings: Settings,
+    targets: list[FetchTarget],
+    *,
+    batch: int,
+    child_profile: Path | None,
+    child_callgrind: Path | None = None,
 ) -> tuple[dict[str, float], list[Capture]]:
     """Fetch ``targets`` through a new long-lived child, batch after batch; the child ends with the round."""
-    command = watcher.crawl.crawl_command
+    command, stall = watcher.crawl.crawl_command, watcher.crawl.STALL_SECONDS
     if child_profile is not None:
         profiled = [sys.executable, "-m", "cProfile", "-o", str(child_profile), "-m", "spiders"]
-        watcher.crawl.crawl_command = lambda: profiled  # type: ignore[assignment]
+        watcher.crawl.crawl_command = lambda: profiled
+    if child_callgrind is not None:
+        traced = ["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={child_callgrind}"]
+        watcher.crawl.crawl_command = lambda: [*traced, sys.executable, "-m", "spiders"]
+        watcher.crawl.STALL_SECONDS = 3000.0  # valgrind's start-up alone takes minutes under load
     parent = cProfile.Profile() if child_profile is not None else None
     crawler = Crawler(settings)
     captures: list[Capture] = []
@@ -71,12 +88,17 @@ def one_round(
             captures.extend(crawler.crawl(targets[start : start + batch]))
             if parent is not None:
                 parent.disable()
+            if child_callgrind is not None and start == 0:  # the steady state starts after the first batch
+                callgrind_control("-z", crawler.pid)
+        if child_callgrind is not None and targets:
+            callgrind_control("-d", crawler.pid)
         if not targets:  # the start-up alone: a child fed nothing
             crawler._running_child()
         _close_gracefully(crawler)
     finally:
         crawler.close()
-        watcher.crawl.crawl_command = command  # type: ignore[assignment]
+        watcher.crawl.crawl_command = command
+        watcher.crawl.STALL_SECONDS = stall
     result = {
         "wall_s": time.perf_counter() - wall,
         "child_cpu_s": children_cpu() - kids,
@@ -84,7 +106,23 @@ def one_round(
     }
     if parent is not None and targets:
         result["parent_calls"] = float(pstats.Stats(parent).total_calls)  # type: ignore[attr-defined]
+    if child_callgrind is not None and targets:
+        result["instructions"] = float(callgrind_summary(Path(f"{child_callgrind}.1")))
     return result, captures
+
+
+def callgrind_control(option: str, pid: int | None) -> None:
+    """Zero (-z) or dump (-d) a child's callgrind counters; vgdb delivers it when the child next runs."""
+    assert pid is not None, "the round's child is running"
+    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
+
+
+def callgrind_summary(path: Path) -> int:
+    """The instructions a callgrind dump holds (its "summary:" line)."""
+    for line in path.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise ValueError(f"no summary in {path}")
 
 
 def _close_gracefully(crawler: Crawler) -> None:
@@ -118,11 +156,17 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--host", default="127.0.0.1", help="the site's host in the URLs (localhost: resolved)")
     parser.add_argument("--profile", metavar="DIR", type=Path, help="run under cProfile, keep the profiles in DIR")
+    parser.add_argument(
+        "--callgrind", metavar="DIR", type=Path, help="run each round's child under callgrind, its dumps in DIR"
+    )
     args = parser.parse_args()
     settings = replace(load_settings({}), allowed_networks=LOOPBACK_NETWORKS, download_delay=0.0, autothrottle=False)
     os.environ.pop("WATCHER_DATABASE_URL", None)
-    if args.profile is not None:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    for directory in (args.profile, args.callgrind):
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+    if args.callgrind is not None and args.pages <= args.batch:
+        parser.error("--callgrind measures the batches after the first: give more pages than --batch")
     with tempfile.TemporaryDirectory(prefix="watcher-child-") as tmp:
         root = Path(tmp) / "site"
         build_site(root, args.pages, 0.0)
@@ -138,12 +182,19 @@ def main() -> None:
             def profile_path(name: str) -> Path | None:
                 return None if args.profile is None else args.profile / f"child-{name}.prof"
 
+            def callgrind_path(name: str) -> Path | None:
+                return None if args.callgrind is None else args.callgrind / f"child-{name}.callgrind"
+
             rows: dict[str, dict[str, float]] = {}
             rows["start-up (no target)"], _ = one_round(
                 settings, [], batch=args.batch, child_profile=profile_path("startup")
             )
             rows["1: 200 with body"], captures = one_round(
-                settings, fresh, batch=args.batch, child_profile=profile_path("200")
+                settings,
+                fresh,
+                batch=args.batch,
+                child_profile=profile_path("200"),
+                child_callgrind=callgrind_path("200"),
             )
             assert all(capture.status == 200 for capture in captures), "round 1 should be all 200s"
             by_source = {capture.source_id: capture for capture in captures}
@@ -156,7 +207,11 @@ def main() -> None:
                 for target in fresh
             ]
             rows["2: all 304"], captures = one_round(
-                settings, conditional, batch=args.batch, child_profile=profile_path("304")
+                settings,
+                conditional,
+                batch=args.batch,
+                child_profile=profile_path("304"),
+                child_callgrind=callgrind_path("304"),
             )
             assert all(capture.status == 304 for capture in captures), "round 2 should be all 304s"
         finally:
@@ -188,6 +243,14 @@ def main() -> None:
             f"{1000 * (row['child_cpu_s'] + row['parent_cpu_s']) / pages:.2f} | "
             f"{1000 * (row['child_cpu_s'] - startup_cpu) / pages:.2f} | {calls} | {parent_calls} |"
         )
+    if args.callgrind is not None:
+        measured = args.pages - args.batch
+        for name, row in rows.items():
+            if "instructions" in row:
+                print(
+                    f"{name}: {row['instructions'] / measured / 1e6:.3f} M instructions per request (callgrind, "
+                    f"the {measured} requests after the first batch)"
+                )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigur
 from scrapy.http import Headers
 from scrapy.spidermiddlewares.referer import RefererMiddleware
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 from twisted.internet.error import DNSLookupError
 
@@ -69,7 +70,8 @@ class AddressGuardMiddleware:
 
     async def process_request(self, request: Request) -> None:
         try:
-            host = check_scheme_and_host(request.url)
+            # Scrapy's parse of the request's URL, cached for the request (its download slot key needed it).
+            host = check_scheme_and_host(request.url, urlparse_cached(request))
             address = self._parse_ip(host)
             if address is None:
                 address = self._parse_ip(await _resolve(host))

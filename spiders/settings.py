@@ -126,7 +126,13 @@ def scrapy_settings(settings: Settings, *, capture_fd: int) -> dict[str, Any]:
         # source once per response. Its callbacks return no value.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
         # UnheardSignals: a signal nothing listens to is not sent (six or seven per request, most unheard).
-        "EXTENSIONS": {"spiders.extensions.Heartbeat": 100, "spiders.extensions.UnheardSignals": 0},
+        # LeanMachinery: with no spider middleware each response goes straight to its callback, and the
+        # downloader middlewares' results are awaited only when awaitable (spiders.machinery).
+        "EXTENSIONS": {
+            "spiders.extensions.Heartbeat": 100,
+            "spiders.extensions.UnheardSignals": 0,
+            "spiders.machinery.LeanMachinery": 0,
+        },
         # Every middleware and the engine count into the stats at each request; nothing reads them.
         "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
         # Scrapy imports every extension of its base list even when a setting turns it off (and even when

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from urllib.parse import urlparse, urlsplit
 
 import pytest
 
@@ -16,6 +17,7 @@ from watcher.netguard import (
     address_refusal,
     check_address,
     check_new_source,
+    check_scheme_and_host,
     check_url_allowed,
     literal_address,
     parse_networks,
@@ -279,3 +281,29 @@ def test_address_checker_answers_as_check_address_every_time(allowed: tuple[Netw
         assert len(checker._reasons) <= checker.limit
     refused = sum(address_refusal(address, allowed) is not None for address in addresses)
     assert refused >= 2  # the never-fetched addresses at least: the comparison above is not vacuous
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://clinic.example/page",
+        "HTTPS://Clinic.Example:8443/a;b?c#d",
+        "http://127.0.0.1/",
+        "http://[::1]:8080/x",
+        "http://user:pw@host.example/",
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+        "http:///no-host",
+        "no scheme",
+    ],
+)
+def test_scheme_and_host_from_parts_the_caller_has_are_those_of_the_url(url: str) -> None:
+    def outcome(check: Callable[[], str]) -> str:
+        try:
+            return "host " + check()
+        except RefusedAddressError as error:
+            return f"refused: {error}"
+
+    expected = outcome(lambda: check_scheme_and_host(url))
+    assert outcome(lambda: check_scheme_and_host(url, urlparse(url))) == expected  # as the crawl passes them
+    assert outcome(lambda: check_scheme_and_host(url, urlsplit(url))) == expected

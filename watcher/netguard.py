@@ -24,7 +24,7 @@ import ipaddress
 import re
 import socket
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import ParseResult, SplitResult, urlsplit
 
 from watcher.errors import FetchError, InputError, RefusedAddressError
 
@@ -129,9 +129,13 @@ def parse_ip(host: str) -> IPAddress | None:
         return None
 
 
-def check_scheme_and_host(url: str) -> str:
-    """Return the URL's host, or raise ``RefusedAddressError`` for a non-http(s) URL or no host."""
-    parts = urlsplit(url)
+def check_scheme_and_host(url: str, parts: SplitResult | ParseResult | None = None) -> str:
+    """Return the URL's host, or raise ``RefusedAddressError`` for a non-http(s) URL or no host.
+
+    ``parts``, when the caller has the URL parsed already (the crawl: Scrapy's cached ``urlparse`` of each
+    request), saves parsing it again: ``urlparse`` and ``urlsplit`` give the same scheme and host."""
+    if parts is None:
+        parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise RefusedAddressError(f"refused {url}: scheme {scheme or '(none)'!r} is not http or https")
