@@ -237,7 +237,11 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.10)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--calls", action="store_true", help="cProfile the parent's rounds 2 and 3 (call counts)")
-    parser.add_argument("--profile-out", default=None, help="write round 2's cProfile stats here (with --calls)")
+    parser.add_argument(
+        "--profile-out",
+        default=None,
+        help="write round 2's cProfile stats here, round 3's to this name + '.round3' (with --calls)",
+    )
     parser.add_argument("--spy", default=None, help="py-spy raw profile of the parent during round 2 only, here")
     parser.add_argument("--sql-log", default=None, help="round 2's SQL statements, counted, here")
     parser.add_argument("--dump", default=None, help="write the stored rows (ids and times left out) here")
@@ -309,8 +313,8 @@ def main() -> None:
                         if profiler is not None:
                             stats = pstats.Stats(profiler)
                             line += f", {stats.total_calls} Python calls"  # type: ignore[attr-defined]
-                            if number == 2 and args.profile_out:
-                                stats.dump_stats(args.profile_out)
+                            if args.profile_out:
+                                stats.dump_stats(args.profile_out + ("" if number == 2 else ".round3"))
                         if sql_log is not None:
                             counts = Counter(" ".join(statement.split()) for statement in sql_log)
                             Path(args.sql_log).write_text(

@@ -49,13 +49,16 @@ def check_with_discovery(
     dated: Callable[[Capture], Capture] | None = None,
     crawler: Crawler | None = None,
     on_batch: BatchHook | None = None,
+    targets: Sequence[FetchTarget] | None = None,
 ) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
     and the demo. ``crawler`` keeps one crawl child for batch after batch (``watcher run``); without
-    it each batch starts its own."""
+    it each batch starts its own. ``targets``: the fetch targets of ``source_ids`` when the caller has
+    read them already (the scheduler's claim returns them), so that they are not read again."""
     pending = list(dict.fromkeys(source_ids))
+    known = targets
     robots: dict[str, str | None] = {}
     for _round in range(MAX_DEPTH_LIMIT + 1):
         if not pending:
@@ -71,12 +74,14 @@ def check_with_discovery(
             dated=dated,
             crawler=crawler,
             on_batch=on_batch,
+            targets=known,
         ):
             if result.follow_up:
                 follow_ups.append(result)
             yield result
         if should_stop is not None and should_stop():
             return
+        known = None  # the discovered pages' targets are read
         fetch_requisites_after(store, follow_ups, settings=settings, should_stop=should_stop)
         pending = discover_after(store, follow_ups, settings=settings, robots=robots, should_stop=should_stop)
 
@@ -111,6 +116,7 @@ def check_sources(
     dated: Callable[[Capture], Capture] | None = None,
     crawler: Crawler | None = None,
     on_batch: BatchHook | None = None,
+    targets: Sequence[FetchTarget] | None = None,
 ) -> Iterator[CheckResult]:
     """Fetch the sources (through ``crawler``'s child when given) and record the captures as they
     arrive, several per transaction: up to ``BATCH_CAPTURES`` of them, committed as soon as the crawl
@@ -125,6 +131,7 @@ def check_sources(
     true the captures still to come are not recorded (those held are committed) and the crawl is
     stopped. ``dated`` gives a capture the time it is recorded at, as an imported capture brings its
     own (the demo's simulated timeline); without it a capture keeps the time it was fetched.
+    ``targets``: the sources' fetch targets when the caller has them (else they are read).
     """
     record = partial(
         _record_batch,
@@ -136,7 +143,7 @@ def check_sources(
     )
     held: list[Capture] = []
     held_since = 0.0
-    captures = _captures(store, source_ids, settings=settings, crawler=crawler)
+    captures = _captures(store, source_ids, settings=settings, crawler=crawler, targets=targets)
     try:
         for capture in captures:
             # Also at each pause (None): a stop during a long silence in the crawl ends it at once.
@@ -158,28 +165,47 @@ def check_sources(
 
 
 def _captures(
-    store: Store, source_ids: Sequence[int], *, settings: Settings, crawler: Crawler | None
+    store: Store,
+    source_ids: Sequence[int],
+    *,
+    settings: Settings,
+    crawler: Crawler | None,
+    targets: Sequence[FetchTarget] | None = None,
 ) -> Generator[Capture | None, None, None]:
     """The sources' captures (None at each pause of the crawl). More than ``LOAD_CHUNK`` sources are
     read and handed to one crawl child (``crawler``, or one kept for this call) ``LOAD_CHUNK`` at a
     time, the next chunk once the last is fetched: neither the fetch targets in this process nor the
     requests queued in the child grow with the number of sources (a `watcher check` of 5,000 pages
-    peaked 10-16 % above one of 500 with every target handed over at once)."""
-    if len(source_ids) <= LOAD_CHUNK:
-        targets = _load_targets(store, source_ids)
+    peaked 10-16 % above one of 500 with every target handed over at once). ``targets`` given are
+    handed over as they are, in chunks alike."""
+    chunks = _target_chunks(store, source_ids, targets)
+    if len(targets if targets is not None else source_ids) <= LOAD_CHUNK:
+        chunk = next(chunks, [])
         if crawler is not None:
-            yield from crawler.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+            yield from crawler.crawl_with_pauses(chunk, pause_seconds=BATCH_PAUSE_SECONDS)
         else:
-            yield from crawl_with_pauses(targets, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
+            yield from crawl_with_pauses(chunk, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
         return
     kept = crawler if crawler is not None else Crawler(settings)
     try:
-        for start in range(0, len(source_ids), LOAD_CHUNK):
-            targets = _load_targets(store, source_ids[start : start + LOAD_CHUNK])
-            yield from kept.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+        for chunk in chunks:
+            yield from kept.crawl_with_pauses(chunk, pause_seconds=BATCH_PAUSE_SECONDS)
     finally:
         if crawler is None:
             kept.close()
+
+
+def _target_chunks(
+    store: Store, source_ids: Sequence[int], targets: Sequence[FetchTarget] | None
+) -> Iterator[Sequence[FetchTarget]]:
+    """The fetch targets ``LOAD_CHUNK`` at a time: slices of ``targets`` when given, else each chunk
+    of ``source_ids`` read when it is reached."""
+    if targets is not None:
+        for start in range(0, len(targets), LOAD_CHUNK):
+            yield targets[start : start + LOAD_CHUNK]
+        return
+    for start in range(0, len(source_ids), LOAD_CHUNK):
+        yield _load_targets(store, source_ids[start : start + LOAD_CHUNK])
 
 
 def _record_batch(
