@@ -33,8 +33,10 @@ BatchHook = Callable[[Session, Sequence[CheckResult]], None]
 LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 # Captures recorded per transaction (one commit, and the flushes of one session, for several checks);
 # a batch is committed when it is full, when the crawl pauses for BATCH_PAUSE_SECONDS, or
-# BATCH_SECONDS after its first capture arrived, whichever comes first.
-BATCH_CAPTURES = 32
+# BATCH_SECONDS after its first capture arrived, whichever comes first. Above the scheduler's batch
+# (50 sources by default), so that a claimed batch fetched without a pause is one transaction: each
+# transaction costs its sources' load, checks INSERT, next due times and commit, whatever its size.
+BATCH_CAPTURES = 64
 BATCH_PAUSE_SECONDS = 0.2
 BATCH_SECONDS = 2.0
 
