@@ -231,6 +231,19 @@ def dump(store: Store) -> dict[str, Any]:
     return out
 
 
+def callgrind(command: str) -> None:
+    """Ask the callgrind this process runs under to zero or dump its counts (``callgrind_control``), and
+    wait until it has. Callgrind reads the request while this process runs code, not while it sleeps
+    in a system call: the wait is a loop of small work (counted before the zero, or after the dump)."""
+    control = subprocess.Popen(
+        ["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    while control.poll() is None:
+        continue
+    if control.returncode != 0:
+        raise SystemExit(f"callgrind_control {command} failed: is this run under valgrind --tool=callgrind?")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=500)
@@ -243,6 +256,11 @@ def main() -> None:
         help="write round 2's cProfile stats here, round 3's to this name + '.round3' (with --calls)",
     )
     parser.add_argument("--spy", default=None, help="py-spy raw profile of the parent during round 2 only, here")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under valgrind --tool=callgrind: zero the counts before rounds 2 and 3 and dump them after each",
+    )
     parser.add_argument("--sql-log", default=None, help="round 2's SQL statements, counted, here")
     parser.add_argument("--dump", default=None, help="write the stored rows (ids and times left out) here")
     args = parser.parse_args()
@@ -287,6 +305,8 @@ def main() -> None:
                         site.set_round(number)
                         with store.session() as session:
                             session.execute(update(Source).values(next_due_at=None))
+                        if args.callgrind and number > 1:
+                            callgrind("--zero")
                         profiler = cProfile.Profile() if args.calls and number > 1 else None
                         statements = 0
                         sql_log = [] if args.sql_log and number == 2 else None
@@ -305,6 +325,8 @@ def main() -> None:
                             spy.send_signal(signal.SIGINT)
                             spy.wait()
                         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                        if args.callgrind and number > 1:
+                            callgrind(f"--dump=round{number}")
                         child = child_cpu(service.crawler.pid) - (child_before if number > 1 else 0.0)
                         line = (
                             f"round {number}: parent {cpu:.2f} s CPU ({cpu / args.pages * 1000:.2f} ms/page), "

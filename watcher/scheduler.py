@@ -37,6 +37,7 @@ and the process exits with status 0.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -197,6 +198,23 @@ def next_due(session: Session) -> tuple[int, int, datetime | None]:
     return row[0] or 0, row[1] or 0, row[2]
 
 
+_frozen = threading.Event()  # freeze_survivors has run in this process
+
+
+def freeze_survivors() -> None:
+    """Once per process, after its first run: collect the cyclic garbage, then leave every object still
+    alive (the modules, the analyser's vocabulary, SQLAlchemy's compiled statements, ...) out of the
+    garbage collector's later passes. A full collection otherwise walks all of them again each time
+    the objects a run leaves pile up: about a tenth of the parent's CPU in a round of 500 pages with
+    50 changed (issue 14). What dies later by its count is freed as before; only cycles among the
+    frozen objects would stay, and the process's long-lived objects are not such garbage."""
+    if _frozen.is_set():
+        return
+    _frozen.set()
+    gc.collect()
+    gc.freeze()
+
+
 def _id_marks(session: Session) -> tuple[int, int]:
     """The largest alert id and source id (0 for none), by one statement: a run counts the alerts and
     discovered pages above them."""
@@ -353,6 +371,7 @@ class Service:
             return None
         alert_mark, source_mark = marks
         self._runs += 1
+        freeze_survivors()
         report.stopped = self.stop_requested.is_set()
         report.seconds = time.monotonic() - started
         with self.store.session() as session:
