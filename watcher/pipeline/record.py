@@ -122,6 +122,55 @@ def latest_text_version(session: Session, source: Source, *, before: datetime | 
     return session.scalar(_LATEST_TEXT_VERSION[before is not None], params)
 
 
+def _latest_text_versions_query() -> Select[TextVersion]:
+    """``latest_text_version`` for several sources of one extractor version (``b_sources``,
+    ``b_extractor``): each one's newest text version ranked among its own by the same order, loaded
+    with the same snapshot, body and base."""
+    version, snapshot, body = aliased(TextVersion), aliased(Snapshot), aliased(Body)
+    newest_first = (snapshot.fetched_at.desc(), snapshot.id.desc())
+    ranked = (
+        select(version.id, func.row_number().over(partition_by=version.source_id, order_by=newest_first).label("place"))
+        .join(snapshot, version.snapshot_id == snapshot.id)
+        .join(body, snapshot.sha256 == body.sha256)
+        .where(
+            version.source_id.in_(bindparam("b_sources", expanding=True)),
+            version.extractor_version == bindparam("b_extractor", type_=TextVersion.extractor_version.type),
+        )
+        .subquery()
+    )
+    base = aliased(Body)
+    return (
+        select(TextVersion)
+        .options(
+            contains_eager(TextVersion.snapshot)
+            .contains_eager(Snapshot.body)
+            .contains_eager(Body.base_body.of_type(base))
+        )
+        .join(ranked, ranked.c.id == TextVersion.id)
+        .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
+        .join(Body, Snapshot.sha256 == Body.sha256)
+        .outerjoin(base, Body.base == base.sha256)
+        .where(ranked.c.place == 1)
+    )
+
+
+_LATEST_TEXT_VERSIONS = _latest_text_versions_query()
+
+
+def latest_text_versions(session: Session, sources: Iterable[Source]) -> dict[int, TextVersion | None]:
+    """``latest_text_version`` of each source (by its id; None for one without any), by one query per
+    extractor version among them (one for a part of pages without selectors), not one per source."""
+    by_extractor: dict[str, list[int]] = {}
+    for source in sources:
+        by_extractor.setdefault(source_extractor_version(source), []).append(source.id)
+    found: dict[int, TextVersion | None] = {}
+    for extractor, ids in by_extractor.items():
+        found.update(dict.fromkeys(ids))
+        params = {"b_sources": ids, "b_extractor": extractor}
+        found.update((version.source_id, version) for version in session.scalars(_LATEST_TEXT_VERSIONS, params))
+    return found
+
+
 def _safe_extract(capture: Capture, selectors: Selectors) -> Extracted | None:
     if capture.error_kind or not capture.body:
         return None
@@ -248,6 +297,8 @@ class _Part:
     bases: dict[str, str] = field(default_factory=dict)
     known: dict[str, bytes] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)
+    # The newest stored version of each source the part compares (None: none), read for all at once.
+    previous: dict[int, TextVersion | None] = field(default_factory=dict)
 
     def propose_base(self, body: str, previous: TextVersion | None, url: str) -> None:
         if previous is None:  # the host's first new body in the part proposes itself: no base
@@ -318,6 +369,17 @@ def _record_part(
     # Only a capture with a body to compare looks for a previous version: a part of 304s asks nothing.
     compared = (c.source_id for c in captures if c.error_kind is not None or c.status != 304)
     part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[])
+    # Their previous versions, in one query: an archived capture is compared with the version before
+    # its own time (looked up alone, in ``_record``), and a fresh source has none.
+    current = {
+        c.source_id
+        for c in captures
+        if (c.error_kind is not None or c.status != 304) and c.archive_url is None and c.source_id not in part.fresh
+    }
+    if current:
+        with session.no_autoflush:
+            sources = (session.get(Source, source_id) for source_id in sorted(current))
+            part.previous = latest_text_versions(session, [source for source in sources if source is not None])
     recorded = [_record(session, capture, part, settings=settings) for capture in captures]
     part.store_bodies(session)
     if part.wrote:
@@ -379,7 +441,9 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
         # An archived capture may be older than stored history (a backfill of a source watched
         # already): it is compared with the version before it, the later history left as it stands.
         previous = None
-        if source.id not in part.fresh:
+        if source.id in part.previous:  # read with the part's others
+            previous = part.previous[source.id]
+        elif source.id not in part.fresh:
             # Without an autoflush: the part's sources are distinct, so its pending snapshots and text
             # versions (flushed together once their bodies are stored) cannot be this source's.
             with session.no_autoflush:
