@@ -19,7 +19,7 @@ from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Base, ClaimProfileRecord, IndicationStep, Passage, Source
-from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.analyse import analyse_new_version, analyse_new_versions
 from watcher.pipeline.passages import rebuild_source
 from watcher.pipeline.record import (
     CheckResult,
@@ -424,3 +424,35 @@ def test_a_part_reads_its_pages_previous_versions_by_one_query(store: Store, set
     statements = _record_part(store, settings, batch, PART, ("bodies",))
     lookups = [words for words, _sets in statements if words.startswith("select") and "join bodies" in words]
     assert len(lookups) == 2, lookups
+
+
+def test_a_part_analysed_together_stores_what_one_at_a_time_stores(store: Store, settings: Settings) -> None:
+    """``analyse_new_versions`` (the service's hook, once per part) stores the profiles and alerts that
+    ``analyse_new_version`` stores one version at a time, and reads the previous profiles of the part's
+    three pages with history by one query."""
+    one, together = _add_group(store, "alone.example", keys=6), _add_group(store, "together.example", keys=6)
+    for group in (one, together):
+        _one_at_a_time(store, settings, group, PART_HISTORY)
+    _one_at_a_time(store, settings, one, PART)
+    lookups: list[str] = []
+
+    def log(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if (
+            " ".join(statement.split())
+            .lower()
+            .startswith("select claim_profiles.text_version_id, claim_profiles.profile")
+        ):
+            lookups.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", log)
+    try:
+        with store.session() as session:
+            captures = [_capture(*together[key], day, html, archived) for key, day, html, archived in PART]
+            results = record_captures(session, captures, settings=settings, on_new_versions=analyse_new_versions)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", log)
+    assert [r.outcome for r in results] == ["changed"] * len(PART)
+    with store.session() as session:
+        stored_one, stored_together = dump(session, one), dump(session, together)
+    assert stored_together == stored_one and stored_together["alerts"]
+    assert len(lookups) == 1

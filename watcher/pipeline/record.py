@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -83,6 +84,9 @@ class CheckResult:
 # returns the claim profile it stored for the new version (not flushed yet), if any: the passage index
 # takes a page's first indication steps from it instead of reading it back.
 VersionHook = Callable[[Session, TextVersion, TextVersion | None], ClaimProfileRecord | None]
+# The same for a part's new versions at once, (new, previous) each, their profiles in order: what the
+# hook reads for each version can then be read for all of them by one query.
+VersionsHook = Callable[[Session, Sequence[tuple[TextVersion, TextVersion | None]]], list[ClaimProfileRecord | None]]
 
 
 def _latest_text_version_query(*, before: bool) -> Select[TextVersion]:
@@ -208,7 +212,12 @@ def record_capture(
 
 
 def record_captures(
-    session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None = None
+    session: Session,
+    captures: Sequence[Capture],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None = None,
+    on_new_versions: VersionsHook | None = None,
 ) -> list[CheckResult]:
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
     new snapshots' bodies in one executemany, their snapshots and text versions (and the sources'
@@ -220,17 +229,21 @@ def record_captures(
     captures with a body; none for a part of 304s) is known to have no previous version, so nothing is
     looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
-    of ``captures``."""
+    of ``captures``. ``on_new_versions``, when given, is called once per part instead of
+    ``on_new_version`` per version."""
+    record_part = partial(
+        _record_part, session, settings=settings, on_new_version=on_new_version, on_new_versions=on_new_versions
+    )
     recorded: list[_Recorded] = []
     part: list[Capture] = []
     held: set[int] = set()  # the part's sources
     for capture in captures:
         if capture.source_id in held:
-            recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
+            recorded += record_part(part)
             part, held = [], set()
         part.append(capture)
         held.add(capture.source_id)
-    recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
+    recorded += record_part(part)
     session.flush()
     return [item.result() for item in recorded]
 
@@ -362,7 +375,12 @@ def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
 
 
 def _record_part(
-    session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None
+    session: Session,
+    captures: Sequence[Capture],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None,
+    on_new_versions: VersionsHook | None,
 ) -> list[_Recorded]:
     if not captures:
         return []
@@ -396,10 +414,13 @@ def _record_part(
     for item, check_id in zip(recorded, insert_ids(session, CHECKS, [item.check for item in recorded]), strict=True):
         item.check_id = check_id
     # The checks' INSERT has taken SQLite's writer lock: the profiles and alerts can be numbered.
-    profiles = [
-        on_new_version(session, version, previous) if on_new_version is not None else None
-        for version, previous in part.versions
-    ]
+    if on_new_versions is not None:
+        profiles = on_new_versions(session, part.versions) if part.versions else []
+    else:
+        profiles = [
+            on_new_version(session, version, previous) if on_new_version is not None else None
+            for version, previous in part.versions
+        ]
     stored = [profile for profile in profiles if profile is not None]
     number_rows(session, [profile for profile in stored if profile in session.new])
     number_rows(session, pending_alerts(session))

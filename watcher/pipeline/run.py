@@ -20,9 +20,9 @@ from watcher.config import Settings
 from watcher.crawl import Crawler, crawl_with_pauses
 from watcher.db import Store
 from watcher.models import Source
-from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.analyse import analyse_new_versions
 from watcher.pipeline.discover import discover_after
-from watcher.pipeline.record import CheckResult, VersionHook, record_captures
+from watcher.pipeline.record import CheckResult, VersionHook, VersionsHook, record_captures
 from watcher.pipeline.requisites import fetch_requisites_after
 from watcher.sources import MAX_DEPTH_LIMIT
 
@@ -70,7 +70,7 @@ def check_with_discovery(
             store,
             pending,
             settings=settings,
-            on_new_version=analyse_new_version,
+            on_new_versions=analyse_new_versions,
             on_recorded=on_recorded,
             should_stop=should_stop,
             dated=dated,
@@ -119,6 +119,7 @@ def check_sources(
     crawler: Crawler | None = None,
     on_batch: BatchHook | None = None,
     targets: Sequence[FetchTarget] | None = None,
+    on_new_versions: VersionsHook | None = None,
 ) -> Iterator[CheckResult]:
     """Fetch the sources (through ``crawler``'s child when given) and record the captures as they
     arrive, several per transaction: up to ``BATCH_CAPTURES`` of them, committed as soon as the crawl
@@ -140,6 +141,7 @@ def check_sources(
         store,
         settings=settings,
         on_new_version=on_new_version,
+        on_new_versions=on_new_versions,
         on_recorded=on_recorded,
         on_batch=on_batch,
     )
@@ -218,6 +220,7 @@ def _record_batch(
     on_new_version: VersionHook | None,
     on_recorded: Callable[[Session, CheckResult], None] | None,
     on_batch: BatchHook | None = None,
+    on_new_versions: VersionsHook | None = None,
 ) -> Iterator[CheckResult]:
     """Record ``captures`` in one transaction, then yield their results; when that fails, record them
     again one by one, each in its own transaction (the failing one raises as it would alone)."""
@@ -227,7 +230,9 @@ def _record_batch(
         # ``on_recorded`` (the scheduler's next due time) find them in the session's identity map
         # instead of reading each source once per step (an unmodified row is not kept otherwise).
         sources = session.scalars(select(Source).where(Source.id.in_({c.source_id for c in captures}))).all()
-        results = record_captures(session, captures, settings=settings, on_new_version=on_new_version)
+        results = record_captures(
+            session, captures, settings=settings, on_new_version=on_new_version, on_new_versions=on_new_versions
+        )
         for result in results:
             if on_recorded is not None:
                 on_recorded(session, result)
