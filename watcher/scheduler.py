@@ -65,7 +65,7 @@ from watcher.crawl import Crawler
 from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
 from watcher.notify import outbox
-from watcher.pipeline.record import CheckResult
+from watcher.pipeline.record import CheckResult, held_sources
 from watcher.pipeline.run import check_with_discovery
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,9 @@ def schedule_batch(
     all); their objects take the due times as their stored values."""
     chance = rng or random.Random()
     rows = []
+    held = held_sources(session)
     for source_id in source_ids:
-        source = session.get(Source, source_id)
+        source = held.get(source_id) or session.get(Source, source_id)
         if source is not None:
             due = utcnow() + jittered(source.interval_seconds, jitter, chance)
             set_committed_value(source, "next_due_at", due)

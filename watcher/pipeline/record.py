@@ -310,6 +310,8 @@ class _Part:
     bases: dict[str, str] = field(default_factory=dict)
     known: dict[str, bytes] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)
+    # The sources the session held when the part began (``held_sources``); others are read.
+    sources: dict[int, Source] = field(default_factory=dict)
     # The newest stored version of each source the part compares (None: none), read for all at once.
     previous: dict[int, TextVersion | None] = field(default_factory=dict)
 
@@ -355,6 +357,13 @@ def pending_alerts(session: Session) -> list[Alert]:
     return sorted(alerts, key=lambda alert: inspect(alert).insert_order or 0)
 
 
+def held_sources(session: Session) -> dict[int, Source]:
+    """The sources in the session's identity map, by id (the batch's, loaded together by
+    ``watcher.pipeline.run``): a dictionary lookup each, where ``session.get`` costs some 28 Python
+    calls per capture and again per next due time."""
+    return {row.id: row for row in session.identity_map.values() if isinstance(row, Source)}
+
+
 def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
     """Those of the sources that have nothing stored from a capture: no text version, no passage index
     state and no indication step (one query). Their capture's previous version is known to be none and
@@ -386,7 +395,7 @@ def _record_part(
         return []
     # Only a capture with a body to compare looks for a previous version: a part of 304s asks nothing.
     compared = (c.source_id for c in captures if c.error_kind is not None or c.status != 304)
-    part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[])
+    part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[], sources=held_sources(session))
     # Their previous versions, in one query: an archived capture is compared with the version before
     # its own time (looked up alone, in ``_record``), and a fresh source has none.
     current = {
@@ -396,7 +405,7 @@ def _record_part(
     }
     if current:
         with session.no_autoflush:
-            sources = (session.get(Source, source_id) for source_id in sorted(current))
+            sources = (part.sources.get(i) or session.get(Source, i) for i in sorted(current))
             part.previous = latest_text_versions(session, [source for source in sources if source is not None])
     recorded = [_record(session, capture, part, settings=settings) for capture in captures]
     part.store_bodies(session)
@@ -433,8 +442,10 @@ def _record_part(
 def _record(session: Session, capture: Capture, part: _Part, *, settings: Settings) -> _Recorded:
     # Without an autoflush: a source the session has not loaded is read from the database, and the
     # part's snapshots added so far must not go before their bodies (held in ``part``, stored later).
-    with session.no_autoflush:
-        source = session.get(Source, capture.source_id)
+    source = part.sources.get(capture.source_id)
+    if source is None:
+        with session.no_autoflush:
+            source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
     check: dict[str, Any] = {
