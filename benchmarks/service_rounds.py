@@ -231,14 +231,36 @@ def dump(store: Store) -> dict[str, Any]:
     return out
 
 
+def callgrind(command: str) -> None:
+    """Ask the callgrind this process runs under to zero or dump its counts (``callgrind_control``), and
+    wait until it has. Callgrind reads the request while this process runs code: the wait wakes every
+    5 ms (a few instructions each, counted; a busy loop here added ~2 M to a round's count)."""
+    control = subprocess.Popen(
+        ["callgrind_control", command, str(os.getpid())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    while control.poll() is None:
+        time.sleep(0.005)
+    if control.returncode != 0:
+        raise SystemExit(f"callgrind_control {command} failed: is this run under valgrind --tool=callgrind?")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--changed", type=float, default=0.10)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--calls", action="store_true", help="cProfile the parent's rounds 2 and 3 (call counts)")
-    parser.add_argument("--profile-out", default=None, help="write round 2's cProfile stats here (with --calls)")
+    parser.add_argument(
+        "--profile-out",
+        default=None,
+        help="write round 2's cProfile stats here, round 3's to this name + '.round3' (with --calls)",
+    )
     parser.add_argument("--spy", default=None, help="py-spy raw profile of the parent during round 2 only, here")
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under valgrind --tool=callgrind: zero the counts before rounds 2 and 3 and dump them after each",
+    )
     parser.add_argument("--sql-log", default=None, help="round 2's SQL statements, counted, here")
     parser.add_argument("--dump", default=None, help="write the stored rows (ids and times left out) here")
     args = parser.parse_args()
@@ -283,6 +305,8 @@ def main() -> None:
                         site.set_round(number)
                         with store.session() as session:
                             session.execute(update(Source).values(next_due_at=None))
+                        if args.callgrind and number > 1:
+                            callgrind("--zero")
                         profiler = cProfile.Profile() if args.calls and number > 1 else None
                         statements = 0
                         sql_log = [] if args.sql_log and number == 2 else None
@@ -301,6 +325,8 @@ def main() -> None:
                             spy.send_signal(signal.SIGINT)
                             spy.wait()
                         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                        if args.callgrind and number > 1:
+                            callgrind(f"--dump=round{number}")
                         child = child_cpu(service.crawler.pid) - (child_before if number > 1 else 0.0)
                         line = (
                             f"round {number}: parent {cpu:.2f} s CPU ({cpu / args.pages * 1000:.2f} ms/page), "
@@ -309,8 +335,8 @@ def main() -> None:
                         if profiler is not None:
                             stats = pstats.Stats(profiler)
                             line += f", {stats.total_calls} Python calls"  # type: ignore[attr-defined]
-                            if number == 2 and args.profile_out:
-                                stats.dump_stats(args.profile_out)
+                            if args.profile_out:
+                                stats.dump_stats(args.profile_out + ("" if number == 2 else ".round3"))
                         if sql_log is not None:
                             counts = Counter(" ".join(statement.split()) for statement in sql_log)
                             Path(args.sql_log).write_text(

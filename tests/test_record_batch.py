@@ -18,10 +18,17 @@ from sqlalchemy.orm import Session
 from watcher.capture import Capture
 from watcher.config import Settings
 from watcher.db import Store
-from watcher.models import Base, ClaimProfileRecord, IndicationStep, Passage
-from watcher.pipeline.analyse import analyse_new_version
+from watcher.models import Base, ClaimProfileRecord, IndicationStep, Passage, Source
+from watcher.pipeline.analyse import analyse_new_version, analyse_new_versions
 from watcher.pipeline.passages import rebuild_source
-from watcher.pipeline.record import CheckResult, fresh_sources, record_capture, record_captures
+from watcher.pipeline.record import (
+    CheckResult,
+    fresh_sources,
+    latest_text_version,
+    latest_text_versions,
+    record_capture,
+    record_captures,
+)
 from watcher.sources import SourceSpec, add_sources
 
 KEYS = 5
@@ -398,3 +405,54 @@ def test_a_part_of_first_captures_stores_bodies_before_snapshots(store: Store, s
     with store.session() as session:
         stored = dump(session, group)
         assert len(stored["snapshots"]) == len(stored["text_versions"]) == len(stored["passage_index_state"]) == 3
+
+
+def test_a_part_reads_its_pages_previous_versions_by_one_query(store: Store, settings: Settings) -> None:
+    """The pages of a part that have history find their previous versions by one query (the archived
+    capture, compared with the version before its own time, by one of its own), the same versions
+    ``latest_text_version`` finds one by one (None for a page without any)."""
+    batch = _add_group(store, "previous.example", keys=6)
+    _one_at_a_time(store, settings, batch, PART_HISTORY)
+    with store.session() as session:
+        sources = [session.get(Source, source_id) for source_id, _url in batch]
+        together = latest_text_versions(session, [source for source in sources if source is not None])
+        alone = {source.id: latest_text_version(session, source) for source in sources if source is not None}
+        assert {k: v.id if v else None for k, v in together.items()} == {
+            k: v.id if v else None for k, v in alone.items()
+        }
+        assert [together[source_id] is None for source_id, _url in batch] == [False, False, False, True, True, False]
+    statements = _record_part(store, settings, batch, PART, ("bodies",))
+    lookups = [words for words, _sets in statements if words.startswith("select") and "join bodies" in words]
+    assert len(lookups) == 2, lookups
+
+
+def test_a_part_analysed_together_stores_what_one_at_a_time_stores(store: Store, settings: Settings) -> None:
+    """``analyse_new_versions`` (the service's hook, once per part) stores the profiles and alerts that
+    ``analyse_new_version`` stores one version at a time, and reads the previous profiles of the part's
+    three pages with history by one query."""
+    one, together = _add_group(store, "alone.example", keys=6), _add_group(store, "together.example", keys=6)
+    for group in (one, together):
+        _one_at_a_time(store, settings, group, PART_HISTORY)
+    _one_at_a_time(store, settings, one, PART)
+    lookups: list[str] = []
+
+    def log(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if (
+            " ".join(statement.split())
+            .lower()
+            .startswith("select claim_profiles.text_version_id, claim_profiles.profile")
+        ):
+            lookups.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", log)
+    try:
+        with store.session() as session:
+            captures = [_capture(*together[key], day, html, archived) for key, day, html, archived in PART]
+            results = record_captures(session, captures, settings=settings, on_new_versions=analyse_new_versions)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", log)
+    assert [r.outcome for r in results] == ["changed"] * len(PART)
+    with store.session() as session:
+        stored_one, stored_together = dump(session, one), dump(session, together)
+    assert stored_together == stored_one and stored_together["alerts"]
+    assert len(lookups) == 1

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from waiting import STARTUP_SECONDS, children, spawn, wait_for
 
 from watcher.config import Settings, load_settings
@@ -72,6 +72,11 @@ def test_claims_order_lease_release_and_jitter(store: Store) -> None:
     # Never checked first, then the longest overdue; inactive and future sources are not due.
     assert [c.source_id for c in claims] == [ids["new"], ids["later"]]
     assert [c.previous_due for c in claims] == [None, due["later"]]
+    # Each claim carries its source's fetch target (the claim's UPDATE returns it: not read again).
+    assert [(c.target.source_id, c.target.url) for c in claims if c.target is not None] == [
+        (ids["new"], "https://c.example/new"),
+        (ids["later"], "https://c.example/later"),
+    ]
     with store.session() as session:
         leased = {s.id: s.next_due_at for s in session.scalars(select(Source))}
         # The lease: the source's interval with jitter, at most CLAIM_LEASE_SECONDS (600 s).
@@ -145,6 +150,18 @@ def test_run_once_checks_what_is_due_and_respects_next_due(
         with store.session() as session:
             due = session.scalars(select(Source.next_due_at).order_by(Source.id)).all()
         assert all(timedelta(minutes=53) < when - utcnow() < timedelta(minutes=67) for when in due)
+
+
+def test_an_idle_run_sends_one_statement(store: Store, settings: Settings) -> None:
+    """A tick with nothing due only asks what is due: the run's id marks are read with its first claim."""
+    with store.session() as session:
+        add_sources(session, [SourceSpec(url="https://idle.example/a")])
+        session.execute(update(Source).values(next_due_at=utcnow() + timedelta(hours=1)))
+    sent: list[str] = []
+    listen = event.listens_for(store.engine, "before_cursor_execute")
+    listen(lambda _conn, _cursor, statement, *_rest: sent.append(statement))
+    assert Service(store, settings).run_due() is None
+    assert len(sent) == 1 and sent[0].lstrip().upper().startswith("SELECT"), sent
 
 
 def test_bad_scheduler_settings_are_one_line(run_cli) -> None:  # type: ignore[no-untyped-def]

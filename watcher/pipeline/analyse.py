@@ -8,7 +8,9 @@ upgrade) and ``rederive_source`` (one source whose CSS selectors changed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
@@ -67,12 +69,43 @@ def _add_profile(
     return profile, record
 
 
+# The stored profiles of several versions (``ids``) under the current analyser version.
+_STORED_PROFILES = select(ClaimProfileRecord.text_version_id, ClaimProfileRecord.profile).where(
+    ClaimProfileRecord.text_version_id.in_(bindparam("ids", expanding=True)),
+    ClaimProfileRecord.analyser_version == ANALYSER_VERSION,
+)
+
+
+def analyse_new_versions(
+    session: Session, versions: Sequence[tuple[TextVersion, TextVersion | None]]
+) -> list[ClaimProfileRecord | None]:
+    """``analyse_new_version`` for a part of a batch's new versions, (new, previous) each: the stored
+    profiles of their previous versions are read by one query (without an autoflush, as
+    ``profile_of``), not one per changed page; a previous version without one is profiled as
+    ``profile_of`` does."""
+    ids = sorted({previous.id for _version, previous in versions if previous is not None})
+    stored: dict[int, dict[str, Any]] = {}
+    if ids:
+        with session.no_autoflush:
+            for version_id, profile in session.execute(_STORED_PROFILES, {"ids": ids}):
+                stored[version_id] = profile
+    return [_analyse(session, version, previous, stored) for version, previous in versions]
+
+
 def analyse_new_version(
     session: Session, version: TextVersion, previous: TextVersion | None
 ) -> ClaimProfileRecord | None:
     """The pipeline's hook for every new text version, called once just after it is stored (so it has no
     profile yet): profile it and alert on findings. Returns the profile's record, added to the session
     and not flushed (the recording flushes a batch's profiles at once); None for a site source."""
+    return _analyse(session, version, previous, {})
+
+
+def _analyse(
+    session: Session, version: TextVersion, previous: TextVersion | None, stored: dict[int, dict[str, Any]]
+) -> ClaimProfileRecord | None:
+    """``analyse_new_version``, the previous version's profile taken from ``stored`` (by text version
+    id) when it is there."""
     source = session.get(Source, version.source_id)
     if source is not None and source.kind == "site":
         return None  # an entry point lists posts: its titles are not the clinic's claims (watcher.pipeline.discover)
@@ -81,7 +114,8 @@ def analyse_new_version(
         if source is not None and source.discovered_from_id is not None:
             alert_new_page(session, source, version, profile)
         return record
-    findings = compare(profile_of(session, previous), profile)
+    known = stored.get(previous.id)
+    findings = compare(ClaimProfile.from_dict(known) if known is not None else profile_of(session, previous), profile)
     created = record_alerts(session, findings, old=previous, new=version)
     for alert in created:
         log.info("alert %s %s on source %s", alert.kind, alert.indication or alert.reference or "", version.source_id)

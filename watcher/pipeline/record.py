@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -83,6 +84,9 @@ class CheckResult:
 # returns the claim profile it stored for the new version (not flushed yet), if any: the passage index
 # takes a page's first indication steps from it instead of reading it back.
 VersionHook = Callable[[Session, TextVersion, TextVersion | None], ClaimProfileRecord | None]
+# The same for a part's new versions at once, (new, previous) each, their profiles in order: what the
+# hook reads for each version can then be read for all of them by one query.
+VersionsHook = Callable[[Session, Sequence[tuple[TextVersion, TextVersion | None]]], list[ClaimProfileRecord | None]]
 
 
 def _latest_text_version_query(*, before: bool) -> Select[TextVersion]:
@@ -122,6 +126,55 @@ def latest_text_version(session: Session, source: Source, *, before: datetime | 
     return session.scalar(_LATEST_TEXT_VERSION[before is not None], params)
 
 
+def _latest_text_versions_query() -> Select[TextVersion]:
+    """``latest_text_version`` for several sources of one extractor version (``b_sources``,
+    ``b_extractor``): each one's newest text version ranked among its own by the same order, loaded
+    with the same snapshot, body and base."""
+    version, snapshot, body = aliased(TextVersion), aliased(Snapshot), aliased(Body)
+    newest_first = (snapshot.fetched_at.desc(), snapshot.id.desc())
+    ranked = (
+        select(version.id, func.row_number().over(partition_by=version.source_id, order_by=newest_first).label("place"))
+        .join(snapshot, version.snapshot_id == snapshot.id)
+        .join(body, snapshot.sha256 == body.sha256)
+        .where(
+            version.source_id.in_(bindparam("b_sources", expanding=True)),
+            version.extractor_version == bindparam("b_extractor", type_=TextVersion.extractor_version.type),
+        )
+        .subquery()
+    )
+    base = aliased(Body)
+    return (
+        select(TextVersion)
+        .options(
+            contains_eager(TextVersion.snapshot)
+            .contains_eager(Snapshot.body)
+            .contains_eager(Body.base_body.of_type(base))
+        )
+        .join(ranked, ranked.c.id == TextVersion.id)
+        .join(Snapshot, TextVersion.snapshot_id == Snapshot.id)
+        .join(Body, Snapshot.sha256 == Body.sha256)
+        .outerjoin(base, Body.base == base.sha256)
+        .where(ranked.c.place == 1)
+    )
+
+
+_LATEST_TEXT_VERSIONS = _latest_text_versions_query()
+
+
+def latest_text_versions(session: Session, sources: Iterable[Source]) -> dict[int, TextVersion | None]:
+    """``latest_text_version`` of each source (by its id; None for one without any), by one query per
+    extractor version among them (one for a part of pages without selectors), not one per source."""
+    by_extractor: dict[str, list[int]] = {}
+    for source in sources:
+        by_extractor.setdefault(source_extractor_version(source), []).append(source.id)
+    found: dict[int, TextVersion | None] = {}
+    for extractor, ids in by_extractor.items():
+        found.update(dict.fromkeys(ids))
+        params = {"b_sources": ids, "b_extractor": extractor}
+        found.update((version.source_id, version) for version in session.scalars(_LATEST_TEXT_VERSIONS, params))
+    return found
+
+
 def _safe_extract(capture: Capture, selectors: Selectors) -> Extracted | None:
     if capture.error_kind or not capture.body:
         return None
@@ -159,7 +212,12 @@ def record_capture(
 
 
 def record_captures(
-    session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None = None
+    session: Session,
+    captures: Sequence[Capture],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None = None,
+    on_new_versions: VersionsHook | None = None,
 ) -> list[CheckResult]:
     """``record_capture`` for several captures in one session, their writes gathered per batch: the
     new snapshots' bodies in one executemany, their snapshots and text versions (and the sources'
@@ -171,17 +229,21 @@ def record_captures(
     captures with a body; none for a part of 304s) is known to have no previous version, so nothing is
     looked up for it. A source met twice starts a new
     part of the batch, so that its second capture finds the first one's version. Results in the order
-    of ``captures``."""
+    of ``captures``. ``on_new_versions``, when given, is called once per part instead of
+    ``on_new_version`` per version."""
+    record_part = partial(
+        _record_part, session, settings=settings, on_new_version=on_new_version, on_new_versions=on_new_versions
+    )
     recorded: list[_Recorded] = []
     part: list[Capture] = []
     held: set[int] = set()  # the part's sources
     for capture in captures:
         if capture.source_id in held:
-            recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
+            recorded += record_part(part)
             part, held = [], set()
         part.append(capture)
         held.add(capture.source_id)
-    recorded += _record_part(session, part, settings=settings, on_new_version=on_new_version)
+    recorded += record_part(part)
     session.flush()
     return [item.result() for item in recorded]
 
@@ -248,6 +310,10 @@ class _Part:
     bases: dict[str, str] = field(default_factory=dict)
     known: dict[str, bytes] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)
+    # The sources the session held when the part began (``held_sources``); others are read.
+    sources: dict[int, Source] = field(default_factory=dict)
+    # The newest stored version of each source the part compares (None: none), read for all at once.
+    previous: dict[int, TextVersion | None] = field(default_factory=dict)
 
     def propose_base(self, body: str, previous: TextVersion | None, url: str) -> None:
         if previous is None:  # the host's first new body in the part proposes itself: no base
@@ -291,6 +357,13 @@ def pending_alerts(session: Session) -> list[Alert]:
     return sorted(alerts, key=lambda alert: inspect(alert).insert_order or 0)
 
 
+def held_sources(session: Session) -> dict[int, Source]:
+    """The sources in the session's identity map, by id (the batch's, loaded together by
+    ``watcher.pipeline.run``): a dictionary lookup each, where ``session.get`` costs some 28 Python
+    calls per capture and again per next due time."""
+    return {row.id: row for row in session.identity_map.values() if isinstance(row, Source)}
+
+
 def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
     """Those of the sources that have nothing stored from a capture: no text version, no passage index
     state and no indication step (one query). Their capture's previous version is known to be none and
@@ -311,13 +384,29 @@ def fresh_sources(session: Session, source_ids: Iterable[int]) -> set[int]:
 
 
 def _record_part(
-    session: Session, captures: Sequence[Capture], *, settings: Settings, on_new_version: VersionHook | None
+    session: Session,
+    captures: Sequence[Capture],
+    *,
+    settings: Settings,
+    on_new_version: VersionHook | None,
+    on_new_versions: VersionsHook | None,
 ) -> list[_Recorded]:
     if not captures:
         return []
     # Only a capture with a body to compare looks for a previous version: a part of 304s asks nothing.
     compared = (c.source_id for c in captures if c.error_kind is not None or c.status != 304)
-    part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[])
+    part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[], sources=held_sources(session))
+    # Their previous versions, in one query: an archived capture is compared with the version before
+    # its own time (looked up alone, in ``_record``), and a fresh source has none.
+    current = {
+        c.source_id
+        for c in captures
+        if (c.error_kind is not None or c.status != 304) and c.archive_url is None and c.source_id not in part.fresh
+    }
+    if current:
+        with session.no_autoflush:
+            sources = (part.sources.get(i) or session.get(Source, i) for i in sorted(current))
+            part.previous = latest_text_versions(session, [source for source in sources if source is not None])
     recorded = [_record(session, capture, part, settings=settings) for capture in captures]
     part.store_bodies(session)
     if part.wrote:
@@ -334,10 +423,13 @@ def _record_part(
     for item, check_id in zip(recorded, insert_ids(session, CHECKS, [item.check for item in recorded]), strict=True):
         item.check_id = check_id
     # The checks' INSERT has taken SQLite's writer lock: the profiles and alerts can be numbered.
-    profiles = [
-        on_new_version(session, version, previous) if on_new_version is not None else None
-        for version, previous in part.versions
-    ]
+    if on_new_versions is not None:
+        profiles = on_new_versions(session, part.versions) if part.versions else []
+    else:
+        profiles = [
+            on_new_version(session, version, previous) if on_new_version is not None else None
+            for version, previous in part.versions
+        ]
     stored = [profile for profile in profiles if profile is not None]
     number_rows(session, [profile for profile in stored if profile in session.new])
     number_rows(session, pending_alerts(session))
@@ -350,8 +442,10 @@ def _record_part(
 def _record(session: Session, capture: Capture, part: _Part, *, settings: Settings) -> _Recorded:
     # Without an autoflush: a source the session has not loaded is read from the database, and the
     # part's snapshots added so far must not go before their bodies (held in ``part``, stored later).
-    with session.no_autoflush:
-        source = session.get(Source, capture.source_id)
+    source = part.sources.get(capture.source_id)
+    if source is None:
+        with session.no_autoflush:
+            source = session.get(Source, capture.source_id)
     if source is None:
         raise LookupError(f"capture for unknown source {capture.source_id}")
     check: dict[str, Any] = {
@@ -379,7 +473,9 @@ def _record(session: Session, capture: Capture, part: _Part, *, settings: Settin
         # An archived capture may be older than stored history (a backfill of a source watched
         # already): it is compared with the version before it, the later history left as it stands.
         previous = None
-        if source.id not in part.fresh:
+        if source.id in part.previous:  # read with the part's others
+            previous = part.previous[source.id]
+        elif source.id not in part.fresh:
             # Without an autoflush: the part's sources are distinct, so its pending snapshots and text
             # versions (flushed together once their bodies are stored) cannot be this source's.
             with session.no_autoflush:

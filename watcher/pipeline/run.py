@@ -21,9 +21,9 @@ from watcher.config import Settings
 from watcher.crawl import Crawler, crawl_with_pauses
 from watcher.db import Store
 from watcher.models import Source
-from watcher.pipeline.analyse import analyse_new_version
+from watcher.pipeline.analyse import analyse_new_versions
 from watcher.pipeline.discover import discover_after
-from watcher.pipeline.record import CheckResult, VersionHook, record_captures
+from watcher.pipeline.record import CheckResult, VersionHook, VersionsHook, record_captures
 from watcher.pipeline.requisites import fetch_requisites_after
 from watcher.sources import MAX_DEPTH_LIMIT
 
@@ -34,8 +34,10 @@ BatchHook = Callable[[Session, Sequence[CheckResult]], None]
 LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 # Captures recorded per transaction (one commit, and the flushes of one session, for several checks);
 # a batch is committed when it is full, when the crawl pauses for BATCH_PAUSE_SECONDS, or
-# BATCH_SECONDS after its first capture arrived, whichever comes first.
-BATCH_CAPTURES = 32
+# BATCH_SECONDS after its first capture arrived, whichever comes first. Above the scheduler's batch
+# (50 sources by default), so that a claimed batch fetched without a pause is one transaction: each
+# transaction costs its sources' load, checks INSERT, next due times and commit, whatever its size.
+BATCH_CAPTURES = 64
 # The error kind of a check whose capture could not be recorded (a bug on one page): it is kept as a
 # failed check, with the error, and the page is fetched in full again at its next check.
 RECORD_FAILED = "record_failed"
@@ -53,13 +55,16 @@ def check_with_discovery(
     dated: Callable[[Capture], Capture] | None = None,
     crawler: Crawler | None = None,
     on_batch: BatchHook | None = None,
+    targets: Sequence[FetchTarget] | None = None,
 ) -> Iterator[CheckResult]:
     """Check the sources (``check_sources`` with claim analysis), discover new pages from the site
     sources among them, check those in the same run, and so on up to the depth bound. Yields a
     ``CheckResult`` per check. The entry point of every check: ``watcher check``, ``watcher run``
     and the demo. ``crawler`` keeps one crawl child for batch after batch (``watcher run``); without
-    it each batch starts its own."""
+    it each batch starts its own. ``targets``: the fetch targets of ``source_ids`` when the caller has
+    read them already (the scheduler's claim returns them), so that they are not read again."""
     pending = list(dict.fromkeys(source_ids))
+    known = targets
     robots: dict[str, str | None] = {}
     for _round in range(MAX_DEPTH_LIMIT + 1):
         if not pending:
@@ -69,18 +74,20 @@ def check_with_discovery(
             store,
             pending,
             settings=settings,
-            on_new_version=analyse_new_version,
+            on_new_versions=analyse_new_versions,
             on_recorded=on_recorded,
             should_stop=should_stop,
             dated=dated,
             crawler=crawler,
             on_batch=on_batch,
+            targets=known,
         ):
             if result.follow_up:
                 follow_ups.append(result)
             yield result
         if should_stop is not None and should_stop():
             return
+        known = None  # the discovered pages' targets are read
         fetch_requisites_after(store, follow_ups, settings=settings, should_stop=should_stop)
         pending = discover_after(store, follow_ups, settings=settings, robots=robots, should_stop=should_stop)
 
@@ -115,6 +122,8 @@ def check_sources(
     dated: Callable[[Capture], Capture] | None = None,
     crawler: Crawler | None = None,
     on_batch: BatchHook | None = None,
+    targets: Sequence[FetchTarget] | None = None,
+    on_new_versions: VersionsHook | None = None,
 ) -> Iterator[CheckResult]:
     """Fetch the sources (through ``crawler``'s child when given) and record the captures as they
     arrive, several per transaction: up to ``BATCH_CAPTURES`` of them, committed as soon as the crawl
@@ -129,18 +138,20 @@ def check_sources(
     true the captures still to come are not recorded (those held are committed) and the crawl is
     stopped. ``dated`` gives a capture the time it is recorded at, as an imported capture brings its
     own (the demo's simulated timeline); without it a capture keeps the time it was fetched.
+    ``targets``: the sources' fetch targets when the caller has them (else they are read).
     """
     record = partial(
         _record_batch,
         store,
         settings=settings,
         on_new_version=on_new_version,
+        on_new_versions=on_new_versions,
         on_recorded=on_recorded,
         on_batch=on_batch,
     )
     held: list[Capture] = []
     held_since = 0.0
-    captures = _captures(store, source_ids, settings=settings, crawler=crawler)
+    captures = _captures(store, source_ids, settings=settings, crawler=crawler, targets=targets)
     try:
         for capture in captures:
             # Also at each pause (None): a stop during a long silence in the crawl ends it at once.
@@ -162,28 +173,47 @@ def check_sources(
 
 
 def _captures(
-    store: Store, source_ids: Sequence[int], *, settings: Settings, crawler: Crawler | None
+    store: Store,
+    source_ids: Sequence[int],
+    *,
+    settings: Settings,
+    crawler: Crawler | None,
+    targets: Sequence[FetchTarget] | None = None,
 ) -> Generator[Capture | None, None, None]:
     """The sources' captures (None at each pause of the crawl). More than ``LOAD_CHUNK`` sources are
     read and handed to one crawl child (``crawler``, or one kept for this call) ``LOAD_CHUNK`` at a
     time, the next chunk once the last is fetched: neither the fetch targets in this process nor the
     requests queued in the child grow with the number of sources (a `watcher check` of 5,000 pages
-    peaked 10-16 % above one of 500 with every target handed over at once)."""
-    if len(source_ids) <= LOAD_CHUNK:
-        targets = _load_targets(store, source_ids)
+    peaked 10-16 % above one of 500 with every target handed over at once). ``targets`` given are
+    handed over as they are, in chunks alike."""
+    chunks = _target_chunks(store, source_ids, targets)
+    if len(targets if targets is not None else source_ids) <= LOAD_CHUNK:
+        chunk = next(chunks, [])
         if crawler is not None:
-            yield from crawler.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+            yield from crawler.crawl_with_pauses(chunk, pause_seconds=BATCH_PAUSE_SECONDS)
         else:
-            yield from crawl_with_pauses(targets, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
+            yield from crawl_with_pauses(chunk, settings=settings, pause_seconds=BATCH_PAUSE_SECONDS)
         return
     kept = crawler if crawler is not None else Crawler(settings)
     try:
-        for start in range(0, len(source_ids), LOAD_CHUNK):
-            targets = _load_targets(store, source_ids[start : start + LOAD_CHUNK])
-            yield from kept.crawl_with_pauses(targets, pause_seconds=BATCH_PAUSE_SECONDS)
+        for chunk in chunks:
+            yield from kept.crawl_with_pauses(chunk, pause_seconds=BATCH_PAUSE_SECONDS)
     finally:
         if crawler is None:
             kept.close()
+
+
+def _target_chunks(
+    store: Store, source_ids: Sequence[int], targets: Sequence[FetchTarget] | None
+) -> Iterator[Sequence[FetchTarget]]:
+    """The fetch targets ``LOAD_CHUNK`` at a time: slices of ``targets`` when given, else each chunk
+    of ``source_ids`` read when it is reached."""
+    if targets is not None:
+        for start in range(0, len(targets), LOAD_CHUNK):
+            yield targets[start : start + LOAD_CHUNK]
+        return
+    for start in range(0, len(source_ids), LOAD_CHUNK):
+        yield _load_targets(store, source_ids[start : start + LOAD_CHUNK])
 
 
 def _record_batch(
@@ -194,6 +224,7 @@ def _record_batch(
     on_new_version: VersionHook | None,
     on_recorded: Callable[[Session, CheckResult], None] | None,
     on_batch: BatchHook | None = None,
+    on_new_versions: VersionsHook | None = None,
 ) -> Iterator[CheckResult]:
     """Record ``captures`` in one transaction, then yield their results; when that fails, record them
     again one by one, each in its own transaction. A capture that fails alone too is recorded as a
@@ -206,7 +237,9 @@ def _record_batch(
         # ``on_recorded`` (the scheduler's next due time) find them in the session's identity map
         # instead of reading each source once per step (an unmodified row is not kept otherwise).
         sources = session.scalars(select(Source).where(Source.id.in_({c.source_id for c in captures}))).all()
-        results = record_captures(session, captures, settings=settings, on_new_version=on_new_version)
+        results = record_captures(
+            session, captures, settings=settings, on_new_version=on_new_version, on_new_versions=on_new_versions
+        )
         for result in results:
             if on_recorded is not None:
                 on_recorded(session, result)
