@@ -37,8 +37,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import delete, exists, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from watcher.models import (
@@ -204,7 +202,6 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
     same key."""
     ids: dict[str, int] = {}
     probe = {line: passage_key(line) for line in lines}
-    dialect_insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
     while probe:
         stored: dict[int, tuple[int, str]] = {}
         for keys in _chunks(sorted(set(probe.values()))):
@@ -224,22 +221,25 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
             else:
                 probe[line] = next_key(key)
         for keys in _chunks(list(free)):
-            inserted: dict[int, int] = dict(
-                session.connection()
-                .execute(
-                    dialect_insert(PASSAGES)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(PASSAGES.c.key, PASSAGES.c.id),
-                    [{"key": key, "text": free[key]} for key in keys],
-                )
-                .all()
-            )
+            inserted = _insert_passages(session, [(key, free[key]) for key in keys])
             store_terms(session, {pid: free[key] for key, pid in inserted.items()})
             for key, pid in inserted.items():
                 ids[free[key]] = pid
                 del probe[free[key]]
         # Left: lines whose key another writer or line took meanwhile; the next round reads it.
     return ids
+
+
+def _insert_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, int]:
+    """Insert passages (key, text) by one multi-row statement through the driver, those whose key is
+    taken left out; the ids of those inserted, by key. What SQLAlchemy's executemany with RETURNING
+    sends too (one INSERT ... VALUES of all the rows, in their order, so they are numbered alike),
+    without its parameter dictionary and rendering in Python per passage."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    values = ", ".join([f"({mark}, {mark})"] * len(rows))
+    statement = f"INSERT INTO passages (key, text) VALUES {values} ON CONFLICT (key) DO NOTHING RETURNING key, id"
+    return dict(connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(rows))).tuples().all())
 
 
 def source_chain(session: Session, source_id: int) -> list[tuple[int, datetime, int, str]]:
