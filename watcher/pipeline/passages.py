@@ -239,7 +239,8 @@ def _insert_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int,
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     values = ", ".join([f"({mark}, {mark})"] * len(rows))
     statement = f"INSERT INTO passages (key, text) VALUES {values} ON CONFLICT (key) DO NOTHING RETURNING key, id"
-    return dict(connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(rows))).tuples().all())
+    result = connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(rows)))
+    return dict(result.all())
 
 
 def source_chain(session: Session, source_id: int) -> list[tuple[int, datetime, int, str]]:
