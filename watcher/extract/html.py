@@ -332,7 +332,7 @@ def _parse(html: str) -> Element | None:
     # template would otherwise cut the page off after the 256th one. The plain etree parser
     # rather than lxml.html's, whose element-class lookup costs a third of the run time on
     # large pages for helpers we do not use.
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, no_network=True)
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, no_network=True, collect_ids=False)
     return etree.fromstring(html, parser=parser)
 
 
