@@ -994,3 +994,38 @@ def test_count_chars_counts_characters_not_runs() -> None:
         text = "".join(rng.choice("abＺ あア語 。\n1") for _ in range(rng.randint(0, 60)))
         assert count_chars(re.compile("[A-Za-z]+"), text) == sum(char.isascii() and char.isalpha() for char in text)
         assert count_chars(re.compile(r"\s+"), text) == sum(char.isspace() for char in text)
+
+
+# --- the cheaper counting and collapsing give what the regular expressions they replace gave ---
+
+_SPACING_SAMPLES = [
+    "",
+    "a b",
+    "a  b\tc",
+    "当院 では\u3000治療\u00a0を",
+    " lead and trail ",
+    "x\u2028y\u0085z\x1cq",
+    "many    spaces   here",
+    "ÅBC ß İ Ωmega 10 ｗｉｄｅ",
+    "\u200b\u00ad zero width",
+]
+
+
+def test_no_whitespace_lies_above_u3000() -> None:
+    """``normalize._OTHER_SPACES`` lists the whitespace up to U+3000 only: true of this Unicode database."""
+    assert not any(chr(code).isspace() for code in range(0x3001, 0x110000))
+
+
+def test_latin_letters_counts_what_the_ascii_letter_class_counts() -> None:
+    from watcher.extract.language import latin_letters
+
+    for text in _SPACING_SAMPLES:
+        assert latin_letters(text) == len(re.findall("[A-Za-z]", text)), text
+
+
+def test_collapsing_whitespace_on_one_line_equals_one_space_per_run() -> None:
+    from watcher.extract.normalize import collapse_whitespace
+
+    for text in _SPACING_SAMPLES:
+        if "\n" not in text and "\r" not in text:
+            assert collapse_whitespace(text) == re.sub(r"\s+", " ", text).strip(), text

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from watcher.extract.normalize import count_chars
@@ -225,6 +226,15 @@ def _detect(body: bytes, *, lenient: bool) -> Decoded | None:
     return None
 
 
+def _declared(body: bytes, content_type: str | None) -> Iterator[str | None]:
+    """The codecs the header, then the markup, declare (None: none or unknown), the markup read only
+    when the header's is not taken: a page served with its charset is not searched for a meta tag."""
+    header_label = declared_charset(content_type)
+    yield codec_for(header_label) if header_label else None
+    meta_label = _meta_charset(body)
+    yield codec_for(meta_label, from_meta=True) if meta_label else None
+
+
 def decode_body(body: bytes, *, content_type: str | None = None) -> Decoded:
     """Decode a fetched body; never raises."""
     if not body:
@@ -233,19 +243,16 @@ def decode_body(body: bytes, *, content_type: str | None = None) -> Decoded:
         if body.startswith(bom):
             return Decoded(body[len(bom) :].decode(encoding, errors="replace"), encoding)
 
-    header_label = declared_charset(content_type)
-    meta_label = _meta_charset(body)
-    declared = [
-        codec_for(header_label) if header_label else None,
-        codec_for(meta_label, from_meta=True) if meta_label else None,
-    ]
-    multibyte_utf8 = _is_multibyte_utf8(body)
     fallback_western = False
-    for label in declared:
+    multibyte_utf8: bool | None = None  # asked only of a legacy label: a check decodes the whole body
+    for label in _declared(body, content_type):
         if label is None:
             continue
-        if label in _LEGACY and multibyte_utf8:
-            return Decoded(body.decode("utf-8"), "utf-8")
+        if label in _LEGACY:
+            if multibyte_utf8 is None:
+                multibyte_utf8 = _is_multibyte_utf8(body)
+            if multibyte_utf8:
+                return Decoded(body.decode("utf-8"), "utf-8")
         if label.startswith(("utf-16", "utf-32")) and b"\x00" not in body[:_SNIFF_BYTES]:
             continue  # UTF-16 markup is half NUL bytes; without any, the label is wrong
         if label == _WINDOWS_1252 and not body.isascii():

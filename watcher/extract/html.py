@@ -219,6 +219,7 @@ _COUNT = re.compile(r"\d+")
 # What is not alphanumeric: ``[\W_]`` is exactly ``not str.isalnum()`` (re's word characters are the
 # alphanumerics and "_"), so one substitution gives the key a per-character loop gave.
 _NOT_ALNUM = re.compile(r"[\W_]+")
+_HEADING_PREFIX = 64  # characters of a block's first text that hold a too-long key, mostly
 _DENSITY_TAGS = _word_set("div section ul ol dl table p")
 _CONTAINER_TAGS = _word_set("div section article ul ol dl table form main header footer nav aside figure")
 _BLOCK_SECTIONS = _DENSITY_TAGS | _word_set("aside footer header figure")
@@ -331,7 +332,7 @@ def _parse(html: str) -> Element | None:
     # template would otherwise cut the page off after the 256th one. The plain etree parser
     # rather than lxml.html's, whose element-class lookup costs a third of the run time on
     # large pages for helpers we do not use.
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, no_network=True)
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, no_network=True, collect_ids=False)
     return etree.fromstring(html, parser=parser)
 
 
@@ -970,7 +971,12 @@ def _first_text(element: Element) -> str:
 
 
 def _is_boilerplate_heading(text: str) -> bool:
-    key = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
+    folded = unicodedata.normalize("NFKC", text).lower()
+    # The key of a prefix is a prefix of the key: when the first characters already give more than 40,
+    # the rest of a paragraph (the first text of most blocks) is not read.
+    if len(folded) > _HEADING_PREFIX and len(_NOT_ALNUM.sub("", folded[:_HEADING_PREFIX])) > 40:
+        return False
+    key = _NOT_ALNUM.sub("", folded)
     if len(key) > 40:
         return False
     key = _COUNT.sub("", key)

@@ -30,7 +30,11 @@ _SPACES = re.compile(r"[^\S\n]+")
 # What ``_clean_line`` would change (an invisible or control character, whitespace other than a
 # space and "\n", a run of spaces) or ``splitlines`` split on besides "\n" (all of them whitespace
 # or controls): a text without any is cleaned by splitting on "\n" and stripping spaces.
-_UNCLEAN = re.compile("[\u00ad\u180e\u200b\u2060\ufeff\x00-\x08\x0b-\x1f\x7f-\x9f]|[^\\S\n ]|  ")
+# The whitespace other than " " and "\n" (``[^\S\n ]``), listed: re's ``\s`` and ``str.isspace`` are the
+# same set, and none of it lies above U+3000. One character class (no alternative) lets the search skip
+# to its candidates in C; the alternation it replaces tried a match at every space of the text.
+_OTHER_SPACES = "".join(char for char in map(chr, range(0x3001)) if char.isspace() and char not in "\n ")
+_UNCLEAN_CHAR = re.compile("[\u00ad\u180e\u200b\u2060\ufeff\x00-\x08\x0b-\x1f\x7f-\x9f" + _OTHER_SPACES + "]")
 # A long text is substituted piece by piece (``_in_pieces``): a regex substitution holds one string
 # per match and per gap until it joins them, about 60 MB for a 5 MB paragraph of words.
 PIECE_CHARS = 1 << 16
@@ -77,7 +81,7 @@ def nfkc(text: str) -> str:
 def normalize_text(text: str) -> str:
     """NFKC, one kind of newline, each line stripped, runs of spaces collapsed, empty lines dropped."""
     text = nfkc(text)
-    if not _UNCLEAN.search(text):
+    if "  " not in text and not _UNCLEAN_CHAR.search(text):
         # Nothing for ``_clean_line`` to change and no line break but "\n" (the common case): one scan.
         return "\n".join(stripped for line in text.split("\n") if (stripped := line.strip(" ")))
     # splitlines() also splits on U+2028/U+2029/VT/FF/NEL, which editors paste as line breaks.
@@ -99,6 +103,8 @@ def is_wide(char: str) -> bool:
 
 
 _WHITESPACE_RUN = re.compile(r"\s+")
+_OTHER_RUN = re.compile(r"\s{2,}|[^\S ]")  # the whitespace runs other than a single space: whole, greedy
+_OTHER_SPACE = re.compile(r"[^\S ]")
 
 
 def collapse_whitespace(text: str) -> str:
@@ -113,7 +119,11 @@ def collapse_whitespace(text: str) -> str:
 
 def _collapse_runs(text: str) -> str:
     if "\n" not in text and "\r" not in text:
-        return _WHITESPACE_RUN.sub(" ", text)  # every run becomes one space: no callback per run
+        # Every run becomes one space, no callback per run; a run that is one space already is left
+        # alone (not matched), so a line of words is not cut and joined again at each of its spaces.
+        if "  " not in text and not _OTHER_SPACE.search(text):
+            return text  # spaces one at a time only (most inline text): found by a scan, not a match each
+        return _OTHER_RUN.sub(" ", text)
 
     def replace(match: re.Match[str]) -> str:
         run = match.group()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,8 +37,6 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import delete, exists, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from watcher.models import (
@@ -114,9 +113,11 @@ def store_terms(session: Session, texts: dict[int, str]) -> None:
     the rows by itself). The table is contentless: a passage's entry is never removed, nor need be,
     since passages are immutable and never deleted by the application (``clear_terms`` for tests)."""
     if texts and session.connection().dialect.name == "sqlite":
-        session.execute(
-            sa.text(f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (:id, :terms)"),
-            [{"id": pid, "terms": term_document(line)} for pid, line in texts.items()],
+        # The driver's executemany of plain tuples: a Core statement would build and process a
+        # parameter dictionary per passage in Python, about as costly as the term document itself.
+        session.connection().exec_driver_sql(
+            f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
+            [(pid, term_document(line)) for pid, line in texts.items()],
         )
 
 
@@ -201,7 +202,6 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
     same key."""
     ids: dict[str, int] = {}
     probe = {line: passage_key(line) for line in lines}
-    dialect_insert = postgresql_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
     while probe:
         stored: dict[int, tuple[int, str]] = {}
         for keys in _chunks(sorted(set(probe.values()))):
@@ -221,22 +221,26 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
             else:
                 probe[line] = next_key(key)
         for keys in _chunks(list(free)):
-            inserted: dict[int, int] = dict(
-                session.connection()
-                .execute(
-                    dialect_insert(PASSAGES)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(PASSAGES.c.key, PASSAGES.c.id),
-                    [{"key": key, "text": free[key]} for key in keys],
-                )
-                .all()
-            )
+            inserted = _insert_passages(session, [(key, free[key]) for key in keys])
             store_terms(session, {pid: free[key] for key, pid in inserted.items()})
             for key, pid in inserted.items():
                 ids[free[key]] = pid
                 del probe[free[key]]
         # Left: lines whose key another writer or line took meanwhile; the next round reads it.
     return ids
+
+
+def _insert_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, int]:
+    """Insert passages (key, text) by one multi-row statement through the driver, those whose key is
+    taken left out; the ids of those inserted, by key. What SQLAlchemy's executemany with RETURNING
+    sends too (one INSERT ... VALUES of all the rows, in their order, so they are numbered alike),
+    without its parameter dictionary and rendering in Python per passage."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    values = ", ".join([f"({mark}, {mark})"] * len(rows))
+    statement = f"INSERT INTO passages (key, text) VALUES {values} ON CONFLICT (key) DO NOTHING RETURNING key, id"
+    result = connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(rows)))
+    return dict(result.all())
 
 
 def source_chain(session: Session, source_id: int) -> list[tuple[int, datetime, int, str]]:
@@ -305,7 +309,7 @@ def index_new_versions(
     if not written:
         return
     open_ids = _open_passages(session, sorted(states))
-    opened: list[tuple[int, Interval]] = []  # (source id, interval): the part's new intervals, in capture order
+    opened: list[tuple[dict[str, Any], list[str]]] = []  # per version, its new intervals' lines, in capture order
     gone: list[dict[str, Any]] = []  # per open interval whose passage the version lacks
     kept: list[dict[str, Any]] = []  # per source with open intervals left: all of them extend
     for version, _profile in written:
@@ -316,11 +320,7 @@ def index_new_versions(
         gone += [{**at, "b_passage": pid} for line, pid in open_.items() if line not in present]
         if any(line in present for line in open_):
             kept.append(at)
-        opened += [
-            (version.source_id, Interval(line, snapshot.id, snapshot.fetched_at, snapshot.id, snapshot.fetched_at))
-            for line in lines
-            if line not in open_
-        ]
+        opened.append((at, [line for line in lines if line not in open_] if open_ else lines))
     connection = session.connection()
     is_open = OCCURRENCES.c.source_id == sa.bindparam("b_source"), OCCURRENCES.c.gone_at.is_(None)
     at_type = OCCURRENCES.c.last_seen.type
@@ -342,10 +342,32 @@ def index_new_versions(
             ),
             kept,
         )
-    ids = passage_ids(session, dict.fromkeys(interval.line for _source, interval in opened))
-    if opened:
-        connection.execute(insert(OCCURRENCES), [i.row(ids[i.line], source_id) for source_id, i in opened])
+    ids = passage_ids(session, dict.fromkeys(line for _at, lines in opened for line in lines))
+    new = [{**at, "b_passages": json.dumps([ids[line] for line in lines])} for at, lines in opened if lines]
+    if new:
+        connection.execute(_opened_statement(connection.dialect.name), new)
     _write_steps_and_states(session, written, states)
+
+
+def _opened_statement(dialect: str) -> sa.TextClause:
+    """The INSERT of one version's new intervals (first and last seen in it, one version, not gone), its
+    passages given as one JSON array in the version's order: one parameter set a page, where one a
+    passage cost a dictionary built and processed in Python per interval, for values all the same but
+    the passage."""
+    if dialect == "postgresql":
+        passages = (
+            "SELECT CAST(p.value AS INTEGER), :b_source, :b_snapshot, :b_at, :b_snapshot, :b_at, 1"
+            " FROM json_array_elements_text(CAST(:b_passages AS JSON)) WITH ORDINALITY AS p(value, n) ORDER BY p.n"
+        )
+    else:
+        passages = (
+            "SELECT value, :b_source, :b_snapshot, :b_at, :b_snapshot, :b_at, 1"
+            " FROM json_each(:b_passages) ORDER BY key"
+        )
+    return sa.text(
+        "INSERT INTO passage_occurrences (passage_id, source_id, first_snapshot_id, first_seen, last_snapshot_id,"
+        f" last_seen, versions) {passages}"
+    ).bindparams(sa.bindparam("b_at", type_=OCCURRENCES.c.first_seen.type))
 
 
 def _appending(session: Session, versions: Sequence[TextVersion]) -> dict[int, PassageIndexState]:
