@@ -18,7 +18,7 @@ from watcher.db import Store
 from watcher.demo.site import VersionedSite
 from watcher.models import Check, Snapshot, TextVersion
 from watcher.pipeline import run
-from watcher.pipeline.record import CheckResult
+from watcher.pipeline.record import RECORD_FAILED, CheckResult
 from watcher.sources import SourceSpec, add_sources
 
 PAGES = 6
@@ -119,7 +119,7 @@ def test_a_page_that_cannot_be_recorded_is_a_failed_check(
         checks = list(session.scalars(select(Check)))
         assert len(checks) == PAGES  # one each: the bad page's failed check, nothing twice
         (failed,) = [c for c in checks if c.source_id == bad]
-        assert failed.error_kind == run.RECORD_FAILED
+        assert failed.error_kind == RECORD_FAILED
         assert session.scalar(select(func.count()).select_from(Snapshot).where(Snapshot.source_id == bad)) == 0
 
 

@@ -13,18 +13,22 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import POSTGRES_ADMIN_URL, _admin_connect
 from history_factory import URL_B, build_history
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from watcher import warc
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Alert, Check, Snapshot, Source, TextVersion
+from watcher.pipeline.record import RECORD_FAILED
 from watcher.warc import sha256_base32
 
 REPO = Path(__file__).resolve().parent.parent
@@ -282,3 +286,33 @@ def test_malformed_archives(run_cli, tmp_path: Path) -> None:  # type: ignore[no
     cut = tmp_path / "cut.warc"
     cut.write_bytes(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Length: 500\r\n\r\nHTTP/1.1 200 OK\r\n")
     assert run_cli("import-warc", str(cut)).code == 2
+
+
+def test_a_record_that_cannot_be_recorded_does_not_end_the_import(
+    store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met on one archived page (here the claim analysis raising on it) makes that record a failed
+    check carrying the error, and the import goes on; importing the file again retries it."""
+    archive = tmp_path / "three.warc"
+    with archive.open("wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        _response(writer, "https://old.example/tms", "2025-01-01T00:00:00Z", "200 OK", PAGE.encode(), "text/html")
+        _response(writer, "https://old.example/tms", "2025-06-01T00:00:00Z", "200 OK", PAGE_2.encode(), "text/html")
+        _response(writer, "https://old.example/other", "2025-07-01T00:00:00Z", "200 OK", PAGE.encode(), "text/html")
+    real = warc.analyse_new_version
+
+    def failing(session: Session, version: TextVersion, previous: TextVersion | None) -> Any:
+        if "proven" in version.text:
+            raise ValueError("max() arg is an empty sequence")
+        return real(session, version, previous)
+
+    monkeypatch.setattr(warc, "analyse_new_version", failing)
+    report = warc.import_warc(store, archive, settings=settings)
+    assert report.outcomes == {"changed": 2, "error": 1} and report.snapshots == 2
+    with store.session() as session:
+        (failed,) = session.scalars(select(Check).where(Check.error_kind == RECORD_FAILED))
+        assert failed.error == "recording failed: ValueError: max() arg is an empty sequence"
+        assert failed.checked_at.date().isoformat() == "2025-06-01"
+    monkeypatch.setattr(warc, "analyse_new_version", real)
+    again = warc.import_warc(store, archive, settings=settings)
+    assert again.outcomes == {"changed": 1} and again.already_imported == 2

@@ -55,7 +55,7 @@ from watcher.errors import InputError
 from watcher.links import normalize_url
 from watcher.models import Check, Requisite, Snapshot, Source, raw_bytes
 from watcher.pipeline.analyse import analyse_new_version
-from watcher.pipeline.record import CheckResult, record_capture
+from watcher.pipeline.record import CheckResult, record_capture, unrecordable
 from watcher.sources import SourceSpec, add_sources
 
 log = logging.getLogger(__name__)
@@ -523,9 +523,15 @@ def captures_in_order(
 
 def record_external(store: Store, capture: Capture, *, settings: Settings, tally: Tally) -> CheckResult:
     """Record a capture from outside the crawl (a WARC record, a web archive's capture) exactly as a
-    live one, with the claim analysis, in its own transaction; counted in ``tally``."""
-    with store.session() as session:
-        result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+    live one, with the claim analysis, in its own transaction; counted in ``tally``. A capture whose
+    recording raises (a bug met on one page) is recorded as a failed check instead (``unrecordable``),
+    so that one record does not end the import; importing the file again retries it."""
+    try:
+        with store.session() as session:
+            result = record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+    except Exception as error:
+        with store.session() as session:
+            result = record_capture(session, unrecordable(capture, error), settings=settings)
     tally.checks += 1
     tally.outcomes[result.outcome] = tally.outcomes.get(result.outcome, 0) + 1
     if result.snapshot_id is not None:

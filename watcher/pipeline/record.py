@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import Any, cast
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Select, Table, bindparam, exists, func, insert, inspect, select
 from sqlalchemy.orm import Session, aliased, contains_eager
 
-from watcher.capture import Capture, sha256_hex
+from watcher.capture import Capture, FetchTarget, one_line, sha256_hex
 from watcher.changes import diff_texts
 from watcher.config import Settings
 from watcher.errors import InputError
@@ -48,6 +48,8 @@ from watcher.shell import shell_hint
 from watcher.sources import discovery_info, extraction_selectors, source_extractor_version
 
 log = logging.getLogger(__name__)
+# The error kind of a check whose capture could not be recorded (``unrecordable``).
+RECORD_FAILED = "record_failed"
 
 # Outcomes of a check (the vocabulary of DESIGN.md §2).
 CHANGED, UNCHANGED, NOT_MODIFIED, ERROR, BLOCKED = "changed", "unchanged", "not_modified", "error", "blocked"
@@ -203,6 +205,19 @@ def assess_site_document(capture: Capture, *, max_bytes: int) -> tuple[Extracted
     except DocumentError as error:
         return None, Verdict(ok=False, outcome="error", kind=error.kind, reason=str(error))
     return Extracted(title=document.kind, text=document.text(), language=None), Verdict(ok=True)
+
+
+def unrecordable(capture: Capture, error: Exception) -> Capture:
+    """The failed capture to record in place of ``capture``, whose recording raised ``error`` (a bug met
+    on one page): a check of the same source and time, error kind ``record_failed``, carrying the error
+    in one line. No snapshot is kept, so the page is fetched (or imported) in full again next time."""
+    reason = f"recording failed: {type(error).__name__}: {one_line(str(error))[:300]}"
+    log.error("%s: %s; recorded as a failed check", capture.requested_url, reason)
+    log.debug("the recording's traceback", exc_info=error)
+    failed = Capture.failed(
+        FetchTarget(source_id=capture.source_id, url=capture.requested_url), kind=RECORD_FAILED, error=reason
+    )
+    return replace(failed, fetched_at=capture.fetched_at, archive_url=capture.archive_url)
 
 
 def record_capture(

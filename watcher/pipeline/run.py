@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import replace
 from functools import partial
 
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from watcher.db import Store
 from watcher.models import Source
 from watcher.pipeline.analyse import analyse_new_versions
 from watcher.pipeline.discover import discover_after
-from watcher.pipeline.record import CheckResult, VersionHook, VersionsHook, record_captures
+from watcher.pipeline.record import CheckResult, VersionHook, VersionsHook, record_captures, unrecordable
 from watcher.pipeline.requisites import fetch_requisites_after
 from watcher.sources import MAX_DEPTH_LIMIT
 
@@ -38,9 +37,6 @@ LOAD_CHUNK = 500  # sources read per session when making the fetch targets
 # (50 sources by default), so that a claimed batch fetched without a pause is one transaction: each
 # transaction costs its sources' load, checks INSERT, next due times and commit, whatever its size.
 BATCH_CAPTURES = 64
-# The error kind of a check whose capture could not be recorded (a bug on one page): it is kept as a
-# failed check, with the error, and the page is fetched in full again at its next check.
-RECORD_FAILED = "record_failed"
 BATCH_PAUSE_SECONDS = 0.2
 BATCH_SECONDS = 2.0
 
@@ -269,12 +265,6 @@ def _record_batch(
             with store.session() as session:
                 (result,) = some(session, [capture])
         except Exception as error:
-            reason = f"recording failed: {type(error).__name__}: {one_line(str(error))[:300]}"
-            log.error("%s: %s; recorded as a failed check", capture.requested_url, reason)
-            log.debug("the recording's traceback", exc_info=True)
-            failed = Capture.failed(
-                FetchTarget(source_id=capture.source_id, url=capture.requested_url), kind=RECORD_FAILED, error=reason
-            )
             with store.session() as session:
-                (result,) = some(session, [replace(failed, fetched_at=capture.fetched_at)])
+                (result,) = some(session, [unrecordable(capture, error)])
         yield result
