@@ -73,7 +73,7 @@ def test_claims_order_lease_release_and_jitter(store: Store) -> None:
     assert [c.source_id for c in claims] == [ids["new"], ids["later"]]
     assert [c.previous_due for c in claims] == [None, due["later"]]
     # Each claim carries its source's fetch target (the claim's UPDATE returns it: not read again).
-    assert [(c.target.source_id, c.target.url) for c in claims if c.target is not None] == [
+    assert [(c.target.source_id, c.target.url) for c in claims] == [
         (ids["new"], "https://c.example/new"),
         (ids["later"], "https://c.example/later"),
     ]

@@ -78,7 +78,7 @@ class Capture:
     ``too_large`` (over WATCHER_MAX_BODY_BYTES), ``too_many_redirects``, ``tls``, ``render_timeout``
     and ``render_failed`` (the headless browser hung, crashed or failed), ``crawl_failed`` (the crawl
     process died or stalled), ``record_failed`` (the fetch arrived but could not be recorded: the error of
-    a bug, kept on the check; ``watcher.pipeline.run``), ``other``.
+    a bug, kept on the check; ``watcher.pipeline.record.unrecordable``), ``other``.
     An HTTP error status is not an error_kind: it arrives as a response with its status and body.
     ``archive_url`` is set on a capture backfilled from a web archive (the archive's capture URL):
     ``fetched_at`` is then the archive's capture time, not the time watcher fetched it.

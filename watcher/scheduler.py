@@ -66,7 +66,7 @@ from watcher.db import Store
 from watcher.models import Alert, Source, utcnow
 from watcher.notify import outbox
 from watcher.pipeline.record import CheckResult, held_sources
-from watcher.pipeline.run import check_with_discovery
+from watcher.pipeline.run import TARGET_COLUMNS, check_with_discovery, fetch_target
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Claim:
     source_id: int
     previous_due: datetime | None
     # What the crawl needs of the source, returned by the claim's UPDATE: the batch is not read again.
-    target: FetchTarget | None = None
+    target: FetchTarget
 
 
 def jittered(seconds: float, jitter: float, rng: random.Random) -> timedelta:
@@ -115,30 +115,15 @@ def claim_due(
             update(Source)
             .where(Source.id.in_(ids), or_(Source.next_due_at.is_(None), Source.next_due_at <= now))
             .values(next_due_at=now + lease)
-            .returning(Source.id, Source.url, Source.etag, Source.last_modified, Source.render, Source.screenshot)
+            .returning(*TARGET_COLUMNS)
             .execution_options(synchronize_session=False)
         )
-        for source_id, url, etag, last_modified, render, screenshot in returned:
-            claimed[source_id] = FetchTarget(
-                source_id=source_id,
-                url=url,
-                etag=etag,
-                last_modified=last_modified,
-                render=render,
-                screenshot=screenshot,
-            )
+        claimed.update((row[0], fetch_target(row)) for row in returned)
     return [
         Claim(source_id, previous, claimed[source_id])
         for source_id, previous, _interval in rows
         if source_id in claimed
     ]
-
-
-def claimed_targets(claims: Sequence[Claim]) -> list[FetchTarget] | None:
-    """The claimed sources' fetch targets, in order, when every claim carries its own (else None: they
-    are read)."""
-    targets = [claim.target for claim in claims if claim.target is not None]
-    return targets if len(targets) == len(claims) else None
 
 
 SOURCES = cast(Table, Source.__table__)
@@ -358,7 +343,7 @@ class Service:
                     should_stop=self.stop_requested.is_set,
                     crawler=self.crawler,
                     on_batch=on_batch,
-                    targets=claimed_targets(claims),
+                    targets=[claim.target for claim in claims],
                 ):
                     report.outcomes[result.outcome] += 1
             finally:

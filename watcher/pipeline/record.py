@@ -409,15 +409,16 @@ def _record_part(
     if not captures:
         return []
     # Only a capture with a body to compare looks for a previous version: a part of 304s asks nothing.
-    compared = (c.source_id for c in captures if c.error_kind is not None or c.status != 304)
-    part = _Part(fresh=fresh_sources(session, compared), bodies={}, versions=[], sources=held_sources(session))
+    compared = [c for c in captures if c.error_kind is not None or c.status != 304]
+    part = _Part(
+        fresh=fresh_sources(session, (c.source_id for c in compared)),
+        bodies={},
+        versions=[],
+        sources=held_sources(session),
+    )
     # Their previous versions, in one query: an archived capture is compared with the version before
     # its own time (looked up alone, in ``_record``), and a fresh source has none.
-    current = {
-        c.source_id
-        for c in captures
-        if (c.error_kind is not None or c.status != 304) and c.archive_url is None and c.source_id not in part.fresh
-    }
+    current = {c.source_id for c in compared if c.archive_url is None and c.source_id not in part.fresh}
     if current:
         with session.no_autoflush:
             sources = (part.sources.get(i) or session.get(Source, i) for i in sorted(current))

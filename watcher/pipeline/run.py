@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from functools import partial
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -88,22 +89,29 @@ def check_with_discovery(
         pending = discover_after(store, follow_ups, settings=settings, robots=robots, should_stop=should_stop)
 
 
+# The columns a fetch target is made of, in ``fetch_target``'s order (read here, returned by the
+# scheduler's claims).
+TARGET_COLUMNS = (Source.id, Source.url, Source.etag, Source.last_modified, Source.render, Source.screenshot)
+
+
+def fetch_target(row: Sequence[Any]) -> FetchTarget:
+    """The fetch target of a row of ``TARGET_COLUMNS``."""
+    source_id, url, etag, last_modified, render, screenshot = row
+    return FetchTarget(
+        source_id=source_id, url=url, etag=etag, last_modified=last_modified, render=render, screenshot=screenshot
+    )
+
+
 def _load_targets(store: Store, source_ids: Sequence[int]) -> list[FetchTarget]:
     """The fetch targets of the sources, in their order, read ``LOAD_CHUNK`` at a time by one query of
     the columns they need: no ORM row is made, nor an identity map of every source kept (a check of
     thousands of sources would hold them all)."""
     targets: list[FetchTarget] = []
-    columns = (Source.id, Source.url, Source.etag, Source.last_modified, Source.render, Source.screenshot)
     for start in range(0, len(source_ids), LOAD_CHUNK):
         chunk = source_ids[start : start + LOAD_CHUNK]
         with store.session() as session:
-            rows = {row[0]: row for row in session.execute(select(*columns).where(Source.id.in_(chunk)))}
-        targets += [
-            FetchTarget(
-                source_id=i, url=url, etag=etag, last_modified=last_modified, render=render, screenshot=screenshot
-            )
-            for i, url, etag, last_modified, render, screenshot in (rows[i] for i in chunk if i in rows)
-        ]
+            rows = {row[0]: row for row in session.execute(select(*TARGET_COLUMNS).where(Source.id.in_(chunk)))}
+        targets += [fetch_target(rows[i]) for i in chunk if i in rows]
     return targets
 
 
