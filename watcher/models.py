@@ -11,7 +11,7 @@ import hashlib
 import json
 import sys
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 
@@ -655,39 +655,80 @@ class HostTurn(Base):
     busy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class Passage(Base):
-    """One distinct line (paragraph, heading, list item) of extracted text, stored once whatever the
-    number of versions and pages that show it; found by ``key``, the first 8 bytes of the SHA-256 of its
-    text as a signed integer, or the next free one if another line holds it (watcher.pipeline.passages)."""
+BLOCK_SLOTS = 256  # passages per block at most: a passage's id is its block's id * BLOCK_SLOTS + its slot
+BLOCK_LEVEL = 9  # zstd level of a block's text (SQLite): written once, read by searches of it
 
-    __tablename__ = "passages"
-    # Searches read the passages' one- and two-character terms as posting lists, invisible to the
-    # metadata: a GIN expression index over them on PostgreSQL, a contentless FTS5 table on SQLite
-    # (migrations 0016 and 0017, watcher.search_index).
+
+def encode_block(lines: list[str], dialect_name: str) -> bytes | str:
+    """How a block's passages are stored: their lines joined by line breaks (a passage never holds
+    one), as text on PostgreSQL (TOAST compresses it), zstd-compressed UTF-8 on SQLite."""
+    joined = "\n".join(lines)
+    if dialect_name == "postgresql":
+        return joined
+    return zstd.compress(joined.encode("utf-8"), level=BLOCK_LEVEL)
+
+
+def decode_block(value: bytes | str) -> list[str]:
+    """A stored block's passages (``encode_block``), slot by slot."""
+    joined = value if isinstance(value, str) else zstd.decompress(value).decode("utf-8")
+    return joined.split("\n")
+
+
+class BlockText(TypeDecorator[str]):
+    """A block's text as ``encode_block`` stores it: text on PostgreSQL, compressed bytes on SQLite.
+    Reads give the joined text (``decode_block`` splits it)."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(LargeBinary() if dialect.name == "sqlite" else Text())
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else encode_block(value.split("\n"), dialect.name)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else "\n".join(decode_block(value))
+
+
+class PassageBlock(Base):
+    """Distinct lines (paragraphs, headings, list items) of extracted text, stored once whatever the
+    number of versions and pages that show them, up to ``BLOCK_SLOTS`` together: the new lines of one
+    write, in order. Passage ``id`` is ``block id * BLOCK_SLOTS + slot``. Searches look the block up by
+    its one- and two-character terms (posting lists per block, invisible to the metadata: a GIN
+    expression index over ``watcher_short_terms(text)`` on PostgreSQL, a contentless FTS5 table on
+    SQLite; migration 0020, watcher.search_index) and then find the lines holding the term in its text."""
+
+    __tablename__ = "passage_blocks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[int] = mapped_column(BigInteger, unique=True)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(BlockText())
 
 
-class PassageOccurrence(Base):
-    """An interval of a source's consecutive versions that contain a passage: first and last snapshot
-    showing it, how many versions, and the snapshot that dropped it (NULL: still there). A passage that
-    goes and comes back (A → B → A) has one interval per stretch, so (passage, source, first snapshot)
-    names it: its primary key, which covers the search's candidate query (matching passages → pages, by
-    first appearance): SQLite keeps the rows in that order (WITHOUT ROWID), PostgreSQL's key index
-    includes the two dates."""
+class Passage(Base):
+    """Where a distinct line is stored: ``key``, the first 8 bytes of the SHA-256 of its text as a signed
+    integer, or the next free one if another line holds it (watcher.pipeline.passages), and its ``id``
+    (block and slot). Only the write path reads it, to find a line already stored."""
 
-    __tablename__ = "passage_occurrences"
-    __table_args__ = (
-        PrimaryKeyConstraint(
-            "passage_id", "source_id", "first_snapshot_id", postgresql_include=["first_seen", "last_seen"]
-        ),
-        Index("ix_passage_occurrences_source_gone", "source_id", "gone_at"),
-        {"sqlite_with_rowid": False},
-    )
+    __tablename__ = "passages"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"))
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger)
+
+
+class PassageRun(Base):
+    """Passages that one source showed over the same consecutive versions: first and last snapshot
+    showing them, how many versions, and the snapshot that dropped them (NULL: still there). Every line
+    of a page's first version is in one run; a version that drops some of a run's lines splits them off
+    into a closed run; its new lines start a run of their own. So each (passage, source, stretch of
+    versions) interval is one membership (``RunPassage``) of a run, and a run's dates are stored once for
+    all its lines. ``passages`` holds its passage ids (``pack_ids``) for the write path."""
+
+    __tablename__ = "passage_runs"
+    __table_args__ = (Index("ix_passage_runs_source_gone", "source_id", "gone_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     first_snapshot_id: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(CompactUTCDateTime())
@@ -696,6 +737,48 @@ class PassageOccurrence(Base):
     versions: Mapped[int] = mapped_column(Integer)
     gone_snapshot_id: Mapped[int | None] = mapped_column(Integer)
     gone_at: Mapped[datetime | None] = mapped_column(CompactUTCDateTime())
+    passages: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RunPassage(Base):
+    """A passage's membership of a run, by passage first: what searches read from the passages they
+    match to the runs (and so the sources and dates) showing them. No foreign key on ``run_id``: the
+    primary key cannot serve its checks (the write path removes a run's memberships itself)."""
+
+    __tablename__ = "run_passages"
+    __table_args__ = (PrimaryKeyConstraint("passage_id", "run_id"), {"sqlite_with_rowid": False})
+
+    passage_id: Mapped[int] = mapped_column(BigInteger, autoincrement=False)
+    run_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+
+
+def pack_ids(ids: Iterable[int]) -> bytes:
+    """Distinct non-negative integers as bytes: sorted, each the difference from the one before as a
+    LEB128 varint (a run's passage ids: one or two bytes each)."""
+    out = bytearray()
+    previous = 0
+    for value in sorted(ids):
+        delta, previous = value - previous, value
+        while delta >= 0x80:
+            out.append((delta & 0x7F) | 0x80)
+            delta >>= 7
+        out.append(delta)
+    return bytes(out)
+
+
+def unpack_ids(data: bytes) -> list[int]:
+    """``pack_ids``' integers, in ascending order."""
+    ids: list[int] = []
+    value = shift = previous = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        previous += value
+        ids.append(previous)
+        value = shift = 0
+    return ids
 
 
 class PassageIndexState(Base):

@@ -8,7 +8,10 @@ lists: on PostgreSQL a GIN expression index (``ix_passages_terms``) over an immu
 passage id), filled by the write path. Migration 0017 dropped the trigram index: the term posting lists
 serve every search (three characters and more: the passages holding all the term's pairs, then a
 substring check on their text), and made the GIN write its entries directly (``fastupdate = off``; its
-pending list otherwise stays allocated, three times the index). Neither posting list is declared in
+pending list otherwise stays allocated, three times the index). Migration 0020 stores the passages in
+blocks (``passage_blocks``) and keeps the posting lists per block instead of per passage: on PostgreSQL
+the GIN ``ix_passage_blocks_terms`` over ``watcher_short_terms(passage_blocks.text)``, on SQLite the
+contentless FTS5 table ``passage_block_terms_fts`` (rowid = block id). Neither posting list is declared in
 the metadata (an expression index is not compared by autogenerate). ``include_object_for`` is the
 Alembic ``include_object`` hook used by ``alembic/env.py`` and the migration tests, so that
 autogenerate neither drops the FTS5 tables nor the undeclared GIN — and still compares everything else.
@@ -30,9 +33,11 @@ FTS_TABLE = "passages_fts"  # SQLite: 0014's trigram table over passages (droppe
 TERMS_TABLE = "passage_terms_fts"  # SQLite: the passages' one- and two-character terms (migration 0016)
 TERMS_INDEX = "ix_passages_terms"  # PostgreSQL: GIN over TERMS_FUNCTION(passages.text) (migration 0016)
 TERMS_FUNCTION = "watcher_short_terms"  # PostgreSQL: a text's lower-cased 1- and 2-character terms
-FTS_TABLES = (FTS_TABLE, TERMS_TABLE, "text_versions_fts")
+FTS_TABLES = (FTS_TABLE, TERMS_TABLE, "text_versions_fts", "passage_block_terms_fts")
 TOKEN_PREFIX = "t"  # SQLite: a term's token is this and its UTF-8 in hex (term_token)
 OCCURRENCES_INDEX = "ix_passage_occurrences_passage_source"  # 0014's covering index (0017: the primary key)
+BLOCK_TERMS_TABLE = "passage_block_terms_fts"  # SQLite: the passage blocks' short terms (migration 0020)
+BLOCK_TERMS_INDEX = "ix_passage_blocks_terms"  # PostgreSQL: GIN over TERMS_FUNCTION(passage_blocks.text) (0020)
 
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
@@ -42,7 +47,7 @@ def include_object_for(dialect_name: str) -> IncludeObject:
     def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and name is not None and name.startswith(FTS_TABLES):
             return False  # the FTS5 virtual table and its shadow tables (SQLite)
-        return not (type_ == "index" and name == TERMS_INDEX)  # PostgreSQL's expression index, undeclared
+        return not (type_ == "index" and name in (TERMS_INDEX, BLOCK_TERMS_INDEX))  # PostgreSQL's, undeclared
 
     return include_object
 

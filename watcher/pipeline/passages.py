@@ -1,34 +1,43 @@
 """The distinct-passage index (the write path's last step): each distinct line of extracted text —
 a paragraph, heading, list item or table row, as the extractor writes them one a line — is stored
-once (``passages``, found by a 64-bit key from its SHA-256: ``passage_ids``), with its one- and
-two-character terms as posting lists (PostgreSQL: a GIN expression index over
-``watcher_short_terms(text)``, stored nowhere else; SQLite: the contentless FTS5 table
-``passage_terms_fts``, one document per passage, rowid = passage id, whose tokens are its terms in hex —
-``term_token``), and per source the intervals of consecutive versions that contain it
-(``passage_occurrences``: first and last snapshot showing it, how many versions, the snapshot that
-dropped it).
+once, in a block of up to ``BLOCK_SLOTS`` lines (``passage_blocks``: the new lines of one write, zstd
+on SQLite, TOAST-compressed text on PostgreSQL), found by a 64-bit key from its SHA-256 (``passages``:
+key -> id, ``passage_ids``); a passage's id is its block's id * ``BLOCK_SLOTS`` + its slot. The blocks'
+one- and two-character terms are posting lists per block (PostgreSQL: a GIN expression index over
+``watcher_short_terms(text)``; SQLite: the contentless FTS5 table ``passage_block_terms_fts``, one
+document per block, rowid = block id, whose tokens are its terms in hex — ``term_token``): a search
+reads the blocks holding the term's terms and finds the lines holding the term in their text.
+
+Per source, the intervals of consecutive versions that contain each passage are kept as *runs*
+(``passage_runs``): the passages a source showed over the same versions, with first and last snapshot
+showing them, how many versions, and the snapshot that dropped them; ``run_passages`` lists each
+passage's runs, the way searches go from passages to pages. A page's first version is one run; a
+version that drops some lines of an open run splits them off into a closed run, and its new lines
+start one. The runs are the intervals grouped by their stretch of versions, whichever order the
+versions were indexed in (``chain_runs``).
 
 Lines rather than sentences: the extractor already cuts the text into lines, a search term never
 spans two lines (it cannot contain a line break), so a line is the largest unit that loses no match;
 sentences would need a splitter for Japanese and English and would lose matches across their ends.
+Blocks rather than one posting list a line: the new lines of a page and of the pages written with it
+share most of their terms and compress together (benchmarks/README.md, "Store size").
 
 A source's *chain* is its snapshots with text in capture order (fetched_at, then id), each read in its
 newest text version. ``index_new_versions`` runs for the new text versions of each part of a recorded
 batch (``record``): a first version of a source with nothing stored is a chain of one; a version
-appended at the end of the chain updates the open intervals (closing those whose passage is gone,
-extending those still there, opening new ones); both kinds are written together for the part.
-Anything else (an archived capture older than the stored history, a re-extraction) rebuilds that
-source's intervals from its chain. ``reindex`` rebuilds
-the sources whose recorded state (``passage_index_state``) is stale, a batch at a time: resumable and
-idempotent. Both produce the same rows (``chain_intervals``; the append is its step, ``advance``,
-in SQL; ``claim_steps.append_steps`` adds the new versions' indication steps).
+appended at the end of the chain updates the open runs (closing those whose passages are all gone,
+splitting off the passages gone, extending the others, opening a run for its new passages); both kinds
+are written together for the part. Anything else (an archived capture older than the stored history,
+a re-extraction) rebuilds that source's runs from its chain. ``reindex`` rebuilds the sources whose
+recorded state (``passage_index_state``) is stale, a batch at a time: resumable and idempotent. Both
+produce the same runs (``chain_runs``; the append is its step, ``advance``; ``claim_steps.append_steps``
+adds the new versions' indication steps).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,25 +45,35 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from watcher.models import (
+    BLOCK_SLOTS,
     ClaimProfileRecord,
     Passage,
+    PassageBlock,
     PassageIndexState,
-    PassageOccurrence,
+    PassageRun,
+    RunPassage,
     Snapshot,
     Source,
     TextVersion,
+    decode_block,
+    encode_block,
+    pack_ids,
+    unpack_ids,
 )
 from watcher.pipeline.claim_steps import CHUNK, STEPS, append_steps, rebuild_steps, steps_of
-from watcher.search_index import TERMS_TABLE, TOKEN_PREFIX
+from watcher.search_index import BLOCK_TERMS_TABLE, TOKEN_PREFIX
 
 # Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
 PASSAGES = cast(sa.Table, Passage.__table__)
-OCCURRENCES = cast(sa.Table, PassageOccurrence.__table__)
+BLOCKS = cast(sa.Table, PassageBlock.__table__)
+RUNS = cast(sa.Table, PassageRun.__table__)
+MEMBERS = cast(sa.Table, RunPassage.__table__)
 STATES = cast(sa.Table, PassageIndexState.__table__)
+BLOCK_CHARS = 1 << 14  # a block closes at this many characters of text (at least one line)
 
 
 def passage_lines(text: str) -> list[str]:
@@ -108,23 +127,23 @@ def term_document(line: str) -> str:
     return TOKEN_PREFIX + f" {TOKEN_PREFIX}".join(sorted(tokens)) if tokens else ""
 
 
-def store_terms(session: Session, texts: dict[int, str]) -> None:
-    """Add new passages (text by id) to SQLite's term table (PostgreSQL's expression index follows
-    the rows by itself). The table is contentless: a passage's entry is never removed, nor need be,
-    since passages are immutable and never deleted by the application (``clear_terms`` for tests)."""
-    if texts and session.connection().dialect.name == "sqlite":
+def store_terms(session: Session, blocks: dict[int, list[str]]) -> None:
+    """Add new blocks (their lines by block id) to SQLite's term table (PostgreSQL's expression index
+    follows the rows by itself). The table is contentless: a block's entry is never removed, nor need
+    be, since blocks are immutable and never deleted by the application (``clear_terms`` for tests)."""
+    if blocks and session.connection().dialect.name == "sqlite":
         # The driver's executemany of plain tuples: a Core statement would build and process a
-        # parameter dictionary per passage in Python, about as costly as the term document itself.
+        # parameter dictionary per block in Python. A line break is whitespace: no term spans two lines.
         session.connection().exec_driver_sql(
-            f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
-            [(pid, term_document(line)) for pid, line in texts.items()],
+            f"INSERT INTO {BLOCK_TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
+            [(block_id, term_document("\n".join(lines))) for block_id, lines in blocks.items()],
         )
 
 
 def clear_terms(session: Session) -> None:
-    """Empty SQLite's term table, before deleting every passage (it cannot follow single deletions)."""
+    """Empty SQLite's term table, before deleting every block (it cannot follow single deletions)."""
     if session.connection().dialect.name == "sqlite":
-        session.execute(sa.text(f"INSERT INTO {TERMS_TABLE}({TERMS_TABLE}) VALUES ('delete-all')"))
+        session.execute(sa.text(f"INSERT INTO {BLOCK_TERMS_TABLE}({BLOCK_TERMS_TABLE}) VALUES ('delete-all')"))
 
 
 @dataclass
@@ -187,60 +206,173 @@ def chain_intervals(chain: Iterable[tuple[int, datetime, str]]) -> tuple[list[In
     return intervals + list(open_.values()), seen
 
 
+RunKey = tuple[int, datetime, int, datetime, int, int | None, datetime | None]
+
+
+def interval_key(interval: Interval) -> RunKey:
+    """The stretch of versions of an interval: intervals with the same one are one run."""
+    return (
+        interval.first_snapshot_id,
+        interval.first_seen,
+        interval.last_snapshot_id,
+        interval.last_seen,
+        interval.versions,
+        interval.gone_snapshot_id,
+        interval.gone_at,
+    )
+
+
+def chain_runs(chain: Iterable[tuple[int, datetime, str]]) -> tuple[dict[RunKey, list[str]], set[str]]:
+    """The runs of a chain of versions (their lines by stretch of versions, in the order the intervals
+    come) and every distinct line of it."""
+    intervals, lines = chain_intervals(chain)
+    runs: dict[RunKey, list[str]] = {}
+    for interval in intervals:
+        runs.setdefault(interval_key(interval), []).append(interval.line)
+    return runs, lines
+
+
+def run_row(key: RunKey, source_id: int, passage_ids: Iterable[int]) -> dict[str, Any]:
+    first_snapshot_id, first_seen, last_snapshot_id, last_seen, versions, gone_snapshot_id, gone_at = key
+    return {
+        "source_id": source_id,
+        "first_snapshot_id": first_snapshot_id,
+        "first_seen": first_seen,
+        "last_snapshot_id": last_snapshot_id,
+        "last_seen": last_seen,
+        "versions": versions,
+        "gone_snapshot_id": gone_snapshot_id,
+        "gone_at": gone_at,
+        "passages": pack_ids(passage_ids),
+    }
+
+
 def _chunks(items: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
 
 
 def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
-    """The ids of these passages (by text), inserting those not stored yet with their terms.
+    """The ids of these passages (by text), storing those not stored yet in new blocks with their terms.
 
-    A line is looked up at its key (``passage_key``): the row there is the line's when its text is the
-    same; another line's (a collision) sends it to the next key; none, and it is inserted there. Two
-    writers storing the same new line at once (PostgreSQL) do not collide: the second one's insert does
-    nothing, and it reads the row the next round, as it does when two new lines of one call want the
-    same key."""
+    A line is looked up at its key (``passage_key``): the passage there is the line's when its text (in
+    its block) is the same; another line's (a collision) sends it to the next key; none, and it is
+    stored there. Two writers storing the same new line at once (PostgreSQL) do not collide: the second
+    one's key insert does nothing (its block keeps the line in a slot no key points to, which no search
+    answer can reach), and it reads the key the next round, as it does when two new lines of one call
+    want the same key."""
     ids: dict[str, int] = {}
+    blocks: dict[int, list[str]] = {}  # the blocks read, by id
     probe = {line: passage_key(line) for line in lines}
     while probe:
-        stored: dict[int, tuple[int, str]] = {}
+        stored: dict[int, int] = {}
         for keys in _chunks(sorted(set(probe.values()))):
-            stored.update(
-                (key, (pid, text))
-                for key, pid, text in session.execute(
-                    select(Passage.key, Passage.id, Passage.text).where(Passage.key.in_(keys))
-                )
-            )
-        free: dict[int, str] = {}  # key -> the one line inserted there this round
+            stored.update(session.execute(select(Passage.key, Passage.id).where(Passage.key.in_(keys))).tuples())
+        _read_blocks(session, {pid // BLOCK_SLOTS for pid in stored.values()}, blocks)
+        free: dict[int, str] = {}  # key -> the one line stored there this round
         for line, key in list(probe.items()):
-            if key not in stored:
+            pid = stored.get(key)
+            if pid is None:
                 free.setdefault(key, line)
-            elif stored[key][1] == line:
-                ids[line] = stored[key][0]
+            elif blocks[pid // BLOCK_SLOTS][pid % BLOCK_SLOTS] == line:
+                ids[line] = pid
                 del probe[line]
             else:
                 probe[line] = next_key(key)
-        for keys in _chunks(list(free)):
-            inserted = _insert_passages(session, [(key, free[key]) for key in keys])
-            store_terms(session, {pid: free[key] for key, pid in inserted.items()})
-            for key, pid in inserted.items():
+        if free:
+            for key, pid in _store_passages(session, list(free.items())).items():
                 ids[free[key]] = pid
                 del probe[free[key]]
         # Left: lines whose key another writer or line took meanwhile; the next round reads it.
     return ids
 
 
-def _insert_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, int]:
-    """Insert passages (key, text) by one multi-row statement through the driver, those whose key is
-    taken left out; the ids of those inserted, by key. What SQLAlchemy's executemany with RETURNING
-    sends too (one INSERT ... VALUES of all the rows, in their order, so they are numbered alike),
-    without its parameter dictionary and rendering in Python per passage."""
+def _read_blocks(session: Session, block_ids: Iterable[int], blocks: dict[int, list[str]]) -> None:
+    """Add the lines of these blocks (those not in ``blocks`` yet) to ``blocks``."""
+    for chunk in _chunks(sorted(set(block_ids).difference(blocks))):
+        for block_id, joined in session.connection().execute(
+            select(BLOCKS.c.id, BLOCKS.c.text).where(BLOCKS.c.id.in_(chunk))
+        ):
+            blocks[block_id] = decode_block(joined)
+
+
+def _new_blocks(lines: list[str]) -> Iterator[list[str]]:
+    """New lines cut into blocks: at most ``BLOCK_SLOTS`` lines, closed at ``BLOCK_CHARS`` characters."""
+    block: list[str] = []
+    size = 0
+    for line in lines:
+        if block and (len(block) == BLOCK_SLOTS or size + len(line) > BLOCK_CHARS):
+            yield block
+            block, size = [], 0
+        block.append(line)
+        size += len(line) + 1
+    if block:
+        yield block
+
+
+def _store_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, int]:
+    """Store new passages (key, line): their lines in new blocks (with their terms), then their keys,
+    by one multi-row statement through the driver, those whose key is taken left out; the ids of those
+    stored, by key."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    cut = list(_new_blocks([line for _key, line in rows]))
+    block_ids = _insert_blocks(session, [encode_block(block, dialect) for block in cut])
+    store_terms(session, dict(zip(block_ids, cut, strict=True)))
+    wanted: list[tuple[int, int]] = []
+    keys = iter(rows)
+    for block_id, block in zip(block_ids, cut, strict=True):
+        for slot in range(len(block)):
+            wanted.append((next(keys)[0], block_id * BLOCK_SLOTS + slot))
+    stored: dict[int, int] = {}
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        values = ", ".join([f"({mark}, {mark})"] * len(chunk))
+        statement = f"INSERT INTO passages (key, id) VALUES {values} ON CONFLICT (key) DO NOTHING RETURNING key, id"
+        stored.update(connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(chunk))).all())
+    return stored
+
+
+def _insert_blocks(session: Session, texts: list[bytes | str]) -> list[int]:
+    """Insert blocks (their stored text) by one multi-row statement; their ids, in order."""
+    if not texts:
+        return []
     connection = session.connection()
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    values = ", ".join([f"({mark}, {mark})"] * len(rows))
-    statement = f"INSERT INTO passages (key, text) VALUES {values} ON CONFLICT (key) DO NOTHING RETURNING key, id"
-    result = connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(rows)))
-    return dict(result.all())
+    values = ", ".join([f"({mark})"] * len(texts))
+    result = connection.exec_driver_sql(f"INSERT INTO passage_blocks (text) VALUES {values} RETURNING id", tuple(texts))
+    return sorted(result.scalars())
+
+
+def passage_texts(session: Session, passage_ids_: Iterable[int]) -> dict[int, str]:
+    """The text of these passages, by id (blocks read once each)."""
+    wanted = set(passage_ids_)
+    blocks: dict[int, list[str]] = {}
+    _read_blocks(session, {pid // BLOCK_SLOTS for pid in wanted}, blocks)
+    return {pid: blocks[pid // BLOCK_SLOTS][pid % BLOCK_SLOTS] for pid in wanted if pid // BLOCK_SLOTS in blocks}
+
+
+def source_intervals(session: Session, source_id: int) -> list[Interval]:
+    """A source's intervals (one per passage and stretch of versions, ``line`` its text), from its runs:
+    what ``chain_intervals`` of its chain gives, in no particular order."""
+    runs = session.execute(select(PassageRun).where(PassageRun.source_id == source_id)).scalars().all()
+    members = {run.id: unpack_ids(run.passages) for run in runs}
+    texts = passage_texts(session, itertools.chain.from_iterable(members.values()))
+    return [
+        Interval(
+            texts[pid],
+            run.first_snapshot_id,
+            run.first_seen,
+            run.last_snapshot_id,
+            run.last_seen,
+            run.versions,
+            run.gone_snapshot_id,
+            run.gone_at,
+        )
+        for run in runs
+        for pid in members[run.id]
+    ]
 
 
 def source_chain(session: Session, source_id: int) -> list[tuple[int, datetime, int, str]]:
@@ -259,13 +391,12 @@ def source_chain(session: Session, source_id: int) -> list[tuple[int, datetime, 
 
 
 def rebuild_source(session: Session, source_id: int) -> int:
-    """Replace a source's intervals with those of its whole chain; returns how many it has."""
+    """Replace a source's runs with those of its whole chain; returns how many intervals it has."""
     chain = source_chain(session, source_id)
-    session.execute(delete(PassageOccurrence).where(PassageOccurrence.source_id == source_id))
-    intervals, lines = chain_intervals((snapshot_id, at, text) for snapshot_id, at, _tv, text in chain)
+    _delete_runs(session, source_id)
+    runs, lines = chain_runs((snapshot_id, at, text) for snapshot_id, at, _tv, text in chain)
     ids = passage_ids(session, lines)
-    if intervals:
-        session.connection().execute(insert(OCCURRENCES), [i.row(ids[i.line], source_id) for i in intervals])
+    _insert_runs(session, [run_row(key, source_id, (ids[line] for line in run)) for key, run in runs.items()])
     state = session.get(PassageIndexState, source_id)
     profile_id = rebuild_steps(session, source_id)
     if not chain:
@@ -281,7 +412,43 @@ def rebuild_source(session: Session, source_id: int) -> int:
     state.last_snapshot_id, state.last_fetched_at, state.versions = last_snapshot, last_at, len(chain)
     state.last_profile_id = profile_id
     session.flush()
-    return len(intervals)
+    return sum(len(run) for run in runs.values())
+
+
+def _delete_runs(session: Session, source_id: int) -> None:
+    """Remove a source's runs and their memberships."""
+    connection = session.connection()
+    runs = connection.execute(select(RUNS.c.id, RUNS.c.passages).where(RUNS.c.source_id == source_id)).all()
+    members = [{"b_passage": pid, "b_run": run_id} for run_id, packed in runs for pid in unpack_ids(packed)]
+    if members:
+        connection.execute(
+            sa.delete(MEMBERS).where(
+                MEMBERS.c.passage_id == sa.bindparam("b_passage"), MEMBERS.c.run_id == sa.bindparam("b_run")
+            ),
+            members,
+        )
+    if runs:
+        connection.execute(sa.delete(RUNS).where(RUNS.c.source_id == source_id))
+
+
+def _insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert runs (``run_row``s) and their memberships."""
+    if not rows:
+        return
+    connection = session.connection()
+    run_ids = connection.execute(insert(RUNS).returning(RUNS.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(
+        f"INSERT INTO run_passages (passage_id, run_id) VALUES ({mark}, {mark})",
+        [(pid, run_id) for run_id, row in zip(run_ids, rows, strict=True) for pid in unpack_ids(row["passages"])],
+    )
+
+
+@dataclass
+class _OpenRun:
+    id: int
+    key: RunKey
+    passages: set[int]
 
 
 def index_new_versions(
@@ -291,14 +458,14 @@ def index_new_versions(
     order) with their claim profiles (flushed, or None), ``fresh`` the sources known to have nothing
     stored before them (no other text version, no index state, no indication step: the recording knows
     it). A fresh source's version is a chain of one; a version appended at the end of its source's
-    chain updates the open intervals (``advance``'s step, in SQL); any other (an archived capture older
-    than the stored history, a re-extraction, a page never indexed) rebuilds its source
-    (``rebuild_source``). The first and appended versions are written together, by a few statements
-    for the part rather than a few per page: one query for their index states, one for their open
-    intervals, their passages at once (``passage_ids``, in capture order: the ids they get one by one),
-    the intervals closed and extended by one executemany each, the new ones by one INSERT, the appended
-    versions' indication steps by two queries and one INSERT (``append_steps``). The rows are those
-    ``rebuild_source`` makes."""
+    chain updates the open runs (``advance``'s step); any other (an archived capture older than the
+    stored history, a re-extraction, a page never indexed) rebuilds its source (``rebuild_source``). The
+    first and appended versions are written together, by a few statements for the part rather than a
+    few per page: one query for their index states, one for their open runs, their passages at once
+    (``passage_ids``, in capture order), the runs extended and closed by one executemany each, the new
+    ones (a version's new lines, the lines split off a run) by one INSERT with their memberships, the
+    memberships moved by one DELETE and that INSERT, the appended versions' indication steps by two
+    queries and one INSERT (``append_steps``). The runs are those ``rebuild_source`` makes."""
     states = _appending(session, [version for version, _profile in versions if version.source_id not in fresh])
     for version, _profile in versions:
         if version.source_id not in fresh and version.source_id not in states:
@@ -308,66 +475,65 @@ def index_new_versions(
     ]
     if not written:
         return
-    open_ids = _open_passages(session, sorted(states))
-    opened: list[tuple[dict[str, Any], list[str]]] = []  # per version, its new intervals' lines, in capture order
-    gone: list[dict[str, Any]] = []  # per open interval whose passage the version lacks
-    kept: list[dict[str, Any]] = []  # per source with open intervals left: all of them extend
+    open_runs = _open_runs(session, sorted(states))
+    lines_of = {version.id: passage_lines(version.text) for version, _profile in written}
+    ids = passage_ids(session, dict.fromkeys(itertools.chain.from_iterable(lines_of.values())))
+    extended: list[dict[str, Any]] = []  # open runs all of whose passages the version still has
+    closed: list[dict[str, Any]] = []  # open runs none of whose passages it has
+    new: list[dict[str, Any]] = []  # runs split off (closed) and runs of new passages
+    moved: list[dict[str, Any]] = []  # memberships of the passages split off, from their open run
     for version, _profile in written:
-        snapshot, lines = version.snapshot, passage_lines(version.text)
-        open_ = open_ids.get(version.source_id, {})
-        present = set(lines)
-        at = {"b_source": version.source_id, "b_snapshot": snapshot.id, "b_at": snapshot.fetched_at}
-        gone += [{**at, "b_passage": pid} for line, pid in open_.items() if line not in present]
-        if any(line in present for line in open_):
-            kept.append(at)
-        opened.append((at, [line for line in lines if line not in open_] if open_ else lines))
+        snapshot, source_id = version.snapshot, version.source_id
+        present = [ids[line] for line in lines_of[version.id]]
+        left = set(present)
+        for run in open_runs.get(source_id, []):
+            kept, dropped = run.passages & left, run.passages - left
+            left -= run.passages
+            if not kept:
+                closed.append({"b_id": run.id, "b_snapshot": snapshot.id, "b_at": snapshot.fetched_at})
+                continue
+            if dropped:
+                first, first_at, last, last_at, count, _gone, _gone_at = run.key
+                new.append(run_row((first, first_at, last, last_at, count, snapshot.id, snapshot.fetched_at),
+                                   source_id, dropped))  # fmt: skip
+                moved += [{"b_passage": pid, "b_run": run.id} for pid in dropped]
+            extended.append(
+                {"b_id": run.id, "b_snapshot": snapshot.id, "b_at": snapshot.fetched_at, "b_passages": pack_ids(kept)}
+            )
+        if left:
+            at = snapshot.id, snapshot.fetched_at
+            new.append(run_row((*at, *at, 1, None, None), source_id, (pid for pid in present if pid in left)))
     connection = session.connection()
-    is_open = OCCURRENCES.c.source_id == sa.bindparam("b_source"), OCCURRENCES.c.gone_at.is_(None)
-    at_type = OCCURRENCES.c.last_seen.type
-    if gone:  # closed first: the source's intervals still open then are the kept ones
+    at_type = RUNS.c.last_seen.type
+    by_id = RUNS.c.id == sa.bindparam("b_id")
+    if closed:
         connection.execute(
-            sa.update(OCCURRENCES)
-            .where(*is_open, OCCURRENCES.c.passage_id == sa.bindparam("b_passage"))
+            sa.update(RUNS)
+            .where(by_id)
             .values(gone_snapshot_id=sa.bindparam("b_snapshot"), gone_at=sa.bindparam("b_at", type_=at_type)),
-            gone,
+            closed,
         )
-    if kept:  # before the new intervals are inserted
+    if extended:
         connection.execute(
-            sa.update(OCCURRENCES)
-            .where(*is_open)
+            sa.update(RUNS)
+            .where(by_id)
             .values(
                 last_snapshot_id=sa.bindparam("b_snapshot"),
                 last_seen=sa.bindparam("b_at", type_=at_type),
-                versions=OCCURRENCES.c.versions + 1,
+                versions=RUNS.c.versions + 1,
+                passages=sa.bindparam("b_passages"),
             ),
-            kept,
+            extended,
         )
-    ids = passage_ids(session, dict.fromkeys(line for _at, lines in opened for line in lines))
-    new = [{**at, "b_passages": json.dumps([ids[line] for line in lines])} for at, lines in opened if lines]
-    if new:
-        connection.execute(_opened_statement(connection.dialect.name), new)
+    if moved:
+        connection.execute(
+            sa.delete(MEMBERS).where(
+                MEMBERS.c.passage_id == sa.bindparam("b_passage"), MEMBERS.c.run_id == sa.bindparam("b_run")
+            ),
+            moved,
+        )
+    _insert_runs(session, new)
     _write_steps_and_states(session, written, states)
-
-
-def _opened_statement(dialect: str) -> sa.TextClause:
-    """The INSERT of one version's new intervals (first and last seen in it, one version, not gone), its
-    passages given as one JSON array in the version's order: one parameter set a page, where one a
-    passage cost a dictionary built and processed in Python per interval, for values all the same but
-    the passage."""
-    if dialect == "postgresql":
-        passages = (
-            "SELECT CAST(p.value AS INTEGER), :b_source, :b_snapshot, :b_at, :b_snapshot, :b_at, 1"
-            " FROM json_array_elements_text(CAST(:b_passages AS JSON)) WITH ORDINALITY AS p(value, n) ORDER BY p.n"
-        )
-    else:
-        passages = (
-            "SELECT value, :b_source, :b_snapshot, :b_at, :b_snapshot, :b_at, 1"
-            " FROM json_each(:b_passages) ORDER BY key"
-        )
-    return sa.text(
-        "INSERT INTO passage_occurrences (passage_id, source_id, first_snapshot_id, first_seen, last_snapshot_id,"
-        f" last_seen, versions) {passages}"
-    ).bindparams(sa.bindparam("b_at", type_=OCCURRENCES.c.first_seen.type))
 
 
 def _appending(session: Session, versions: Sequence[TextVersion]) -> dict[int, PassageIndexState]:
@@ -391,18 +557,16 @@ def _appending(session: Session, versions: Sequence[TextVersion]) -> dict[int, P
     return states
 
 
-def _open_passages(session: Session, source_ids: list[int]) -> dict[int, dict[str, int]]:
-    """The open intervals' passages (text -> id) by source: one per passage, since an interval is open
-    until its passage goes."""
-    open_ids: dict[int, dict[str, int]] = {}
+def _open_runs(session: Session, source_ids: list[int]) -> dict[int, list[_OpenRun]]:
+    """The open runs of these sources (with their stretch of versions and passages), by source."""
+    open_runs: dict[int, list[_OpenRun]] = {}
     for chunk in _chunks(source_ids):
-        for source_id, text, passage_id in session.execute(
-            select(PassageOccurrence.source_id, Passage.text, PassageOccurrence.passage_id)
-            .join(Passage, Passage.id == PassageOccurrence.passage_id)
-            .where(PassageOccurrence.source_id.in_(chunk), PassageOccurrence.gone_at.is_(None))
+        for run in session.execute(
+            select(RUNS).where(RUNS.c.source_id.in_(chunk), RUNS.c.gone_at.is_(None)).order_by(RUNS.c.id)
         ):
-            open_ids.setdefault(source_id, {})[text] = passage_id
-    return open_ids
+            key = (run.first_snapshot_id, run.first_seen, run.last_snapshot_id, run.last_seen, run.versions, None, None)
+            open_runs.setdefault(run.source_id, []).append(_OpenRun(run.id, key, set(unpack_ids(run.passages))))
+    return open_runs
 
 
 def _write_steps_and_states(
