@@ -28,6 +28,7 @@ began before it counts as first seen at ``since`` for choosing which pages make 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -40,17 +41,18 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from watcher.errors import InputError
-from watcher.models import Clinic, CompactUTCDateTime, Snapshot, Source, TextVersion
+from watcher.models import BLOCK_SLOTS, Clinic, CompactUTCDateTime, Snapshot, Source, TextVersion, decode_block
 from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
-from watcher.search_index import TERMS_FUNCTION, TERMS_TABLE, term_token
+from watcher.search_index import BLOCK_TERMS_TABLE, TERMS_FUNCTION, term_token
 
 log = logging.getLogger(__name__)
 
 MAX_TERM_CHARS = 200
 MIN_CHECKED_CHARS = 3  # from three characters on, a search checks the text of the passages it finds
-CONTAINS_FUNCTION = "watcher_contains"  # SQLite: whether a text holds a lower-cased term, case-insensitively
+BLOCK_FUNCTION = "watcher_block_passages"  # SQLite: the passages of a block that hold a term (_block_passages)
+RUNS_OF_PASSAGES = "run_passages m JOIN passage_runs o ON o.id = m.run_id"  # passages -> runs (o: a run)
 EXCERPT_CHARS = 60
 
 
@@ -78,49 +80,63 @@ def pair_terms(lowered: str) -> set[str]:
     return terms or short_terms(lowered)
 
 
-def _contains(text: str | None, lowered: str | None) -> bool:
-    return text is not None and lowered is not None and lowered in text.lower()
+def _block_passages(block_id: int | None, data: bytes | str | None, lowered: str | None) -> str:
+    """SQLite: the ids of a block's passages that hold a lower-cased term, case-insensitively, as a JSON
+    array (a Python function of the connection: the block's text is compressed)."""
+    if block_id is None or data is None or not lowered:
+        return "[]"
+    joined = "\n".join(decode_block(data)).lower()  # lower() keeps the line breaks where they are
+    if lowered not in joined:
+        return "[]"
+    base = block_id * BLOCK_SLOTS
+    return json.dumps([base + slot for slot, line in enumerate(joined.split("\n")) if lowered in line])
 
 
-def _register_contains(session: Session) -> None:
-    """SQLite: the text check of searches of three characters and more, on this connection."""
+def _register_block_passages(session: Session) -> None:
+    """SQLite: the text check of searches, on this connection."""
     driver = session.connection().connection.driver_connection
-    driver.create_function(CONTAINS_FUNCTION, 2, _contains, deterministic=True)  # type: ignore[union-attr]
+    driver.create_function(BLOCK_FUNCTION, 3, _block_passages, deterministic=True)  # type: ignore[union-attr]
 
 
 def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str]:
     """SQL selecting the ids of the passages that contain the term, its parameters, and the method
-    (for logs, tests and the benchmark)."""
+    (for logs, tests and the benchmark): the blocks whose posting lists hold the term's terms (the term
+    itself when it has one or two characters, else its pairs), then the lines of those blocks that hold
+    the term."""
     postgres = session.connection().dialect.name == "postgresql"
     lowered = term.lower()
-    if len(lowered) < MIN_CHECKED_CHARS:
-        if postgres:
-            terms = f"SELECT id FROM passages WHERE {TERMS_FUNCTION}(text) @> ARRAY[lower(CAST(:term AS text))]"
-            return terms, {"term": term}, "terms"
-        terms = f"SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :token"
-        return terms, {"token": term_token(lowered)}, "terms"
+    short = len(lowered) < MIN_CHECKED_CHARS
+    method = "terms" if short else "pairs"
     if postgres:
-        # The term's terms as the index folds them (lower() in SQL): its pairs, or its characters.
-        size = 2 if any(len(term) == 2 for term in pair_terms(lowered)) else 1
-        terms = (
-            f"{TERMS_FUNCTION}(text) @> ARRAY(SELECT t FROM unnest({TERMS_FUNCTION}(CAST(:term AS text))) AS t "
-            f"WHERE char_length(t) = {size})"
-        )
+        if short:
+            terms = f"{TERMS_FUNCTION}(b.text) @> ARRAY[lower(CAST(:term AS text))]"
+        else:
+            # The term's terms as the index folds them (lower() in SQL): its pairs, or its characters.
+            size = 2 if any(len(term) == 2 for term in pair_terms(lowered)) else 1
+            terms = (
+                f"{TERMS_FUNCTION}(b.text) @> ARRAY(SELECT t FROM unnest({TERMS_FUNCTION}(CAST(:term AS text))) AS t "
+                f"WHERE char_length(t) = {size})"
+            )
         if term.lower() == term.upper():
             # Nothing to fold (Japanese): LIKE gives the same answer at the lowest cost.
-            check, params = "text LIKE :pattern", {"term": term, "pattern": like_pattern(term)}
+            check, params = "{} LIKE :pattern", {"term": term, "pattern": like_pattern(term)}
         else:
             # Case-insensitive, folded as the terms are (a case-insensitive regex misses titlecase
             # letters: 'ǅ' !~* 'ǅ').
-            check, params = "strpos(lower(text), lower(CAST(:term AS text))) > 0", {"term": term}
-        return f"SELECT id FROM passages WHERE {terms} AND {check}", params, "pairs"
-    _register_contains(session)
-    tokens = " ".join(sorted(term_token(pair) for pair in pair_terms(lowered)))
-    pairs = (
-        f"SELECT id FROM passages WHERE id IN (SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :tokens) "
-        f"AND {CONTAINS_FUNCTION}(text, :lowered)"
+            check, params = "strpos(lower({}), lower(CAST(:term AS text))) > 0", {"term": term}
+        sql = (
+            f"SELECT CAST(b.id AS bigint) * {BLOCK_SLOTS} + s.n - 1 FROM passage_blocks b "
+            "CROSS JOIN LATERAL unnest(string_to_array(b.text, E'\\n')) WITH ORDINALITY AS s(line, n) "
+            f"WHERE {terms} AND {check.format('b.text')} AND {check.format('s.line')}"
+        )
+        return sql, params, method
+    _register_block_passages(session)
+    tokens = term_token(lowered) if short else " ".join(sorted(term_token(pair) for pair in pair_terms(lowered)))
+    sql = (
+        f"SELECT p.value FROM passage_blocks b, json_each({BLOCK_FUNCTION}(b.id, b.text, :lowered)) AS p "
+        f"WHERE b.id IN (SELECT rowid FROM {BLOCK_TERMS_TABLE} WHERE {BLOCK_TERMS_TABLE} MATCH :tokens)"
     )
-    return pairs, {"tokens": tokens, "lowered": lowered}, "pairs"
+    return sql, {"tokens": tokens, "lowered": lowered}, method
 
 
 def search_method(session: Session, term: str) -> str:
@@ -154,7 +170,7 @@ def search(
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be between 1 and {MAX_LIMIT}")
     passages, params, _method = _passages_sql(session, term)
-    filters = [f"o.passage_id IN ({passages})"]
+    filters = [f"m.passage_id IN ({passages})"]
     first = "o.first_seen"
     if clinic_id is not None:
         filters.append("o.source_id IN (SELECT id FROM sources WHERE clinic_id = :clinic_id)")
@@ -170,11 +186,11 @@ def search(
     # Candidate sources in order of first appearance (in the range); a page of them at a time, as an
     # interval that spans the range may have no version inside it (then the source drops out).
     candidates = text(
-        f"SELECT o.source_id FROM passage_occurrences o WHERE {where} "
+        f"SELECT o.source_id FROM {RUNS_OF_PASSAGES} WHERE {where} "
         f"GROUP BY o.source_id ORDER BY min({first}), o.source_id LIMIT :limit OFFSET :offset"
     ).bindparams(*(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params))
     intervals = text(
-        "SELECT o.source_id, o.first_snapshot_id, o.last_snapshot_id FROM passage_occurrences o "
+        f"SELECT DISTINCT o.source_id, o.first_snapshot_id, o.last_snapshot_id FROM {RUNS_OF_PASSAGES} "
         f"WHERE {where} AND o.source_id IN :sources"
     ).bindparams(
         bindparam("sources", expanding=True),
