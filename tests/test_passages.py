@@ -24,8 +24,10 @@ from watcher.models import (
     ClaimProfileRecord,
     IndicationStep,
     Passage,
+    PassageBlock,
     PassageIndexState,
-    PassageOccurrence,
+    PassageRun,
+    RunPassage,
     Snapshot,
     Source,
     TextVersion,
@@ -38,9 +40,11 @@ from watcher.pipeline.passages import (
     clear_terms,
     index_incomplete,
     passage_lines,
+    passage_texts,
     rebuild_source,
     reindex,
     short_terms,
+    source_intervals,
     stale_sources,
     term_document,
 )
@@ -56,23 +60,16 @@ Row = tuple[Any, ...]
 def index_rows(session: Session) -> set[Row]:
     """Every interval as comparable values (passage text, page, dates, snapshots), ids of rows left out."""
     return {
-        (text, url, first, first_at, last, last_at, versions, gone, gone_at)
-        for text, url, first, first_at, last, last_at, versions, gone, gone_at in session.execute(
-            select(
-                Passage.text,
-                Source.url,
-                PassageOccurrence.first_snapshot_id,
-                PassageOccurrence.first_seen,
-                PassageOccurrence.last_snapshot_id,
-                PassageOccurrence.last_seen,
-                PassageOccurrence.versions,
-                PassageOccurrence.gone_snapshot_id,
-                PassageOccurrence.gone_at,
-            )
-            .join(Passage, Passage.id == PassageOccurrence.passage_id)
-            .join(Source, Source.id == PassageOccurrence.source_id)
-        )
-    }
+        (i.line, url, i.first_snapshot_id, i.first_seen, i.last_snapshot_id, i.last_seen, i.versions, i.gone_snapshot_id,
+         i.gone_at)
+        for source_id, url in session.execute(select(Source.id, Source.url))
+        for i in source_intervals(session, source_id)
+    }  # fmt: skip
+
+
+def all_passages(session: Session) -> dict[int, str]:
+    """Every stored passage's text, by id."""
+    return passage_texts(session, session.scalars(select(Passage.id)))
 
 
 def step_rows(session: Session) -> set[Row]:
@@ -101,11 +98,11 @@ def test_index_is_kept_on_check_with_flips_as_intervals(store: Store, settings: 
         # うつ病 in every version: one open interval of four versions.
         assert intervals_of(session, URL_A, "# エクソソーム点滴とうつ病") == [("2026-03-01", "2026-03-09", 4, None)]
         # Each distinct line once, however many versions and pages show it.
-        texts = list(session.scalars(select(Passage.text)))
+        texts = list(all_passages(session).values())
         assert len(texts) == len(set(texts)) and texts.count("- うつ病") == 1
         assert stale_sources(session) == []
         # Its one- and two-character terms are indexed, and no other pair of its characters.
-        passage_id = session.scalar(select(Passage.id).where(Passage.text == "- うつ病"))
+        passage_id = next(pid for pid, text in all_passages(session).items() if text == "- うつ病")
         candidates = {"-", "う", "つ", "病", "うつ", "つ病", "-う", "病う", "つう", "x"}
         terms = {term for term in candidates if passage_id in matching_passages(session, term)}
         assert terms == {"-", "う", "つ", "病", "うつ", "つ病"}
@@ -131,11 +128,9 @@ def test_reindex_builds_what_the_write_path_built(store: Store, settings: Settin
         incremental, steps = index_rows(session), step_rows(session)
         assert steps
         assert intervals_of(session, URL_B, "# TMS therapy") == [("2026-02-09", "2026-03-05", 3, None)]
-        session.execute(delete(PassageOccurrence))
-        session.execute(delete(IndicationStep))
-        session.execute(delete(PassageIndexState))
+        for model in (RunPassage, PassageRun, IndicationStep, PassageIndexState, Passage, PassageBlock):
+            session.execute(delete(model))
         clear_terms(session)
-        session.execute(delete(Passage))
         assert len(stale_sources(session)) == 4
         assert search(session, TERM_JA) == []
     # Resumable: one source per run, each run committed; then nothing is left and a rerun does nothing.
@@ -240,7 +235,7 @@ def test_pages_not_indexed_yet_are_read_the_slow_way_and_searches_say_so(
     ids = build_history(store, settings)
     with store.session() as session:
         assert not index_incomplete(session)
-        for model in (PassageOccurrence, IndicationStep, PassageIndexState):
+        for model in (PassageRun, IndicationStep, PassageIndexState):
             session.execute(delete(model).where(model.source_id == ids.b))
     with store.session() as session:
         assert index_incomplete(session)
@@ -288,8 +283,9 @@ def test_steps_appended_for_a_new_version_equal_a_rebuild_also_after_a_late_prof
 
 def test_a_changed_page_is_recorded_without_row_by_row_updates(store: Store, settings: Settings) -> None:
     """A new version of a known page: its check is one INSERT (not INSERT then UPDATEs), the open
-    intervals are extended and closed by one UPDATE each (not one per passage), the index state is
-    updated once, and its alerts' identities are read by one query."""
+    runs are extended and closed by one UPDATE each at most (not one per passage), the runs split off
+    and started by one INSERT, the index state is updated once, and its alerts' identities are read by
+    one query."""
     with store.session() as session:
         a = add_sources(session, [SourceSpec(url=URL_A)])[0].id
     capture(store, settings, a, URL_A, 0, A_V1)
@@ -308,8 +304,9 @@ def test_a_changed_page_is_recorded_without_row_by_row_updates(store: Store, set
         return sum(statement.startswith(prefix) for statement in statements)
 
     assert count("insert into checks") == 1 and count("update checks") == 0
-    assert count("update passage_occurrences set last_snapshot_id") == 1
-    assert count("update passage_occurrences set gone_snapshot_id") == 1
+    assert count("update passage_runs set last_snapshot_id") == 1
+    assert count("update passage_runs set gone_snapshot_id") <= 1
+    assert count("insert into passage_runs") == 1 and count("delete from run_passages") == 1
     assert count("update passage_index_state") == 1
     assert count("insert into alerts") >= 1  # depression possible -> proven: alerts were raised
     # one read of the alerts' identities (SQLite also reads max(id) to number the new alerts: not a lookup)

@@ -11,7 +11,15 @@ from sqlalchemy import text
 from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Passage
-from watcher.pipeline.passages import next_key, passage_ids, passage_key, passage_lines, short_terms
+from watcher.pipeline.passages import (
+    _store_passages,
+    next_key,
+    passage_ids,
+    passage_key,
+    passage_lines,
+    passage_texts,
+    short_terms,
+)
 from watcher.search import excerpt, like_pattern, matching_passages, pair_terms, search, search_method
 
 
@@ -144,11 +152,11 @@ def test_colliding_keys_keep_each_line(store: Store) -> None:
     line = "TMS治療の説明"
     with store.session() as session:
         key = passage_key(line)
-        session.add_all([Passage(key=key, text="まったく別の行"), Passage(key=key + 1, text="次の鍵の行")])
-        session.flush()
+        _store_passages(session, [(key, "まったく別の行"), (key + 1, "次の鍵の行")])
         ids = passage_ids(session, [line, "無関係な行"])
-        stored = session.get(Passage, ids[line])
-        assert stored is not None and (stored.key, stored.text) == (key + 2, line)
+        stored = session.get(Passage, key + 2)
+        assert stored is not None and stored.id == ids[line]
+        assert passage_texts(session, [ids[line]]) == {ids[line]: line}
         assert passage_ids(session, [line]) == {line: ids[line]}
         assert session.query(Passage).count() == 4
         assert matching_passages(session, "TMS治療") == {ids[line]} == matching_passages(session, "の説")

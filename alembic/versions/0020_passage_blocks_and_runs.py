@@ -101,7 +101,7 @@ def _convert_passages() -> dict[int, int]:
     """Store the passages in blocks, in id order, with their keys; their new ids by old id."""
     bind = op.get_bind()
     dialect = bind.dialect.name
-    keys: dict[int, int] = dict(bind.execute(sa.text("SELECT id, key FROM passages")).tuples())
+    keys: dict[int, int] = dict(bind.execute(sa.text("SELECT id, key FROM passages")).all())
     new_ids: dict[int, int] = {}
     block_id = 0
     insert_block = sa.text("INSERT INTO passage_blocks (id, text) VALUES (:id, :text)").bindparams(

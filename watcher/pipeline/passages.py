@@ -267,7 +267,7 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
     while probe:
         stored: dict[int, int] = {}
         for keys in _chunks(sorted(set(probe.values()))):
-            stored.update(session.execute(select(Passage.key, Passage.id).where(Passage.key.in_(keys))).tuples())
+            stored.update(session.execute(select(Passage.key, Passage.id).where(Passage.key.in_(keys))).all())
         _read_blocks(session, {pid // BLOCK_SLOTS for pid in stored.values()}, blocks)
         free: dict[int, str] = {}  # key -> the one line stored there this round
         for line, key in list(probe.items()):
@@ -335,14 +335,18 @@ def _store_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, 
 
 
 def _insert_blocks(session: Session, texts: list[bytes | str]) -> list[int]:
-    """Insert blocks (their stored text) by one multi-row statement; their ids, in order."""
-    if not texts:
-        return []
+    """Insert blocks (their stored text) by multi-row statements; their ids, in order. A statement
+    numbers its rows in the order of its values (SQLite: one more than the largest rowid each;
+    PostgreSQL: the id sequence, called row by row), whatever the order it returns them in."""
     connection = session.connection()
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    values = ", ".join([f"({mark})"] * len(texts))
-    result = connection.exec_driver_sql(f"INSERT INTO passage_blocks (text) VALUES {values} RETURNING id", tuple(texts))
-    return sorted(result.scalars())
+    ids: list[int] = []
+    for start in range(0, len(texts), CHUNK):
+        chunk = texts[start : start + CHUNK]
+        values = ", ".join([f"({mark})"] * len(chunk))
+        statement = f"INSERT INTO passage_blocks (text) VALUES {values} RETURNING id"
+        ids += sorted(connection.exec_driver_sql(statement, tuple(chunk)).scalars())
+    return ids
 
 
 def passage_texts(session: Session, passage_ids_: Iterable[int]) -> dict[int, str]:
@@ -432,16 +436,18 @@ def _delete_runs(session: Session, source_id: int) -> None:
 
 
 def _insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert runs (``run_row``s) and their memberships."""
+    """Insert runs (``run_row``s) by one multi-row statement, then their memberships. Each inserted run
+    comes back with its passages (whatever the order of the returned rows): a source's runs that start
+    at one snapshot have disjoint passages, so no two of one statement return the same."""
     if not rows:
         return
     connection = session.connection()
-    run_ids = connection.execute(insert(RUNS).returning(RUNS.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    members = []
+    for start in range(0, len(rows), CHUNK):
+        statement = insert(RUNS).values(rows[start : start + CHUNK]).returning(RUNS.c.id, RUNS.c.passages)
+        members += [(pid, run_id) for run_id, packed in connection.execute(statement) for pid in unpack_ids(packed)]
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(
-        f"INSERT INTO run_passages (passage_id, run_id) VALUES ({mark}, {mark})",
-        [(pid, run_id) for run_id, row in zip(run_ids, rows, strict=True) for pid in unpack_ids(row["passages"])],
-    )
+    connection.exec_driver_sql(f"INSERT INTO run_passages (passage_id, run_id) VALUES ({mark}, {mark})", members)
 
 
 @dataclass
