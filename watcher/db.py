@@ -28,6 +28,9 @@ ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Takes effect on a new file only (before its first table; ``vacuum`` turns it on for an older
+    # one): the pages that writes free are then given back to the file system by ``reclaim``.
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -51,6 +54,40 @@ def make_engine(database_url: str) -> Engine:
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return create_engine(url, pool_pre_ping=True, json_serializer=compact_json)
+
+
+INCREMENTAL_VACUUM = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
+
+
+def reclaim(engine: Engine) -> int:
+    """SQLite: give the file's free pages back to the file system, when the file was made with
+    incremental vacuuming (every store made by this version; ``vacuum`` for older ones): the search
+    index's posting lists merge their segments as they grow, and rows moved or deleted leave pages
+    free, which would otherwise stay in the file until something reuses them. Returns the pages given
+    back (0 on PostgreSQL, which keeps free space for reuse within its tables)."""
+    if engine.dialect.name != "sqlite":
+        return 0
+    connection = engine.raw_connection()
+    try:
+        if connection.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL_VACUUM:
+            return 0
+        free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+        if free:
+            # Run to its end (``executescript``): a plain execute frees one page per step.
+            connection.driver_connection.executescript("PRAGMA incremental_vacuum;")  # type: ignore[union-attr]
+    finally:
+        connection.close()
+    return free
+
+
+def vacuum(engine: Engine) -> None:
+    """Rewrite the store compactly: SQLite ``VACUUM`` (with incremental vacuuming turned on, so that
+    ``reclaim`` works from then on: a file made before this version needs it once, for instance to
+    give back what migration 0020 freed); PostgreSQL ``VACUUM``, which makes free space reusable."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(f"PRAGMA auto_vacuum={INCREMENTAL_VACUUM}")
+        connection.exec_driver_sql("VACUUM")
 
 
 # Alembic (about 0.13 s of imports and script parsing) is loaded by the functions that need it: a
@@ -162,6 +199,9 @@ class Store:
             raise
         finally:
             session.close()
+
+    def reclaim(self) -> int:
+        return reclaim(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

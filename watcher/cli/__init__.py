@@ -84,6 +84,33 @@ def db_upgrade(app: AppContext, revision: str) -> None:
         click.echo("queue schema (procrastinate) " + ("applied" if applied else "already present"))
 
 
+@db.command("vacuum")
+@pass_app
+def db_vacuum(app: AppContext) -> None:
+    """Rewrite the store compactly (SQLite: gives free pages back and turns on incremental vacuuming)."""
+    # lazy import: start-up time
+    from watcher.db import make_engine, vacuum
+
+    engine = make_engine(app.settings.database_url)
+    try:
+        before = _store_bytes(engine)
+        vacuum(engine)
+        after = _store_bytes(engine)
+    finally:
+        engine.dispose()
+    sizes = f": {before:,} -> {after:,} bytes" if before is not None and after is not None else ""
+    click.echo(f"store vacuumed{sizes}")
+
+
+def _store_bytes(engine: Any) -> int | None:
+    """The SQLite file's size in bytes, its WAL folded in (None on PostgreSQL)."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return int(Path(engine.url.database).stat().st_size)
+
+
 @db.command("current")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: current, head, up_to_date.")
 @pass_app

@@ -174,6 +174,7 @@ def check_sources(
         yield from record(held)
     finally:
         captures.close()  # a generator: closing it stops the crawl subprocess
+        store.reclaim()
 
 
 def _captures(
