@@ -1,29 +1,30 @@
 """Full-text search over the distinct-passage index (``watcher.pipeline.passages``), Japanese
-without spaces included: each distinct line of text is stored once with, per source, the intervals of
-versions that contain it, so a search reads passages and intervals, never every version's text.
+without spaces included: each distinct line of text is stored once, in a block of lines written
+together, with, per source, the runs of versions that contain it, so a search reads blocks and runs,
+never every version's text.
 
 Matching is case-insensitive substring matching within a line (a term cannot span lines: it
 cannot contain a line break), the same on both backends:
 
-* one or two characters: the lower-cased one- and two-character terms of every passage as posting
-  lists (no extension): PostgreSQL's GIN expression index over ``watcher_short_terms(text)`` (an
-  immutable SQL function of the passage, lower-cased in SQL on both sides: ``@> ARRAY[lower(term)]``),
-  SQLite's contentless FTS5 table ``passage_terms_fts`` (the term's token, ``term_token``);
-* three and more: the same posting lists give the passages holding every pair of adjacent characters
-  of the term (its two-character terms; its single characters when it has none, as ``a b``), and the
-  passage text decides: PostgreSQL ``LIKE '%term%'`` when case cannot matter, else the lower-cased
-  term in the lower-cased text; SQLite the lower-cased term in the lower-cased text
-  (``watcher_contains``, a Python function of the connection). Every passage containing the term holds
-  all its pairs, so nothing is missed; the trigram index this replaces (migration 0017) took as much
-  space as the passages and their terms together.
+* candidate blocks: one or two characters, the blocks whose lower-cased one- and two-character terms
+  hold the term (posting lists per block, no extension: PostgreSQL's GIN expression index over
+  ``watcher_block_terms(text)``, an immutable SQL function of the block, lower-cased in SQL on both
+  sides: ``@> ARRAY[lower(term)]``; SQLite's contentless FTS5 table ``passage_block_terms_fts``, the
+  term's token, ``term_token``); three and more, the blocks holding every pair of adjacent characters of
+  the term (its two-character terms; its single characters when it has none, as ``a b``);
+* then the blocks' text decides which lines hold the term: PostgreSQL splits the block in SQL and
+  checks each line with ``LIKE '%term%'`` when case cannot matter, else the lower-cased term in the
+  lower-cased line; SQLite decompresses the block and checks the lower-cased term in each lower-cased
+  line (``watcher_block_passages``, a Python function of the connection). A line that contains the term
+  is in a block that holds all its terms, so nothing is missed.
 
 Answers are per source: when the text was first and last seen (capture dates of the snapshots whose
 text contains it), in how many versions, whether the current version still has it and, if not,
-when it disappeared, with an excerpt of the last matching version. The matching intervals give the
-candidate sources in SQL (ordered by first appearance); the answer rows are then computed exactly
-from the intervals and the sources' chains of snapshots. With ``since``, a page whose matching stretch
-began before it counts as first seen at ``since`` for choosing which pages make the ``limit``
-(its row then shows its real first version inside the range).
+when it disappeared, with an excerpt of the last matching version. The runs holding the matching
+passages give the candidate sources in SQL (ordered by first appearance); the answer rows are then
+computed exactly from those intervals and the sources' chains of snapshots. With ``since``, a page whose
+matching stretch began before it counts as first seen at ``since`` for choosing which pages make the
+``limit`` (its row then shows its real first version inside the range).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from watcher.models import BLOCK_SLOTS, Clinic, CompactUTCDateTime, Snapshot, So
 from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
-from watcher.search_index import BLOCK_TERMS_TABLE, TERMS_FUNCTION, term_token
+from watcher.search_index import BLOCK_TERMS_FUNCTION, BLOCK_TERMS_TABLE, term_token
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +109,14 @@ def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str
     short = len(lowered) < MIN_CHECKED_CHARS
     method = "terms" if short else "pairs"
     if postgres:
+        terms_of = BLOCK_TERMS_FUNCTION
         if short:
-            terms = f"{TERMS_FUNCTION}(b.text) @> ARRAY[lower(CAST(:term AS text))]"
+            terms = f"{terms_of}(b.text) @> ARRAY[lower(CAST(:term AS text))]"
         else:
             # The term's terms as the index folds them (lower() in SQL): its pairs, or its characters.
             size = 2 if any(len(term) == 2 for term in pair_terms(lowered)) else 1
             terms = (
-                f"{TERMS_FUNCTION}(b.text) @> ARRAY(SELECT t FROM unnest({TERMS_FUNCTION}(CAST(:term AS text))) AS t "
+                f"{terms_of}(b.text) @> ARRAY(SELECT t FROM unnest({terms_of}(CAST(:term AS text))) AS t "
                 f"WHERE char_length(t) = {size})"
             )
         if term.lower() == term.upper():
