@@ -550,7 +550,7 @@ STAGES = [
     # multi-row INSERT each), so no statement stands between one page's rows and the next page's; the
     # part's other writes are the body and the passage index.
     ("body", "INSERT INTO BODIES", 1),
-    ("passage index", "INSERT INTO PASSAGE_OCCURRENCES", 1),
+    ("passage index", "INSERT INTO PASSAGE_RUNS", 1),
 ]
 
 
