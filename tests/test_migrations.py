@@ -76,7 +76,7 @@ def _insert_captures_at_0010(connection: Connection, pages: list[bytes]) -> list
         )  # fmt: skip
         connection.execute(
             text("INSERT INTO text_versions (snapshot_id, source_id, extractor_version, text, text_sha256, "
-                 "created_at) VALUES (:id, 1, 'x', 'text', 'sha', :now)"), {"id": number, "now": now}
+                 "created_at) VALUES (:id, 1, 'x', 'text', :sha, :now)"), {"id": number, "now": now, "sha": "0" * 64}
         )  # fmt: skip
         connection.execute(
             text("INSERT INTO checks (source_id, checked_at, outcome, snapshot_id) VALUES (1, :now, 'changed', :id)"),
@@ -520,9 +520,9 @@ CONVERTED_0021 = ("snapshots", "requisites", "text_versions")
 
 def test_headers_and_texts_take_their_dictionaries_and_give_them_back(database_url: str) -> None:
     """0021 stores the snapshots' and requisites' headers as ``ZlibJSON(HEADERS)`` (a format byte, then
-    raw deflate: smaller than their JSON) and writes the texts again with the text dictionary; the model
-    reads every kind of row, a plain zlib text included; the downgrade gives back the same JSON and
-    plain zlib texts; the schema matches the models at the head."""
+    raw deflate: smaller than their JSON), writes the texts again with the text dictionary and the text
+    digests as bytes; the model reads every kind of row, a plain zlib text included; the downgrade gives
+    back the same JSON, plain zlib texts, hex digests and dates; the schema matches the models at the head."""
     from watcher.zdicts import HEADERS as HEADERS_DICTIONARY
     from watcher.zdicts import TEXT as TEXT_DICTIONARY
 
@@ -536,7 +536,8 @@ def test_headers_and_texts_take_their_dictionaries_and_give_them_back(database_u
         with engine.begin() as connection:
             for table in ("snapshots", "requisites"):
                 connection.execute(text(f"UPDATE {table} SET headers = :headers"), {"headers": json.dumps(HEADERS)})
-            connection.execute(text("UPDATE text_versions SET text = :text"), {"text": zlib.compress(body.encode())})
+            connection.execute(text("UPDATE text_versions SET text = :text, text_sha256 = :sha"),
+                               {"text": zlib.compress(body.encode()), "sha": hashlib.sha256(b"sha").hexdigest()})  # fmt: skip
         upgrade(engine)
         with Session(engine) as session:
             for table in ("snapshots", "requisites"):
@@ -548,6 +549,10 @@ def test_headers_and_texts_take_their_dictionaries_and_give_them_back(database_u
             assert all(len(data) < len(zlib.compress(body.encode(), 9)) for data in texts)
             assert list(session.scalars(select(Snapshot.headers))) == [HEADERS] * 2
             assert list(session.scalars(select(Requisite.headers))) == [HEADERS]
+            digests = session.execute(text("SELECT text_sha256 FROM text_versions")).scalars().all()
+            assert [bytes(digest) for digest in digests] == [hashlib.sha256(b"sha").digest()] * 2
+            assert list(session.scalars(select(TextVersion.text_sha256))) == [hashlib.sha256(b"sha").hexdigest()] * 2
+            assert list(session.scalars(select(TextVersion.created_at))) == [datetime(2026, 1, 1, tzinfo=UTC)] * 2
             # A text as 0015 to 0020 wrote it still reads (plain zlib, recognised by its first byte).
             session.execute(text("UPDATE text_versions SET text = :old WHERE snapshot_id = 1"),
                             {"old": zlib.compress(body.encode(), 9)})  # fmt: skip
@@ -567,6 +572,10 @@ def test_headers_and_texts_take_their_dictionaries_and_give_them_back(database_u
                     assert (json.loads(value) if isinstance(value, str) else value) == HEADERS
             texts = connection.execute(text("SELECT text FROM text_versions")).scalars().all()
             assert [zlib.decompress(data).decode() for data in texts] == [body] * 2
+            digests = connection.execute(text("SELECT text_sha256 FROM text_versions")).scalars().all()
+            assert digests == [hashlib.sha256(b"sha").hexdigest()] * 2
+            created = connection.execute(text("SELECT created_at FROM text_versions")).scalars().all()
+            assert {str(value)[:19] for value in created} == {"2026-01-01 00:00:00"}
         upgrade(engine)
         assert current_revision(engine) == head_revision()
     finally:

@@ -104,6 +104,23 @@ class CompactUTCDateTime(UTCDateTime):
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class HexDigest(TypeDecorator[str]):
+    """A hex digest (a SHA-256 as ``hashlib`` spells it) stored as its bytes: 32 bytes instead of 64
+    characters. For digests only compared in Python (``TextVersion.text_sha256``), never joined in SQL
+    to a digest stored as text; every value it reads back is the same lower-case hex."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else bytes.fromhex(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else bytes(value).hex()
+
+
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -500,10 +517,11 @@ class TextVersion(Base):
     title: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(ZlibText(TEXT))  # never filtered in SQL: search reads the passage index
-    text_sha256: Mapped[str] = mapped_column(String(64))
+    text_sha256: Mapped[str] = mapped_column(HexDigest())  # its 32 bytes: migration 0021
     # The extraction's doubt (as on Check.extraction_doubt), kept with the text it is about.
     extraction_doubt: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Only written and handed back, never formatted in SQL: an integer on SQLite (migration 0021).
+    created_at: Mapped[datetime] = mapped_column(CompactUTCDateTime(), default=utcnow)
 
     snapshot: Mapped[Snapshot] = relationship(back_populates="text_version")
 

@@ -1,5 +1,6 @@
-"""compressed headers, a preset dictionary for texts: snapshots.headers and requisites.headers as
-``ZlibJSON(HEADERS)``, text_versions.text written again with ``ZlibText(TEXT)``
+"""compressed headers, a preset dictionary for texts, compact digests: snapshots.headers and
+requisites.headers as ``ZlibJSON(HEADERS)``; text_versions.text written again with ``ZlibText(TEXT)``,
+text_sha256 as its 32 bytes, created_at (SQLite) as an integer
 
 Revision ID: 0021
 Revises: 0020
@@ -7,25 +8,31 @@ Create Date: 2026-12-05 02:30:00.000000
 
 A capture's HTTP headers are read whole in Python (the snapshot API, WARC export) and never queried
 inside by SQL, and their names and common values repeat in every row: stored as compact JSON deflated
-with a preset dictionary of common header names and values (watcher.zdicts.HEADERS_V1), about 40 % of
-their JSON on real responses. An extracted text takes the clinic vocabulary dictionary
-(watcher.zdicts.TEXT_V1): a quarter smaller than plain zlib on clinic pages. The header columns change
-type in place (PostgreSQL: json -> bytea of its UTF-8 text; SQLite: the table rebuilt with a BLOB
-column), then every row is rewritten in batches of ``BATCH`` by id; the downgrade writes the headers
-back as JSON and the texts as plain zlib (what the code before this revision reads), then changes the
-types back. Why: benchmarks/README.md, "Store size".
+with a preset dictionary of common header names and values (watcher.zdicts.HEADERS_V1), about a third
+of their JSON on real responses. An extracted text takes the clinic vocabulary dictionary
+(watcher.zdicts.TEXT_V1): a quarter smaller than plain zlib on clinic pages. A text's SHA-256 is only
+compared in Python: its 32 bytes (``HexDigest``) instead of 64 hex characters. A text version's
+creation date is only written and handed back: on SQLite microseconds since 1970 (``CompactUTCDateTime``,
+8 bytes instead of 26 characters); PostgreSQL keeps ``timestamptz``.
+
+The columns change type first (PostgreSQL in place: json -> bytea of its UTF-8 text, hex -> bytea;
+SQLite: the tables rebuilt, the values as they are), then every row is written again in batches of
+``BATCH`` by id. The downgrade writes the rows back as revision 0020 reads them (JSON headers, plain
+zlib texts, hex digests, text dates), then changes the types back. Why: benchmarks/README.md,
+"Store size".
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from alembic import op
-from watcher.models import ZlibJSON, ZlibText
+from watcher.models import EPOCH, MICROSECOND, ZlibJSON, ZlibText
 from watcher.zdicts import HEADERS, TEXT
 
 revision = "0021"
@@ -61,16 +68,65 @@ def _retype_headers(
         )
 
 
-def _texts(target: ZlibText) -> None:
-    """Every extracted text read (either format) and written again as ``target`` writes it."""
-    dialect = op.get_bind().dialect
-    reader = ZlibText()
-    _rewrite(
-        "text_versions",
-        "text",
-        lambda data: target.process_bind_param(reader.process_result_value(bytes(data), dialect), dialect),
-        sa.LargeBinary(),
+def _text_versions(**convert: Callable[[Any], Any]) -> None:
+    """The text versions' columns named in ``convert`` written again through their function, in
+    batches by id."""
+    bind = op.get_bind()
+    columns = ", ".join(convert)
+    select = sa.text(f"SELECT id, {columns} FROM text_versions WHERE id > :last ORDER BY id LIMIT :batch")
+    update = sa.text(
+        f"UPDATE text_versions SET {', '.join(f'{column} = :{column}' for column in convert)} WHERE id = :id"
     )
+    if "text" in convert:
+        update = update.bindparams(sa.bindparam("text", type_=sa.LargeBinary()))
+    last = 0
+    while rows := bind.execute(select, {"last": last, "batch": BATCH}).all():
+        changed = []
+        for row_id, *values in rows:
+            columns_values = zip(convert, values, strict=True)
+            changed.append({"id": row_id} | {column: convert[column](value) for column, value in columns_values})
+        bind.execute(update, changed)
+        last = rows[-1][0]
+
+
+def _recompress(dictionary: int | None) -> Callable[[Any], bytes | None]:
+    """A stored text (either format) to the bytes ``ZlibText(dictionary)`` writes."""
+    dialect = op.get_bind().dialect
+    reader, writer = ZlibText(), ZlibText(dictionary)
+    return lambda data: writer.process_bind_param(reader.process_result_value(bytes(data), dialect), dialect)
+
+
+def _micros(value: str) -> int:
+    """SQLite: a date as SQLAlchemy writes it (UTC, naive text) to ``CompactUTCDateTime``'s integer."""
+    return (datetime.fromisoformat(value).replace(tzinfo=UTC) - EPOCH) // MICROSECOND
+
+
+def _date_text(value: int) -> str:
+    """SQLite: ``CompactUTCDateTime``'s integer back to SQLAlchemy's text."""
+    return (EPOCH + value * MICROSECOND).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _retype_text_versions(compact: bool) -> None:
+    """``text_sha256`` between hex text and bytes (PostgreSQL converts it in place); on SQLite
+    ``created_at`` between text and an integer, the table rebuilt with the values as they are."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    text_type, bytes_type = sa.String(64), sa.LargeBinary()
+    with op.batch_alter_table("text_versions") as batch:
+        batch.alter_column(
+            "text_sha256",
+            existing_type=text_type if compact else bytes_type,
+            type_=bytes_type if compact else text_type,
+            existing_nullable=False,
+            postgresql_using="decode(text_sha256, 'hex')" if compact else "encode(text_sha256, 'hex')",
+        )
+        if sqlite:
+            date_type, integer_type = sa.DateTime(timezone=True), sa.BigInteger()
+            batch.alter_column(
+                "created_at",
+                existing_type=date_type if compact else integer_type,
+                type_=integer_type if compact else date_type,
+                existing_nullable=False,
+            )
 
 
 def upgrade() -> None:
@@ -82,7 +138,14 @@ def upgrade() -> None:
         _rewrite(
             table, "headers", lambda value: writer.process_bind_param(json.loads(value), dialect), sa.LargeBinary()
         )
-    _texts(ZlibText(TEXT))
+    # SQLite's table rebuild copies a value whose type changes through CAST (a date's text would become
+    # its year): the values are converted first. PostgreSQL converts the digests itself.
+    if dialect.name == "sqlite":
+        _text_versions(text=_recompress(TEXT), text_sha256=bytes.fromhex, created_at=_micros)
+        _retype_text_versions(compact=True)
+    else:
+        _retype_text_versions(compact=True)
+        _text_versions(text=_recompress(TEXT))
 
 
 def downgrade() -> None:
@@ -94,7 +157,13 @@ def downgrade() -> None:
         document = json.dumps(reader.process_result_value(bytes(data), dialect), ensure_ascii=False)
         return document.encode("utf-8") if postgresql else document
 
-    _texts(ZlibText())
+    if postgresql:
+        _text_versions(text=_recompress(None))
+        _retype_text_versions(compact=False)
+    else:  # the digests as text before the rebuild, the dates after it (CAST keeps an integer date)
+        _text_versions(text=_recompress(None), text_sha256=lambda digest: bytes(digest).hex())
+        _retype_text_versions(compact=False)
+        _text_versions(created_at=_date_text)
     for table in HEADER_TABLES:
         # PostgreSQL takes the JSON's UTF-8 bytes back into bytea, then converts the column; SQLite the text.
         _rewrite(table, "headers", to_json, sa.LargeBinary() if postgresql else sa.Text())
