@@ -104,6 +104,7 @@ class CompactUTCDateTime(UTCDateTime):
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 class HexDigest(TypeDecorator[str]):
@@ -119,9 +120,6 @@ class HexDigest(TypeDecorator[str]):
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
         return None if value is None else bytes(value).hex()
-
-
-MICROSECOND = timedelta(microseconds=1)
 
 
 def utcnow() -> datetime:
