@@ -50,11 +50,11 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, ZlibJSON, compact_json
+from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, ZlibJSON, compact_json, deflate
 from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import chain_intervals, passage_key, term_document
 from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
-from watcher.zdicts import PROFILE
+from watcher.zdicts import HEADERS, PROFILE, TEXT
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
@@ -300,7 +300,9 @@ TABLE_OF = {
     "states": "passage_index_state",
     "steps": "indication_steps",
 }
-JSON_COLUMNS = {"headers", "indications", "details"}  # profile, ops: zlib-compressed JSON (ZlibJSON)
+JSON_COLUMNS = {"indications", "details"}  # profile, ops, headers: zlib-compressed JSON (ZlibJSON)
+# Every snapshot's headers as ZlibJSON(HEADERS) stores them.
+HEADERS_ROW = deflate(compact_json({"Content-Type": ["text/html; charset=utf-8"]}).encode(), HEADERS)
 PROFILE_COLUMN = ZlibJSON(PROFILE)  # as ClaimProfileRecord.profile: its preset dictionary
 SQLITE = sqlite_dialect.dialect()  # the same bytes on both backends
 OPS = zlib.compress(compact_json([[0, 40], [-1, "旧"], [1, "新"]]).encode("utf-8"), 9)
@@ -467,7 +469,7 @@ class Generator:
                     url,
                     url,
                     200,
-                    {"Content-Type": ["text/html; charset=utf-8"]},
+                    HEADERS_ROW,
                     "text/html; charset=utf-8",
                     "utf-8",
                     sha,
@@ -482,8 +484,8 @@ class Generator:
                     EXTRACTOR_VERSION,
                     title,
                     state.lang,
-                    zlib.compress(text.encode("utf-8"), 9),  # ZlibText
-                    hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                    deflate(text.encode("utf-8"), TEXT),  # ZlibText(TEXT)
+                    hashlib.sha256(text.encode("utf-8")).digest(),  # HexDigest
                     when,
                 )
             )

@@ -76,7 +76,7 @@ def _insert_captures_at_0010(connection: Connection, pages: list[bytes]) -> list
         )  # fmt: skip
         connection.execute(
             text("INSERT INTO text_versions (snapshot_id, source_id, extractor_version, text, text_sha256, "
-                 "created_at) VALUES (:id, 1, 'x', 'text', 'sha', :now)"), {"id": number, "now": now}
+                 "created_at) VALUES (:id, 1, 'x', 'text', :sha, :now)"), {"id": number, "now": now, "sha": "0" * 64}
         )  # fmt: skip
         connection.execute(
             text("INSERT INTO checks (source_id, checked_at, outcome, snapshot_id) VALUES (1, :now, 'changed', :id)"),
@@ -209,6 +209,8 @@ TEXTS = ["うつ病の治療について\n当院では認知行動療法を行�
 def test_text_compression_migration_is_lossless_both_ways(database_url: str) -> None:
     """0015 compresses every extracted text (read back identical through the ORM, stored as zlib) and
     its downgrade gives the same text back."""
+    from watcher.models import inflate  # either format: 0021 writes the texts again with a dictionary
+
     engine = make_engine(database_url)
     try:
         upgrade(engine, "0010")
@@ -224,7 +226,7 @@ def test_text_compression_migration_is_lossless_both_ways(database_url: str) -> 
             assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
         with engine.connect() as connection:
             stored = _stored_texts(connection)
-            assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
+            assert [inflate(data).decode("utf-8") for data in stored] == TEXTS
             assert len(stored[2]) < len(TEXTS[2]) // 10
         downgrade(engine, "0014")
         with engine.connect() as connection:
@@ -235,6 +237,8 @@ def test_text_compression_migration_is_lossless_both_ways(database_url: str) -> 
 
 def test_compressed_text_reads_back_identical(database_url: str) -> None:
     """A text version written through the ORM is stored compressed and reads back the same text."""
+    from watcher.models import inflate
+
     engine = make_engine(database_url)
     try:
         upgrade(engine)
@@ -253,7 +257,7 @@ def test_compressed_text_reads_back_identical(database_url: str) -> None:
         with Session(engine) as session:
             assert list(session.scalars(select(TextVersion.text).order_by(TextVersion.snapshot_id))) == TEXTS
             stored = _stored_texts(session.connection())
-            assert [zlib.decompress(data).decode("utf-8") for data in stored] == TEXTS
+            assert [inflate(data).decode("utf-8") for data in stored] == TEXTS
     finally:
         engine.dispose()
 
@@ -495,6 +499,83 @@ def test_bodies_against_a_base_migration_both_ways(database_url: str) -> None:
         rows = {digest: (kind, data) for digest, kind, data in stored}
         assert {kind for kind, _ in rows.values()} == {"zlib"}
         assert [zlib.decompress(rows[digest][1]) for digest in digests] == [base, *deltas]
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+HEADERS = {
+    "Content-Type": ["text/html; charset=utf-8"],
+    "Date": ["Sat, 05 Dec 2026 01:31:26 GMT"],
+    "Server": ["nginx"],
+    "Etag": ['"45591e802f68773746d5a28a53dd81dd"'],
+    "Set-Cookie": ["a=1; path=/", "b=2; path=/; HttpOnly"],
+    "X-Note": ["日本語の値"],
+}
+
+
+CONVERTED_0021 = ("snapshots", "requisites", "text_versions")
+
+
+def test_headers_and_texts_take_their_dictionaries_and_give_them_back(database_url: str) -> None:
+    """0021 stores the snapshots' and requisites' headers as ``ZlibJSON(HEADERS)`` (a format byte, then
+    raw deflate: smaller than their JSON), writes the texts again with the text dictionary and the text
+    digests as bytes; the model reads every kind of row, a plain zlib text included; the downgrade gives
+    back the same JSON, plain zlib texts, hex digests and dates; the schema matches the models at the head."""
+    from watcher.zdicts import HEADERS as HEADERS_DICTIONARY
+    from watcher.zdicts import TEXT as TEXT_DICTIONARY
+
+    body = "幹細胞培養上清液について\n当院では点滴を行っています。効果には個人差があります。"
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0010")
+        with engine.begin() as connection:
+            _insert_captures_at_0010(connection, [b"<html>A</html>", b"<html>B</html>"])
+        upgrade(engine, "0020")
+        with engine.begin() as connection:
+            for table in ("snapshots", "requisites"):
+                connection.execute(text(f"UPDATE {table} SET headers = :headers"), {"headers": json.dumps(HEADERS)})
+            connection.execute(text("UPDATE text_versions SET text = :text, text_sha256 = :sha"),
+                               {"text": zlib.compress(body.encode()), "sha": hashlib.sha256(b"sha").hexdigest()})  # fmt: skip
+        upgrade(engine)
+        with Session(engine) as session:
+            for table in ("snapshots", "requisites"):
+                stored = session.execute(text(f"SELECT headers FROM {table}")).scalars().all()
+                assert {data[0] for data in stored} == {HEADERS_DICTIONARY}
+                assert all(len(data) < len(json.dumps(HEADERS, ensure_ascii=False)) for data in stored)
+            texts = session.execute(text("SELECT text FROM text_versions ORDER BY id")).scalars().all()
+            assert [data[0] for data in texts] == [TEXT_DICTIONARY] * 2
+            assert all(len(data) < len(zlib.compress(body.encode(), 9)) for data in texts)
+            assert list(session.scalars(select(Snapshot.headers))) == [HEADERS] * 2
+            assert list(session.scalars(select(Requisite.headers))) == [HEADERS]
+            digests = session.execute(text("SELECT text_sha256 FROM text_versions")).scalars().all()
+            assert [bytes(digest) for digest in digests] == [hashlib.sha256(b"sha").digest()] * 2
+            assert list(session.scalars(select(TextVersion.text_sha256))) == [hashlib.sha256(b"sha").hexdigest()] * 2
+            assert list(session.scalars(select(TextVersion.created_at))) == [datetime(2026, 1, 1, tzinfo=UTC)] * 2
+            # A text as 0015 to 0020 wrote it still reads (plain zlib, recognised by its first byte).
+            session.execute(text("UPDATE text_versions SET text = :old WHERE snapshot_id = 1"),
+                            {"old": zlib.compress(body.encode(), 9)})  # fmt: skip
+            session.expire_all()
+            assert list(session.scalars(select(TextVersion.text))) == [body] * 2
+            session.commit()
+        with engine.connect() as connection:
+            opts = {"compare_type": True, "include_object": include_object_for(connection.dialect.name)}
+            drift = compare_metadata(MigrationContext.configure(connection, opts=opts), Base.metadata)
+        # This revision's tables only: the whole schema is test_upgrade_downgrade_upgrade_and_no_drift's.
+        mine = [item for item in drift if any(f"'{table}'" in str(item) for table in CONVERTED_0021)]
+        assert mine == [], f"models and migrations differ: {mine}"
+        downgrade(engine, "0020")
+        with engine.connect() as connection:
+            for table in ("snapshots", "requisites"):
+                for value in connection.execute(text(f"SELECT headers FROM {table}")).scalars():
+                    assert (json.loads(value) if isinstance(value, str) else value) == HEADERS
+            texts = connection.execute(text("SELECT text FROM text_versions")).scalars().all()
+            assert [zlib.decompress(data).decode() for data in texts] == [body] * 2
+            digests = connection.execute(text("SELECT text_sha256 FROM text_versions")).scalars().all()
+            assert digests == [hashlib.sha256(b"sha").hexdigest()] * 2
+            created = connection.execute(text("SELECT created_at FROM text_versions")).scalars().all()
+            assert {str(value)[:19] for value in created} == {"2026-01-01 00:00:00"}
         upgrade(engine)
         assert current_revision(engine) == head_revision()
     finally:

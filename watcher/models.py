@@ -43,7 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, column_property, mapped_column, relationship
 
-from watcher.zdicts import DICTIONARIES, PROFILE
+from watcher.zdicts import DICTIONARIES, HEADERS, PROFILE, TEXT
 
 if sys.version_info >= (3, 14):
     from compression import zstd
@@ -107,6 +107,21 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
+class HexDigest(TypeDecorator[str]):
+    """A hex digest (a SHA-256 as ``hashlib`` spells it) stored as its bytes: 32 bytes instead of 64
+    characters. For digests only compared in Python (``TextVersion.text_sha256``), never joined in SQL
+    to a digest stored as text; every value it reads back is the same lower-case hex."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else bytes.fromhex(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else bytes(value).hex()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -117,12 +132,31 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def deflate(data: bytes, dictionary: int | None) -> bytes:
+    """``data`` compressed for a ``ZlibJSON`` or ``ZlibText`` column: a zlib stream without a
+    ``dictionary``; with one (a number of ``watcher.zdicts.DICTIONARIES``), that byte then raw deflate
+    with the dictionary preset."""
+    if dictionary is None:
+        return zlib.compress(data, 9)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARIES[dictionary])
+    return bytes([dictionary]) + compressor.compress(data) + compressor.flush()
+
+
+def inflate(value: bytes) -> bytes:
+    """The bytes ``deflate`` compressed, whichever kind of row: a zlib stream starts with 0x78, which
+    is no dictionary's number, so a row says itself how it was written."""
+    preset = DICTIONARIES.get(value[0])
+    if preset is None:
+        return zlib.decompress(value)
+    return zlib.decompressobj(-15, zdict=preset).decompress(value[1:])
+
+
 class ZlibJSON(TypeDecorator[Any]):
     """A JSON document stored zlib-compressed: for documents only ever read whole in Python (a claim
-    profile, a stored diff), never queried inside by SQL; a third of a profile's JSON text. With a
-    ``dictionary`` (a number of ``watcher.zdicts.DICTIONARIES``), that byte then raw deflate with the
-    dictionary preset: the claim profiles, whose keys and ids repeat in every row, take 43 % less again.
-    Either kind of row reads back whatever the column's dictionary (a zlib stream starts with 0x78)."""
+    profile, a stored diff, a capture's HTTP headers), never queried inside by SQL; a third of a
+    profile's JSON text. With a ``dictionary`` (``deflate``): the claim profiles, whose keys and ids
+    repeat in every row, take 43 % less again; HTTP headers, whose names and common values repeat, about
+    half as much as plain zlib. Either kind of row reads back whatever the column's dictionary."""
 
     impl = LargeBinary
     cache_ok = True
@@ -132,35 +166,30 @@ class ZlibJSON(TypeDecorator[Any]):
         self.dictionary = dictionary
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
-        if value is None:
-            return None
-        document = compact_json(value).encode("utf-8")
-        if self.dictionary is None:
-            return zlib.compress(document, 9)
-        deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARIES[self.dictionary])
-        return bytes([self.dictionary]) + deflate.compress(document) + deflate.flush()
+        return None if value is None else deflate(compact_json(value).encode("utf-8"), self.dictionary)
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        preset = DICTIONARIES.get(value[0])
-        if preset is None:
-            return json.loads(zlib.decompress(value))
-        return json.loads(zlib.decompressobj(-15, zdict=preset).decompress(value[1:]))
+        return None if value is None else json.loads(inflate(value))
 
 
 class ZlibText(TypeDecorator[str]):
     """Text stored zlib-compressed (UTF-8): for text only ever read whole in Python, never filtered or
-    searched by SQL (an extracted text: search reads the distinct-passage index); a sixth of its bytes."""
+    searched by SQL (an extracted text: search reads the distinct-passage index); a sixth of its bytes.
+    With a ``dictionary`` (``deflate``): the extracted texts with the clinic vocabulary preset, a quarter
+    less again on clinic pages. Either kind of row reads back (rows from before migration 0021 are zlib)."""
 
     impl = LargeBinary
     cache_ok = True
 
+    def __init__(self, dictionary: int | None = None) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else zlib.compress(value.encode("utf-8"), 9)
+        return None if value is None else deflate(value.encode("utf-8"), self.dictionary)
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
-        return None if value is None else zlib.decompress(value).decode("utf-8")
+        return None if value is None else inflate(value).decode("utf-8")
 
 
 class Base(DeclarativeBase):
@@ -279,7 +308,7 @@ class Snapshot(Base):
     requested_url: Mapped[str] = mapped_column(String(2048))
     final_url: Mapped[str] = mapped_column(String(2048))
     http_status: Mapped[int] = mapped_column(Integer)
-    headers: Mapped[dict[str, Any]] = mapped_column()
+    headers: Mapped[dict[str, Any]] = mapped_column(ZlibJSON(HEADERS))  # preset dictionary: watcher.zdicts
     content_type: Mapped[str | None] = mapped_column(String(200))
     encoding: Mapped[str | None] = mapped_column(String(40))
     sha256: Mapped[str] = mapped_column(ForeignKey("bodies.sha256"), index=True)
@@ -320,7 +349,7 @@ class Requisite(Base):
     url_sha256: Mapped[str] = mapped_column(String(64))  # the URL's SHA-256: a short unique key
     fetched_at: Mapped[datetime] = mapped_column()  # when this content was first fetched
     http_status: Mapped[int] = mapped_column(Integer)
-    headers: Mapped[dict[str, Any]] = mapped_column()
+    headers: Mapped[dict[str, Any]] = mapped_column(ZlibJSON(HEADERS))  # preset dictionary: watcher.zdicts
     content_type: Mapped[str | None] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(ForeignKey("bodies.sha256"))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -485,11 +514,12 @@ class TextVersion(Base):
     extractor_version: Mapped[str] = mapped_column(String(40))
     title: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
-    text: Mapped[str] = mapped_column(ZlibText())  # never filtered in SQL: search reads the passage index
-    text_sha256: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(ZlibText(TEXT))  # never filtered in SQL: search reads the passage index
+    text_sha256: Mapped[str] = mapped_column(HexDigest())  # its 32 bytes: migration 0021
     # The extraction's doubt (as on Check.extraction_doubt), kept with the text it is about.
     extraction_doubt: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Only written and handed back, never formatted in SQL: an integer on SQLite (migration 0021).
+    created_at: Mapped[datetime] = mapped_column(CompactUTCDateTime(), default=utcnow)
 
     snapshot: Mapped[Snapshot] = relationship(back_populates="text_version")
 
