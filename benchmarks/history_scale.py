@@ -10,12 +10,16 @@ alerts follow the flip-flop rule (one row per distinct transition, ``occurrences
 recurrences). Every version has a Check, a Snapshot (zlib HTML), a TextVersion, a Change and a
 ClaimProfileRecord, plus one extra unchanged/not-modified/error check between versions.
 
-The schema is made by watcher's own migrations (so the FTS5 term table, the GIN over the passages'
-terms and the alert index are the real ones); rows are bulk-loaded (SQLite: executemany in large
-transactions, the term table filled as the write path does; PostgreSQL: COPY, the term index dropped
-during the load and rebuilt after, as one bulk-loads). Queries then go through the real functions
-(``watcher.queries.timeline.timeline``, ``watcher.queries.alerts.alerts_page``,
-``watcher.search.search``) in a fresh process state, timing each call.
+The schema is made by watcher's own migrations (so the FTS5 term table, the GIN over the passage
+blocks' terms and the alert index are the real ones); rows are bulk-loaded (SQLite: executemany in
+large transactions, the term table filled as the write path does; PostgreSQL: COPY, the term index
+dropped during the load and rebuilt after, as one bulk-loads). The search index is the one the write
+path stores (``Generator.index_rows``): the versions in capture order, a part of ``PART_VERSIONS`` at a
+time, each part's new lines in blocks under their keys, each source's runs (``chain_runs``) with their
+memberships. Queries then go through the real functions (``watcher.queries.timeline.timeline``,
+``watcher.queries.alerts.alerts_page``, ``watcher.search.search``) in a fresh process state, timing each
+call. ``--verify`` then compares the loaded index's answers with those of the index ``watcher reindex``
+builds from the same text versions (``reindex_check``; it rewrites the index: small runs).
 
     .venv/bin/python benchmarks/history_scale.py --sources 10000 --versions 1000000
     .venv/bin/python benchmarks/history_scale.py --sources 1000 --versions 100000 --backend sqlite
@@ -40,7 +44,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,16 +54,37 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from watcher.claims import ANALYSER_VERSION, analyze
 from watcher.db import Store
 from watcher.extract import EXTRACTOR_VERSION, extract_document
-from watcher.models import EPOCH, MICROSECOND, Base, CompactUTCDateTime, ZlibJSON, compact_json, deflate
+from watcher.models import (
+    BLOCK_SLOTS,
+    EPOCH,
+    MICROSECOND,
+    Base,
+    CompactUTCDateTime,
+    ZlibJSON,
+    compact_json,
+    deflate,
+    encode_block,
+)
 from watcher.pipeline.claim_steps import steps_of
-from watcher.pipeline.passages import chain_intervals, passage_key, term_document
-from watcher.search_index import TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
+from watcher.pipeline.passages import (
+    _new_blocks,
+    chain_runs,
+    next_key,
+    passage_key,
+    passage_lines,
+    run_row,
+    term_document,
+)
+from watcher.search_index import BLOCK_TERMS_FUNCTION, BLOCK_TERMS_INDEX, BLOCK_TERMS_TABLE
 from watcher.zdicts import HEADERS, PROFILE, TEXT
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # Japanese and English searches of one, two and three or more characters.
 SEARCH_TERMS = ("症", "うつ", "不安", "統合失調症", "臨床試験で証明", "x", "TM", "autism", "clinically proven")
 SCHIZOPHRENIA = 2  # index in the indication lists
+# New text versions the write path indexes together (one part of a recorded batch): a scheduler batch
+# is 50 checks (scheduler_batch_size), about half of which find a change in this history.
+PART_VERSIONS = 25
 
 JA_INDICATIONS = [
     "うつ病",
@@ -160,8 +185,10 @@ class Tables:
     changes: list[tuple[Any, ...]] = field(default_factory=list)
     profiles: list[tuple[Any, ...]] = field(default_factory=list)
     alerts: list[tuple[Any, ...]] = field(default_factory=list)
+    blocks: list[tuple[Any, ...]] = field(default_factory=list)
     passages: list[tuple[Any, ...]] = field(default_factory=list)
-    occurrences: list[tuple[Any, ...]] = field(default_factory=list)
+    runs: list[tuple[Any, ...]] = field(default_factory=list)
+    members: list[tuple[Any, ...]] = field(default_factory=list)
     states: list[tuple[Any, ...]] = field(default_factory=list)
     steps: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -257,9 +284,10 @@ COLUMNS = {
         "last_detected_at",
         "details",
     ),
-    "passages": ("id", "key", "text"),
-    "passage_occurrences": (
-        "passage_id",
+    "passage_blocks": ("id", "text"),
+    "passages": ("key", "id"),
+    "passage_runs": (
+        "id",
         "source_id",
         "first_snapshot_id",
         "first_seen",
@@ -268,7 +296,9 @@ COLUMNS = {
         "versions",
         "gone_snapshot_id",
         "gone_at",
+        "passages",
     ),
+    "run_passages": ("passage_id", "run_id"),
     "passage_index_state": (
         "source_id",
         "last_text_version_id",
@@ -295,8 +325,10 @@ TABLE_OF = {
     "changes": "changes",
     "profiles": "claim_profiles",
     "alerts": "alerts",
+    "blocks": "passage_blocks",
     "passages": "passages",
-    "occurrences": "passage_occurrences",
+    "runs": "passage_runs",
+    "members": "run_passages",
     "states": "passage_index_state",
     "steps": "indication_steps",
 }
@@ -315,8 +347,10 @@ LOAD_ORDER = (
     "profiles",
     "checks",
     "alerts",
+    "blocks",
     "passages",
-    "occurrences",
+    "runs",
+    "members",
     "states",
     "steps",
 )
@@ -329,12 +363,16 @@ class Generator:
         self.rng = random.Random(seed)
         self.sources = sources
         self.per_source = max(1, versions // sources)
-        self.profiles: dict[tuple[Any, ...], tuple[bytes, dict[str, int], int]] = {}
+        self.profiles: dict[tuple[Any, ...], tuple[bytes | None, dict[str, int], int]] = {}
         self.bodies: set[int] = set()  # 64-bit prefixes of the SHA-256 of the bodies kept: each once
         self.next_check = 1
         self.next_alert = 1
         self.next_version = 1
-        self.passage_ids: dict[str, int] = {}
+        self.passage_ids: dict[str, int] = {}  # the lines stored, by text
+        self.keys: set[int] = set()  # their keys
+        self.next_block = 1
+        self.next_run = 1
+        self.chains: dict[int, list[tuple[int, datetime, str]]] = {}  # sources generated, not indexed yet
 
     def clinic_of(self, source: int) -> int:
         return (source - 1) // 10 + 1
@@ -401,7 +439,7 @@ class Generator:
             lines += [f"## {refs_heading}", *(f"- {r}" for r in refs)]
         return html, "\n".join(lines), title
 
-    def profile(self, state: PageState, text: str) -> tuple[bytes, dict[str, int], int]:
+    def profile(self, state: PageState, text: str) -> tuple[bytes | None, dict[str, int], int]:
         key = (state.lang, state.treatment, state.strength, tuple(state.indications), state.references)
         if key not in self.profiles:
             result = analyze(text)
@@ -503,7 +541,9 @@ class Generator:
             previous = (vid, when, indications, text)
             chain.append((vid, when, text))
             profiled.append((vid, when, dict(indications)))
-        self._passages(tables, source, chain)
+        self.chains[source] = chain
+        last_id, last_at, _text = chain[-1]
+        tables.states.append((source, last_id, last_id, last_at, len(chain), last_id))  # profile id = version id
         for step in steps_of(profiled):
             tables.steps.append(
                 (
@@ -517,30 +557,51 @@ class Generator:
                 )
             )
 
-    def _passages(self, tables: Tables, source: int, chain: list[tuple[int, datetime, str]]) -> None:
-        """The distinct-passage index of the source, as ``watcher reindex`` builds it (the same
-        ``chain_intervals``); snapshot and text version ids are equal here."""
-        intervals, lines = chain_intervals(chain)
-        for line in sorted(lines):  # ids in a fixed order, whatever the hash seed
-            if line not in self.passage_ids:
-                passage_id = self.passage_ids[line] = len(self.passage_ids) + 1
-                tables.passages.append((passage_id, passage_key(line), line))
-        for i in intervals:
-            tables.occurrences.append(
-                (
-                    self.passage_ids[i.line],
-                    source,
-                    i.first_snapshot_id,
-                    i.first_seen,
-                    i.last_snapshot_id,
-                    i.last_seen,
-                    i.versions,
-                    i.gone_snapshot_id,
-                    i.gone_at,
-                )
-            )
-        last_id, last_at, _text = chain[-1]
-        tables.states.append((source, last_id, last_id, last_at, len(chain), last_id))  # profile id = version id
+    def index_rows(self, tables: Tables) -> None:
+        """The distinct-passage index of the sources generated since the last call, as the write path
+        stores it (``index_new_versions``): their versions in capture order, recorded a part of
+        ``PART_VERSIONS`` at a time (a source met again starts a new part, as in ``record_captures``),
+        each part's new lines — in the order of its versions and their lines — in new blocks
+        (``_new_blocks``) under their keys (``passage_key``, the next free one on a collision); then each
+        source's runs (``chain_runs``: those its appends build, ``run_row``) and their memberships.
+        Snapshot and text version ids are equal here."""
+        versions = sorted(
+            (fetched_at, snapshot_id, source, text)
+            for source, chain in self.chains.items()
+            for snapshot_id, fetched_at, text in chain
+        )
+        part: list[str] = []
+        held: set[int] = set()
+        for _at, _snapshot_id, source, text in versions:
+            if source in held or len(held) == PART_VERSIONS:
+                self._store_lines(tables, part)
+                part, held = [], set()
+            part += passage_lines(text)
+            held.add(source)
+        self._store_lines(tables, part)
+        for source, chain in self.chains.items():
+            runs, _lines = chain_runs(chain)
+            for key, lines in runs.items():
+                ids = [self.passage_ids[line] for line in lines]
+                row = run_row(key, source, ids)
+                tables.runs.append((self.next_run, *(row[column] for column in COLUMNS["passage_runs"][1:])))
+                tables.members += [(passage_id, self.next_run) for passage_id in ids]
+                self.next_run += 1
+        self.chains.clear()
+
+    def _store_lines(self, tables: Tables, lines: list[str]) -> None:
+        """Store the lines not stored yet (once each, in order) in new blocks, with their keys."""
+        new = [line for line in dict.fromkeys(lines) if line not in self.passage_ids]
+        for block in _new_blocks(new):
+            tables.blocks.append((self.next_block, "\n".join(block)))  # the loader encodes it (encode_block)
+            for slot, line in enumerate(block):
+                key = passage_key(line)
+                while key in self.keys:
+                    key = next_key(key)
+                self.keys.add(key)
+                self.passage_ids[line] = self.next_block * BLOCK_SLOTS + slot
+                tables.passages.append((key, self.passage_ids[line]))
+            self.next_block += 1
 
     def _alerts(
         self,
@@ -644,11 +705,12 @@ class SqliteLoader:
 
     def load(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         columns = COLUMNS[table]
-        if table == "passages":  # their short terms: the FTS5 term table (PostgreSQL: its expression index)
+        if table == "passage_blocks":  # their short terms: the FTS5 term table (PostgreSQL: its GIN index)
             self.db.executemany(
-                f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
-                [(pid, term_document(line)) for pid, _k, line in rows],
+                f"INSERT INTO {BLOCK_TERMS_TABLE}(rowid, terms) VALUES (?, ?)",
+                [(block_id, term_document(joined)) for block_id, joined in rows],
             )
+            rows = [(block_id, encode_block(joined.split("\n"), "sqlite")) for block_id, joined in rows]
         converted = [tuple(_sqlite_value(table, c, v) for c, v in zip(columns, row, strict=True)) for row in rows]
         self.db.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", converted
@@ -708,7 +770,8 @@ class PostgresLoader:
             "changes",
             "claim_profiles",
             "alerts",
-            "passages",
+            "passage_blocks",
+            "passage_runs",
         ):
             self.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"
@@ -751,6 +814,7 @@ def generate_and_load(
     for source in range(1, sources + 1):
         gen.source_rows(source, tables)
         if tables.size() >= 20_000 or source == sources:
+            gen.index_rows(tables)
             for name in LOAD_ORDER:
                 loader.load(TABLE_OF[name], getattr(tables, name))
                 counts[name] += len(getattr(tables, name))
@@ -867,7 +931,7 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
                 passages, params, method = _passages_sql(session, term)
                 matching, intervals = session.execute(
                     text(
-                        f"SELECT count(DISTINCT passage_id), count(*) FROM passage_occurrences "
+                        f"SELECT count(DISTINCT passage_id), count(*) FROM run_passages "
                         f"WHERE passage_id IN ({passages})"
                     ),
                     params,
@@ -885,14 +949,77 @@ def measure(url: str, *, sources: int, queries: int, seed: int) -> dict[str, Any
     return out
 
 
+def index_answers(store: Store, sources: int) -> tuple[dict[str, Any], dict[int, list[str]], int]:
+    """What the index answers: the searches of ``SEARCH_TERMS`` (and of the first since a year on), every
+    source's intervals (``source_intervals``: text and stretch of versions, in a fixed order) and how
+    many passages are stored."""
+    from sqlalchemy import func, select
+
+    from watcher.models import Passage
+    from watcher.pipeline.passages import source_intervals
+    from watcher.search import search
+
+    with store.session() as session:
+        found: dict[str, Any] = {term: search(session, term, limit=100) for term in SEARCH_TERMS}
+        found["since"] = search(session, SEARCH_TERMS[0], since=T0 + timedelta(days=365), limit=100)
+        intervals = {
+            source_id: sorted(repr(astuple(interval)) for interval in source_intervals(session, source_id))
+            for source_id in range(1, sources + 1)
+        }
+        stored = session.scalar(select(func.count()).select_from(Passage)) or 0
+    return found, intervals, stored
+
+
+def reindex_check(url: str, *, sources: int) -> dict[str, Any]:
+    """Whether the loader stored the index the write path builds: the answers (``index_answers``) of the
+    loaded index, then after ``watcher.pipeline.passages.reindex`` rebuilt every source's runs over the
+    loaded blocks (the index states deleted: it must find each line at the loader's key and store none
+    again), then after it rebuilt the whole index from nothing (blocks, keys, term posting lists, runs:
+    the write path's own). Changes the store: run it after the measurements."""
+    from sqlalchemy import text
+
+    from watcher.pipeline.passages import clear_terms, reindex
+
+    store = Store(url, migrate=False)
+    out: dict[str, Any] = {}
+    try:
+        loaded = index_answers(store, sources)
+        out["passages_loaded"] = loaded[2]
+        out["intervals_loaded"] = sum(len(rows) for rows in loaded[1].values())
+        out["search_hits_loaded"] = {term: len(hits) for term, hits in loaded[0].items()}
+        for step, tables in (
+            ("runs_rebuilt", ("passage_index_state",)),
+            ("all_rebuilt", ("passage_index_state", "run_passages", "passage_runs", "passages", "passage_blocks")),
+        ):
+            with store.session() as session:
+                if "passage_blocks" in tables:
+                    clear_terms(session)
+                for table in tables:
+                    session.execute(text(f"DELETE FROM {table}"))
+                reindex(session, commit=session.commit)
+            rebuilt = index_answers(store, sources)
+            out[step] = {
+                "same_searches": loaded[0] == rebuilt[0],
+                "same_intervals": loaded[1] == rebuilt[1],
+                "passages": rebuilt[2],
+                "terms_differing": [term for term in loaded[0] if loaded[0][term] != rebuilt[0][term]],
+                "sources_differing": [s for s in loaded[1] if loaded[1][s] != rebuilt[1][s]][:10],
+            }
+    finally:
+        store.dispose()
+    return out
+
+
 # --- backends --------------------------------------------------------------------------------------
 
 # What the search index costs, beside the rest: tables with their indexes.
 INDEX_TABLES = (
+    "passage_blocks",
     "passages",
-    "passage_occurrences",
+    "passage_runs",
+    "run_passages",
     "passage_index_state",
-    TERMS_TABLE,
+    BLOCK_TERMS_TABLE,
     "indication_steps",
 )
 
@@ -955,7 +1082,7 @@ def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
     load_seconds = time.perf_counter() - started
     size = sum(p.stat().st_size for p in workdir.glob("history.db*"))
     log(f"loaded in {load_seconds:.0f} s, {size / 1e9:.2f} GB")
-    result = {
+    result: dict[str, Any] = {
         "backend": f"sqlite {sqlite3.sqlite_version}",
         "rows": counts,
         "load_seconds": round(load_seconds),
@@ -963,6 +1090,8 @@ def run_sqlite(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str
         **sizes_summary(sqlite_table_sizes(path), size, counts["versions"]),
         "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
     }
+    if args.verify:
+        result["reindex_check"] = reindex_check(url, sources=args.sources)
     if not args.keep:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -986,7 +1115,7 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         Store(url).dispose()
         started = time.perf_counter()
         loader = PostgresLoader(url)
-        loader.execute(f"DROP INDEX {TERMS_INDEX}")
+        loader.execute(f"DROP INDEX {BLOCK_TERMS_INDEX}")
         loader.commit()
         counts = generate_and_load(
             loader, sources=args.sources, versions=args.versions, seed=args.seed, placeholder="%s", log=log
@@ -994,7 +1123,8 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         index_started = time.perf_counter()
         loader.execute("SET maintenance_work_mem = '1GB'")
         loader.execute(
-            f"CREATE INDEX {TERMS_INDEX} ON passages USING gin ({TERMS_FUNCTION}(text)) WITH (fastupdate = off)"
+            f"CREATE INDEX {BLOCK_TERMS_INDEX} ON passage_blocks USING gin ({BLOCK_TERMS_FUNCTION}(text)) "
+            "WITH (fastupdate = off)"
         )
         loader.commit()
         index_seconds = time.perf_counter() - index_started
@@ -1002,11 +1132,11 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         load_seconds = time.perf_counter() - started
         with psycopg.connect(url) as db:
             row = db.execute(
-                f"SELECT pg_database_size(current_database()), pg_relation_size('{TERMS_INDEX}')"
+                f"SELECT pg_database_size(current_database()), pg_relation_size('{BLOCK_TERMS_INDEX}')"
             ).fetchone()
         size, index_size = row or (0, 0)
         log(f"loaded in {load_seconds:.0f} s (term index {index_seconds:.0f} s), {size / 1e9:.2f} GB")
-        return {
+        result: dict[str, Any] = {
             "backend": f"postgresql {version[0] if version else '?'}",
             "rows": counts,
             "load_seconds": round(load_seconds),
@@ -1016,6 +1146,9 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
             **sizes_summary(postgres_table_sizes(url), size, counts["versions"]),
             "queries": measure(url, sources=args.sources, queries=args.queries, seed=args.seed),
         }
+        if args.verify:
+            result["reindex_check"] = reindex_check(url, sources=args.sources)
+        return result
     finally:
         if not args.keep:
             with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -1035,6 +1168,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("WATCHER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="after the measurements, compare the loaded index with the one watcher's reindex builds (small runs)",
+    )
     parser.add_argument("--json", dest="json_out", help="also write the results to this file")
     parser.add_argument(
         "--measure", metavar="DATABASE_URL", help="only time the queries on a database kept by an earlier run (--keep)"

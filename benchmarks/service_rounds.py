@@ -49,12 +49,11 @@ from watcher.models import (
     Change,
     ClaimProfileRecord,
     IndicationStep,
-    Passage,
-    PassageOccurrence,
     Snapshot,
     Source,
     TextVersion,
 )
+from watcher.pipeline.passages import source_intervals
 from watcher.scheduler import Service
 from watcher.sources import SourceSpec, add_sources
 
@@ -157,7 +156,7 @@ def dump(store: Store) -> dict[str, Any]:
             chain.update((sid, n) for n, sid in enumerate(ids))
         tv_place = {tv.id: chain[tv.snapshot_id] for tv in session.scalars(select(TextVersion))}
         for source_id, url in urls.items():
-            out[urlsplit(url).path] = entry = {
+            entry: dict[str, list[Any]] = {
                 "versions": [],
                 "changes": [],
                 "profiles": [],
@@ -165,6 +164,7 @@ def dump(store: Store) -> dict[str, Any]:
                 "occurrences": [],
                 "steps": [],
             }
+            out[urlsplit(url).path] = entry
             for tv in session.scalars(select(TextVersion).where(TextVersion.source_id == source_id)):
                 entry["versions"].append([tv_place[tv.id], tv.text_sha256, tv.title, tv.language, tv.extraction_doubt])
             for ch in session.scalars(select(Change).where(Change.source_id == source_id)):
@@ -202,19 +202,15 @@ def dump(store: Store) -> dict[str, Any]:
                         details,
                     ]
                 )
-            for occ, passage_text in session.execute(
-                select(PassageOccurrence, Passage.text)
-                .join(Passage, Passage.id == PassageOccurrence.passage_id)
-                .where(PassageOccurrence.source_id == source_id)
-            ):
+            for interval in source_intervals(session, source_id):
                 entry["occurrences"].append(
                     [
-                        passage_text,
-                        chain[occ.first_snapshot_id],
-                        chain[occ.last_snapshot_id],
-                        occ.versions,
-                        chain.get(occ.gone_snapshot_id or -1),
-                        occ.gone_at is None,
+                        interval.line,
+                        chain[interval.first_snapshot_id],
+                        chain[interval.last_snapshot_id],
+                        interval.versions,
+                        chain.get(interval.gone_snapshot_id or -1),
+                        interval.gone_at is None,
                     ]
                 )
             for step in session.scalars(select(IndicationStep).where(IndicationStep.source_id == source_id)):

@@ -8,9 +8,9 @@ bytes per first capture / unchanged check / changed check, the disk per page aft
 peers.py sets beside urlwatch), and where the bytes are after round 2 (SQLite: the dbstat virtual
 table, indexes under their table; PostgreSQL: heap + TOAST and indexes per table).
 ``--without-search-index`` also reports the store after round 2 without the distinct-passage search index
-(migration 0014: passages, their terms, intervals and index state, the FTS5 table or trigram index):
-SQLite, a VACUUMed copy without it set beside a VACUUMed copy of the original; PostgreSQL, the store less
-those tables with their indexes.
+(migration 0020: the passage blocks and their term posting lists — the FTS5 table or the GIN —, the key
+table, the runs and their memberships, the index state): SQLite, a VACUUMed copy without it set beside a
+VACUUMed copy of the original; PostgreSQL, the store less those tables with their indexes.
 
     .venv/bin/python benchmarks/store_size.py --pages 500 --database sqlite --without-search-index
     .venv/bin/python benchmarks/store_size.py --pages 500 --database postgresql --without-search-index
@@ -36,12 +36,10 @@ from capture_rounds import add_page_sources, build_real_site, build_site, databa
 from sqlalchemy import create_engine, text
 
 from watcher.demo.site import VersionedSite
+from watcher.search_index import BLOCK_TERMS_INDEX, BLOCK_TERMS_TABLE
 
-FTS_TABLE = "passages_fts"  # migration 0014's FTS5 trigram table over passages and its shadow tables
-TRGM_INDEX = "ix_passages_text_trgm"  # PostgreSQL: 0014's pg_trgm GIN over passages (dropped by 0017)
-TERMS_INDEX = "ix_passages_terms"  # PostgreSQL: 0016's GIN over the passages' short terms
-TERMS_TABLE = "passage_terms_fts"  # migration 0016's FTS5 table of the short terms (SQLite)
-SEARCH_TABLES = (FTS_TABLE, TERMS_TABLE, "passage_occurrences", "passage_index_state", "passages")
+# The search index (migration 0020); the FTS5 table's shadow tables are counted with it.
+SEARCH_TABLES = (BLOCK_TERMS_TABLE, "passage_blocks", "passages", "passage_runs", "run_passages", "passage_index_state")
 
 
 def sqlite_tables(path: Path) -> dict[str, int]:
@@ -52,7 +50,7 @@ def sqlite_tables(path: Path) -> dict[str, int]:
         sizes: dict[str, int] = {}
         for name, size in connection.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
             table = owner.get(name, name)
-            table = next((fts for fts in (FTS_TABLE, TERMS_TABLE) if table.startswith(fts)), table)
+            table = BLOCK_TERMS_TABLE if table.startswith(BLOCK_TERMS_TABLE) else table
             sizes[table] = sizes.get(table, 0) + int(size)
         free = (
             connection.execute("PRAGMA freelist_count").fetchone()[0]
@@ -73,11 +71,6 @@ def sqlite_without_search_index(path: Path, work: Path) -> dict[str, int]:
         connection = sqlite3.connect(copy)
         try:
             if drop:
-                triggers = [row[0] for row in connection.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?", (FTS_TABLE + "%",)
-                )]  # fmt: skip
-                for trigger in triggers:
-                    connection.execute(f"DROP TRIGGER {trigger}")
                 for table in SEARCH_TABLES:
                     connection.execute(f"DROP TABLE IF EXISTS {table}")
                 connection.commit()
@@ -112,7 +105,7 @@ def postgres_tables(url: str) -> dict[str, int]:
             ).all()  # fmt: skip
             gins = {
                 name: connection.scalar(text("SELECT pg_relation_size(to_regclass(:name))"), {"name": name})
-                for name in (TRGM_INDEX, TERMS_INDEX)
+                for name in (BLOCK_TERMS_INDEX,)
             }
     finally:
         engine.dispose()
@@ -148,7 +141,7 @@ def rounds(
     pages: int,
     env: dict[str, str],
     size: Callable[[], tuple[int, int]],
-    after_round2: Callable[[], None],
+    after_round2: Callable[[], object],
     *,
     unconditional: bool,
 ) -> tuple[list[tuple[int, int]], list[dict[str, float]]]:

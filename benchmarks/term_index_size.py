@@ -1,9 +1,12 @@
 """Benchmark: what the search index's one- and two-character terms would take stored as posting lists.
 
 ``passage_terms`` (migration 0014) held one row per (term, passage): on the 500-page store of
-store_size.py that was most of the store (migration 0016 replaced it with posting lists). The terms are
-computed from the store's passages (``short_terms``), so a store of any revision since 0014 will do. This reads the terms of a store kept by
-``store_size.py --keep`` and sizes two compact layouts of the same postings beside the row table:
+store_size.py that was most of the store (migration 0016 replaced it with posting lists, one per
+passage; migration 0020 with posting lists per block of passages). The terms are computed from the
+store's passages (``short_terms``), read from their blocks (``passage_blocks``, whose slots the
+``passages`` key table names), so the store must be of migration 0020 or later. This reads the terms of
+a store kept by ``store_size.py --keep`` and sizes, one posting list per passage, two compact layouts of
+the same postings beside the row table:
 
 * SQLite: a contentless FTS5 table (``detail=none``, ``columnsize=0``), one document per passage whose
   tokens are its terms (hex-encoded, so that the ``ascii`` tokenizer keeps each term whole);
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import psycopg
 
+from watcher.models import BLOCK_SLOTS, decode_block
 from watcher.pipeline.passages import short_terms
 
 PROBES = ("う", "うつ", "不安", "x", "tm")
@@ -87,11 +91,15 @@ def postgres_sizes(admin_url: str, postings: dict[int, list[str]], rows: dict[st
                 found = {r[0] for r in db.execute("SELECT passage_id FROM passage_arrays WHERE terms @> ARRAY[%s]",
                                                   (term,))}  # fmt: skip
                 assert found == rows.get(term, set()), term
-            size = "SELECT pg_total_relation_size(%s::regclass)"
+            sizes = {
+                relation: row[0]
+                for relation in ("passage_terms", "passage_arrays_gin", "passage_arrays")
+                if (row := db.execute("SELECT pg_total_relation_size(%s::regclass)", (relation,)).fetchone())
+            }
             return {
-                "passage_terms (rows, btree primary key)": db.execute(size, ("passage_terms",)).fetchone()[0],
-                "GIN over the terms (index only)": db.execute(size, ("passage_arrays_gin",)).fetchone()[0],
-                "GIN with a stored text[] column": db.execute(size, ("passage_arrays",)).fetchone()[0],
+                "passage_terms (rows, btree primary key)": sizes["passage_terms"],
+                "GIN over the terms (index only)": sizes["passage_arrays_gin"],
+                "GIN with a stored text[] column": sizes["passage_arrays"],
             }
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -106,11 +114,15 @@ def main() -> None:
     db = sqlite3.connect(args.store)
     postings: dict[int, list[str]] = {}
     rows: dict[str, set[int]] = {}
-    for pid, line in db.execute("SELECT id, text FROM passages"):  # the terms as short_terms makes them
-        for term in sorted(short_terms(line)):
-            postings.setdefault(pid, []).append(term)
-            rows.setdefault(term, set()).add(pid)
-    passages = db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    ids = {pid for (pid,) in db.execute("SELECT id FROM passages")}  # a slot no key names is no passage
+    for block_id, data in db.execute("SELECT id, text FROM passage_blocks"):
+        for slot, line in enumerate(decode_block(data)):
+            pid = block_id * BLOCK_SLOTS + slot
+            if pid in ids:
+                for term in sorted(short_terms(line)):  # the terms as short_terms makes them
+                    postings.setdefault(pid, []).append(term)
+                    rows.setdefault(term, set()).add(pid)
+    passages = len(ids)
     db.close()
     report = {
         "passages": passages,
