@@ -60,6 +60,7 @@ from watcher.models import (
     MICROSECOND,
     Base,
     CompactUTCDateTime,
+    PassageRun,
     ZlibJSON,
     compact_json,
     deflate,
@@ -67,8 +68,8 @@ from watcher.models import (
 )
 from watcher.pipeline.claim_steps import steps_of
 from watcher.pipeline.passages import (
-    _new_blocks,
     chain_runs,
+    new_blocks,
     next_key,
     passage_key,
     passage_lines,
@@ -286,18 +287,7 @@ COLUMNS = {
     ),
     "passage_blocks": ("id", "text"),
     "passages": ("key", "id"),
-    "passage_runs": (
-        "id",
-        "source_id",
-        "first_snapshot_id",
-        "first_seen",
-        "last_snapshot_id",
-        "last_seen",
-        "versions",
-        "gone_snapshot_id",
-        "gone_at",
-        "passages",
-    ),
+    "passage_runs": tuple(column.name for column in PassageRun.__table__.columns),
     "run_passages": ("passage_id", "run_id"),
     "passage_index_state": (
         "source_id",
@@ -562,7 +552,7 @@ class Generator:
         stores it (``index_new_versions``): their versions in capture order, recorded a part of
         ``PART_VERSIONS`` at a time (a source met again starts a new part, as in ``record_captures``),
         each part's new lines — in the order of its versions and their lines — in new blocks
-        (``_new_blocks``) under their keys (``passage_key``, the next free one on a collision); then each
+        (``new_blocks``) under their keys (``passage_key``, the next free one on a collision); then each
         source's runs (``chain_runs``: those its appends build, ``run_row``) and their memberships.
         Snapshot and text version ids are equal here."""
         versions = sorted(
@@ -592,7 +582,7 @@ class Generator:
     def _store_lines(self, tables: Tables, lines: list[str]) -> None:
         """Store the lines not stored yet (once each, in order) in new blocks, with their keys."""
         new = [line for line in dict.fromkeys(lines) if line not in self.passage_ids]
-        for block in _new_blocks(new):
+        for block in new_blocks(new):
             tables.blocks.append((self.next_block, "\n".join(block)))  # the loader encodes it (encode_block)
             for slot, line in enumerate(block):
                 key = passage_key(line)

@@ -12,13 +12,13 @@ from watcher.config import Settings
 from watcher.db import Store
 from watcher.models import Passage
 from watcher.pipeline.passages import (
-    _store_passages,
     next_key,
     passage_ids,
     passage_key,
     passage_lines,
     passage_texts,
     short_terms,
+    store_passages,
 )
 from watcher.search import excerpt, like_pattern, matching_passages, pair_terms, search, search_method
 
@@ -152,7 +152,7 @@ def test_colliding_keys_keep_each_line(store: Store) -> None:
     line = "TMS治療の説明"
     with store.session() as session:
         key = passage_key(line)
-        _store_passages(session, [(key, "まったく別の行"), (key + 1, "次の鍵の行")])
+        store_passages(session, [(key, "まったく別の行"), (key + 1, "次の鍵の行")])
         ids = passage_ids(session, [line, "無関係な行"])
         stored = session.get(Passage, key + 2)
         assert stored is not None and stored.id == ids[line]

@@ -280,7 +280,7 @@ def passage_ids(session: Session, lines: Iterable[str]) -> dict[str, int]:
             else:
                 probe[line] = next_key(key)
         if free:
-            for key, pid in _store_passages(session, list(free.items())).items():
+            for key, pid in store_passages(session, list(free.items())).items():
                 ids[free[key]] = pid
                 del probe[free[key]]
         # Left: lines whose key another writer or line took meanwhile; the next round reads it.
@@ -296,7 +296,7 @@ def _read_blocks(session: Session, block_ids: Iterable[int], blocks: dict[int, l
             blocks[block_id] = decode_block(joined)
 
 
-def _new_blocks(lines: list[str]) -> Iterator[list[str]]:
+def new_blocks(lines: list[str]) -> Iterator[list[str]]:
     """New lines cut into blocks: at most ``BLOCK_SLOTS`` lines, closed at ``BLOCK_CHARS`` characters."""
     block: list[str] = []
     size = 0
@@ -310,13 +310,13 @@ def _new_blocks(lines: list[str]) -> Iterator[list[str]]:
         yield block
 
 
-def _store_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, int]:
+def store_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, int]:
     """Store new passages (key, line): their lines in new blocks (with their terms), then their keys,
     by one multi-row statement through the driver, those whose key is taken left out; the ids of those
     stored, by key."""
     connection = session.connection()
     dialect = connection.dialect.name
-    cut = list(_new_blocks([line for _key, line in rows]))
+    cut = list(new_blocks([line for _key, line in rows]))
     block_ids = _insert_blocks(session, [encode_block(block, dialect) for block in cut])
     store_terms(session, dict(zip(block_ids, cut, strict=True)))
     wanted: list[tuple[int, int]] = []
