@@ -547,7 +547,7 @@ def _old_chains(rng: Any) -> dict[int, list[tuple[int, datetime, str]]]:
     chains: dict[int, list[tuple[int, datetime, str]]] = {}
     for source_id in (1, 2, 3):
         pool = [f"Source {source_id} line {n}: Clinically PROVEN 治療{n % 7}" for n in range(260)]
-        pool += [f"長い段落 {source_id}-{n} " + " ".join(["認知行動療法"] * 300) for n in range(6)] + shared
+        pool += [f"長い段落 {source_id}-{n} " + " ".join(["認知行動療法"] * 140) for n in range(8)] + shared
         current = set(rng.sample(pool, 150))
         chain = []
         for version in range(24):
@@ -675,10 +675,12 @@ def test_passage_blocks_and_runs_migration_both_ways(database_url: str) -> None:
                 key: line for line, key in keys.items()
             }
             blocks = [
-                decode_block(value) for value in session.execute(text("SELECT text FROM passage_blocks")).scalars()
+                decode_block(value)
+                for value in session.execute(text("SELECT text FROM passage_blocks ORDER BY id")).scalars()
             ]
             assert len(blocks) > 3 and sum(map(len, blocks)) == len(lines)
             assert all(len(b) <= BLOCK_SLOTS and (len(b) == 1 or len("\n".join(b)) <= 1 << 14) for b in blocks)
+            assert any(len(b) < BLOCK_SLOTS for b in blocks[:-1])  # closed by its characters
             if session.connection().dialect.name == "postgresql":  # 0020's function: the same terms
                 new_terms = session.execute(
                     text("SELECT t, watcher_short_terms(t) FROM unnest(CAST(:texts AS text[])) AS t"), {"texts": lines}

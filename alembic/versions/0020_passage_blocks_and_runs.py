@@ -5,15 +5,26 @@ Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-05 02:00:00.000000
 
-The passages' text moves into ``passage_blocks`` (up to ``BLOCK_SLOTS`` consecutive passages a block:
-zstd on SQLite, text that TOAST compresses on PostgreSQL); a passage's id becomes its block's id *
-``BLOCK_SLOTS`` + its slot, and ``passages`` keeps only key -> id. The one- and two-character terms
-become posting lists per block: SQLite's FTS5 table ``passage_terms_fts`` (one document per passage)
-gives way to ``passage_block_terms_fts`` (one per block), PostgreSQL's GIN over the passages to one over
-the blocks. The intervals (``passage_occurrences``, a row per passage, source and stretch of versions)
-become runs (``passage_runs``: a source's passages over one stretch of versions, its dates once) and
-memberships (``run_passages``: passage, run). Everything is converted in place, in batches; the
-downgrade converts back. Why: benchmarks/README.md, "Store size", sixth pass.
+The passages' text moves into ``passage_blocks`` (zstd on SQLite, text that TOAST compresses on
+PostgreSQL), cut as the write path cuts a write's new lines: at most ``BLOCK_SLOTS`` lines, closed at
+``BLOCK_CHARS`` characters, in the passages' id order; a passage's id becomes its block's id *
+``BLOCK_SLOTS`` + its slot, and ``passages`` keeps only key -> id (the keys as they were, collisions
+included). The one- and two-character terms become posting lists per block: SQLite's FTS5 table
+``passage_terms_fts`` (one document per passage) gives way to ``passage_block_terms_fts`` (one per
+block), PostgreSQL's GIN over the passages to one over the blocks, built once they are written, over a
+``watcher_short_terms`` that gives the same terms in linear time (0016's is quadratic in the text's
+length: LINEAR_TERMS_FUNCTION_DDL). The intervals (``passage_occurrences``, a row per passage, source and
+stretch of versions) become runs (``passage_runs``: a source's passages over one stretch of versions,
+its dates once) and memberships (``run_passages``: passage, run), grouped as the write path's
+``chain_runs`` groups them. Every table is read as a stream and written ``BATCH`` rows at a time, the
+old ids mapped to the new through the keys in SQL, so memory does not grow with the store (2.5 million
+intervals); PostgreSQL's sequences go on after the ids written.
+
+The downgrade converts back: 0019's ``passages`` (id, text, key) numbered densely from 1 in the order
+of the new ids (so the order of the old ones), the keys kept, with SQLite's term documents per passage
+or PostgreSQL's GIN over them (``fastupdate = off``), and an interval per membership, in SQL. It keeps
+the linear ``watcher_short_terms``: the same function, results for results. Why: benchmarks/README.md,
+"Store size", sixth pass.
 """
 
 from __future__ import annotations
@@ -76,8 +87,9 @@ def _date() -> sa.types.TypeEngine[Any]:
 def _stream(sql: str) -> Iterator[Any]:
     """The rows of a query, fetched ``BATCH`` at a time as they are used (PostgreSQL: a server-side
     cursor; SQLite steps its statement), while other statements write on the same connection."""
-    result = op.get_bind().execute(sa.text(sql).execution_options(yield_per=BATCH))
-    for rows in result.partitions():
+    # stream_results, not yield_per: on a Core statement yield_per leaves psycopg's result buffered whole.
+    result = op.get_bind().execute(sa.text(sql).execution_options(stream_results=True, max_row_buffer=BATCH))
+    for rows in result.partitions(BATCH):
         yield from rows
 
 
