@@ -251,6 +251,10 @@ def upgrade() -> None:
     else:
         op.execute(f"INSERT INTO {BLOCK_TERMS_TABLE}({BLOCK_TERMS_TABLE}) VALUES ('optimize')")
     op.create_index("ix_passage_runs_source_gone", "passage_runs", ["source_id", "gone_at"])
+    if postgresql:
+        # Statistics for the searches' first plans (autovacuum would come later). The blocks by a column:
+        # their expression index's statistics would compute the terms of every sampled block again.
+        op.execute("ANALYZE passages, passage_runs, run_passages, passage_blocks (id)")
 
 
 def _restore_passages() -> int:
