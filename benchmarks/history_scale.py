@@ -76,7 +76,7 @@ from watcher.pipeline.passages import (
     run_row,
     term_document,
 )
-from watcher.search_index import BLOCK_TERMS_FUNCTION, BLOCK_TERMS_INDEX, BLOCK_TERMS_TABLE
+from watcher.search_index import BLOCK_TERMS_INDEX, BLOCK_TERMS_TABLE, TERMS_FUNCTION
 from watcher.zdicts import HEADERS, PROFILE, TEXT
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -1113,7 +1113,7 @@ def run_postgres(args: argparse.Namespace, log: Callable[[str], None]) -> dict[s
         index_started = time.perf_counter()
         loader.execute("SET maintenance_work_mem = '1GB'")
         loader.execute(
-            f"CREATE INDEX {BLOCK_TERMS_INDEX} ON passage_blocks USING gin ({BLOCK_TERMS_FUNCTION}(text)) "
+            f"CREATE INDEX {BLOCK_TERMS_INDEX} ON passage_blocks USING gin ({TERMS_FUNCTION}(text)) "
             "WITH (fastupdate = off)"
         )
         loader.commit()

@@ -16,10 +16,21 @@ from sqlalchemy import Connection, bindparam, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from watcher.db import current_revision, downgrade, head_revision, make_engine, scripts_head_revision, upgrade
-from watcher.models import Base, Body, Change, Check, ClaimProfileRecord, Requisite, Snapshot, TextVersion, raw_bytes
-from watcher.pipeline.passages import passage_key, short_terms, store_terms
+from watcher.models import (
+    Base,
+    Body,
+    Change,
+    Check,
+    ClaimProfileRecord,
+    CompactUTCDateTime,
+    Requisite,
+    Snapshot,
+    TextVersion,
+    raw_bytes,
+)
+from watcher.pipeline.passages import passage_key, passage_texts, short_terms, source_intervals, term_document
 from watcher.search import matching_passages
-from watcher.search_index import include_object_for
+from watcher.search_index import TERMS_TABLE, include_object_for
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(database_url: str) -> None:
@@ -269,6 +280,21 @@ def _hex_key(line: str) -> str:
     return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
+def _matching_lines(session: Session, term: str) -> set[str]:
+    """The lines a search finds for a term, by text (migration 0020 gives the passages new ids)."""
+    return set(passage_texts(session, matching_passages(session, term)).values())
+
+
+def _store_old_terms(connection: Connection, lines: dict[int, str]) -> None:
+    """SQLite: the passages' terms as the write path of migrations 0016 to 0019 stored them, one document
+    per passage (PostgreSQL's index over the passages follows them by itself)."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(
+            text(f"INSERT INTO {TERMS_TABLE}(rowid, terms) VALUES (:id, :terms)"),
+            [{"id": number, "terms": term_document(line)} for number, line in lines.items()],
+        )
+
+
 def _terms_table(connection: Connection) -> set[tuple[str, int]]:
     return {(term, pid) for term, pid in connection.execute(text("SELECT term, passage_id FROM passage_terms"))}
 
@@ -292,7 +318,7 @@ def test_term_posting_lists_migration_both_ways(database_url: str) -> None:
         with Session(engine) as session:
             assert "passage_terms" not in inspect(session.connection()).get_table_names()
             for term in sorted({term for term, _id in rows}):
-                assert matching_passages(session, term) == {pid for t, pid in rows if t == term}, term
+                assert _matching_lines(session, term) == {TERM_LINES[pid - 1] for t, pid in rows if t == term}, term
         downgrade(engine, "0015")
         with engine.connect() as connection:
             assert _terms_table(connection) == rows
@@ -309,21 +335,21 @@ def test_compact_passage_keys_migration_both_ways(database_url: str) -> None:
     try:
         upgrade(engine, "0016")
         lines = dict(enumerate([*TERM_LINES, "統合失調症の治療", "Clinically proven TMS"], start=1))
-        with Session(engine) as session:
+        with engine.begin() as connection:
             for number, line in lines.items():
-                session.execute(text("INSERT INTO passages (id, sha256, text) VALUES (:id, :sha, :text)"),
-                                {"id": number, "sha": _hex_key(line), "text": line})  # fmt: skip
-            store_terms(session, lines)  # as the write path of 0016 did (SQLite; PostgreSQL's index follows)
-            session.commit()
-        upgrade(engine)
+                connection.execute(text("INSERT INTO passages (id, sha256, text) VALUES (:id, :sha, :text)"),
+                                   {"id": number, "sha": _hex_key(line), "text": line})  # fmt: skip
+            _store_old_terms(connection, lines)
+        upgrade(engine, "0019")
         with engine.connect() as connection:
             assert dict(connection.execute(text("SELECT id, key FROM passages")).all()) == {
                 number: passage_key(line) for number, line in lines.items()
             }
+        upgrade(engine)
         with Session(engine) as session:
             for term in ("失調症", "proven tms", "1.5 mg", "ｂ　全", "AND y*", "うつ"):
-                expected = {number for number, line in lines.items() if term.lower() in line.lower()}
-                assert expected and matching_passages(session, term) == expected, term
+                expected = {line for line in lines.values() if term.lower() in line.lower()}
+                assert expected and _matching_lines(session, term) == expected, term
         downgrade(engine, "0016")
         with engine.connect() as connection:
             assert dict(connection.execute(text("SELECT id, sha256 FROM passages")).all()) == {
@@ -348,6 +374,17 @@ STEP_ROWS = [  # id, source, indication, snapshot, fetched at, strength, previou
 ]
 
 
+def _interval_rows(session: Session, source_ids: list[int]) -> list[tuple[Any, ...]]:
+    """The sources' intervals as rows of 0019's ``passage_occurrences`` with the passage's text for its
+    id (line, source, first snapshot, first seen, last snapshot, last seen, versions, gone), sorted."""
+    return sorted(
+        (i.line, source_id, i.first_snapshot_id, i.first_seen, i.last_snapshot_id, i.last_seen, i.versions,
+         i.gone_snapshot_id, i.gone_at)
+        for source_id in source_ids
+        for i in source_intervals(session, source_id)
+    )  # fmt: skip
+
+
 def _dated(sql: str) -> Any:
     """A statement whose date parameters are bound as revision 0017 stored them (UTCDateTime)."""
     from watcher.models import UTCDateTime
@@ -367,9 +404,10 @@ def _raw_index_rows(connection: Connection) -> tuple[list[Any], list[Any]]:
 
 def test_compact_dates_and_clustered_steps_migration_both_ways(database_url: str) -> None:
     """0018 stores the intervals' and steps' dates as integers on SQLite (exact to the microsecond, also
-    before 1970) and keys the steps by (indication, date, snapshot); the models read the same rows back,
-    the claim timeline of one indication reads them in order, and the downgrade restores every value."""
-    from watcher.models import IndicationStep, PassageOccurrence
+    before 1970) and keys the steps by (indication, date, snapshot); the models read the same rows back
+    (the intervals from the runs 0020 groups them into), the claim timeline of one indication reads them
+    in order, and the downgrade restores every value."""
+    from watcher.models import IndicationStep
     from watcher.queries.claims import claim_timelines
 
     engine = make_engine(database_url)
@@ -382,7 +420,8 @@ def test_compact_dates_and_clustered_steps_migration_both_ways(database_url: str
                                         ":f, :f, :f)"),
                                    {"id": source, "url": f"https://clinic.example/{source}", "now": AT, "t": True,
                                     "f": False})  # fmt: skip
-            for number, line in enumerate(("うつ病の治療", "Clinically proven"), start=1):
+            lines = dict(enumerate(("うつ病の治療", "Clinically proven"), start=1))
+            for number, line in lines.items():
                 connection.execute(text("INSERT INTO passages (id, key, text) VALUES (:id, :key, :text)"),
                                    {"id": number, "key": passage_key(line), "text": line})  # fmt: skip
             connection.execute(
@@ -399,8 +438,7 @@ def test_compact_dates_and_clustered_steps_migration_both_ways(database_url: str
             stored = _raw_index_rows(connection)
         upgrade(engine)
         with Session(engine) as session:
-            occurrences = session.scalars(select(PassageOccurrence).order_by("passage_id", "source_id")).all()
-            assert [tuple(getattr(o, c) for c in OCCURRENCE_COLUMNS) for o in occurrences] == sorted(OCCURRENCE_ROWS)
+            assert _interval_rows(session, [1, 2]) == sorted((lines[row[0]], *row[1:]) for row in OCCURRENCE_ROWS)
             steps = session.scalars(select(IndicationStep).order_by("indication", "snapshot_id")).all()
             assert [tuple(getattr(s, c) for c in STEP_FIELDS) for s in steps] == sorted(
                 (row[1:] for row in STEP_ROWS), key=lambda row: (row[1], row[2])
@@ -412,7 +450,7 @@ def test_compact_dates_and_clustered_steps_migration_both_ways(database_url: str
             ], timeline
             if database_url.startswith("sqlite"):
                 kinds = session.execute(text("SELECT DISTINCT typeof(first_seen), typeof(last_seen) "
-                                             "FROM passage_occurrences")).all()  # fmt: skip
+                                             "FROM passage_runs")).all()  # fmt: skip
                 assert kinds == [("integer", "integer")]
                 ddl = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'indication_steps'"))
                 assert "WITHOUT ROWID" in ddl
@@ -499,6 +537,180 @@ def test_bodies_against_a_base_migration_both_ways(database_url: str) -> None:
         rows = {digest: (kind, data) for digest, kind, data in stored}
         assert {kind for kind, _ in rows.values()} == {"zlib"}
         assert [zlib.decompress(rows[digest][1]) for digest in digests] == [base, *deltas]
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def _old_chains(rng: Any) -> dict[int, list[tuple[int, datetime, str]]]:
+    """Three sources' chains of versions (snapshot id, capture time, text): lines kept, dropped, brought
+    back and added from version to version, some shared between sources, some Japanese, some long
+    enough that a block closes at its character limit before its slot limit."""
+    shared = [f"共通の説明 {n}: うつ病とTMS治療" for n in range(40)] + ["Ａ－Ｂ　全角。\tタブ ǅ ß", '"x" AND y*']
+    chains: dict[int, list[tuple[int, datetime, str]]] = {}
+    for source_id in (1, 2, 3):
+        pool = [f"Source {source_id} line {n}: Clinically PROVEN 治療{n % 7}" for n in range(260)]
+        pool += [f"長い段落 {source_id}-{n} " + " ".join(["認知行動療法"] * 140) for n in range(8)] + shared
+        current = set(rng.sample(pool, 150))
+        chain = []
+        for version in range(24):
+            current = {line for line in current if rng.random() < 0.75} | set(rng.sample(pool, 50))
+            at = datetime(2026, 1, 1, 9, 30, 15, 123456, tzinfo=UTC) + timedelta(days=version, hours=source_id)
+            chain.append((source_id * 100 + version, at, "\n".join(sorted(current, key=pool.index))))
+        chains[source_id] = chain
+    return chains
+
+
+def _schema(connection: Connection, tables: tuple[str, ...]) -> list[Any]:
+    """What describes these tables: columns, keys, indexes (with their options), row layout."""
+    inspector = inspect(connection)
+    described: list[Any] = [sorted(inspector.get_table_names())]
+    for table in tables:
+        described += [
+            [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in inspector.get_columns(table)],
+            inspector.get_pk_constraint(table),
+            inspector.get_unique_constraints(table),
+            sorted(inspector.get_indexes(table), key=lambda index: str(index["name"])),
+            inspector.get_foreign_keys(table),
+        ]
+        if connection.dialect.name == "sqlite":
+            ddl = connection.scalar(text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table})
+            described.append("WITHOUT ROWID" in ddl)
+    if connection.dialect.name == "sqlite":
+        described.append(connection.scalar(text(f"SELECT sql FROM sqlite_master WHERE name = '{TERMS_TABLE}'")))
+    return described
+
+
+def _old_index(connection: Connection, terms: list[str]) -> tuple[list[Any], list[Any], dict[str, set[str]]]:
+    """0019's passages (key, text) in id order, its intervals with the passage's text for its id, and
+    the texts its posting lists give for each short term (SQLite's FTS5 table, PostgreSQL's GIN)."""
+    from watcher.search_index import TERMS_FUNCTION, term_token
+
+    passages = connection.execute(text("SELECT id, key, text FROM passages ORDER BY id")).all()
+    texts = {pid: line for pid, _key, line in passages}
+    occurrences = sorted(
+        (texts[row[0]], *row[1:]) for row in connection.execute(text("SELECT * FROM passage_occurrences"))
+    )
+    if connection.dialect.name == "sqlite":
+        query = f"SELECT rowid FROM {TERMS_TABLE} WHERE {TERMS_TABLE} MATCH :token"
+    else:
+        query = f"SELECT id FROM passages WHERE {TERMS_FUNCTION}(text) @> ARRAY[CAST(:term AS text)]"
+    found = {
+        term: {
+            texts[pid] for pid in connection.execute(text(query), {"token": term_token(term), "term": term}).scalars()
+        }
+        for term in terms
+    }
+    return [(key, line) for _pid, key, line in passages], occurrences, found
+
+
+def test_passage_blocks_and_runs_migration_both_ways(database_url: str) -> None:
+    """0020 turns a store indexed by the write path of 0019 (passages with gaps in their ids, one of
+    them at a key a collision moved it to; an interval per passage, source and stretch of versions,
+    more of them than one batch) into blocks and runs: each source's intervals are those its chain
+    gives, grouped as the live write path groups them, every passage keeps its key, searches find the
+    lines holding the term, and new blocks and runs take the next ids. The downgrade gives back 0019's
+    schema and rows: the same keys, texts, intervals and posting lists, the ids dense in their order."""
+    import random
+
+    from watcher.models import BLOCK_SLOTS, PassageBlock, PassageRun, decode_block, unpack_ids
+    from watcher.pipeline.passages import chain_intervals, chain_runs, next_key, passage_lines
+
+    chains = _old_chains(random.Random(20))
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0019")
+        lines = list(
+            dict.fromkeys(line for chain in chains.values() for _s, _a, t in chain for line in passage_lines(t))
+        )
+        ids = {line: 3 * number + 7 for number, line in enumerate(lines)}  # gaps, as deleted rows leave
+        keys = {line: passage_key(line) for line in lines}
+        keys[lines[5]] = next_key(keys[lines[5]])  # as if another line had its key first
+        expected = {source_id: chain_intervals(chain)[0] for source_id, chain in chains.items()}
+        occurrence = ("INSERT INTO passage_occurrences VALUES (:passage_id, :source_id, :first_snapshot_id, "
+                      ":first_seen, :last_snapshot_id, :last_seen, :versions, :gone_snapshot_id, :gone_at)")  # fmt: skip
+        with engine.begin() as connection:
+            for source_id in chains:
+                connection.execute(text("INSERT INTO sources (id, url, kind, interval_seconds, active, created_at, "
+                                        "render, screenshot, requisites) VALUES (:id, :url, 'page', 86400, :t, :now, "
+                                        ":f, :f, :f)"),
+                                   {"id": source_id, "url": f"https://clinic.example/{source_id}", "now": AT,
+                                    "t": True, "f": False})  # fmt: skip
+            connection.execute(
+                text("INSERT INTO passages (id, key, text) VALUES (:id, :key, :text)"),
+                [{"id": ids[line], "key": keys[line], "text": line} for line in lines],
+            )
+            _store_old_terms(connection, {ids[line]: line for line in lines})
+            connection.execute(
+                text(occurrence).bindparams(
+                    *(bindparam(name, type_=CompactUTCDateTime()) for name in ("first_seen", "last_seen", "gone_at"))
+                ),
+                [i.row(ids[i.line], source_id) for source_id, intervals in expected.items() for i in intervals],
+            )
+            terms = ["う", "治療", "tm", "2:", "P"]
+            schema = _schema(connection, ("passages", "passage_occurrences"))
+            before = _old_index(connection, terms)
+            if connection.dialect.name == "postgresql":
+                old_terms: dict[str, list[str]] = dict(
+                    connection.execute(text("SELECT text, watcher_short_terms(text) FROM passages")).all()
+                )
+        assert sum(len(intervals) for intervals in expected.values()) > 2000  # more than the migration's batch
+
+        upgrade(engine)
+        with Session(engine) as session:
+            for source_id, chain in chains.items():
+                assert _interval_rows(session, [source_id]) == sorted(
+                    (i.line, source_id, *list(i.row(0, source_id).values())[2:]) for i in expected[source_id]
+                )
+                runs = session.scalars(select(PassageRun).where(PassageRun.source_id == source_id)).all()
+                texts = passage_texts(session, [pid for run in runs for pid in unpack_ids(run.passages)])
+                stored = {
+                    (run.first_snapshot_id, run.first_seen, run.last_snapshot_id, run.last_seen, run.versions,
+                     run.gone_snapshot_id, run.gone_at): sorted(texts[pid] for pid in unpack_ids(run.passages))
+                    for run in runs
+                }  # fmt: skip
+                assert stored == {key: sorted(run) for key, run in chain_runs(chain)[0].items()}
+            packed = {(pid, run.id) for run in session.scalars(select(PassageRun)) for pid in unpack_ids(run.passages)}
+            members = session.execute(text("SELECT passage_id, run_id FROM run_passages")).all()
+            assert {tuple(row) for row in members} == packed and len(members) == len(packed)
+            by_key: dict[int, int] = dict(session.execute(text("SELECT key, id FROM passages")).all())
+            assert {key: passage_texts(session, [pid])[pid] for key, pid in by_key.items()} == {
+                key: line for line, key in keys.items()
+            }
+            blocks = [
+                decode_block(value)
+                for value in session.execute(text("SELECT text FROM passage_blocks ORDER BY id")).scalars()
+            ]
+            assert len(blocks) > 3 and sum(map(len, blocks)) == len(lines)
+            assert all(len(b) <= BLOCK_SLOTS and (len(b) == 1 or len("\n".join(b)) <= 1 << 14) for b in blocks)
+            assert any(len(b) < BLOCK_SLOTS for b in blocks[:-1])  # closed by its characters
+            if session.connection().dialect.name == "postgresql":  # 0020's function: the same terms
+                new_terms = session.execute(
+                    text("SELECT t, watcher_short_terms(t) FROM unnest(CAST(:texts AS text[])) AS t"), {"texts": lines}
+                )
+                assert dict(new_terms.all()) == old_terms
+            for term in [*terms, "clinically proven", "行動療法 認知", "LINE 1", "うつ病とTMS", "ｂ　全", "AND y*"]:
+                found = {line for line in lines if term.lower() in line.lower()}
+                assert found and _matching_lines(session, term) == found, term
+            # The ids go on from the converted ones (PostgreSQL: the sequences were set).
+            last_block = session.execute(select(func.max(PassageBlock.id))).scalar_one()
+            last_run = session.execute(select(func.max(PassageRun.id))).scalar_one()
+            block = PassageBlock(text="新しい行")
+            run = PassageRun(source_id=1, first_snapshot_id=1, first_seen=AT, last_snapshot_id=1, last_seen=AT,
+                             versions=1, passages=b"")  # fmt: skip
+            session.add_all([block, run])
+            session.flush()
+            assert (block.id, run.id) == (last_block + 1, last_run + 1)
+            session.rollback()
+
+        downgrade(engine, "0019")
+        with engine.connect() as connection:
+            assert _schema(connection, ("passages", "passage_occurrences")) == schema
+            assert _old_index(connection, terms) == before
+            assert connection.execute(text("SELECT id FROM passages ORDER BY id")).scalars().all() == list(
+                range(1, len(lines) + 1)
+            )
         upgrade(engine)
         assert current_revision(engine) == head_revision()
     finally:

@@ -712,7 +712,9 @@ class BlockText(TypeDecorator[str]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
-        return dialect.type_descriptor(LargeBinary() if dialect.name == "sqlite" else Text())
+        # Text itself on PostgreSQL: the driver's descriptor of Text compiles as VARCHAR, which schema
+        # comparisons take for another type than the TEXT column migration 0020 creates.
+        return dialect.type_descriptor(LargeBinary()) if dialect.name == "sqlite" else Text()
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
         return None if value is None else encode_block(value.split("\n"), dialect.name)

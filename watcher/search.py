@@ -8,7 +8,7 @@ cannot contain a line break), the same on both backends:
 
 * candidate blocks: one or two characters, the blocks whose lower-cased one- and two-character terms
   hold the term (posting lists per block, no extension: PostgreSQL's GIN expression index over
-  ``watcher_block_terms(text)``, an immutable SQL function of the block, lower-cased in SQL on both
+  ``watcher_short_terms(text)``, an immutable SQL function of the block, lower-cased in SQL on both
   sides: ``@> ARRAY[lower(term)]``; SQLite's contentless FTS5 table ``passage_block_terms_fts``, the
   term's token, ``term_token``); three and more, the blocks holding every pair of adjacent characters of
   the term (its two-character terms; its single characters when it has none, as ``a b``);
@@ -46,7 +46,7 @@ from watcher.models import BLOCK_SLOTS, Clinic, CompactUTCDateTime, Snapshot, So
 from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
-from watcher.search_index import BLOCK_TERMS_FUNCTION, BLOCK_TERMS_TABLE, term_token
+from watcher.search_index import BLOCK_TERMS_TABLE, TERMS_FUNCTION, term_token
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _passages_sql(session: Session, term: str) -> tuple[str, dict[str, Any], str
     short = len(lowered) < MIN_CHECKED_CHARS
     method = "terms" if short else "pairs"
     if postgres:
-        terms_of = BLOCK_TERMS_FUNCTION
+        terms_of = TERMS_FUNCTION
         if short:
             terms = f"{terms_of}(b.text) @> ARRAY[lower(CAST(:term AS text))]"
         else:

@@ -10,8 +10,9 @@ serve every search (three characters and more: the passages holding all the term
 substring check on their text), and made the GIN write its entries directly (``fastupdate = off``; its
 pending list otherwise stays allocated, three times the index). Migration 0020 stores the passages in
 blocks (``passage_blocks``) and keeps the posting lists per block instead of per passage: on PostgreSQL
-the GIN ``ix_passage_blocks_terms`` over ``watcher_block_terms(passage_blocks.text)`` (the same terms as
-``watcher_short_terms``, computed in linear time), on SQLite the
+the GIN ``ix_passage_blocks_terms`` over ``watcher_short_terms(passage_blocks.text)``, the function
+redefined to give the same terms in time linear in the text (0016's took ``substr`` at every place: time
+quadratic in the length, seconds for a block), on SQLite the
 contentless FTS5 table ``passage_block_terms_fts`` (rowid = block id). Neither posting list is declared in
 the metadata (an expression index is not compared by autogenerate). ``include_object_for`` is the
 Alembic ``include_object`` hook used by ``alembic/env.py`` and the migration tests, so that
@@ -38,10 +39,7 @@ FTS_TABLES = (FTS_TABLE, TERMS_TABLE, "text_versions_fts", "passage_block_terms_
 TOKEN_PREFIX = "t"  # SQLite: a term's token is this and its UTF-8 in hex (term_token)
 OCCURRENCES_INDEX = "ix_passage_occurrences_passage_source"  # 0014's covering index (0017: the primary key)
 BLOCK_TERMS_TABLE = "passage_block_terms_fts"  # SQLite: the passage blocks' short terms (migration 0020)
-BLOCK_TERMS_INDEX = "ix_passage_blocks_terms"  # PostgreSQL: GIN over BLOCK_TERMS_FUNCTION(passage_blocks.text) (0020)
-# PostgreSQL: the same terms as TERMS_FUNCTION, in time linear in the text (0020): the blocks are long, and
-# substr() at every place of a long text costs time quadratic in its length.
-BLOCK_TERMS_FUNCTION = "watcher_block_terms"
+BLOCK_TERMS_INDEX = "ix_passage_blocks_terms"  # PostgreSQL: GIN over TERMS_FUNCTION(passage_blocks.text) (0020)
 
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
