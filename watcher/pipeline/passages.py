@@ -436,9 +436,9 @@ def _delete_runs(session: Session, source_id: int) -> None:
 
 
 def _insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert runs (``run_row``s) by one multi-row statement, then their memberships. Each inserted run
-    comes back with its passages (whatever the order of the returned rows): a source's runs that start
-    at one snapshot have disjoint passages, so no two of one statement return the same."""
+    """Insert runs (``run_row``s) by multi-row statements, then their memberships: each run comes back
+    with its id and its passages, so its memberships follow from the returned row, whatever the order
+    the rows come back in."""
     if not rows:
         return
     connection = session.connection()
