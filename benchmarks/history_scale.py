@@ -288,7 +288,7 @@ COLUMNS = {
     "passage_blocks": ("id", "text"),
     "passages": ("key", "id"),
     "passage_runs": tuple(column.name for column in PassageRun.__table__.columns),
-    "run_passages": ("passage_id", "run_id"),
+    "run_passages": ("passage_id", "source_id", "first_seen", "run_id"),
     "passage_index_state": (
         "source_id",
         "last_text_version_id",
@@ -575,7 +575,7 @@ class Generator:
                 ids = [self.passage_ids[line] for line in lines]
                 row = run_row(key, source, ids)
                 tables.runs.append((self.next_run, *(row[column] for column in COLUMNS["passage_runs"][1:])))
-                tables.members += [(passage_id, self.next_run) for passage_id in ids]
+                tables.members += [(passage_id, source, row["first_seen"], self.next_run) for passage_id in ids]
                 self.next_run += 1
         self.chains.clear()
 

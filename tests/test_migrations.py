@@ -614,7 +614,7 @@ def test_passage_blocks_and_runs_migration_both_ways(database_url: str) -> None:
     schema and rows: the same keys, texts, intervals and posting lists, the ids dense in their order."""
     import random
 
-    from watcher.models import BLOCK_SLOTS, PassageBlock, PassageRun, decode_block, unpack_ids
+    from watcher.models import BLOCK_SLOTS, PassageBlock, PassageRun, RunPassage, decode_block, unpack_ids
     from watcher.pipeline.passages import chain_intervals, chain_runs, next_key, passage_lines
 
     chains = _old_chains(random.Random(20))
@@ -671,8 +671,14 @@ def test_passage_blocks_and_runs_migration_both_ways(database_url: str) -> None:
                     for run in runs
                 }  # fmt: skip
                 assert stored == {key: sorted(run) for key, run in chain_runs(chain)[0].items()}
-            packed = {(pid, run.id) for run in session.scalars(select(PassageRun)) for pid in unpack_ids(run.passages)}
-            members = session.execute(text("SELECT passage_id, run_id FROM run_passages")).all()
+            packed = {
+                (pid, run.source_id, run.first_seen, run.id)
+                for run in session.scalars(select(PassageRun))
+                for pid in unpack_ids(run.passages)
+            }
+            members = session.execute(
+                select(RunPassage.passage_id, RunPassage.source_id, RunPassage.first_seen, RunPassage.run_id)
+            ).all()
             assert {tuple(row) for row in members} == packed and len(members) == len(packed)
             by_key: dict[int, int] = dict(session.execute(text("SELECT key, id FROM passages")).all())
             assert {key: passage_texts(session, [pid])[pid] for key, pid in by_key.items()} == {

@@ -117,7 +117,7 @@ def dump(session: Session, group: list[tuple[int, str]]) -> dict[str, list[str]]
         )
     }
     for table in Base.metadata.sorted_tables:
-        if "source_id" not in table.c or table.name in ("sources", "passage_runs"):
+        if "source_id" not in table.c or table.name in ("sources", "passage_runs", "run_passages"):
             continue
         rows = session.execute(sa.select(table).where(table.c.source_id.in_(list(key)))).mappings()
         tables[table.name] = sorted(

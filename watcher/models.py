@@ -773,14 +773,22 @@ class PassageRun(Base):
 
 
 class RunPassage(Base):
-    """A passage's membership of a run, by passage first: what searches read from the passages they
-    match to the runs (and so the sources and dates) showing them. No foreign key on ``run_id``: the
-    primary key cannot serve its checks (the write path removes a run's memberships itself)."""
+    """A passage's membership of a run: one interval of the passage on the run's source. Keyed by passage
+    first, with the run's source and first capture time: a search goes from the passages it matches to
+    the pages showing them, in order of first appearance, by this key alone (SQLite: WITHOUT ROWID, the
+    rows in that order; PostgreSQL: an index-only scan), and to the runs only for the page of answers.
+    No foreign key on ``run_id``: the key cannot serve its checks (the write path removes a run's
+    memberships itself)."""
 
     __tablename__ = "run_passages"
-    __table_args__ = (PrimaryKeyConstraint("passage_id", "run_id"), {"sqlite_with_rowid": False})
+    __table_args__ = (
+        PrimaryKeyConstraint("passage_id", "source_id", "first_seen", "run_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     passage_id: Mapped[int] = mapped_column(BigInteger, autoincrement=False)
+    source_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    first_seen: Mapped[datetime] = mapped_column(CompactUTCDateTime())
     run_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
 
 

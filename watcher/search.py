@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 MAX_TERM_CHARS = 200
 MIN_CHECKED_CHARS = 3  # from three characters on, a search checks the text of the passages it finds
 BLOCK_FUNCTION = "watcher_block_passages"  # SQLite: the passages of a block that hold a term (_block_passages)
-RUNS_OF_PASSAGES = "run_passages m JOIN passage_runs o ON o.id = m.run_id"  # passages -> runs (o: a run)
+MEMBERS = "run_passages m"  # a passage's intervals by its key: page and first capture time (m: a membership)
+RUNS_OF_PASSAGES = f"{MEMBERS} JOIN passage_runs o ON o.id = m.run_id"  # and their runs (o: a run)
 EXCERPT_CHARS = 60
 
 
@@ -173,27 +174,29 @@ def search(
         raise InputError(f"limit must be between 1 and {MAX_LIMIT}")
     passages, params, _method = _passages_sql(session, term)
     filters = [f"m.passage_id IN ({passages})"]
-    first = "o.first_seen"
+    first = "m.first_seen"
     if clinic_id is not None:
-        filters.append("o.source_id IN (SELECT id FROM sources WHERE clinic_id = :clinic_id)")
+        filters.append("m.source_id IN (SELECT id FROM sources WHERE clinic_id = :clinic_id)")
         params["clinic_id"] = clinic_id
     if since is not None:
         filters.append("o.last_seen >= :since")
-        first = "CASE WHEN o.first_seen < :since THEN :since ELSE o.first_seen END"
+        first = "CASE WHEN m.first_seen < :since THEN :since ELSE m.first_seen END"
         params["since"] = since
     if until is not None:
-        filters.append("o.first_seen <= :until")
+        filters.append("m.first_seen <= :until")
         params["until"] = until
     where = " AND ".join(filters)
     # Candidate sources in order of first appearance (in the range); a page of them at a time, as an
     # interval that spans the range may have no version inside it (then the source drops out).
     candidates = text(
-        f"SELECT o.source_id FROM {RUNS_OF_PASSAGES} WHERE {where} "
-        f"GROUP BY o.source_id ORDER BY min({first}), o.source_id LIMIT :limit OFFSET :offset"
+        # The memberships alone (their key holds page and first capture time) unless a run's last capture
+        # time is needed (``since``).
+        f"SELECT m.source_id FROM {RUNS_OF_PASSAGES if since is not None else MEMBERS} WHERE {where} "
+        f"GROUP BY m.source_id ORDER BY min({first}), m.source_id LIMIT :limit OFFSET :offset"
     ).bindparams(*(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params))
     intervals = text(
         f"SELECT DISTINCT o.source_id, o.first_snapshot_id, o.last_snapshot_id FROM {RUNS_OF_PASSAGES} "
-        f"WHERE {where} AND o.source_id IN :sources"
+        f"WHERE {where} AND m.source_id IN :sources"
     ).bindparams(
         bindparam("sources", expanding=True),
         *(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params),

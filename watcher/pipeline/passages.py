@@ -42,6 +42,7 @@ import operator
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session
 from watcher.models import (
     BLOCK_SLOTS,
     ClaimProfileRecord,
+    CompactUTCDateTime,
     Passage,
     PassageBlock,
     PassageIndexState,
@@ -419,18 +421,30 @@ def rebuild_source(session: Session, source_id: int) -> int:
     return sum(len(run) for run in runs.values())
 
 
+def _member_key(passage_id: int, source_id: int, first_seen: datetime, run_id: int) -> dict[str, Any]:
+    """A membership's primary key as the parameters of ``_DELETE_MEMBER``."""
+    return {"b_passage": passage_id, "b_source": source_id, "b_first": first_seen, "b_run": run_id}
+
+
+_DELETE_MEMBER = sa.delete(MEMBERS).where(
+    MEMBERS.c.passage_id == sa.bindparam("b_passage"),
+    MEMBERS.c.source_id == sa.bindparam("b_source"),
+    MEMBERS.c.first_seen == sa.bindparam("b_first", type_=MEMBERS.c.first_seen.type),
+    MEMBERS.c.run_id == sa.bindparam("b_run"),
+)
+
+
 def _delete_runs(session: Session, source_id: int) -> None:
     """Remove a source's runs and their memberships."""
     connection = session.connection()
-    runs = connection.execute(select(RUNS.c.id, RUNS.c.passages).where(RUNS.c.source_id == source_id)).all()
-    members = [{"b_passage": pid, "b_run": run_id} for run_id, packed in runs for pid in unpack_ids(packed)]
+    runs = connection.execute(
+        select(RUNS.c.id, RUNS.c.first_seen, RUNS.c.passages).where(RUNS.c.source_id == source_id)
+    ).all()
+    members = [
+        _member_key(pid, source_id, first, run_id) for run_id, first, packed in runs for pid in unpack_ids(packed)
+    ]
     if members:
-        connection.execute(
-            sa.delete(MEMBERS).where(
-                MEMBERS.c.passage_id == sa.bindparam("b_passage"), MEMBERS.c.run_id == sa.bindparam("b_run")
-            ),
-            members,
-        )
+        connection.execute(_DELETE_MEMBER, members)
     if runs:
         connection.execute(sa.delete(RUNS).where(RUNS.c.source_id == source_id))
 
@@ -442,12 +456,24 @@ def _insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     connection = session.connection()
+    stored = partial(CompactUTCDateTime().process_bind_param, dialect=connection.dialect)  # as the column keeps it
     members = []
     for start in range(0, len(rows), CHUNK):
-        statement = insert(RUNS).values(rows[start : start + CHUNK]).returning(RUNS.c.id, RUNS.c.passages)
-        members += [(pid, run_id) for run_id, packed in connection.execute(statement) for pid in unpack_ids(packed)]
+        returned = connection.execute(
+            insert(RUNS)
+            .values(rows[start : start + CHUNK])
+            .returning(RUNS.c.id, RUNS.c.source_id, RUNS.c.first_seen, RUNS.c.passages)
+        )
+        members += [
+            (pid, source_id, stored(first), run_id)
+            for run_id, source_id, first, packed in returned
+            for pid in unpack_ids(packed)
+        ]
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(f"INSERT INTO run_passages (passage_id, run_id) VALUES ({mark}, {mark})", members)
+    connection.exec_driver_sql(
+        f"INSERT INTO run_passages (passage_id, source_id, first_seen, run_id) VALUES ({mark}, {mark}, {mark}, {mark})",
+        members,
+    )
 
 
 @dataclass
@@ -502,7 +528,7 @@ def index_new_versions(
                 first, first_at, last, last_at, count, _gone, _gone_at = run.key
                 new.append(run_row((first, first_at, last, last_at, count, snapshot.id, snapshot.fetched_at),
                                    source_id, dropped))  # fmt: skip
-                moved += [{"b_passage": pid, "b_run": run.id} for pid in dropped]
+                moved += [_member_key(pid, source_id, first_at, run.id) for pid in dropped]
             extended.append(
                 {"b_id": run.id, "b_snapshot": snapshot.id, "b_at": snapshot.fetched_at, "b_passages": pack_ids(kept)}
             )
@@ -532,12 +558,7 @@ def index_new_versions(
             extended,
         )
     if moved:
-        connection.execute(
-            sa.delete(MEMBERS).where(
-                MEMBERS.c.passage_id == sa.bindparam("b_passage"), MEMBERS.c.run_id == sa.bindparam("b_run")
-            ),
-            moved,
-        )
+        connection.execute(_DELETE_MEMBER, moved)
     _insert_runs(session, new)
     _write_steps_and_states(session, written, states)
 
