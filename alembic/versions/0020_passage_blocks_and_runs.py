@@ -15,8 +15,8 @@ block), PostgreSQL's GIN over the passages to one over the blocks, built once th
 ``watcher_short_terms`` that gives the same terms in linear time (0016's is quadratic in the text's
 length: LINEAR_TERMS_FUNCTION_DDL). The intervals (``passage_occurrences``, a row per passage, source and
 stretch of versions) become runs (``passage_runs``: a source's passages over one stretch of versions,
-its dates once) and memberships (``run_passages``: passage, source, first capture time, run), grouped as the write path's
-``chain_runs`` groups them. Every table is read as a stream and written ``BATCH`` rows at a time, the
+its dates once) and memberships (``run_passages``: passage, source, first capture time, run), grouped
+as the write path's ``chain_runs`` groups them. Every table is read as a stream and written ``BATCH`` rows at a time, the
 old ids mapped to the new through the keys in SQL, so memory does not grow with the store (2.5 million
 intervals); PostgreSQL's sequences go on after the ids written.
 
@@ -226,8 +226,8 @@ def _store_runs() -> int:
     for run_id, (key, rows) in enumerate(itertools.groupby(_stream(occurrences), lambda row: tuple(row[1:])), start=1):
         ids = sorted(row[0] for row in rows)
         runs.add([{"id": run_id, **dict(zip(RUN_COLUMNS, key, strict=True)), "passages": pack_ids(ids)}])
-        source_id, first_seen = key[0], key[2]  # RUN_COLUMNS
-        members.add({"passage_id": pid, "source_id": source_id, "first_seen": first_seen, "run_id": run_id} for pid in ids)
+        page = {"source_id": key[0], "first_seen": key[2]}  # RUN_COLUMNS' order
+        members.add({"passage_id": pid, **page, "run_id": run_id} for pid in ids)
     runs.flush()
     members.flush()
     return run_id
