@@ -58,9 +58,11 @@ from watcher.models import (
     BLOCK_SLOTS,
     EPOCH,
     MICROSECOND,
+    SECOND,
     Base,
     CompactUTCDateTime,
     PassageRun,
+    SecondUTCDateTime,
     ZlibJSON,
     compact_json,
     deflate,
@@ -575,7 +577,8 @@ class Generator:
                 ids = [self.passage_ids[line] for line in lines]
                 row = run_row(key, source, ids)
                 tables.runs.append((self.next_run, *(row[column] for column in COLUMNS["passage_runs"][1:])))
-                tables.members += [(passage_id, source, row["first_seen"], self.next_run) for passage_id in ids]
+                first = row["first_seen"].replace(microsecond=0)  # a membership's, to the second (SecondUTCDateTime)
+                tables.members += [(passage_id, source, first, self.next_run) for passage_id in ids]
                 self.next_run += 1
         self.chains.clear()
 
@@ -667,7 +670,11 @@ def check_extraction(raw: bytes, text: str) -> None:
 # --- loading ---------------------------------------------------------------------------------------
 
 
-# SQLite: the columns stored as integers (CompactUTCDateTime, migration 0018), by table.
+# SQLite: the columns stored as integers (CompactUTCDateTime, migration 0018; SecondUTCDateTime, 0020), by table.
+SECOND_DATES = {
+    table.name: {column.name for column in table.columns if isinstance(column.type, SecondUTCDateTime)}
+    for table in Base.metadata.sorted_tables
+}
 COMPACT_DATES = {
     table.name: {column.name for column in table.columns if isinstance(column.type, CompactUTCDateTime)}
     for table in Base.metadata.sorted_tables
@@ -675,6 +682,8 @@ COMPACT_DATES = {
 
 
 def _sqlite_value(table: str, column: str, value: Any) -> Any:
+    if isinstance(value, datetime) and column in SECOND_DATES[table]:
+        return (value - EPOCH) // SECOND
     if isinstance(value, datetime) and column in COMPACT_DATES[table]:
         return (value - EPOCH) // MICROSECOND
     if isinstance(value, datetime):

@@ -672,7 +672,7 @@ def test_passage_blocks_and_runs_migration_both_ways(database_url: str) -> None:
                 }  # fmt: skip
                 assert stored == {key: sorted(run) for key, run in chain_runs(chain)[0].items()}
             packed = {
-                (pid, run.source_id, run.first_seen, run.id)
+                (pid, run.source_id, run.first_seen.replace(microsecond=0), run.id)
                 for run in session.scalars(select(PassageRun))
                 for pid in unpack_ids(run.passages)
             }

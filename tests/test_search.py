@@ -5,7 +5,7 @@ longer terms through the same lists (every pair of the term) and a check of the 
 
 from __future__ import annotations
 
-from history_factory import AOBA, TERM_JA, URL_A, URL_B, URL_N, URL_S, build_history
+from history_factory import AOBA, TERM_JA, URL_A, URL_B, URL_N, URL_S, build_history, page
 from sqlalchemy import text
 
 from watcher.config import Settings
@@ -169,3 +169,36 @@ def test_helpers() -> None:
     assert pair_terms("tms 療法") == {"tm", "ms", "療法"}
     assert pair_terms("a b c") == {"a", "b", "c"}
     assert next_key(5) == 6 and next_key(2**63 - 1) == -(2**63)
+
+
+def test_bounds_within_a_second_are_exact(store: Store, settings: Settings) -> None:
+    """Memberships keep their first capture time to the second (``SecondUTCDateTime``); a search whose
+    bounds fall inside that second still answers to the microsecond: pages captured 0.2 s and 0.7 s past
+    one second, bounded at 0.4 s."""
+    from datetime import UTC, datetime, timedelta
+
+    from watcher.capture import Capture
+    from watcher.pipeline.analyse import analyse_new_version
+    from watcher.pipeline.record import record_capture
+    from watcher.sources import SourceSpec, add_sources
+
+    base = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
+    urls = ("https://early.example/a", "https://late.example/a")
+    with store.session() as session:
+        ids = [source.id for source in add_sources(session, [SourceSpec(url=url) for url in urls])]
+    for source_id, url, tenths in zip(ids, urls, (2, 7), strict=True):
+        with store.session() as session:
+            body = page(
+                f"<h1>治療のご案内</h1><p>{TERM_JA}の治療について、当院の方針をご説明します。</p>"
+                "<p>初診の方は予約のうえ、保険証とお薬手帳をお持ちください。診察は予約制です。</p>"
+            )
+            capture = Capture(
+                source_id=source_id, requested_url=url, final_url=url, fetched_at=base + timedelta(seconds=tenths / 10),
+                duration_ms=5, status=200, headers={"Content-Type": ["text/html; charset=utf-8"]}, body=body.encode(),
+            )  # fmt: skip
+            record_capture(session, capture, settings=settings, on_new_version=analyse_new_version)
+    bound = base + timedelta(milliseconds=400)
+    with store.session() as session:
+        assert [row["source_url"] for row in search(session, TERM_JA)] == list(urls)
+        assert [row["source_url"] for row in search(session, TERM_JA, until=bound)] == [urls[0]]
+        assert [row["source_url"] for row in search(session, TERM_JA, since=bound)] == [urls[1]]

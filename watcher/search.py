@@ -38,11 +38,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from watcher.errors import InputError
-from watcher.models import BLOCK_SLOTS, Clinic, CompactUTCDateTime, Snapshot, Source, TextVersion, decode_block
+from watcher.models import (
+    BLOCK_SLOTS,
+    Clinic,
+    CompactUTCDateTime,
+    SecondUTCDateTime,
+    Snapshot,
+    Source,
+    TextVersion,
+    decode_block,
+)
 from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
 from watcher.queries.paging import MAX_LIMIT
@@ -178,29 +187,29 @@ def search(
     if clinic_id is not None:
         filters.append("m.source_id IN (SELECT id FROM sources WHERE clinic_id = :clinic_id)")
         params["clinic_id"] = clinic_id
+    # A membership's first capture time is floored to the second (``RunPassage``): compared with a bound
+    # floored too, it admits every page whose stretch begins in range, and ``_describe`` drops those with
+    # no version inside it.
     if since is not None:
         filters.append("o.last_seen >= :since")
-        first = "CASE WHEN m.first_seen < :since THEN :since ELSE m.first_seen END"
-        params["since"] = since
+        first = "CASE WHEN m.first_seen < :since_s THEN :since_s ELSE m.first_seen END"
+        params["since"] = params["since_s"] = since
     if until is not None:
-        filters.append("m.first_seen <= :until")
-        params["until"] = until
+        filters.append("m.first_seen <= :until_s")
+        params["until_s"] = until
     where = " AND ".join(filters)
     # Candidate sources in order of first appearance (in the range); a page of them at a time, as an
     # interval that spans the range may have no version inside it (then the source drops out).
-    candidates = text(
+    candidates = _with_dates(
         # The memberships alone (their key holds page and first capture time) unless a run's last capture
         # time is needed (``since``).
         f"SELECT m.source_id FROM {RUNS_OF_PASSAGES if since is not None else MEMBERS} WHERE {where} "
         f"GROUP BY m.source_id ORDER BY min({first}), m.source_id LIMIT :limit OFFSET :offset"
-    ).bindparams(*(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params))
-    intervals = text(
+    )
+    intervals = _with_dates(
         f"SELECT DISTINCT o.source_id, o.first_snapshot_id, o.last_snapshot_id FROM {RUNS_OF_PASSAGES} "
         f"WHERE {where} AND m.source_id IN :sources"
-    ).bindparams(
-        bindparam("sources", expanding=True),
-        *(bindparam(name, type_=CompactUTCDateTime()) for name in ("since", "until") if name in params),
-    )
+    ).bindparams(bindparam("sources", expanding=True))
     postgres = session.connection().dialect.name == "postgresql"
     rows: list[dict[str, Any]] = []
     offset = 0
@@ -217,6 +226,14 @@ def search(
     if index_incomplete(session):
         log.warning("pages stored before the search index are not searched until `watcher reindex` has indexed them")
     return sorted(rows[:limit], key=lambda row: (row["first_seen"], row["source_id"]))
+
+
+def _with_dates(sql: str) -> TextClause:
+    """A search's statement with its date parameters typed as the columns they are compared with: a
+    run's (to the microsecond) or a membership's (``_s``: to the second)."""
+    types = {"since": CompactUTCDateTime(), "since_s": SecondUTCDateTime(), "until_s": SecondUTCDateTime()}
+    named = [bindparam(name, type_=kind) for name, kind in types.items() if re.search(rf":{name}\b", sql)]
+    return text(sql).bindparams(*named)
 
 
 @contextmanager

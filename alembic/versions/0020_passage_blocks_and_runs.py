@@ -154,7 +154,7 @@ def _create_new_tables() -> None:
         "run_passages",
         sa.Column("passage_id", sa.BigInteger(), nullable=False, autoincrement=False),
         sa.Column("source_id", sa.Integer(), nullable=False, autoincrement=False),
-        sa.Column("first_seen", _date(), nullable=False),
+        sa.Column("first_seen", _date(), nullable=False),  # to the second (watcher.models.SecondUTCDateTime)
         sa.Column("run_id", sa.Integer(), nullable=False, autoincrement=False),
         sa.PrimaryKeyConstraint("passage_id", "source_id", "first_seen", "run_id", name="pk_run_passages"),
         sqlite_with_rowid=False,
@@ -204,6 +204,14 @@ def _store_blocks() -> int:
     return block_id
 
 
+def _to_the_second(first_seen: Any) -> Any:
+    """A run's first capture time as a membership keeps it: floored to the second (SQLite: 0018's
+    microseconds since 1970 become seconds; PostgreSQL: the microseconds dropped)."""
+    if isinstance(first_seen, int):
+        return first_seen // 1_000_000
+    return first_seen.replace(microsecond=0)
+
+
 def _store_runs() -> int:
     """Group 0019's intervals into runs — a source's passages with the same stretch of versions, as the
     write path's ``chain_runs`` groups them — with their memberships (new passage ids, found through the
@@ -226,7 +234,7 @@ def _store_runs() -> int:
     for run_id, (key, rows) in enumerate(itertools.groupby(_stream(occurrences), lambda row: tuple(row[1:])), start=1):
         ids = sorted(row[0] for row in rows)
         runs.add([{"id": run_id, **dict(zip(RUN_COLUMNS, key, strict=True)), "passages": pack_ids(ids)}])
-        page = {"source_id": key[0], "first_seen": key[2]}  # RUN_COLUMNS' order
+        page = {"source_id": key[0], "first_seen": _to_the_second(key[2])}  # RUN_COLUMNS' order
         members.add({"passage_id": pid, **page, "run_id": run_id} for pid in ids)
     runs.flush()
     members.flush()

@@ -52,12 +52,12 @@ from sqlalchemy.orm import Session
 from watcher.models import (
     BLOCK_SLOTS,
     ClaimProfileRecord,
-    CompactUTCDateTime,
     Passage,
     PassageBlock,
     PassageIndexState,
     PassageRun,
     RunPassage,
+    SecondUTCDateTime,
     Snapshot,
     Source,
     TextVersion,
@@ -456,7 +456,7 @@ def _insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     connection = session.connection()
-    stored = partial(CompactUTCDateTime().process_bind_param, dialect=connection.dialect)  # as the column keeps it
+    stored = partial(SecondUTCDateTime().process_bind_param, dialect=connection.dialect)  # as the column keeps it
     members = []
     for start in range(0, len(rows), CHUNK):
         returned = connection.execute(
