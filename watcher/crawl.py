@@ -256,7 +256,7 @@ class _Child:
         self._closing = threading.Event()
         self._writing = threading.Lock()
         self._stalled: float | None = None  # the silence, in seconds, after which it was killed
-        self._threads = [
+        self._threads = [  # failure_reason() waits for the stderr reader: [1]
             threading.Thread(target=self._read_stdout, name="crawl-stdout", daemon=True),
             threading.Thread(target=self._read_stderr, name="crawl-stderr", daemon=True),
         ]
@@ -311,6 +311,9 @@ class _Child:
         except subprocess.TimeoutExpired:
             self._process.kill()
             code = self._process.wait()
+        # The child has exited: its last error line may still be on its way through the stderr reader,
+        # which ends when the pipe does (bounded, should a grandchild keep the pipe open).
+        self._threads[1].join(timeout=TERMINATE_GRACE_SECONDS)
         if self._stalled is not None:
             return f"crawl stalled (no progress for {self._stalled:.0f} s) and was killed"
         if code < 0:
