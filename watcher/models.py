@@ -720,16 +720,21 @@ BLOCK_LEVEL = 9  # zstd level of a block's text (SQLite): written once, read by 
 def encode_block(lines: list[str], dialect_name: str) -> bytes | str:
     """How a block's passages are stored: their lines joined by line breaks (a passage never holds
     one), as text on PostgreSQL (TOAST compresses it), zstd-compressed UTF-8 on SQLite."""
-    joined = "\n".join(lines)
-    if dialect_name == "postgresql":
-        return joined
-    return zstd.compress(joined.encode("utf-8"), level=BLOCK_LEVEL)
+    return _encode_block_text("\n".join(lines), dialect_name)
+
+
+def _encode_block_text(joined: str, dialect_name: str) -> bytes | str:
+    return joined if dialect_name == "postgresql" else zstd.compress(joined.encode("utf-8"), level=BLOCK_LEVEL)
+
+
+def block_text(value: bytes | str) -> str:
+    """A stored block's lines joined by line breaks, as ``encode_block`` joined them."""
+    return value if isinstance(value, str) else zstd.decompress(value).decode("utf-8")
 
 
 def decode_block(value: bytes | str) -> list[str]:
     """A stored block's passages (``encode_block``), slot by slot."""
-    joined = value if isinstance(value, str) else zstd.decompress(value).decode("utf-8")
-    return joined.split("\n")
+    return block_text(value).split("\n")
 
 
 class BlockText(TypeDecorator[str]):
@@ -745,10 +750,10 @@ class BlockText(TypeDecorator[str]):
         return dialect.type_descriptor(LargeBinary()) if dialect.name == "sqlite" else Text()
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else encode_block(value.split("\n"), dialect.name)
+        return None if value is None else _encode_block_text(value, dialect.name)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        return None if value is None else "\n".join(decode_block(value))
+        return None if value is None else block_text(value)
 
 
 class PassageBlock(Base):

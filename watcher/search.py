@@ -50,7 +50,7 @@ from watcher.models import (
     Snapshot,
     Source,
     TextVersion,
-    decode_block,
+    block_text,
 )
 from watcher.pipeline.passages import index_incomplete, short_terms
 from watcher.queries.dates import check_range
@@ -96,7 +96,7 @@ def _block_passages(block_id: int | None, data: bytes | str | None, lowered: str
     array (a Python function of the connection: the block's text is compressed)."""
     if block_id is None or data is None or not lowered:
         return "[]"
-    joined = "\n".join(decode_block(data)).lower()  # lower() keeps the line breaks where they are
+    joined = block_text(data).lower()  # lower() keeps the line breaks where they are
     if lowered not in joined:
         return "[]"
     base = block_id * BLOCK_SLOTS

@@ -7,7 +7,7 @@ Create Date: 2026-12-05 02:00:00.000000
 
 The passages' text moves into ``passage_blocks`` (zstd on SQLite, text that TOAST compresses on
 PostgreSQL), cut as the write path cuts a write's new lines: at most ``BLOCK_SLOTS`` lines, closed at
-``BLOCK_CHARS`` characters, in the passages' id order; a passage's id becomes its block's id *
+``BLOCK_CHARS`` characters (``watcher.pipeline.passages.new_blocks``), in the passages' id order; a passage's id becomes its block's id *
 ``BLOCK_SLOTS`` + its slot, and ``passages`` keeps only key -> id (the keys as they were, collisions
 included). The one- and two-character terms become posting lists per block: SQLite's FTS5 table
 ``passage_terms_fts`` (one document per passage) gives way to ``passage_block_terms_fts`` (one per
@@ -30,6 +30,7 @@ the linear ``watcher_short_terms``: the same function, results for results. Why:
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 
 from alembic import op
 from watcher.models import BLOCK_SLOTS, UTCDateTime, decode_block, encode_block, pack_ids
-from watcher.pipeline.passages import term_document
+from watcher.pipeline.passages import new_blocks, term_document
 from watcher.search_index import BLOCK_TERMS_INDEX, BLOCK_TERMS_TABLE, TERMS_FUNCTION, TERMS_INDEX, TERMS_TABLE
 
 revision = "0020"
@@ -46,7 +47,6 @@ branch_labels = None
 depends_on = None
 
 BATCH = 2000  # rows read, held and written at a time: memory stays flat whatever the store's size
-BLOCK_CHARS = 1 << 14  # a block closes before the line that would take it past this many characters
 OCCURRENCES = "passage_occurrences"
 RENUMBERING = "passage_renumbering"  # the downgrade's new passage id -> dense old id
 # PostgreSQL: 0016's function gives the same terms, but takes each substring by its position, which
@@ -168,22 +168,6 @@ def _create_new_tables() -> None:
     )
 
 
-def _blocks(passages: Iterable[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
-    """Passages (key, line) in order, cut as the write path cuts a write's new lines into blocks: at most
-    ``BLOCK_SLOTS`` lines, closed before a line that would take its text (lines and breaks) past
-    ``BLOCK_CHARS`` characters, so that a search decompresses and scans blocks of the usual size."""
-    block: list[tuple[int, str]] = []
-    chars = 0
-    for passage in passages:
-        chars += len(passage[1]) + 1
-        if len(block) == BLOCK_SLOTS or (block and chars - 1 > BLOCK_CHARS):
-            yield block
-            block, chars = [], len(passage[1]) + 1
-        block.append(passage)
-    if block:
-        yield block
-
-
 def _store_blocks() -> int:
     """Store 0019's passages in blocks, in id order (so new ids keep their order), with their keys
     (``passages_new``) and, on SQLite, their blocks' terms; the number of blocks."""
@@ -193,7 +177,10 @@ def _store_blocks() -> int:
     keys = _Writer("INSERT INTO passages_new (key, id) VALUES (:key, :id)")
     terms = _Writer(f"INSERT INTO {BLOCK_TERMS_TABLE}(rowid, terms) VALUES (:id, :terms)")
     block_id = 0
-    for block_id, block in enumerate(_blocks(_stream("SELECT key, text FROM passages ORDER BY id")), start=1):
+    # Cut as the write path cuts a write's new lines (``new_blocks``), so that a search decompresses and
+    # scans blocks of the usual size.
+    passages = _stream("SELECT key, text FROM passages ORDER BY id")
+    for block_id, block in enumerate(new_blocks(passages, line_of=operator.itemgetter(1)), start=1):
         lines = [line for _key, line in block]
         blocks.add([{"id": block_id, "text": encode_block(lines, dialect)}])
         if dialect == "sqlite":

@@ -23,7 +23,7 @@ import sys
 from collections import Counter
 from contextlib import nullcontext, redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,9 @@ from watcher.cli import history, notify, report, service
 from watcher.cli.app import AppContext, display_width, emit_json, emit_json_list, emit_rows, pad_cells, pass_app
 from watcher.describe import describe_alert
 from watcher.errors import InputError, WatcherError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger("watcher")
 
@@ -102,7 +105,7 @@ def db_vacuum(app: AppContext) -> None:
     click.echo(f"store vacuumed{sizes}")
 
 
-def _store_bytes(engine: Any) -> int | None:
+def _store_bytes(engine: Engine) -> int | None:
     """The SQLite file's size in bytes, its WAL folded in (None on PostgreSQL)."""
     if engine.dialect.name != "sqlite" or not engine.url.database:
         return None

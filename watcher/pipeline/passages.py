@@ -43,10 +43,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import exists, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from watcher.models import (
@@ -70,12 +71,12 @@ from watcher.pipeline.claim_steps import CHUNK, STEPS, append_steps, rebuild_ste
 from watcher.search_index import BLOCK_TERMS_TABLE, TOKEN_PREFIX
 
 # Core statements with many parameter sets (compiled once, not per page; no ORM bulk machinery)
-PASSAGES = cast(sa.Table, Passage.__table__)
 BLOCKS = cast(sa.Table, PassageBlock.__table__)
 RUNS = cast(sa.Table, PassageRun.__table__)
 MEMBERS = cast(sa.Table, RunPassage.__table__)
 STATES = cast(sa.Table, PassageIndexState.__table__)
 BLOCK_CHARS = 1 << 14  # a block closes at this many characters of text (at least one line)
+T = TypeVar("T")
 
 
 def passage_lines(text: str) -> list[str]:
@@ -298,16 +299,19 @@ def _read_blocks(session: Session, block_ids: Iterable[int], blocks: dict[int, l
             blocks[block_id] = decode_block(joined)
 
 
-def new_blocks(lines: list[str]) -> Iterator[list[str]]:
-    """New lines cut into blocks: at most ``BLOCK_SLOTS`` lines, closed at ``BLOCK_CHARS`` characters."""
-    block: list[str] = []
+def new_blocks(items: Iterable[T], line_of: Callable[[T], str] = str) -> Iterator[list[T]]:
+    """New lines (or items carrying one: ``line_of``) cut into blocks, in order: at most ``BLOCK_SLOTS``
+    lines, closed before a line that would take the block's text (lines and breaks) past
+    ``BLOCK_CHARS`` characters (a block has at least one line)."""
+    block: list[T] = []
     size = 0
-    for line in lines:
-        if block and (len(block) == BLOCK_SLOTS or size + len(line) > BLOCK_CHARS):
+    for item in items:
+        length = len(line_of(item))
+        if block and (len(block) == BLOCK_SLOTS or size + length > BLOCK_CHARS):
             yield block
             block, size = [], 0
-        block.append(line)
-        size += len(line) + 1
+        block.append(item)
+        size += length + 1
     if block:
         yield block
 
@@ -327,7 +331,7 @@ def store_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, i
         for slot in range(len(block)):
             wanted.append((next(keys)[0], block_id * BLOCK_SLOTS + slot))
     stored: dict[int, int] = {}
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(connection)
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
         values = ", ".join([f"({mark}, {mark})"] * len(chunk))
@@ -336,12 +340,17 @@ def store_passages(session: Session, rows: list[tuple[int, str]]) -> dict[int, i
     return stored
 
 
+def _placeholder(connection: Connection) -> str:
+    """The driver's parameter placeholder, for statements sent through ``exec_driver_sql``."""
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
 def _insert_blocks(session: Session, texts: list[bytes | str]) -> list[int]:
     """Insert blocks (their stored text) by multi-row statements; their ids, in order. A statement
     numbers its rows in the order of its values (SQLite: one more than the largest rowid each;
     PostgreSQL: the id sequence, called row by row), whatever the order it returns them in."""
     connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(connection)
     ids: list[int] = []
     for start in range(0, len(texts), CHUNK):
         chunk = texts[start : start + CHUNK]
@@ -469,7 +478,7 @@ def _insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
             for run_id, source_id, first, packed in returned
             for pid in unpack_ids(packed)
         ]
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(connection)
     connection.exec_driver_sql(
         f"INSERT INTO run_passages (passage_id, source_id, first_seen, run_id) VALUES ({mark}, {mark}, {mark}, {mark})",
         members,

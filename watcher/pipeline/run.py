@@ -174,7 +174,9 @@ def check_sources(
         yield from record(held)
     finally:
         captures.close()  # a generator: closing it stops the crawl subprocess
-        store.reclaim()
+    # The pages this run's writes freed go back to the file system (SQLite); not on the way out of an
+    # error, which this must not mask: the next run does it.
+    store.reclaim()
 
 
 def _captures(
